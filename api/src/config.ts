@@ -1,0 +1,54 @@
+import { Type, type Static } from 'typebox'
+import { Value } from 'typebox/value'
+
+/**
+ * Every setting the server reads, with its default. The environment is read once, here; the rest
+ * of the code receives a typed Config and never looks at process.env.
+ */
+export const Config = Type.Object({
+  PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 3000 }),
+  HOST: Type.String({ minLength: 1, default: '127.0.0.1' }),
+  DATABASE_URL: Type.Optional(Type.String({ pattern: '^postgres(ql)?://' })),
+  DATA_DIR: Type.String({ minLength: 1, default: './data' }),
+  ADMIN_EMAIL: Type.String({ format: 'email', default: 'admin@helpline.local' }),
+  ADMIN_PASSWORD: Type.Optional(Type.String({ minLength: 10 })),
+  LOG_LEVEL: Type.Enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { default: 'info' }),
+  /** Idle lifetime of a console login; every use slides it forward. */
+  SESSION_TTL_MINUTES: Type.Integer({ minimum: 1, default: 720 }),
+  /** Sign-in attempts allowed per account, and per client address, in one window. */
+  LOGIN_MAX_ATTEMPTS: Type.Integer({ minimum: 1, default: 10 }),
+  LOGIN_MAX_ATTEMPTS_PER_IP: Type.Integer({ minimum: 1, default: 30 }),
+  LOGIN_WINDOW_SECONDS: Type.Integer({ minimum: 1, default: 60 }),
+  /** Where the built console lives; served at `/` when it exists. */
+  CONSOLE_DIR: Type.String({ default: 'admin/dist' }),
+  PASSWORD_MIN_LENGTH: Type.Integer({ minimum: 8, maximum: 128, default: 10 }),
+})
+export type Config = Static<typeof Config>
+
+export class ConfigError extends Error {}
+
+const names = Object.keys(Config.properties) as (keyof Config)[]
+
+/** Reads the settings from an environment; throws ConfigError naming each bad value. */
+export function loadConfig(env: Record<string, string | undefined> = process.env, overrides: Partial<Config> = {}): Config {
+  const raw: Record<string, unknown> = {}
+  for (const name of names) {
+    const value = env[name]
+    if (value !== undefined && value !== '') raw[name] = value
+  }
+  Object.assign(raw, overrides)
+  const converted = Value.Convert(Config, Value.Default(Config, raw))
+  const byKey = new Map<string, string>()
+  for (const e of Value.Errors(Config, converted)) {
+    const key = e.instancePath.replace(/^\//, '')
+    if (!byKey.has(key)) byKey.set(key, e.message)
+  }
+  if (byKey.size > 0) {
+    const lines = [...byKey].map(([key, message]) => {
+      const got = env[key] === undefined ? '' : ` (got ${JSON.stringify(key.includes('PASSWORD') ? '***' : env[key])})`
+      return `  ${key}: ${message}${got}`
+    })
+    throw new ConfigError(`Invalid configuration:\n${lines.join('\n')}`)
+  }
+  return converted as Config
+}

@@ -1,0 +1,66 @@
+import { mkdirSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
+import { PGlite } from '@electric-sql/pglite'
+import { sql } from 'drizzle-orm'
+import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core'
+import { drizzle as drizzlePglite } from 'drizzle-orm/pglite'
+import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator'
+import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js'
+import { migrate as migratePostgres } from 'drizzle-orm/postgres-js/migrator'
+import postgres from 'postgres'
+import * as schema from './schema.ts'
+
+export type Schema = typeof schema
+/** One type for both drivers: everything above this file is driver-agnostic. */
+export type Db = PgDatabase<PgQueryResultHKT, Schema>
+
+export const migrationsFolder = fileURLToPath(new URL('../../../migrations', import.meta.url))
+
+export interface Database {
+  db: Db
+  driver: 'pglite' | 'postgres'
+  /** Resolves when the database answers a trivial query. */
+  ping(): Promise<void>
+  /** LISTEN/NOTIFY where the driver is shared by several processes; undefined for PGlite. */
+  postgres?: postgres.Sql
+  close(): Promise<void>
+}
+
+export interface DatabaseOptions {
+  /** postgres:// URL of a real server; when absent the embedded PGlite is used. */
+  url?: string | undefined
+  /** PGlite's data folder; 'memory://' keeps everything in memory (tests). */
+  dataDir: string
+}
+
+/** Opens the database and applies every pending migration. */
+export async function openDatabase(options: DatabaseOptions): Promise<Database> {
+  if (options.url) {
+    // Quiet NOTICEs such as "relation already exists, skipping" from the migrator.
+    const client = postgres(options.url, { max: 10, onnotice: () => {} })
+    const db = drizzlePostgres(client, { schema }) as unknown as Db
+    await migratePostgres(drizzlePostgres(client), { migrationsFolder })
+    return {
+      db,
+      driver: 'postgres',
+      postgres: client,
+      ping: async () => {
+        await client`select 1`
+      },
+      close: () => client.end({ timeout: 5 }),
+    }
+  }
+  if (!options.dataDir.startsWith('memory://')) mkdirSync(options.dataDir, { recursive: true })
+  const client = new PGlite(options.dataDir)
+  const db = drizzlePglite(client, { schema }) as unknown as Db
+  await migratePglite(drizzlePglite(client), { migrationsFolder })
+  return {
+    db,
+    driver: 'pglite',
+    ping: async () => {
+      if (client.closed) throw new Error('database is closed')
+      await db.execute(sql`select 1`)
+    },
+    close: () => client.close(),
+  }
+}

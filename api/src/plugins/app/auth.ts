@@ -1,0 +1,54 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify'
+import fp from 'fastify-plugin'
+import { forbidden, unauthorized } from '../../errors.ts'
+import type { Principal } from '../../services/auth.service.ts'
+import type { AuthPolicy } from './contract.ts'
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The signed-in user behind the request; set for every route whose policy is not 'public'. */
+    principal: Principal | null
+  }
+}
+
+export function bearerToken(request: FastifyRequest): string | undefined {
+  const header = request.headers.authorization
+  if (!header) return undefined
+  const match = /^Bearer\s+(\S+)$/i.exec(header)
+  return match?.[1]
+}
+
+/** The principal of a route whose policy guarantees one; a programming error otherwise. */
+export function principalOf(request: FastifyRequest): Principal {
+  if (!request.principal) throw new Error(`route ${request.routeOptions.url} used principalOf without an auth policy`)
+  return request.principal
+}
+
+/**
+ * Authorisation is declared on each route (config.auth) and enforced here, once, before the
+ * body is even parsed. The contract plugin has already refused routes without a policy.
+ */
+export default fp(
+  async function auth(app: FastifyInstance) {
+    app.decorateRequest('principal', null)
+
+    const checks: Record<Exclude<AuthPolicy, 'public' | 'agent'>, (p: Principal) => boolean> = {
+      user: () => true,
+      admin: (p) => p.role === 'admin',
+    }
+
+    app.addHook('onRoute', (route) => {
+      const policy = route.config?.auth
+      if (!policy || policy === 'public' || policy === 'agent') return
+      const allowed = checks[policy]
+      const hook = async (request: FastifyRequest) => {
+        const token = bearerToken(request)
+        if (!token) throw unauthorized('AUTH_REQUIRED', 'Sign in or send an API token (Authorization: Bearer …)')
+        request.principal = await app.services.auth.authenticate(token)
+        if (!allowed(request.principal)) throw forbidden('FORBIDDEN', 'Your role does not allow this')
+      }
+      route.onRequest = [hook, ...(route.onRequest ? [route.onRequest].flat() : [])]
+    })
+  },
+  { name: 'auth', dependencies: ['services'] },
+)

@@ -1,0 +1,115 @@
+import type { FastifyInstance, RouteOptions } from 'fastify'
+import fp from 'fastify-plugin'
+import { Ajv, type Options as AjvOptions } from 'ajv'
+import addFormatsModule from 'ajv-formats'
+import { ref } from '../../schemas/common.ts'
+import { ErrorResponse, reasonPhrase } from '../../errors.ts'
+
+/** Who may call a route. Declared on every route; a route without one does not register. */
+export type AuthPolicy =
+  | 'public' // anyone, no credentials
+  | 'user' // any signed-in user or API token (admin or csr)
+  | 'admin' // site admins only
+  | 'agent' // a customer's agent, with its agent token
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    auth?: AuthPolicy
+    /** Extra statuses the route may answer that the contract adds for it (e.g. 429 when rate limited). */
+    rateLimited?: boolean
+  }
+}
+
+// ajv-formats is CommonJS with a default export.
+const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv
+
+const baseAjv: AjvOptions = {
+  allErrors: false,
+  useDefaults: true,
+  removeAdditional: false,
+  allowUnionTypes: true,
+  strict: false,
+}
+// Bodies are JSON, so a wrong type is the client's mistake and must be refused, not coerced.
+const bodyAjv = addFormats(new Ajv({ ...baseAjv, coerceTypes: false }))
+// Query strings, params and headers are always text: coerce "5" to 5, "true" to true.
+const textAjv = addFormats(new Ajv({ ...baseAjv, coerceTypes: 'array' }))
+
+const errorRef = ref(ErrorResponse)
+const description: Record<number, string> = {
+  400: 'The request is malformed or fails validation',
+  401: 'Missing, invalid or expired credentials',
+  403: 'The caller is not allowed to do this',
+  413: 'The request body is too large',
+  415: 'Unsupported content type',
+  429: 'Too many requests; see Retry-After',
+  500: 'Unexpected server error (details are logged with the request id)',
+}
+
+function addError(response: Record<string, unknown>, status: number) {
+  if (response[status] === undefined) response[status] = { ...errorRef, description: description[status] }
+}
+
+/**
+ * Enforces the route contract at registration: a visible route without operationId, tags,
+ * summary, responses or an authorisation policy makes the server refuse to start. It then adds
+ * the error responses every route of that kind can give (400, 401/403, 413/415, 500), so the
+ * spec always describes them.
+ */
+function checkRoute(route: RouteOptions, operationIds: Set<string>) {
+  if (route.method === 'HEAD' || (Array.isArray(route.method) && route.method.includes('HEAD'))) return
+  const schema = route.schema as Record<string, unknown> | undefined
+  const where = `${String(route.method)} ${route.url}`
+  if (schema?.hide === true) {
+    if (route.url.startsWith('/api/')) throw new Error(`${where}: API routes must be in the contract (hide is not allowed)`)
+    return
+  }
+  if (!schema) throw new Error(`${where}: route has no schema`)
+  const auth = route.config?.auth
+  if (!auth) throw new Error(`${where}: route declares no auth policy (config.auth)`)
+  for (const key of ['operationId', 'summary'] as const) {
+    if (typeof schema[key] !== 'string' || !(schema[key] as string).length) throw new Error(`${where}: route has no ${key}`)
+  }
+  if (!Array.isArray(schema.tags) || schema.tags.length === 0) throw new Error(`${where}: route has no tags`)
+  const response = schema.response as Record<string, unknown> | undefined
+  if (!response || !Object.keys(response).some((s) => s.startsWith('2') || s.startsWith('3'))) {
+    throw new Error(`${where}: route declares no success response`)
+  }
+  const operationId = schema.operationId as string
+  if (operationIds.has(operationId)) throw new Error(`${where}: operationId ${operationId} is used twice`)
+  operationIds.add(operationId)
+
+  if (schema.body || schema.querystring || schema.params) addError(response, 400)
+  if (schema.body) {
+    addError(response, 413)
+    addError(response, 415)
+  }
+  if (auth !== 'public') {
+    addError(response, 401)
+    schema.security = [{ [auth === 'agent' ? 'agentToken' : 'bearerAuth']: [] }]
+  } else {
+    schema.security = []
+  }
+  if (auth === 'admin') addError(response, 403)
+  if (route.config?.rateLimited) addError(response, 429)
+  addError(response, 500)
+  for (const [status, entry] of Object.entries(response)) {
+    if (entry && typeof entry === 'object' && !('description' in entry)) {
+      response[status] = { ...entry, description: successDescription[status] ?? reasonPhrase(Number(status)) }
+    }
+  }
+}
+
+const successDescription: Record<string, string> = { 200: 'OK', 201: 'Created', 202: 'Accepted', 204: 'No Content' }
+
+export default fp(
+  async function contract(app: FastifyInstance) {
+    const operationIds = new Set<string>()
+    app.addHook('onRoute', (route) => checkRoute(route, operationIds))
+    app.setValidatorCompiler(({ schema, httpPart }) => {
+      const ajv = httpPart === 'body' ? bodyAjv : textAjv
+      return ajv.compile(schema)
+    })
+  },
+  { name: 'contract' },
+)

@@ -1,0 +1,64 @@
+import type { FastifyInstance } from 'fastify'
+import fp from 'fastify-plugin'
+import swagger from '@fastify/swagger'
+import swaggerUi from '@fastify/swagger-ui'
+import { readFile } from 'node:fs/promises'
+import { fileURLToPath } from 'node:url'
+import { ErrorResponse } from '../../errors.ts'
+import { sharedSchemas } from '../../schemas/index.ts'
+import { version } from '../../version.ts'
+
+export const committedSpecPath = fileURLToPath(new URL('../../../../openapi.yaml', import.meta.url))
+
+/**
+ * Generates the OpenAPI document from the routes' TypeBox schemas. Shared schemas are named by
+ * their $id, so every component name in openapi.yaml is stable.
+ */
+export default fp(
+  async function openapi(app: FastifyInstance) {
+    for (const schema of [ErrorResponse, ...sharedSchemas]) app.addSchema(schema)
+    await app.register(swagger, {
+      openapi: {
+        openapi: '3.1.0',
+        info: {
+          title: 'Helpline API',
+          version,
+          description:
+            'Remote support: accounts, script library, support sessions, consent, agents. ' +
+            'Errors always have the ErrorResponse shape with a stable `code`.',
+          license: { name: 'MIT', identifier: 'MIT' },
+        },
+        components: {
+          securitySchemes: {
+            bearerAuth: { type: 'http', scheme: 'bearer', description: 'A console login token (hls_…) or a personal API token (hlp_…)' },
+            agentToken: { type: 'http', scheme: 'bearer', description: 'An agent token (hla_…) issued when an agent joins a session' },
+          },
+        },
+        tags: [
+          { name: 'system', description: 'Health and the contract' },
+          { name: 'auth', description: 'Signing in and out, your own account' },
+          { name: 'users', description: 'User management (site admins)' },
+          { name: 'tokens', description: 'Personal API tokens for integrations' },
+        ],
+      },
+      refResolver: {
+        buildLocalReference: (json, _baseUri, _fragment, i) => String(json.$id ?? `def-${i}`),
+      },
+    })
+    await app.register(swaggerUi, { routePrefix: '/docs', staticCSP: true })
+
+    // The committed contract, exactly as reviewed; tests prove it equals what the routes generate.
+    const committed = readFile(committedSpecPath, 'utf8').catch(() => undefined)
+    app.get('/openapi.yaml', { schema: { hide: true } }, async (_request, reply) => {
+      const text = await committed
+      return text === undefined ? reply.callNotFound() : reply.type('application/yaml').send(text)
+    })
+    app.get('/openapi.json', { schema: { hide: true } }, async (_request, reply) => {
+      const text = await committed
+      if (text === undefined) return reply.callNotFound()
+      const { parse } = await import('yaml')
+      return reply.type('application/json').send(JSON.stringify(parse(text)))
+    })
+  },
+  { name: 'openapi' },
+)

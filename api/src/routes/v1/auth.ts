@@ -1,0 +1,93 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify'
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
+import { Type } from 'typebox'
+import { LoginRequest, LoginResponse, PasswordChange, User } from '../../schemas/accounts.ts'
+import { errors, ref } from '../../schemas/common.ts'
+import { tooManyRequests } from '../../errors.ts'
+import { principalOf } from '../../plugins/app/auth.ts'
+import { toUser } from '../../services/accounts.service.ts'
+
+export default async function authRoutes(fastify: FastifyInstance) {
+  const app = fastify.withTypeProvider<TypeBoxTypeProvider>()
+  const { auth, accounts } = app.services
+  const window = app.config.LOGIN_WINDOW_SECONDS * 1000
+  const max = app.config.LOGIN_MAX_ATTEMPTS
+  const perAddress = app.createRateLimit({ max: app.config.LOGIN_MAX_ATTEMPTS_PER_IP, timeWindow: window, keyGenerator: (r: FastifyRequest) => `login-ip:${r.ip}` })
+  const perAccount = app.createRateLimit({
+    max,
+    timeWindow: window,
+    keyGenerator: (r: FastifyRequest) => `login-account:${String((r.body as { email?: unknown })?.email).trim().toLowerCase()}`,
+  })
+
+  app.post(
+    '/auth/login',
+    {
+      config: { auth: 'public', rateLimited: true },
+      // Two budgets: per client address (guessing many accounts) and per account (guessing one
+      // account from many addresses).
+      preHandler: async (request) => {
+        for (const limit of [perAddress, perAccount]) {
+          const result = await limit(request)
+          if (result.isExceeded) {
+            throw tooManyRequests(`Too many sign-in attempts; try again in ${result.ttlInSeconds} s`, result.ttlInSeconds)
+          }
+        }
+      },
+      schema: {
+        operationId: 'login',
+        tags: ['auth'],
+        summary: 'Sign in with email and password',
+        description: 'Returns a bearer token for the console. It expires after a period of inactivity.',
+        body: LoginRequest,
+        response: { 200: ref(LoginResponse), ...errors(401) },
+      },
+    },
+    async (request) => auth.login(request.body.email, request.body.password),
+  )
+
+  app.post(
+    '/auth/logout',
+    {
+      config: { auth: 'user' },
+      schema: {
+        operationId: 'logout',
+        tags: ['auth'],
+        summary: 'Sign out: revoke the token used for this request',
+        response: { 204: Type.Null({ description: 'Signed out' }) },
+      },
+    },
+    async (request, reply) => {
+      await auth.revoke(principalOf(request).tokenId)
+      return reply.code(204).send(null)
+    },
+  )
+
+  app.get(
+    '/me',
+    {
+      config: { auth: 'user' },
+      schema: { operationId: 'getMe', tags: ['auth'], summary: 'The signed-in user', response: { 200: ref(User) } },
+    },
+    async (request) => toUser(await accounts.findRow(principalOf(request).userId)),
+  )
+
+  app.put(
+    '/me/password',
+    {
+      config: { auth: 'user' },
+      schema: {
+        operationId: 'changeMyPassword',
+        tags: ['auth'],
+        summary: 'Change your own password',
+        description: 'Your other console sign-ins end; this one and your API tokens stay valid.',
+        body: PasswordChange,
+        response: { 204: Type.Null({ description: 'Password changed' }), ...errors(422) },
+      },
+    },
+    async (request, reply) => {
+      const p = principalOf(request)
+      await auth.changePassword(p.userId, request.body.currentPassword, request.body.newPassword, p.tokenId)
+      return reply.code(204).send(null)
+    },
+  )
+}

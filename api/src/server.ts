@@ -1,0 +1,55 @@
+import { buildApp } from './app.ts'
+import { ConfigError, loadConfig } from './config.ts'
+import { generatePassword } from './lib/crypto.ts'
+
+/** The only file that listens. Start: `npm start` (embedded database) or with DATABASE_URL set. */
+async function main() {
+  let config
+  try {
+    config = loadConfig()
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      console.error(err.message)
+      process.exit(2)
+    }
+    throw err
+  }
+  const app = await buildApp({ config })
+
+  const first = await app.services.accounts.ensureFirstAdmin(config.ADMIN_EMAIL, config.ADMIN_PASSWORD, generatePassword)
+  if (first.generatedPassword) {
+    // Printed once, to the terminal only (not the structured log), so it never reaches log storage.
+    process.stdout.write(
+      `\n  First site admin created: ${config.ADMIN_EMAIL}\n  Password (shown once, change it after signing in): ${first.generatedPassword}\n\n`,
+    )
+  } else if (first.created) {
+    app.log.info({ email: config.ADMIN_EMAIL }, 'first site admin created from ADMIN_EMAIL / ADMIN_PASSWORD')
+  }
+
+  let closing = false
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      if (closing) return
+      closing = true
+      app.log.info({ signal }, 'shutting down')
+      // Stop accepting, let in-flight requests finish, close the database; force after 10 s.
+      const force = setTimeout(() => process.exit(1), 10_000)
+      force.unref()
+      app.close().then(
+        () => process.exit(0),
+        (err: unknown) => {
+          app.log.error({ err }, 'error while closing')
+          process.exit(1)
+        },
+      )
+    })
+  }
+
+  await app.listen({ port: config.PORT, host: config.HOST })
+  app.log.info(`Helpline on http://${config.HOST}:${app.server.address() && typeof app.server.address() === 'object' ? (app.server.address() as { port: number }).port : config.PORT} (database: ${app.database.driver})`)
+}
+
+main().catch((err: unknown) => {
+  console.error(err)
+  process.exit(1)
+})

@@ -1,0 +1,182 @@
+import { and, asc, count, desc, eq, ilike, ne, or, sql, type SQL } from 'drizzle-orm'
+import type { Db } from '../db/client.ts'
+import { users } from '../db/schema.ts'
+import { conflict, notFound, unprocessable } from '../errors.ts'
+import { hashPassword } from '../lib/crypto.ts'
+import type { User } from '../schemas/accounts.ts'
+
+export type Role = 'admin' | 'csr'
+type UserRow = typeof users.$inferSelect
+
+export function toUser(row: UserRow): User {
+  return {
+    id: row.id,
+    email: row.email,
+    name: row.name,
+    role: row.role,
+    disabled: row.disabled,
+    createdAt: row.createdAt.toISOString(),
+    updatedAt: row.updatedAt.toISOString(),
+    lastLoginAt: row.lastLoginAt?.toISOString() ?? null,
+  }
+}
+
+export interface UserListQuery {
+  page: number
+  perPage: number
+  sort: 'email' | 'name' | 'role' | 'createdAt' | 'lastLoginAt'
+  order: 'asc' | 'desc'
+  q?: string | undefined
+  role?: Role | undefined
+  disabled?: boolean | undefined
+}
+
+/** Escapes LIKE wildcards so user text is matched literally. */
+export function likePattern(text: string): string {
+  return `%${text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`
+}
+
+function isUniqueViolation(err: unknown): boolean {
+  const e = err as { code?: string; cause?: { code?: string } }
+  return e?.code === '23505' || e?.cause?.code === '23505'
+}
+
+export class AccountsService {
+  constructor(
+    private readonly db: Db,
+    private readonly passwordMinLength: number,
+  ) {}
+
+  checkPasswordStrength(password: string, field = 'password') {
+    const problem =
+      password.length < this.passwordMinLength
+        ? `must be at least ${this.passwordMinLength} characters`
+        : new Set(password).size < 4
+          ? 'is too repetitive'
+          : undefined
+    if (problem) throw unprocessable('WEAK_PASSWORD', `Password ${problem}`, { [field]: `Password ${problem}` })
+  }
+
+  async list(query: UserListQuery): Promise<{ data: User[]; total: number }> {
+    const where: SQL[] = []
+    if (query.q) {
+      const pattern = likePattern(query.q)
+      where.push(or(ilike(users.email, pattern), ilike(users.name, pattern)) as SQL)
+    }
+    if (query.role) where.push(eq(users.role, query.role))
+    if (query.disabled !== undefined) where.push(eq(users.disabled, query.disabled))
+    const filter = where.length ? and(...where) : undefined
+    const column = users[query.sort]
+    const direction = query.order === 'desc' ? desc : asc
+    const [rows, [total]] = await Promise.all([
+      this.db
+        .select()
+        .from(users)
+        .where(filter)
+        .orderBy(direction(column), asc(users.id))
+        .limit(query.perPage)
+        .offset((query.page - 1) * query.perPage),
+      this.db.select({ n: count() }).from(users).where(filter),
+    ])
+    return { data: rows.map(toUser), total: total?.n ?? 0 }
+  }
+
+  async findRow(id: string): Promise<UserRow> {
+    const [row] = await this.db.select().from(users).where(eq(users.id, id))
+    if (!row) throw notFound('User', 'USER_NOT_FOUND')
+    return row
+  }
+
+  async findByEmail(email: string): Promise<UserRow | undefined> {
+    const [row] = await this.db
+      .select()
+      .from(users)
+      .where(sql`lower(${users.email}) = ${email.trim().toLowerCase()}`)
+    return row
+  }
+
+  async create(input: { email: string; name: string; role: Role; password: string }): Promise<User> {
+    this.checkPasswordStrength(input.password)
+    const email = input.email.trim()
+    if (await this.findByEmail(email)) throw emailTaken()
+    try {
+      const [row] = await this.db
+        .insert(users)
+        .values({ email, name: input.name.trim(), role: input.role, passwordHash: await hashPassword(input.password) })
+        .returning()
+      return toUser(row!)
+    } catch (err) {
+      if (isUniqueViolation(err)) throw emailTaken()
+      throw err
+    }
+  }
+
+  async update(
+    actorId: string,
+    id: string,
+    input: { email?: string | undefined; name?: string | undefined; role?: Role | undefined; password?: string | undefined },
+  ): Promise<User> {
+    const current = await this.findRow(id)
+    if (input.password !== undefined) this.checkPasswordStrength(input.password)
+    if (input.email !== undefined) {
+      const other = await this.findByEmail(input.email)
+      if (other && other.id !== id) throw emailTaken()
+    }
+    if (input.role === 'csr' && current.role === 'admin') {
+      if (!current.disabled) await this.assertAnotherActiveAdmin(id)
+      if (id === actorId) throw conflict('CANNOT_DEMOTE_SELF', 'You cannot remove your own admin role')
+    }
+    const changes: Partial<typeof users.$inferInsert> = { updatedAt: new Date() }
+    if (input.email !== undefined) changes.email = input.email.trim()
+    if (input.name !== undefined) changes.name = input.name.trim()
+    if (input.role !== undefined) changes.role = input.role
+    if (input.password !== undefined) changes.passwordHash = await hashPassword(input.password)
+    try {
+      const [row] = await this.db.update(users).set(changes).where(eq(users.id, id)).returning()
+      return toUser(row!)
+    } catch (err) {
+      if (isUniqueViolation(err)) throw emailTaken()
+      throw err
+    }
+  }
+
+  async setDisabled(actorId: string, id: string, disabled: boolean): Promise<User> {
+    const current = await this.findRow(id)
+    // The last active admin is named as such first: that is the rule that matters most.
+    if (disabled && current.role === 'admin' && !current.disabled) await this.assertAnotherActiveAdmin(id)
+    if (disabled && id === actorId) throw conflict('CANNOT_DISABLE_SELF', 'You cannot disable your own account')
+    const [row] = await this.db
+      .update(users)
+      .set({ disabled, updatedAt: new Date() })
+      .where(eq(users.id, id))
+      .returning()
+    return toUser(row!)
+  }
+
+  private async assertAnotherActiveAdmin(exceptId: string) {
+    const [other] = await this.db
+      .select({ n: count() })
+      .from(users)
+      .where(and(eq(users.role, 'admin'), eq(users.disabled, false), ne(users.id, exceptId)))
+    if (!other || other.n === 0) throw conflict('LAST_ADMIN', 'This is the last active site admin')
+  }
+
+  /**
+   * Creates the first site admin when there is no admin at all. Returns the generated password
+   * when none was configured, so the caller can print it once.
+   */
+  async ensureFirstAdmin(email: string, password: string | undefined, generate: () => string): Promise<{ created: boolean; generatedPassword?: string }> {
+    const [admins] = await this.db.select({ n: count() }).from(users).where(eq(users.role, 'admin'))
+    if (admins && admins.n > 0) return { created: false }
+    const chosen = password ?? generate()
+    await this.db
+      .insert(users)
+      .values({ email, name: 'Site admin', role: 'admin', passwordHash: await hashPassword(chosen) })
+      .onConflictDoNothing()
+    return password ? { created: true } : { created: true, generatedPassword: chosen }
+  }
+}
+
+function emailTaken() {
+  return conflict('EMAIL_TAKEN', 'A user with this email already exists', { email: 'This email is already in use' })
+}

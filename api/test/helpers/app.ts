@@ -1,0 +1,112 @@
+import type { FastifyInstance, InjectOptions } from 'fastify'
+import type { Response as InjectResponse } from 'light-my-request'
+import { createClient, type HelplineClient } from '@helpline/sdk'
+import { buildApp, redactPaths } from '../../src/app.ts'
+import { loadConfig, type Config } from '../../src/config.ts'
+import { checkResponse } from './contract.ts'
+import { createTestDatabase, type TestDatabase } from './db.ts'
+
+/** The bits of a tap Test the helpers use. */
+export interface T {
+  teardown(fn: () => unknown): void
+  fail(message: string): void
+}
+
+export interface TestUser {
+  id: string
+  email: string
+  password: string
+  token: string
+  client: HelplineClient
+}
+
+export interface TestApp {
+  app: FastifyInstance
+  db: TestDatabase
+  config: Config
+  /** Every log line the server wrote, to prove secrets never reach it. */
+  logs: string[]
+  admin: TestUser
+  /** A raw request, checked against openapi.yaml. */
+  inject(options: InjectOptions & { token?: string }): Promise<InjectResponse>
+  /** The generated SDK, talking to this app in-process; every response is contract-checked. */
+  client(token?: string): HelplineClient
+  createUser(role: 'admin' | 'csr', fields?: { email?: string; name?: string }): Promise<TestUser>
+  login(email: string, password: string): Promise<string>
+}
+
+export const adminEmail = 'admin@example.com'
+export const adminPassword = 'admin-password-1'
+let userCounter = 0
+
+export async function setupApp(t: T, overrides: Partial<Config> = {}): Promise<TestApp> {
+  const db = await createTestDatabase()
+  const config = loadConfig({}, {
+    CONSOLE_DIR: '/nonexistent',
+    LOG_LEVEL: 'info',
+    // Tests sign in often from one address; the rate-limit test sets its own budget.
+    LOGIN_MAX_ATTEMPTS: 10_000,
+    LOGIN_MAX_ATTEMPTS_PER_IP: 10_000,
+    ...overrides,
+  })
+  const logs: string[] = []
+  const app = await buildApp({
+    config,
+    database: db.database,
+    logger: { level: 'info', redact: { paths: redactPaths, censor: '[redacted]' }, stream: { write: (line: string) => logs.push(line) } },
+  })
+  await app.ready()
+  t.teardown(async () => {
+    await app.close()
+    await db.drop()
+  })
+
+  const inject = async (options: InjectOptions & { token?: string }) => {
+    const { token, ...rest } = options
+    const headers = { ...(rest.headers ?? {}), ...(token ? { authorization: `Bearer ${token}` } : {}) }
+    const res = await app.inject({ ...rest, headers })
+    const checked = checkResponse(String(rest.method ?? 'GET'), String(rest.url), res.statusCode, res.headers['content-type'] as string | undefined, res.body)
+    if (checked?.problems.length) t.fail(`contract violation: ${checked.problems.join('; ')}`)
+    return res
+  }
+
+  // The SDK's fetch, answered by app.inject: same code path as an integrator, no port needed.
+  const injectFetch = async (input: RequestInfo | URL, init?: RequestInit): Promise<Response> => {
+    const request = input instanceof Request ? input : new Request(input, init)
+    const url = new URL(request.url)
+    const body = request.body ? Buffer.from(await request.arrayBuffer()) : undefined
+    const headers: Record<string, string> = {}
+    request.headers.forEach((v, k) => (headers[k] = v))
+    const res = await inject({
+      method: request.method as InjectOptions['method'],
+      url: url.pathname + url.search,
+      headers,
+      ...(body ? { payload: body } : {}),
+    })
+    const resHeaders = new Headers()
+    for (const [k, v] of Object.entries(res.headers)) if (v !== undefined) resHeaders.set(k, String(v))
+    return new Response(res.statusCode === 204 ? null : res.rawPayload, { status: res.statusCode, headers: resHeaders })
+  }
+  const client = (token?: string) => createClient({ baseUrl: 'http://helpline.test', token, fetch: injectFetch as typeof fetch })
+
+  const login = async (email: string, password: string) => {
+    const { data } = await client().POST('/api/v1/auth/login', { body: { email, password } })
+    return data!.token
+  }
+
+  await app.services.accounts.ensureFirstAdmin(adminEmail, adminPassword, () => adminPassword)
+  const adminToken = await login(adminEmail, adminPassword)
+  const adminUser = await app.services.accounts.findByEmail(adminEmail)
+  const admin: TestUser = { id: adminUser!.id, email: adminEmail, password: adminPassword, token: adminToken, client: client(adminToken) }
+
+  const createUser = async (role: 'admin' | 'csr', fields: { email?: string; name?: string } = {}) => {
+    userCounter += 1
+    const email = fields.email ?? `${role}${userCounter}-${Math.random().toString(36).slice(2, 8)}@example.com`
+    const password = `pw-${role}-${userCounter}-secret`
+    const { data } = await admin.client.POST('/api/v1/users', { body: { email, name: fields.name ?? `${role} ${userCounter}`, role, password } })
+    const token = await login(email, password)
+    return { id: data!.id, email, password, token, client: client(token) }
+  }
+
+  return { app, db, config, logs, admin, inject, client, createUser, login }
+}

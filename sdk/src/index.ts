@@ -1,0 +1,84 @@
+import createFetchClient, { type Client, type Middleware } from 'openapi-fetch'
+import type { components, operations, paths } from './schema.js'
+
+export type { components, operations, paths }
+export type Schemas = components['schemas']
+export type ErrorResponse = Schemas['ErrorResponse']
+
+/** Any non-2xx answer from the API, with its stable `code` and field errors. */
+export class ApiError extends Error {
+  readonly status: number
+  readonly code: string
+  readonly body: ErrorResponse
+  /** Field name → problem, when the API named the fields at fault. */
+  readonly errors: Record<string, string>
+
+  constructor(status: number, body: ErrorResponse) {
+    super(body.message)
+    this.name = 'ApiError'
+    this.status = status
+    this.code = body.code
+    this.body = body
+    this.errors = body.errors ?? {}
+  }
+}
+
+export interface ClientOptions {
+  /** Where the API is, e.g. http://localhost:3000 (no trailing /api). */
+  baseUrl: string
+  /** A personal API token (hlp_…) or console token, or a function returning the current one. */
+  token?: string | (() => string | undefined | null) | undefined
+  /** A fetch implementation; the global one by default. */
+  fetch?: typeof fetch
+  /** Extra headers sent with every request. */
+  headers?: Record<string, string>
+}
+
+export type HelplineClient = Client<paths>
+
+async function toApiError(response: Response): Promise<ApiError> {
+  const text = await response.text().catch(() => '')
+  let body: ErrorResponse
+  try {
+    body = JSON.parse(text) as ErrorResponse
+    if (typeof body?.code !== 'string') throw new Error('not an ErrorResponse')
+  } catch {
+    body = {
+      statusCode: response.status,
+      code: 'HTTP_ERROR',
+      error: response.statusText || 'Error',
+      message: text.slice(0, 500) || `HTTP ${response.status}`,
+    }
+  }
+  return new ApiError(response.status, body)
+}
+
+/**
+ * A typed client for every operation in openapi.yaml. Paths, parameters, bodies and responses are
+ * checked by TypeScript; any non-2xx response is thrown as an ApiError.
+ *
+ * ```ts
+ * const api = createClient({ baseUrl: 'http://localhost:3000', token: process.env.HELPLINE_TOKEN })
+ * const { data: me } = await api.GET('/api/v1/me')
+ * ```
+ */
+export function createClient(options: ClientOptions): HelplineClient {
+  const client = createFetchClient<paths>({
+    baseUrl: options.baseUrl.replace(/\/+$/, ''),
+    ...(options.fetch ? { fetch: options.fetch } : {}),
+    ...(options.headers ? { headers: options.headers } : {}),
+  })
+  const auth: Middleware = {
+    onRequest({ request }) {
+      const token = typeof options.token === 'function' ? options.token() : options.token
+      if (token && !request.headers.has('authorization')) request.headers.set('authorization', `Bearer ${token}`)
+      return request
+    },
+    async onResponse({ response }) {
+      if (!response.ok) throw await toApiError(response)
+      return response
+    },
+  }
+  client.use(auth)
+  return client
+}
