@@ -52,6 +52,8 @@ export async function buildApp(options: AppOptions = {}): Promise<FastifyInstanc
     ajv: { customOptions: { removeAdditional: false } },
   }).withTypeProvider<TypeBoxTypeProvider>()
   app.decorate('config', config)
+  // The API speaks JSON (and multipart where a route registers it); anything else is a 415.
+  app.removeContentTypeParser('text/plain')
   app.addHook('onSend', async (request, reply) => {
     void reply.header('x-request-id', request.id)
   })

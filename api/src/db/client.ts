@@ -61,6 +61,8 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
       if (client.closed) throw new Error('database is closed')
       await db.execute(sql`select 1`)
     },
-    close: () => client.close(),
+    close: async () => {
+      if (!client.closed) await client.close()
+    },
   }
 }

@@ -15,18 +15,34 @@ export const Uuid = Type.String({ format: 'uuid', maxLength: 36 })
 export const IdParams = Type.Object({ id: Uuid }, { additionalProperties: false })
 export const DateTime = Type.String({ format: 'date-time' })
 
-/** Common list query: react-admin sends page, perPage, sort and order. */
-export function listQuery<const S extends string[]>(sortable: S, filters: Record<string, TSchema> = {}) {
+/** Common list query: react-admin sends page, perPage, sort and order; all optional. */
+export function listQuery<const S extends string[], F extends Record<string, TSchema> = {}>(sortable: [...S], filters?: F) {
   return Type.Object(
     {
-      page: Type.Integer({ minimum: 1, default: 1 }),
-      perPage: Type.Integer({ minimum: 1, maximum: 100, default: 25 }),
-      sort: Type.Enum(sortable, { default: sortable[0] }),
-      order: Type.Enum(['asc', 'desc'], { default: 'asc' }),
-      ...filters,
+      page: Type.Optional(Type.Integer({ minimum: 1, maximum: 100_000, default: 1 })),
+      perPage: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: 25 })),
+      sort: Type.Optional(Type.Enum(sortable, { default: sortable[0] })),
+      order: Type.Optional(Type.Enum(['asc', 'desc'], { default: 'asc' })),
+      ...((filters ?? {}) as F),
     },
     { additionalProperties: false },
   )
+}
+
+export interface Paging<S extends string> {
+  limit: number
+  offset: number
+  sort: S
+  order: 'asc' | 'desc'
+}
+
+/** The list query with its defaults applied (validation already filled them; this tells TypeScript). */
+export function paging<S extends string>(
+  query: { page?: number | undefined; perPage?: number | undefined; sort?: S | undefined; order?: 'asc' | 'desc' | undefined },
+  defaultSort: S,
+): Paging<S> {
+  const perPage = query.perPage ?? 25
+  return { limit: perPage, offset: ((query.page ?? 1) - 1) * perPage, sort: query.sort ?? defaultSort, order: query.order ?? 'asc' }
 }
 
 /** `{ data, total }`, the shape of every list response. */

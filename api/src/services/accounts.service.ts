@@ -4,6 +4,7 @@ import { users } from '../db/schema.ts'
 import { conflict, notFound, unprocessable } from '../errors.ts'
 import { hashPassword } from '../lib/crypto.ts'
 import type { User } from '../schemas/accounts.ts'
+import type { Paging } from '../schemas/common.ts'
 
 export type Role = 'admin' | 'csr'
 type UserRow = typeof users.$inferSelect
@@ -21,11 +22,7 @@ export function toUser(row: UserRow): User {
   }
 }
 
-export interface UserListQuery {
-  page: number
-  perPage: number
-  sort: 'email' | 'name' | 'role' | 'createdAt' | 'lastLoginAt'
-  order: 'asc' | 'desc'
+export interface UserListQuery extends Paging<'email' | 'name' | 'role' | 'createdAt' | 'lastLoginAt'> {
   q?: string | undefined
   role?: Role | undefined
   disabled?: boolean | undefined
@@ -74,8 +71,8 @@ export class AccountsService {
         .from(users)
         .where(filter)
         .orderBy(direction(column), asc(users.id))
-        .limit(query.perPage)
-        .offset((query.page - 1) * query.perPage),
+        .limit(query.limit)
+        .offset(query.offset),
       this.db.select({ n: count() }).from(users).where(filter),
     ])
     return { data: rows.map(toUser), total: total?.n ?? 0 }

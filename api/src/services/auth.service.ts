@@ -1,9 +1,10 @@
-import { and, count, desc, eq, gt, isNull, ne, or } from 'drizzle-orm'
+import { and, asc, count, desc, eq, gt, isNull, ne, or } from 'drizzle-orm'
 import type { Db } from '../db/client.ts'
 import { accessTokens, users } from '../db/schema.ts'
 import { conflict, notFound, unauthorized, unprocessable } from '../errors.ts'
 import { dummyPasswordHash, hashPassword, hashToken, newToken, verifyPassword } from '../lib/crypto.ts'
 import type { ApiToken } from '../schemas/accounts.ts'
+import type { Paging } from '../schemas/common.ts'
 import { toUser, type AccountsService, type Role } from './accounts.service.ts'
 
 export interface Principal {
@@ -118,16 +119,16 @@ export class AuthService {
     )
   }
 
-  async listTokens(userId: string, page: number, perPage: number) {
+  async listTokens(userId: string, { limit, offset, order }: Paging<'createdAt'>) {
     const where = this.activePersonal(userId)
     const [rows, [total]] = await Promise.all([
       this.db
         .select()
         .from(accessTokens)
         .where(where)
-        .orderBy(desc(accessTokens.createdAt), desc(accessTokens.id))
-        .limit(perPage)
-        .offset((page - 1) * perPage),
+        .orderBy(order === 'asc' ? asc(accessTokens.createdAt) : desc(accessTokens.createdAt), desc(accessTokens.id))
+        .limit(limit)
+        .offset(offset),
       this.db.select({ n: count() }).from(accessTokens).where(where),
     ])
     return { data: rows.map(toApiToken), total: total?.n ?? 0 }

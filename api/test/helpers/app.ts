@@ -85,7 +85,7 @@ export async function setupApp(t: T, overrides: Partial<Config> = {}): Promise<T
     })
     const resHeaders = new Headers()
     for (const [k, v] of Object.entries(res.headers)) if (v !== undefined) resHeaders.set(k, String(v))
-    return new Response(res.statusCode === 204 ? null : res.rawPayload, { status: res.statusCode, headers: resHeaders })
+    return new Response(res.statusCode === 204 ? null : new Uint8Array(res.rawPayload), { status: res.statusCode, headers: resHeaders })
   }
   const client = (token?: string) => createClient({ baseUrl: 'http://helpline.test', token, fetch: injectFetch as typeof fetch })
 

@@ -162,3 +162,42 @@ t.test('secrets never reach the log', async (t) => {
   t.notOk(joined.includes(h.admin.password), 'no password')
   t.notOk(joined.includes(h.admin.token), 'no token')
 })
+
+t.test('unknown users are 404 for every user operation', async (t) => {
+  const id = '00000000-0000-4000-8000-00000000abcd'
+  const path = { params: { path: { id } } }
+  for (const call of [
+    () => h.admin.client.PATCH('/api/v1/users/{id}', { ...path, body: { name: 'x' } }),
+    () => h.admin.client.POST('/api/v1/users/{id}/disable', path),
+    () => h.admin.client.POST('/api/v1/users/{id}/enable', path),
+  ]) {
+    const err = await refused(call())
+    t.equal(err.status, 404)
+    t.equal(err.code, 'USER_NOT_FOUND')
+  }
+})
+
+t.test('read and update a user', async (t) => {
+  const u = await h.createUser('csr')
+  const { data } = await h.admin.client.GET('/api/v1/users/{id}', { params: { path: { id: u.id } } })
+  t.equal(data?.email, u.email)
+  const weak = await refused(h.admin.client.PATCH('/api/v1/users/{id}', { params: { path: { id: u.id } }, body: { password: 'abc' } }))
+  t.equal(weak.status, 422)
+  t.ok(weak.errors.password)
+  const taken = await refused(h.admin.client.PATCH('/api/v1/users/{id}', { params: { path: { id: u.id } }, body: { email: h.admin.email.toUpperCase() } }))
+  t.equal(taken.code, 'EMAIL_TAKEN')
+  const { data: promoted } = await h.admin.client.PATCH('/api/v1/users/{id}', { params: { path: { id: u.id } }, body: { role: 'admin', password: 'brand-new-password' } })
+  t.equal(promoted?.role, 'admin')
+  t.ok(await h.login(u.email, 'brand-new-password'), 'an admin can reset a password')
+})
+
+t.test('API tokens are capped per user', async (t) => {
+  const u = await h.createUser('csr')
+  for (let i = 0; i < 50; i++) await u.client.POST('/api/v1/tokens', { body: { name: `t${i}` } })
+  const err = await refused(u.client.POST('/api/v1/tokens', { body: { name: 'one too many' } }))
+  t.equal(err.status, 409)
+  t.equal(err.code, 'TOO_MANY_TOKENS')
+  const { data } = await u.client.GET('/api/v1/tokens', { params: { query: { perPage: 10, page: 5 } } })
+  t.equal(data?.total, 50)
+  t.equal(data?.data.length, 10, 'pages through them')
+})

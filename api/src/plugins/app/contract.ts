@@ -86,7 +86,8 @@ function checkRoute(route: RouteOptions, operationIds: Set<string>) {
   }
   if (auth !== 'public') {
     addError(response, 401)
-    schema.security = [{ [auth === 'agent' ? 'agentToken' : 'bearerAuth']: [] }]
+    // OpenAPI 3.1 lets a bearer requirement list the roles it needs; clients and tests read it.
+    schema.security = [{ [auth === 'agent' ? 'agentToken' : 'bearerAuth']: auth === 'admin' ? ['admin'] : [] }]
   } else {
     schema.security = []
   }
@@ -104,6 +105,8 @@ const successDescription: Record<string, string> = { 200: 'OK', 201: 'Created', 
 
 export default fp(
   async function contract(app: FastifyInstance) {
+    // The contract references ErrorResponse from every route, so it registers it.
+    app.addSchema(ErrorResponse)
     const operationIds = new Set<string>()
     app.addHook('onRoute', (route) => checkRoute(route, operationIds))
     app.setValidatorCompiler(({ schema, httpPart }) => {

@@ -4,7 +4,6 @@ import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
 import { readFile } from 'node:fs/promises'
 import { fileURLToPath } from 'node:url'
-import { ErrorResponse } from '../../errors.ts'
 import { sharedSchemas } from '../../schemas/index.ts'
 import { version } from '../../version.ts'
 
@@ -16,7 +15,7 @@ export const committedSpecPath = fileURLToPath(new URL('../../../../openapi.yaml
  */
 export default fp(
   async function openapi(app: FastifyInstance) {
-    for (const schema of [ErrorResponse, ...sharedSchemas]) app.addSchema(schema)
+    for (const schema of sharedSchemas) app.addSchema(schema)
     await app.register(swagger, {
       openapi: {
         openapi: '3.1.0',

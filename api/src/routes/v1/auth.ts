@@ -28,7 +28,7 @@ export default async function authRoutes(fastify: FastifyInstance) {
       preHandler: async (request) => {
         for (const limit of [perAddress, perAccount]) {
           const result = await limit(request)
-          if (result.isExceeded) {
+          if (!result.isAllowed && result.isExceeded) {
             throw tooManyRequests(`Too many sign-in attempts; try again in ${result.ttlInSeconds} s`, result.ttlInSeconds)
           }
         }

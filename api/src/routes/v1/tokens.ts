@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
 import { ApiTokenCreate, ApiTokenCreated, ApiTokenList } from '../../schemas/accounts.ts'
-import { errors, IdParams, listQuery, ref } from '../../schemas/common.ts'
+import { errors, IdParams, listQuery, paging, ref } from '../../schemas/common.ts'
 import { principalOf } from '../../plugins/app/auth.ts'
 
 export default async function tokenRoutes(fastify: FastifyInstance) {
@@ -22,7 +22,7 @@ export default async function tokenRoutes(fastify: FastifyInstance) {
         response: { 200: ref(ApiTokenList) },
       },
     },
-    async (request) => auth.listTokens(principalOf(request).userId, request.query.page, request.query.perPage),
+    async (request) => auth.listTokens(principalOf(request).userId, paging(request.query, 'createdAt')),
   )
 
   app.post(

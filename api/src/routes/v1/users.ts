@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { User, UserCreate, UserList, UserListQuery, UserUpdate } from '../../schemas/accounts.ts'
-import { errors, IdParams, ref } from '../../schemas/common.ts'
+import { errors, IdParams, paging, ref } from '../../schemas/common.ts'
 import { principalOf } from '../../plugins/app/auth.ts'
 import { toUser } from '../../services/accounts.service.ts'
 
@@ -16,7 +16,7 @@ export default async function userRoutes(fastify: FastifyInstance) {
       config: { auth: 'admin' },
       schema: { operationId: 'listUsers', tags, summary: 'List users', querystring: UserListQuery, response: { 200: ref(UserList) } },
     },
-    async (request) => accounts.list(request.query),
+    async (request) => accounts.list({ ...request.query, ...paging(request.query, 'email') }),
   )
 
   app.post(

@@ -1,0 +1,41 @@
+import { Admin, CustomRoutes, Resource } from 'react-admin'
+import { Route } from 'react-router-dom'
+import { authProvider, dataProvider } from './api/index.ts'
+import { createI18nProvider } from './i18n/index.ts'
+import { Layout } from './layout/Layout.tsx'
+import { LoginPage } from './layout/LoginPage.tsx'
+import { ProfilePage } from './profile/ProfilePage.tsx'
+import users from './resources/users/index.ts'
+import tokens from './resources/tokens/index.ts'
+
+const i18nProvider = createI18nProvider()
+
+/**
+ * Resources are offered by role: the API enforces the same rules, this only
+ * keeps the menu to what the user may use. Add a resource here and in
+ * ./api/index.ts.
+ */
+export function App() {
+  return (
+    <Admin
+      title="Helpline"
+      authProvider={authProvider}
+      dataProvider={dataProvider}
+      i18nProvider={i18nProvider}
+      layout={Layout}
+      loginPage={LoginPage}
+      requireAuth
+      disableTelemetry
+    >
+      {(permissions: unknown) => (
+        <>
+          {permissions === 'admin' && <Resource name="users" {...users} />}
+          <Resource name="tokens" {...tokens} />
+          <CustomRoutes>
+            <Route path="/profile" element={<ProfilePage />} />
+          </CustomRoutes>
+        </>
+      )}
+    </Admin>
+  )
+}

@@ -1,0 +1,73 @@
+import type { Schemas } from '@helpline/sdk'
+import type { AuthProvider, UserIdentity } from 'react-admin'
+import { call, toHttpError } from './errors.ts'
+import { dataOf, type HelplineClient } from './client.ts'
+import type { TokenStore } from './token-store.ts'
+
+export type Role = Schemas['Role']
+/** The signed-in user, as GET /api/v1/me answers. */
+export type Me = Schemas['User']
+
+function statusOf(error: unknown): number | undefined {
+  const status = (error as { status?: unknown } | null)?.status
+  return typeof status === 'number' ? status : undefined
+}
+
+/**
+ * Bearer-token sign-in against the Helpline API. The token lives in
+ * localStorage so a reload keeps the session; the API decides when it expires
+ * and answers 401 from then on, which signs the console out.
+ */
+export function createAuthProvider(client: HelplineClient, tokens: TokenStore): AuthProvider {
+  // Share one in-flight /me request between getIdentity and getPermissions;
+  // react-admin caches the answers itself.
+  let me: Promise<Me> | undefined
+  const loadMe = (): Promise<Me> => {
+    me ??= call(async () => dataOf(await client.GET('/api/v1/me', {}))).finally(() => {
+      me = undefined
+    })
+    return me
+  }
+
+  return {
+    async login({ email, password }: { email: string; password: string }) {
+      try {
+        const result = dataOf(await client.POST('/api/v1/auth/login', { body: { email, password } }))
+        tokens.set(result.token)
+      } catch (error) {
+        throw toHttpError(error)
+      }
+    },
+
+    async logout() {
+      if (tokens.get()) {
+        // The token is forgotten here whatever the server says: a failed
+        // revocation must not keep the user signed in on this browser.
+        await client.POST('/api/v1/auth/logout', {}).catch(() => undefined)
+      }
+      tokens.clear()
+    },
+
+    async checkAuth() {
+      if (!tokens.get()) throw new Error('Not signed in')
+    },
+
+    async checkError(error: unknown) {
+      if (statusOf(error) === 401) {
+        tokens.clear()
+        throw new Error('Session expired')
+      }
+      // 403 means signed in but not allowed: stay signed in, show the error.
+    },
+
+    async getIdentity(): Promise<UserIdentity> {
+      const user = await loadMe()
+      return { id: user.id, fullName: user.name, email: user.email, role: user.role }
+    },
+
+    async getPermissions(): Promise<Role | undefined> {
+      if (!tokens.get()) return undefined
+      return (await loadMe()).role
+    },
+  }
+}

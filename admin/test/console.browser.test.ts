@@ -1,0 +1,214 @@
+/**
+ * The console in a real browser against a real server: sign in as the site
+ * admin, create a CSR through the form, sign in as that CSR, check what a CSR
+ * is offered and refused, make and revoke an API token, and switch to Japanese.
+ *
+ * HELPLINE_URL (+ HELPLINE_ADMIN_EMAIL, HELPLINE_ADMIN_PASSWORD) points it at a
+ * running server; without it the test starts one (building the console first
+ * when admin/dist is missing).
+ */
+import t, { type Test } from 'tap'
+import { execFileSync } from 'node:child_process'
+import { existsSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
+import { chromium, type Browser, type Page } from 'playwright-core'
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
+const SCREENSHOT = '/tmp/helpline-console.png'
+const repoRoot = fileURLToPath(new URL('../../', import.meta.url))
+const consoleIndex = fileURLToPath(new URL('../dist/index.html', import.meta.url))
+
+interface Target {
+  url: string
+  adminEmail: string
+  adminPassword: string
+}
+
+type StartTestServer = (t: Test) => Promise<Target>
+
+async function target(t: Test): Promise<Target> {
+  const url = process.env.HELPLINE_URL
+  if (url) {
+    const adminEmail = process.env.HELPLINE_ADMIN_EMAIL
+    const adminPassword = process.env.HELPLINE_ADMIN_PASSWORD
+    if (!adminEmail || !adminPassword) throw new Error('HELPLINE_URL needs HELPLINE_ADMIN_EMAIL and HELPLINE_ADMIN_PASSWORD')
+    return { url: url.replace(/\/+$/, ''), adminEmail, adminPassword }
+  }
+  if (!existsSync(consoleIndex)) {
+    execFileSync('npm', ['run', 'build', '-w', 'admin'], { cwd: repoRoot, stdio: 'pipe' })
+  }
+  // A variable specifier keeps the API's test helpers out of the console's type-check.
+  const helper = '../../api/test/helpers/server.ts'
+  const { startTestServer } = (await import(helper)) as { startTestServer: StartTestServer }
+  const server = await startTestServer(t)
+  return { ...server, url: server.url.replace(/\/+$/, '') }
+}
+
+async function signIn(page: Page, url: string, email: string, password: string) {
+  await page.goto(`${url}/#/login`)
+  await page.locator('input[name="email"]').fill(email)
+  await page.locator('input[name="password"]').fill(password)
+  await page.locator('button[type="submit"]').click()
+  // The side menu appears once react-admin has the user's permissions.
+  await page.getByRole('menuitem', { name: /API tokens|API トークン/ }).waitFor()
+}
+
+async function signOut(page: Page) {
+  await page.locator('header button[aria-label="Profile"], header button[aria-label="プロフィール"]').first().click()
+  await page.getByRole('menuitem', { name: /Logout|ログアウト/ }).click()
+  await page.locator('input[name="email"]').waitFor()
+}
+
+/** A request with the token the console stored, as a script on the page would send it. */
+async function apiStatus(page: Page, path: string): Promise<{ status: number; code?: string }> {
+  return page.evaluate(async (path) => {
+    const token = localStorage.getItem('helpline.token')
+    const response = await fetch(path, { headers: { authorization: `Bearer ${token}` } })
+    const body = (await response.json().catch(() => ({}))) as { code?: string }
+    return { status: response.status, code: body.code }
+  }, path)
+}
+
+// A browser and a server take longer than tap's default 30 s.
+t.setTimeout(180_000)
+
+t.test('the console in a browser', async (t) => {
+  const server = await target(t)
+  const browser: Browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+  })
+  t.teardown(() => browser.close())
+  // An English browser: the console starts in English and is switched by hand.
+  const context = await browser.newContext({ locale: 'en-US', viewport: { width: 1280, height: 800 } })
+  const page = await context.newPage()
+  page.setDefaultTimeout(15_000)
+  const pageErrors: string[] = []
+  page.on('pageerror', (error) => pageErrors.push(error.message))
+
+  const suffix = Date.now().toString(36)
+  const csr = { email: `csr-${suffix}@example.com`, name: `Casey ${suffix}`, password: `csr-password-${suffix}` }
+
+  await t.test('the admin signs in and sees Users', async (t) => {
+    await signIn(page, server.url, server.adminEmail, server.adminPassword)
+    t.ok(await page.getByRole('menuitem', { name: 'Users' }).isVisible(), 'Users is in the menu')
+    t.ok(await page.getByText('Helpline', { exact: true }).first().isVisible(), 'the product name is shown')
+  })
+
+  await t.test('the admin creates a CSR through the form', async (t) => {
+    await page.goto(`${server.url}/#/users/create`)
+    // An email already in use comes back from the API as an error on the field.
+    await page.locator('input[name="email"]').fill(server.adminEmail)
+    await page.locator('input[name="name"]').fill(csr.name)
+    await page.locator('input[name="password"]').fill(csr.password)
+    await page.getByRole('button', { name: 'Save' }).click()
+    await page.getByText('This email is already used by another user').waitFor()
+    t.pass('EMAIL_TAKEN is shown on the email field')
+
+    await page.locator('input[name="email"]').fill(csr.email)
+    await page.getByRole('button', { name: 'Save' }).click()
+    await page.waitForURL(/#\/users$/)
+    const row = page.getByRole('row').filter({ hasText: csr.email })
+    await row.waitFor()
+    t.match(await row.innerText(), /Support representative/, 'listed with the CSR role')
+    t.match(await row.innerText(), /Active/, 'listed as active')
+    const own = page.getByRole('row').filter({ hasText: server.adminEmail })
+    t.equal(await own.getByRole('button', { name: 'Disable' }).count(), 0, 'no Disable on your own account')
+    await page.screenshot({ path: '/tmp/helpline-console-users.png' })
+  })
+
+  await t.test('the admin disables and enables the CSR', async (t) => {
+    const row = page.getByRole('row').filter({ hasText: csr.email })
+    await row.getByRole('button', { name: 'Disable' }).click()
+    await row.getByRole('button', { name: 'Enable' }).waitFor()
+    t.match(await row.innerText(), /Disabled/, 'shown as disabled')
+    await row.getByRole('button', { name: 'Enable' }).click()
+    await row.getByRole('button', { name: 'Disable' }).waitFor()
+    t.match(await row.innerText(), /Active/, 'shown as active again')
+  })
+
+  await t.test('the admin signs out', async (t) => {
+    await signOut(page)
+    t.equal(await page.evaluate(() => localStorage.getItem('helpline.token')), null, 'the token is forgotten')
+  })
+
+  await t.test('the CSR is not offered Users and the API refuses them', async (t) => {
+    await signIn(page, server.url, csr.email, csr.password)
+    t.equal(await page.getByRole('menuitem', { name: 'Users' }).count(), 0, 'no Users menu entry')
+    t.same(await apiStatus(page, '/api/v1/users?page=1&perPage=10&sort=createdAt&order=desc'), {
+      status: 403,
+      code: 'FORBIDDEN',
+    })
+    t.equal((await apiStatus(page, '/api/v1/me')).status, 200, 'the same token works where a CSR may go')
+  })
+
+  await t.test('the CSR makes an API token, sees it once, and revokes it', async (t) => {
+    await page.goto(`${server.url}/#/tokens/create`)
+    await page.locator('input[name="name"]').fill('ci script')
+    await page.getByRole('button', { name: 'Save' }).click()
+    const dialog = page.getByRole('dialog')
+    await dialog.getByText('It will not be shown again').waitFor()
+    const secret = await dialog.getByTestId('new-token').inputValue()
+    t.ok(secret.length > 20, 'the token is shown')
+    const me = await fetch(`${server.url}/api/v1/me`, { headers: { authorization: `Bearer ${secret}` } })
+    t.equal(me.status, 200, 'the shown token works')
+    t.equal(((await me.json()) as { email: string }).email, csr.email, 'and belongs to the CSR')
+    t.ok(await dialog.getByRole('button', { name: 'Copy' }).first().isVisible(), 'a copy button is offered')
+    await dialog.getByRole('button', { name: 'I have copied it' }).click()
+
+    await page.waitForURL(/#\/tokens$/)
+    const row = page.getByRole('row').filter({ hasText: 'ci script' })
+    await row.waitFor()
+    t.notMatch(await page.locator('body').innerText(), secret, 'the list does not show the secret')
+    await row.getByRole('button', { name: 'Revoke' }).click()
+    await page.getByRole('dialog').getByText('Programs using this token will stop working').waitFor()
+    await page.getByRole('dialog').getByRole('button', { name: 'Confirm' }).click()
+    await row.waitFor({ state: 'detached' })
+    const after = await fetch(`${server.url}/api/v1/me`, { headers: { authorization: `Bearer ${secret}` } })
+    t.equal(after.status, 401, 'the revoked token no longer works')
+  })
+
+  await t.test('the console switches to Japanese', async (t) => {
+    await page.locator('header button[aria-haspopup="true"]', { hasText: 'English' }).click()
+    await page.getByRole('menuitem', { name: '日本語' }).click()
+    await page.getByRole('menuitem', { name: 'API トークン' }).waitFor()
+    t.ok(await page.getByRole('menuitem', { name: 'プロフィール' }).isVisible(), 'our labels are Japanese')
+    // The token list is empty again: react-admin's own empty page speaks Japanese too.
+    t.ok(await page.getByText('作成しますか？').isVisible(), "react-admin's labels are Japanese")
+    t.ok(await page.getByRole('link', { name: '作成' }).isVisible(), 'and so are its buttons')
+    await page.screenshot({ path: SCREENSHOT })
+  })
+
+  await t.test('the CSR changes their password on the profile page', async (t) => {
+    await page.goto(`${server.url}/#/profile`)
+    await page.getByRole('heading', { name: csr.name }).waitFor()
+    const newPassword = `${csr.password}-new`
+    await page.locator('input[name="currentPassword"]').fill('not-my-password')
+    await page.locator('input[name="newPassword"]').fill(newPassword)
+    await page.locator('input[name="confirmPassword"]').fill(newPassword)
+    await page.getByRole('button', { name: 'パスワードを変更' }).click()
+    await page.getByText('現在のパスワードが違います').waitFor()
+    t.pass('a wrong current password is shown on its field, in Japanese')
+
+    await page.locator('input[name="currentPassword"]').fill(csr.password)
+    await page.getByRole('button', { name: 'パスワードを変更' }).click()
+    await page.getByText('パスワードを変更しました').waitFor()
+    const login = await fetch(`${server.url}/api/v1/auth/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ email: csr.email, password: newPassword }),
+    })
+    t.equal(login.status, 200, 'the new password signs in')
+  })
+
+  t.same(pageErrors, [], 'no uncaught errors on the page')
+})
