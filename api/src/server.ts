@@ -45,8 +45,8 @@ async function main() {
     })
   }
 
-  await app.listen({ port: config.PORT, host: config.HOST })
-  app.log.info(`Helpline on http://${config.HOST}:${app.server.address() && typeof app.server.address() === 'object' ? (app.server.address() as { port: number }).port : config.PORT} (database: ${app.database.driver})`)
+  const address = await app.listen({ port: config.PORT, host: config.HOST })
+  app.log.info(`Helpline on ${address} (database: ${app.database.driver})`)
 }
 
 main().catch((err: unknown) => {
