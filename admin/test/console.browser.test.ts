@@ -44,6 +44,14 @@ async function target(t: Test): Promise<Target> {
   return { ...server, url: server.url.replace(/\/+$/, '') }
 }
 
+/** Waits (up to the page timeout) for a locator to be visible; false if it never is. */
+async function visible(locator: { waitFor(o: { state: 'visible' }): Promise<void> }): Promise<boolean> {
+  return locator.waitFor({ state: 'visible' }).then(
+    () => true,
+    () => false,
+  )
+}
+
 async function signIn(page: Page, url: string, email: string, password: string) {
   await page.goto(`${url}/#/login`)
   await page.locator('input[name="email"]').fill(email)
@@ -100,8 +108,8 @@ t.test('the console in a browser', async (t) => {
 
   await t.test('the admin signs in and sees Users', async (t) => {
     await signIn(page, server.url, server.adminEmail, server.adminPassword)
-    t.ok(await page.getByRole('menuitem', { name: 'Users' }).isVisible(), 'Users is in the menu')
-    t.ok(await page.getByText('Helpline', { exact: true }).first().isVisible(), 'the product name is shown')
+    t.ok(await visible(page.getByRole('menuitem', { name: 'Users' })), 'Users is in the menu')
+    t.ok(await visible(page.getByText('Helpline', { exact: true }).first()), 'the product name is shown')
   })
 
   await t.test('the admin creates a CSR through the form', async (t) => {
@@ -162,7 +170,7 @@ t.test('the console in a browser', async (t) => {
     const me = await fetch(`${server.url}/api/v1/me`, { headers: { authorization: `Bearer ${secret}` } })
     t.equal(me.status, 200, 'the shown token works')
     t.equal(((await me.json()) as { email: string }).email, csr.email, 'and belongs to the CSR')
-    t.ok(await dialog.getByRole('button', { name: 'Copy' }).first().isVisible(), 'a copy button is offered')
+    t.ok(await visible(dialog.getByRole('button', { name: 'Copy' }).first()), 'a copy button is offered')
     await dialog.getByRole('button', { name: 'I have copied it' }).click()
 
     await page.waitForURL(/#\/tokens$/)
@@ -181,10 +189,10 @@ t.test('the console in a browser', async (t) => {
     await page.locator('header button[aria-haspopup="true"]', { hasText: 'English' }).click()
     await page.getByRole('menuitem', { name: '日本語' }).click()
     await page.getByRole('menuitem', { name: 'API トークン' }).waitFor()
-    t.ok(await page.getByRole('menuitem', { name: 'プロフィール' }).isVisible(), 'our labels are Japanese')
+    t.ok(await visible(page.getByRole('menuitem', { name: 'プロフィール' })), 'our labels are Japanese')
     // The token list is empty again: react-admin's own empty page speaks Japanese too.
-    t.ok(await page.getByText('作成しますか？').isVisible(), "react-admin's labels are Japanese")
-    t.ok(await page.getByRole('link', { name: '作成' }).isVisible(), 'and so are its buttons')
+    t.ok(await visible(page.getByText('作成しますか？')), "react-admin's labels are Japanese")
+    t.ok(await visible(page.getByRole('link', { name: '作成' })), 'and so are its buttons')
     await page.screenshot({ path: SCREENSHOT })
   })
 
