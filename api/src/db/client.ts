@@ -23,6 +23,8 @@ export interface Database {
   ping(): Promise<void>
   /** LISTEN/NOTIFY where the driver is shared by several processes; undefined for PGlite. */
   postgres?: postgres.Sql
+  /** The embedded database, when that is the driver. */
+  pglite?: PGlite
   close(): Promise<void>
 }
 
@@ -31,6 +33,8 @@ export interface DatabaseOptions {
   url?: string | undefined
   /** PGlite's data folder; 'memory://' keeps everything in memory (tests). */
   dataDir: string
+  /** A PGlite data-directory dump to start from instead of running initdb (tests: ~4x faster). */
+  pgliteSnapshot?: Blob | undefined
 }
 
 /** Opens the database and applies every pending migration. */
@@ -51,12 +55,13 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
     }
   }
   if (!options.dataDir.startsWith('memory://')) mkdirSync(options.dataDir, { recursive: true })
-  const client = new PGlite(options.dataDir)
+  const client = new PGlite(options.dataDir, options.pgliteSnapshot ? { loadDataDir: options.pgliteSnapshot } : {})
   const db = drizzlePglite(client, { schema }) as unknown as Db
   await migratePglite(drizzlePglite(client), { migrationsFolder })
   return {
     db,
     driver: 'pglite',
+    pglite: client,
     ping: async () => {
       if (client.closed) throw new Error('database is closed')
       await db.execute(sql`select 1`)
