@@ -121,6 +121,23 @@ export interface paths {
         patch: operations["renameScriptCategory"];
         trace?: never;
     };
+    "/api/v1/script-limits": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** What an upload may contain: size, number of files, names, executables */
+        get: operations["getScriptLimits"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/scripts": {
         parameters: {
             query?: never;
@@ -475,6 +492,14 @@ export interface components {
          * @enum {unknown}
          */
         ScriptFileRole: "executable" | "input";
+        ScriptLimits: {
+            /** @description Or any file that starts with #! */
+            executableExtensions: string[];
+            /** @description SCRIPT_MAX_BYTES: the executable and input files together */
+            maxBytes: number;
+            maxFileNameBytes: number;
+            maxInputFiles: number;
+        };
         ScriptList: {
             data: components["schemas"]["Script"][];
             total: number;
@@ -1116,6 +1141,44 @@ export interface operations {
             };
             /** @description Unsupported content type */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unexpected server error (details are logged with the request id) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    getScriptLimits: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ScriptLimits"];
+                };
+            };
+            /** @description Missing, invalid or expired credentials */
+            401: {
                 headers: {
                     [name: string]: unknown;
                 };

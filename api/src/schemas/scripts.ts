@@ -167,7 +167,19 @@ export const ScriptFileParams = Type.Object(
 )
 export const ScriptVersionListQuery = listQuery(['number'])
 
+export const ScriptLimits = Type.Object(
+  {
+    maxBytes: Type.Integer({ description: 'SCRIPT_MAX_BYTES: the executable and input files together' }),
+    maxInputFiles: Type.Integer(),
+    maxFileNameBytes: Type.Integer(),
+    executableExtensions: Type.Array(Type.String(), { description: 'Or any file that starts with #!' }),
+  },
+  { $id: 'ScriptLimits', additionalProperties: false },
+)
+export type ScriptLimits = Static<typeof ScriptLimits>
+
 export const scriptSchemas = [
+  ScriptLimits,
   ScriptCategory,
   ScriptCategoryList,
   ScriptFileRole,

@@ -65,6 +65,16 @@ t.test('a category in use cannot be deleted; a deleted one frees its name', asyn
   t.equal(gone.code, 'UNKNOWN_CATEGORY')
 })
 
+t.test('the limits an upload must respect', async (t) => {
+  const { data } = await alice.client.GET('/api/v1/script-limits')
+  t.same(data, {
+    maxBytes: 1_048_576,
+    maxInputFiles: 100,
+    maxFileNameBytes: 255,
+    executableExtensions: ['.sh', '.bash', '.py', '.js', '.mjs', '.ps1', '.bat', '.cmd'],
+  })
+})
+
 t.test('upload a script with input files', async (t) => {
   const exe = '#!/usr/bin/env python3\nprint(open("hosts.txt").read())\n'
   const hosts = 'printer-1\nprinter-2\n'

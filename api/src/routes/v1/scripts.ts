@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import multipart from '@fastify/multipart'
 import { Type } from 'typebox'
-import { contentDisposition, contentTypeOf, downloadTypes } from '../../lib/script-files.ts'
+import { contentDisposition, contentTypeOf, downloadTypes, executableExtensions, MAX_FILE_NAME_BYTES } from '../../lib/script-files.ts'
 import { multipartOptions, readUpload } from '../../lib/upload.ts'
 import { principalOf } from '../../plugins/app/auth.ts'
 import { errors, IdParams, paging, ref } from '../../schemas/common.ts'
@@ -10,6 +10,7 @@ import {
   Script,
   ScriptFields,
   ScriptFileParams,
+  ScriptLimits,
   ScriptList,
   ScriptListQuery,
   ScriptUpdate,
@@ -56,6 +57,25 @@ export default async function scriptRoutes(fastify: FastifyInstance) {
       },
     },
     async (request) => scripts.list(principalOf(request), { ...request.query, ...paging(request.query, 'name') }),
+  )
+
+  app.get(
+    '/script-limits',
+    {
+      config: { auth: 'user' },
+      schema: {
+        operationId: 'getScriptLimits',
+        tags,
+        summary: 'What an upload may contain: size, number of files, names, executables',
+        response: { 200: ref(ScriptLimits) },
+      },
+    },
+    async () => ({
+      maxBytes: scripts.maxBytes,
+      maxInputFiles: MAX_INPUTS,
+      maxFileNameBytes: MAX_FILE_NAME_BYTES,
+      executableExtensions: [...executableExtensions],
+    }),
   )
 
   app.get(
