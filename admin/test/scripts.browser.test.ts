@@ -18,6 +18,14 @@ async function rowNames(page: Page): Promise<string[]> {
   return page.locator('tbody tr td:nth-child(1)').allInnerTexts()
 }
 
+/** Waits until the list shows exactly these names in this order (it re-renders when the answer comes). */
+async function listShows(page: Page, names: string[]) {
+  await page.waitForFunction(
+    (expected) => Array.from(document.querySelectorAll('tbody tr td:nth-child(1)'), (td) => td.textContent).join('|') === expected,
+    names.join('|'),
+  )
+}
+
 t.test('the script library in a browser', async (t) => {
   const server = await target(t)
   const browser = await launch(t)
@@ -95,22 +103,10 @@ t.test('the script library in a browser', async (t) => {
     t.same(await rowNames(page), [name, `Taken ${suffix}`, `Zeta ${suffix}`], 'by name at first')
     await page.getByRole('columnheader', { name: 'Size' }).getByRole('button').click()
     await page.waitForURL(/sort=size/)
-    await t.resolves(
-      page.waitForFunction(
-        (expected) => [...document.querySelectorAll('tbody tr td:nth-child(1)')].map((td) => td.textContent).join('|') === expected,
-        [`Taken ${suffix}`, name, `Zeta ${suffix}`].join('|'),
-      ),
-      'smallest first after clicking Size',
-    )
+    await t.resolves(listShows(page, [`Taken ${suffix}`, name, `Zeta ${suffix}`]), 'smallest first after clicking Size')
     await page.getByRole('columnheader', { name: 'Size' }).getByRole('button').click()
     await page.waitForURL(/order=DESC/)
-    await t.resolves(
-      page.waitForFunction(
-        (expected) => [...document.querySelectorAll('tbody tr td:nth-child(1)')].map((td) => td.textContent).join('|') === expected,
-        [`Zeta ${suffix}`, name, `Taken ${suffix}`].join('|'),
-      ),
-      'largest first after a second click',
-    )
+    await t.resolves(listShows(page, [`Zeta ${suffix}`, name, `Taken ${suffix}`]), 'largest first after a second click')
     await page.screenshot({ path: SCREENSHOT })
   })
 
