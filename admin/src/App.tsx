@@ -7,6 +7,8 @@ import { LoginPage } from './layout/LoginPage.tsx'
 import { ProfilePage } from './profile/ProfilePage.tsx'
 import users from './resources/users/index.ts'
 import tokens from './resources/tokens/index.ts'
+import scripts from './resources/scripts/index.ts'
+import categories from './resources/categories/index.ts'
 
 const i18nProvider = createI18nProvider()
 
@@ -30,6 +32,13 @@ export function App() {
       {(permissions: unknown) => (
         <>
           {permissions === 'admin' && <Resource name="users" {...users} />}
+          <Resource name="scripts" {...scripts} />
+          {/* Everyone reads categories in the script forms; only site admins get their pages. */}
+          {permissions === 'admin' ? (
+            <Resource name="categories" {...categories} />
+          ) : (
+            <Resource name="categories" recordRepresentation="name" />
+          )}
           <Resource name="tokens" {...tokens} />
           <CustomRoutes>
             <Route path="/profile" element={<ProfilePage />} />

@@ -7,65 +7,11 @@
  * running server; without it the test starts one (building the console first
  * when admin/dist is missing).
  */
-import t, { type Test } from 'tap'
-import { execFileSync } from 'node:child_process'
-import { existsSync } from 'node:fs'
-import { fileURLToPath } from 'node:url'
-import { chromium, type Browser, type Page } from 'playwright-core'
+import t from 'tap'
+import type { Browser, Page } from 'playwright-core'
+import { launch, signIn, signOut, target, visible } from './helpers/browser.ts'
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
 const SCREENSHOT = '/tmp/helpline-console.png'
-const repoRoot = fileURLToPath(new URL('../../', import.meta.url))
-const consoleIndex = fileURLToPath(new URL('../dist/index.html', import.meta.url))
-
-interface Target {
-  url: string
-  adminEmail: string
-  adminPassword: string
-}
-
-type StartTestServer = (t: Test) => Promise<Target>
-
-async function target(t: Test): Promise<Target> {
-  const url = process.env.HELPLINE_URL
-  if (url) {
-    const adminEmail = process.env.HELPLINE_ADMIN_EMAIL
-    const adminPassword = process.env.HELPLINE_ADMIN_PASSWORD
-    if (!adminEmail || !adminPassword) throw new Error('HELPLINE_URL needs HELPLINE_ADMIN_EMAIL and HELPLINE_ADMIN_PASSWORD')
-    return { url: url.replace(/\/+$/, ''), adminEmail, adminPassword }
-  }
-  if (!existsSync(consoleIndex)) {
-    execFileSync('npm', ['run', 'build', '-w', 'admin'], { cwd: repoRoot, stdio: 'pipe' })
-  }
-  // A variable specifier keeps the API's test helpers out of the console's type-check.
-  const helper = '../../api/test/helpers/server.ts'
-  const { startTestServer } = (await import(helper)) as { startTestServer: StartTestServer }
-  const server = await startTestServer(t)
-  return { ...server, url: server.url.replace(/\/+$/, '') }
-}
-
-/** Waits (up to the page timeout) for a locator to be visible; false if it never is. */
-async function visible(locator: { waitFor(o: { state: 'visible' }): Promise<void> }): Promise<boolean> {
-  return locator.waitFor({ state: 'visible' }).then(
-    () => true,
-    () => false,
-  )
-}
-
-async function signIn(page: Page, url: string, email: string, password: string) {
-  await page.goto(`${url}/#/login`)
-  await page.locator('input[name="email"]').fill(email)
-  await page.locator('input[name="password"]').fill(password)
-  await page.locator('button[type="submit"]').click()
-  // The side menu appears once react-admin has the user's permissions.
-  await page.getByRole('menuitem', { name: /API tokens|API トークン/ }).waitFor()
-}
-
-async function signOut(page: Page) {
-  await page.locator('header button[aria-label="Profile"], header button[aria-label="プロフィール"]').first().click()
-  await page.getByRole('menuitem', { name: /Logout|ログアウト/ }).click()
-  await page.locator('input[name="email"]').waitFor()
-}
 
 /** A request with the token the console stored, as a script on the page would send it. */
 async function apiStatus(page: Page, path: string): Promise<{ status: number; code?: string }> {
@@ -82,20 +28,7 @@ t.setTimeout(180_000)
 
 t.test('the console in a browser', async (t) => {
   const server = await target(t)
-  const browser: Browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  })
-  t.teardown(() => browser.close())
+  const browser: Browser = await launch(t)
   // An English browser: the console starts in English and is switched by hand.
   const context = await browser.newContext({ locale: 'en-US', viewport: { width: 1280, height: 800 } })
   const page = await context.newPage()

@@ -49,6 +49,8 @@ export async function buildApp(options: AppOptions = {}): Promise<FastifyInstanc
     genReqId: () => randomUUID(),
     // Route-level limits are tighter; this bounds anything a route did not declare.
     bodyLimit: 1024 * 1024,
+    // A script file's name (up to 255 bytes, percent-encoded up to 765 characters) is a path segment.
+    routerOptions: { maxParamLength: 1024 },
     ajv: { customOptions: { removeAdditional: false } },
   }).withTypeProvider<TypeBoxTypeProvider>()
   app.decorate('config', config)

@@ -22,6 +22,8 @@ export const Config = Type.Object({
   /** Where the built console lives; served at `/` when it exists. */
   CONSOLE_DIR: Type.String({ default: 'admin/dist' }),
   PASSWORD_MIN_LENGTH: Type.Integer({ minimum: 8, maximum: 128, default: 10 }),
+  /** The most a script's files (executable and inputs together) may weigh, in bytes. */
+  SCRIPT_MAX_BYTES: Type.Integer({ minimum: 1, maximum: 64 * 1024 * 1024, default: 1024 * 1024 }),
 })
 export type Config = Static<typeof Config>
 

@@ -82,3 +82,15 @@ export function createClient(options: ClientOptions): HelplineClient {
   client.use(auth)
   return client
 }
+
+export {
+  scriptForm,
+  scriptVersionForm,
+  uploadScript,
+  uploadScriptVersion,
+  type FileContent,
+  type Script,
+  type ScriptFileInput,
+  type UploadScriptInput,
+  type UploadScriptVersionInput,
+} from './scripts.js'

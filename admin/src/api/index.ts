@@ -5,6 +5,8 @@ import { createDataProvider } from './data-provider.ts'
 import { usersAdapter, userActions } from './resources/users.ts'
 import { tokensAdapter } from './resources/tokens.ts'
 import { meActions } from './resources/me.ts'
+import { categoriesAdapter } from './resources/categories.ts'
+import { scriptActions, scriptsAdapter } from './resources/scripts.ts'
 
 const tokens = localTokenStore()
 const client = createBrowserClient(tokens)
@@ -16,8 +18,10 @@ export const dataProvider = createDataProvider(
   {
     users: usersAdapter(client),
     tokens: tokensAdapter(client),
+    categories: categoriesAdapter(client),
+    scripts: scriptsAdapter(client),
   },
-  { ...userActions(client), ...meActions(client) },
+  { ...userActions(client), ...meActions(client), ...scriptActions(client) },
 )
 
 export type AppDataProvider = typeof dataProvider

@@ -1,6 +1,7 @@
 import type { FastifyInstance, RouteOptions } from 'fastify'
 import fp from 'fastify-plugin'
-import { Ajv, type Options as AjvOptions } from 'ajv'
+import { Ajv, type Options as AjvOptions, type ValidateFunction } from 'ajv'
+import type { TSchema } from 'typebox'
 import addFormatsModule from 'ajv-formats'
 import { ref } from '../../schemas/common.ts'
 import { ErrorResponse, reasonPhrase } from '../../errors.ts'
@@ -17,6 +18,11 @@ declare module 'fastify' {
     auth?: AuthPolicy
     /** Extra statuses the route may answer that the contract adds for it (e.g. 429 when rate limited). */
     rateLimited?: boolean
+    /**
+     * A multipart/form-data body the route streams and checks itself (file uploads). It is
+     * documented as the request body but fastify neither buffers nor validates it.
+     */
+    multipart?: TSchema
   }
 }
 
@@ -34,6 +40,11 @@ const baseAjv: AjvOptions = {
 const bodyAjv = addFormats(new Ajv({ ...baseAjv, coerceTypes: false }))
 // Query strings, params and headers are always text: coerce "5" to 5, "true" to true.
 const textAjv = addFormats(new Ajv({ ...baseAjv, coerceTypes: 'array' }))
+
+/** For text a route parses itself (multipart form fields): coerced from text like a query string. */
+export function compileTextValidator(schema: TSchema): ValidateFunction {
+  return textAjv.compile(schema)
+}
 
 const errorRef = ref(ErrorResponse)
 const description: Record<number, string> = {
@@ -79,8 +90,9 @@ function checkRoute(route: RouteOptions, operationIds: Set<string>) {
   if (operationIds.has(operationId)) throw new Error(`${where}: operationId ${operationId} is used twice`)
   operationIds.add(operationId)
 
-  if (schema.body || schema.querystring || schema.params) addError(response, 400)
-  if (schema.body) {
+  const body = schema.body ?? route.config?.multipart
+  if (body || schema.querystring || schema.params) addError(response, 400)
+  if (body) {
     addError(response, 413)
     addError(response, 415)
   }

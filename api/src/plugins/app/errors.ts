@@ -2,7 +2,7 @@ import type { FastifyError, FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
 import { AppError, reasonPhrase, type ErrorResponse } from '../../errors.ts'
 
-interface AjvIssue {
+export interface AjvIssue {
   instancePath?: string
   message?: string
   params?: { missingProperty?: string; additionalProperty?: string }
@@ -26,6 +26,12 @@ function fieldErrors(issues: AjvIssue[]): Record<string, string> {
   return out
 }
 
+/** 400 VALIDATION_FAILED naming each field at fault; also for input a route validates itself. */
+export function validationFailed(issues: AjvIssue[], where: string): AppError {
+  const message = `Invalid ${where}: ${issues.map((v) => `${v.instancePath || where} ${v.message}`).join('; ')}`
+  return new AppError(400, 'VALIDATION_FAILED', message, fieldErrors(issues))
+}
+
 /** Stable codes for the errors fastify itself raises before a handler runs. */
 const frameworkCodes: Record<string, [number, string]> = {
   FST_ERR_CTP_INVALID_MEDIA_TYPE: [415, 'UNSUPPORTED_MEDIA_TYPE'],
@@ -43,14 +49,7 @@ export default fp(
         body = err.toResponse()
         if (err.headers) void reply.headers(err.headers)
       } else if (err.validation) {
-        const where = err.validationContext ?? 'request'
-        body = {
-          statusCode: 400,
-          code: 'VALIDATION_FAILED',
-          error: reasonPhrase(400),
-          message: `Invalid ${where}: ${err.validation.map((v) => `${v.instancePath || where} ${v.message}`).join('; ')}`,
-          errors: fieldErrors(err.validation as AjvIssue[]),
-        }
+        body = validationFailed(err.validation as AjvIssue[], err.validationContext ?? 'request').toResponse()
       } else {
         const known = err.code ? frameworkCodes[err.code] : undefined
         const status = known?.[0] ?? err.statusCode ?? 500

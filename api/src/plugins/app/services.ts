@@ -2,12 +2,16 @@ import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
 import { AccountsService } from '../../services/accounts.service.ts'
 import { AuthService } from '../../services/auth.service.ts'
+import { CategoriesService } from '../../services/categories.service.ts'
+import { ScriptsService } from '../../services/scripts.service.ts'
 
 function createServices(app: FastifyInstance) {
   const { db } = app.database
   const accounts = new AccountsService(db, app.config.PASSWORD_MIN_LENGTH)
   const auth = new AuthService(db, accounts, app.config.SESSION_TTL_MINUTES * 60_000)
-  return { accounts, auth }
+  const categories = new CategoriesService(db)
+  const scripts = new ScriptsService(db, app.config.SCRIPT_MAX_BYTES)
+  return { accounts, auth, categories, scripts }
 }
 
 export type Services = ReturnType<typeof createServices>

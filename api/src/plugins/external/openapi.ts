@@ -38,7 +38,15 @@ export default fp(
           { name: 'auth', description: 'Signing in and out, your own account' },
           { name: 'users', description: 'User management (site admins)' },
           { name: 'tokens', description: 'Personal API tokens for integrations' },
+          { name: 'scripts', description: 'The script library: versioned scripts with their input files' },
+          { name: 'categories', description: 'Script categories (site admins manage them)' },
         ],
+      },
+      // A route that streams its multipart body declares it in config.multipart (see the contract
+      // plugin); the document shows it as the request body all the same.
+      transform: ({ schema, url, route }) => {
+        const multipart = route.config?.multipart
+        return multipart ? { schema: { ...schema, body: multipart, consumes: ['multipart/form-data'] }, url } : { schema, url }
       },
       refResolver: {
         buildLocalReference: (json, _baseUri, _fragment, i) => String(json.$id ?? `def-${i}`),

@@ -1,0 +1,85 @@
+/**
+ * What the console's browser tests share: a server to test (a running one given HELPLINE_URL,
+ * HELPLINE_ADMIN_EMAIL and HELPLINE_ADMIN_PASSWORD, otherwise one started for the test, building
+ * the console first when admin/dist is missing), Chromium, and signing in and out.
+ */
+import type { Test } from 'tap'
+import { execFileSync } from 'node:child_process'
+import { existsSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
+import { chromium, type Browser, type Page } from 'playwright-core'
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
+const repoRoot = fileURLToPath(new URL('../../../', import.meta.url))
+const consoleIndex = fileURLToPath(new URL('../../dist/index.html', import.meta.url))
+
+export interface Target {
+  url: string
+  adminEmail: string
+  adminPassword: string
+}
+
+type StartTestServer = (t: Test) => Promise<Target>
+
+export async function target(t: Test): Promise<Target> {
+  const url = process.env.HELPLINE_URL
+  if (url) {
+    const adminEmail = process.env.HELPLINE_ADMIN_EMAIL
+    const adminPassword = process.env.HELPLINE_ADMIN_PASSWORD
+    if (!adminEmail || !adminPassword) throw new Error('HELPLINE_URL needs HELPLINE_ADMIN_EMAIL and HELPLINE_ADMIN_PASSWORD')
+    return { url: url.replace(/\/+$/, ''), adminEmail, adminPassword }
+  }
+  if (!existsSync(consoleIndex)) {
+    execFileSync('npm', ['run', 'build', '-w', 'admin'], { cwd: repoRoot, stdio: 'pipe' })
+  }
+  // A variable specifier keeps the API's test helpers out of the console's type-check.
+  const helper = '../../../api/test/helpers/server.ts'
+  const { startTestServer } = (await import(helper)) as { startTestServer: StartTestServer }
+  const server = await startTestServer(t)
+  return { ...server, url: server.url.replace(/\/+$/, '') }
+}
+
+/** Headless Chromium, closed when the test ends. */
+export async function launch(t: Test): Promise<Browser> {
+  const browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+  })
+  t.teardown(() => browser.close())
+  return browser
+}
+
+export async function signIn(page: Page, url: string, email: string, password: string) {
+  await page.goto(`${url}/#/login`)
+  await page.locator('input[name="email"]').fill(email)
+  await page.locator('input[name="password"]').fill(password)
+  await page.locator('button[type="submit"]').click()
+  // The side menu appears once react-admin has the user's permissions.
+  await page.getByRole('menuitem', { name: /API tokens|API トークン/ }).waitFor()
+}
+
+export async function signOut(page: Page) {
+  await page.locator('header button[aria-label="Profile"], header button[aria-label="プロフィール"]').first().click()
+  await page.getByRole('menuitem', { name: /Logout|ログアウト/ }).click()
+  await page.locator('input[name="email"]').waitFor()
+}
+
+/**
+ * Waits (up to the page timeout) for a locator to be visible; false if it never is.
+ * `isVisible()` samples without waiting, which fails on a loaded CI machine.
+ */
+export async function visible(locator: { waitFor(o: { state: 'visible' }): Promise<void> }): Promise<boolean> {
+  return locator.waitFor({ state: 'visible' }).then(
+    () => true,
+    () => false,
+  )
+}

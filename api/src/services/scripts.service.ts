@@ -1,0 +1,443 @@
+import { and, asc, count, desc, eq, ilike, inArray, isNull, or, sql, type SQL } from 'drizzle-orm'
+import type { Db } from '../db/client.ts'
+import { scriptCategories, scriptFiles, scripts, scriptVersions, users } from '../db/schema.ts'
+import { AppError, badRequest, conflict, forbidden, notFound, tooLarge, unprocessable } from '../errors.ts'
+import { executableExtensions, fileNameProblem, isExecutable, sha256Hex, versionDigest } from '../lib/script-files.ts'
+import type { Paging } from '../schemas/common.ts'
+import type { Script, ScriptFields, ScriptFile, ScriptUpdate, ScriptVersion, scriptSorts } from '../schemas/scripts.ts'
+import { isUniqueViolation, likePattern, type Role } from './accounts.service.ts'
+
+/** Who is asking: visibility and ownership depend on it. */
+export interface Actor {
+  userId: string
+  role: Role
+}
+
+export type FileRole = 'executable' | 'input'
+
+/** A file as uploaded; `field` is the form field it came in, to name it in errors. */
+export interface NewFile {
+  field: string
+  name: string
+  role: FileRole
+  content: Buffer
+}
+
+export interface StoredFile extends ScriptFile {
+  content: Buffer
+}
+
+export interface ScriptListQuery extends Paging<(typeof scriptSorts)[number]> {
+  q?: string | undefined
+  categoryId?: string | undefined
+  ownerId?: string | undefined
+  published?: boolean | undefined
+}
+
+/** 413 naming the limit and what was received; `atLeast` when the upload was cut off unread. */
+export function scriptTooLarge(received: number, limit: number, atLeast = false): AppError {
+  return tooLarge(
+    'SCRIPT_TOO_LARGE',
+    `The script's files total ${atLeast ? 'more than ' : ''}${received} bytes; the limit is ${limit} bytes (executable and input files together)`,
+  )
+}
+
+const scriptNotFound = () => notFound('Script', 'SCRIPT_NOT_FOUND')
+const nameTaken = () => conflict('NAME_TAKEN', 'A script with this name already exists', { name: 'This name is already in use' })
+const unknownCategory = () =>
+  unprocessable('UNKNOWN_CATEGORY', 'There is no such script category', { categoryId: 'Choose an existing category' })
+const notOwner = () => forbidden('NOT_OWNER', 'Only the script’s owner or a site admin may change or delete it')
+const invalidFileName = (field: string, message: string) => badRequest('INVALID_FILE_NAME', message, { [field]: message })
+
+function cleanName(name: string): string {
+  const trimmed = name.trim()
+  if (!trimmed) throw badRequest('VALIDATION_FAILED', 'The name must not be blank', { name: 'must not be blank' })
+  return trimmed
+}
+
+/** The one rule every file set obeys, for a new script and for each new version. */
+function checkFileSet(files: readonly NewFile[], limit: number) {
+  const seen = new Set<string>()
+  for (const file of files) {
+    const problem = fileNameProblem(file.name)
+    if (problem) throw invalidFileName(file.field, `File name ${JSON.stringify(file.name)} ${problem}`)
+    // Case-insensitive: the agent may write the files on a case-insensitive file system.
+    const key = file.name.toLowerCase()
+    if (seen.has(key)) throw invalidFileName(file.field, `File name ${JSON.stringify(file.name)} is used twice in this script`)
+    seen.add(key)
+  }
+  const executables = files.filter((f) => f.role === 'executable')
+  if (executables.length === 0) {
+    throw unprocessable('EXECUTABLE_REQUIRED', 'A script needs an executable file', { executable: 'Add the file that runs' })
+  }
+  if (executables.length > 1) {
+    throw unprocessable('ONE_EXECUTABLE', 'A script has exactly one executable: send a new one or keep the current one, not both', {
+      executable: 'Only one executable',
+    })
+  }
+  const executable = executables[0]!
+  if (!isExecutable(executable.name, executable.content)) {
+    const message = `${JSON.stringify(executable.name)} is not a script the agent can run: use ${executableExtensions.join(' ')} or start the file with a #! line`
+    throw unprocessable('UNSUPPORTED_EXECUTABLE', message, { executable: message })
+  }
+  const total = files.reduce((sum, f) => sum + f.content.length, 0)
+  if (total > limit) throw scriptTooLarge(total, limit)
+}
+
+function describe(files: readonly NewFile[]) {
+  // The executable first, then the inputs in the order they came.
+  const ordered = [...files.filter((f) => f.role === 'executable'), ...files.filter((f) => f.role === 'input')]
+  const rows = ordered.map((f, position) => ({
+    position,
+    name: f.name,
+    role: f.role,
+    size: f.content.length,
+    sha256: sha256Hex(f.content),
+    content: f.content,
+  }))
+  const size = rows.reduce((sum, r) => sum + r.size, 0)
+  return { rows, size, digest: versionDigest(rows) }
+}
+
+const fileColumns = {
+  versionId: scriptFiles.versionId,
+  name: scriptFiles.name,
+  role: scriptFiles.role,
+  size: scriptFiles.size,
+  sha256: scriptFiles.sha256,
+}
+
+const scriptColumns = {
+  script: scripts,
+  categoryName: scriptCategories.name,
+  ownerName: users.name,
+  versionId: scriptVersions.id,
+  digest: scriptVersions.digest,
+}
+
+type Tx = Parameters<Parameters<Db['transaction']>[0]>[0]
+
+/**
+ * The script library. Scripts are soft-deleted (their versions stay for run history); every
+ * change to the files is a new immutable version; metadata edits are not.
+ */
+export class ScriptsService {
+  constructor(
+    private readonly db: Db,
+    /** SCRIPT_MAX_BYTES: the executable and input files together. */
+    readonly maxBytes: number,
+  ) {}
+
+  /** Published scripts and your own; site admins see all. Deleted scripts are gone for everyone. */
+  private visibleTo(actor: Actor): SQL {
+    if (actor.role === 'admin') return isNull(scripts.deletedAt)
+    return and(isNull(scripts.deletedAt), or(eq(scripts.published, true), eq(scripts.ownerId, actor.userId))) as SQL
+  }
+
+  private selectScripts(db: Db | Tx = this.db) {
+    return db
+      .select(scriptColumns)
+      .from(scripts)
+      .innerJoin(scriptCategories, eq(scriptCategories.id, scripts.categoryId))
+      .innerJoin(users, eq(users.id, scripts.ownerId))
+      .innerJoin(scriptVersions, and(eq(scriptVersions.scriptId, scripts.id), eq(scriptVersions.number, scripts.version)))
+  }
+
+  private async filesOf(versionIds: string[], db: Db | Tx = this.db): Promise<Map<string, ScriptFile[]>> {
+    const byVersion = new Map<string, ScriptFile[]>()
+    if (versionIds.length === 0) return byVersion
+    const rows = await db
+      .select(fileColumns)
+      .from(scriptFiles)
+      .where(inArray(scriptFiles.versionId, versionIds))
+      .orderBy(asc(scriptFiles.versionId), asc(scriptFiles.position))
+    for (const { versionId, ...file } of rows) {
+      const list = byVersion.get(versionId) ?? []
+      list.push(file)
+      byVersion.set(versionId, list)
+    }
+    return byVersion
+  }
+
+  private async toScripts(rows: Awaited<ReturnType<ScriptsService['selectScripts']>>, db: Db | Tx = this.db): Promise<Script[]> {
+    const files = await this.filesOf(
+      rows.map((r) => r.versionId),
+      db,
+    )
+    return rows.map(({ script: s, categoryName, ownerName, versionId, digest }) => ({
+      id: s.id,
+      name: s.name,
+      description: s.description,
+      categoryId: s.categoryId,
+      categoryName,
+      ownerId: s.ownerId,
+      ownerName,
+      published: s.published,
+      defaultTimeoutSeconds: s.defaultTimeoutSeconds,
+      version: s.version,
+      versionId,
+      digest,
+      size: s.size,
+      files: files.get(versionId) ?? [],
+      createdAt: s.createdAt.toISOString(),
+      updatedAt: s.updatedAt.toISOString(),
+    }))
+  }
+
+  private async load(id: string, db: Db | Tx = this.db): Promise<Script> {
+    const [script] = await this.toScripts(await this.selectScripts(db).where(eq(scripts.id, id)), db)
+    if (!script) throw scriptNotFound()
+    return script
+  }
+
+  async list(actor: Actor, query: ScriptListQuery): Promise<{ data: Script[]; total: number }> {
+    const where: SQL[] = [this.visibleTo(actor)]
+    if (query.q) {
+      const pattern = likePattern(query.q)
+      where.push(or(ilike(scripts.name, pattern), ilike(scripts.description, pattern)) as SQL)
+    }
+    if (query.categoryId) where.push(eq(scripts.categoryId, query.categoryId))
+    if (query.ownerId) where.push(eq(scripts.ownerId, query.ownerId))
+    if (query.published !== undefined) where.push(eq(scripts.published, query.published))
+    const filter = and(...where)
+    const columns = {
+      name: sql`lower(${scripts.name})`,
+      categoryName: sql`lower(${scriptCategories.name})`,
+      ownerName: sql`lower(${users.name})`,
+      size: scripts.size,
+      version: scripts.version,
+      published: scripts.published,
+      updatedAt: scripts.updatedAt,
+      createdAt: scripts.createdAt,
+    } satisfies Record<ScriptListQuery['sort'], unknown>
+    const direction = query.order === 'desc' ? desc : asc
+    // Ties (same size, same version…) fall back to the name, so the order never looks random.
+    const [rows, [total]] = await Promise.all([
+      this.selectScripts()
+        .where(filter)
+        .orderBy(direction(columns[query.sort]), asc(sql`lower(${scripts.name})`), asc(scripts.id))
+        .limit(query.limit)
+        .offset(query.offset),
+      this.db.select({ n: count() }).from(scripts).where(filter),
+    ])
+    return { data: await this.toScripts(rows), total: total?.n ?? 0 }
+  }
+
+  async get(actor: Actor, id: string): Promise<Script> {
+    await this.findVisible(actor, id)
+    return this.load(id)
+  }
+
+  /** The script row when the actor may read it; 404 otherwise, so its existence is not revealed. */
+  private async findVisible(actor: Actor, id: string, db: Db | Tx = this.db) {
+    const [row] = await db
+      .select()
+      .from(scripts)
+      .where(and(eq(scripts.id, id), this.visibleTo(actor)))
+    if (!row) throw scriptNotFound()
+    return row
+  }
+
+  /** Refuses early, before an upload is read, whoever could not change the script anyway. */
+  async checkWritable(actor: Actor, id: string): Promise<void> {
+    const row = await this.findVisible(actor, id)
+    if (row.ownerId !== actor.userId && actor.role !== 'admin') throw notOwner()
+  }
+
+  /** Locks the script row for a change by its owner or a site admin. */
+  private async findWritable(actor: Actor, id: string, tx: Tx) {
+    const [row] = await tx
+      .select()
+      .from(scripts)
+      .where(and(eq(scripts.id, id), this.visibleTo(actor)))
+      .for('update')
+    if (!row) throw scriptNotFound()
+    if (row.ownerId !== actor.userId && actor.role !== 'admin') throw notOwner()
+    return row
+  }
+
+  /** Holds the category until the transaction ends, so it cannot be deleted under a new script. */
+  private async lockCategory(tx: Tx, categoryId: string) {
+    const [category] = await tx
+      .select({ id: scriptCategories.id })
+      .from(scriptCategories)
+      .where(and(eq(scriptCategories.id, categoryId), isNull(scriptCategories.deletedAt)))
+      .for('share')
+    if (!category) throw unknownCategory()
+  }
+
+  private async assertNameFree(tx: Tx, name: string, exceptId?: string) {
+    const [taken] = await tx
+      .select({ id: scripts.id })
+      .from(scripts)
+      .where(and(sql`lower(${scripts.name}) = ${name.toLowerCase()}`, isNull(scripts.deletedAt)))
+    if (taken && taken.id !== exceptId) throw nameTaken()
+  }
+
+  private async insertVersion(tx: Tx, scriptId: string, number: number, createdById: string, files: readonly NewFile[]) {
+    const { rows, size, digest } = describe(files)
+    const [version] = await tx.insert(scriptVersions).values({ scriptId, number, digest, size, createdById }).returning()
+    await tx.insert(scriptFiles).values(rows.map((r) => ({ ...r, versionId: version!.id })))
+    return { size }
+  }
+
+  /** Creates the script and its version 1 in one transaction: all of it or nothing. */
+  async create(actor: Actor, fields: ScriptFields, files: readonly NewFile[]): Promise<Script> {
+    const name = cleanName(fields.name)
+    checkFileSet(files, this.maxBytes)
+    try {
+      return await this.db.transaction(async (tx) => {
+        await this.lockCategory(tx, fields.categoryId)
+        await this.assertNameFree(tx, name)
+        const size = files.reduce((sum, f) => sum + f.content.length, 0)
+        const [script] = await tx
+          .insert(scripts)
+          .values({
+            name,
+            categoryId: fields.categoryId,
+            description: fields.description ?? '',
+            ownerId: actor.userId,
+            published: fields.published ?? false,
+            defaultTimeoutSeconds: fields.defaultTimeoutSeconds ?? 600,
+            version: 1,
+            size,
+          })
+          .returning()
+        await this.insertVersion(tx, script!.id, 1, actor.userId, files)
+        return this.load(script!.id, tx)
+      })
+    } catch (err) {
+      // Two uploads of the same name at once: the unique index decides, the loser hears why.
+      if (isUniqueViolation(err)) throw nameTaken()
+      throw err
+    }
+  }
+
+  /** Metadata only: the version stays. */
+  async update(actor: Actor, id: string, input: ScriptUpdate): Promise<Script> {
+    try {
+      return await this.db.transaction(async (tx) => {
+        await this.findWritable(actor, id, tx)
+        const changes: Partial<typeof scripts.$inferInsert> = { updatedAt: new Date() }
+        if (input.name !== undefined) {
+          changes.name = cleanName(input.name)
+          await this.assertNameFree(tx, changes.name, id)
+        }
+        if (input.categoryId !== undefined) {
+          await this.lockCategory(tx, input.categoryId)
+          changes.categoryId = input.categoryId
+        }
+        if (input.description !== undefined) changes.description = input.description
+        if (input.published !== undefined) changes.published = input.published
+        if (input.defaultTimeoutSeconds !== undefined) changes.defaultTimeoutSeconds = input.defaultTimeoutSeconds
+        await tx.update(scripts).set(changes).where(eq(scripts.id, id))
+        return this.load(id, tx)
+      })
+    } catch (err) {
+      if (isUniqueViolation(err)) throw nameTaken()
+      throw err
+    }
+  }
+
+  /**
+   * A new version with the uploaded files plus the current files named in `keep`. The script
+   * row is locked, so two uploads at once get consecutive numbers.
+   */
+  async addVersion(actor: Actor, id: string, uploaded: readonly NewFile[], keep: readonly string[]): Promise<Script> {
+    return this.db.transaction(async (tx) => {
+      const script = await this.findWritable(actor, id, tx)
+      const kept: NewFile[] = []
+      if (keep.length > 0) {
+        const [current] = await tx
+          .select({ id: scriptVersions.id })
+          .from(scriptVersions)
+          .where(and(eq(scriptVersions.scriptId, id), eq(scriptVersions.number, script.version)))
+        const stored = await tx
+          .select({ name: scriptFiles.name, role: scriptFiles.role, content: scriptFiles.content })
+          .from(scriptFiles)
+          .where(eq(scriptFiles.versionId, current!.id))
+        const byName = new Map(stored.map((f) => [f.name, f]))
+        for (const name of new Set(keep)) {
+          const file = byName.get(name)
+          if (!file) {
+            throw unprocessable('UNKNOWN_FILE', `Version ${script.version} has no file ${JSON.stringify(name)} to keep`, {
+              keep: `No file ${JSON.stringify(name)} in the current version`,
+            })
+          }
+          kept.push({ field: 'keep', ...file })
+        }
+      }
+      const files = [...uploaded, ...kept]
+      checkFileSet(files, this.maxBytes)
+      const number = script.version + 1
+      const { size } = await this.insertVersion(tx, id, number, actor.userId, files)
+      await tx.update(scripts).set({ version: number, size, updatedAt: new Date() }).where(eq(scripts.id, id))
+      return this.load(id, tx)
+    })
+  }
+
+  /** Soft delete: the name is free again; versions stay for the runs that used them. */
+  async delete(actor: Actor, id: string): Promise<void> {
+    await this.db.transaction(async (tx) => {
+      await this.findWritable(actor, id, tx)
+      await tx.update(scripts).set({ deletedAt: new Date() }).where(eq(scripts.id, id))
+    })
+  }
+
+  private async toVersions(rows: { version: typeof scriptVersions.$inferSelect; createdByName: string }[]): Promise<ScriptVersion[]> {
+    const files = await this.filesOf(rows.map((r) => r.version.id))
+    return rows.map(({ version: v, createdByName }) => ({
+      id: v.id,
+      number: v.number,
+      digest: v.digest,
+      size: v.size,
+      createdAt: v.createdAt.toISOString(),
+      createdById: v.createdById,
+      createdByName,
+      files: files.get(v.id) ?? [],
+    }))
+  }
+
+  private selectVersions() {
+    return this.db
+      .select({ version: scriptVersions, createdByName: users.name })
+      .from(scriptVersions)
+      .innerJoin(users, eq(users.id, scriptVersions.createdById))
+  }
+
+  async listVersions(actor: Actor, id: string, query: Paging<'number'>): Promise<{ data: ScriptVersion[]; total: number }> {
+    await this.findVisible(actor, id)
+    const direction = query.order === 'desc' ? desc : asc
+    const rows = await this.selectVersions()
+      .where(eq(scriptVersions.scriptId, id))
+      .orderBy(direction(scriptVersions.number))
+      .limit(query.limit)
+      .offset(query.offset)
+    const [total] = await this.db.select({ n: count() }).from(scriptVersions).where(eq(scriptVersions.scriptId, id))
+    return { data: await this.toVersions(rows), total: total?.n ?? 0 }
+  }
+
+  async getVersion(actor: Actor, id: string, number: number): Promise<ScriptVersion> {
+    await this.findVisible(actor, id)
+    const rows = await this.selectVersions().where(and(eq(scriptVersions.scriptId, id), eq(scriptVersions.number, number)))
+    const [version] = await this.toVersions(rows)
+    if (!version) throw notFound('Script version', 'VERSION_NOT_FOUND')
+    return version
+  }
+
+  /** One file of any version the actor may read, with its content. */
+  async readFile(actor: Actor, id: string, number: number, name: string): Promise<StoredFile> {
+    await this.findVisible(actor, id)
+    const [version] = await this.db
+      .select({ id: scriptVersions.id })
+      .from(scriptVersions)
+      .where(and(eq(scriptVersions.scriptId, id), eq(scriptVersions.number, number)))
+    if (!version) throw notFound('Script version', 'VERSION_NOT_FOUND')
+    const [file] = await this.db
+      .select({ name: scriptFiles.name, role: scriptFiles.role, size: scriptFiles.size, sha256: scriptFiles.sha256, content: scriptFiles.content })
+      .from(scriptFiles)
+      .where(and(eq(scriptFiles.versionId, version.id), eq(scriptFiles.name, name)))
+    if (!file) throw notFound('Script file', 'FILE_NOT_FOUND')
+    return file
+  }
+}
