@@ -1,3 +1,4 @@
 // The whole database schema, one module per domain. drizzle-kit reads this file to generate
 // migrations/; the app passes it to drizzle for typed queries.
 export * from './accounts.ts'
+export * from './sessions.ts'

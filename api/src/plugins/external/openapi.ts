@@ -38,6 +38,8 @@ export default fp(
           { name: 'auth', description: 'Signing in and out, your own account' },
           { name: 'users', description: 'User management (site admins)' },
           { name: 'tokens', description: 'Personal API tokens for integrations' },
+          { name: 'sessions', description: 'Support sessions: consent, system information, chat, live updates' },
+          { name: 'agent', description: 'The customer’s agent: join, long-poll, answers and reports (see docs/agent-protocol.md)' },
         ],
       },
       refResolver: {

@@ -1,5 +1,7 @@
 import type { FastifyInstance } from 'fastify'
+import agentRoutes from './agent/index.ts'
 import authRoutes from './auth.ts'
+import sessionRoutes from './sessions.ts'
 import tokenRoutes from './tokens.ts'
 import userRoutes from './users.ts'
 
@@ -8,4 +10,6 @@ export default async function v1(app: FastifyInstance) {
   await app.register(authRoutes)
   await app.register(userRoutes)
   await app.register(tokenRoutes)
+  await app.register(sessionRoutes)
+  await app.register(agentRoutes)
 }
