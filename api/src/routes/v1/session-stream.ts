@@ -3,14 +3,14 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 
 const HEARTBEAT_MS = 15_000
 // Keyed by the app's services, which every encapsulated context shares.
-const open = new WeakMap<object, Set<() => void>>()
+const open = new WeakMap<object, Set<(shutdown?: boolean) => void>>()
 
 /** Ends every open stream when the server closes, so closing does not wait for consoles to hang up. */
 export function trackStreams(app: FastifyInstance) {
-  const set = new Set<() => void>()
+  const set = new Set<(shutdown?: boolean) => void>()
   open.set(app.services, set)
   app.addHook('preClose', async () => {
-    for (const close of [...set]) close()
+    for (const close of [...set]) close(true)
   })
 }
 
@@ -53,7 +53,9 @@ export async function openSessionStream(app: FastifyInstance, request: FastifyRe
   const streams = open.get(app.services)
   const unsubscribe = app.services.feed.subscribe(sessionId, () => void pump())
   const heartbeat = setInterval(() => out.write(': keep-alive\n\n'), HEARTBEAT_MS)
-  const close = () => {
+  const close = (shutdown = false) => {
+    // At shutdown the socket goes too: an idle keep-alive client would otherwise hold the close up.
+    if (shutdown) setImmediate(() => reply.raw.destroy())
     if (closed) return
     closed = true
     clearInterval(heartbeat)
@@ -62,7 +64,7 @@ export async function openSessionStream(app: FastifyInstance, request: FastifyRe
     out.end()
   }
   streams?.add(close)
-  reply.raw.on('close', close)
+  reply.raw.on('close', () => close())
 
   out.write(`retry: 2000\n: stream of session ${sessionId}\n\n`)
   await pump()
@@ -70,5 +72,8 @@ export async function openSessionStream(app: FastifyInstance, request: FastifyRe
     .header('content-type', 'text/event-stream; charset=utf-8')
     .header('cache-control', 'no-cache, no-transform')
     .header('x-accel-buffering', 'no')
+    // A stream's connection is not reused: when it ends (server closing) the socket goes too,
+    // instead of idling until the keep-alive timeout holds up the close.
+    .header('connection', 'close')
     .send(out)
 }

@@ -91,7 +91,7 @@ export default async function agentRoutes(fastify: FastifyInstance) {
         description:
           'The token works once: the answer carries a new agent token and a new rejoin token. A used, unknown or too old token (or an ended session) is 401 INVALID_REJOIN_TOKEN; join again with the number.',
         body: RejoinRequest,
-        response: { 200: ref(AgentJoined), ...errors(422) },
+        response: { 200: ref(AgentJoined), ...errors(401, 422) },
       },
     },
     async (request) => agents.rejoin(request.body),
