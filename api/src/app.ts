@@ -9,6 +9,7 @@ import errors from './plugins/app/errors.ts'
 import services from './plugins/app/services.ts'
 import consolePlugin from './plugins/external/console.ts'
 import database from './plugins/external/database.ts'
+import notifier from './plugins/external/notifier.ts'
 import openapi from './plugins/external/openapi.ts'
 import security from './plugins/external/security.ts'
 import healthRoutes from './routes/health.ts'
@@ -35,12 +36,14 @@ export const redactPaths = [
   '*.currentPassword',
   '*.newPassword',
   '*.token',
+  '*.agentToken',
+  '*.rejoinToken',
   '*.ciphertext',
 ]
 
 /**
  * Builds the application for the server and the tests alike: external plugins (database,
- * security, OpenAPI) → app plugins (contract, errors, services, auth) → routes.
+ * notifier, security, OpenAPI) → app plugins (contract, errors, services, auth) → routes.
  */
 export async function buildApp(options: AppOptions = {}): Promise<FastifyInstance> {
   const config = options.config ?? loadConfig()
@@ -63,6 +66,7 @@ export async function buildApp(options: AppOptions = {}): Promise<FastifyInstanc
   await app.register(contract)
   await app.register(errors)
   await app.register(database, { database: options.database })
+  await app.register(notifier)
   await app.register(security)
   await app.register(openapi)
   await app.register(services)

@@ -24,6 +24,22 @@ export const Config = Type.Object({
   PASSWORD_MIN_LENGTH: Type.Integer({ minimum: 8, maximum: 128, default: 10 }),
   /** The most a script's files (executable and inputs together) may weigh, in bytes. */
   SCRIPT_MAX_BYTES: Type.Integer({ minimum: 1, maximum: 64 * 1024 * 1024, default: 1024 * 1024 }),
+  /** A support session nobody joined ends after this long. */
+  SESSION_WAITING_EXPIRY_HOURS: Type.Number({ exclusiveMinimum: 0, default: 24 }),
+  /** An unanswered consent request expires after this long. */
+  CONSENT_EXPIRY_SECONDS: Type.Integer({ minimum: 1, default: 120 }),
+  /** The longest an agent's poll is held open when there is nothing for it (the agent may ask for less). */
+  AGENT_POLL_WAIT_SECONDS: Type.Integer({ minimum: 1, maximum: 25, default: 25 }),
+  /** An agent not seen for this long is offline; unset → two poll periods plus 5 s. */
+  AGENT_OFFLINE_AFTER_SECONDS: Type.Optional(Type.Integer({ minimum: 1 })),
+  /** How long after it was last seen an agent may rejoin with its rejoin token (crash, reboot). */
+  AGENT_REJOIN_WINDOW_MINUTES: Type.Number({ exclusiveMinimum: 0, default: 15 }),
+  /** Join attempts (session numbers tried) per client address, and per number, in one window. */
+  JOIN_MAX_ATTEMPTS_PER_IP: Type.Integer({ minimum: 1, default: 30 }),
+  JOIN_MAX_ATTEMPTS_PER_NUMBER: Type.Integer({ minimum: 1, default: 10 }),
+  JOIN_WINDOW_SECONDS: Type.Integer({ minimum: 1, default: 60 }),
+  /** How often each instance expires waiting sessions and consents and marks silent agents offline. */
+  SWEEP_INTERVAL_MS: Type.Integer({ minimum: 50, default: 1000 }),
 })
 export type Config = Static<typeof Config>
 

@@ -2,3 +2,4 @@
 // migrations/; the app passes it to drizzle for typed queries.
 export * from './accounts.ts'
 export * from './scripts.ts'
+export * from './sessions.ts'

@@ -1,5 +1,7 @@
 import { accountSchemas } from './accounts.ts'
+import { agentSchemas } from './agent.ts'
 import { scriptSchemas } from './scripts.ts'
+import { sessionSchemas } from './sessions.ts'
 
 /** Every shared (named) schema, registered once with fastify. */
-export const sharedSchemas = [...accountSchemas, ...scriptSchemas]
+export const sharedSchemas = [...accountSchemas, ...scriptSchemas, ...sessionSchemas, ...agentSchemas]

@@ -1,13 +1,16 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { forbidden, unauthorized } from '../../errors.ts'
+import type { AgentPrincipal } from '../../services/agents.service.ts'
 import type { Principal } from '../../services/auth.service.ts'
 import type { AuthPolicy } from './contract.ts'
 
 declare module 'fastify' {
   interface FastifyRequest {
-    /** The signed-in user behind the request; set for every route whose policy is not 'public'. */
+    /** The signed-in user behind the request; set for every 'user' and 'admin' route. */
     principal: Principal | null
+    /** The agent behind the request; set for every 'agent' route. It reaches only its own session. */
+    agent: AgentPrincipal | null
   }
 }
 
@@ -24,6 +27,12 @@ export function principalOf(request: FastifyRequest): Principal {
   return request.principal
 }
 
+/** The agent of a route whose policy is 'agent'; a programming error otherwise. */
+export function agentOf(request: FastifyRequest): AgentPrincipal {
+  if (!request.agent) throw new Error(`route ${request.routeOptions.url} used agentOf without the agent policy`)
+  return request.agent
+}
+
 /**
  * Authorisation is declared on each route (config.auth) and enforced here, once, before the
  * body is even parsed. The contract plugin has already refused routes without a policy.
@@ -31,21 +40,32 @@ export function principalOf(request: FastifyRequest): Principal {
 export default fp(
   async function auth(app: FastifyInstance) {
     app.decorateRequest('principal', null)
+    app.decorateRequest('agent', null)
 
     const checks: Record<Exclude<AuthPolicy, 'public' | 'agent'>, (p: Principal) => boolean> = {
       user: () => true,
       admin: (p) => p.role === 'admin',
     }
 
+    // Agent tokens (hla_…) and user tokens (hls_/hlp_…) are separate worlds: neither opens the other's routes.
+    const agentHook = async (request: FastifyRequest) => {
+      const token = bearerToken(request)
+      if (!token) throw unauthorized('AUTH_REQUIRED', 'Send the agent token (Authorization: Bearer hla_…)')
+      request.agent = await app.services.agents.authenticate(token)
+    }
+
     app.addHook('onRoute', (route) => {
       const policy = route.config?.auth
-      if (!policy || policy === 'public' || policy === 'agent') return
-      const allowed = checks[policy]
-      const hook = async (request: FastifyRequest) => {
-        const token = bearerToken(request)
-        if (!token) throw unauthorized('AUTH_REQUIRED', 'Sign in or send an API token (Authorization: Bearer …)')
-        request.principal = await app.services.auth.authenticate(token)
-        if (!allowed(request.principal)) throw forbidden('FORBIDDEN', 'Your role does not allow this')
+      if (!policy || policy === 'public') return
+      let hook = agentHook
+      if (policy !== 'agent') {
+        const allowed = checks[policy]
+        hook = async (request: FastifyRequest) => {
+          const token = bearerToken(request)
+          if (!token) throw unauthorized('AUTH_REQUIRED', 'Sign in or send an API token (Authorization: Bearer …)')
+          request.principal = await app.services.auth.authenticate(token)
+          if (!allowed(request.principal)) throw forbidden('FORBIDDEN', 'Your role does not allow this')
+        }
       }
       route.onRequest = [hook, ...(route.onRequest ? [route.onRequest].flat() : [])]
     })

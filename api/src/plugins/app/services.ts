@@ -1,17 +1,52 @@
 import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
 import { AccountsService } from '../../services/accounts.service.ts'
+import { AgentsService } from '../../services/agents.service.ts'
 import { AuthService } from '../../services/auth.service.ts'
 import { CategoriesService } from '../../services/categories.service.ts'
 import { ScriptsService } from '../../services/scripts.service.ts'
+import { ChatService } from '../../services/chat.service.ts'
+import { CommandQueue } from '../../services/commands.service.ts'
+import { ConsentsService } from '../../services/consents.service.ts'
+import { SessionFeed } from '../../services/feed.ts'
+import { SessionStream } from '../../services/session-stream.ts'
+import { SessionsService } from '../../services/sessions.service.ts'
+import { Sweeper } from '../../services/sweeper.ts'
+import { SystemInfoService } from '../../services/system-info.service.ts'
 
 function createServices(app: FastifyInstance) {
   const { db } = app.database
-  const accounts = new AccountsService(db, app.config.PASSWORD_MIN_LENGTH)
-  const auth = new AuthService(db, accounts, app.config.SESSION_TTL_MINUTES * 60_000)
+  const c = app.config
+  const accounts = new AccountsService(db, c.PASSWORD_MIN_LENGTH)
+  const auth = new AuthService(db, accounts, c.SESSION_TTL_MINUTES * 60_000)
   const categories = new CategoriesService(db)
-  const scripts = new ScriptsService(db, app.config.SCRIPT_MAX_BYTES)
-  return { accounts, auth, categories, scripts }
+  const scripts = new ScriptsService(db, c.SCRIPT_MAX_BYTES)
+
+  const pollWaitMs = c.AGENT_POLL_WAIT_SECONDS * 1000
+  const offlineAfterMs = (c.AGENT_OFFLINE_AFTER_SECONDS ?? 2 * c.AGENT_POLL_WAIT_SECONDS + 5) * 1000
+  const feed = new SessionFeed(db, app.notifier)
+  const commands = new CommandQueue(db, feed)
+  const sessions = new SessionsService(db, feed, { waitingExpiryMs: c.SESSION_WAITING_EXPIRY_HOURS * 3_600_000, offlineAfterMs })
+  const consents = new ConsentsService(db, feed, c.CONSENT_EXPIRY_SECONDS * 1000)
+  // Ending a session closes its consents and commands; a consent's answer releases or cancels commands.
+  sessions.consents = consents
+  sessions.commands = commands
+  consents.sessions = sessions
+  consents.commands = commands
+  const agents = new AgentsService(db, feed, commands, { pollWaitMs, offlineAfterMs, rejoinWindowMs: c.AGENT_REJOIN_WINDOW_MINUTES * 60_000 })
+  const systemInfo = new SystemInfoService(db, feed, sessions, consents, commands)
+  const chat = new ChatService(db, feed, sessions)
+  const stream = new SessionStream(db, feed, sessions, chat, consents, offlineAfterMs)
+  const sweeper = new Sweeper(
+    [
+      { name: 'expire waiting sessions', run: () => sessions.expireWaiting() },
+      { name: 'expire consents', run: () => consents.expireDue() },
+      { name: 'mark silent agents offline', run: () => agents.markSilentOffline() },
+    ],
+    c.SWEEP_INTERVAL_MS,
+    app.log,
+  )
+  return { accounts, auth, categories, scripts, feed, commands, sessions, consents, agents, systemInfo, chat, stream, sweeper }
 }
 
 export type Services = ReturnType<typeof createServices>
@@ -25,7 +60,10 @@ declare module 'fastify' {
 /** Builds the business services once per app; routes reach them through `app.services`. */
 export default fp(
   async function services(app: FastifyInstance) {
-    app.decorate('services', createServices(app))
+    const services = createServices(app)
+    app.decorate('services', services)
+    app.addHook('onReady', async () => services.sweeper.start())
+    app.addHook('preClose', async () => services.sweeper.stop())
   },
-  { name: 'services', dependencies: ['database'] },
+  { name: 'services', dependencies: ['database', 'notifier'] },
 )

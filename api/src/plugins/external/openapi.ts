@@ -40,6 +40,8 @@ export default fp(
           { name: 'tokens', description: 'Personal API tokens for integrations' },
           { name: 'scripts', description: 'The script library: versioned scripts with their input files' },
           { name: 'categories', description: 'Script categories (site admins manage them)' },
+          { name: 'sessions', description: 'Support sessions: consent, system information, chat, live updates' },
+          { name: 'agent', description: 'The customer’s agent: join, long-poll, answers and reports (see docs/agent-protocol.md)' },
         ],
       },
       // A route that streams its multipart body declares it in config.multipart (see the contract

@@ -1,7 +1,9 @@
 import type { FastifyInstance } from 'fastify'
+import agentRoutes from './agent/index.ts'
 import authRoutes from './auth.ts'
 import categoryRoutes from './categories.ts'
 import scriptRoutes from './scripts.ts'
+import sessionRoutes from './sessions.ts'
 import tokenRoutes from './tokens.ts'
 import userRoutes from './users.ts'
 
@@ -12,4 +14,6 @@ export default async function v1(app: FastifyInstance) {
   await app.register(tokenRoutes)
   await app.register(categoryRoutes)
   await app.register(scriptRoutes)
+  await app.register(sessionRoutes)
+  await app.register(agentRoutes)
 }

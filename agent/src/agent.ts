@@ -1,0 +1,365 @@
+import { setTimeout as sleep } from 'node:timers/promises'
+import { ApiError, createClient, type HelplineClient, type Schemas } from '@helpline/sdk'
+import type { MessageKey, Translate } from './i18n/index.ts'
+import type { PlatformAdapter } from './platform/index.ts'
+import type { AgentCommand, RunContext, Runner } from './runners/index.ts'
+import { SystemInfoRunner } from './runners/system-info.ts'
+import type { AgentState, StateStore } from './state.ts'
+import type { Terminal } from './terminal.ts'
+import { AGENT_PROTOCOL, agentVersion, compatible } from './version.ts'
+
+export type ApproveMode = 'ask' | 'all' | 'none'
+
+export interface AgentOptions {
+  server: string
+  /** The session number, for `join`; absent for `rejoin`. */
+  number?: string | undefined
+  approve: ApproveMode
+  t: Translate
+  platform: PlatformAdapter
+  terminal: Terminal
+  store: StateStore
+  /** First retry delay; it doubles up to maxRetryMs. */
+  retryMs?: number
+  maxRetryMs?: number
+}
+
+/** Ends the agent with a message and an exit code. */
+export class AgentExit extends Error {
+  constructor(
+    readonly code: number,
+    readonly key: MessageKey | undefined,
+    readonly values: Record<string, string | number> = {},
+  ) {
+    super(key ?? `exit ${code}`)
+  }
+}
+
+export const EXIT = { ok: 0, usage: 2, incompatible: 3, sessionGone: 4, tooMany: 5 } as const
+
+type Feed = Schemas['AgentFeed']
+type Joined = Schemas['AgentJoined']
+
+function isNetworkError(err: unknown): boolean {
+  if (err instanceof ApiError) return err.status === 502 || err.status === 503 || err.status === 504
+  if (err instanceof TypeError) return true // fetch failed: refused, reset, DNS, TLS
+  const name = (err as { name?: string })?.name
+  return name === 'HeadersTimeoutError' || name === 'SocketError'
+}
+
+function describe(err: unknown): string {
+  const cause = (err as { cause?: { code?: string; message?: string } })?.cause
+  if (cause?.code) return cause.code
+  if (err instanceof ApiError) return `${err.status} ${err.code}`
+  return err instanceof Error ? err.message : String(err)
+}
+
+function isAbort(err: unknown): boolean {
+  return (err as { name?: string })?.name === 'AbortError'
+}
+
+/**
+ * One run of the agent: check the server, join (or rejoin), then long-poll until the session
+ * ends or the customer leaves. Consent prompts, commands and chat arrive through the poll.
+ */
+export class Agent {
+  private readonly api: HelplineClient
+  private state: AgentState | undefined
+  private readonly stopping = new AbortController()
+  private readonly consents = new Map<string, { title: string; cancel?: () => void; answered: boolean }>()
+  private readonly seenCommands = new Set<string>()
+  private readonly runners = new Map<string, Runner>()
+  private work: Promise<void> = Promise.resolve()
+  private csrName = ''
+
+  constructor(private readonly options: AgentOptions) {
+    this.api = createClient({ baseUrl: options.server, token: () => this.state?.agentToken })
+    const { t } = options
+    this.addRunner(
+      new SystemInfoRunner({
+        collect: () => options.platform.collectSystemInfo(),
+        upload: async (commandId, body) => {
+          await this.retry('poll', () => this.api.POST('/api/v1/agent/commands/{id}/system-info', { params: { path: { id: commandId } }, body })).catch(
+            (err: unknown) => {
+              // Cancelled or finished meanwhile (the session ended): nothing left to do.
+              if (!(err instanceof ApiError && err.status === 409)) throw err
+            },
+          )
+        },
+        messages: {
+          collecting: () => t('collecting', { csr: this.csrName }),
+          collected: (count) => t('collected', { count }),
+          failed: (reason) => t('collectFailed', { reason }),
+        },
+      }),
+    )
+  }
+
+  addRunner(runner: Runner) {
+    this.runners.set(runner.kind, runner)
+  }
+
+  private say(key: MessageKey, values?: Record<string, string | number>) {
+    this.options.terminal.say(this.options.t(key, values))
+  }
+
+  /**
+   * Calls the server, retrying network failures with backoff (1 s doubling to 30 s) and saying
+   * so; other errors are the caller's. Stops when the agent stops.
+   */
+  private async retry<T>(what: 'connect' | 'poll', call: () => Promise<T>): Promise<T> {
+    let delay = this.options.retryMs ?? 1000
+    let failed = false
+    for (;;) {
+      try {
+        const result = await call()
+        if (failed) this.say('reconnected')
+        return result
+      } catch (err) {
+        if (this.stopping.signal.aborted || isAbort(err) || !isNetworkError(err)) throw err
+        failed = true
+        const seconds = Math.round(delay / 100) / 10
+        this.say(what === 'connect' ? 'unreachable' : 'connectionLost', { server: this.options.server, reason: describe(err), seconds })
+        await sleep(delay, undefined, { signal: this.stopping.signal }).catch(() => undefined)
+        if (this.stopping.signal.aborted) throw err
+        delay = Math.min(delay * 2, this.options.maxRetryMs ?? 30_000)
+      }
+    }
+  }
+
+  async checkServer() {
+    this.say('connecting', { server: this.options.server })
+    let health: { version?: string } | undefined
+    try {
+      health = (await this.retry('connect', () => this.api.GET('/health'))).data
+    } catch (err) {
+      if (err instanceof ApiError && err.status === 503) {
+        health = (err.body as unknown as { version?: string }).version ? (err.body as unknown as { version: string }) : undefined
+      }
+      if (!health) throw new AgentExit(EXIT.incompatible, 'notHelpline', { server: this.options.server, reason: describe(err) })
+    }
+    if (!health?.version) throw new AgentExit(EXIT.incompatible, 'notHelpline', { server: this.options.server, reason: 'no version' })
+    if (!compatible(health.version)) {
+      throw new AgentExit(EXIT.incompatible, 'incompatible', { server: this.options.server, serverVersion: health.version, agentVersion })
+    }
+  }
+
+  private async platformBody() {
+    const details = await this.options.platform.details()
+    return { ...details, hostname: details.hostname.slice(0, 255), osVersion: details.osVersion.slice(0, 200) }
+  }
+
+  private joinError(err: unknown, number: string): never {
+    if (err instanceof ApiError) {
+      if (err.status === 404 && err.code === 'SESSION_NOT_FOUND') throw new AgentExit(EXIT.usage, 'wrongNumber', { number })
+      if (err.status === 404 || err.code === 'UNSUPPORTED_PROTOCOL') {
+        throw new AgentExit(EXIT.incompatible, 'incompatible', { server: this.options.server, serverVersion: '?', agentVersion })
+      }
+      if (err.status === 429) throw new AgentExit(EXIT.tooMany, 'tooManyAttempts', { seconds: /(\d+) s/.exec(err.message)?.[1] ?? 60 })
+      if (err.code === 'SESSION_IN_USE') throw new AgentExit(EXIT.usage, 'sessionInUse', { number })
+    }
+    throw err
+  }
+
+  private adopt(joined: Joined) {
+    this.csrName = joined.session.csrName
+    this.state = {
+      server: this.options.server,
+      sessionId: joined.session.id,
+      sessionNumber: joined.session.number,
+      agentId: joined.agentId,
+      agentToken: joined.agentToken,
+      rejoinToken: joined.rejoinToken,
+      cursor: this.state?.sessionId === joined.session.id ? this.state.cursor : 0,
+      csrName: joined.session.csrName,
+      savedAt: '',
+    }
+    this.options.store.save(this.state)
+  }
+
+  async join(number: string) {
+    const saved = this.options.store.load()
+    // Same session as the saved state (the agent was restarted): rejoin keeps its identity.
+    if (saved && saved.server === this.options.server && saved.sessionNumber.replace(/\D/g, '') === number.replace(/\D/g, '')) {
+      this.state = saved
+      if (await this.tryRejoin(true)) return
+      this.state = undefined
+    }
+    const body = { number, protocol: AGENT_PROTOCOL, agentVersion, platform: await this.platformBody(), publicKey: await this.options.store.publicKey() }
+    const { data } = await this.retry('connect', () => this.api.POST('/api/v1/agent/join', { body })).catch((err: unknown) => this.joinError(err, number))
+    this.adopt(data!)
+    this.say('joined', { number: data!.session.number, csr: data!.session.csrName })
+  }
+
+  /** Rejoins with the saved token; false (or an exit) when the token no longer works. */
+  async tryRejoin(quiet = false): Promise<boolean> {
+    const state = this.state ?? this.options.store.load()
+    if (!state) throw new AgentExit(EXIT.usage, 'noSavedSession', { dir: this.options.store.dir })
+    this.state = state
+    try {
+      const { data } = await this.retry('connect', () =>
+        this.api.POST('/api/v1/agent/rejoin', { body: { rejoinToken: state.rejoinToken, protocol: AGENT_PROTOCOL, agentVersion } }),
+      )
+      this.adopt(data!)
+      this.say('rejoined', { number: data!.session.number, csr: data!.session.csrName })
+      return true
+    } catch (err) {
+      if (err instanceof ApiError && (err.status === 401 || err.status === 422)) {
+        this.options.store.clear()
+        if (quiet) return false
+        throw new AgentExit(EXIT.sessionGone, 'rejoinFailed', { reason: err.message })
+      }
+      throw err
+    }
+  }
+
+  /** The poll loop, until the session ends or the agent is stopped. */
+  async serve(): Promise<void> {
+    const { terminal, approve } = this.options
+    if (approve === 'all') this.say('approveAll')
+    if (approve === 'none') this.say('approveNone')
+    this.say('howTo')
+    terminal.chat((text) => void this.sendChat(text))
+    while (!this.stopping.signal.aborted) {
+      let feed: Feed
+      try {
+        const { data } = await this.retry('poll', () =>
+          this.api.GET('/api/v1/agent/poll', { params: { query: { cursor: this.state!.cursor, wait: 25 } }, signal: this.stopping.signal }),
+        )
+        feed = data!
+      } catch (err) {
+        if (this.stopping.signal.aborted || isAbort(err)) return
+        if (err instanceof ApiError && err.status === 401) {
+          // Replaced, left elsewhere, or the token was lost server-side: one rejoin attempt.
+          if (await this.tryRejoin(true)) continue
+          throw new AgentExit(EXIT.sessionGone, 'sessionGone')
+        }
+        throw err
+      }
+      this.handle(feed)
+      if (feed.session.status === 'ended') {
+        await this.work
+        this.options.store.clear()
+        this.say('sessionEnded')
+        return
+      }
+      if (feed.cursor !== this.state!.cursor) {
+        this.state!.cursor = feed.cursor
+        this.options.store.save(this.state!)
+      }
+    }
+  }
+
+  private handle(feed: Feed) {
+    this.csrName = feed.session.csrName
+    for (const m of feed.chat) this.say('chatFrom', { name: m.authorName, text: m.body })
+    for (const c of feed.consents) this.consent(c)
+    for (const c of feed.commands) {
+      if (this.seenCommands.has(c.id)) continue
+      this.seenCommands.add(c.id)
+      // One command at a time, in order; the poll goes on meanwhile (chat, prompts, the end).
+      this.work = this.work.then(() => this.runCommand(c))
+    }
+  }
+
+  private title(kind: string): string {
+    const key = `kind_${kind}` as MessageKey
+    return this.options.t(key)
+  }
+
+  private consent(c: Schemas['AgentConsent']) {
+    const known = this.consents.get(c.id)
+    const title = this.title(c.kind)
+    if (c.status !== 'pending') {
+      if (known && !known.answered) {
+        known.answered = true
+        known.cancel?.()
+        this.say(c.status === 'cancelled' ? 'consentCancelled' : 'consentExpired', { title })
+      }
+      return
+    }
+    if (known) return
+    const entry: { title: string; cancel?: () => void; answered: boolean } = { title, answered: false }
+    this.consents.set(c.id, entry)
+    void this.ask(c, entry)
+  }
+
+  private async ask(c: Schemas['AgentConsent'], entry: { title: string; cancel?: () => void; answered: boolean }) {
+    const { t, approve, terminal } = this.options
+    let approved: boolean | undefined
+    if (approve === 'all' || approve === 'none') {
+      approved = approve === 'all'
+      this.say(approved ? 'consentAutoApproved' : 'consentAutoDenied', { title: entry.title, csr: c.requestedBy })
+    } else {
+      const lines = ['', '─'.repeat(60), t('consentHeader', { csr: c.requestedBy }), t('consentWhat', { title: entry.title })]
+      const effect = `effect_${c.kind}` as MessageKey
+      lines.push(t('consentEffect', { effect: t(effect) }))
+      const categories = (c.details as { categories?: unknown }).categories
+      if (Array.isArray(categories)) {
+        lines.push(t('consentCategories', { categories: categories.map((id) => t(`category_${String(id)}` as MessageKey)).join(', ') }))
+      }
+      lines.push(t('consentExpires', { time: new Date(c.expiresAt).toLocaleTimeString() }), t('consentQuestion'))
+      const prompt = terminal.ask(lines, t('consentAgain'))
+      entry.cancel = prompt.cancel
+      approved = await prompt.answer
+      if (approved === undefined) return
+    }
+    if (entry.answered) return
+    entry.answered = true
+    try {
+      await this.retry('poll', () => this.api.POST('/api/v1/agent/consents/{id}/answer', { params: { path: { id: c.id } }, body: { approved: approved! } }))
+      if (approve === 'ask') this.say(approved ? 'consentApproved' : 'consentDenied', { title: entry.title })
+    } catch (err) {
+      if (err instanceof ApiError && err.status === 409) this.say('consentTooLate', { reason: err.message })
+      else if (!this.stopping.signal.aborted) this.say('error', { reason: describe(err) })
+    }
+  }
+
+  private async runCommand(command: AgentCommand) {
+    const runner = this.runners.get(command.kind)
+    const context: RunContext = {
+      say: (line) => this.options.terminal.say(line),
+      report: async (sequence, report) => {
+        await this.retry('poll', () => this.api.POST('/api/v1/agent/commands/{id}/reports', { params: { path: { id: command.id } }, body: { sequence, ...report } })).catch(
+          (err: unknown) => {
+            if (!(err instanceof ApiError && err.status === 409)) throw err
+          },
+        )
+      },
+    }
+    try {
+      if (!runner) {
+        this.say('unsupportedCommand', { kind: command.kind })
+        await context.report(0, { status: 'failed', message: `This agent (${agentVersion}) cannot run ${command.kind} commands` })
+        return
+      }
+      await runner.run(command, context)
+    } catch (err) {
+      if (!this.stopping.signal.aborted) this.say('collectFailed', { reason: describe(err) })
+    }
+  }
+
+  private async sendChat(text: string) {
+    try {
+      await this.api.POST('/api/v1/agent/chat', { body: { body: text.slice(0, 4000) } })
+    } catch (err) {
+      this.say('chatFailed', { reason: err instanceof ApiError ? err.message : describe(err) })
+    }
+  }
+
+  /** Ctrl-C: tell the server the customer left, forget the session. */
+  async leave() {
+    this.stopping.abort()
+    this.say('leaving')
+    if (this.state) {
+      await Promise.race([this.api.POST('/api/v1/agent/leave').catch(() => undefined), sleep(5000)])
+    }
+    this.options.store.clear()
+    this.say('left')
+  }
+
+  /** SIGTERM (shutdown, service stop): stop polling but keep the state to rejoin later. */
+  stop() {
+    this.stopping.abort()
+  }
+}

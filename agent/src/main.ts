@@ -1,0 +1,104 @@
+import { parseArgs } from 'node:util'
+import { Agent, AgentExit, EXIT, type ApproveMode } from './agent.ts'
+import { detectLang, translator } from './i18n/index.ts'
+import { selectPlatform } from './platform/index.ts'
+import { defaultStateDir, StateStore } from './state.ts'
+import { Terminal } from './terminal.ts'
+
+/**
+ * `helpline-agent join 123-456-789 --server URL [--state-dir DIR] [--approve ask|all|none] [--lang en|ja]`
+ * `helpline-agent rejoin [--state-dir DIR] [--server URL]`
+ */
+export async function main(argv: string[]): Promise<number> {
+  let parsed
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        server: { type: 'string' },
+        'state-dir': { type: 'string' },
+        approve: { type: 'string', default: 'ask' },
+        lang: { type: 'string' },
+        platform: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    })
+  } catch (err) {
+    const t = translator(detectLang(undefined))
+    console.error(t('badOption', { problem: (err as Error).message }))
+    console.error(t('usage'))
+    return EXIT.usage
+  }
+  const { values, positionals } = parsed
+  const t = translator(detectLang(values.lang))
+  const [command, numberArg] = positionals
+  if (values.help || (command !== 'join' && command !== 'rejoin')) {
+    console.error(t('usage'))
+    return values.help ? EXIT.ok : EXIT.usage
+  }
+  const approve = values.approve as ApproveMode
+  if (!['ask', 'all', 'none'].includes(approve)) {
+    console.error(t('badOption', { problem: `--approve must be ask, all or none (got ${values.approve})` }))
+    return EXIT.usage
+  }
+  if (values.lang && values.lang !== 'en' && values.lang !== 'ja') {
+    console.error(t('badOption', { problem: `--lang must be en or ja (got ${values.lang})` }))
+    return EXIT.usage
+  }
+  const store = new StateStore(values['state-dir'] ?? defaultStateDir())
+  let number: string | undefined
+  if (command === 'join') {
+    number = (numberArg ?? '').replace(/\s+/g, '')
+    if (!/^\d{3}-?\d{3}-?\d{3}$/.test(number)) {
+      console.error(t('badNumber', { number: numberArg ?? '' }))
+      return EXIT.usage
+    }
+  }
+  const server = (values.server ?? (command === 'rejoin' ? store.load()?.server : undefined) ?? '').replace(/\/+$/, '')
+  if (!/^https?:\/\/[^/\s]+/.test(server)) {
+    if (command === 'rejoin' && !values.server && !store.load()) {
+      console.error(t('noSavedSession', { dir: store.dir }))
+    } else {
+      console.error(t('badServer', { server: values.server ?? '' }))
+    }
+    return EXIT.usage
+  }
+
+  const terminal = new Terminal(process.stdin, process.stdout)
+  const platform = selectPlatform(values.platform ?? process.env.HELPLINE_AGENT_PLATFORM)
+  const agent = new Agent({ server, number, approve, t, platform, terminal, store })
+
+  let leaving: Promise<void> | undefined
+  process.on('SIGINT', () => {
+    // A second Ctrl-C while leaving quits at once.
+    if (leaving) process.exit(130)
+    leaving = agent.leave()
+  })
+  process.on('SIGTERM', () => {
+    terminal.say(t('stopped'))
+    agent.stop()
+  })
+
+  try {
+    await agent.checkServer()
+    if (command === 'join') await agent.join(number!)
+    else await agent.tryRejoin()
+    await agent.serve()
+    if (leaving) await leaving
+    return EXIT.ok
+  } catch (err) {
+    if (leaving) {
+      await leaving
+      return EXIT.ok
+    }
+    if (err instanceof AgentExit) {
+      if (err.key) console.error(t(err.key, err.values))
+      return err.code
+    }
+    console.error(t('error', { reason: err instanceof Error ? err.message : String(err) }))
+    return 1
+  } finally {
+    terminal.close()
+  }
+}

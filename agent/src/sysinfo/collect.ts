@@ -1,0 +1,311 @@
+import { getServers } from 'node:dns'
+import si from 'systeminformation'
+import type { ExecFn } from '../platform/exec.ts'
+import { redactEnvironment } from './environment.ts'
+import { bytes, duration, fields, percent, text } from './format.ts'
+import { CATEGORY_IDS, CATEGORY_TITLES, type CategoryId, type SystemInfoCategory, type SystemInfoTable } from './types.ts'
+
+/** How long one category may take before it is reported as unreadable. */
+const CATEGORY_TIMEOUT_MS = 30_000
+const TOP_PROCESSES = 25
+const MAX_PACKAGES = 10_000
+
+type Content = Pick<SystemInfoCategory, 'fields' | 'tables'>
+
+/** A reason a category could not be read, thrown by a reader to say so in its own words. */
+export class Unavailable extends Error {}
+
+export interface CollectOptions {
+  exec: ExecFn
+  env: Record<string, string | undefined>
+}
+
+async function system(): Promise<Content> {
+  const [os, time, sys] = await Promise.all([si.osInfo(), Promise.resolve(si.time()), si.system()])
+  return {
+    fields: fields([
+      ['OS', os.distro],
+      ['Version', os.release],
+      ['Codename', os.codename],
+      ['Kernel', os.kernel],
+      ['Architecture', os.arch],
+      ['Platform', os.platform],
+      ['Hostname', os.hostname],
+      ['FQDN', os.fqdn !== os.hostname ? os.fqdn : ''],
+      ['Uptime', duration(Number(time.uptime))],
+      ['Time zone', [time.timezoneName, time.timezone].filter(Boolean).join(' ')],
+      ['Local time', new Date().toString()],
+      ['Manufacturer', sys.manufacturer],
+      ['Model', sys.model],
+      ['Virtual machine', sys.virtual ? 'yes' : ''],
+    ]),
+    tables: [],
+  }
+}
+
+async function hardware(): Promise<Content> {
+  const [cpu, mem, board, bios, graphics] = await Promise.all([si.cpu(), si.mem(), si.baseboard(), si.bios(), si.graphics()])
+  const tables: SystemInfoTable[] = [
+    {
+      title: 'Graphics controllers',
+      columns: ['Vendor', 'Model', 'Memory', 'Bus'],
+      rows: graphics.controllers.map((g) => [g.vendor, g.model, g.vram ? `${g.vram} MiB` : '', g.bus]),
+    },
+  ]
+  if (graphics.displays.length > 0) {
+    tables.push({
+      title: 'Displays',
+      columns: ['Model', 'Main', 'Resolution', 'Connection'],
+      rows: graphics.displays.map((d) => [d.model, d.main ? 'yes' : '', d.currentResX ? `${d.currentResX}×${d.currentResY}` : '', d.connection ?? '']),
+    })
+  }
+  return {
+    fields: fields([
+      ['CPU', [cpu.manufacturer, cpu.brand].filter(Boolean).join(' ')],
+      ['CPU cores', `${cpu.cores} logical, ${cpu.physicalCores} physical`],
+      ['CPU speed', cpu.speed ? `${cpu.speed} GHz` : ''],
+      ['Memory total', bytes(mem.total)],
+      ['Memory available', bytes(mem.available)],
+      ['Memory used', bytes(mem.active)],
+      ['Swap', mem.swaptotal ? `${bytes(mem.swapused)} of ${bytes(mem.swaptotal)}` : 'none'],
+      ['Baseboard', [board.manufacturer, board.model, board.version].filter(Boolean).join(' ')],
+      ['BIOS', [bios.vendor, bios.version, bios.releaseDate].filter(Boolean).join(' ')],
+    ]),
+    tables,
+  }
+}
+
+async function storage(): Promise<Content> {
+  const [disks, fs, blocks] = await Promise.all([si.diskLayout(), si.fsSize(), si.blockDevices()])
+  const diskRows = disks.length
+    ? disks.map((d) => [d.device, d.type, d.name || d.vendor, bytes(d.size), d.interfaceType, d.smartStatus])
+    : blocks.filter((b) => b.type === 'disk').map((b) => [b.device || b.name, b.physical, b.model, bytes(b.size), b.protocol, ''])
+  return {
+    fields: fields([
+      ['Disks', String(diskRows.length)],
+      ['File systems', String(fs.length)],
+    ]),
+    tables: [
+      { title: 'Disks', columns: ['Device', 'Type', 'Model', 'Size', 'Interface', 'SMART'], rows: diskRows.map((r) => r.map(text)) },
+      {
+        title: 'File systems',
+        columns: ['Mount', 'File system', 'Type', 'Size', 'Used', 'Available', 'Use'],
+        rows: fs.map((f) => [f.mount, f.fs, f.type, bytes(f.size), bytes(f.used), bytes(f.available), percent(f.use)]),
+      },
+    ],
+  }
+}
+
+async function network(): Promise<Content> {
+  const [ifaces, gateway, defaultIface] = await Promise.all([si.networkInterfaces(), si.networkGatewayDefault(), si.networkInterfaceDefault()])
+  const list = Array.isArray(ifaces) ? ifaces : [ifaces]
+  return {
+    fields: fields([
+      ['Default interface', defaultIface],
+      ['Default gateway', gateway],
+      ['DNS servers', getServers().join(', ')],
+    ]),
+    tables: [
+      {
+        title: 'Interfaces',
+        columns: ['Interface', 'IPv4', 'IPv6', 'MAC', 'Type', 'State', 'Speed'],
+        rows: list.map((n) => [
+          n.ifaceName || n.iface,
+          n.ip4 ? `${n.ip4}/${n.ip4subnet}` : '',
+          n.ip6,
+          n.mac,
+          n.internal ? 'loopback' : n.virtual ? `${n.type} (virtual)` : n.type,
+          n.operstate,
+          n.speed && n.speed > 0 ? `${n.speed} Mbit/s` : '',
+        ]),
+      },
+    ],
+  }
+}
+
+/** Installed packages from the system's package manager; the first one present answers. */
+async function software(exec: ExecFn): Promise<Content> {
+  const managers: { name: string; file: string; args: string[]; parse: (out: string) => string[][] }[] = [
+    {
+      name: 'dpkg',
+      file: 'dpkg-query',
+      args: ['-W', '-f', '${Package}\t${Version}\t${Architecture}\n'],
+      parse: (out) => out.split('\n').filter(Boolean).map((l) => l.split('\t')),
+    },
+    {
+      name: 'rpm',
+      file: 'rpm',
+      args: ['-qa', '--qf', '%{NAME}\t%{VERSION}-%{RELEASE}\t%{ARCH}\n'],
+      parse: (out) => out.split('\n').filter(Boolean).map((l) => l.split('\t')),
+    },
+    {
+      name: 'apk',
+      file: 'apk',
+      args: ['info', '-v'],
+      parse: (out) =>
+        out
+          .split('\n')
+          .filter(Boolean)
+          .map((l) => {
+            const m = /^(.*)-([^-]+-r\d+)$/.exec(l)
+            return m ? [m[1]!, m[2]!, ''] : [l, '', '']
+          }),
+    },
+  ]
+  const tried: string[] = []
+  for (const m of managers) {
+    try {
+      const result = await exec(m.file, m.args, { timeoutMs: 20_000 })
+      if (result.code !== 0) {
+        tried.push(`${m.name} failed (${result.stderr.trim().split('\n')[0] || `exit ${result.code}`})`)
+        continue
+      }
+      const rows = m.parse(result.stdout).map((r) => [r[0] ?? '', r[1] ?? '', r[2] ?? ''])
+      rows.sort((a, b) => a[0]!.localeCompare(b[0]!))
+      const shown = rows.slice(0, MAX_PACKAGES)
+      return {
+        fields: fields([
+          ['Package manager', m.name],
+          ['Installed packages', String(rows.length)],
+          ['Node.js (agent)', process.version],
+        ]),
+        tables: [
+          {
+            title: 'Installed packages',
+            columns: ['Name', 'Version', 'Architecture'],
+            rows: shown,
+            ...(shown.length < rows.length ? { note: `first ${shown.length} of ${rows.length}` } : {}),
+          },
+        ],
+      }
+    } catch {
+      tried.push(`${m.name} not installed`)
+    }
+  }
+  throw new Unavailable(`No package manager could list the installed software (${tried.join('; ')})`)
+}
+
+async function processes(): Promise<Content> {
+  const data = await si.processes()
+  const row = (p: (typeof data.list)[number]) => [String(p.pid), p.name, percent(p.cpu), percent(p.mem), bytes(p.memRss * 1024), p.user, [p.command, p.params].filter(Boolean).join(' ')]
+  const columns = ['PID', 'Name', 'CPU', 'Memory', 'Resident', 'User', 'Command']
+  const byCpu = [...data.list].sort((a, b) => b.cpu - a.cpu).slice(0, TOP_PROCESSES)
+  const byMem = [...data.list].sort((a, b) => b.memRss - a.memRss).slice(0, TOP_PROCESSES)
+  return {
+    fields: fields([
+      ['Processes', String(data.all)],
+      ['Running', String(data.running)],
+      ['Sleeping', String(data.sleeping)],
+      ['Blocked', String(data.blocked)],
+    ]),
+    tables: [
+      { title: 'Top by CPU', columns, rows: byCpu.map(row), note: `top ${byCpu.length} of ${data.all}` },
+      { title: 'Top by memory', columns, rows: byMem.map(row), note: `top ${byMem.length} of ${data.all}` },
+    ],
+  }
+}
+
+async function services(): Promise<Content> {
+  const list = await si.services('*')
+  if (!Array.isArray(list) || list.length === 0) {
+    throw new Unavailable('No service manager answered on this computer (systemctl, service or init scripts)')
+  }
+  const rows = [...list].sort((a, b) => a.name.localeCompare(b.name))
+  return {
+    fields: fields([
+      ['Services', String(rows.length)],
+      ['Running', String(rows.filter((s) => s.running).length)],
+    ]),
+    tables: [
+      {
+        title: 'Services',
+        columns: ['Name', 'Running', 'Start mode', 'PIDs', 'CPU', 'Memory'],
+        rows: rows.map((s) => [s.name, s.running ? 'yes' : 'no', s.startmode, s.pids.join(' '), percent(s.cpu), percent(s.mem)]),
+      },
+    ],
+  }
+}
+
+async function users(): Promise<Content> {
+  const list = await si.users()
+  return {
+    fields: fields([
+      ['Logged-in sessions', String(list.length)],
+      ['Agent runs as', safeUser()],
+    ]),
+    tables: [
+      {
+        title: 'Logged-in users',
+        columns: ['User', 'Terminal', 'Since', 'From', 'Command'],
+        rows: list.map((u) => [u.user, u.tty, [u.date, u.time].filter(Boolean).join(' '), u.ip, u.command]),
+        ...(list.length === 0 ? { note: 'nobody is logged in on a terminal' } : {}),
+      },
+    ],
+  }
+}
+
+function safeUser(): string {
+  try {
+    return `${process.env.USER ?? process.env.USERNAME ?? ''} (uid ${process.getuid?.() ?? '?'})`.trim()
+  } catch {
+    return ''
+  }
+}
+
+function environment(env: Record<string, string | undefined>): Content {
+  const { kept, removed } = redactEnvironment(env)
+  return {
+    fields: fields([
+      ['Variables', String(kept.length)],
+      ['Left out', `${removed} whose names contain KEY, TOKEN, SECRET, PASSWORD or PASS`],
+    ]),
+    tables: [{ title: 'Environment variables', columns: ['Name', 'Value'], rows: kept }],
+  }
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Unavailable(`Reading ${what} took longer than ${ms / 1000} s`)), ms)
+    timer.unref()
+    promise.then(
+      (v) => {
+        clearTimeout(timer)
+        resolve(v)
+      },
+      (e: unknown) => {
+        clearTimeout(timer)
+        reject(e)
+      },
+    )
+  })
+}
+
+/**
+ * Reads every category in parallel. One that fails or hangs does not take the others with it:
+ * it is reported as unavailable, with the reason.
+ */
+export async function collectSystemInfo(options: CollectOptions): Promise<SystemInfoCategory[]> {
+  const readers: Record<CategoryId, () => Promise<Content>> = {
+    system,
+    hardware,
+    storage,
+    network,
+    software: () => software(options.exec),
+    processes,
+    services,
+    users,
+    environment: async () => environment(options.env),
+  }
+  return Promise.all(
+    CATEGORY_IDS.map(async (id): Promise<SystemInfoCategory> => {
+      const title = CATEGORY_TITLES[id]
+      try {
+        const content = await withTimeout(readers[id](), CATEGORY_TIMEOUT_MS, title.toLowerCase())
+        return { id, title, available: true, ...content }
+      } catch (err) {
+        const reason = err instanceof Unavailable ? err.message : `Could not be read: ${err instanceof Error ? err.message : String(err)}`
+        return { id, title, available: false, reason, fields: [], tables: [] }
+      }
+    }),
+  )
+}

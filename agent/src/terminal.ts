@@ -1,0 +1,81 @@
+import { createInterface, type Interface } from 'node:readline'
+import type { Readable, Writable } from 'node:stream'
+
+interface Prompt {
+  lines: string[]
+  again: string
+  resolve: (answer: boolean | undefined) => void
+}
+
+const YES = /^(y|yes|はい|ok)$/i
+const NO = /^(n|no|いいえ)$/i
+
+/**
+ * The customer's terminal: lines out, lines in. A line typed while a consent question is open
+ * answers it (y/n); any other line is a chat message. Questions are asked one at a time.
+ */
+export class Terminal {
+  private readonly rl: Interface
+  private readonly queue: Prompt[] = []
+  private active: Prompt | undefined
+  private onChat: ((text: string) => void) | undefined
+
+  constructor(
+    input: Readable,
+    private readonly output: Writable,
+  ) {
+    this.rl = createInterface({ input, terminal: false })
+    this.rl.on('line', (line) => this.line(line.trim()))
+  }
+
+  say(line: string) {
+    this.output.write(`${line}\n`)
+  }
+
+  chat(handler: (text: string) => void) {
+    this.onChat = handler
+  }
+
+  /** Shows a question and resolves with the answer, or undefined when cancelled first. */
+  ask(lines: string[], again: string): { answer: Promise<boolean | undefined>; cancel: () => void } {
+    let prompt!: Prompt
+    const answer = new Promise<boolean | undefined>((resolve) => {
+      prompt = { lines, again, resolve }
+    })
+    this.queue.push(prompt)
+    this.next()
+    const cancel = () => {
+      const i = this.queue.indexOf(prompt)
+      if (i >= 0) this.queue.splice(i, 1)
+      if (this.active === prompt) {
+        this.active = undefined
+        this.next()
+      }
+      prompt.resolve(undefined)
+    }
+    return { answer, cancel }
+  }
+
+  private next() {
+    if (this.active) return
+    this.active = this.queue.shift()
+    if (this.active) for (const line of this.active.lines) this.say(line)
+  }
+
+  private line(text: string) {
+    const prompt = this.active
+    if (prompt) {
+      if (YES.test(text) || NO.test(text)) {
+        this.active = undefined
+        prompt.resolve(YES.test(text))
+        this.next()
+      } else if (text) this.say(prompt.again)
+      return
+    }
+    if (text) this.onChat?.(text)
+  }
+
+  close() {
+    this.rl.close()
+  }
+}

@@ -1,0 +1,72 @@
+import type postgres from 'postgres'
+
+/**
+ * Wakes whoever waits on a session (held agent polls, console streams) after a change was
+ * committed. A wake-up carries no data: the listener reads the database, which stays the source
+ * of truth, so a lost notification only delays until the next poll.
+ */
+export interface Notifier {
+  /** Announces a committed change in a session, to every API instance. */
+  publish(sessionId: string): void
+  /** Calls `listener` on each change in the session until the returned function is called. */
+  subscribe(sessionId: string, listener: () => void): () => void
+  close(): Promise<void>
+}
+
+export const NOTIFY_CHANNEL = 'helpline_session'
+
+/** Subscribers of this process, by session. */
+class LocalListeners {
+  private readonly bySession = new Map<string, Set<() => void>>()
+
+  subscribe(sessionId: string, listener: () => void): () => void {
+    let set = this.bySession.get(sessionId)
+    if (!set) {
+      set = new Set()
+      this.bySession.set(sessionId, set)
+    }
+    set.add(listener)
+    return () => {
+      set.delete(listener)
+      if (set.size === 0 && this.bySession.get(sessionId) === set) this.bySession.delete(sessionId)
+    }
+  }
+
+  emit(sessionId: string) {
+    const set = this.bySession.get(sessionId)
+    if (!set) return
+    for (const listener of [...set]) listener()
+  }
+
+  get size() {
+    return this.bySession.size
+  }
+}
+
+/** One process, one database (PGlite): an in-process fan-out is all it takes. */
+export function createLocalNotifier(): Notifier {
+  const listeners = new LocalListeners()
+  return {
+    // Deferred so a publisher never runs listeners inside its own call stack.
+    publish: (sessionId) => queueMicrotask(() => listeners.emit(sessionId)),
+    subscribe: (sessionId, listener) => listeners.subscribe(sessionId, listener),
+    close: async () => {},
+  }
+}
+
+/**
+ * Several API instances on one PostgreSQL: NOTIFY reaches every instance's LISTEN connection
+ * (this one included), and each fans out to its own subscribers. postgres.js re-listens after a
+ * dropped connection by itself.
+ */
+export async function createPostgresNotifier(sql: postgres.Sql, onError: (err: unknown) => void): Promise<Notifier> {
+  const listeners = new LocalListeners()
+  const subscription = await sql.listen(NOTIFY_CHANNEL, (payload) => listeners.emit(payload))
+  return {
+    publish: (sessionId) => {
+      sql.notify(NOTIFY_CHANNEL, sessionId).catch(onError)
+    },
+    subscribe: (sessionId, listener) => listeners.subscribe(sessionId, listener),
+    close: () => subscription.unlisten(),
+  }
+}

@@ -1,0 +1,89 @@
+import type { SystemInfoCategory } from '../schemas/sessions.ts'
+
+export interface SystemInfoDocument {
+  sessionNumber: string
+  customerName: string
+  collectedAt: Date
+  hostname: string | null
+  categories: SystemInfoCategory[]
+}
+
+const WIDTH = 78
+/** A cell wider than this is cut with an ellipsis, so one long value does not stretch a whole table. */
+const MAX_CELL = 60
+
+// Display width: East Asian wide characters take two columns in a terminal or a monospace font.
+const wide = /[\u1100-\u115F\u2E80-\uA4CF\uAC00-\uD7A3\uF900-\uFAFF\uFE30-\uFE4F\uFF00-\uFF60\uFFE0-\uFFE6]/u
+function width(text: string): number {
+  let n = 0
+  for (const ch of text) n += wide.test(ch) ? 2 : 1
+  return n
+}
+function pad(text: string, to: number): string {
+  return text + ' '.repeat(Math.max(0, to - width(text)))
+}
+function clip(text: string, max = MAX_CELL): string {
+  const flat = text.replace(/\s*\n\s*/g, ' ')
+  if (width(flat) <= max) return flat
+  let out = ''
+  for (const ch of flat) {
+    if (width(out + ch) > max - 1) break
+    out += ch
+  }
+  return `${out}…`
+}
+
+function heading(title: string, underline: string): string[] {
+  return [title, underline.repeat(Math.max(width(title), 3))]
+}
+
+function keyValues(fields: { label: string; value: string }[]): string[] {
+  const labelWidth = Math.min(Math.max(0, ...fields.map((f) => width(f.label))), 32)
+  return fields.flatMap((f) => {
+    const [first = '', ...rest] = f.value.split('\n')
+    return [`${pad(f.label, labelWidth)} : ${first}`, ...rest.map((line) => `${' '.repeat(labelWidth + 3)}${line}`)]
+  })
+}
+
+function table(t: SystemInfoCategory['tables'][number]): string[] {
+  const rows = t.rows.map((r) => r.map((cell) => clip(cell)))
+  const widths = t.columns.map((c, i) => Math.max(width(c), ...rows.map((r) => width(r[i] ?? ''))))
+  const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : pad(c, widths[i]!))).join('  ').trimEnd()
+  const out = [...heading(t.title, '-'), line(t.columns), line(widths.map((w) => '-'.repeat(w)))]
+  if (rows.length === 0) out.push('(none)')
+  for (const r of rows) out.push(line(r))
+  if (t.note) out.push(`(${t.note})`)
+  return out
+}
+
+/**
+ * A snapshot as a text file a person can read and print: a title block, then every category
+ * under its own heading, key/value lines aligned on the colon, tables with aligned columns.
+ */
+export function renderSystemInfoText(doc: SystemInfoDocument): string {
+  const out: string[] = [
+    '='.repeat(WIDTH),
+    'Helpline: system information',
+    '='.repeat(WIDTH),
+    ...keyValues([
+      { label: 'Session', value: doc.sessionNumber },
+      { label: 'Customer', value: doc.customerName },
+      { label: 'Computer', value: doc.hostname ?? 'unknown' },
+      { label: 'Collected', value: doc.collectedAt.toISOString() },
+      { label: 'Categories', value: doc.categories.map((c) => c.title).join(', ') },
+    ]),
+    '',
+  ]
+  for (const category of doc.categories) {
+    out.push('', '#'.repeat(WIDTH), `# ${category.title.toUpperCase()}`, '#'.repeat(WIDTH), '')
+    if (!category.available) {
+      out.push(`Not available: ${category.reason ?? 'no reason given'}`)
+      continue
+    }
+    if (category.fields.length > 0) out.push(...keyValues(category.fields))
+    for (const t of category.tables) out.push('', ...table(t))
+    if (category.fields.length === 0 && category.tables.length === 0) out.push('(nothing reported)')
+  }
+  out.push('', `— end of system information (${doc.categories.length} categories) —`, '')
+  return out.join('\n')
+}

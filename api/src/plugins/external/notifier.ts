@@ -1,0 +1,22 @@
+import type { FastifyInstance } from 'fastify'
+import fp from 'fastify-plugin'
+import { createLocalNotifier, createPostgresNotifier, type Notifier } from '../../lib/notifier.ts'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    notifier: Notifier
+  }
+}
+
+/** Session wake-ups: LISTEN/NOTIFY on PostgreSQL (shared by every instance), in-process on PGlite. */
+export default fp(
+  async function notifier(app: FastifyInstance) {
+    const { postgres } = app.database
+    const notifier = postgres
+      ? await createPostgresNotifier(postgres, (err) => app.log.warn({ err }, 'NOTIFY failed; listeners catch up on their next read'))
+      : createLocalNotifier()
+    app.decorate('notifier', notifier)
+    app.addHook('onClose', async () => notifier.close())
+  },
+  { name: 'notifier', dependencies: ['database'] },
+)

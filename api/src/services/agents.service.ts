@@ -1,0 +1,290 @@
+import { and, asc, desc, eq, gt, inArray, lt, ne } from 'drizzle-orm'
+import type { Db } from '../db/client.ts'
+import { agents, chatMessages, consentRequests, supportSessions, users, type AgentPlatform } from '../db/schema.ts'
+import { conflict, notFound, unauthorized, unprocessable } from '../errors.ts'
+import { hashToken, newToken } from '../lib/crypto.ts'
+import { AGENT_PROTOCOL, type AgentFeed, type AgentJoined } from '../schemas/agent.ts'
+import { version } from '../version.ts'
+import type { CommandQueue } from './commands.service.ts'
+import { systemActor, type SessionFeed, type SessionTx } from './feed.ts'
+import { agentStatus, formatNumber, normalizeNumber, type AgentRow, type SessionRow } from './sessions.service.ts'
+
+/** Who is calling an agent route: one agent, in one session. */
+export interface AgentPrincipal {
+  agentId: string
+  sessionId: string
+}
+
+export interface AgentTimings {
+  pollWaitMs: number
+  offlineAfterMs: number
+  rejoinWindowMs: number
+}
+
+// Writing last-seen on every request would turn every poll into two writes; this is precise enough
+// for an offline threshold measured in tens of seconds.
+const TOUCH_INTERVAL_MS = 5_000
+const CHAT_BATCH = 200
+
+const invalidAgentToken = () => unauthorized('INVALID_TOKEN', 'The agent token is missing, invalid, or no longer valid for this session')
+const invalidRejoin = () =>
+  unauthorized('INVALID_REJOIN_TOKEN', 'This rejoin token is not valid (already used, too late, or the session ended); join again with the session number')
+// A wrong, expired and ended number all look the same, so the answer tells a guesser nothing.
+const sessionNotFound = () => notFound('Session', 'SESSION_NOT_FOUND')
+
+/**
+ * The agent side: join with the number, rejoin with the single-use token, authenticate agent
+ * tokens, the long-poll feed, leave, and presence (online / offline after two missed polls).
+ */
+export class AgentsService {
+  constructor(
+    private readonly db: Db,
+    private readonly feed: SessionFeed,
+    private readonly commands: CommandQueue,
+    private readonly timings: AgentTimings,
+  ) {}
+
+  private checkProtocol(protocol: number) {
+    if (protocol !== AGENT_PROTOCOL) {
+      throw unprocessable('UNSUPPORTED_PROTOCOL', `This server speaks agent protocol ${AGENT_PROTOCOL} (server ${version}); the agent sent ${protocol}`, {
+        protocol: `Must be ${AGENT_PROTOCOL}`,
+      })
+    }
+  }
+
+  private async joined(session: SessionRow, agentId: string, agentToken: string, rejoinToken: string): Promise<AgentJoined> {
+    return {
+      agentId,
+      agentToken,
+      rejoinToken,
+      session: await this.sessionInfo(session),
+      pollWaitSeconds: Math.round(this.timings.pollWaitMs / 1000),
+      protocol: AGENT_PROTOCOL,
+      serverVersion: version,
+    }
+  }
+
+  private async sessionInfo(session: SessionRow): Promise<AgentFeed['session']> {
+    const [csr] = await this.db.select({ name: users.name }).from(users).where(eq(users.id, session.csrId))
+    return { id: session.id, number: formatNumber(session.number), status: session.status, customerName: session.customerName, csrName: csr?.name ?? '' }
+  }
+
+  async join(input: { number: string; protocol: number; agentVersion: string; platform: AgentPlatform; publicKey: string }): Promise<AgentJoined> {
+    this.checkProtocol(input.protocol)
+    const number = normalizeNumber(input.number)
+    const [found] = await this.db
+      .select()
+      .from(supportSessions)
+      .where(and(eq(supportSessions.number, number), ne(supportSessions.status, 'ended')))
+    if (!found || (found.status === 'waiting' && found.expiresAt <= new Date())) throw sessionNotFound()
+    const agentToken = newToken('hla')
+    const rejoinToken = newToken('hlr')
+    const agentId = await this.feed.change(found.id, async (s) => {
+      const seq = await s.next()
+      const [session] = await s.tx.select().from(supportSessions).where(eq(supportSessions.id, found.id))
+      if (!session || session.status === 'ended') throw sessionNotFound()
+      const [current] = await s.tx
+        .select()
+        .from(agents)
+        .where(and(eq(agents.sessionId, session.id), inArray(agents.state, ['online', 'offline'])))
+        .orderBy(desc(agents.joinedAt))
+        .limit(1)
+      if (current && agentStatus(current, this.timings.offlineAfterMs) === 'online') {
+        throw conflict('SESSION_IN_USE', 'An agent is already connected to this session')
+      }
+      if (current) {
+        // The earlier agent went silent (crash, lost state): this one takes over.
+        await s.tx.update(agents).set({ state: 'replaced', rejoinTokenHash: null, seq }).where(eq(agents.id, current.id))
+        await s.event('agent.replaced', systemActor, { agentId: current.id })
+      }
+      const [agent] = await s.tx
+        .insert(agents)
+        .values({
+          sessionId: session.id,
+          tokenHash: hashToken(agentToken),
+          rejoinTokenHash: hashToken(rejoinToken),
+          agentVersion: input.agentVersion,
+          platform: input.platform,
+          publicKey: input.publicKey,
+          seq: await s.next(),
+        })
+        .returning({ id: agents.id })
+      if (session.status === 'waiting') {
+        await s.tx
+          .update(supportSessions)
+          .set({ status: 'active', startedAt: new Date(), statusSeq: await s.next() })
+          .where(eq(supportSessions.id, session.id))
+      }
+      const where = [input.platform.hostname, input.platform.osVersion].filter(Boolean).join(', ')
+      await s.event('agent.joined', { type: 'agent', id: agent!.id }, { agentVersion: input.agentVersion, platform: input.platform })
+      await s.systemLine(`${session.customerName} joined${where ? ` from ${where}` : ''}`, 'agent.joined', { agentId: agent!.id })
+      return agent!.id
+    })
+    const session = await this.sessionRow(found.id)
+    return this.joined(session, agentId, agentToken, rejoinToken)
+  }
+
+  /** Single use: the token presented is replaced, and so is the agent token. */
+  async rejoin(input: { rejoinToken: string; protocol: number; agentVersion: string }): Promise<AgentJoined> {
+    this.checkProtocol(input.protocol)
+    if (!/^hlr_[A-Za-z0-9_-]{20,}$/.test(input.rejoinToken)) throw invalidRejoin()
+    const oldHash = hashToken(input.rejoinToken)
+    const [found] = await this.db.select().from(agents).where(eq(agents.rejoinTokenHash, oldHash))
+    if (!found) throw invalidRejoin()
+    const agentToken = newToken('hla')
+    const rejoinToken = newToken('hlr')
+    await this.feed.change(found.sessionId, async (s) => {
+      await s.next()
+      const [session] = await s.tx.select().from(supportSessions).where(eq(supportSessions.id, found.sessionId))
+      const cutoff = new Date(Date.now() - this.timings.rejoinWindowMs)
+      // The conditional update is what makes the token single-use when two rejoins race.
+      const [agent] = await s.tx
+        .update(agents)
+        .set({
+          tokenHash: hashToken(agentToken),
+          rejoinTokenHash: hashToken(rejoinToken),
+          agentVersion: input.agentVersion,
+          state: 'online',
+          lastSeenAt: new Date(),
+          seq: await s.next(),
+        })
+        .where(and(eq(agents.id, found.id), eq(agents.rejoinTokenHash, oldHash), inArray(agents.state, ['online', 'offline']), gt(agents.lastSeenAt, cutoff)))
+        .returning()
+      if (!agent || !session || session.status === 'ended') throw invalidRejoin()
+      await s.event('agent.rejoined', { type: 'agent', id: agent.id }, { agentVersion: input.agentVersion })
+      await s.systemLine(`${session.customerName} rejoined`, 'agent.rejoined', { agentId: agent.id })
+    })
+    return this.joined(await this.sessionRow(found.sessionId), found.id, agentToken, rejoinToken)
+  }
+
+  private async sessionRow(id: string): Promise<SessionRow> {
+    const [row] = await this.db.select().from(supportSessions).where(eq(supportSessions.id, id))
+    if (!row) throw sessionNotFound()
+    return row
+  }
+
+  /** Resolves an agent token, and records that the agent was seen. */
+  async authenticate(token: string): Promise<AgentPrincipal> {
+    if (!/^hla_[A-Za-z0-9_-]{20,}$/.test(token)) throw invalidAgentToken()
+    const [row] = await this.db.select().from(agents).where(eq(agents.tokenHash, hashToken(token)))
+    if (!row || (row.state !== 'online' && row.state !== 'offline')) throw invalidAgentToken()
+    const now = new Date()
+    if (row.state === 'offline') await this.markOnline(row)
+    else if (now.getTime() - row.lastSeenAt.getTime() > TOUCH_INTERVAL_MS) {
+      await this.db.update(agents).set({ lastSeenAt: now }).where(eq(agents.id, row.id))
+    }
+    return { agentId: row.id, sessionId: row.sessionId }
+  }
+
+  private async markOnline(row: AgentRow) {
+    await this.feed.change(row.sessionId, async (s) => {
+      const [back] = await s.tx
+        .update(agents)
+        .set({ state: 'online', lastSeenAt: new Date(), seq: await s.next() })
+        .where(and(eq(agents.id, row.id), eq(agents.state, 'offline')))
+        .returning({ id: agents.id })
+      if (back) await s.event('agent.online', { type: 'agent', id: row.id })
+    })
+  }
+
+  async leave(agent: AgentPrincipal): Promise<void> {
+    await this.feed.change(agent.sessionId, async (s) => {
+      const [row] = await s.tx
+        .update(agents)
+        .set({ state: 'left', leftAt: new Date(), rejoinTokenHash: null, seq: await s.next() })
+        .where(and(eq(agents.id, agent.agentId), inArray(agents.state, ['online', 'offline'])))
+        .returning()
+      if (!row) return
+      const [session] = await s.tx.select({ customerName: supportSessions.customerName }).from(supportSessions).where(eq(supportSessions.id, agent.sessionId))
+      await s.event('agent.left', { type: 'agent', id: agent.agentId })
+      await s.systemLine(`${session?.customerName ?? 'The customer'} left the session`, 'agent.left', { agentId: agent.agentId })
+    })
+  }
+
+  /**
+   * The long-poll: what is new for the agent after its cursor, at once if there is anything,
+   * otherwise when a change wakes it or the wait is over.
+   */
+  async poll(agent: AgentPrincipal, cursor: number, waitMs: number, signal?: AbortSignal): Promise<AgentFeed> {
+    let last: AgentFeed | undefined
+    const found = await this.feed.hold(agent.sessionId, Math.min(waitMs, this.timings.pollWaitMs), signal, async () => {
+      last = await this.read(agent, cursor)
+      const has = last.consents.length > 0 || last.commands.length > 0 || last.chat.length > 0 || last.session.status === 'ended'
+      return has ? last : undefined
+    })
+    return found ?? last!
+  }
+
+  /** One read of the agent's feed: everything after the cursor up to the session's change number now. */
+  async read(agent: AgentPrincipal, after: number): Promise<AgentFeed> {
+    const session = await this.sessionRow(agent.sessionId)
+    const upTo = session.feedSeq
+    // A cursor from the future (another server's state, a hand-edited file) would hide everything.
+    const cursor = after > upTo ? 0 : after
+    const [consents, commandRows, chat, csrName] = await Promise.all([
+      this.db
+        .select({ consent: consentRequests, csrName: users.name })
+        .from(consentRequests)
+        .innerJoin(users, eq(users.id, consentRequests.requestedBy))
+        .where(and(eq(consentRequests.sessionId, agent.sessionId), gt(consentRequests.seq, cursor), lt(consentRequests.seq, upTo + 1)))
+        .orderBy(asc(consentRequests.seq)),
+      this.commands.takeForAgent(agent.sessionId, cursor, upTo),
+      this.db
+        .select()
+        .from(chatMessages)
+        .where(and(eq(chatMessages.sessionId, agent.sessionId), eq(chatMessages.sender, 'csr'), gt(chatMessages.seq, cursor), lt(chatMessages.seq, upTo + 1)))
+        .orderBy(asc(chatMessages.seq))
+        .limit(CHAT_BATCH),
+      this.db.select({ name: users.name }).from(users).where(eq(users.id, session.csrId)),
+    ])
+    // A full chat batch means there may be more: resume right after the last one sent.
+    const next = chat.length === CHAT_BATCH ? chat[chat.length - 1]!.seq : upTo
+    await this.commands.markDelivered(agent.sessionId, commandRows)
+    const csr = csrName[0]?.name ?? ''
+    return {
+      cursor: next,
+      session: { id: session.id, number: formatNumber(session.number), status: session.status, customerName: session.customerName, csrName: csr },
+      consents: consents
+        .filter(({ consent }) => consent.seq <= next)
+        .map(({ consent, csrName }) => ({
+          id: consent.id,
+          kind: consent.kind,
+          status: consent.status,
+          requestedBy: csrName,
+          details: consent.details,
+          expiresAt: consent.expiresAt.toISOString(),
+        })),
+      commands: commandRows.filter((c) => (c.dispatchSeq ?? 0) <= next).map((c) => this.commands.toAgentCommand(c)),
+      chat: chat.map((m) => ({ id: m.id, authorName: csr, body: m.body, createdAt: m.createdAt.toISOString() })),
+    }
+  }
+
+  /** Marks agents that missed two polls offline. Returns how many. */
+  async markSilentOffline(now = Date.now()): Promise<number> {
+    const cutoff = new Date(now - this.timings.offlineAfterMs)
+    const silent = await this.db
+      .select({ id: agents.id, sessionId: agents.sessionId })
+      .from(agents)
+      .where(and(eq(agents.state, 'online'), lt(agents.lastSeenAt, cutoff)))
+      .limit(500)
+    let n = 0
+    for (const { id, sessionId } of silent) {
+      await this.feed.change(sessionId, async (s: SessionTx) => {
+        const [row] = await s.tx
+          .update(agents)
+          .set({ state: 'offline', seq: await s.next() })
+          .where(and(eq(agents.id, id), eq(agents.state, 'online'), lt(agents.lastSeenAt, cutoff)))
+          .returning({ id: agents.id })
+        if (!row) return
+        n++
+        await s.event('agent.offline', systemActor)
+      })
+    }
+    return n
+  }
+
+  async publicKey(agentId: string): Promise<string | undefined> {
+    const [row] = await this.db.select({ key: agents.publicKey }).from(agents).where(eq(agents.id, agentId))
+    return row?.key
+  }
+}

@@ -1,0 +1,224 @@
+import { and, asc, count, desc, eq, inArray, lt, type SQL } from 'drizzle-orm'
+import type { Db } from '../db/client.ts'
+import { consentRequests, users } from '../db/schema.ts'
+import { conflict, notFound, unprocessable } from '../errors.ts'
+import type { Paging } from '../schemas/common.ts'
+import type { Consent } from '../schemas/sessions.ts'
+import type { Principal } from './auth.service.ts'
+import type { CommandQueue } from './commands.service.ts'
+import { systemActor, type Actor, type SessionFeed, type SessionTx } from './feed.ts'
+import { sessionEnded, sessionNotActive, type SessionsService } from './sessions.service.ts'
+
+export type ConsentKind = 'view_system_info' | 'run_scripts' | 'logon_as_user' | 'reboot'
+export type ConsentRow = typeof consentRequests.$inferSelect
+
+/** Wording for chat lines and the customer's prompt: what is asked, what it will do. */
+export const consentTitles: Record<ConsentKind, string> = {
+  view_system_info: 'View system information',
+  run_scripts: 'Run scripts',
+  logon_as_user: 'Log on as another user',
+  reboot: 'Restart the computer',
+}
+
+/** What the customer is told for each kind (their agent shows it in their language from the kind). */
+export function defaultDetails(kind: ConsentKind): Record<string, unknown> {
+  if (kind === 'view_system_info') {
+    return {
+      categories: ['system', 'hardware', 'storage', 'network', 'software', 'processes', 'services', 'users', 'environment'],
+      effect: 'Reads information about this computer and sends it to your support representative. Nothing is changed. Environment variables whose names suggest secrets are left out. Lasts until the session ends.',
+    }
+  }
+  return {}
+}
+
+/** Kinds requested through their own features (scripts, logon, reboot), not directly. */
+const RESERVED: ReadonlySet<ConsentKind> = new Set(['run_scripts', 'logon_as_user', 'reboot'])
+
+export class ConsentsService {
+  sessions!: SessionsService
+  commands!: CommandQueue
+
+  constructor(
+    private readonly db: Db,
+    private readonly feed: SessionFeed,
+    private readonly expiryMs: number,
+  ) {}
+
+  async toConsents(rows: ConsentRow[]): Promise<Consent[]> {
+    if (rows.length === 0) return []
+    const names = await this.db
+      .select({ id: users.id, name: users.name })
+      .from(users)
+      .where(inArray(users.id, [...new Set(rows.map((r) => r.requestedBy))]))
+    const nameOf = new Map(names.map((n) => [n.id, n.name]))
+    return rows.map((r) => ({
+      id: r.id,
+      sessionId: r.sessionId,
+      kind: r.kind,
+      status: r.status,
+      requestedBy: { id: r.requestedBy, name: nameOf.get(r.requestedBy) ?? '' },
+      details: r.details,
+      createdAt: r.createdAt.toISOString(),
+      expiresAt: r.expiresAt.toISOString(),
+      answeredAt: r.answeredAt?.toISOString() ?? null,
+    }))
+  }
+
+  async list(principal: Principal, sessionId: string, query: Paging<'createdAt'> & { status?: Consent['status'] | undefined; kind?: ConsentKind | undefined }) {
+    await this.sessions.findAccessible(principal, sessionId)
+    const where: SQL[] = [eq(consentRequests.sessionId, sessionId)]
+    if (query.status) where.push(eq(consentRequests.status, query.status))
+    if (query.kind) where.push(eq(consentRequests.kind, query.kind))
+    const filter = and(...where)
+    const [rows, [total]] = await Promise.all([
+      this.db
+        .select()
+        .from(consentRequests)
+        .where(filter)
+        .orderBy(query.order === 'desc' ? desc(consentRequests.seq) : asc(consentRequests.seq))
+        .limit(query.limit)
+        .offset(query.offset),
+      this.db.select({ n: count() }).from(consentRequests).where(filter),
+    ])
+    return { data: await this.toConsents(rows), total: total?.n ?? 0 }
+  }
+
+  /** A CSR asks the customer directly. Only view_system_info today; the rest belong to their features. */
+  async request(principal: Principal, sessionId: string, kind: ConsentKind): Promise<Consent> {
+    if (RESERVED.has(kind)) {
+      throw unprocessable('CONSENT_KIND_RESERVED', `${kind} consent is requested by its own feature, not directly`, {
+        kind: 'Not available for direct requests',
+      })
+    }
+    const session = await this.sessions.findAccessible(principal, sessionId)
+    if (session.status === 'ended') throw sessionEnded()
+    if (session.status !== 'active') throw sessionNotActive()
+    const row = await this.feed.change(sessionId, async (s) => {
+      await s.next() // the session's lock first: two requests at once see each other
+      const [latest] = await s.tx
+        .select()
+        .from(consentRequests)
+        .where(and(eq(consentRequests.sessionId, sessionId), eq(consentRequests.kind, kind)))
+        .orderBy(desc(consentRequests.seq))
+        .limit(1)
+      if (latest?.status === 'pending') throw conflict('CONSENT_PENDING', 'The customer has not answered the previous request yet')
+      if (latest?.status === 'approved' && kind === 'view_system_info') {
+        throw conflict('CONSENT_ALREADY_GRANTED', 'The customer already allowed this for the whole session')
+      }
+      return this.createInTx(s, kind, principal.userId)
+    })
+    return (await this.toConsents([row]))[0]!
+  }
+
+  /** Creates a pending request inside a session change (also used by features that need consent). */
+  async createInTx(s: SessionTx, kind: ConsentKind, requestedBy: string, details = defaultDetails(kind)): Promise<ConsentRow> {
+    const [row] = await s.tx
+      .insert(consentRequests)
+      .values({ sessionId: s.sessionId, kind, requestedBy, details, expiresAt: new Date(Date.now() + this.expiryMs), seq: await s.next() })
+      .returning()
+    await s.event('consent.requested', { type: 'user', id: requestedBy }, { consentId: row!.id, kind })
+    await s.systemLine(`Asked the customer: ${consentTitles[kind]}`, 'consent.requested', { consentId: row!.id, kind })
+    return row!
+  }
+
+  /** The latest request of a kind in a session, read inside a change. */
+  async latestInTx(s: SessionTx, kind: ConsentKind): Promise<ConsentRow | undefined> {
+    const [row] = await s.tx
+      .select()
+      .from(consentRequests)
+      .where(and(eq(consentRequests.sessionId, s.sessionId), eq(consentRequests.kind, kind)))
+      .orderBy(desc(consentRequests.seq))
+      .limit(1)
+    return row
+  }
+
+  /** The customer's answer, through their agent. Answering twice, or too late, is a 409. */
+  async answer(agent: { agentId: string; sessionId: string }, consentId: string, approved: boolean): Promise<void> {
+    await this.feed.change(agent.sessionId, async (s) => {
+      await s.next()
+      const [row] = await s.tx
+        .select()
+        .from(consentRequests)
+        .where(and(eq(consentRequests.id, consentId), eq(consentRequests.sessionId, agent.sessionId)))
+      if (!row) throw notFound('Consent request', 'CONSENT_NOT_FOUND')
+      if (row.status === 'expired' || (row.status === 'pending' && row.expiresAt <= new Date())) {
+        throw conflict('CONSENT_EXPIRED', 'This request expired before it was answered')
+      }
+      if (row.status === 'cancelled') throw conflict('CONSENT_CANCELLED', 'The support representative withdrew this request')
+      if (row.status !== 'pending') throw conflict('CONSENT_ALREADY_ANSWERED', `This request was already ${row.status}`)
+      const status = approved ? 'approved' : 'denied'
+      await this.close(s, row, status, { type: 'agent', id: agent.agentId })
+    })
+  }
+
+  async cancel(principal: Principal, sessionId: string, consentId: string): Promise<Consent> {
+    await this.sessions.findAccessible(principal, sessionId)
+    const row = await this.feed.change(sessionId, async (s) => {
+      await s.next()
+      const [found] = await s.tx
+        .select()
+        .from(consentRequests)
+        .where(and(eq(consentRequests.id, consentId), eq(consentRequests.sessionId, sessionId)))
+      if (!found) throw notFound('Consent request', 'CONSENT_NOT_FOUND')
+      if (found.status !== 'pending') throw conflict('CONSENT_NOT_PENDING', `This request is already ${found.status}`)
+      return this.close(s, found, 'cancelled', { type: 'user', id: principal.userId })
+    })
+    return (await this.toConsents([row]))[0]!
+  }
+
+  /**
+   * Moves a pending request to its final status and lets the command queue release or cancel
+   * what waited on it.
+   */
+  private async close(s: SessionTx, row: ConsentRow, status: 'approved' | 'denied' | 'expired' | 'cancelled', actor: Actor, reason?: string) {
+    const now = new Date()
+    const [updated] = await s.tx
+      .update(consentRequests)
+      .set({ status, answeredAt: status === 'approved' || status === 'denied' ? now : null, seq: await s.next() })
+      .where(and(eq(consentRequests.id, row.id), eq(consentRequests.status, 'pending')))
+      .returning()
+    if (!updated) return row
+    const data = { consentId: row.id, kind: row.kind, ...(reason ? { reason } : {}) }
+    await s.event(`consent.${status}`, actor, data)
+    const title = consentTitles[row.kind]
+    const line = {
+      approved: `The customer approved: ${title}`,
+      denied: `The customer denied: ${title}`,
+      expired: `The request expired unanswered: ${title}`,
+      cancelled: `Request withdrawn: ${title}`,
+    }[status]
+    await s.systemLine(line, `consent.${status}`, data)
+    if (status === 'approved') await this.commands.releaseForConsent(s, row.id)
+    else await this.commands.cancelForConsent(s, row.id, status)
+    return updated
+  }
+
+  /** Cancels every pending request of a session that ends. */
+  async cancelOpen(s: SessionTx, reason: string) {
+    const open = await s.tx
+      .select()
+      .from(consentRequests)
+      .where(and(eq(consentRequests.sessionId, s.sessionId), eq(consentRequests.status, 'pending')))
+    for (const row of open) await this.close(s, row, 'cancelled', systemActor, reason)
+  }
+
+  /** Expires unanswered requests whose time is up. Returns how many. */
+  async expireDue(now = new Date()): Promise<number> {
+    const due = await this.db
+      .select({ id: consentRequests.id, sessionId: consentRequests.sessionId })
+      .from(consentRequests)
+      .where(and(eq(consentRequests.status, 'pending'), lt(consentRequests.expiresAt, now)))
+      .limit(200)
+    let n = 0
+    for (const { id, sessionId } of due) {
+      await this.feed.change(sessionId, async (s) => {
+        await s.next()
+        const [row] = await s.tx.select().from(consentRequests).where(eq(consentRequests.id, id))
+        if (row?.status !== 'pending' || row.expiresAt >= now) return
+        await this.close(s, row, 'expired', systemActor)
+        n++
+      })
+    }
+    return n
+  }
+}

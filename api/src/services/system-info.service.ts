@@ -1,0 +1,178 @@
+import { and, asc, count, desc, eq } from 'drizzle-orm'
+import type { Db } from '../db/client.ts'
+import { systemInfoSnapshots } from '../db/schema.ts'
+import { badRequest, conflict, notFound } from '../errors.ts'
+import { renderSystemInfoText } from '../lib/system-info-text.ts'
+import type { Paging } from '../schemas/common.ts'
+import { SYSTEM_INFO_CATEGORIES, type Snapshot, type SnapshotSummary, type SystemInfoCategory, type SystemInfoUpload } from '../schemas/sessions.ts'
+import type { Principal } from './auth.service.ts'
+import { toCommand, type CommandQueue } from './commands.service.ts'
+import type { ConsentsService } from './consents.service.ts'
+import type { SessionFeed } from './feed.ts'
+import { formatNumber, isUniqueViolation, sessionEnded, sessionNotActive, type SessionsService } from './sessions.service.ts'
+
+type SnapshotRow = typeof systemInfoSnapshots.$inferSelect
+
+/** The largest snapshot an agent may upload (the route's body limit). */
+export const SNAPSHOT_MAX_BYTES = 5 * 1024 * 1024
+
+function toSummary(row: SnapshotRow): SnapshotSummary {
+  return {
+    id: row.id,
+    sessionId: row.sessionId,
+    commandId: row.commandId,
+    collectedAt: row.collectedAt.toISOString(),
+    createdAt: row.createdAt.toISOString(),
+    sizeBytes: row.sizeBytes,
+    hostname: row.hostname,
+    os: row.os,
+  }
+}
+
+/** A field's value from a category, for the snapshot's summary columns. */
+function field(categories: SystemInfoCategory[], id: string, label: string): string | null {
+  return categories.find((c) => c.id === id)?.fields.find((f) => f.label === label)?.value ?? null
+}
+
+/**
+ * System information: Refresh asks for consent the first time (it lasts for the session) and
+ * queues a collect command; the agent's upload becomes a snapshot; snapshots are listed, read
+ * and exported as text.
+ */
+export class SystemInfoService {
+  constructor(
+    private readonly db: Db,
+    private readonly feed: SessionFeed,
+    private readonly sessions: SessionsService,
+    private readonly consents: ConsentsService,
+    private readonly commands: CommandQueue,
+  ) {}
+
+  async requestRefresh(principal: Principal, sessionId: string) {
+    const session = await this.sessions.findAccessible(principal, sessionId)
+    if (session.status === 'ended') throw sessionEnded()
+    if (session.status !== 'active') throw sessionNotActive()
+    const { command, consent } = await this.feed.change(sessionId, async (s) => {
+      await s.next()
+      if (await this.commands.openOfKind(s, 'collect_system_info')) {
+        throw conflict('ALREADY_QUEUED', 'A collection is already waiting or running for this session')
+      }
+      let consent = await this.consents.latestInTx(s, 'view_system_info')
+      const approved = consent?.status === 'approved'
+      if (!consent || (consent.status !== 'approved' && consent.status !== 'pending')) {
+        consent = await this.consents.createInTx(s, 'view_system_info', principal.userId)
+      }
+      const command = await this.commands.enqueue(s, { kind: 'collect_system_info', consentId: consent.id, createdBy: principal.userId })
+      return { command, consent: approved ? null : consent }
+    })
+    return { command: toCommand(command), consent: consent ? (await this.consents.toConsents([consent]))[0]! : null }
+  }
+
+  /** Stores an agent's upload for a collect command; a retried upload stores nothing new. */
+  async store(agent: { agentId: string; sessionId: string }, commandId: string, upload: SystemInfoUpload, sizeBytes: number) {
+    const problems: Record<string, string> = {}
+    const seen = new Set<string>()
+    upload.categories.forEach((c, i) => {
+      if (seen.has(c.id)) problems[`categories.${i}.id`] = `${c.id} appears twice`
+      seen.add(c.id)
+      if (!c.available && !c.reason) problems[`categories.${i}.reason`] = 'An unavailable category must say why'
+      c.tables.forEach((t, j) => {
+        if (t.rows.some((r) => r.length !== t.columns.length)) problems[`categories.${i}.tables.${j}.rows`] = 'Every row needs one value per column'
+      })
+    })
+    for (const id of SYSTEM_INFO_CATEGORIES) if (!seen.has(id)) problems.categories ??= `Missing categories: ${SYSTEM_INFO_CATEGORIES.filter((c) => !seen.has(c)).join(', ')}`
+    const collectedAt = new Date(upload.collectedAt)
+    if (Number.isNaN(collectedAt.getTime())) problems.collectedAt = 'Not a date'
+    if (Object.keys(problems).length > 0) throw badRequest('SNAPSHOT_MALFORMED', 'The system information is incomplete or inconsistent', problems)
+
+    return this.feed.change(agent.sessionId, async (s) => {
+      await s.next()
+      const command = await this.commands.findForAgent(s, commandId)
+      if (command.kind !== 'collect_system_info') throw conflict('WRONG_COMMAND_KIND', 'This command does not collect system information')
+      const [existing] = await s.tx.select({ id: systemInfoSnapshots.id }).from(systemInfoSnapshots).where(eq(systemInfoSnapshots.commandId, commandId))
+      if (existing) return { snapshotId: existing.id, duplicate: true }
+      if (command.status === 'cancelled') throw conflict('COMMAND_CANCELLED', 'This collection was cancelled')
+      if (command.status === 'succeeded' || command.status === 'failed') throw conflict('COMMAND_FINISHED', `This collection already ${command.status}`)
+      const categories = SYSTEM_INFO_CATEGORIES.map((id) => upload.categories.find((c) => c.id === id)!) as SystemInfoCategory[]
+      const os = [field(categories, 'system', 'OS'), field(categories, 'system', 'Version')].filter(Boolean).join(' ') || null
+      let row: SnapshotRow
+      try {
+        ;[row] = (await s.tx
+          .insert(systemInfoSnapshots)
+          .values({
+            sessionId: agent.sessionId,
+            commandId,
+            collectedAt,
+            sizeBytes,
+            hostname: field(categories, 'system', 'Hostname'),
+            os,
+            data: { categories },
+            seq: await s.next(),
+          })
+          .returning()) as [SnapshotRow]
+      } catch (err) {
+        if (isUniqueViolation(err)) throw conflict('DUPLICATE_UPLOAD', 'This snapshot is being stored by another request')
+        throw err
+      }
+      await this.commands.finish(s, command, 'succeeded', null, { snapshotId: row.id })
+      await s.event('snapshot.stored', { type: 'agent', id: agent.agentId }, { snapshotId: row.id, commandId, sizeBytes })
+      await s.systemLine('System information collected', 'snapshot.stored', { snapshotId: row.id })
+      return { snapshotId: row.id, duplicate: false }
+    })
+  }
+
+  async list(principal: Principal, sessionId: string, query: Paging<'collectedAt'>) {
+    await this.sessions.findAccessible(principal, sessionId)
+    const where = eq(systemInfoSnapshots.sessionId, sessionId)
+    const columns = {
+      id: systemInfoSnapshots.id,
+      sessionId: systemInfoSnapshots.sessionId,
+      commandId: systemInfoSnapshots.commandId,
+      collectedAt: systemInfoSnapshots.collectedAt,
+      createdAt: systemInfoSnapshots.createdAt,
+      sizeBytes: systemInfoSnapshots.sizeBytes,
+      hostname: systemInfoSnapshots.hostname,
+      os: systemInfoSnapshots.os,
+    }
+    const [rows, [total]] = await Promise.all([
+      this.db
+        .select(columns)
+        .from(systemInfoSnapshots)
+        .where(where)
+        .orderBy(query.order === 'desc' ? desc(systemInfoSnapshots.collectedAt) : asc(systemInfoSnapshots.collectedAt), asc(systemInfoSnapshots.id))
+        .limit(query.limit)
+        .offset(query.offset),
+      this.db.select({ n: count() }).from(systemInfoSnapshots).where(where),
+    ])
+    return { data: rows.map((r) => toSummary({ ...r, data: { categories: [] }, seq: 0 })), total: total?.n ?? 0 }
+  }
+
+  private async findRow(principal: Principal, sessionId: string, snapshotId: string) {
+    const session = await this.sessions.findAccessible(principal, sessionId)
+    const [row] = await this.db
+      .select()
+      .from(systemInfoSnapshots)
+      .where(and(eq(systemInfoSnapshots.id, snapshotId), eq(systemInfoSnapshots.sessionId, sessionId)))
+    if (!row) throw notFound('Snapshot', 'SNAPSHOT_NOT_FOUND')
+    return { session, row }
+  }
+
+  async get(principal: Principal, sessionId: string, snapshotId: string): Promise<Snapshot> {
+    const { row } = await this.findRow(principal, sessionId, snapshotId)
+    return { ...toSummary(row), categories: row.data.categories as SystemInfoCategory[] }
+  }
+
+  async exportText(principal: Principal, sessionId: string, snapshotId: string): Promise<{ filename: string; text: string }> {
+    const { session, row } = await this.findRow(principal, sessionId, snapshotId)
+    const number = formatNumber(session.number)
+    const text = renderSystemInfoText({
+      sessionNumber: number,
+      customerName: session.customerName,
+      collectedAt: row.collectedAt,
+      hostname: row.hostname,
+      categories: row.data.categories as SystemInfoCategory[],
+    })
+    const stamp = row.collectedAt.toISOString().replace(/[:]/g, '').replace(/\..*$/, 'Z')
+    return { filename: `system-info-${number}-${stamp}.txt`, text }
+  }
+}
