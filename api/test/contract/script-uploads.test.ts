@@ -1,7 +1,7 @@
 import t from 'tap'
 import { uploadScript, uploadScriptVersion } from '@helpline/sdk'
-import { setupApp } from '../helpers/app.ts'
-import { createCategory, file, multipartBody, refused, rowCounts, sha256, type Part } from '../helpers/scripts.ts'
+import { refused, setupApp } from '../helpers/app.ts'
+import { createCategory, file, multipartBody, rowCounts, sha256, type Part } from '../helpers/scripts.ts'
 
 /**
  * The multipart upload at its edges: the exact size limit, split over several files; malformed
