@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { PGlite } from '@electric-sql/pglite'
-import { sql } from 'drizzle-orm'
+import { sql, type SQL } from 'drizzle-orm'
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core'
 import { drizzle as drizzlePglite } from 'drizzle-orm/pglite'
 import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator'
@@ -28,6 +28,11 @@ export interface Database {
   ping(): Promise<void>
   /** LISTEN/NOTIFY where the driver is shared by several processes; undefined for PGlite. */
   postgres?: postgres.Sql
+  /**
+   * A bytea value as this driver sends it fastest: PGlite as a binary parameter, postgres.js
+   * (which sends every parameter as text) as base64, a third smaller than its hex.
+   */
+  bytes(content: Buffer): SQL
   close(): Promise<void>
 }
 
@@ -49,6 +54,7 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
       db,
       driver: 'postgres',
       postgres: client,
+      bytes: (content) => sql`decode(${content.toString('base64')}, 'base64')`,
       ping: async () => {
         await client`select 1`
       },
@@ -68,6 +74,7 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
   return {
     db,
     driver: 'pglite',
+    bytes: (content) => sql`${content}`,
     ping: async () => {
       if (client.closed) throw new Error('database is closed')
       await db.execute(sql`select 1`)

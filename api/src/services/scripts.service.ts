@@ -126,6 +126,8 @@ export class ScriptsService {
     private readonly db: Db,
     /** SCRIPT_MAX_BYTES: the executable and input files together. */
     readonly maxBytes: number,
+    /** How file contents go to the database (Database.bytes): the fastest way per driver. */
+    private readonly bytes: (content: Buffer) => SQL,
   ) {}
 
   /** Published scripts and your own; site admins see all. Deleted scripts are gone for everyone. */
@@ -288,7 +290,7 @@ export class ScriptsService {
   private async insertVersion(tx: Tx, scriptId: string, number: number, createdById: string, files: readonly NewFile[]) {
     const { rows, size, digest } = describe(files)
     const [version] = await tx.insert(scriptVersions).values({ scriptId, number, digest, size, createdById }).returning()
-    await tx.insert(scriptFiles).values(rows.map((r) => ({ ...r, versionId: version!.id })))
+    await tx.insert(scriptFiles).values(rows.map((r) => ({ ...r, content: this.bytes(r.content), versionId: version!.id })))
     return { size }
   }
 

@@ -6,11 +6,11 @@ import { CategoriesService } from '../../services/categories.service.ts'
 import { ScriptsService } from '../../services/scripts.service.ts'
 
 function createServices(app: FastifyInstance) {
-  const { db } = app.database
+  const { db, bytes } = app.database
   const accounts = new AccountsService(db, app.config.PASSWORD_MIN_LENGTH)
   const auth = new AuthService(db, accounts, app.config.SESSION_TTL_MINUTES * 60_000)
   const categories = new CategoriesService(db)
-  const scripts = new ScriptsService(db, app.config.SCRIPT_MAX_BYTES)
+  const scripts = new ScriptsService(db, app.config.SCRIPT_MAX_BYTES, bytes)
   return { accounts, auth, categories, scripts }
 }
 
