@@ -343,7 +343,8 @@ export class ScriptsService {
         if (input.description !== undefined) changes.description = input.description
         if (input.published !== undefined) changes.published = input.published
         if (input.defaultTimeoutSeconds !== undefined) changes.defaultTimeoutSeconds = input.defaultTimeoutSeconds
-        await tx.update(scripts).set(changes).where(eq(scripts.id, id))
+        // An empty edit changes nothing, not even updatedAt.
+        if (Object.keys(changes).length > 1) await tx.update(scripts).set(changes).where(eq(scripts.id, id))
         return this.load(id, tx)
       })
     } catch (err) {

@@ -265,6 +265,8 @@ t.test('metadata edits keep the version', async (t) => {
   t.equal(edited?.version, 1, 'the version does not change')
   t.equal(edited?.digest, s.digest)
   t.ok(Date.parse(edited!.updatedAt) >= Date.parse(s.updatedAt), 'updatedAt moves')
+  const { data: same } = await alice.client.PATCH('/api/v1/scripts/{id}', { ...id(s.id), body: {} })
+  t.same(same, edited, 'an empty edit changes nothing, not even updatedAt')
   const unknown = await refused(alice.client.PATCH('/api/v1/scripts/{id}', { ...id(s.id), body: { categoryId: '00000000-0000-4000-8000-000000000009' } }))
   t.equal(unknown.status, 422)
   t.equal(unknown.code, 'UNKNOWN_CATEGORY')
