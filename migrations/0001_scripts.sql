@@ -31,6 +31,7 @@ CREATE TABLE "script_versions" (
 CREATE TABLE "scripts" (
 	"id" uuid PRIMARY KEY DEFAULT gen_random_uuid() NOT NULL,
 	"name" text NOT NULL,
+	"name_key" text GENERATED ALWAYS AS (lower("name")) STORED NOT NULL,
 	"category_id" uuid NOT NULL,
 	"description" text DEFAULT '' NOT NULL,
 	"owner_id" uuid NOT NULL,
@@ -51,7 +52,7 @@ ALTER TABLE "scripts" ADD CONSTRAINT "scripts_owner_id_users_id_fk" FOREIGN KEY 
 CREATE UNIQUE INDEX "script_categories_name_lower_idx" ON "script_categories" USING btree (lower("name")) WHERE "script_categories"."deleted_at" is null;--> statement-breakpoint
 CREATE UNIQUE INDEX "script_files_name_idx" ON "script_files" USING btree ("version_id",lower("name"));--> statement-breakpoint
 CREATE UNIQUE INDEX "script_versions_number_idx" ON "script_versions" USING btree ("script_id","number");--> statement-breakpoint
-CREATE UNIQUE INDEX "scripts_name_lower_idx" ON "scripts" USING btree (lower("name")) WHERE "scripts"."deleted_at" is null;--> statement-breakpoint
+CREATE UNIQUE INDEX "scripts_name_key_idx" ON "scripts" USING btree ("name_key") WHERE "scripts"."deleted_at" is null;--> statement-breakpoint
 CREATE INDEX "scripts_category_idx" ON "scripts" USING btree ("category_id");--> statement-breakpoint
 CREATE INDEX "scripts_owner_idx" ON "scripts" USING btree ("owner_id");--> statement-breakpoint
 CREATE INDEX "scripts_updated_idx" ON "scripts" USING btree ("updated_at");

@@ -1,8 +1,8 @@
 /**
  * The script library in a real browser against a real server: a site admin creates a category;
- * a CSR uploads a script with an input file (a taken name comes back on the name field), sorts
- * the library by a column header, edits the script (a new version, the old one kept) and
- * deletes it.
+ * a CSR uploads a script with an input file (dropped on the form; a taken name comes back on
+ * the name field), sorts the library by a column header, edits the script (a new version, the
+ * old one kept) and deletes it.
  */
 import t from 'tap'
 import { createClient, uploadScript } from '@helpline/sdk'
@@ -73,7 +73,14 @@ t.test('the script library in a browser', async (t) => {
     await page.getByLabel('Published').check()
     await page.locator('input[name="defaultTimeoutSeconds"]').fill('90')
     await page.getByTestId('executable-file').setInputFiles({ name: 'check.sh', mimeType: 'text/x-shellscript', buffer: Buffer.from('#!/bin/sh\ndf -h $(cat mounts.txt)\n') })
-    await page.getByTestId('input-files-input').setInputFiles({ name: 'mounts.txt', mimeType: 'text/plain', buffer: Buffer.from('/\n/home\n') })
+    // The input file is dropped on its zone, as a user drags it from the desktop.
+    const dropped = await page.evaluateHandle(() => {
+      const transfer = new DataTransfer()
+      transfer.items.add(new File(['/\n/home\n'], 'mounts.txt', { type: 'text/plain' }))
+      return transfer
+    })
+    await page.getByTestId('input-files-input-drop').dispatchEvent('drop', { dataTransfer: dropped })
+    await page.getByTestId('input-files').getByText('mounts.txt').waitFor()
     const budget = await page.getByTestId('file-budget').innerText()
     t.match(budget, /42 B of 1 MiB used \(42 bytes\)/, 'the size budget shows what the files use')
 

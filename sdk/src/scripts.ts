@@ -45,9 +45,10 @@ function toBlob(file: ScriptFileInput): Blob {
   const { content, type } = file
   const options = type ? { type } : { type: 'application/octet-stream' }
   if (content instanceof Blob) return type ? new Blob([content], options) : content
-  // A Uint8Array may view a larger or shared buffer: copy exactly its bytes.
+  // From a view (a Buffer may sit in a larger pool) this copies exactly its bytes; an
+  // ArrayBuffer is wrapped whole. Blob copies again, so the caller's bytes are never shared.
   const bytes = typeof content === 'string' ? new TextEncoder().encode(content) : new Uint8Array(content)
-  return new Blob([bytes.slice()], options)
+  return new Blob([bytes], options)
 }
 
 function appendFile(form: FormData, field: string, file: ScriptFileInput) {

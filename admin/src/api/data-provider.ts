@@ -22,6 +22,11 @@ export interface ResourceAdapter<R extends RaRecord = RaRecord> {
   delete?(id: Identifier): Promise<void>
 }
 
+/** Narrows an untyped react-admin value (a sort field, a filter) to one of the API's choices. */
+export function isOneOf<T extends string>(choices: readonly T[], value: unknown): value is T {
+  return choices.includes(value as T)
+}
+
 /** Translates react-admin's list parameters into the API's list query. */
 export function toListQuery(params: Partial<GetListParams>): ListQuery {
   const query: ListQuery = {

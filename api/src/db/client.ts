@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { PGlite } from '@electric-sql/pglite'
-import { sql } from 'drizzle-orm'
+import { sql, type SQL } from 'drizzle-orm'
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core'
 import { drizzle as drizzlePglite } from 'drizzle-orm/pglite'
 import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator'
@@ -14,6 +14,11 @@ export type Schema = typeof schema
 /** One type for both drivers: everything above this file is driver-agnostic. */
 export type Db = PgDatabase<PgQueryResultHKT, Schema>
 
+const BYTEA_OID = 17
+// PGlite types serializers as returning text, but its protocol writer sends any byte view as a
+// binary parameter, which is what bytea wants.
+const passBytes = (bytes: Uint8Array) => bytes as unknown as string
+
 export const migrationsFolder = fileURLToPath(new URL('../../../migrations', import.meta.url))
 
 export interface Database {
@@ -25,6 +30,11 @@ export interface Database {
   postgres?: postgres.Sql
   /** The embedded database, when that is the driver. */
   pglite?: PGlite
+  /**
+   * A bytea value as this driver sends it fastest: PGlite as a binary parameter, postgres.js
+   * (which sends every parameter as text) as base64, a third smaller than its hex.
+   */
+  bytes(content: Buffer): SQL
   close(): Promise<void>
 }
 
@@ -48,6 +58,7 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
       db,
       driver: 'postgres',
       postgres: client,
+      bytes: (content) => sql`decode(${content.toString('base64')}, 'base64')`,
       ping: async () => {
         await client`select 1`
       },
@@ -55,13 +66,21 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
     }
   }
   if (!options.dataDir.startsWith('memory://')) mkdirSync(options.dataDir, { recursive: true })
-  const client = new PGlite(options.dataDir, options.pgliteSnapshot ? { loadDataDir: options.pgliteSnapshot } : {})
+  const client = new PGlite(options.dataDir, {
+    ...(options.pgliteSnapshot ? { loadDataDir: options.pgliteSnapshot } : {}),
+    // PGlite's own bytea codec goes byte by byte in JavaScript (about 350 ms per MiB). Handing
+    // the bytes through untouched makes the protocol send them in binary; answers come back as
+    // hex, which Buffer decodes natively.
+    serializers: { [BYTEA_OID]: passBytes },
+    parsers: { [BYTEA_OID]: (text: string) => Buffer.from(text.slice(2), 'hex') },
+  })
   const db = drizzlePglite(client, { schema }) as unknown as Db
   await migratePglite(drizzlePglite(client), { migrationsFolder })
   return {
     db,
     driver: 'pglite',
     pglite: client,
+    bytes: (content) => sql`${content}`,
     ping: async () => {
       if (client.closed) throw new Error('database is closed')
       await db.execute(sql`select 1`)

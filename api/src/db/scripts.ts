@@ -50,6 +50,10 @@ export const scripts = pgTable(
   {
     id: uuid('id').primaryKey().defaultRandom(),
     name: text('name').notNull(),
+    /** lower(name), stored: the unique key and the sort key, without a function call per row. */
+    nameKey: text('name_key')
+      .notNull()
+      .generatedAlwaysAs(sql`lower("name")`),
     categoryId: uuid('category_id')
       .notNull()
       .references(() => scriptCategories.id),
@@ -67,7 +71,7 @@ export const scripts = pgTable(
   },
   (t) => [
     // Deleting frees the name: uniqueness holds among the scripts still in the library.
-    uniqueIndex('scripts_name_lower_idx').on(sql`lower(${t.name})`).where(sql`${t.deletedAt} is null`),
+    uniqueIndex('scripts_name_key_idx').on(t.nameKey).where(sql`${t.deletedAt} is null`),
     index('scripts_category_idx').on(t.categoryId),
     index('scripts_owner_idx').on(t.ownerId),
     index('scripts_updated_idx').on(t.updatedAt),

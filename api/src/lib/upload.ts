@@ -45,6 +45,11 @@ export function multipartOptions(maxBytes: number, maxFiles: number) {
   }
 }
 
+/** The rest of the body is not read: closing the connection keeps the client from sending it. */
+function cutOff(err: AppError): AppError {
+  return new AppError(err.statusCode, err.code, err.message, err.errors, { ...err.headers, connection: 'close' })
+}
+
 const multipartCodes: Record<string, [number, string, string]> = {
   FST_PARTS_LIMIT: [413, 'TOO_MANY_PARTS', 'The form has too many parts'],
   FST_FILES_LIMIT: [413, 'TOO_MANY_PARTS', 'The form has too many files'],
@@ -90,12 +95,12 @@ export async function readUpload<S extends TSchema>(
       const chunks: Buffer[] = []
       for await (const chunk of part.file as AsyncIterable<Buffer>) {
         total += chunk.length
-        if (total > readCap) throw spec.tooLarge(total, true)
+        if (total > readCap) throw cutOff(spec.tooLarge(total, true))
         // Past the limit nothing more is kept; the rest is only counted.
         if (total <= spec.maxBytes) chunks.push(chunk)
         else chunks.length = 0
       }
-      if (part.file.truncated) throw spec.tooLarge(total, true)
+      if (part.file.truncated) throw cutOff(spec.tooLarge(total, true))
       if (allowed === undefined) {
         fieldErrors[part.fieldname] = 'is not allowed'
       } else if (total <= spec.maxBytes) {

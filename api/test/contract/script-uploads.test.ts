@@ -1,7 +1,7 @@
 import t from 'tap'
 import { uploadScript, uploadScriptVersion } from '@helpline/sdk'
-import { setupApp } from '../helpers/app.ts'
-import { createCategory, file, multipartBody, refused, rowCounts, sha256, type Part } from '../helpers/scripts.ts'
+import { refused, setupApp } from '../helpers/app.ts'
+import { createCategory, file, multipartBody, rowCounts, sha256, type Part } from '../helpers/scripts.ts'
 
 /**
  * The multipart upload at its edges: the exact size limit, split over several files; malformed
@@ -77,6 +77,7 @@ t.test('a huge upload is cut off and still answered', async (t) => {
   t.equal(res.statusCode, 413)
   t.equal(res.json().code, 'SCRIPT_TOO_LARGE')
   t.match(res.json().message, /more than \d+ bytes; the limit is 1048576 bytes/, 'reading stops well before the end')
+  t.equal(res.headers.connection, 'close', 'and the connection closes, so the rest is never sent')
 })
 
 t.test('malformed multipart bodies are 4xx ErrorResponses', async (t) => {

@@ -1,10 +1,21 @@
 import type { FastifyInstance, InjectOptions } from 'fastify'
 import type { Response as InjectResponse } from 'light-my-request'
-import { createClient, type HelplineClient } from '@helpline/sdk'
+import { ApiError, createClient, type HelplineClient } from '@helpline/sdk'
 import { buildApp, redactPaths } from '../../src/app.ts'
 import { loadConfig, type Config } from '../../src/config.ts'
 import { checkResponse } from './contract.ts'
 import { createTestDatabase, type TestDatabase } from './db.ts'
+
+/** Runs an SDK call that must fail and returns the ApiError. */
+export async function refused(call: Promise<unknown>): Promise<ApiError> {
+  try {
+    await call
+  } catch (err) {
+    if (err instanceof ApiError) return err
+    throw err
+  }
+  throw new Error('expected the call to be refused')
+}
 
 /** The bits of a tap Test the helpers use. */
 export interface T {

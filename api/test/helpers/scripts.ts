@@ -1,19 +1,8 @@
 import { createHash } from 'node:crypto'
 import { count } from 'drizzle-orm'
-import { ApiError, uploadScript, type Script, type ScriptFileInput, type UploadScriptInput } from '@helpline/sdk'
+import { uploadScript, type Script, type ScriptFileInput, type UploadScriptInput } from '@helpline/sdk'
 import { scriptCategories, scriptFiles, scripts, scriptVersions } from '../../src/db/schema.ts'
 import type { TestApp, TestUser } from './app.ts'
-
-/** Runs an SDK call that must fail and returns the ApiError. */
-export async function refused(call: Promise<unknown>): Promise<ApiError> {
-  try {
-    await call
-  } catch (err) {
-    if (err instanceof ApiError) return err
-    throw err
-  }
-  throw new Error('expected the call to be refused')
-}
 
 export const sha256 = (content: Uint8Array | string) => createHash('sha256').update(content).digest('hex')
 
@@ -51,6 +40,15 @@ export async function rowCounts(h: TestApp) {
   const n = async (table: typeof scripts | typeof scriptVersions | typeof scriptFiles | typeof scriptCategories) =>
     (await db.select({ n: count() }).from(table))[0]!.n
   return { scripts: await n(scripts), versions: await n(scriptVersions), files: await n(scriptFiles), categories: await n(scriptCategories) }
+}
+
+/** A multipart body as FormData writes it (as a browser or the SDK would), for inject. */
+export async function formBody(fields: Record<string, string>, files: [field: string, name: string, content: string][] = []) {
+  const form = new FormData()
+  for (const [k, v] of Object.entries(fields)) form.append(k, v)
+  for (const [field, name, content] of files) form.append(field, new Blob([content]), name)
+  const request = new Request('http://helpline.test/', { method: 'POST', body: form })
+  return { payload: Buffer.from(await request.arrayBuffer()), headers: { 'content-type': request.headers.get('content-type')! } }
 }
 
 export type Part =

@@ -1,19 +1,8 @@
 import t from 'tap'
 import { ApiError } from '@helpline/sdk'
-import { setupApp, type TestUser } from '../helpers/app.ts'
+import { refused, setupApp, type TestUser } from '../helpers/app.ts'
 
 const h = await setupApp(t)
-
-/** Runs an SDK call that must fail and returns the ApiError. */
-async function refused(call: Promise<unknown>): Promise<ApiError> {
-  try {
-    await call
-  } catch (err) {
-    if (err instanceof ApiError) return err
-    throw err
-  }
-  throw new Error('expected the call to be refused')
-}
 
 t.test('login, me, logout', async (t) => {
   const { data } = await h.client().POST('/api/v1/auth/login', { body: { email: 'ADMIN@example.com', password: h.admin.password } })

@@ -1,7 +1,7 @@
 import t from 'tap'
 import { uploadScript, uploadScriptVersion } from '@helpline/sdk'
-import { setupApp } from '../helpers/app.ts'
-import { createCategory, expectedDigest, file, refused, rowCounts, sha256, upload } from '../helpers/scripts.ts'
+import { refused, setupApp } from '../helpers/app.ts'
+import { createCategory, expectedDigest, file, formBody, rowCounts, sha256, upload } from '../helpers/scripts.ts'
 
 /**
  * The script library through the SDK, as a CSR or an integrator uses it: categories, scripts,
@@ -191,7 +191,7 @@ t.test('unknown category, missing executable, bad fields', async (t) => {
   t.equal(unknown.status, 422)
   t.equal(unknown.code, 'UNKNOWN_CATEGORY')
   t.ok(unknown.errors.categoryId)
-  const noExe = await h.inject({ method: 'POST', url: '/api/v1/scripts', token: alice.token, ...(await formOf({ name: 'No exe', categoryId: tools, inputs: 'x' })) })
+  const noExe = await h.inject({ method: 'POST', url: '/api/v1/scripts', token: alice.token, ...(await formBody({ name: 'No exe', categoryId: tools }, [['inputs', 'input.txt', 'x']])) })
   t.equal(noExe.statusCode, 422)
   t.equal(noExe.json().code, 'EXECUTABLE_REQUIRED')
   t.ok(noExe.json().errors.executable)
@@ -209,17 +209,6 @@ t.test('unknown category, missing executable, bad fields', async (t) => {
   }
   t.same(await rowCounts(h), before, 'nothing was written')
 })
-
-/** A multipart body FormData-built (as a browser would), for inject. */
-async function formOf(fields: Record<string, string>) {
-  const form = new FormData()
-  for (const [k, v] of Object.entries(fields)) {
-    if (k === 'inputs') form.append(k, new Blob([v]), 'input.txt')
-    else form.append(k, v)
-  }
-  const request = new Request('http://x/', { method: 'POST', body: form })
-  return { payload: Buffer.from(await request.arrayBuffer()), headers: { 'content-type': request.headers.get('content-type')! } }
-}
 
 t.test('visibility and ownership', async (t) => {
   const hidden = await upload(alice, tools, { name: 'Alice draft', published: false })
@@ -276,6 +265,8 @@ t.test('metadata edits keep the version', async (t) => {
   t.equal(edited?.version, 1, 'the version does not change')
   t.equal(edited?.digest, s.digest)
   t.ok(Date.parse(edited!.updatedAt) >= Date.parse(s.updatedAt), 'updatedAt moves')
+  const { data: same } = await alice.client.PATCH('/api/v1/scripts/{id}', { ...id(s.id), body: {} })
+  t.same(same, edited, 'an empty edit changes nothing, not even updatedAt')
   const unknown = await refused(alice.client.PATCH('/api/v1/scripts/{id}', { ...id(s.id), body: { categoryId: '00000000-0000-4000-8000-000000000009' } }))
   t.equal(unknown.status, 422)
   t.equal(unknown.code, 'UNKNOWN_CATEGORY')
@@ -475,7 +466,10 @@ t.test('a failure mid-write leaves nothing behind', async (t) => {
     method: 'POST',
     url: '/api/v1/scripts',
     token: alice.token,
-    ...(await formOfFiles({ name: 'Half written', categoryId: tools })),
+    ...(await formBody({ name: 'Half written', categoryId: tools }, [
+      ['executable', 'run.sh', '#!/bin/sh\n'],
+      ['inputs', 'data.txt', 'data'],
+    ])),
   })
   t.equal(res.statusCode, 500, 'the failure is a server error')
   t.notMatch(res.body, /simulated/, 'its cause is not shown to the client')
@@ -484,12 +478,3 @@ t.test('a failure mid-write leaves nothing behind', async (t) => {
   const ok = await upload(alice, tools, { name: 'Half written' })
   t.equal(ok.name, 'Half written', 'the name was never taken')
 })
-
-async function formOfFiles(fields: Record<string, string>) {
-  const form = new FormData()
-  for (const [k, v] of Object.entries(fields)) form.append(k, v)
-  form.append('executable', new Blob(['#!/bin/sh\n']), 'run.sh')
-  form.append('inputs', new Blob(['data']), 'data.txt')
-  const request = new Request('http://x/', { method: 'POST', body: form })
-  return { payload: Buffer.from(await request.arrayBuffer()), headers: { 'content-type': request.headers.get('content-type')! } }
-}

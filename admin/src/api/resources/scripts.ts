@@ -1,5 +1,5 @@
 import { uploadScript, uploadScriptVersion, type operations, type Schemas, type ScriptFileInput } from '@helpline/sdk'
-import type { ListQuery, ResourceAdapter } from '../data-provider.ts'
+import { isOneOf, type ListQuery, type ResourceAdapter } from '../data-provider.ts'
 import { call } from '../errors.ts'
 import { dataOf, type HelplineClient } from '../client.ts'
 
@@ -39,10 +39,6 @@ export const scriptSorts = [
 ] as const satisfies readonly NonNullable<ScriptQuery['sort']>[]
 
 const metadata = ['name', 'categoryId', 'description', 'published', 'defaultTimeoutSeconds'] as const satisfies readonly (keyof ScriptPatch)[]
-
-function isOneOf<T extends string>(choices: readonly T[], value: unknown): value is T {
-  return choices.includes(value as T)
-}
 
 export function toScriptRecord(script: Script): ScriptRecord {
   const stored = (f: Script['files'][number]): FormFile => ({ name: f.name, size: f.size, sha256: f.sha256 })

@@ -1,6 +1,6 @@
 import type { operations, Schemas } from '@helpline/sdk'
 import type { ListQuery, ResourceAdapter } from '../data-provider.ts'
-import { changedFields } from '../data-provider.ts'
+import { changedFields, isOneOf } from '../data-provider.ts'
 import { call } from '../errors.ts'
 import { dataOf, type HelplineClient } from '../client.ts'
 
@@ -10,10 +10,6 @@ type UserQuery = NonNullable<operations['listUsers']['parameters']['query']>
 
 const sortable = ['email', 'name', 'role', 'createdAt', 'lastLoginAt'] as const satisfies readonly NonNullable<UserQuery['sort']>[]
 const editable = ['email', 'name', 'role', 'password'] as const satisfies readonly (keyof UserWrite)[]
-
-function isOneOf<T extends string>(choices: readonly T[], value: unknown): value is T {
-  return choices.includes(value as T)
-}
 
 /** react-admin's filters arrive untyped: keep only those the endpoint knows, in its types. */
 function toUserQuery(query: ListQuery): UserQuery {

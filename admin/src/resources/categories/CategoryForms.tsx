@@ -2,12 +2,19 @@ import { Create, Edit, SimpleForm, TextInput, maxLength, required } from 'react-
 
 const validateName = [required(), maxLength(100)]
 
+/** A category is its name: create and rename share the one input. */
+function CategoryForm() {
+  return (
+    <SimpleForm>
+      <TextInput source="name" validate={validateName} autoComplete="off" />
+    </SimpleForm>
+  )
+}
+
 export function CategoryCreate() {
   return (
     <Create redirect="list" mutationMode="pessimistic">
-      <SimpleForm>
-        <TextInput source="name" validate={validateName} autoComplete="off" />
-      </SimpleForm>
+      <CategoryForm />
     </Create>
   )
 }
@@ -15,9 +22,7 @@ export function CategoryCreate() {
 export function CategoryEdit() {
   return (
     <Edit redirect="list" mutationMode="pessimistic">
-      <SimpleForm>
-        <TextInput source="name" validate={validateName} autoComplete="off" />
-      </SimpleForm>
+      <CategoryForm />
     </Edit>
   )
 }

@@ -15,12 +15,12 @@ import { Sweeper } from '../../services/sweeper.ts'
 import { SystemInfoService } from '../../services/system-info.service.ts'
 
 function createServices(app: FastifyInstance) {
-  const { db } = app.database
+  const { db, bytes } = app.database
   const c = app.config
   const accounts = new AccountsService(db, c.PASSWORD_MIN_LENGTH)
   const auth = new AuthService(db, accounts, c.SESSION_TTL_MINUTES * 60_000)
   const categories = new CategoriesService(db)
-  const scripts = new ScriptsService(db, c.SCRIPT_MAX_BYTES)
+  const scripts = new ScriptsService(db, c.SCRIPT_MAX_BYTES, bytes)
 
   const pollWaitMs = c.AGENT_POLL_WAIT_SECONDS * 1000
   const offlineAfterMs = (c.AGENT_OFFLINE_AFTER_SECONDS ?? 2 * c.AGENT_POLL_WAIT_SECONDS + 5) * 1000
