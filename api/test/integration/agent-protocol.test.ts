@@ -1,7 +1,7 @@
 import t from 'tap'
 import { eq, sql } from 'drizzle-orm'
-import { ApiError } from '@helpline/sdk'
 import { agents, commands, consentRequests, systemInfoSnapshots } from '../../src/db/schema.ts'
+import { refused } from '../helpers/refused.ts'
 import { setupApp, type TestApp } from '../helpers/app.ts'
 import { joinAgent, sampleUpload, testPlatform, testPublicKey, type TestAgent } from '../helpers/agent.ts'
 
@@ -14,16 +14,6 @@ const h = await setupApp(t, {
   SWEEP_INTERVAL_MS: 100,
 })
 const csr = await h.createUser('csr', { name: 'Carla CSR' })
-
-async function refused(call: Promise<unknown>): Promise<ApiError> {
-  try {
-    await call
-  } catch (err) {
-    if (err instanceof ApiError) return err
-    throw err
-  }
-  throw new Error('expected the call to be refused')
-}
 
 async function activeSession(app: TestApp = h, user = csr) {
   const { data: s } = await user.client.POST('/api/v1/sessions', { body: { customerName: 'Alice' } })
@@ -243,8 +233,7 @@ t.test('reports and snapshots are idempotent; bad uploads store nothing', async 
   const retry = await upload(sampleUpload())
   t.same(retry.json(), { snapshotId: first.json().snapshotId, duplicate: true }, 'a retried upload is acknowledged, not stored again')
   t.equal(await count(), 1)
-  const { data: finished } = await report(5, 'failed').catch((e: ApiError) => ({ data: e }))
-  t.equal((finished as ApiError).code, 'COMMAND_FINISHED')
+  t.equal((await refused(report(5, 'failed'))).code, 'COMMAND_FINISHED', 'a report after the outcome is refused')
 
   const unknown = await refused(agent.client.POST('/api/v1/agent/commands/{id}/reports', { params: { path: { id: '00000000-0000-4000-8000-000000000000' } }, body: { sequence: 0 } }))
   t.equal(unknown.status, 404)
