@@ -67,6 +67,10 @@ export async function createPostgresNotifier(sql: postgres.Sql, onError: (err: u
       sql.notify(NOTIFY_CHANNEL, sessionId).catch(onError)
     },
     subscribe: (sessionId, listener) => listeners.subscribe(sessionId, listener),
-    close: () => subscription.unlisten(),
+    // The connection may already be gone (database closed first): then there is nothing to unlisten.
+    close: () => subscription.unlisten().then(
+      () => undefined,
+      () => undefined,
+    ),
   }
 }

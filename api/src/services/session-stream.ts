@@ -8,6 +8,7 @@ import { toCommand } from './commands.service.ts'
 import type { ConsentsService } from './consents.service.ts'
 import type { SessionFeed } from './feed.ts'
 import { toAgentInfo, type SessionsService } from './sessions.service.ts'
+import { snapshotSummaryColumns, toSummary } from './system-info.service.ts'
 
 /** One message of the console's live stream: `event:` name, `id:` change number, JSON data. */
 export interface StreamEvent {
@@ -45,17 +46,7 @@ export class SessionStream {
       this.db.select().from(consentRequests).where(and(eq(consentRequests.sessionId, sessionId), range(consentRequests.seq))),
       this.db.select().from(commands).where(and(eq(commands.sessionId, sessionId), range(commands.seq))),
       this.db
-        .select({
-          id: systemInfoSnapshots.id,
-          sessionId: systemInfoSnapshots.sessionId,
-          commandId: systemInfoSnapshots.commandId,
-          collectedAt: systemInfoSnapshots.collectedAt,
-          createdAt: systemInfoSnapshots.createdAt,
-          sizeBytes: systemInfoSnapshots.sizeBytes,
-          hostname: systemInfoSnapshots.hostname,
-          os: systemInfoSnapshots.os,
-          seq: systemInfoSnapshots.seq,
-        })
+        .select({ ...snapshotSummaryColumns, seq: systemInfoSnapshots.seq })
         .from(systemInfoSnapshots)
         .where(and(eq(systemInfoSnapshots.sessionId, sessionId), range(systemInfoSnapshots.seq))),
       this.db.select().from(agents).where(and(eq(agents.sessionId, sessionId), range(agents.seq))),
@@ -67,9 +58,7 @@ export class SessionStream {
     const consentOut = await this.consents.toConsents(consents)
     consents.forEach((row, i) => events.push({ seq: row.seq, event: 'consent', data: consentOut[i] }))
     for (const row of commandRows) events.push({ seq: row.seq, event: 'command', data: toCommand(row) })
-    for (const { seq, ...row } of snapshots) {
-      events.push({ seq, event: 'snapshot', data: { ...row, collectedAt: row.collectedAt.toISOString(), createdAt: row.createdAt.toISOString() } })
-    }
+    for (const { seq, ...row } of snapshots) events.push({ seq, event: 'snapshot', data: toSummary(row) })
     for (const row of agentRows) events.push({ seq: row.seq, event: 'agent', data: toAgentInfo(row, this.offlineAfterMs) })
     events.sort((a, b) => a.seq - b.seq)
     return { cursor: upTo, events }

@@ -16,7 +16,19 @@ type SnapshotRow = typeof systemInfoSnapshots.$inferSelect
 /** The largest snapshot an agent may upload (the route's body limit). */
 export const SNAPSHOT_MAX_BYTES = 5 * 1024 * 1024
 
-function toSummary(row: SnapshotRow): SnapshotSummary {
+/** A snapshot's columns without its data, for lists and the live stream. */
+export const snapshotSummaryColumns = {
+  id: systemInfoSnapshots.id,
+  sessionId: systemInfoSnapshots.sessionId,
+  commandId: systemInfoSnapshots.commandId,
+  collectedAt: systemInfoSnapshots.collectedAt,
+  createdAt: systemInfoSnapshots.createdAt,
+  sizeBytes: systemInfoSnapshots.sizeBytes,
+  hostname: systemInfoSnapshots.hostname,
+  os: systemInfoSnapshots.os,
+}
+
+export function toSummary(row: Omit<SnapshotRow, 'data' | 'seq'>): SnapshotSummary {
   return {
     id: row.id,
     sessionId: row.sessionId,
@@ -124,19 +136,9 @@ export class SystemInfoService {
   async list(principal: Principal, sessionId: string, query: Paging<'collectedAt'>) {
     await this.sessions.findAccessible(principal, sessionId)
     const where = eq(systemInfoSnapshots.sessionId, sessionId)
-    const columns = {
-      id: systemInfoSnapshots.id,
-      sessionId: systemInfoSnapshots.sessionId,
-      commandId: systemInfoSnapshots.commandId,
-      collectedAt: systemInfoSnapshots.collectedAt,
-      createdAt: systemInfoSnapshots.createdAt,
-      sizeBytes: systemInfoSnapshots.sizeBytes,
-      hostname: systemInfoSnapshots.hostname,
-      os: systemInfoSnapshots.os,
-    }
     const [rows, [total]] = await Promise.all([
       this.db
-        .select(columns)
+        .select(snapshotSummaryColumns)
         .from(systemInfoSnapshots)
         .where(where)
         .orderBy(query.order === 'desc' ? desc(systemInfoSnapshots.collectedAt) : asc(systemInfoSnapshots.collectedAt), asc(systemInfoSnapshots.id))
@@ -144,7 +146,7 @@ export class SystemInfoService {
         .offset(query.offset),
       this.db.select({ n: count() }).from(systemInfoSnapshots).where(where),
     ])
-    return { data: rows.map((r) => toSummary({ ...r, data: { categories: [] }, seq: 0 })), total: total?.n ?? 0 }
+    return { data: rows.map(toSummary), total: total?.n ?? 0 }
   }
 
   private async findRow(principal: Principal, sessionId: string, snapshotId: string) {

@@ -1,7 +1,7 @@
 import t from 'tap'
 import { get as httpGet } from 'node:http'
 import { sql } from 'drizzle-orm'
-import { ApiError } from '@helpline/sdk'
+import { refused } from '../helpers/refused.ts'
 import { setupApp } from '../helpers/app.ts'
 import { joinAgent, sampleUpload } from '../helpers/agent.ts'
 import { checkResponse } from '../helpers/contract.ts'
@@ -10,16 +10,6 @@ import { checkResponse } from '../helpers/contract.ts'
 const h = await setupApp(t, { JOIN_MAX_ATTEMPTS_PER_IP: 10_000, JOIN_MAX_ATTEMPTS_PER_NUMBER: 10_000 })
 const csr = await h.createUser('csr', { name: 'Carla CSR' })
 const other = await h.createUser('csr', { name: 'Otto Other' })
-
-async function refused(call: Promise<unknown>): Promise<ApiError> {
-  try {
-    await call
-  } catch (err) {
-    if (err instanceof ApiError) return err
-    throw err
-  }
-  throw new Error('expected the call to be refused')
-}
 
 async function newSession(customerName = 'Alice') {
   const { data } = await csr.client.POST('/api/v1/sessions', { body: { customerName, customerEmail: 'alice@example.com', description: 'Printer' } })

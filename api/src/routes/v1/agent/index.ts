@@ -34,8 +34,10 @@ export default async function agentRoutes(fastify: FastifyInstance) {
   const c = app.config
 
   // Held polls end when the server closes instead of holding the close up for 25 s.
-  const closing = new AbortController()
-  app.addHook('preClose', async () => closing.abort())
+  const held = new Set<() => void>()
+  app.addHook('preClose', async () => {
+    for (const abort of [...held]) abort()
+  })
 
   const window = c.JOIN_WINDOW_SECONDS * 1000
   const perAddress = app.createRateLimit({ max: c.JOIN_MAX_ATTEMPTS_PER_IP, timeWindow: window, keyGenerator: (r: FastifyRequest) => `join-ip:${r.ip}` })
@@ -114,9 +116,15 @@ export default async function agentRoutes(fastify: FastifyInstance) {
     },
     async (request, reply) => {
       const aborted = new AbortController()
-      reply.raw.on('close', () => aborted.abort())
-      const wait = (request.query.wait ?? c.AGENT_POLL_WAIT_SECONDS) * 1000
-      return agents.poll(agentOf(request), request.query.cursor ?? 0, wait, AbortSignal.any([aborted.signal, closing.signal]))
+      const abort = () => aborted.abort()
+      reply.raw.once('close', abort) // the agent hung up
+      held.add(abort)
+      try {
+        const wait = (request.query.wait ?? c.AGENT_POLL_WAIT_SECONDS) * 1000
+        return await agents.poll(agentOf(request), request.query.cursor ?? 0, wait, aborted.signal)
+      } finally {
+        held.delete(abort)
+      }
     },
   )
 
