@@ -141,4 +141,12 @@ CREATE UNIQUE INDEX "support_sessions_open_number_idx" ON "support_sessions" USI
 CREATE INDEX "support_sessions_csr_idx" ON "support_sessions" USING btree ("csr_id","created_at");--> statement-breakpoint
 CREATE INDEX "support_sessions_waiting_idx" ON "support_sessions" USING btree ("expires_at") WHERE "support_sessions"."status" = 'waiting';--> statement-breakpoint
 CREATE UNIQUE INDEX "system_info_snapshots_command_idx" ON "system_info_snapshots" USING btree ("command_id");--> statement-breakpoint
-CREATE INDEX "system_info_snapshots_session_idx" ON "system_info_snapshots" USING btree ("session_id","collected_at");
+CREATE INDEX "system_info_snapshots_session_idx" ON "system_info_snapshots" USING btree ("session_id","collected_at");--> statement-breakpoint
+-- The audit trail is append-only: the database itself refuses to change or remove a row.
+CREATE FUNCTION "session_events_append_only"() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  RAISE EXCEPTION 'session_events is append-only (% refused)', TG_OP;
+END;
+$$;--> statement-breakpoint
+CREATE TRIGGER "session_events_no_change" BEFORE UPDATE OR DELETE ON "session_events" FOR EACH ROW EXECUTE FUNCTION "session_events_append_only"();--> statement-breakpoint
+CREATE TRIGGER "session_events_no_truncate" BEFORE TRUNCATE ON "session_events" FOR EACH STATEMENT EXECUTE FUNCTION "session_events_append_only"();
