@@ -5,6 +5,8 @@ import { createDataProvider } from './data-provider.ts'
 import { usersAdapter, userActions } from './resources/users.ts'
 import { tokensAdapter } from './resources/tokens.ts'
 import { meActions } from './resources/me.ts'
+import { sessionActions, sessionsAdapter } from './resources/sessions.ts'
+import { followSessionStream, type StreamHandlers } from './session-stream.ts'
 
 const tokens = localTokenStore()
 const client = createBrowserClient(tokens)
@@ -16,8 +18,19 @@ export const dataProvider = createDataProvider(
   {
     users: usersAdapter(client),
     tokens: tokensAdapter(client),
+    sessions: sessionsAdapter(client),
   },
-  { ...userActions(client), ...meActions(client) },
+  {
+    ...userActions(client),
+    ...meActions(client),
+    ...sessionActions(client),
+    /**
+     * A session's live updates; resolves to the function that stops them. A Promise because
+     * react-admin's useDataProvider proxy chains `.then` on whatever a method returns.
+     */
+    followSession: async (sessionId: string, after: number, handlers: StreamHandlers): Promise<() => void> =>
+      followSessionStream(client, sessionId, after, handlers),
+  },
 )
 
 export type AppDataProvider = typeof dataProvider
