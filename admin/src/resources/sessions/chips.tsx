@@ -1,7 +1,7 @@
 import { Chip, type ChipProps } from '@mui/material'
 import { useTranslate } from 'react-admin'
 import type { AgentInfo, ConsentStatus, SessionStatus } from '../../api/resources/sessions.ts'
-import { platformLabel } from './format.ts'
+import { agentDisplayStatus, platformLabel } from './format.ts'
 
 const sessionColor: Record<SessionStatus, ChipProps['color']> = { waiting: 'warning', active: 'success', ended: 'default' }
 const agentColor: Record<AgentInfo['status'], ChipProps['color']> = { online: 'success', offline: 'error', left: 'default' }
@@ -19,16 +19,6 @@ export function SessionStatusChip({ status, size = 'small' }: { status: SessionS
 }
 
 /** The agent's presence; with `detailed`, its platform too (as the chip's text, not a tooltip, so it can be read at a glance). */
-/**
- * What to say about the agent. An ended session's agent is told to stop and does; the API keeps
- * reporting its last presence ("online") until it misses two polls, so the session's state wins.
- */
-export function agentDisplayStatus(agent: AgentInfo | null, sessionStatus: SessionStatus): AgentInfo['status'] | 'none' | 'disconnected' {
-  if (!agent) return 'none'
-  if (sessionStatus === 'ended' && agent.status === 'online') return 'disconnected'
-  return agent.status
-}
-
 export function AgentStatusChip({ agent, sessionStatus, detailed = false }: { agent: AgentInfo | null; sessionStatus: SessionStatus; detailed?: boolean }) {
   const translate = useTranslate()
   const status = agentDisplayStatus(agent, sessionStatus)

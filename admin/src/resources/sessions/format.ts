@@ -1,4 +1,4 @@
-import type { AgentInfo } from '../../api/resources/sessions.ts'
+import type { AgentInfo, SessionStatus } from '../../api/resources/sessions.ts'
 
 /** `123456789` or `123-456-789` → `123-456-789`; anything else as it is. */
 export function formatNumber(number: string): string {
@@ -9,6 +9,16 @@ export function formatNumber(number: string): string {
 /** The exact command the customer runs to join, against the server this console is served by. */
 export function agentCommand(number: string, origin: string): string {
   return `npx helpline-agent join ${formatNumber(number)} --server ${origin.replace(/\/+$/, '')}`
+}
+
+/**
+ * What to say about the agent. An ended session's agent is told to stop and does; the API keeps
+ * reporting its last presence ("online") until it misses two polls, so the session's state wins.
+ */
+export function agentDisplayStatus(agent: AgentInfo | null, sessionStatus: SessionStatus): AgentInfo['status'] | 'none' | 'disconnected' {
+  if (!agent) return 'none'
+  if (sessionStatus === 'ended' && agent.status === 'online') return 'disconnected'
+  return agent.status
 }
 
 /** "Debian GNU/Linux 12 · x64 · customer-pc" */
