@@ -323,6 +323,21 @@ t.test('a support session in the console, with a real agent', async (t) => {
     t.equal(await chat.getByTestId('chat-input').inputValue(), '', 'the send box is cleared')
   })
 
+  await step('the session page speaks Japanese too', async (t) => {
+    await page.locator('header button[aria-haspopup="true"]', { hasText: 'English' }).click()
+    await page.getByRole('menuitem', { name: '日本語' }).click()
+    const panel = page.getByTestId('system-info')
+    await panel.getByRole('heading', { name: 'システム情報' }).waitFor()
+    t.ok(await panel.getByTestId('category-list').getByText('ハードウェア').isVisible(), 'category names')
+    t.ok(await panel.getByRole('button', { name: '更新' }).isVisible(), 'Refresh')
+    t.ok(await page.getByTestId('chat').getByText('システム情報を取得しました').first().isVisible(), 'system lines in the chat')
+    t.ok(await page.getByTestId('session-header').getByText('進行中').isVisible(), 'the session status')
+    await page.screenshot({ path: '/tmp/helpline-session-ja.png', fullPage: true })
+    await page.locator('header button[aria-haspopup="true"]', { hasText: '日本語' }).click()
+    await page.getByRole('menuitem', { name: 'English' }).click()
+    await panel.getByRole('heading', { name: 'System information' }).waitFor()
+  })
+
   await step('the session is ended from the console', async (t) => {
     const header = page.getByTestId('session-header')
     await header.getByRole('button', { name: 'End session' }).click()

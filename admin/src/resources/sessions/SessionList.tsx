@@ -105,7 +105,7 @@ export function SessionList() {
   const filters = [
     <SearchInput key="q" source="q" alwaysOn />,
     <SelectInput key="status" source="status" choices={statusChoices} alwaysOn />,
-    ...(isAdmin ? [<BooleanInput key="mine" source="mine" />] : []),
+    ...(isAdmin ? [<BooleanInput key="mine" source="mine" alwaysOn />] : []),
   ]
   return (
     <List<Session>
