@@ -5,6 +5,7 @@ import { createI18nProvider } from './i18n/index.ts'
 import { Layout } from './layout/Layout.tsx'
 import { LoginPage } from './layout/LoginPage.tsx'
 import { ProfilePage } from './profile/ProfilePage.tsx'
+import sessions, { SnapshotPrintPage } from './resources/sessions/index.ts'
 import users from './resources/users/index.ts'
 import tokens from './resources/tokens/index.ts'
 import scripts from './resources/scripts/index.ts'
@@ -15,7 +16,7 @@ const i18nProvider = createI18nProvider()
 /**
  * Resources are offered by role: the API enforces the same rules, this only
  * keeps the menu to what the user may use. Add a resource here and in
- * ./api/index.ts.
+ * ./api/index.ts. Sessions come first: they are what a CSR opens the console for.
  */
 export function App() {
   return (
@@ -31,6 +32,7 @@ export function App() {
     >
       {(permissions: unknown) => (
         <>
+          <Resource name="sessions" {...sessions} />
           {permissions === 'admin' && <Resource name="users" {...users} />}
           <Resource name="scripts" {...scripts} />
           {/* Everyone reads categories in the script forms; only site admins get their pages. */}
@@ -42,6 +44,10 @@ export function App() {
           <Resource name="tokens" {...tokens} />
           <CustomRoutes>
             <Route path="/profile" element={<ProfilePage />} />
+          </CustomRoutes>
+          {/* The print view is a page of its own: no app bar, no menu, only what goes on paper. */}
+          <CustomRoutes noLayout>
+            <Route path="/print/sessions/:id/snapshots/:snapshotId" element={<SnapshotPrintPage />} />
           </CustomRoutes>
         </>
       )}

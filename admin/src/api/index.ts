@@ -7,6 +7,8 @@ import { tokensAdapter } from './resources/tokens.ts'
 import { meActions } from './resources/me.ts'
 import { categoriesAdapter } from './resources/categories.ts'
 import { scriptActions, scriptsAdapter } from './resources/scripts.ts'
+import { sessionActions, sessionsAdapter } from './resources/sessions.ts'
+import { followSessionStream, type StreamHandlers } from './session-stream.ts'
 
 const tokens = localTokenStore()
 const client = createBrowserClient(tokens)
@@ -20,8 +22,20 @@ export const dataProvider = createDataProvider(
     tokens: tokensAdapter(client),
     categories: categoriesAdapter(client),
     scripts: scriptsAdapter(client),
+    sessions: sessionsAdapter(client),
   },
-  { ...userActions(client), ...meActions(client), ...scriptActions(client) },
+  {
+    ...userActions(client),
+    ...meActions(client),
+    ...sessionActions(client),
+    ...scriptActions(client),
+    /**
+     * A session's live updates; resolves to the function that stops them. A Promise because
+     * react-admin's useDataProvider proxy chains `.then` on whatever a method returns.
+     */
+    followSession: async (sessionId: string, after: number, handlers: StreamHandlers): Promise<() => void> =>
+      followSessionStream(client, sessionId, after, handlers),
+  },
 )
 
 export type AppDataProvider = typeof dataProvider

@@ -1,0 +1,67 @@
+import type { AgentInfo, SessionStatus } from '../../api/resources/sessions.ts'
+
+/** `123456789` or `123-456-789` → `123-456-789`; anything else as it is. */
+export function formatNumber(number: string): string {
+  const digits = number.replace(/\D/g, '')
+  return digits.length === 9 ? `${digits.slice(0, 3)}-${digits.slice(3, 6)}-${digits.slice(6)}` : number
+}
+
+/** The exact command the customer runs to join, against the server this console is served by. */
+export function agentCommand(number: string, origin: string): string {
+  return `npx helpline-agent join ${formatNumber(number)} --server ${origin.replace(/\/+$/, '')}`
+}
+
+/**
+ * What to say about the agent. An ended session's agent is told to stop and does; the API keeps
+ * reporting its last presence ("online") until it misses two polls, so the session's state wins.
+ */
+export function agentDisplayStatus(agent: AgentInfo | null, sessionStatus: SessionStatus): AgentInfo['status'] | 'none' | 'disconnected' {
+  if (!agent) return 'none'
+  if (sessionStatus === 'ended' && agent.status === 'online') return 'disconnected'
+  return agent.status
+}
+
+/** "Debian GNU/Linux 12 · x64 · customer-pc" */
+export function platformLabel(agent: Pick<AgentInfo, 'platform'>): string {
+  const p = agent.platform
+  return [p.osVersion || p.os, p.arch, p.hostname].filter(Boolean).join(' · ')
+}
+
+const pad2 = (n: number) => String(n).padStart(2, '0')
+
+/**
+ * The saved .txt's name: who and when, so a folder of them sorts and reads well, e.g.
+ * `system-info-Jane-Doe-123-456-789-2026-05-01_1432.txt` (local time of the collection). Letters
+ * of any script stay; only characters file systems refuse are replaced.
+ */
+export function snapshotFileName(customerName: string, number: string, collectedAt: string | Date): string {
+  const customer =
+    customerName
+      .normalize('NFC')
+      .replace(/[\\/:*?"<>|\u0000-\u001f\s.]+/g, '-')
+      .replace(/-+/g, '-')
+      .replace(/^-|-$/g, '')
+      .slice(0, 40) || 'customer'
+  const at = new Date(collectedAt)
+  const stamp = `${at.getFullYear()}-${pad2(at.getMonth() + 1)}-${pad2(at.getDate())}_${pad2(at.getHours())}${pad2(at.getMinutes())}`
+  return `system-info-${customer}-${formatNumber(number)}-${stamp}.txt`
+}
+
+/** Offers `text` to the browser as a file download. */
+export function downloadText(text: string, fileName: string) {
+  const url = URL.createObjectURL(new Blob([text], { type: 'text/plain;charset=utf-8' }))
+  const link = document.createElement('a')
+  link.href = url
+  link.download = fileName
+  link.rel = 'noopener'
+  document.body.appendChild(link)
+  link.click()
+  link.remove()
+  // The browser reads the blob asynchronously: give it time before letting it go.
+  setTimeout(() => URL.revokeObjectURL(url), 60_000)
+}
+
+/** The route of a snapshot's print view (outside the layout, opened in its own window). */
+export function printPath(sessionId: string, snapshotId: string): string {
+  return `/print/sessions/${sessionId}/snapshots/${snapshotId}`
+}
