@@ -38,6 +38,11 @@ export const Config = Type.Object({
   JOIN_MAX_ATTEMPTS_PER_IP: Type.Integer({ minimum: 1, default: 30 }),
   JOIN_MAX_ATTEMPTS_PER_NUMBER: Type.Integer({ minimum: 1, default: 10 }),
   JOIN_WINDOW_SECONDS: Type.Integer({ minimum: 1, default: 60 }),
+  /**
+   * A script still running this long past its own timeout is marked lost: its agent went away
+   * (the agent kills a script at its timeout and reports within seconds). It is never run again.
+   */
+  SCRIPT_LOST_GRACE_SECONDS: Type.Integer({ minimum: 1, default: 60 }),
   /** How often each instance expires waiting sessions and consents and marks silent agents offline. */
   SWEEP_INTERVAL_MS: Type.Integer({ minimum: 50, default: 1000 }),
 })

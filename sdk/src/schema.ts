@@ -158,6 +158,86 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/agent/script-runs/{id}/files/{name}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * One file of the script version a run was approved for
+         * @description Only for a run of this session whose consent was approved and that is queued or running (409 RUN_FINISHED afterwards). `ETag` is the sha256 the customer approved; the agent checks the bytes against its own record of the approval anyway.
+         */
+        get: operations["downloadRunFile"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/agent/script-runs/{id}/finish": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * How a script ended: status, exit code, duration, error
+         * @description The same status again answers duplicate=true. A run the CSR cancelled while it ran keeps status cancelled and takes the exit code and duration. failed and skipped may be reported for a run that never started (a refused file, no interpreter); lost is what an agent reports for a script it was running when it restarted. 409 RUN_FINISHED, RUN_NOT_STARTED.
+         */
+        post: operations["finishScriptRun"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/agent/script-runs/{id}/output": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Output of a running script, in numbered chunks (each stored once)
+         * @description A chunk whose (run, sequence) is stored already is counted in `duplicates` and changes nothing. At most 1 MiB of stdout and stderr is kept per run; the rest is dropped. The answer’s status tells the agent when the run was cancelled meanwhile (stop the script). 409 RUN_NOT_STARTED.
+         */
+        post: operations["postScriptRunOutput"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/agent/script-runs/{id}/start": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * The agent is about to run this script (at most once per approval)
+         * @description Journal the startId first, then ask. The same startId again (a retried post) answers duplicate=true; any other start of a started run is 409 RUN_ALREADY_STARTED. 409 RUN_CANCELLED / RUN_SKIPPED: do not run it; RUN_OUT_OF_ORDER: an earlier script of the batch has not finished; RUN_FINISHED.
+         */
+        post: operations["startScriptRun"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/auth/login": {
         parameters: {
             query?: never;
@@ -232,6 +312,87 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/script-batches": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Script batches (CSRs: the ones they started; admins: all), newest first by default with order=desc */
+        get: operations["listScriptBatches"];
+        put?: never;
+        /**
+         * Run scripts, in order, on one or more of your active sessions
+         * @description Records the exact current version of each script; each session gets a run_scripts consent request listing every script (name, version, size, sha256 of each file, arguments) and, once approved, runs them one after another. 404 SCRIPT_NOT_FOUND: a script you may not run (not published and not yours). 422: NO_SCRIPTS, TOO_MANY_SCRIPTS (more than 50), NO_SESSIONS, TOO_MANY_SESSIONS (more than 100), DUPLICATE_SESSION, SESSION_NOT_ACTIVE (naming each session that is not yours, not active, or whose customer left, in `errors` under sessionIds.N), ARGUMENTS_TOO_LONG (over 8 KiB together), INVALID_ARGUMENT. 409 RUN_QUEUE_FULL: a session already has 5 runs waiting or running. Nothing is created unless every session can take the batch.
+         */
+        post: operations["createScriptBatch"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/script-batches/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A batch with every session’s run and every script’s status (the grid)
+         * @description Poll it to follow a batch: `status` becomes finished when every run reached a final status.
+         */
+        get: operations["getScriptBatch"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/script-batches/{id}/cancel": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Cancel every unfinished session run of the batch
+         * @description Pending consent requests are withdrawn; a running script is killed by its agent; scripts not started become cancelled. 409 BATCH_FINISHED when nothing is left to cancel.
+         */
+        post: operations["cancelScriptBatch"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/script-batches/{id}/sessions/{sessionId}/cancel": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Cancel one session’s run of the batch; the other sessions carry on
+         * @description 409 RUN_FINISHED when that session’s run has already finished.
+         */
+        post: operations["cancelSessionRun"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/script-categories": {
         parameters: {
             query?: never;
@@ -284,6 +445,43 @@ export interface paths {
         };
         /** What an upload may contain: size, number of files, names, executables */
         get: operations["getScriptLimits"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/script-runs/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One script’s run on one session: status, exit code, duration, error */
+        get: operations["getScriptRun"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/script-runs/{id}/output": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A run’s output in the order it was written, stdout, stderr and the agent’s notes apart
+         * @description Page with after=next. While the run is running, ask again with after=the last sequence you have to get what is new.
+         */
+        get: operations["getScriptRunOutput"];
         put?: never;
         post?: never;
         delete?: never;
@@ -547,6 +745,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/sessions/{id}/script-runs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Every script run of a session, oldest batch first, each batch in its order */
+        get: operations["listSessionScriptRuns"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/sessions/{id}/snapshots": {
         parameters: {
             query?: never;
@@ -607,7 +822,7 @@ export interface paths {
         };
         /**
          * Live updates of one session (server-sent events)
-         * @description A `text/event-stream` that stays open. Each message has `id:` (the session’s change number), `event:` and JSON `data:`: `session` (Session), `agent` (AgentInfo), `chat` (ChatMessage), `consent` (Consent), `command` (Command), `snapshot` (SnapshotSummary). First it replays changes after `after` (or the `Last-Event-ID` header; from the start when neither is given), then sends each change as it happens. Comment lines (`: keep-alive`) are sent every 15 s. Authenticate with the Authorization header (use a fetch-based EventSource).
+         * @description A `text/event-stream` that stays open. Each message has `id:` (the session’s change number), `event:` and JSON `data:`: `session` (Session), `agent` (AgentInfo), `chat` (ChatMessage), `consent` (Consent), `command` (Command), `snapshot` (SnapshotSummary), `script_run` (ScriptRun), `script_output` (one OutputChunk with its runId). First it replays changes after `after` (or the `Last-Event-ID` header; from the start when neither is given), then sends each change as it happens. Comment lines (`: keep-alive`) are sent every 15 s. Authenticate with the Authorization header (use a fetch-based EventSource).
          */
         get: operations["streamSession"];
         put?: never;
@@ -800,6 +1015,8 @@ export interface components {
             status: components["schemas"]["ConsentStatus"];
         };
         AgentFeed: {
+            /** @description Commands handed out earlier and cancelled since the cursor (the CSR cancelled, the session ended): stop working on them */
+            cancelledCommands: string[];
             /** @description Messages from the CSR since the cursor */
             chat: components["schemas"]["AgentChat"][];
             /** @description Commands released since the cursor and not finished */
@@ -887,6 +1104,21 @@ export interface components {
         ApiTokenList: {
             data: components["schemas"]["ApiToken"][];
             total: number;
+        };
+        BatchScript: {
+            args: string[];
+            /** @description The version digest (docs/scripts.md) */
+            digest: string;
+            files: components["schemas"]["ScriptFile"][];
+            name: string;
+            position: number;
+            /** Format: uuid */
+            scriptId: string;
+            size: number;
+            timeoutSeconds: number;
+            version: number;
+            /** Format: uuid */
+            versionId: string;
         };
         ChatMessage: {
             /** @description The CSR’s name, the customer’s name, or “Helpline” for system lines */
@@ -997,6 +1229,19 @@ export interface components {
             token: string;
             user: components["schemas"]["User"];
         };
+        OutputChunk: {
+            /** Format: date-time */
+            createdAt: string;
+            data: string;
+            /** @description Per run, from 0, in the order it was written */
+            sequence: number;
+            stream: components["schemas"]["OutputStream"];
+        };
+        /**
+         * @description info: a line from the agent itself (output cut at the limit, killed after the timeout, interpreter missing)
+         * @enum {unknown}
+         */
+        OutputStream: "stdout" | "stderr" | "info";
         ReportAck: {
             commandStatus: string;
             /** @description true when this (command, sequence) was already stored; nothing changed */
@@ -1007,6 +1252,40 @@ export interface components {
          * @enum {unknown}
          */
         Role: "admin" | "csr";
+        RunFinished: {
+            duplicate: boolean;
+            status: components["schemas"]["ScriptRunStatus"];
+        };
+        /** @description status cancelled: stop the script */
+        RunOutputAck: {
+            /** @description Chunks whose sequence was already stored: nothing changed for them */
+            duplicates: number;
+            status: components["schemas"]["ScriptRunStatus"];
+            stored: number;
+        };
+        /** @description The payload of a run_scripts command (and, with the same scripts, the details of its consent) */
+        RunScriptsPayload: {
+            /** Format: uuid */
+            batchId: string;
+            scripts: {
+                args: string[];
+                /** @description The name of the file that runs */
+                executable: string;
+                files: components["schemas"]["ScriptFile"][];
+                name: string;
+                position: number;
+                /** Format: uuid */
+                runId: string;
+                timeoutSeconds: number;
+                version: number;
+            }[];
+            stopOnFailure: boolean;
+        };
+        RunStarted: {
+            /** @description true when this start was already recorded with this startId */
+            duplicate: boolean;
+            status: components["schemas"]["ScriptRunStatus"];
+        };
         Script: {
             /** Format: uuid */
             categoryId: string;
@@ -1034,6 +1313,64 @@ export interface components {
             version: number;
             /** Format: uuid */
             versionId: string;
+        };
+        ScriptBatch: {
+            cancelledAt: string | null;
+            /** @description Script runs by status, e.g. {"succeeded": 4, "running": 1} */
+            counts: {
+                [key: string]: number;
+            };
+            /** Format: date-time */
+            createdAt: string;
+            createdBy: {
+                /** Format: uuid */
+                id: string;
+                name: string;
+            };
+            finishedAt: string | null;
+            /** Format: uuid */
+            id: string;
+            scriptCount: number;
+            scripts: components["schemas"]["BatchScript"][];
+            sessionCount: number;
+            sessions: components["schemas"]["SessionRun"][];
+            /**
+             * @description finished: every session’s run reached a final status
+             * @enum {unknown}
+             */
+            status: "running" | "finished";
+            stopOnFailure: boolean;
+        };
+        ScriptBatchList: {
+            data: components["schemas"]["ScriptBatchSummary"][];
+            total: number;
+        };
+        ScriptBatchSummary: {
+            cancelledAt: string | null;
+            /** @description Script runs by status, e.g. {"succeeded": 4, "running": 1} */
+            counts: {
+                [key: string]: number;
+            };
+            /** Format: date-time */
+            createdAt: string;
+            createdBy: {
+                /** Format: uuid */
+                id: string;
+                name: string;
+            };
+            finishedAt: string | null;
+            /** Format: uuid */
+            id: string;
+            scriptCount: number;
+            /** @description In order */
+            scriptNames: string[];
+            sessionCount: number;
+            /**
+             * @description finished: every session’s run reached a final status
+             * @enum {unknown}
+             */
+            status: "running" | "finished";
+            stopOnFailure: boolean;
         };
         ScriptCategory: {
             /** Format: date-time */
@@ -1073,6 +1410,54 @@ export interface components {
             data: components["schemas"]["Script"][];
             total: number;
         };
+        ScriptRun: {
+            args: string[];
+            /** Format: uuid */
+            batchId: string;
+            /** Format: uuid */
+            commandId: string;
+            digest: string;
+            durationMs: number | null;
+            error: string | null;
+            exitCode: number | null;
+            finishedAt: string | null;
+            /** Format: uuid */
+            id: string;
+            /** @description Bytes of output stored */
+            outputBytes: number;
+            /** @description true when the script wrote more than 1048576 bytes and the rest was dropped */
+            outputTruncated: boolean;
+            /** @description Its place in the batch, from 0 */
+            position: number;
+            /** Format: uuid */
+            scriptId: string;
+            scriptName: string;
+            /** Format: uuid */
+            sessionId: string;
+            startedAt: string | null;
+            status: components["schemas"]["ScriptRunStatus"];
+            timeoutSeconds: number;
+            version: number;
+        };
+        ScriptRunList: {
+            data: components["schemas"]["ScriptRun"][];
+            total: number;
+        };
+        ScriptRunOutput: {
+            chunks: components["schemas"]["OutputChunk"][];
+            /** @description Ask again with after=next for more; null when this is all there is so far */
+            next: number | null;
+            outputBytes: number;
+            outputTruncated: boolean;
+            /** Format: uuid */
+            runId: string;
+            status: components["schemas"]["ScriptRunStatus"];
+        };
+        /**
+         * @description awaiting_consent: the customer has not answered yet; queued: approved, waiting its turn; denied/expired: the consent was refused or not answered; running; succeeded: exit code 0; failed: another exit code, a missing interpreter, a refused file; timed_out: killed after its timeout; cancelled: by the CSR or because the session ended; skipped: an earlier script failed and the batch stops at the first failure; lost: the agent went away while it ran (never run again)
+         * @enum {unknown}
+         */
+        ScriptRunStatus: "awaiting_consent" | "queued" | "denied" | "expired" | "running" | "succeeded" | "failed" | "timed_out" | "cancelled" | "skipped" | "lost";
         ScriptVersion: {
             /** Format: date-time */
             createdAt: string;
@@ -1144,6 +1529,24 @@ export interface components {
             data: components["schemas"]["Session"][];
             total: number;
         };
+        SessionRun: {
+            /** Format: uuid */
+            commandId: string;
+            /** Format: uuid */
+            consentId: string;
+            customerName: string;
+            /** @description One per script, in the batch’s order */
+            runs: components["schemas"]["ScriptRun"][];
+            /** Format: uuid */
+            sessionId: string;
+            sessionNumber: string;
+            status: components["schemas"]["SessionRunStatus"];
+        };
+        /**
+         * @description One session’s part of a batch: awaiting_consent, denied, expired follow the consent; then running until every script is done; succeeded when every script succeeded, cancelled when the CSR cancelled it or the session ended, failed otherwise
+         * @enum {unknown}
+         */
+        SessionRunStatus: "awaiting_consent" | "queued" | "denied" | "expired" | "running" | "succeeded" | "failed" | "cancelled";
         /**
          * @description waiting: no agent has joined yet; active: an agent joined; ended: by a user, or expired while waiting
          * @enum {unknown}
@@ -1918,6 +2321,361 @@ export interface operations {
             };
         };
     };
+    downloadRunFile: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The file’s bytes */
+            200: {
+                headers: {
+                    /** @description The file’s sha256 (hex), quoted */
+                    ETag?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/octet-stream": string;
+                };
+            };
+            /** @description The request is malformed or fails validation */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Missing, invalid or expired credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unexpected server error (details are logged with the request id) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    finishScriptRun: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    durationMs?: number;
+                    error?: string;
+                    exitCode?: number | null;
+                    /** @enum {unknown} */
+                    status: "succeeded" | "failed" | "timed_out" | "cancelled" | "skipped" | "lost";
+                    /** @description The agent dropped output past the limit */
+                    truncated?: boolean;
+                };
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RunFinished"];
+                };
+            };
+            /** @description The request is malformed or fails validation */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Missing, invalid or expired credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The request body is too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unsupported content type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unexpected server error (details are logged with the request id) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    postScriptRunOutput: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    chunks: {
+                        data: string;
+                        sequence: number;
+                        /** @enum {unknown} */
+                        stream: "stdout" | "stderr" | "info";
+                    }[];
+                };
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RunOutputAck"];
+                };
+            };
+            /** @description The request is malformed or fails validation */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Missing, invalid or expired credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The request body is too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unsupported content type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unexpected server error (details are logged with the request id) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    startScriptRun: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description Made by the agent and journaled before it asks; asking again with the same id (a retried post) is answered again, another id is refused */
+                    startId: string;
+                };
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RunStarted"];
+                };
+            };
+            /** @description The request is malformed or fails validation */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Missing, invalid or expired credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The request body is too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unsupported content type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unexpected server error (details are logged with the request id) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
     login: {
         parameters: {
             query?: never;
@@ -2134,6 +2892,366 @@ export interface operations {
             };
             /** @description Unprocessable Entity */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unexpected server error (details are logged with the request id) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    listScriptBatches: {
+        parameters: {
+            query?: {
+                page?: number;
+                perPage?: number;
+                sort?: "createdAt";
+                order?: "asc" | "desc";
+                status?: "running" | "finished";
+                sessionId?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ScriptBatchList"];
+                };
+            };
+            /** @description The request is malformed or fails validation */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Missing, invalid or expired credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unexpected server error (details are logged with the request id) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    createScriptBatch: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description In the order they run, 1 to 50 (422 otherwise); the same script may appear twice */
+                    scripts: {
+                        /** @description Command-line arguments, passed as they are (no shell); all arguments of a batch together at most 8192 bytes */
+                        args?: string[];
+                        /** Format: uuid */
+                        scriptId: string;
+                        /** @description Default: the script’s own default timeout */
+                        timeoutSeconds?: number;
+                    }[];
+                    /** @description Your active sessions, 1 to 100; each gets its own run and consent request */
+                    sessionIds: string[];
+                    /**
+                     * @description Skip the rest of a session’s scripts after the first that does not succeed
+                     * @default false
+                     */
+                    stopOnFailure?: boolean;
+                };
+            };
+        };
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ScriptBatch"];
+                };
+            };
+            /** @description The request is malformed or fails validation */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Missing, invalid or expired credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The request body is too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unsupported content type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unexpected server error (details are logged with the request id) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    getScriptBatch: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ScriptBatch"];
+                };
+            };
+            /** @description The request is malformed or fails validation */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Missing, invalid or expired credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unexpected server error (details are logged with the request id) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    cancelScriptBatch: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ScriptBatch"];
+                };
+            };
+            /** @description The request is malformed or fails validation */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Missing, invalid or expired credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unexpected server error (details are logged with the request id) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    cancelSessionRun: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+                sessionId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ScriptBatch"];
+                };
+            };
+            /** @description The request is malformed or fails validation */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Missing, invalid or expired credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Conflict */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2547,6 +3665,126 @@ export interface operations {
             };
             /** @description Missing, invalid or expired credentials */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unexpected server error (details are logged with the request id) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    getScriptRun: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ScriptRun"];
+                };
+            };
+            /** @description The request is malformed or fails validation */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Missing, invalid or expired credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unexpected server error (details are logged with the request id) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    getScriptRunOutput: {
+        parameters: {
+            query?: {
+                /** @description Only chunks with a larger sequence */
+                after?: number;
+                limit?: number;
+            };
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ScriptRunOutput"];
+                };
+            };
+            /** @description The request is malformed or fails validation */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Missing, invalid or expired credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4018,6 +5256,69 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["SessionEventList"];
+                };
+            };
+            /** @description The request is malformed or fails validation */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Missing, invalid or expired credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unexpected server error (details are logged with the request id) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    listSessionScriptRuns: {
+        parameters: {
+            query?: {
+                page?: number;
+                perPage?: number;
+                sort?: "position";
+                order?: "asc" | "desc";
+            };
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ScriptRunList"];
                 };
             };
             /** @description The request is malformed or fails validation */

@@ -3,3 +3,4 @@
 export * from './accounts.ts'
 export * from './scripts.ts'
 export * from './sessions.ts'
+export * from './runs.ts'

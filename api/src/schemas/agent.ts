@@ -106,6 +106,9 @@ export const AgentFeed = Type.Object(
     }),
     commands: Type.Array(ref(AgentCommand), { description: 'Commands released since the cursor and not finished' }),
     chat: Type.Array(ref(AgentChat), { description: 'Messages from the CSR since the cursor' }),
+    cancelledCommands: Type.Array(Uuid, {
+      description: 'Commands handed out earlier and cancelled since the cursor (the CSR cancelled, the session ended): stop working on them',
+    }),
   },
   { $id: 'AgentFeed', additionalProperties: false },
 )

@@ -1,7 +1,8 @@
 import { accountSchemas } from './accounts.ts'
 import { agentSchemas } from './agent.ts'
+import { runSchemas } from './runs.ts'
 import { scriptSchemas } from './scripts.ts'
 import { sessionSchemas } from './sessions.ts'
 
 /** Every shared (named) schema, registered once with fastify. */
-export const sharedSchemas = [...accountSchemas, ...scriptSchemas, ...sessionSchemas, ...agentSchemas]
+export const sharedSchemas = [...accountSchemas, ...scriptSchemas, ...sessionSchemas, ...agentSchemas, ...runSchemas]

@@ -6,6 +6,7 @@ import { hashToken, newToken } from '../lib/crypto.ts'
 import { AGENT_PROTOCOL, type AgentFeed, type AgentJoined } from '../schemas/agent.ts'
 import { version } from '../version.ts'
 import type { CommandQueue } from './commands.service.ts'
+import type { RunsService } from './runs.service.ts'
 import { systemActor, type SessionFeed, type SessionTx } from './feed.ts'
 import { agentStatus, formatNumber, normalizeNumber, type AgentRow, type SessionRow } from './sessions.service.ts'
 
@@ -41,6 +42,7 @@ export class AgentsService {
     private readonly db: Db,
     private readonly feed: SessionFeed,
     private readonly commands: CommandQueue,
+    private readonly runs: RunsService,
     private readonly timings: AgentTimings,
   ) {}
 
@@ -209,7 +211,8 @@ export class AgentsService {
     let last: AgentFeed | undefined
     const found = await this.feed.hold(agent.sessionId, Math.min(waitMs, this.timings.pollWaitMs), signal, async () => {
       last = await this.read(agent, cursor)
-      const has = last.consents.length > 0 || last.commands.length > 0 || last.chat.length > 0 || last.session.status === 'ended'
+      const has =
+        last.consents.length > 0 || last.commands.length > 0 || last.chat.length > 0 || last.cancelledCommands.length > 0 || last.session.status === 'ended'
       return has ? last : undefined
     })
     return found ?? last!
@@ -221,7 +224,7 @@ export class AgentsService {
     const upTo = session.feedSeq
     // A cursor from the future (another server's state, a hand-edited file) would hide everything.
     const cursor = after > upTo ? 0 : after
-    const [consents, commandRows, chat, csrName] = await Promise.all([
+    const [consents, commandRows, chat, csrName, cancelled] = await Promise.all([
       this.db
         .select({ consent: consentRequests, csrName: users.name })
         .from(consentRequests)
@@ -236,6 +239,7 @@ export class AgentsService {
         .orderBy(asc(chatMessages.seq))
         .limit(CHAT_BATCH),
       this.db.select({ name: users.name }).from(users).where(eq(users.id, session.csrId)),
+      this.runs.cancelledSince(agent.sessionId, cursor, upTo),
     ])
     // A full chat batch means there may be more: resume right after the last one sent.
     const next = chat.length === CHAT_BATCH ? chat[chat.length - 1]!.seq : upTo
@@ -256,6 +260,7 @@ export class AgentsService {
         })),
       commands: commandRows.filter((c) => (c.dispatchSeq ?? 0) <= next).map((c) => this.commands.toAgentCommand(c)),
       chat: chat.map((m) => ({ id: m.id, authorName: csr, body: m.body, createdAt: m.createdAt.toISOString() })),
+      cancelledCommands: cancelled,
     }
   }
 

@@ -17,13 +17,25 @@ export type CommandStatus = CommandRow['status']
  */
 export const COMMAND_KINDS = {
   collect_system_info: 'view_system_info',
+  run_scripts: 'run_scripts',
 } as const satisfies Record<string, ConsentKind | null>
 export type CommandKind = keyof typeof COMMAND_KINDS
 
 /** Consent kinds that, once approved, cover every later command of the session. */
 const LASTS_FOR_SESSION: ReadonlySet<ConsentKind> = new Set(['view_system_info'])
 
-const OPEN: CommandStatus[] = ['awaiting_consent', 'queued', 'delivered', 'running']
+/**
+ * What a feature keeps beside its commands (a batch's script runs) follows the command through
+ * these: released to the agent, its consent closed without approval, finished.
+ */
+export interface CommandObserver {
+  released?(s: SessionTx, row: CommandRow): Promise<void>
+  consentClosed?(s: SessionTx, row: CommandRow, outcome: 'denied' | 'expired' | 'cancelled'): Promise<void>
+  finished?(s: SessionTx, row: CommandRow, status: 'succeeded' | 'failed' | 'cancelled', error: string | null): Promise<void>
+}
+
+export const OPEN_COMMAND_STATUSES: CommandStatus[] = ['awaiting_consent', 'queued', 'delivered', 'running']
+const OPEN = OPEN_COMMAND_STATUSES
 const HANDED_OUT: CommandStatus[] = ['queued', 'delivered', 'running']
 
 export function toCommand(row: CommandRow): Command {
@@ -47,10 +59,16 @@ export function toCommand(row: CommandRow): Command {
  * command reaches an agent, and the one place that refuses one without an approved consent.
  */
 export class CommandQueue {
+  private readonly observers = new Map<string, CommandObserver>()
+
   constructor(
     private readonly db: Db,
     private readonly feed: SessionFeed,
   ) {}
+
+  observe(kind: CommandKind, observer: CommandObserver) {
+    this.observers.set(kind, observer)
+  }
 
   /** Adds a command inside a session change, released at once when its consent allows it. */
   async enqueue(s: SessionTx, input: { kind: CommandKind; consentId: string | null; payload?: Record<string, unknown>; createdBy: string | null }): Promise<CommandRow> {
@@ -91,7 +109,10 @@ export class CommandQueue {
       .set({ status: 'queued', dispatchSeq: seq, seq })
       .where(and(eq(commands.id, row.id), eq(commands.status, 'awaiting_consent')))
       .returning()
-    if (released) await s.event('command.queued', { type: 'system' }, { commandId: row.id, kind: row.kind })
+    if (released) {
+      await s.event('command.queued', { type: 'system' }, { commandId: row.id, kind: row.kind })
+      await this.observers.get(row.kind)?.released?.(s, released)
+    }
     return released
   }
 
@@ -106,12 +127,15 @@ export class CommandQueue {
   }
 
   /** A consent was denied, expired or withdrawn: what waited on it will never run. */
-  async cancelForConsent(s: SessionTx, consentId: string, outcome: string) {
+  async cancelForConsent(s: SessionTx, consentId: string, outcome: 'denied' | 'expired' | 'cancelled') {
     const waiting = await s.tx
       .select()
       .from(commands)
       .where(and(eq(commands.consentId, consentId), eq(commands.status, 'awaiting_consent')))
-    for (const row of waiting) await this.finish(s, row, 'cancelled', `Consent ${outcome}`)
+    for (const row of waiting) {
+      await this.observers.get(row.kind)?.consentClosed?.(s, row, outcome)
+      await this.finish(s, row, 'cancelled', `Consent ${outcome}`)
+    }
   }
 
   async cancelOpen(s: SessionTx, reason: string) {
@@ -128,7 +152,10 @@ export class CommandQueue {
       .set({ status, error, finishedAt: new Date(), seq: await s.next(), ...(result ? { result } : {}) })
       .where(and(eq(commands.id, row.id), inArray(commands.status, OPEN)))
       .returning()
-    if (done) await s.event(`command.${status}`, { type: 'system' }, { commandId: row.id, kind: row.kind, ...(error ? { error } : {}) })
+    if (done) {
+      await s.event(`command.${status}`, { type: 'system' }, { commandId: row.id, kind: row.kind, ...(error ? { error } : {}) })
+      await this.observers.get(row.kind)?.finished?.(s, done, status, error)
+    }
     return done
   }
 
@@ -196,6 +223,17 @@ export class CommandQueue {
     return row
   }
 
+  /** The agent began working on a command (first report or first script started). */
+  async markRunning(s: SessionTx, row: CommandRow, agentId: string) {
+    if (row.status === 'running') return
+    const [running] = await s.tx
+      .update(commands)
+      .set({ status: 'running', seq: await s.next() })
+      .where(and(eq(commands.id, row.id), inArray(commands.status, HANDED_OUT)))
+      .returning({ id: commands.id })
+    if (running) await s.event('command.running', { type: 'agent', id: agentId }, { commandId: row.id, kind: row.kind })
+  }
+
   /**
    * A progress or result report. (command, sequence) is stored once: a retried post is
    * acknowledged as a duplicate and changes nothing.
@@ -217,13 +255,8 @@ export class CommandQueue {
       if (row.status === 'cancelled') throw conflict('COMMAND_CANCELLED', 'This command was cancelled; stop working on it')
       if (row.status === 'succeeded' || row.status === 'failed') throw conflict('COMMAND_FINISHED', `This command already ${row.status}`)
       if (input.status === 'running' && row.status !== 'running') {
-        const [running] = await s.tx
-          .update(commands)
-          .set({ status: 'running', seq: await s.next() })
-          .where(eq(commands.id, row.id))
-          .returning()
-        await s.event('command.running', { type: 'agent', id: agent.agentId }, { commandId, kind: row.kind })
-        return { duplicate: false, commandStatus: running!.status }
+        await this.markRunning(s, row, agent.agentId)
+        return { duplicate: false, commandStatus: 'running' }
       }
       if (input.status === 'succeeded' || input.status === 'failed') {
         const done = await this.finish(s, row, input.status, input.status === 'failed' ? (input.message ?? 'Failed') : null, input.data)

@@ -193,6 +193,17 @@ export class ConsentsService {
     return updated
   }
 
+  /** Withdraws a pending request inside a change (a cancelled batch's consent); false when it was no longer pending. */
+  async withdrawInTx(s: SessionTx, consentId: string, actor: Actor, reason: string): Promise<boolean> {
+    const [row] = await s.tx
+      .select()
+      .from(consentRequests)
+      .where(and(eq(consentRequests.id, consentId), eq(consentRequests.sessionId, s.sessionId)))
+    if (row?.status !== 'pending') return false
+    await this.close(s, row, 'cancelled', actor, reason)
+    return true
+  }
+
   /** Cancels every pending request of a session that ends. */
   async cancelOpen(s: SessionTx, reason: string) {
     const open = await s.tx

@@ -1,4 +1,4 @@
-import { eq, sql } from 'drizzle-orm'
+import { asc, eq, inArray, sql } from 'drizzle-orm'
 import type { Db } from '../db/client.ts'
 import { chatMessages, sessionEvents, supportSessions } from '../db/schema.ts'
 import type { Notifier } from '../lib/notifier.ts'
@@ -32,33 +32,54 @@ export class SessionFeed {
   ) {}
 
   async change<T>(sessionId: string, fn: (s: SessionTx) => Promise<T>): Promise<T> {
-    let changed = false
+    return this.changeMany([sessionId], (of) => fn(of(sessionId)))
+  }
+
+  /**
+   * One transaction over several sessions (a script batch on many sessions is all or nothing).
+   * Their rows are locked in id order up front, so two such changes cannot deadlock.
+   */
+  async changeMany<T>(sessionIds: readonly string[], fn: (of: (sessionId: string) => SessionTx) => Promise<T>): Promise<T> {
+    const changed = new Set<string>()
+    const ids = [...new Set(sessionIds)].sort()
     const result = await this.db.transaction(async (tx) => {
-      const next = async () => {
-        const [row] = await tx
-          .update(supportSessions)
-          .set({ feedSeq: sql`${supportSessions.feedSeq} + 1`, updatedAt: new Date() })
-          .where(eq(supportSessions.id, sessionId))
-          .returning({ seq: supportSessions.feedSeq })
-        if (!row) throw new Error(`session ${sessionId} vanished inside its own change`)
-        changed = true
-        return row.seq
+      const txs = new Map<string, SessionTx>()
+      for (const sessionId of ids) txs.set(sessionId, this.sessionTx(tx, sessionId, changed))
+      if (ids.length > 1) {
+        await tx.select({ id: supportSessions.id }).from(supportSessions).where(inArray(supportSessions.id, ids)).orderBy(asc(supportSessions.id)).for('update')
       }
-      const s: SessionTx = {
-        tx,
-        sessionId,
-        next,
-        event: async (type, actor, data = {}) => {
-          await tx.insert(sessionEvents).values({ sessionId, type, actorType: actor.type, actorId: 'id' in actor ? actor.id : null, data })
-        },
-        systemLine: async (body, type, data = {}) => {
-          await tx.insert(chatMessages).values({ sessionId, sender: 'system', body, systemEvent: { type, data }, seq: await next() })
-        },
-      }
-      return fn(s)
+      return fn((sessionId) => {
+        const s = txs.get(sessionId)
+        if (!s) throw new Error(`session ${sessionId} is not part of this change`)
+        return s
+      })
     })
-    if (changed) this.notifier.publish(sessionId)
+    for (const sessionId of changed) this.notifier.publish(sessionId)
     return result
+  }
+
+  private sessionTx(tx: Db, sessionId: string, changed: Set<string>): SessionTx {
+    const next = async () => {
+      const [row] = await tx
+        .update(supportSessions)
+        .set({ feedSeq: sql`${supportSessions.feedSeq} + 1`, updatedAt: new Date() })
+        .where(eq(supportSessions.id, sessionId))
+        .returning({ seq: supportSessions.feedSeq })
+      if (!row) throw new Error(`session ${sessionId} vanished inside its own change`)
+      changed.add(sessionId)
+      return row.seq
+    }
+    return {
+      tx,
+      sessionId,
+      next,
+      event: async (type, actor, data = {}) => {
+        await tx.insert(sessionEvents).values({ sessionId, type, actorType: actor.type, actorId: 'id' in actor ? actor.id : null, data })
+      },
+      systemLine: async (body, type, data = {}) => {
+        await tx.insert(chatMessages).values({ sessionId, sender: 'system', body, systemEvent: { type, data }, seq: await next() })
+      },
+    }
   }
 
   /**

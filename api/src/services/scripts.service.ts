@@ -251,6 +251,27 @@ export class ScriptsService {
     return row
   }
 
+  /**
+   * The current versions of scripts the actor may run (the ones they may see: published, their
+   * own, or any for a site admin), with their files. 404 for any other, as for a read.
+   */
+  async resolveForRun(actor: Actor, ids: readonly string[]): Promise<Map<string, Script>> {
+    const unique = [...new Set(ids)]
+    const rows = await this.selectScripts().where(and(inArray(scripts.id, unique), this.visibleTo(actor)))
+    const found = new Map((await this.toScripts(rows)).map((s) => [s.id, s]))
+    for (const id of unique) if (!found.has(id)) throw scriptNotFound()
+    return found
+  }
+
+  /** One file of a version, with its content (the agent's download of what a run needs). */
+  async versionFile(versionId: string, name: string): Promise<StoredFile | undefined> {
+    const [file] = await this.db
+      .select({ name: scriptFiles.name, role: scriptFiles.role, size: scriptFiles.size, sha256: scriptFiles.sha256, content: scriptFiles.content })
+      .from(scriptFiles)
+      .where(and(eq(scriptFiles.versionId, versionId), eq(scriptFiles.name, name)))
+    return file
+  }
+
   /** Refuses early, before an upload is read, whoever could not change the script anyway. */
   async checkWritable(actor: Actor, id: string): Promise<void> {
     const row = await this.findVisible(actor, id)

@@ -4,6 +4,7 @@ import { AccountsService } from '../../services/accounts.service.ts'
 import { AgentsService } from '../../services/agents.service.ts'
 import { AuthService } from '../../services/auth.service.ts'
 import { CategoriesService } from '../../services/categories.service.ts'
+import { RunsService } from '../../services/runs.service.ts'
 import { ScriptsService } from '../../services/scripts.service.ts'
 import { ChatService } from '../../services/chat.service.ts'
 import { CommandQueue } from '../../services/commands.service.ts'
@@ -33,7 +34,8 @@ function createServices(app: FastifyInstance) {
   sessions.commands = commands
   consents.sessions = sessions
   consents.commands = commands
-  const agents = new AgentsService(db, feed, commands, { pollWaitMs, offlineAfterMs, rejoinWindowMs: c.AGENT_REJOIN_WINDOW_MINUTES * 60_000 })
+  const runs = new RunsService(db, feed, consents, commands, scripts, { lostGraceMs: c.SCRIPT_LOST_GRACE_SECONDS * 1000 })
+  const agents = new AgentsService(db, feed, commands, runs, { pollWaitMs, offlineAfterMs, rejoinWindowMs: c.AGENT_REJOIN_WINDOW_MINUTES * 60_000 })
   const systemInfo = new SystemInfoService(db, feed, sessions, consents, commands)
   const chat = new ChatService(db, feed, sessions)
   const stream = new SessionStream(db, feed, sessions, chat, consents, offlineAfterMs)
@@ -42,11 +44,12 @@ function createServices(app: FastifyInstance) {
       { name: 'expire waiting sessions', run: () => sessions.expireWaiting() },
       { name: 'expire consents', run: () => consents.expireDue() },
       { name: 'mark silent agents offline', run: () => agents.markSilentOffline() },
+      { name: 'mark lost script runs', run: () => runs.markLost() },
     ],
     c.SWEEP_INTERVAL_MS,
     app.log,
   )
-  return { accounts, auth, categories, scripts, feed, commands, sessions, consents, agents, systemInfo, chat, stream, sweeper }
+  return { accounts, auth, categories, scripts, feed, commands, sessions, consents, runs, agents, systemInfo, chat, stream, sweeper }
 }
 
 export type Services = ReturnType<typeof createServices>

@@ -41,6 +41,7 @@ export default fp(
           { name: 'scripts', description: 'The script library: versioned scripts with their input files' },
           { name: 'categories', description: 'Script categories (site admins manage them)' },
           { name: 'sessions', description: 'Support sessions: consent, system information, chat, live updates' },
+          { name: 'script runs', description: 'Running library scripts on sessions: batches, per-session runs, output' },
           { name: 'agent', description: 'The customer’s agent: join, long-poll, answers and reports (see docs/agent-protocol.md)' },
         ],
       },

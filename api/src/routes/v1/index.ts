@@ -1,7 +1,9 @@
 import type { FastifyInstance } from 'fastify'
 import agentRoutes from './agent/index.ts'
+import agentScriptRunRoutes from './agent/script-runs.ts'
 import authRoutes from './auth.ts'
 import categoryRoutes from './categories.ts'
+import scriptBatchRoutes from './script-batches.ts'
 import scriptRoutes from './scripts.ts'
 import sessionRoutes from './sessions.ts'
 import tokenRoutes from './tokens.ts'
@@ -15,5 +17,7 @@ export default async function v1(app: FastifyInstance) {
   await app.register(categoryRoutes)
   await app.register(scriptRoutes)
   await app.register(sessionRoutes)
+  await app.register(scriptBatchRoutes)
   await app.register(agentRoutes)
+  await app.register(agentScriptRunRoutes)
 }

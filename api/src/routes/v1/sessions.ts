@@ -128,7 +128,7 @@ export default async function sessionRoutes(fastify: FastifyInstance) {
         summary: 'Live updates of one session (server-sent events)',
         description: [
           'A `text/event-stream` that stays open. Each message has `id:` (the session’s change number), `event:` and JSON `data:`:',
-          '`session` (Session), `agent` (AgentInfo), `chat` (ChatMessage), `consent` (Consent), `command` (Command), `snapshot` (SnapshotSummary).',
+          '`session` (Session), `agent` (AgentInfo), `chat` (ChatMessage), `consent` (Consent), `command` (Command), `snapshot` (SnapshotSummary), `script_run` (ScriptRun), `script_output` (one OutputChunk with its runId).',
           'First it replays changes after `after` (or the `Last-Event-ID` header; from the start when neither is given), then sends each change as it happens.',
           'Comment lines (`: keep-alive`) are sent every 15 s. Authenticate with the Authorization header (use a fetch-based EventSource).',
         ].join(' '),

@@ -1,0 +1,803 @@
+import { randomUUID } from 'node:crypto'
+import { and, asc, count, desc, eq, exists, gt, inArray, isNotNull, lt, sql, type SQL } from 'drizzle-orm'
+import type { Db } from '../db/client.ts'
+import {
+  agents,
+  chatMessages,
+  commands,
+  consentRequests,
+  runBatches,
+  scriptOutputChunks,
+  scriptRuns,
+  supportSessions,
+  users,
+  type BatchScriptRecord,
+} from '../db/schema.ts'
+import { conflict, notFound, unprocessable } from '../errors.ts'
+import type { Paging } from '../schemas/common.ts'
+import {
+  MAX_ARGS_BYTES,
+  MAX_BATCH_SCRIPTS,
+  MAX_BATCH_SESSIONS,
+  MAX_OUTPUT_BYTES,
+  type RunFinish,
+  type RunScriptsPayload,
+  type ScriptBatch,
+  type ScriptBatchCreate,
+  type ScriptBatchSummary,
+  type ScriptRun,
+  type ScriptRunStatus,
+  type SessionRun,
+  type SessionRunStatus,
+} from '../schemas/runs.ts'
+import type { Principal } from './auth.service.ts'
+import { OPEN_COMMAND_STATUSES, type CommandQueue, type CommandRow } from './commands.service.ts'
+import type { ConsentsService } from './consents.service.ts'
+import { systemActor, type Actor, type SessionFeed, type SessionTx } from './feed.ts'
+import type { ScriptsService } from './scripts.service.ts'
+import { formatNumber } from './sessions.service.ts'
+
+export type ScriptRunRow = typeof scriptRuns.$inferSelect
+type BatchRow = typeof runBatches.$inferSelect
+
+const OPEN_RUN: ScriptRunStatus[] = ['awaiting_consent', 'queued', 'running']
+const FINAL_RUN: ScriptRunStatus[] = ['denied', 'expired', 'succeeded', 'failed', 'timed_out', 'cancelled', 'skipped', 'lost']
+export const isFinalRun = (status: ScriptRunStatus) => FINAL_RUN.includes(status)
+
+/** Open batches a session may have queued at once; more is 409 RUN_QUEUE_FULL. */
+export const MAX_OPEN_RUNS_PER_SESSION = 5
+
+const runNotFound = () => notFound('Script run', 'RUN_NOT_FOUND')
+const batchNotFound = () => notFound('Script batch', 'BATCH_NOT_FOUND')
+
+/** What the customer is told a run_scripts request will do (their agent words it in their language). */
+const RUN_EFFECT =
+  'Runs these scripts on this computer, one after another in this order, each in a new temporary folder that is removed afterwards. ' +
+  'Their output is sent to your support representative.'
+
+const statusWords: Record<ScriptRunStatus, string> = {
+  awaiting_consent: 'waiting for the customer',
+  queued: 'queued',
+  denied: 'denied',
+  expired: 'not answered in time',
+  running: 'running',
+  succeeded: 'succeeded',
+  failed: 'failed',
+  timed_out: 'timed out',
+  cancelled: 'cancelled',
+  skipped: 'skipped',
+  lost: 'lost (the agent went away)',
+}
+
+/** One session's part of a batch, from its consent and its scripts' statuses. */
+export function sessionRunStatus(consent: string, runs: readonly { status: ScriptRunStatus }[]): SessionRunStatus {
+  if (consent === 'pending') return 'awaiting_consent'
+  if (consent === 'denied') return 'denied'
+  if (consent === 'expired') return 'expired'
+  const statuses = runs.map((r) => r.status)
+  if (statuses.includes('running')) return 'running'
+  if (statuses.includes('queued')) return statuses.some((s) => isFinalRun(s)) ? 'running' : 'queued'
+  if (statuses.includes('awaiting_consent')) return 'awaiting_consent'
+  if (statuses.includes('cancelled')) return 'cancelled'
+  return statuses.every((s) => s === 'succeeded') ? 'succeeded' : 'failed'
+}
+
+export function toScriptRun(row: ScriptRunRow): ScriptRun {
+  return {
+    id: row.id,
+    batchId: row.batchId,
+    sessionId: row.sessionId,
+    commandId: row.commandId,
+    position: row.position,
+    scriptId: row.scriptId,
+    scriptName: row.scriptName,
+    version: row.version,
+    digest: row.digest,
+    args: row.args,
+    timeoutSeconds: row.timeoutSeconds,
+    status: row.status,
+    exitCode: row.exitCode,
+    startedAt: row.startedAt?.toISOString() ?? null,
+    finishedAt: row.finishedAt?.toISOString() ?? null,
+    durationMs: row.durationMs,
+    error: row.error,
+    outputBytes: row.outputBytes,
+    outputTruncated: row.outputTruncated,
+  }
+}
+
+/** The chat line of a run: one per script, written when it starts and rewritten when it ends. */
+function chatLine(run: ScriptRunRow, count: number): { body: string; systemEvent: { type: string; data: Record<string, unknown> } } {
+  const title = `"${run.scriptName}" v${run.version} (${run.position + 1}/${count})`
+  let body = `Running ${title}`
+  if (run.status !== 'running') {
+    const facts = [run.exitCode !== null ? `exit ${run.exitCode}` : null, run.durationMs !== null ? `${(run.durationMs / 1000).toFixed(1)} s` : null].filter(Boolean)
+    body = `${title}: ${statusWords[run.status]}${facts.length ? ` (${facts.join(', ')})` : ''}${run.error ? ` — ${run.error}` : ''}`
+  }
+  return {
+    body,
+    systemEvent: {
+      type: 'script_run',
+      data: {
+        runId: run.id,
+        batchId: run.batchId,
+        scriptName: run.scriptName,
+        version: run.version,
+        position: run.position,
+        count,
+        status: run.status,
+        exitCode: run.exitCode,
+        durationMs: run.durationMs,
+      },
+    },
+  }
+}
+
+/** Cuts text to at most `bytes` UTF-8 bytes without splitting a character. */
+function cutUtf8(text: string, bytes: number): string {
+  const buf = Buffer.from(text, 'utf8')
+  if (buf.length <= bytes) return text
+  let end = bytes
+  while (end > 0 && (buf[end]! & 0xc0) === 0x80) end--
+  return buf.subarray(0, end).toString('utf8')
+}
+
+export interface RunTimings {
+  lostGraceMs: number
+}
+
+/**
+ * Running library scripts: a batch records the exact versions once; each targeted session gets a
+ * run_scripts consent and command and a script_runs row per script. The agent starts each run
+ * (at most once: its journaled start id), streams output in numbered chunks (stored once),
+ * and finishes it; the server keeps the order, stop-at-first-failure, cancellation and the
+ * `lost` verdict for agents that went away.
+ */
+export class RunsService {
+  constructor(
+    private readonly db: Db,
+    private readonly feed: SessionFeed,
+    private readonly consents: ConsentsService,
+    private readonly commands: CommandQueue,
+    private readonly scripts: ScriptsService,
+    private readonly timings: RunTimings,
+  ) {
+    commands.observe('run_scripts', {
+      released: async (s, command) => {
+        await this.setRuns(s, and(eq(scriptRuns.commandId, command.id), eq(scriptRuns.status, 'awaiting_consent'))!, { status: 'queued' })
+      },
+      consentClosed: async (s, command, outcome) => {
+        const status = outcome === 'denied' ? 'denied' : outcome === 'expired' ? 'expired' : 'cancelled'
+        const error = { denied: 'The customer denied the request', expired: 'The customer did not answer in time', cancelled: 'The request was withdrawn' }[outcome]
+        await this.setRuns(s, and(eq(scriptRuns.commandId, command.id), eq(scriptRuns.status, 'awaiting_consent'))!, { status, error, finishedAt: new Date() })
+      },
+      finished: async (s, command, status, error) => {
+        // Runs still open when their command ends: cancelled with it, or failed for the reason the agent gave.
+        const open = await s.tx
+          .select()
+          .from(scriptRuns)
+          .where(and(eq(scriptRuns.commandId, command.id), inArray(scriptRuns.status, OPEN_RUN)))
+          .orderBy(asc(scriptRuns.position))
+          .for('update')
+        for (const run of open) {
+          const final = status === 'cancelled' ? 'cancelled' : 'failed'
+          await this.finishRun(s, run, final, { error: error ?? (final === 'cancelled' ? 'Cancelled' : 'Failed') }, systemActor)
+        }
+      },
+    })
+  }
+
+  // ── The CSR's side ──────────────────────────────────────────────────────────────────────
+
+  async create(principal: Principal, input: ScriptBatchCreate): Promise<ScriptBatch> {
+    const count = input.scripts.length
+    if (count === 0) throw unprocessable('NO_SCRIPTS', 'Choose at least one script to run', { scripts: 'Choose at least one script' })
+    if (count > MAX_BATCH_SCRIPTS) {
+      throw unprocessable('TOO_MANY_SCRIPTS', `A batch runs at most ${MAX_BATCH_SCRIPTS} scripts; ${count} were chosen`, { scripts: `At most ${MAX_BATCH_SCRIPTS}` })
+    }
+    const sessionIds = input.sessionIds
+    if (sessionIds.length === 0) throw unprocessable('NO_SESSIONS', 'Choose at least one session', { sessionIds: 'Choose at least one session' })
+    if (sessionIds.length > MAX_BATCH_SESSIONS) {
+      throw unprocessable('TOO_MANY_SESSIONS', `A batch targets at most ${MAX_BATCH_SESSIONS} sessions; ${sessionIds.length} were chosen`, {
+        sessionIds: `At most ${MAX_BATCH_SESSIONS}`,
+      })
+    }
+    const seen = new Set<string>()
+    sessionIds.forEach((id, i) => {
+      if (seen.has(id)) throw unprocessable('DUPLICATE_SESSION', `Session ${id} is chosen twice`, { [`sessionIds.${i}`]: 'Chosen twice' })
+      seen.add(id)
+    })
+    const argBytes = input.scripts.reduce((sum, s) => sum + (s.args ?? []).reduce((n, a) => n + Buffer.byteLength(a, 'utf8'), 0), 0)
+    if (argBytes > MAX_ARGS_BYTES) {
+      throw unprocessable('ARGUMENTS_TOO_LONG', `The arguments take ${argBytes} bytes together; the limit is ${MAX_ARGS_BYTES} bytes`, {
+        scripts: `Arguments at most ${MAX_ARGS_BYTES} bytes in total`,
+      })
+    }
+    input.scripts.forEach((s, i) => {
+      if ((s.args ?? []).some((a) => a.includes('\u0000'))) {
+        throw unprocessable('INVALID_ARGUMENT', 'An argument cannot contain a NUL character', { [`scripts.${i}.args`]: 'No NUL characters' })
+      }
+    })
+
+    const library = await this.scripts.resolveForRun({ userId: principal.userId, role: principal.role }, input.scripts.map((s) => s.scriptId))
+    const records: BatchScriptRecord[] = input.scripts.map((item, position) => {
+      const script = library.get(item.scriptId)!
+      return {
+        position,
+        scriptId: script.id,
+        name: script.name,
+        version: script.version,
+        versionId: script.versionId,
+        digest: script.digest,
+        size: script.size,
+        files: script.files.map((f) => ({ name: f.name, role: f.role, size: f.size, sha256: f.sha256 })),
+        args: item.args ?? [],
+        timeoutSeconds: item.timeoutSeconds ?? script.defaultTimeoutSeconds,
+      }
+    })
+
+    await this.checkTargets(principal, sessionIds)
+    const batchId = await this.feed.changeMany(sessionIds, async (of) => {
+      const [batch] = await of(sessionIds[0]!)
+        .tx.insert(runBatches)
+        .values({ createdBy: principal.userId, stopOnFailure: input.stopOnFailure ?? false, scripts: records, sessionIds: [...sessionIds] })
+        .returning()
+      for (const sessionId of sessionIds) await this.queueForSession(of(sessionId), batch!, principal)
+      return batch!.id
+    })
+    return this.get(principal, batchId)
+  }
+
+  /** Every target must be the caller's (admins: anyone's) and active, with its customer still there. */
+  private async checkTargets(principal: Principal, sessionIds: readonly string[]) {
+    const rows = await this.db.select().from(supportSessions).where(inArray(supportSessions.id, [...sessionIds]))
+    const latest = await this.db
+      .selectDistinctOn([agents.sessionId], { sessionId: agents.sessionId, state: agents.state })
+      .from(agents)
+      .where(inArray(agents.sessionId, [...sessionIds]))
+      .orderBy(agents.sessionId, desc(agents.joinedAt))
+    const byId = new Map(rows.map((r) => [r.id, r]))
+    const agentState = new Map(latest.map((a) => [a.sessionId, a.state]))
+    const problems: Record<string, string> = {}
+    const messages: string[] = []
+    sessionIds.forEach((id, i) => {
+      const row = byId.get(id)
+      let problem: string | undefined
+      if (!row || (principal.role !== 'admin' && row.csrId !== principal.userId)) problem = `Session ${id} is not one of your sessions`
+      else if (row.status !== 'active') problem = `Session ${formatNumber(row.number)} (${row.customerName}) is not active`
+      else if (agentState.get(id) === 'left' || agentState.get(id) === 'replaced') problem = `Session ${formatNumber(row.number)} (${row.customerName}): the customer left`
+      if (problem) {
+        problems[`sessionIds.${i}`] = problem
+        messages.push(problem)
+      }
+    })
+    if (messages.length > 0) throw unprocessable('SESSION_NOT_ACTIVE', messages.join('; '), problems)
+  }
+
+  private async queueForSession(s: SessionTx, batch: BatchRow, principal: Principal) {
+    await s.next()
+    const [session] = await s.tx.select().from(supportSessions).where(eq(supportSessions.id, s.sessionId))
+    if (session?.status !== 'active') {
+      throw unprocessable('SESSION_NOT_ACTIVE', `Session ${session ? formatNumber(session.number) : s.sessionId} is not active`, {
+        [`sessionIds.${batch.sessionIds.indexOf(s.sessionId)}`]: 'Not active',
+      })
+    }
+    const [open] = await s.tx
+      .select({ n: count() })
+      .from(commands)
+      .where(and(eq(commands.sessionId, s.sessionId), eq(commands.kind, 'run_scripts'), inArray(commands.status, OPEN_COMMAND_STATUSES)))
+    if ((open?.n ?? 0) >= MAX_OPEN_RUNS_PER_SESSION) {
+      throw conflict('RUN_QUEUE_FULL', `Session ${formatNumber(session.number)} already has ${MAX_OPEN_RUNS_PER_SESSION} script runs waiting or running; cancel one or wait`)
+    }
+    const scripts = batch.scripts.map((r) => ({ ...r, runId: randomUUID(), executable: r.files.find((f) => f.role === 'executable')!.name }))
+    const consent = await this.consents.createInTx(s, 'run_scripts', principal.userId, {
+      batchId: batch.id,
+      stopOnFailure: batch.stopOnFailure,
+      effect: RUN_EFFECT,
+      scripts: scripts.map((r) => ({
+        position: r.position,
+        name: r.name,
+        version: r.version,
+        size: r.size,
+        digest: r.digest,
+        executable: r.executable,
+        files: r.files,
+        args: r.args,
+        timeoutSeconds: r.timeoutSeconds,
+      })),
+    })
+    const payload: RunScriptsPayload = {
+      batchId: batch.id,
+      stopOnFailure: batch.stopOnFailure,
+      scripts: scripts.map((r) => ({
+        runId: r.runId,
+        position: r.position,
+        name: r.name,
+        version: r.version,
+        executable: r.executable,
+        files: r.files,
+        args: r.args,
+        timeoutSeconds: r.timeoutSeconds,
+      })),
+    }
+    const command = await this.commands.enqueue(s, { kind: 'run_scripts', consentId: consent.id, payload, createdBy: principal.userId })
+    const seq = await s.next()
+    await s.tx.insert(scriptRuns).values(
+      scripts.map((r) => ({
+        id: r.runId,
+        batchId: batch.id,
+        sessionId: s.sessionId,
+        commandId: command.id,
+        consentId: consent.id,
+        position: r.position,
+        scriptId: r.scriptId,
+        versionId: r.versionId,
+        scriptName: r.name,
+        version: r.version,
+        digest: r.digest,
+        args: r.args,
+        timeoutSeconds: r.timeoutSeconds,
+        status: command.status === 'queued' ? ('queued' as const) : ('awaiting_consent' as const),
+        seq,
+      })),
+    )
+    await s.event('script_batch.requested', { type: 'user', id: principal.userId }, {
+      batchId: batch.id,
+      commandId: command.id,
+      consentId: consent.id,
+      stopOnFailure: batch.stopOnFailure,
+      scripts: scripts.map((r) => ({ runId: r.runId, name: r.name, version: r.version, digest: r.digest, args: r.args, timeoutSeconds: r.timeoutSeconds })),
+    })
+  }
+
+  private async batchRow(principal: Principal, id: string): Promise<BatchRow> {
+    const [row] = await this.db.select().from(runBatches).where(eq(runBatches.id, id))
+    if (!row || (principal.role !== 'admin' && row.createdBy !== principal.userId)) throw batchNotFound()
+    return row
+  }
+
+  async get(principal: Principal, id: string): Promise<ScriptBatch> {
+    const batch = await this.batchRow(principal, id)
+    const [creator] = await this.db.select({ name: users.name }).from(users).where(eq(users.id, batch.createdBy))
+    const rows = await this.db
+      .select({ run: scriptRuns, number: supportSessions.number, customerName: supportSessions.customerName, consentStatus: consentRequests.status })
+      .from(scriptRuns)
+      .innerJoin(supportSessions, eq(supportSessions.id, scriptRuns.sessionId))
+      .innerJoin(consentRequests, eq(consentRequests.id, scriptRuns.consentId))
+      .where(eq(scriptRuns.batchId, id))
+      .orderBy(asc(scriptRuns.position))
+    const bySession = new Map<string, typeof rows>()
+    for (const row of rows) bySession.set(row.run.sessionId, [...(bySession.get(row.run.sessionId) ?? []), row])
+    const sessions: SessionRun[] = batch.sessionIds.flatMap((sessionId) => {
+      const list = bySession.get(sessionId)
+      if (!list?.length) return []
+      const first = list[0]!
+      return [
+        {
+          sessionId,
+          sessionNumber: formatNumber(first.number),
+          customerName: first.customerName,
+          commandId: first.run.commandId,
+          consentId: first.run.consentId,
+          status: sessionRunStatus(first.consentStatus, list.map((r) => r.run)),
+          runs: list.map((r) => toScriptRun(r.run)),
+        },
+      ]
+    })
+    const runs = rows.map((r) => r.run)
+    return {
+      ...this.summaryProps(batch, creator?.name ?? '', runs),
+      scripts: batch.scripts,
+      sessions,
+    }
+  }
+
+  private summaryProps(batch: BatchRow, creatorName: string, runs: readonly Pick<ScriptRunRow, 'status' | 'finishedAt'>[]) {
+    const counts: Record<string, number> = {}
+    for (const r of runs) counts[r.status] = (counts[r.status] ?? 0) + 1
+    const finished = runs.every((r) => isFinalRun(r.status))
+    const last = runs.reduce<Date | null>((max, r) => (r.finishedAt && (!max || r.finishedAt > max) ? r.finishedAt : max), null)
+    return {
+      id: batch.id,
+      createdBy: { id: batch.createdBy, name: creatorName },
+      createdAt: batch.createdAt.toISOString(),
+      stopOnFailure: batch.stopOnFailure,
+      status: finished ? ('finished' as const) : ('running' as const),
+      finishedAt: finished ? (last ?? batch.createdAt).toISOString() : null,
+      cancelledAt: batch.cancelledAt?.toISOString() ?? null,
+      scriptCount: batch.scripts.length,
+      sessionCount: batch.sessionIds.length,
+      counts,
+    }
+  }
+
+  async list(
+    principal: Principal,
+    query: Paging<'createdAt'> & { status?: 'running' | 'finished' | undefined; sessionId?: string | undefined },
+  ): Promise<{ data: ScriptBatchSummary[]; total: number }> {
+    const where: SQL[] = []
+    if (principal.role !== 'admin') where.push(eq(runBatches.createdBy, principal.userId))
+    const openRuns = this.db
+      .select({ one: sql`1` })
+      .from(scriptRuns)
+      .where(and(eq(scriptRuns.batchId, runBatches.id), inArray(scriptRuns.status, OPEN_RUN)))
+    if (query.status === 'running') where.push(exists(openRuns))
+    if (query.status === 'finished') where.push(sql`not ${exists(openRuns)}`)
+    if (query.sessionId) where.push(sql`${runBatches.sessionIds} @> ${JSON.stringify([query.sessionId])}::jsonb`)
+    const filter = where.length ? and(...where) : undefined
+    const [rows, [total]] = await Promise.all([
+      this.db
+        .select({ batch: runBatches, creatorName: users.name })
+        .from(runBatches)
+        .innerJoin(users, eq(users.id, runBatches.createdBy))
+        .where(filter)
+        .orderBy(query.order === 'desc' ? desc(runBatches.createdAt) : asc(runBatches.createdAt), asc(runBatches.id))
+        .limit(query.limit)
+        .offset(query.offset),
+      this.db.select({ n: count() }).from(runBatches).where(filter),
+    ])
+    const ids = rows.map((r) => r.batch.id)
+    const runs = ids.length
+      ? await this.db.select({ batchId: scriptRuns.batchId, status: scriptRuns.status, finishedAt: scriptRuns.finishedAt }).from(scriptRuns).where(inArray(scriptRuns.batchId, ids))
+      : []
+    const byBatch = new Map<string, typeof runs>()
+    for (const r of runs) byBatch.set(r.batchId, [...(byBatch.get(r.batchId) ?? []), r])
+    return {
+      data: rows.map(({ batch, creatorName }) => ({
+        ...this.summaryProps(batch, creatorName, byBatch.get(batch.id) ?? []),
+        scriptNames: batch.scripts.map((s) => s.name),
+      })),
+      total: total?.n ?? 0,
+    }
+  }
+
+  /** Cancels every session's run that is not finished: the running script is killed, the rest cancelled. */
+  async cancel(principal: Principal, id: string): Promise<ScriptBatch> {
+    const batch = await this.batchRow(principal, id)
+    const open = await this.openParts(batch.id)
+    if (open.length === 0) throw conflict('BATCH_FINISHED', 'Every run of this batch has already finished')
+    for (const part of open) await this.feed.change(part.sessionId, (s) => this.cancelPart(s, part, principal))
+    await this.db.update(runBatches).set({ cancelledAt: new Date() }).where(eq(runBatches.id, batch.id))
+    return this.get(principal, batch.id)
+  }
+
+  async cancelSession(principal: Principal, id: string, sessionId: string): Promise<ScriptBatch> {
+    const batch = await this.batchRow(principal, id)
+    if (!batch.sessionIds.includes(sessionId)) throw notFound('Session run', 'RUN_NOT_FOUND')
+    const [part] = (await this.openParts(batch.id)).filter((p) => p.sessionId === sessionId)
+    if (!part) throw conflict('RUN_FINISHED', 'This session’s run has already finished')
+    await this.feed.change(sessionId, (s) => this.cancelPart(s, part, principal))
+    return this.get(principal, batch.id)
+  }
+
+  private async openParts(batchId: string) {
+    return this.db
+      .selectDistinct({ sessionId: scriptRuns.sessionId, commandId: scriptRuns.commandId, consentId: scriptRuns.consentId })
+      .from(scriptRuns)
+      .where(and(eq(scriptRuns.batchId, batchId), inArray(scriptRuns.status, OPEN_RUN)))
+  }
+
+  private async cancelPart(s: SessionTx, part: { commandId: string; consentId: string }, principal: Principal) {
+    await s.next()
+    const actor: Actor = { type: 'user', id: principal.userId }
+    // Still waiting for the customer: withdrawing the request closes their prompt and cancels the runs.
+    if (await this.consents.withdrawInTx(s, part.consentId, actor, 'The support representative cancelled the run')) return
+    const [command] = await s.tx.select().from(commands).where(eq(commands.id, part.commandId)).for('update')
+    if (command) await this.commands.finish(s, command, 'cancelled', 'Cancelled by the support representative')
+  }
+
+  private async runRow(principal: Principal, runId: string): Promise<ScriptRunRow> {
+    const [row] = await this.db
+      .select({ run: scriptRuns, csrId: supportSessions.csrId })
+      .from(scriptRuns)
+      .innerJoin(supportSessions, eq(supportSessions.id, scriptRuns.sessionId))
+      .where(eq(scriptRuns.id, runId))
+    if (!row || (principal.role !== 'admin' && row.csrId !== principal.userId)) throw runNotFound()
+    return row.run
+  }
+
+  async getRun(principal: Principal, runId: string): Promise<ScriptRun> {
+    return toScriptRun(await this.runRow(principal, runId))
+  }
+
+  async output(principal: Principal, runId: string, after: number, limit: number) {
+    const run = await this.runRow(principal, runId)
+    const chunks = await this.db
+      .select()
+      .from(scriptOutputChunks)
+      .where(and(eq(scriptOutputChunks.runId, runId), gt(scriptOutputChunks.sequence, after)))
+      .orderBy(asc(scriptOutputChunks.sequence))
+      .limit(limit + 1)
+    const page = chunks.slice(0, limit)
+    return {
+      runId,
+      status: run.status,
+      outputBytes: run.outputBytes,
+      outputTruncated: run.outputTruncated,
+      chunks: page.map((c) => ({ sequence: c.sequence, stream: c.stream, data: c.data, createdAt: c.createdAt.toISOString() })),
+      next: chunks.length > limit ? page[page.length - 1]!.sequence : null,
+    }
+  }
+
+  /** A session's script runs, oldest first, in each batch's order (the report reads them). */
+  async listForSession(sessionId: string, query: Paging<'position'>) {
+    const where = eq(scriptRuns.sessionId, sessionId)
+    const [rows, [total]] = await Promise.all([
+      this.db
+        .select()
+        .from(scriptRuns)
+        .where(where)
+        .orderBy(query.order === 'desc' ? desc(scriptRuns.createdAt) : asc(scriptRuns.createdAt), asc(scriptRuns.position))
+        .limit(query.limit)
+        .offset(query.offset),
+      this.db.select({ n: count() }).from(scriptRuns).where(where),
+    ])
+    return { data: rows.map(toScriptRun), total: total?.n ?? 0 }
+  }
+
+  // ── The agent's side ────────────────────────────────────────────────────────────────────
+
+  /** A run of this agent's session whose command was handed out; others do not exist for it. */
+  private async runForAgent(s: SessionTx, runId: string): Promise<{ run: ScriptRunRow; command: CommandRow }> {
+    const [run] = await s.tx
+      .select()
+      .from(scriptRuns)
+      .where(and(eq(scriptRuns.id, runId), eq(scriptRuns.sessionId, s.sessionId)))
+      .for('update')
+    if (!run) throw runNotFound()
+    const command = await this.commands.findForAgent(s, run.commandId).catch(() => {
+      throw runNotFound()
+    })
+    return { run, command }
+  }
+
+  /** The bytes of one file of a run's script version, while the run may still start or runs. */
+  async agentFile(agent: { sessionId: string }, runId: string, name: string) {
+    const [row] = await this.db
+      .select({ run: scriptRuns, commandStatus: commands.status, consentStatus: consentRequests.status })
+      .from(scriptRuns)
+      .innerJoin(commands, eq(commands.id, scriptRuns.commandId))
+      .innerJoin(consentRequests, eq(consentRequests.id, scriptRuns.consentId))
+      .where(and(eq(scriptRuns.id, runId), eq(scriptRuns.sessionId, agent.sessionId), isNotNull(commands.dispatchSeq)))
+    if (!row || row.consentStatus !== 'approved') throw runNotFound()
+    if (row.run.status !== 'queued' && row.run.status !== 'running') throw conflict('RUN_FINISHED', `This run is ${row.run.status}; its files are no longer served`)
+    const file = await this.scripts.versionFile(row.run.versionId, name)
+    if (!file) throw notFound('Script file', 'FILE_NOT_FOUND')
+    return file
+  }
+
+  async start(agent: { agentId: string; sessionId: string }, runId: string, startId: string): Promise<{ duplicate: boolean; status: ScriptRunStatus }> {
+    return this.feed.change(agent.sessionId, async (s) => {
+      await s.next()
+      const { run, command } = await this.runForAgent(s, runId)
+      if (run.startId !== null) {
+        if (run.startId === startId) return { duplicate: true, status: run.status }
+        if (run.status === 'running') throw conflict('RUN_ALREADY_STARTED', 'This script was already started; a script runs at most once per approval')
+      }
+      if (run.status === 'cancelled') throw conflict('RUN_CANCELLED', 'This run was cancelled; do not start it')
+      if (run.status === 'skipped') throw conflict('RUN_SKIPPED', 'This run was skipped after an earlier script failed; do not start it')
+      if (run.status === 'awaiting_consent') throw conflict('CONSENT_REQUIRED', 'The customer has not approved this run')
+      if (run.status !== 'queued') throw conflict('RUN_FINISHED', `This run already ${run.status}`)
+      const [earlier] = await s.tx
+        .select({ position: scriptRuns.position })
+        .from(scriptRuns)
+        .where(and(eq(scriptRuns.commandId, run.commandId), lt(scriptRuns.position, run.position), inArray(scriptRuns.status, OPEN_RUN)))
+        .limit(1)
+      if (earlier) throw conflict('RUN_OUT_OF_ORDER', `Script ${earlier.position + 1} of this batch has not finished; scripts run one after another in order`)
+      const total = await this.scriptCount(s, run.commandId)
+      const started: ScriptRunRow = { ...run, status: 'running', startId, startedAt: new Date() }
+      const line = chatLine(started, total)
+      const [message] = await s.tx
+        .insert(chatMessages)
+        .values({ sessionId: s.sessionId, sender: 'system', body: line.body, systemEvent: line.systemEvent, seq: await s.next() })
+        .returning({ id: chatMessages.id })
+      await s.tx
+        .update(scriptRuns)
+        .set({ status: 'running', startId, startedAt: started.startedAt, chatMessageId: message!.id, seq: await s.next() })
+        .where(eq(scriptRuns.id, run.id))
+      await this.commands.markRunning(s, command, agent.agentId)
+      await s.event('script_run.started', { type: 'agent', id: agent.agentId }, {
+        runId,
+        batchId: run.batchId,
+        scriptName: run.scriptName,
+        version: run.version,
+        digest: run.digest,
+        args: run.args,
+      })
+      return { duplicate: false, status: 'running' as const }
+    })
+  }
+
+  /** Output chunks, stored once per (run, sequence), up to the per-run limit. */
+  async appendOutput(agent: { agentId: string; sessionId: string }, runId: string, chunks: { sequence: number; stream: 'stdout' | 'stderr' | 'info'; data: string }[]) {
+    return this.feed.change(agent.sessionId, async (s) => {
+      const { run } = await this.runForAgent(s, runId)
+      if (!run.startedAt) throw conflict('RUN_NOT_STARTED', 'Start the run before sending its output')
+      const unique = [...new Map(chunks.map((c) => [c.sequence, c])).values()]
+      const stored = await s.tx
+        .select({ sequence: scriptOutputChunks.sequence })
+        .from(scriptOutputChunks)
+        .where(and(eq(scriptOutputChunks.runId, runId), inArray(scriptOutputChunks.sequence, unique.map((c) => c.sequence))))
+      const have = new Set(stored.map((r) => r.sequence))
+      const fresh = unique.filter((c) => !have.has(c.sequence)).sort((a, b) => a.sequence - b.sequence)
+      if (fresh.length === 0) return { stored: 0, duplicates: chunks.length, status: run.status }
+      let room = MAX_OUTPUT_BYTES - run.outputBytes
+      let truncated = run.outputTruncated
+      const rows: (typeof scriptOutputChunks.$inferInsert)[] = []
+      const seq = await s.next()
+      for (const c of fresh) {
+        // The agent cuts output at the limit itself; this keeps a misbehaving one to it too.
+        // Its own short notes (info) are kept past it.
+        let data = c.stream === 'info' ? cutUtf8(c.data, 4096) : c.data
+        let bytes = Buffer.byteLength(data, 'utf8')
+        if (c.stream !== 'info' && bytes > room) {
+          truncated = true
+          data = cutUtf8(data, Math.max(room, 0))
+          bytes = Buffer.byteLength(data, 'utf8')
+        }
+        if (c.stream !== 'info') room -= bytes
+        rows.push({ runId, sessionId: s.sessionId, sequence: c.sequence, stream: c.stream, data, bytes: c.stream === 'info' ? 0 : bytes, seq })
+      }
+      const inserted = await s.tx.insert(scriptOutputChunks).values(rows).onConflictDoNothing().returning({ bytes: scriptOutputChunks.bytes })
+      const added = inserted.reduce((n, r) => n + r.bytes, 0)
+      await s.tx
+        .update(scriptRuns)
+        .set({ outputBytes: sql`${scriptRuns.outputBytes} + ${added}`, outputTruncated: truncated })
+        .where(eq(scriptRuns.id, runId))
+      return { stored: inserted.length, duplicates: chunks.length - inserted.length, status: run.status }
+    })
+  }
+
+  async finish(agent: { agentId: string; sessionId: string }, runId: string, body: RunFinish): Promise<{ duplicate: boolean; status: ScriptRunStatus }> {
+    return this.feed.change(agent.sessionId, async (s) => {
+      await s.next()
+      const { run, command } = await this.runForAgent(s, runId)
+      const facts = { exitCode: body.exitCode ?? null, durationMs: body.durationMs ?? null, error: body.error ?? null, truncated: body.truncated ?? false }
+      if (isFinalRun(run.status)) {
+        if (run.status === body.status) return { duplicate: true, status: run.status }
+        // Cancelled by the CSR while it ran: the agent's report of how it ended completes the record.
+        if (run.status === 'cancelled' && run.startedAt && run.durationMs === null) {
+          await this.finishRun(s, run, 'cancelled', { ...facts, error: run.error }, { type: 'agent', id: agent.agentId }, true)
+          return { duplicate: false, status: 'cancelled' as const }
+        }
+        throw conflict('RUN_FINISHED', `This run already ${run.status}`)
+      }
+      if (run.status === 'awaiting_consent') throw conflict('CONSENT_REQUIRED', 'The customer has not approved this run')
+      // lost may come for a start the agent journaled but never got an answer to: it may have run.
+    const needsStart = body.status === 'succeeded' || body.status === 'timed_out'
+      if (needsStart && !run.startedAt) throw conflict('RUN_NOT_STARTED', `A run that never started cannot have ${body.status}`)
+      await this.finishRun(s, run, body.status, facts, { type: 'agent', id: agent.agentId })
+      const [batch] = await s.tx.select({ stopOnFailure: runBatches.stopOnFailure }).from(runBatches).where(eq(runBatches.id, run.batchId))
+      if (body.status === 'lost') {
+        await this.closeRest(s, run, 'cancelled', 'Not run: the agent restarted while an earlier script of this batch was running')
+      } else if (body.status !== 'succeeded' && body.status !== 'skipped' && batch?.stopOnFailure) {
+        await this.closeRest(s, run, 'skipped', `Skipped: "${run.scriptName}" ${statusWords[body.status]} and the batch stops at the first failure`)
+      }
+      await this.completeCommand(s, command)
+      return { duplicate: false, status: body.status }
+    })
+  }
+
+  private async scriptCount(s: SessionTx, commandId: string): Promise<number> {
+    const [row] = await s.tx.select({ n: count() }).from(scriptRuns).where(eq(scriptRuns.commandId, commandId))
+    return row?.n ?? 0
+  }
+
+  private async setRuns(s: SessionTx, where: SQL, set: Partial<typeof scriptRuns.$inferInsert>) {
+    await s.tx
+      .update(scriptRuns)
+      .set({ ...set, seq: await s.next() })
+      .where(where)
+  }
+
+  /** A run reaches a final status: its row, its chat line, the audit trail. */
+  private async finishRun(
+    s: SessionTx,
+    run: ScriptRunRow,
+    status: ScriptRunStatus,
+    facts: { exitCode?: number | null; durationMs?: number | null; error?: string | null; truncated?: boolean },
+    actor: Actor,
+    completing = false,
+  ) {
+    const finishedAt = completing ? (run.finishedAt ?? new Date()) : new Date()
+    const durationMs = facts.durationMs ?? (run.startedAt && !completing ? finishedAt.getTime() - run.startedAt.getTime() : null)
+    const [done] = await s.tx
+      .update(scriptRuns)
+      .set({
+        status,
+        exitCode: facts.exitCode ?? null,
+        durationMs,
+        error: facts.error ?? null,
+        finishedAt,
+        outputTruncated: run.outputTruncated || (facts.truncated ?? false),
+        seq: await s.next(),
+      })
+      .where(eq(scriptRuns.id, run.id))
+      .returning()
+    if (!done) return
+    if (done.chatMessageId) {
+      const line = chatLine(done, await this.scriptCount(s, run.commandId))
+      await s.tx
+        .update(chatMessages)
+        .set({ body: line.body, systemEvent: line.systemEvent, seq: await s.next() })
+        .where(eq(chatMessages.id, done.chatMessageId))
+    }
+    await s.event(completing ? 'script_run.ended' : `script_run.${status}`, actor, {
+      runId: run.id,
+      batchId: run.batchId,
+      scriptName: run.scriptName,
+      version: run.version,
+      status,
+      exitCode: done.exitCode,
+      durationMs: done.durationMs,
+      ...(done.error ? { error: done.error } : {}),
+    })
+  }
+
+  /** The runs after this one in its command that have not started: skipped or cancelled. */
+  private async closeRest(s: SessionTx, run: ScriptRunRow, status: 'skipped' | 'cancelled', error: string) {
+    const rest = await s.tx
+      .select()
+      .from(scriptRuns)
+      .where(and(eq(scriptRuns.commandId, run.commandId), gt(scriptRuns.position, run.position), eq(scriptRuns.status, 'queued')))
+      .orderBy(asc(scriptRuns.position))
+    for (const r of rest) await this.finishRun(s, r, status, { error }, systemActor)
+  }
+
+  /** When every run of a session's part is final, its command is done. */
+  private async completeCommand(s: SessionTx, command: CommandRow) {
+    const runs = await s.tx.select({ status: scriptRuns.status }).from(scriptRuns).where(eq(scriptRuns.commandId, command.id))
+    if (runs.some((r) => !isFinalRun(r.status))) return
+    const bad = runs.filter((r) => r.status !== 'succeeded').length
+    await this.commands.finish(s, command, bad === 0 ? 'succeeded' : 'failed', bad === 0 ? null : `${bad} of ${runs.length} scripts did not succeed`)
+  }
+
+  /**
+   * Runs still `running` well past their timeout: the agent went away without a result. They are
+   * marked lost and never handed out again; the rest of their batch on that session is cancelled.
+   */
+  async markLost(now = new Date()): Promise<number> {
+    const graceSeconds = Math.round(this.timings.lostGraceMs / 1000)
+    const due = await this.db
+      .select({ id: scriptRuns.id, sessionId: scriptRuns.sessionId })
+      .from(scriptRuns)
+      .where(
+        and(
+          eq(scriptRuns.status, 'running'),
+          lt(sql`${scriptRuns.startedAt} + (${scriptRuns.timeoutSeconds} + ${graceSeconds}) * interval '1 second'`, now),
+        ),
+      )
+      .limit(200)
+    let n = 0
+    for (const { id, sessionId } of due) {
+      await this.feed.change(sessionId, async (s) => {
+        await s.next()
+        const [run] = await s.tx.select().from(scriptRuns).where(eq(scriptRuns.id, id)).for('update')
+        if (run?.status !== 'running') return
+        await this.finishRun(s, run, 'lost', { error: `No result from the agent within the timeout (${run.timeoutSeconds} s) and ${graceSeconds} s more; it was not run again` }, systemActor)
+        await this.closeRest(s, run, 'cancelled', 'Not run: the agent went away during an earlier script of this batch')
+        const [command] = await s.tx.select().from(commands).where(eq(commands.id, run.commandId)).for('update')
+        if (command) await this.completeCommand(s, command)
+        n++
+      })
+    }
+    return n
+  }
+
+  /** Commands of a session cancelled after a cursor (the agent stops what it runs for them). */
+  async cancelledSince(sessionId: string, after: number, upTo: number): Promise<string[]> {
+    const rows = await this.db
+      .select({ id: commands.id })
+      .from(commands)
+      .where(
+        and(
+          eq(commands.sessionId, sessionId),
+          eq(commands.status, 'cancelled'),
+          isNotNull(commands.dispatchSeq),
+          gt(commands.seq, after),
+          sql`${commands.seq} <= ${upTo}`,
+        ),
+      )
+    return rows.map((r) => r.id)
+  }
+}
