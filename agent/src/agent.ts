@@ -3,8 +3,10 @@ import { ApiError, createClient, type HelplineClient, type Schemas } from '@help
 import type { MessageKey, Translate } from './i18n/index.ts'
 import type { PlatformAdapter } from './platform/index.ts'
 import type { AgentCommand, RunContext, Runner } from './runners/index.ts'
+import { removeLeftoverRunDirs } from './runners/script-exec.ts'
+import { recoverInterrupted, ScriptsRunner, type RunsApi } from './runners/scripts.ts'
 import { SystemInfoRunner } from './runners/system-info.ts'
-import type { AgentState, StateStore } from './state.ts'
+import { RunJournal, type AgentState, type ApprovedScript, type StateStore } from './state.ts'
 import type { Terminal } from './terminal.ts'
 import { AGENT_PROTOCOL, agentVersion, compatible } from './version.ts'
 
@@ -71,10 +73,28 @@ export class Agent {
   private readonly runners = new Map<string, Runner>()
   private work: Promise<void> = Promise.resolve()
   private csrName = ''
+  private readonly journal: RunJournal
+  /** One per command handed to a runner: aborted when the server says it was cancelled. */
+  private readonly cancels = new Map<string, AbortController>()
+  private readonly runsApi: RunsApi
 
   constructor(private readonly options: AgentOptions) {
     this.api = createClient({ baseUrl: options.server, token: () => this.state?.agentToken })
     const { t } = options
+    this.journal = new RunJournal(options.store.dir)
+    this.runsApi = this.createRunsApi()
+    this.addRunner(
+      new ScriptsRunner({
+        api: this.runsApi,
+        journal: this.journal,
+        signalFor: (commandId) => (this.cancels.get(commandId) ?? new AbortController()).signal,
+        messages: {
+          starting: (name, n, count) => t('scriptStarting', { name, n, count }),
+          finished: (name, status) => t('scriptFinished', { name, status: t(`status_${status}` as MessageKey) }),
+          refused: (reason) => t('scriptsRefused', { reason }),
+        },
+      }),
+    )
     this.addRunner(
       new SystemInfoRunner({
         collect: () => options.platform.collectSystemInfo(),
@@ -93,6 +113,49 @@ export class Agent {
         },
       }),
     )
+  }
+
+  /** The script-run calls, each retried over network failures; a 409 means the server closed the run. */
+  private createRunsApi(): RunsApi {
+    const path = (id: string) => ({ params: { path: { id } } })
+    const closed = (err: unknown) => err instanceof ApiError && err.status === 409
+    return {
+      download: async (runId, name) => {
+        const { data } = await this.retry('poll', () =>
+          this.api.GET('/api/v1/agent/script-runs/{id}/files/{name}', { params: { path: { id: runId, name } }, parseAs: 'arrayBuffer' }),
+        )
+        return new Uint8Array(data as unknown as ArrayBuffer)
+      },
+      start: async (runId, startId) => {
+        try {
+          await this.retry('poll', () => this.api.POST('/api/v1/agent/script-runs/{id}/start', { ...path(runId), body: { startId } }))
+          return 'started'
+        } catch (err) {
+          if (closed(err)) return 'refused'
+          throw err
+        }
+      },
+      output: async (runId, chunks) => {
+        try {
+          const { data } = await this.retry('poll', () => this.api.POST('/api/v1/agent/script-runs/{id}/output', { ...path(runId), body: { chunks } }))
+          return { status: data!.status }
+        } catch (err) {
+          if (closed(err)) return { status: 'closed' }
+          throw err
+        }
+      },
+      finish: async (runId, body) => {
+        await this.retry('poll', () => this.api.POST('/api/v1/agent/script-runs/{id}/finish', { ...path(runId), body })).catch((err: unknown) => {
+          if (!closed(err) && !(err instanceof ApiError && err.status === 404)) throw err
+        })
+      },
+    }
+  }
+
+  /** Forgets the session: the saved state and the run journal. */
+  private forget() {
+    this.forget()
+    this.journal.clear()
   }
 
   addRunner(runner: Runner) {
@@ -205,7 +268,7 @@ export class Agent {
       return true
     } catch (err) {
       if (err instanceof ApiError && (err.status === 401 || err.status === 422)) {
-        this.options.store.clear()
+        this.forget()
         if (quiet) return false
         throw new AgentExit(EXIT.sessionGone, 'rejoinFailed', { reason: err.message })
       }
@@ -220,6 +283,7 @@ export class Agent {
     if (approve === 'none') this.say('approveNone')
     this.say('howTo')
     terminal.chat((text) => void this.sendChat(text))
+    await this.recover()
     while (!this.stopping.signal.aborted) {
       let feed: Feed
       try {
@@ -239,7 +303,7 @@ export class Agent {
       this.handle(feed)
       if (feed.session.status === 'ended') {
         await this.work
-        this.options.store.clear()
+        this.forget()
         this.say('sessionEnded')
         return
       }
@@ -250,13 +314,22 @@ export class Agent {
     }
   }
 
+  /** After a crash: report interrupted scripts (never run again) and remove their folders. */
+  private async recover() {
+    const count = await recoverInterrupted(this.journal, this.runsApi).catch(() => 0)
+    if (count > 0) this.say('scriptsRecovered', { count })
+    await removeLeftoverRunDirs().catch(() => [])
+  }
+
   private handle(feed: Feed) {
     this.csrName = feed.session.csrName
+    for (const id of feed.cancelledCommands ?? []) this.cancels.get(id)?.abort()
     for (const m of feed.chat) this.say('chatFrom', { name: m.authorName, text: m.body })
     for (const c of feed.consents) this.consent(c)
     for (const c of feed.commands) {
       if (this.seenCommands.has(c.id)) continue
       this.seenCommands.add(c.id)
+      this.cancels.set(c.id, new AbortController())
       // One command at a time, in order; the poll goes on meanwhile (chat, prompts, the end).
       this.work = this.work.then(() => this.runCommand(c))
     }
@@ -294,6 +367,7 @@ export class Agent {
       const lines = ['', '─'.repeat(60), t('consentHeader', { csr: c.requestedBy }), t('consentWhat', { title: entry.title })]
       const effect = `effect_${c.kind}` as MessageKey
       lines.push(t('consentEffect', { effect: t(effect) }))
+      if (c.kind === 'run_scripts') lines.push(...this.describeScripts(c.details))
       const categories = (c.details as { categories?: unknown }).categories
       if (Array.isArray(categories)) {
         lines.push(t('consentCategories', { categories: categories.map((id) => t(`category_${String(id)}` as MessageKey)).join(', ') }))
@@ -306,6 +380,9 @@ export class Agent {
     }
     if (entry.answered) return
     entry.answered = true
+    // What the customer approved is journaled before the server hears it: the runner checks the
+    // command and every downloaded file against this record, not against what the server says.
+    if (approved && c.kind === 'run_scripts') this.journal.approve(c.id, ((c.details as { scripts?: ApprovedScript[] }).scripts ?? []) as ApprovedScript[])
     try {
       await this.retry('poll', () => this.api.POST('/api/v1/agent/consents/{id}/answer', { params: { path: { id: c.id } }, body: { approved: approved! } }))
       if (approve === 'ask') this.say(approved ? 'consentApproved' : 'consentDenied', { title: entry.title })
@@ -313,6 +390,19 @@ export class Agent {
       if (err instanceof ApiError && err.status === 409) this.say('consentTooLate', { reason: err.message })
       else if (!this.stopping.signal.aborted) this.say('error', { reason: describe(err) })
     }
+  }
+
+  private describeScripts(details: Record<string, unknown>): string[] {
+    const { t } = this.options
+    const scripts = (details.scripts ?? []) as (ApprovedScript & { size: number; digest: string; timeoutSeconds: number })[]
+    const lines: string[] = []
+    for (const [i, s] of scripts.entries()) {
+      lines.push(t('consentScript', { n: i + 1, name: s.name, version: s.version, size: s.size, digest: s.digest, timeout: s.timeoutSeconds }))
+      for (const f of s.files) lines.push(t('consentScriptFile', { role: t(`role_${f.role}` as MessageKey), file: f.name, size: f.size, sha256: f.sha256 }))
+      if (s.args.length > 0) lines.push(t('consentScriptArgs', { args: s.args.map((a) => JSON.stringify(a)).join(' ') }))
+    }
+    if (details.stopOnFailure === true) lines.push(t('consentStopOnFailure'))
+    return lines
   }
 
   private async runCommand(command: AgentCommand) {
@@ -335,7 +425,9 @@ export class Agent {
       }
       await runner.run(command, context)
     } catch (err) {
-      if (!this.stopping.signal.aborted) this.say('collectFailed', { reason: describe(err) })
+      if (!this.stopping.signal.aborted) this.say(command.kind === 'collect_system_info' ? 'collectFailed' : 'error', { reason: describe(err) })
+    } finally {
+      this.cancels.delete(command.id)
     }
   }
 
@@ -350,16 +442,18 @@ export class Agent {
   /** Ctrl-C: tell the server the customer left, forget the session. */
   async leave() {
     this.stopping.abort()
+    for (const cancel of this.cancels.values()) cancel.abort()
     this.say('leaving')
     if (this.state) {
       await Promise.race([this.api.POST('/api/v1/agent/leave').catch(() => undefined), sleep(5000)])
     }
-    this.options.store.clear()
+    this.forget()
     this.say('left')
   }
 
   /** SIGTERM (shutdown, service stop): stop polling but keep the state to rejoin later. */
   stop() {
     this.stopping.abort()
+    for (const cancel of this.cancels.values()) cancel.abort()
   }
 }

@@ -1,5 +1,5 @@
 import { generateKeyPair } from 'node:crypto'
-import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
+import { chmodSync, closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs'
 import { homedir } from 'node:os'
 import { join } from 'node:path'
 
@@ -81,5 +81,113 @@ export class StateStore {
     )
     writePrivate(this.keyPath, privateKey)
     return publicKey
+  }
+}
+
+/** A script of a run_scripts request as the customer approved it (the consent's details). */
+export interface ApprovedScript {
+  position: number
+  name: string
+  version: number
+  files: { name: string; role: string; size: number; sha256: string }[]
+  args: string[]
+}
+
+type JournalEntry =
+  | { t: 'approved'; consentId: string; scripts: ApprovedScript[] }
+  | { t: 'starting'; runId: string; startId: string }
+  | { t: 'spawned'; runId: string; pid: number }
+  | { t: 'finished'; runId: string }
+
+/**
+ * The run journal (journal.jsonl in the state folder, 0600): what the customer approved, and which
+ * scripts were started and finished. Each line is written and flushed to disk before the agent
+ * acts on it, so after a crash or a kill the agent knows a script may have run and never runs it
+ * again; and it checks downloaded files against its own record of the approval, not the server's.
+ */
+export class RunJournal {
+  readonly path: string
+  private readonly approvals = new Map<string, ApprovedScript[]>()
+  private readonly starts = new Map<string, { startId: string; pid?: number; finished: boolean }>()
+
+  constructor(readonly dir: string) {
+    this.path = join(dir, 'journal.jsonl')
+    let text = ''
+    try {
+      text = readFileSync(this.path, 'utf8')
+    } catch {
+      return
+    }
+    for (const line of text.split('\n')) {
+      if (!line.trim()) continue
+      try {
+        this.apply(JSON.parse(line) as JournalEntry)
+      } catch {
+        // A line cut off by a crash mid-write: the entries before it still count.
+      }
+    }
+  }
+
+  private apply(e: JournalEntry) {
+    if (e.t === 'approved') this.approvals.set(e.consentId, e.scripts)
+    else if (e.t === 'starting') this.starts.set(e.runId, { startId: e.startId, finished: false })
+    else if (e.t === 'spawned') {
+      const s = this.starts.get(e.runId)
+      if (s) s.pid = e.pid
+    } else if (e.t === 'finished') {
+      const s = this.starts.get(e.runId)
+      if (s) s.finished = true
+      else this.starts.set(e.runId, { startId: '', finished: true })
+    }
+  }
+
+  private write(e: JournalEntry) {
+    mkdirSync(this.dir, { recursive: true, mode: 0o700 })
+    const fd = openSync(this.path, 'a', 0o600)
+    try {
+      writeSync(fd, `${JSON.stringify(e)}\n`)
+      fsyncSync(fd)
+    } finally {
+      closeSync(fd)
+    }
+    chmodSync(this.path, 0o600)
+    this.apply(e)
+  }
+
+  approve(consentId: string, scripts: ApprovedScript[]) {
+    this.write({ t: 'approved', consentId, scripts })
+  }
+
+  approval(consentId: string | null): ApprovedScript[] | undefined {
+    return consentId ? this.approvals.get(consentId) : undefined
+  }
+
+  starting(runId: string, startId: string) {
+    this.write({ t: 'starting', runId, startId })
+  }
+
+  spawned(runId: string, pid: number) {
+    this.write({ t: 'spawned', runId, pid })
+  }
+
+  finished(runId: string) {
+    this.write({ t: 'finished', runId })
+  }
+
+  /** 'started' also for a start that was journaled but perhaps never reached the server. */
+  state(runId: string): 'started' | 'finished' | undefined {
+    const s = this.starts.get(runId)
+    return s ? (s.finished ? 'finished' : 'started') : undefined
+  }
+
+  /** Scripts started and never finished: the agent died while they ran. */
+  interrupted(): { runId: string; startId: string; pid?: number }[] {
+    return [...this.starts].filter(([, s]) => !s.finished).map(([runId, s]) => ({ runId, startId: s.startId, ...(s.pid ? { pid: s.pid } : {}) }))
+  }
+
+  clear() {
+    rmSync(this.path, { force: true })
+    this.approvals.clear()
+    this.starts.clear()
   }
 }

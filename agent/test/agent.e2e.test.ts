@@ -1,19 +1,15 @@
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process'
-import { existsSync, mkdtempSync, statSync } from 'node:fs'
+import { existsSync, statSync } from 'node:fs'
 import { createServer as createHttpServer } from 'node:http'
 import { createServer as createNetServer, connect, type AddressInfo } from 'node:net'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import t from 'tap'
-import type { HelplineClient } from '@helpline/sdk'
 import { startTestServer } from '../../api/test/helpers/server.ts'
+import { at, newSession, startAgent as start, stateDir, until } from './helpers/process.ts'
 
 /**
  * The agent as the customer runs it: a real child process (bin/helpline-agent.js) against a real
  * HTTP server, answering consent prompts through its stdin.
  */
-const bin = fileURLToPath(new URL('../bin/helpline-agent.js', import.meta.url))
 const server = await startTestServer(t, {
   CONSENT_EXPIRY_SECONDS: 6,
   JOIN_MAX_ATTEMPTS_PER_IP: 10_000,
@@ -23,60 +19,7 @@ const server = await startTestServer(t, {
 const csr = await server.h.createUser('csr', { name: 'Carla CSR' })
 const api = csr.client
 
-interface Running {
-  child: ChildProcessWithoutNullStreams
-  output: () => string
-  waitFor: (pattern: RegExp, ms?: number) => Promise<void>
-  type: (line: string) => void
-  exited: Promise<number | null>
-}
-
-function startAgent(args: string[], env: Record<string, string> = {}): Running {
-  const child = spawn(process.execPath, [bin, ...args], {
-    env: { ...process.env, LC_ALL: '', LC_MESSAGES: '', LANG: 'en_US.UTF-8', ...env },
-    stdio: ['pipe', 'pipe', 'pipe'],
-  })
-  let out = ''
-  child.stdout.on('data', (d: Buffer) => (out += d.toString()))
-  child.stderr.on('data', (d: Buffer) => (out += d.toString()))
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)))
-  t.teardown(() => {
-    if (child.exitCode === null) child.kill('SIGKILL')
-  })
-  return {
-    child,
-    output: () => out,
-    exited,
-    type: (line) => child.stdin.write(`${line}\n`),
-    waitFor: async (pattern, ms = 60_000) => {
-      const deadline = Date.now() + ms
-      while (!pattern.test(out)) {
-        if (Date.now() > deadline) throw new Error(`agent never printed ${pattern}; it printed:\n${out}`)
-        if (child.exitCode !== null && !pattern.test(out)) throw new Error(`agent exited (${child.exitCode}) before printing ${pattern}:\n${out}`)
-        await new Promise((r) => setTimeout(r, 50))
-      }
-    },
-  }
-}
-
-const stateDir = () => mkdtempSync(join(tmpdir(), 'helpline-agent-test-'))
-const at = (id: string) => ({ params: { path: { id } } })
-
-async function until<T>(what: string, read: () => Promise<T>, ok: (value: T) => boolean, ms = 60_000): Promise<T> {
-  const deadline = Date.now() + ms
-  for (;;) {
-    const value = await read()
-    if (ok(value)) return value
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: ${JSON.stringify(value).slice(0, 500)}`)
-    await new Promise((r) => setTimeout(r, 100))
-  }
-}
-
-async function newSession(client: HelplineClient, customerName: string) {
-  const { data } = await client.POST('/api/v1/sessions', { body: { customerName } })
-  return data!
-}
-
+const startAgent = (args: string[], env: Record<string, string> = {}) => start(t, args, env)
 const headings = ['SYSTEM', 'HARDWARE', 'STORAGE', 'NETWORK', 'SOFTWARE', 'PROCESSES', 'SERVICES', 'USERS', 'ENVIRONMENT']
 
 t.test('join → consent on stdin → a snapshot with every category → .txt; refresh does not ask again; chat; Ctrl-C leaves', async (t) => {

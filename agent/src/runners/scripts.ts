@@ -1,0 +1,235 @@
+import { createHash, randomBytes } from 'node:crypto'
+import type { ApprovedScript, RunJournal } from '../state.ts'
+import type { AgentCommand, RunContext, Runner } from './index.ts'
+import { executeScript, type ExecuteOptions, type ExecuteResult } from './script-exec.ts'
+
+/** One script of a run_scripts command's payload (see RunScriptsPayload in the API's contract). */
+export interface PayloadScript {
+  runId: string
+  position: number
+  name: string
+  version: number
+  executable: string
+  files: { name: string; role: string; size: number; sha256: string }[]
+  args: string[]
+  timeoutSeconds: number
+}
+export interface RunScriptsPayload {
+  batchId: string
+  stopOnFailure: boolean
+  scripts: PayloadScript[]
+}
+
+export type RunStatus = 'succeeded' | 'failed' | 'timed_out' | 'cancelled' | 'skipped' | 'lost'
+export interface OutputChunk {
+  sequence: number
+  stream: 'stdout' | 'stderr' | 'info'
+  data: string
+}
+
+/** The server calls a runner makes; each retries network failures itself and throws ApiErrors. */
+export interface RunsApi {
+  download(runId: string, name: string): Promise<Uint8Array>
+  /** 'refused' when the server says the run must not start (cancelled, skipped, already started elsewhere). */
+  start(runId: string, startId: string): Promise<'started' | 'refused'>
+  output(runId: string, chunks: OutputChunk[]): Promise<{ status: string }>
+  finish(runId: string, body: { status: RunStatus; exitCode?: number | null; durationMs?: number; error?: string; truncated?: boolean }): Promise<void>
+}
+
+export interface ScriptMessages {
+  starting(name: string, n: number, count: number): string
+  finished(name: string, status: string): string
+  refused(reason: string): string
+}
+
+export interface ScriptsRunnerOptions {
+  api: RunsApi
+  journal: RunJournal
+  messages: ScriptMessages
+  /** The command's cancel signal (the CSR cancelled, the session ended, the agent stops). */
+  signalFor(commandId: string): AbortSignal
+  /** How scripts are executed; tests and "run as another user" swap or wrap it. */
+  execute?: (options: ExecuteOptions) => Promise<ExecuteResult>
+  /** Flush buffered output at least this often (ms). */
+  flushMs?: number
+}
+
+const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex')
+const PIECE_CHARS = 32 * 1024
+const MAX_CHUNKS_PER_POST = 64
+
+/** Whether the command asks for exactly what the customer approved: same scripts, versions, files, arguments, order. */
+export function sameAsApproved(approved: readonly ApprovedScript[], scripts: readonly PayloadScript[]): boolean {
+  if (approved.length !== scripts.length) return false
+  const key = (s: { name: string; version: number; position: number; args: string[]; files: { name: string; size: number; sha256: string }[] }) =>
+    JSON.stringify([s.position, s.name, s.version, s.args, s.files.map((f) => [f.name, f.size, f.sha256])])
+  return approved.every((a, i) => key(a) === key(scripts[i]!))
+}
+
+/**
+ * Streams one run's output to the server in numbered chunks: buffered briefly (so a chatty script
+ * does not become thousands of posts), posted one post at a time (so chunks arrive in order), and
+ * retried with the same numbers (so the server stores each once).
+ */
+class OutputStreamer {
+  private buffer: OutputChunk[] = []
+  private sequence = 0
+  private timer: NodeJS.Timeout | undefined
+  private posting: Promise<void> = Promise.resolve()
+
+  constructor(
+    private readonly runId: string,
+    private readonly api: RunsApi,
+    private readonly flushMs: number,
+    private readonly onCancelled: () => void,
+  ) {}
+
+  push(stream: OutputChunk['stream'], text: string) {
+    for (let i = 0; i < text.length; i += PIECE_CHARS) {
+      const piece = text.slice(i, i + PIECE_CHARS)
+      const last = this.buffer[this.buffer.length - 1]
+      // Consecutive writes to one stream become one chunk while it stays small.
+      if (last && last.stream === stream && last.data.length + piece.length <= PIECE_CHARS) last.data += piece
+      else this.buffer.push({ sequence: this.sequence++, stream, data: piece })
+    }
+    if (this.buffer.length >= MAX_CHUNKS_PER_POST) this.flush()
+    else this.timer ??= setTimeout(() => this.flush(), this.flushMs)
+  }
+
+  flush(): Promise<void> {
+    clearTimeout(this.timer)
+    this.timer = undefined
+    if (this.buffer.length === 0) return this.posting
+    const batch = this.buffer.splice(0, MAX_CHUNKS_PER_POST)
+    this.posting = this.posting.then(async () => {
+      try {
+        const ack = await this.api.output(this.runId, batch)
+        if (ack.status === 'cancelled') this.onCancelled()
+      } catch {
+        // Output the server will not take (the run was closed meanwhile) is not worth stopping for.
+      }
+    })
+    if (this.buffer.length > 0) return this.flush()
+    return this.posting
+  }
+}
+
+/**
+ * run_scripts: checks the command against the customer's approval as this agent journaled it,
+ * downloads every file and checks its sha256 before anything runs, then runs the scripts one
+ * after another in order. Each start is journaled before it is asked for, so a script runs at
+ * most once even if the agent is killed and restarted.
+ */
+export class ScriptsRunner implements Runner {
+  readonly kind = 'run_scripts'
+  execute: (options: ExecuteOptions) => Promise<ExecuteResult>
+
+  constructor(private readonly options: ScriptsRunnerOptions) {
+    this.execute = options.execute ?? executeScript
+  }
+
+  async run(command: AgentCommand, context: RunContext) {
+    const { api, journal, messages } = this.options
+    const payload = command.payload as unknown as RunScriptsPayload
+    const scripts = [...(payload.scripts ?? [])].sort((a, b) => a.position - b.position)
+    const signal = this.options.signalFor(command.id)
+    const failAll = async (error: string, first?: { runId: string; error: string }) => {
+      context.say(messages.refused(first?.error ?? error))
+      for (const s of scripts) {
+        if (journal.state(s.runId)) continue
+        await api.finish(s.runId, { status: 'failed', error: s.runId === first?.runId ? first.error : error }).catch(() => undefined)
+      }
+    }
+
+    const approved = journal.approval(command.consentId)
+    if (!approved) return failAll('This computer has no record of the customer approving these scripts; nothing ran')
+    if (!sameAsApproved(approved, scripts)) return failAll('The scripts sent differ from what the customer approved; nothing ran')
+
+    // Every file of every script first: nothing runs unless all of them are what was approved.
+    const files = new Map<string, { name: string; content: Uint8Array; executable: boolean }[]>()
+    for (const s of scripts) {
+      if (journal.state(s.runId)) continue
+      const list: { name: string; content: Uint8Array; executable: boolean }[] = []
+      const expected = approved.find((a) => a.position === s.position)!
+      for (const f of expected.files) {
+        if (signal.aborted) return
+        let content: Uint8Array
+        try {
+          content = await api.download(s.runId, f.name)
+        } catch (err) {
+          if (signal.aborted) return
+          return failAll(`Nothing ran: "${f.name}" of "${s.name}" could not be downloaded (${err instanceof Error ? err.message : String(err)})`)
+        }
+        const actual = sha256(content)
+        if (actual !== f.sha256 || content.length !== f.size) {
+          const error = `"${f.name}" of "${s.name}" v${s.version} has sha256 ${actual}, not the approved ${f.sha256}: refused, nothing ran`
+          return failAll(`Nothing ran: a file of "${s.name}" does not match what the customer approved`, { runId: s.runId, error })
+        }
+        list.push({ name: f.name, content, executable: f.name === s.executable })
+      }
+      files.set(s.runId, list)
+    }
+
+    for (const [i, s] of scripts.entries()) {
+      if (signal.aborted) return
+      if (journal.state(s.runId)) continue
+      const startId = randomBytes(12).toString('base64url')
+      journal.starting(s.runId, startId)
+      if ((await api.start(s.runId, startId)) === 'refused') {
+        journal.finished(s.runId)
+        continue
+      }
+      context.say(messages.starting(s.name, i + 1, scripts.length))
+      const local = new AbortController()
+      const stop = () => local.abort()
+      signal.addEventListener('abort', stop, { once: true })
+      const streamer = new OutputStreamer(s.runId, api, this.options.flushMs ?? 250, stop)
+      let result: ExecuteResult
+      try {
+        result = await this.execute({
+          files: files.get(s.runId)!,
+          args: s.args,
+          timeoutMs: s.timeoutSeconds * 1000,
+          onOutput: (stream, text) => streamer.push(stream, text),
+          signal: local.signal,
+          onSpawn: (pid) => journal.spawned(s.runId, pid),
+        })
+      } finally {
+        signal.removeEventListener('abort', stop)
+      }
+      await streamer.flush()
+      await api.finish(s.runId, {
+        status: result.status,
+        exitCode: result.exitCode,
+        durationMs: result.durationMs,
+        ...(result.error ? { error: result.error.slice(0, 4000) } : {}),
+        truncated: result.truncated,
+      })
+      journal.finished(s.runId)
+      context.say(messages.finished(s.name, result.status))
+      if (result.status !== 'succeeded' && payload.stopOnFailure) return
+    }
+  }
+}
+
+/**
+ * After a crash: every script the journal says was started and never finished is reported lost
+ * (never run again), and what is left of its process group is killed.
+ */
+export async function recoverInterrupted(journal: RunJournal, api: RunsApi): Promise<number> {
+  const interrupted = journal.interrupted()
+  for (const run of interrupted) {
+    if (run.pid && process.platform !== 'win32') {
+      try {
+        process.kill(-run.pid, 'SIGKILL')
+      } catch {
+        // Already gone.
+      }
+    }
+    await api
+      .finish(run.runId, { status: 'lost', error: 'The agent stopped while this script was running (crash or restart); it was not run again' })
+      .catch(() => undefined)
+    journal.finished(run.runId)
+  }
+  return interrupted.length
+}
