@@ -572,7 +572,7 @@ export class RunsService {
       const { run, command } = await this.runForAgent(s, runId)
       if (run.startId !== null) {
         if (run.startId === startId) return { duplicate: true, status: run.status }
-        if (run.status === 'running') throw conflict('RUN_ALREADY_STARTED', 'This script was already started; a script runs at most once per approval')
+        throw conflict('RUN_ALREADY_STARTED', `This script was already started (now ${run.status}); a script runs at most once per approval`)
       }
       if (run.status === 'cancelled') throw conflict('RUN_CANCELLED', 'This run was cancelled; do not start it')
       if (run.status === 'skipped') throw conflict('RUN_SKIPPED', 'This run was skipped after an earlier script failed; do not start it')
@@ -632,19 +632,20 @@ export class RunsService {
         let bytes = Buffer.byteLength(data, 'utf8')
         if (c.stream !== 'info' && bytes > room) {
           truncated = true
-          data = cutUtf8(data, Math.max(room, 0))
+          if (room <= 0) continue
+          data = cutUtf8(data, room)
           bytes = Buffer.byteLength(data, 'utf8')
         }
         if (c.stream !== 'info') room -= bytes
         rows.push({ runId, sessionId: s.sessionId, sequence: c.sequence, stream: c.stream, data, bytes: c.stream === 'info' ? 0 : bytes, seq })
       }
-      const inserted = await s.tx.insert(scriptOutputChunks).values(rows).onConflictDoNothing().returning({ bytes: scriptOutputChunks.bytes })
+      const inserted = rows.length ? await s.tx.insert(scriptOutputChunks).values(rows).onConflictDoNothing().returning({ bytes: scriptOutputChunks.bytes }) : []
       const added = inserted.reduce((n, r) => n + r.bytes, 0)
       await s.tx
         .update(scriptRuns)
         .set({ outputBytes: sql`${scriptRuns.outputBytes} + ${added}`, outputTruncated: truncated })
         .where(eq(scriptRuns.id, runId))
-      return { stored: inserted.length, duplicates: chunks.length - inserted.length, status: run.status }
+      return { stored: inserted.length, duplicates: chunks.length - fresh.length, status: run.status }
     })
   }
 
