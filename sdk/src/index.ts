@@ -94,3 +94,15 @@ export {
   type UploadScriptInput,
   type UploadScriptVersionInput,
 } from './scripts.js'
+
+export {
+  formatOutput,
+  readRunOutput,
+  runScripts,
+  waitForBatch,
+  type OutputChunk,
+  type RunScriptsInput,
+  type ScriptBatch,
+  type ScriptRun,
+  type WaitForBatchOptions,
+} from './runs.js'

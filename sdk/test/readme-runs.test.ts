@@ -1,0 +1,149 @@
+/**
+ * Running scripts with the SDK, end to end: the README example starts a batch on a session whose
+ * customer runs the real agent (`--approve all`), follows it to the end and prints each run's
+ * status and output, as an integrator would see them.
+ */
+import t from 'tap'
+import { readFile, rm, writeFile } from 'node:fs/promises'
+import { fileURLToPath } from 'node:url'
+import { ApiError, createClient, formatOutput, runScripts, uploadScript, waitForBatch } from '@helpline/sdk'
+import { startTestServer } from '../../api/test/helpers/server.ts'
+import { newSession, startAgent, stateDir } from '../../agent/test/helpers/process.ts'
+
+const readme = fileURLToPath(new URL('../README.md', import.meta.url))
+// Next to this file, so the example's `@helpline/sdk` resolves to this workspace's build.
+const exampleFile = fileURLToPath(new URL(`./.readme-example-runs-${process.pid}.ts`, import.meta.url))
+
+/** The ```ts block that follows `<!-- example: name … -->` in the README. */
+async function example(name: string): Promise<string> {
+  const text = await readFile(readme, 'utf8')
+  const match = new RegExp(`<!-- example: ${name}\\b[^>]*-->\\s*\`\`\`ts\\n([\\s\\S]*?)\`\`\``).exec(text)
+  if (!match) throw new Error(`no example "${name}" in sdk/README.md`)
+  return match[1]!
+}
+
+const freeDiskSpace = '#!/bin/sh\necho "Free space on $1:"\ndf -h "$1" | tail -n 1\necho "df is done" >&2\n'
+
+// Each real server and agent takes seconds to start, more on a busy machine.
+t.setTimeout(300_000)
+
+t.test('the README run-scripts example follows a batch on a real agent to the end', async (t) => {
+  const server = await startTestServer(t)
+  const url = server.url.replace(/\/+$/, '')
+  const admin = createClient({ baseUrl: url, token: server.h.admin.token })
+  const { data: category } = await admin.POST('/api/v1/script-categories', { body: { name: 'Diagnostics' } })
+  const csr = await server.h.createUser('csr')
+  const api = createClient({ baseUrl: url, token: csr.token })
+  await uploadScript(api, {
+    name: 'Free disk space',
+    categoryId: category!.id,
+    published: true,
+    executable: { name: 'free.sh', content: freeDiskSpace },
+  })
+  const session = await newSession(api, 'Rita Customer')
+  const agent = startAgent(t, ['join', session.number, '--server', url, '--state-dir', stateDir(), '--approve', 'all'])
+  await agent.waitFor(/You joined support session/)
+
+  const logged: unknown[][] = []
+  const log = console.log
+  const env = { url: process.env.HELPLINE_URL, token: process.env.HELPLINE_TOKEN }
+  process.env.HELPLINE_URL = url
+  process.env.HELPLINE_TOKEN = csr.token
+  console.log = (...args: unknown[]) => void logged.push(args)
+  t.teardown(async () => {
+    console.log = log
+    process.env.HELPLINE_URL = env.url
+    process.env.HELPLINE_TOKEN = env.token
+    if (env.url === undefined) delete process.env.HELPLINE_URL
+    if (env.token === undefined) delete process.env.HELPLINE_TOKEN
+    await rm(exampleFile, { force: true })
+  })
+  await writeFile(exampleFile, await example('run-scripts'))
+  try {
+    await import(exampleFile)
+  } finally {
+    console.log = log
+  }
+  const lines = logged.map((args) => args.map(String).join(' '))
+  t.comment(`the example printed:\n${lines.join('\n')}`)
+
+  t.match(lines[0], /^batch [0-9a-f-]{36}: 1 script\(s\) on 1 session\(s\)$/, 'the batch started')
+  const progress = lines.slice(1, -2)
+  t.ok(progress.length >= 1, 'progress was reported')
+  t.equal(new Set(progress).size, progress.length, 'only when something changed')
+  t.equal(progress.at(-1), 'finished: 1 succeeded', 'the last progress is the finished batch')
+  t.equal(lines.at(-2), `${session.number} Rita Customer: Free disk space v1 succeeded, exit code 0`, 'the run succeeded with exit code 0')
+  const output = lines.at(-1)!
+  t.match(output, /^Free space on \/:\n.*\d/, 'the output is what the script printed on stdout')
+  t.match(output, /\n\[stderr\] df is done\n$/, 'and its stderr line, marked')
+  t.match(agent.output(), /Free disk space/, 'the customer saw which script ran')
+
+  const batchId = /^batch (\S+):/.exec(lines[0]!)![1]!
+  const { data: batch } = await api.GET('/api/v1/script-batches/{id}', { params: { path: { id: batchId } } })
+  t.equal(batch!.status, 'finished')
+  t.same(batch!.counts, { succeeded: 1 })
+})
+
+t.test('waitForBatch gives up with a TimeoutError while the customer has not approved', async (t) => {
+  const server = await startTestServer(t)
+  const url = server.url.replace(/\/+$/, '')
+  const admin = createClient({ baseUrl: url, token: server.h.admin.token })
+  const { data: category } = await admin.POST('/api/v1/script-categories', { body: { name: 'Diagnostics' } })
+  const csr = await server.h.createUser('csr')
+  const api = createClient({ baseUrl: url, token: csr.token })
+  const script = await uploadScript(api, { name: 'Hello', categoryId: category!.id, executable: { name: 'hello.sh', content: '#!/bin/sh\necho hello\n' } })
+  const session = await newSession(api, 'Quinn Customer')
+  // --approve ask (the default): the agent asks the customer, who never answers.
+  const agent = startAgent(t, ['join', session.number, '--server', url, '--state-dir', stateDir()])
+  await agent.waitFor(/You joined support session/)
+
+  const batch = await runScripts(api, { scripts: [{ scriptId: script.id }], sessionIds: [session.id] })
+  t.equal(batch.status, 'running')
+  t.same(batch.counts, { awaiting_consent: 1 })
+
+  const seen: string[] = []
+  const started = Date.now()
+  const err = await waitForBatch(api, batch.id, { intervalMs: 50, timeoutMs: 400, onProgress: (b) => seen.push(b.status) }).then(
+    () => t.fail('the batch finished without consent'),
+    (e: unknown) => e,
+  )
+  t.ok(err instanceof Error)
+  t.equal((err as Error).name, 'TimeoutError')
+  t.match((err as Error).message, `Script batch ${batch.id} did not finish within 400 ms; last seen running awaiting_consent=1`)
+  t.ok(Date.now() - started < 5_000, 'promptly')
+  t.same(seen, ['running'], 'progress once: nothing changed after the first poll')
+
+  const stop = new AbortController()
+  setTimeout(() => stop.abort(), 100)
+  const aborted = await waitForBatch(api, batch.id, { intervalMs: 50, signal: stop.signal }).catch((e: unknown) => e)
+  t.equal((aborted as Error).name, 'AbortError')
+  t.match((aborted as Error).message, `Stopped waiting for script batch ${batch.id}`)
+})
+
+t.test('runScripts with no scripts is an ApiError: 422 NO_SCRIPTS', async (t) => {
+  const server = await startTestServer(t)
+  const url = server.url.replace(/\/+$/, '')
+  const csr = await server.h.createUser('csr')
+  const api = createClient({ baseUrl: url, token: csr.token })
+  const session = await newSession(api, 'Nobody Yet')
+  const err = await runScripts(api, { scripts: [], sessionIds: [session.id] }).catch((e: unknown) => e)
+  t.ok(err instanceof ApiError, 'an ApiError')
+  t.equal((err as ApiError).status, 422)
+  t.equal((err as ApiError).code, 'NO_SCRIPTS')
+})
+
+t.test('formatOutput marks stderr and the agent’s notes where lines start', async (t) => {
+  const chunk = (sequence: number, stream: 'stdout' | 'stderr' | 'info', data: string) => ({ sequence, stream, data, createdAt: new Date(0).toISOString() })
+  t.equal(formatOutput([]), '')
+  t.equal(
+    formatOutput([
+      chunk(0, 'stdout', 'one\ntw'),
+      chunk(1, 'stdout', 'o\n'),
+      chunk(2, 'stderr', 'warn 1\nwarn'),
+      chunk(3, 'stderr', ' 2\n'),
+      chunk(4, 'stdout', 'partial'),
+      chunk(5, 'info', 'Output cut at 1048576 bytes\n'),
+    ]),
+    'one\ntwo\n[stderr] warn 1\n[stderr] warn 2\npartial\n[helpline] Output cut at 1048576 bytes\n',
+  )
+})
