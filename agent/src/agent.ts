@@ -154,7 +154,7 @@ export class Agent {
 
   /** Forgets the session: the saved state and the run journal. */
   private forget() {
-    this.forget()
+    this.options.store.clear()
     this.journal.clear()
   }
 

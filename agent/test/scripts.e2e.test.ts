@@ -60,7 +60,7 @@ const alive = (pid: number) => {
 }
 
 t.test('.sh, .py and .js in the chosen order: inputs next to them, arguments verbatim, output in the chat, nothing left behind', async (t) => {
-  const { session, agent } = await joinedAgent(t, 'Alice')
+  const { session, agent, dir } = await joinedAgent(t, 'Alice')
   const sh = await upload(csr, category, {
     name: 'First: shell',
     published: true,
@@ -135,7 +135,8 @@ t.test('.sh, .py and .js in the chosen order: inputs next to them, arguments ver
   const requested = events!.data.find((e) => e.type === 'script_batch.requested')!
   t.same((requested.data.scripts as { digest: string }[]).map((s) => s.digest), [py.digest, sh.digest, js.digest], 'and the exact versions')
   agent.child.kill('SIGINT')
-  await agent.exited
+  t.equal(await agent.exited, 0, 'Ctrl-C leaves cleanly')
+  t.notOk(existsSync(join(dir, 'journal.jsonl')), 'and forgets the run journal with the session')
 })
 
 t.test('a script past its timeout is killed with its child; stop at the first failure skips the rest', async (t) => {
