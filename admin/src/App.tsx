@@ -10,6 +10,7 @@ import users from './resources/users/index.ts'
 import tokens from './resources/tokens/index.ts'
 import scripts from './resources/scripts/index.ts'
 import categories from './resources/categories/index.ts'
+import scriptBatches, { RunScriptsPage } from './resources/script-batches/index.ts'
 
 const i18nProvider = createI18nProvider()
 
@@ -33,6 +34,7 @@ export function App() {
       {(permissions: unknown) => (
         <>
           <Resource name="sessions" {...sessions} />
+          <Resource name="script-batches" {...scriptBatches} />
           {permissions === 'admin' && <Resource name="users" {...users} />}
           <Resource name="scripts" {...scripts} />
           {/* Everyone reads categories in the script forms; only site admins get their pages. */}
@@ -44,6 +46,7 @@ export function App() {
           <Resource name="tokens" {...tokens} />
           <CustomRoutes>
             <Route path="/profile" element={<ProfilePage />} />
+            <Route path="/run-scripts" element={<RunScriptsPage />} />
           </CustomRoutes>
           {/* The print view is a page of its own: no app bar, no menu, only what goes on paper. */}
           <CustomRoutes noLayout>

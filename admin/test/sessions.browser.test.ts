@@ -7,18 +7,14 @@
  * rebuilt first when any console source is newer than it.
  */
 import t, { type Test } from 'tap'
-import { execFileSync, spawn, type ChildProcessWithoutNullStreams } from 'node:child_process'
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core'
+import { AgentProcess } from './helpers/agent.ts'
+import { ensureConsoleBuilt } from './helpers/browser.ts'
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
-const repoRoot = fileURLToPath(new URL('../../', import.meta.url))
-const adminDir = fileURLToPath(new URL('../', import.meta.url))
-const consoleIndex = join(adminDir, 'dist', 'index.html')
-const agentBin = join(repoRoot, 'agent', 'bin', 'helpline-agent.js')
 
 const CATEGORIES = ['system', 'hardware', 'storage', 'network', 'software', 'processes', 'services', 'users', 'environment'] as const
 
@@ -28,23 +24,6 @@ interface Server {
   adminPassword: string
 }
 type StartTestServer = (t: Test) => Promise<Server>
-
-/** The newest modification time under `dir` (files only). */
-function newest(dir: string): number {
-  let max = 0
-  for (const entry of readdirSync(dir, { recursive: true, encoding: 'utf8' })) {
-    const stat = statSync(join(dir, entry))
-    if (stat.isFile()) max = Math.max(max, stat.mtimeMs)
-  }
-  return max
-}
-
-/** The API serves admin/dist: build it when it is missing or older than the console's sources. */
-function ensureConsoleBuilt() {
-  const sources = Math.max(newest(join(adminDir, 'src')), statSync(join(adminDir, 'index.html')).mtimeMs)
-  if (existsSync(consoleIndex) && statSync(consoleIndex).mtimeMs >= sources) return
-  execFileSync('npm', ['run', 'build', '-w', 'admin'], { cwd: repoRoot, stdio: 'pipe' })
-}
 
 async function startServer(t: Test): Promise<Server> {
   ensureConsoleBuilt()
@@ -74,52 +53,6 @@ async function signIn(page: Page, url: string, email: string, password: string) 
   await page.locator('input[name="password"]').fill(password)
   await page.locator('button[type="submit"]').click()
   await page.getByRole('menuitem', { name: 'Sessions' }).waitFor()
-}
-
-/** The agent the customer runs, as a child process; its terminal output is collected. */
-class AgentProcess {
-  readonly child: ChildProcessWithoutNullStreams
-  output = ''
-  readonly exited: Promise<number | null>
-
-  constructor(number: string, server: string, stateDir: string) {
-    this.child = spawn(
-      process.execPath,
-      [agentBin, 'join', number, '--server', server, '--approve', 'all', '--state-dir', stateDir, '--lang', 'en'],
-      {
-        cwd: repoRoot,
-        // A secret-looking variable the agent must leave out of the Environment category.
-        env: { ...process.env, HELPLINE_BROWSER_TEST_TOKEN: 'must-not-leave-the-computer' },
-        stdio: 'pipe',
-      },
-    )
-    this.child.stdout.setEncoding('utf8').on('data', (chunk: string) => (this.output += chunk))
-    this.child.stderr.setEncoding('utf8').on('data', (chunk: string) => (this.output += chunk))
-    this.exited = new Promise((resolve) => this.child.once('exit', (code) => resolve(code)))
-  }
-
-  /** Waits until the agent's terminal shows `text`. */
-  async waitFor(text: string, ms = 15_000) {
-    const deadline = Date.now() + ms
-    while (!this.output.includes(text)) {
-      if (Date.now() > deadline) throw new Error(`the agent did not print ${JSON.stringify(text)}; it printed:\n${this.output}`)
-      if (this.child.exitCode !== null) throw new Error(`the agent exited (${this.child.exitCode}); it printed:\n${this.output}`)
-      await new Promise((resolve) => setTimeout(resolve, 50))
-    }
-  }
-
-  /** What the customer types in the agent's terminal. */
-  type(line: string) {
-    this.child.stdin.write(`${line}\n`)
-  }
-
-  async stop() {
-    if (this.child.exitCode !== null || this.child.signalCode !== null) return
-    this.child.kill('SIGTERM')
-    const killer = setTimeout(() => this.child.kill('SIGKILL'), 5000)
-    await this.exited
-    clearTimeout(killer)
-  }
 }
 
 // A browser, a server and an agent collecting system information twice take a while.
@@ -209,7 +142,8 @@ t.test('a support session in the console, with a real agent', async (t) => {
   })
 
   await step('the agent joins and the page follows live', async (t) => {
-    agent = new AgentProcess(number, server.url, stateDir)
+    // A secret-looking variable the agent must leave out of the Environment category.
+    agent = new AgentProcess(number, server.url, stateDir, { HELPLINE_BROWSER_TEST_TOKEN: 'must-not-leave-the-computer' })
     await agent.waitFor(`You joined support session ${number}`)
     const header = page.getByTestId('session-header')
     await header.locator('[data-agent-status="online"]').waitFor()

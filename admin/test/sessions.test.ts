@@ -6,7 +6,7 @@
 import t from 'tap'
 import { createClient, type Schemas } from '@helpline/sdk'
 import { SseParser, followSessionStream, toSessionEvent, type SessionStreamEvent, type StreamState } from '../src/api/session-stream.ts'
-import { sessionActions, sessionsAdapter } from '../src/api/resources/sessions.ts'
+import { sessionActions, sessionsAdapter, type SessionView } from '../src/api/resources/sessions.ts'
 import { initialState, liveReducer, systemInfoActivity, type LiveState } from '../src/resources/sessions/live.ts'
 import { agentCommand, agentDisplayStatus, formatNumber, platformLabel, snapshotFileName } from '../src/resources/sessions/format.ts'
 
@@ -71,8 +71,8 @@ function chat(seq: number, body: string): Schemas['ChatMessage'] {
   }
 }
 
-function state(partial: Partial<LiveState> = {}): LiveState {
-  return initialState({ session, chat: [], consents: [], commands: [], snapshots: [], ...partial })
+function state(partial: Partial<SessionView> = {}): LiveState {
+  return initialState({ session, chat: [], consents: [], commands: [], snapshots: [], scriptRuns: [], ...partial })
 }
 
 t.test('the SSE parser', async (t) => {
@@ -271,6 +271,8 @@ t.test('the sessions adapter and actions over the SDK', async (t) => {
         return json({ data: [], total: 0 })
       case 'GET /api/v1/sessions/:id/snapshots':
         return json({ data: [snapshot], total: 1 })
+      case 'GET /api/v1/sessions/:id/script-runs':
+        return json({ statusCode: 500, code: 'INTERNAL', error: 'Internal Server Error', message: 'down' }, 500)
       case 'GET /api/v1/sessions/:id/snapshots/snap/text':
         return new Response('# SYSTEM\n', { status: 200, headers: { 'content-type': 'text/plain; charset=utf-8' } })
       case 'POST /api/v1/sessions/:id/system-info/refresh':
@@ -295,8 +297,9 @@ t.test('the sessions adapter and actions over the SDK', async (t) => {
   seen.length = 0
   const view = await actions.loadSessionView(SID)
   t.equal(seen[0]!.path, `/api/v1/sessions/${SID}`, 'the session (and its cursor) is read before its lists')
-  t.equal(seen.length, 5)
+  t.equal(seen.length, 6)
   t.equal(view.chat.length, 1)
+  t.same(view.scriptRuns, [], 'the page opens even when the script runs cannot be read')
   t.equal(view.consents[0]!.status, 'approved')
   t.equal(view.snapshots[0]!.id, 'snap')
 

@@ -8,6 +8,7 @@ import { meActions } from './resources/me.ts'
 import { categoriesAdapter } from './resources/categories.ts'
 import { scriptActions, scriptsAdapter } from './resources/scripts.ts'
 import { sessionActions, sessionsAdapter } from './resources/sessions.ts'
+import { runActions, scriptBatchesAdapter } from './resources/script-batches.ts'
 import { followSessionStream, type StreamHandlers } from './session-stream.ts'
 
 const tokens = localTokenStore()
@@ -23,12 +24,14 @@ export const dataProvider = createDataProvider(
     categories: categoriesAdapter(client),
     scripts: scriptsAdapter(client),
     sessions: sessionsAdapter(client),
+    'script-batches': scriptBatchesAdapter(client),
   },
   {
     ...userActions(client),
     ...meActions(client),
     ...sessionActions(client),
     ...scriptActions(client),
+    ...runActions(client),
     /**
      * A session's live updates; resolves to the function that stops them. A Promise because
      * react-admin's useDataProvider proxy chains `.then` on whatever a method returns.

@@ -1,6 +1,7 @@
 import { ApiError } from '@helpline/sdk'
 import type { HelplineClient } from './client.ts'
 import type { AgentInfo, ChatMessage, Command, Consent, Session, SnapshotSummary } from './resources/sessions.ts'
+import type { ScriptOutputEvent, ScriptRun } from './resources/script-batches.ts'
 
 /** One server-sent event as it came off the wire. */
 export interface SseMessage {
@@ -57,8 +58,12 @@ export type SessionStreamEvent =
   | { event: 'consent'; data: Consent }
   | { event: 'command'; data: Command }
   | { event: 'snapshot'; data: SnapshotSummary }
+  /** A script run changed (started, finished…); sent whole each time. */
+  | { event: 'script_run'; data: ScriptRun }
+  /** One stored chunk of a run's output, in the run's order. */
+  | { event: 'script_output'; data: ScriptOutputEvent }
 
-const streamEvents = new Set<string>(['session', 'agent', 'chat', 'consent', 'command', 'snapshot'])
+const streamEvents = new Set<string>(['session', 'agent', 'chat', 'consent', 'command', 'snapshot', 'script_run', 'script_output'])
 
 /** A wire message in our terms, or undefined for events this console does not know (yet). */
 export function toSessionEvent(message: SseMessage): SessionStreamEvent | undefined {

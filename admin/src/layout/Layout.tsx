@@ -1,5 +1,6 @@
 import type { ReactNode } from 'react'
-import { AppBar, Layout as RaLayout, Logout, Menu, TitlePortal, UserMenu, useTranslate } from 'react-admin'
+import { AppBar, Layout as RaLayout, Logout, Menu, TitlePortal, UserMenu, useResourceDefinitions, useTranslate } from 'react-admin'
+import PlayCircleOutlined from '@mui/icons-material/PlayCircleOutlined'
 import { Box, Typography } from '@mui/material'
 import { ProfileMenuItem } from './ProfileMenuItem.tsx'
 import { ProfileMenuLink } from './ProfileMenuLink.tsx'
@@ -33,10 +34,17 @@ function HelplineAppBar() {
   )
 }
 
+/** Sessions first, then Run scripts (what a CSR does with them), then every other resource. */
 function HelplineMenu() {
+  const resources = useResourceDefinitions()
+  const others = Object.keys(resources).filter((name) => name !== 'sessions' && resources[name]?.hasList)
   return (
     <Menu>
-      <Menu.ResourceItems />
+      {resources.sessions?.hasList && <Menu.ResourceItem name="sessions" />}
+      <Menu.Item to="/run-scripts" primaryText="helpline.runs.menu" leftIcon={<PlayCircleOutlined />} />
+      {others.map((name) => (
+        <Menu.ResourceItem key={name} name={name} />
+      ))}
       <ProfileMenuLink />
     </Menu>
   )

@@ -5,13 +5,36 @@
  */
 import type { Test } from 'tap'
 import { execFileSync } from 'node:child_process'
-import { existsSync } from 'node:fs'
+import { existsSync, readdirSync, statSync } from 'node:fs'
+import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { chromium, type Browser, type Page } from 'playwright-core'
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
 const repoRoot = fileURLToPath(new URL('../../../', import.meta.url))
 const consoleIndex = fileURLToPath(new URL('../../dist/index.html', import.meta.url))
+const adminDir = fileURLToPath(new URL('../../', import.meta.url))
+
+/** The newest modification time under `dir` (files only). */
+function newest(dir: string): number {
+  let max = 0
+  for (const entry of readdirSync(dir, { recursive: true, encoding: 'utf8' })) {
+    const stat = statSync(join(dir, entry))
+    if (stat.isFile()) max = Math.max(max, stat.mtimeMs)
+  }
+  return max
+}
+
+/**
+ * The API serves admin/dist: build it when it is missing or older than the console's sources, for
+ * a test of what the sources say now. (A running server given by HELPLINE_URL serves its own.)
+ */
+export function ensureConsoleBuilt() {
+  if (process.env.HELPLINE_URL) return
+  const sources = Math.max(newest(join(adminDir, 'src')), statSync(join(adminDir, 'index.html')).mtimeMs)
+  if (existsSync(consoleIndex) && statSync(consoleIndex).mtimeMs >= sources) return
+  execFileSync('npm', ['run', 'build', '-w', 'admin'], { cwd: repoRoot, stdio: 'pipe' })
+}
 
 export interface Target {
   url: string

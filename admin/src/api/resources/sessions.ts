@@ -2,6 +2,7 @@ import type { operations, Schemas } from '@helpline/sdk'
 import type { ListQuery, ResourceAdapter } from '../data-provider.ts'
 import { call } from '../errors.ts'
 import { dataOf, type HelplineClient } from '../client.ts'
+import type { ScriptRun } from './script-batches.ts'
 
 export type Session = Schemas['Session']
 export type SessionStatus = Schemas['SessionStatus']
@@ -88,6 +89,8 @@ export interface SessionView {
   consents: Consent[]
   commands: Command[]
   snapshots: SnapshotSummary[]
+  /** The session's script runs as they are now; their chat lines may still carry an older status. */
+  scriptRuns: ScriptRun[]
 }
 
 /** Calls on a session that are not CRUD; exposed on the data provider. */
@@ -129,6 +132,10 @@ export function sessionActions(client: HelplineClient) {
         params: { ...path(id), query: { page: 1, perPage: PAGE, sort: 'createdAt', order: 'desc' } },
       }),
     ).data
+  const listScriptRuns = (id: string) =>
+    allPages(async (page) =>
+      dataOf(await client.GET('/api/v1/sessions/{id}/script-runs', { params: { ...path(id), query: { page, perPage: PAGE } } })),
+    )
 
   return {
     /**
@@ -139,8 +146,15 @@ export function sessionActions(client: HelplineClient) {
     loadSessionView: (id: string): Promise<SessionView> =>
       call(async () => {
         const session = dataOf(await client.GET('/api/v1/sessions/{id}', { params: path(id) }))
-        const [chat, consents, commands, snapshots] = await Promise.all([listChat(id), listConsents(id), recentCommands(id), listSnapshots(id)])
-        return { session, chat, consents, commands, snapshots }
+        const [chat, consents, commands, snapshots, scriptRuns] = await Promise.all([
+          listChat(id),
+          listConsents(id),
+          recentCommands(id),
+          listSnapshots(id),
+          // The runs only sharpen what the chat lines say: without them the page still works.
+          listScriptRuns(id).catch(() => []),
+        ])
+        return { session, chat, consents, commands, snapshots, scriptRuns }
       }),
     endSession: (id: string): Promise<Session> =>
       call(async () => dataOf(await client.POST('/api/v1/sessions/{id}/end', { params: path(id) }))),

@@ -5,7 +5,8 @@ import Send from '@mui/icons-material/Send'
 import { useDataProvider, useNotify, useTranslate, type TranslateFunction } from 'react-admin'
 import type { AppDataProvider } from '../../api/index.ts'
 import type { ChatMessage, Session } from '../../api/resources/sessions.ts'
-import type { LiveState } from './live.ts'
+import { scriptRunView, type LiveState } from './live.ts'
+import { ScriptRunLog } from './ScriptRunLog.tsx'
 import { useFormatTime, type ApplyChange } from './useSessionLive.ts'
 
 /** System lines in the console's language; the server's English text when we do not know the event. */
@@ -36,9 +37,12 @@ export function systemLineText(message: ChatMessage, session: Session, translate
   })
 }
 
-function Bubble({ message, session }: { message: ChatMessage; session: Session }) {
+function Bubble({ message, live, apply }: { message: ChatMessage; live: LiveState; apply: ApplyChange }) {
   const translate = useTranslate()
   const time = useFormatTime()
+  const session = live.session
+  const run = scriptRunView(live, message)
+  if (run) return <ScriptRunLog view={run} apply={apply} />
   if (message.sender === 'system') {
     return (
       <Typography
@@ -130,7 +134,7 @@ export function ChatPanel({ live, apply }: { live: LiveState; apply: ApplyChange
             </Typography>
           )}
           {chat.map((m) => (
-            <Bubble key={m.id} message={m} session={session} />
+            <Bubble key={m.id} message={m} live={live} apply={apply} />
           ))}
         </Stack>
         {open ? (

@@ -2,11 +2,14 @@ import { useState } from 'react'
 import { useMutation } from '@tanstack/react-query'
 import { Box, Button, Card, CardContent, Chip, Divider, Stack, Typography } from '@mui/material'
 import StopCircleOutlined from '@mui/icons-material/StopCircleOutlined'
+import PlayArrow from '@mui/icons-material/PlayArrow'
+import { Link } from 'react-router-dom'
 import FiberManualRecord from '@mui/icons-material/FiberManualRecord'
 import { Confirm, useDataProvider, useNotify, useTranslate } from 'react-admin'
 import type { AppDataProvider } from '../../api/index.ts'
 import type { StreamState } from '../../api/session-stream.ts'
 import type { Session } from '../../api/resources/sessions.ts'
+import { runScriptsPath } from '../script-batches/plan.ts'
 import { AgentStatusChip, SessionStatusChip } from './chips.tsx'
 import { CopyButton } from './CopyButton.tsx'
 import { formatNumber } from './format.ts'
@@ -118,9 +121,14 @@ export function SessionHeader({ session, stream, apply }: { session: Session; st
               {when.join(' · ')}
             </Typography>
             {session.status !== 'ended' && (
-              <Box sx={{ pt: 1 }}>
+              <Stack direction="row" spacing={1} sx={{ pt: 1 }}>
+                {session.status === 'active' && (
+                  <Button component={Link} to={runScriptsPath([session.id])} variant="outlined" startIcon={<PlayArrow />}>
+                    {translate('helpline.runs.start')}
+                  </Button>
+                )}
                 <EndSessionButton session={session} apply={apply} />
-              </Box>
+              </Stack>
             )}
           </Stack>
         </Stack>

@@ -1,11 +1,11 @@
 import { useCallback, useEffect, useReducer, useState } from 'react'
 import { useDataProvider, useLocaleState } from 'react-admin'
 import type { AppDataProvider } from '../../api/index.ts'
-import type { SessionStreamEvent, StreamState } from '../../api/session-stream.ts'
+import type { StreamState } from '../../api/session-stream.ts'
 import type { SessionView } from '../../api/resources/sessions.ts'
-import { initialState, liveReducer, type LiveState } from './live.ts'
+import { initialState, liveReducer, type LiveChange, type LiveState } from './live.ts'
 
-type Action = { type: 'load'; view: SessionView } | { type: 'change'; change: SessionStreamEvent }
+type Action = { type: 'load'; view: SessionView } | { type: 'change'; change: LiveChange }
 
 function reducer(state: LiveState | undefined, action: Action): LiveState | undefined {
   if (action.type === 'load') return initialState(action.view)
@@ -13,7 +13,7 @@ function reducer(state: LiveState | undefined, action: Action): LiveState | unde
 }
 
 /** Applies a change the page itself caused (the answer to a call), the same way as a streamed one. */
-export type ApplyChange = (change: SessionStreamEvent) => void
+export type ApplyChange = (change: LiveChange) => void
 
 /**
  * A session page's data: read once, then followed live through the session's stream from the
