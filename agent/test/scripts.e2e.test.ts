@@ -264,3 +264,21 @@ t.test('one batch on four sessions at once: three agents run it, the one whose c
   for (const a of [...agents, denier]) a.agent.child.kill('SIGINT')
   t.ok(FINAL.includes(batch.sessions[0]!.runs[0]!.status))
 })
+
+t.test('a script that writes 2 MB: 1 MiB kept, then a note; a NUL byte does not lose its output', async (t) => {
+  const { session, agent } = await joinedAgent(t, 'Jun')
+  const chatty = await upload(csr, category, {
+    name: 'Chatty',
+    executable: { name: 'chatty.sh', content: "#!/bin/sh\nprintf 'before\\000after\\n'\nhead -c 2000000 /dev/zero | tr '\\0' 'z'\necho\necho done >&2\n" },
+  })
+  const { data } = await api.POST('/api/v1/script-batches', { body: { scripts: [{ scriptId: chatty.id }], sessionIds: [session.id] } })
+  const batch = await finished(data!.id)
+  const run = batch.sessions[0]!.runs[0]!
+  t.equal(run.status, 'succeeded')
+  t.equal(run.outputBytes, 1024 * 1024, 'exactly 1 MiB of output kept')
+  t.equal(run.outputTruncated, true)
+  const out = await outputOf(run.id)
+  t.match(text(out, 'stdout'), /^before\uFFFDafter\nzzz/, 'the NUL is shown as a replacement character, nothing lost around it')
+  t.match(text(out, 'info'), /output cut at 1048576 bytes/, 'the cut is said')
+  agent.child.kill('SIGINT')
+})

@@ -56,7 +56,8 @@ export interface ScriptsRunnerOptions {
 
 const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex')
 const PIECE_CHARS = 32 * 1024
-const MAX_CHUNKS_PER_POST = 64
+/** 8 × 32 Ki characters: a post stays far below the server's body limit whatever the output holds. */
+const MAX_CHUNKS_PER_POST = 8
 
 /** Whether the command asks for exactly what the customer approved: same scripts, versions, files, arguments, order. */
 export function sameAsApproved(approved: readonly ApprovedScript[], scripts: readonly PayloadScript[]): boolean {
@@ -76,6 +77,7 @@ class OutputStreamer {
   private sequence = 0
   private timer: NodeJS.Timeout | undefined
   private posting: Promise<void> = Promise.resolve()
+  readonly failures: string[] = []
 
   constructor(
     private readonly runId: string,
@@ -84,7 +86,9 @@ class OutputStreamer {
     private readonly onCancelled: () => void,
   ) {}
 
-  push(stream: OutputChunk['stream'], text: string) {
+  push(stream: OutputChunk['stream'], raw: string) {
+    // The server's text columns cannot hold NUL; what the customer's script printed is kept otherwise.
+    const text = raw.includes('\u0000') ? raw.replaceAll('\u0000', '\uFFFD') : raw
     for (let i = 0; i < text.length; i += PIECE_CHARS) {
       const piece = text.slice(i, i + PIECE_CHARS)
       const last = this.buffer[this.buffer.length - 1]
@@ -105,8 +109,10 @@ class OutputStreamer {
       try {
         const ack = await this.api.output(this.runId, batch)
         if (ack.status === 'cancelled') this.onCancelled()
-      } catch {
-        // Output the server will not take (the run was closed meanwhile) is not worth stopping for.
+      } catch (err) {
+        // Output the server will not take (the run was closed meanwhile) is not worth stopping
+        // the script for; the run's record says how it ended either way.
+        this.failures.push(err instanceof Error ? err.message : String(err))
       }
     })
     if (this.buffer.length > 0) return this.flush()

@@ -628,7 +628,9 @@ export class RunsService {
       for (const c of fresh) {
         // The agent cuts output at the limit itself; this keeps a misbehaving one to it too.
         // Its own short notes (info) are kept past it.
-        let data = c.stream === 'info' ? cutUtf8(c.data, 4096) : c.data
+        // PostgreSQL text cannot hold NUL; a script that prints one still gets its output kept.
+        const clean = c.data.includes('\u0000') ? c.data.replaceAll('\u0000', '\uFFFD') : c.data
+        let data = c.stream === 'info' ? cutUtf8(clean, 4096) : clean
         let bytes = Buffer.byteLength(data, 'utf8')
         if (c.stream !== 'info' && bytes > room) {
           truncated = true
@@ -765,7 +767,8 @@ export class RunsService {
       .where(
         and(
           eq(scriptRuns.status, 'running'),
-          lt(sql`${scriptRuns.startedAt} + (${scriptRuns.timeoutSeconds} + ${graceSeconds}) * interval '1 second'`, now),
+          // The instant as text with a cast: postgres.js cannot encode a Date inside raw SQL.
+          sql`${scriptRuns.startedAt} + (${scriptRuns.timeoutSeconds} + ${graceSeconds}) * interval '1 second' < ${now.toISOString()}::timestamptz`,
         ),
       )
       .limit(200)

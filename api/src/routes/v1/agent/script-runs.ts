@@ -71,8 +71,9 @@ export default async function agentScriptRunRoutes(fastify: FastifyInstance) {
     '/agent/script-runs/:id/output',
     {
       config: agent,
-      // 64 chunks of up to 64 Ki characters, each of up to 3 bytes, as JSON: stay well within it.
-      bodyLimit: 1024 * 1024,
+      // The agent posts at most 256 Ki characters at a time; JSON escapes can make that several
+      // times larger in bytes (a control character is six), so leave room.
+      bodyLimit: 4 * 1024 * 1024,
       schema: {
         operationId: 'postScriptRunOutput',
         tags,
