@@ -39,6 +39,7 @@ export const redactPaths = [
   '*.agentToken',
   '*.rejoinToken',
   '*.ciphertext',
+  '*.ciphertext',
 ]
 
 /**

@@ -43,6 +43,8 @@ export const Config = Type.Object({
    * (the agent kills a script at its timeout and reports within seconds). It is never run again.
    */
   SCRIPT_LOST_GRACE_SECONDS: Type.Integer({ minimum: 1, default: 60 }),
+  /** Encrypted logon credentials the agent has not picked up after this long are dropped. */
+  LOGON_CREDENTIALS_TTL_SECONDS: Type.Integer({ minimum: 10, maximum: 3600, default: 120 }),
   /** How often each instance expires waiting sessions and consents and marks silent agents offline. */
   SWEEP_INTERVAL_MS: Type.Integer({ minimum: 50, default: 1000 }),
 })

@@ -106,3 +106,5 @@ export {
   type ScriptRun,
   type WaitForBatchOptions,
 } from './runs.js'
+
+export { encryptCredentials, type LogonCredentialsInput } from './credentials.js'

@@ -745,6 +745,120 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/sessions/{id}/logoff": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Log off the other user: the agent works as the customer’s own user again
+         * @description No consent needed: it gives the customer their own user back. 409 NOT_LOGGED_ON, ALREADY_QUEUED, AGENT_OFFLINE.
+         */
+        post: operations["logoff"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/sessions/{id}/logon": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Ask the customer to allow working on their computer as another user
+         * @description Creates a logon_as_user consent request and returns the agent’s public key. Once the customer approves, encrypt {"username","password","domain"?} for that key (RSA-OAEP-256; the SDK’s encryptCredentials does it) and post it to …/logon/credentials. 409 AGENT_OFFLINE, CONSENT_PENDING, ALREADY_QUEUED, SESSION_NOT_ACTIVE, SESSION_ENDED.
+         */
+        post: operations["requestLogon"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/sessions/{id}/logon/credentials": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Send the encrypted credentials for an approved logon request (once per approval)
+         * @description The ciphertext is relayed to the agent once and removed when it is handed out, or after 2 minutes if the agent does not pick it up; it is never logged. 409 CONSENT_REQUIRED: the request is not approved, or its approval was already used. 409 AGENT_OFFLINE. The outcome (logged on, or logon failed) arrives as a command result, a chat line and agent.workingAs.
+         */
+        post: operations["submitLogonCredentials"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/sessions/{id}/reboot": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Ask the customer to allow restarting their computer; the agent rejoins by itself
+         * @description Creates a reboot consent request and the command that waits for it. After approval the agent saves its state, makes sure it starts again, says it is restarting (agent.rebooting) and restarts the computer; after the restart it rejoins with its rejoin token. The restart is done at most once per approval. 409 AGENT_OFFLINE, ALREADY_QUEUED.
+         */
+        post: operations["requestReboot"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/sessions/{id}/report": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Everything that happened in a session: who, when, every event, consent, snapshot, script run with its output, and the chat */
+        get: operations["getSessionReport"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/sessions/{id}/report/text": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The session report as a .txt file */
+        get: operations["exportSessionReportText"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/sessions/{id}/script-runs": {
         parameters: {
             query?: never;
@@ -1037,7 +1151,11 @@ export interface components {
             lastSeenAt: string;
             leftAt: string | null;
             platform: components["schemas"]["AgentPlatform"];
+            /** @description The computer is restarting; the agent rejoins by itself */
+            rebooting: boolean;
             status: components["schemas"]["AgentStatus"];
+            /** @description The user the agent works as after “log on as another user”; null: the customer’s own user */
+            workingAs: string | null;
         };
         AgentJoined: {
             /** Format: uuid */
@@ -1163,6 +1281,9 @@ export interface components {
             data: components["schemas"]["Command"][];
             total: number;
         };
+        CommandQueued: {
+            command: components["schemas"]["Command"];
+        };
         /**
          * @description awaiting_consent: held until its consent is approved; queued: released to the agent; delivered: the agent has fetched it
          * @enum {unknown}
@@ -1229,6 +1350,16 @@ export interface components {
             token: string;
             user: components["schemas"]["User"];
         };
+        LogonRequested: {
+            /**
+             * @description RSA-OAEP with SHA-256 over the UTF-8 JSON {"username","password","domain"?}
+             * @enum {string}
+             */
+            algorithm: "RSA-OAEP-256";
+            consent: components["schemas"]["Consent"];
+            /** @description The agent’s RSA public key (SPKI, PEM): encrypt the credentials for it once the consent is approved */
+            publicKey: string;
+        };
         OutputChunk: {
             /** Format: date-time */
             createdAt: string;
@@ -1242,10 +1373,19 @@ export interface components {
          * @enum {unknown}
          */
         OutputStream: "stdout" | "stderr" | "info";
+        RebootRequested: {
+            command: components["schemas"]["Command"];
+            consent: components["schemas"]["Consent"];
+        };
         ReportAck: {
             commandStatus: string;
             /** @description true when this (command, sequence) was already stored; nothing changed */
             duplicate: boolean;
+        };
+        ReportScriptRun: {
+            /** @description Everything the script wrote, in order (at most 1 MiB) */
+            output: components["schemas"]["OutputChunk"][];
+            run: components["schemas"]["ScriptRun"];
         };
         /**
          * @description admin: site admin; csr: support representative
@@ -1528,6 +1668,23 @@ export interface components {
         SessionList: {
             data: components["schemas"]["Session"][];
             total: number;
+        };
+        SessionReport: {
+            agentPlatform: {
+                [key: string]: unknown;
+            } | null;
+            chat: components["schemas"]["ChatMessage"][];
+            consents: components["schemas"]["Consent"][];
+            /** @description From the first join to the end (or to now while open) */
+            durationSeconds: number | null;
+            /** Format: date-time */
+            generatedAt: string;
+            scriptRuns: components["schemas"]["ReportScriptRun"][];
+            session: components["schemas"]["Session"];
+            /** @description System information collected; the full text: GET …/snapshots/{id}/text */
+            snapshots: components["schemas"]["SnapshotSummary"][];
+            /** @description Every event of the session, oldest first */
+            timeline: components["schemas"]["SessionEvent"][];
         };
         SessionRun: {
             /** Format: uuid */
@@ -4533,6 +4690,10 @@ export interface operations {
                 csrId?: string;
                 /** @description Only sessions you own (admins see everyone’s otherwise) */
                 mine?: boolean;
+                /** @description Created at or after */
+                from?: string;
+                /** @description Created before */
+                to?: string;
             };
             header?: never;
             path?: never;
@@ -5256,6 +5417,417 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["SessionEventList"];
+                };
+            };
+            /** @description The request is malformed or fails validation */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Missing, invalid or expired credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unexpected server error (details are logged with the request id) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    logoff: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Accepted */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CommandQueued"];
+                };
+            };
+            /** @description The request is malformed or fails validation */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Missing, invalid or expired credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unexpected server error (details are logged with the request id) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    requestLogon: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LogonRequested"];
+                };
+            };
+            /** @description The request is malformed or fails validation */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Missing, invalid or expired credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unexpected server error (details are logged with the request id) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    submitLogonCredentials: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description base64 of RSA-OAEP-256(agent public key, UTF-8 JSON {"username","password","domain"?}). The server relays it once to the agent and keeps none of it. */
+                    ciphertext: string;
+                    /** Format: uuid */
+                    consentId: string;
+                };
+            };
+        };
+        responses: {
+            /** @description Accepted */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CommandQueued"];
+                };
+            };
+            /** @description The request is malformed or fails validation */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Missing, invalid or expired credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The request body is too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unsupported content type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unexpected server error (details are logged with the request id) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    requestReboot: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RebootRequested"];
+                };
+            };
+            /** @description The request is malformed or fails validation */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Missing, invalid or expired credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unexpected server error (details are logged with the request id) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    getSessionReport: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SessionReport"];
+                };
+            };
+            /** @description The request is malformed or fails validation */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Missing, invalid or expired credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unexpected server error (details are logged with the request id) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    exportSessionReportText: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Plain text, UTF-8, served as an attachment named session-report-<number>.txt */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/plain": string;
                 };
             };
             /** @description The request is malformed or fails validation */

@@ -76,6 +76,10 @@ export const agents = pgTable(
     joinedAt: ts('joined_at').notNull().defaultNow(),
     lastSeenAt: ts('last_seen_at').notNull().defaultNow(),
     leftAt: ts('left_at'),
+    /** After "log on as another user": who the agent works as (null: the customer's own user). */
+    workingAs: text('working_as'),
+    /** Set when the agent said it is restarting the computer; cleared when it rejoins. */
+    rebootingAt: ts('rebooting_at'),
     seq: integer('seq').notNull().default(0),
   },
   (t) => [

@@ -1,3 +1,4 @@
+import { accessSchemas } from './access.ts'
 import { accountSchemas } from './accounts.ts'
 import { agentSchemas } from './agent.ts'
 import { runSchemas } from './runs.ts'
@@ -5,4 +6,4 @@ import { scriptSchemas } from './scripts.ts'
 import { sessionSchemas } from './sessions.ts'
 
 /** Every shared (named) schema, registered once with fastify. */
-export const sharedSchemas = [...accountSchemas, ...scriptSchemas, ...sessionSchemas, ...agentSchemas, ...runSchemas]
+export const sharedSchemas = [...accountSchemas, ...scriptSchemas, ...sessionSchemas, ...agentSchemas, ...runSchemas, ...accessSchemas]

@@ -45,6 +45,10 @@ export const AgentInfo = Type.Object(
     joinedAt: DateTime,
     lastSeenAt: DateTime,
     leftAt: Type.Union([DateTime, Type.Null()]),
+    workingAs: Type.Union([Type.String(), Type.Null()], {
+      description: 'The user the agent works as after “log on as another user”; null: the customer’s own user',
+    }),
+    rebooting: Type.Boolean({ description: 'The computer is restarting; the agent rejoins by itself' }),
   },
   { $id: 'AgentInfo', additionalProperties: false },
 )
@@ -96,6 +100,8 @@ export const SessionListQuery = listQuery(['createdAt', 'status', 'customerName'
   q: Type.Optional(Type.String({ maxLength: 200, description: 'Text in the customer’s name or email, or the session number' })),
   csrId: Type.Optional(Uuid),
   mine: Type.Optional(Type.Boolean({ description: 'Only sessions you own (admins see everyone’s otherwise)' })),
+  from: Type.Optional(Type.String({ format: 'date-time', description: 'Created at or after' })),
+  to: Type.Optional(Type.String({ format: 'date-time', description: 'Created before' })),
 })
 
 export const SessionParams = Type.Object({ id: Uuid }, { additionalProperties: false })

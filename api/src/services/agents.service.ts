@@ -148,13 +148,18 @@ export class AgentsService {
           agentVersion: input.agentVersion,
           state: 'online',
           lastSeenAt: new Date(),
+          rebootingAt: null,
+          // A restarted agent works as the customer's own user again.
+          workingAs: null,
           seq: await s.next(),
         })
         .where(and(eq(agents.id, found.id), eq(agents.rejoinTokenHash, oldHash), inArray(agents.state, ['online', 'offline']), gt(agents.lastSeenAt, cutoff)))
         .returning()
       if (!agent || !session || session.status === 'ended') throw invalidRejoin()
-      await s.event('agent.rejoined', { type: 'agent', id: agent.id }, { agentVersion: input.agentVersion })
-      await s.systemLine(`${session.customerName} rejoined`, 'agent.rejoined', { agentId: agent.id })
+      const afterReboot = found.rebootingAt !== null
+      if (found.workingAs) await s.event('agent.logged_off', { type: 'agent', id: agent.id }, { username: found.workingAs, reason: 'agent_restarted' })
+      await s.event('agent.rejoined', { type: 'agent', id: agent.id }, { agentVersion: input.agentVersion, afterReboot })
+      await s.systemLine(`${session.customerName} rejoined${afterReboot ? ' after the restart' : ''}`, 'agent.rejoined', { agentId: agent.id, afterReboot })
     })
     return this.joined(await this.sessionRow(found.sessionId), found.id, agentToken, rejoinToken)
   }

@@ -18,6 +18,9 @@ export type CommandStatus = CommandRow['status']
 export const COMMAND_KINDS = {
   collect_system_info: 'view_system_info',
   run_scripts: 'run_scripts',
+  logon_as_user: 'logon_as_user',
+  logoff: null,
+  reboot: 'reboot',
 } as const satisfies Record<string, ConsentKind | null>
 export type CommandKind = keyof typeof COMMAND_KINDS
 
@@ -32,7 +35,12 @@ export interface CommandObserver {
   released?(s: SessionTx, row: CommandRow): Promise<void>
   consentClosed?(s: SessionTx, row: CommandRow, outcome: 'denied' | 'expired' | 'cancelled'): Promise<void>
   finished?(s: SessionTx, row: CommandRow, status: 'succeeded' | 'failed' | 'cancelled', error: string | null): Promise<void>
+  /** A new (not repeated) report from the agent, after the command's status followed it. */
+  reported?(s: SessionTx, row: CommandRow, report: { status?: string | undefined; message?: string | undefined; data?: Record<string, unknown> | undefined }, agentId: string): Promise<void>
 }
+
+/** Kinds whose payload is a secret for the agent alone: emptied once it is handed out. */
+const WIPE_ON_DELIVERY: ReadonlySet<string> = new Set(['logon_as_user'])
 
 export const OPEN_COMMAND_STATUSES: CommandStatus[] = ['awaiting_consent', 'queued', 'delivered', 'running']
 const OPEN = OPEN_COMMAND_STATUSES
@@ -149,7 +157,15 @@ export class CommandQueue {
   async finish(s: SessionTx, row: CommandRow, status: 'succeeded' | 'failed' | 'cancelled', error: string | null, result?: Record<string, unknown>) {
     const [done] = await s.tx
       .update(commands)
-      .set({ status, error, finishedAt: new Date(), seq: await s.next(), ...(result ? { result } : {}) })
+      .set({
+        status,
+        error,
+        finishedAt: new Date(),
+        seq: await s.next(),
+        ...(result ? { result } : {}),
+        // A secret payload never outlives its command, delivered or not.
+        ...(WIPE_ON_DELIVERY.has(row.kind) ? { payload: {} } : {}),
+      })
       .where(and(eq(commands.id, row.id), inArray(commands.status, OPEN)))
       .returning()
     if (done) {
@@ -200,7 +216,7 @@ export class CommandQueue {
       for (const row of fresh) {
         const [done] = await s.tx
           .update(commands)
-          .set({ status: 'delivered', deliveredAt: new Date(), seq: await s.next() })
+          .set({ status: 'delivered', deliveredAt: new Date(), seq: await s.next(), ...(WIPE_ON_DELIVERY.has(row.kind) ? { payload: {} } : {}) })
           .where(and(eq(commands.id, row.id), eq(commands.status, 'queued')))
           .returning({ id: commands.id })
         if (done) await s.event('command.delivered', { type: 'system' }, { commandId: row.id, kind: row.kind })
@@ -254,8 +270,10 @@ export class CommandQueue {
       if (!stored) return { duplicate: true, commandStatus: row.status }
       if (row.status === 'cancelled') throw conflict('COMMAND_CANCELLED', 'This command was cancelled; stop working on it')
       if (row.status === 'succeeded' || row.status === 'failed') throw conflict('COMMAND_FINISHED', `This command already ${row.status}`)
+      const observer = this.observers.get(row.kind)
       if (input.status === 'running' && row.status !== 'running') {
         await this.markRunning(s, row, agent.agentId)
+        await observer?.reported?.(s, row, input, agent.agentId)
         return { duplicate: false, commandStatus: 'running' }
       }
       if (input.status === 'succeeded' || input.status === 'failed') {
@@ -263,8 +281,10 @@ export class CommandQueue {
         if (input.status === 'failed' && row.kind === 'collect_system_info') {
           await s.systemLine(`System information could not be collected: ${input.message ?? 'unknown error'}`, 'system_info.failed', { commandId })
         }
+        await observer?.reported?.(s, row, input, agent.agentId)
         return { duplicate: false, commandStatus: done?.status ?? row.status }
       }
+      await observer?.reported?.(s, row, input, agent.agentId)
       return { duplicate: false, commandStatus: row.status }
     })
   }

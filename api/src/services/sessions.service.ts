@@ -1,5 +1,5 @@
 import { randomInt } from 'node:crypto'
-import { and, asc, count, desc, eq, ilike, inArray, lt, ne, or, type SQL } from 'drizzle-orm'
+import { and, asc, count, desc, eq, gte, ilike, inArray, isNotNull, lt, ne, or, type SQL } from 'drizzle-orm'
 import type { Db } from '../db/client.ts'
 import { agents, consentRequests, sessionEvents, supportSessions, users } from '../db/schema.ts'
 import { conflict, notFound } from '../errors.ts'
@@ -20,6 +20,8 @@ export interface SessionListQuery extends Paging<SessionSort> {
   q?: string | undefined
   csrId?: string | undefined
   mine?: boolean | undefined
+  from?: string | undefined
+  to?: string | undefined
 }
 
 /** 123456789 → 123-456-789 */
@@ -51,6 +53,8 @@ export function toAgentInfo(row: AgentRow, offlineAfterMs: number): AgentInfo {
     joinedAt: row.joinedAt.toISOString(),
     lastSeenAt: row.lastSeenAt.toISOString(),
     leftAt: row.leftAt?.toISOString() ?? null,
+    workingAs: row.workingAs,
+    rebooting: row.rebootingAt !== null && row.state !== 'left' && row.state !== 'replaced',
   }
 }
 
@@ -131,6 +135,8 @@ export class SessionsService {
     if (principal.role !== 'admin' || query.mine) where.push(eq(supportSessions.csrId, principal.userId))
     if (query.csrId) where.push(eq(supportSessions.csrId, query.csrId))
     if (query.status) where.push(eq(supportSessions.status, query.status))
+    if (query.from) where.push(gte(supportSessions.createdAt, new Date(query.from)))
+    if (query.to) where.push(lt(supportSessions.createdAt, new Date(query.to)))
     if (query.q) {
       const digits = normalizeNumber(query.q)
       const pattern = likePattern(query.q.trim())
@@ -221,6 +227,15 @@ export class SessionsService {
     if (!row) return false
     await this.consents.cancelOpen(s, reason === 'expired' ? 'session_expired' : 'session_ended')
     await this.commands.cancelOpen(s, reason === 'expired' ? 'The session expired' : 'The session ended')
+    // The agent logs off by itself when it sees the end; the record says so.
+    const loggedOn = await s.tx
+      .select({ id: agents.id, workingAs: agents.workingAs })
+      .from(agents)
+      .where(and(eq(agents.sessionId, s.sessionId), isNotNull(agents.workingAs)))
+    for (const agent of loggedOn) {
+      await s.tx.update(agents).set({ workingAs: null, seq: await s.next() }).where(eq(agents.id, agent.id))
+      await s.event('agent.logged_off', actor, { username: agent.workingAs, reason: 'session_ended' })
+    }
     await s.event(reason === 'expired' ? 'session.expired' : 'session.ended', actor)
     await s.systemLine(reason === 'expired' ? 'The session expired before anyone joined' : 'The session was ended', `session.${reason}`)
     return true

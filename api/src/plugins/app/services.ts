@@ -1,9 +1,11 @@
 import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
+import { AccessService } from '../../services/access.service.ts'
 import { AccountsService } from '../../services/accounts.service.ts'
 import { AgentsService } from '../../services/agents.service.ts'
 import { AuthService } from '../../services/auth.service.ts'
 import { CategoriesService } from '../../services/categories.service.ts'
+import { ReportsService } from '../../services/reports.service.ts'
 import { RunsService } from '../../services/runs.service.ts'
 import { ScriptsService } from '../../services/scripts.service.ts'
 import { ChatService } from '../../services/chat.service.ts'
@@ -38,6 +40,8 @@ function createServices(app: FastifyInstance) {
   const agents = new AgentsService(db, feed, commands, runs, { pollWaitMs, offlineAfterMs, rejoinWindowMs: c.AGENT_REJOIN_WINDOW_MINUTES * 60_000 })
   const systemInfo = new SystemInfoService(db, feed, sessions, consents, commands)
   const chat = new ChatService(db, feed, sessions)
+  const access = new AccessService(db, feed, sessions, consents, commands, { offlineAfterMs, credentialsTtlMs: c.LOGON_CREDENTIALS_TTL_SECONDS * 1000 })
+  const reports = new ReportsService(db, sessions, consents, chat)
   const stream = new SessionStream(db, feed, sessions, chat, consents, offlineAfterMs)
   const sweeper = new Sweeper(
     [
@@ -45,11 +49,12 @@ function createServices(app: FastifyInstance) {
       { name: 'expire consents', run: () => consents.expireDue() },
       { name: 'mark silent agents offline', run: () => agents.markSilentOffline() },
       { name: 'mark lost script runs', run: () => runs.markLost() },
+      { name: 'drop credentials nobody picked up', run: () => access.expireCredentials() },
     ],
     c.SWEEP_INTERVAL_MS,
     app.log,
   )
-  return { accounts, auth, categories, scripts, feed, commands, sessions, consents, runs, agents, systemInfo, chat, stream, sweeper }
+  return { accounts, auth, categories, scripts, feed, commands, sessions, consents, runs, access, reports, agents, systemInfo, chat, stream, sweeper }
 }
 
 export type Services = ReturnType<typeof createServices>

@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify'
+import accessRoutes from './access.ts'
 import agentRoutes from './agent/index.ts'
 import agentScriptRunRoutes from './agent/script-runs.ts'
 import authRoutes from './auth.ts'
@@ -17,6 +18,7 @@ export default async function v1(app: FastifyInstance) {
   await app.register(categoryRoutes)
   await app.register(scriptRoutes)
   await app.register(sessionRoutes)
+  await app.register(accessRoutes)
   await app.register(scriptBatchRoutes)
   await app.register(agentRoutes)
   await app.register(agentScriptRunRoutes)

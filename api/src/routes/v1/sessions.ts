@@ -68,7 +68,7 @@ export default async function sessionRoutes(fastify: FastifyInstance) {
     },
     async (request) => {
       const q = request.query
-      return sessions.list(principalOf(request), { ...paging(q, 'createdAt'), status: q.status, q: q.q, csrId: q.csrId, mine: q.mine })
+      return sessions.list(principalOf(request), { ...paging(q, 'createdAt'), status: q.status, q: q.q, csrId: q.csrId, mine: q.mine, from: q.from, to: q.to })
     },
   )
 
