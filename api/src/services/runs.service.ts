@@ -367,7 +367,11 @@ export class RunsService {
       .where(eq(scriptRuns.batchId, id))
       .orderBy(asc(scriptRuns.position))
     const bySession = new Map<string, typeof rows>()
-    for (const row of rows) bySession.set(row.run.sessionId, [...(bySession.get(row.run.sessionId) ?? []), row])
+    for (const row of rows) {
+      const list = bySession.get(row.run.sessionId)
+      if (list) list.push(row)
+      else bySession.set(row.run.sessionId, [row])
+    }
     const sessions: SessionRun[] = batch.sessionIds.flatMap((sessionId) => {
       const list = bySession.get(sessionId)
       if (!list?.length) return []
@@ -441,7 +445,11 @@ export class RunsService {
       ? await this.db.select({ batchId: scriptRuns.batchId, status: scriptRuns.status, finishedAt: scriptRuns.finishedAt }).from(scriptRuns).where(inArray(scriptRuns.batchId, ids))
       : []
     const byBatch = new Map<string, typeof runs>()
-    for (const r of runs) byBatch.set(r.batchId, [...(byBatch.get(r.batchId) ?? []), r])
+    for (const r of runs) {
+      const list = byBatch.get(r.batchId)
+      if (list) list.push(r)
+      else byBatch.set(r.batchId, [r])
+    }
     return {
       data: rows.map(({ batch, creatorName }) => ({
         ...this.summaryProps(batch, creatorName, byBatch.get(batch.id) ?? []),
