@@ -1271,7 +1271,7 @@ export interface components {
             finishedAt: string | null;
             /** Format: uuid */
             id: string;
-            /** @description collect_system_info (more kinds come with scripts, logon and reboot) */
+            /** @description collect_system_info, run_scripts, logon_as_user, logoff or reboot */
             kind: string;
             /** Format: uuid */
             sessionId: string;

@@ -150,7 +150,7 @@ export const Command = Type.Object(
   {
     id: Uuid,
     sessionId: Uuid,
-    kind: Type.String({ description: 'collect_system_info (more kinds come with scripts, logon and reboot)' }),
+    kind: Type.String({ description: 'collect_system_info, run_scripts, logon_as_user, logoff or reboot' }),
     status: ref(CommandStatus),
     consentId: Type.Union([Uuid, Type.Null()]),
     createdAt: DateTime,

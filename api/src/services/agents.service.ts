@@ -196,12 +196,16 @@ export class AgentsService {
 
   async leave(agent: AgentPrincipal): Promise<void> {
     await this.feed.change(agent.sessionId, async (s) => {
+      const [current] = await s.tx.select({ workingAs: agents.workingAs }).from(agents).where(eq(agents.id, agent.agentId))
+      const workingAs = current?.workingAs ?? null
       const [row] = await s.tx
         .update(agents)
-        .set({ state: 'left', leftAt: new Date(), rejoinTokenHash: null, seq: await s.next() })
+        .set({ state: 'left', leftAt: new Date(), rejoinTokenHash: null, workingAs: null, seq: await s.next() })
         .where(and(eq(agents.id, agent.agentId), inArray(agents.state, ['online', 'offline'])))
         .returning()
       if (!row) return
+      // The agent gives the customer their own user back as it leaves; the record says so.
+      if (workingAs) await s.event('agent.logged_off', { type: 'agent', id: agent.agentId }, { username: workingAs, reason: 'customer_left' })
       const [session] = await s.tx.select({ customerName: supportSessions.customerName }).from(supportSessions).where(eq(supportSessions.id, agent.sessionId))
       await s.event('agent.left', { type: 'agent', id: agent.agentId })
       await s.systemLine(`${session?.customerName ?? 'The customer'} left the session`, 'agent.left', { agentId: agent.agentId })
