@@ -3,6 +3,8 @@ import { ApiError, createClient, type HelplineClient, type Schemas } from '@help
 import type { MessageKey, Translate } from './i18n/index.ts'
 import type { PlatformAdapter } from './platform/index.ts'
 import type { AgentCommand, RunContext, Runner } from './runners/index.ts'
+import { Identity, LogoffRunner, LogonRunner } from './runners/logon.ts'
+import { RebootRunner } from './runners/reboot.ts'
 import { removeLeftoverRunDirs } from './runners/script-exec.ts'
 import { recoverInterrupted, ScriptsRunner, type RunsApi } from './runners/scripts.ts'
 import { SystemInfoRunner } from './runners/system-info.ts'
@@ -37,7 +39,8 @@ export class AgentExit extends Error {
   }
 }
 
-export const EXIT = { ok: 0, usage: 2, incompatible: 3, sessionGone: 4, tooMany: 5 } as const
+/** `rebooting`: the agent restarts the computer (or, simulated, exits as if it did) and rejoins from its saved state afterwards. */
+export const EXIT = { ok: 0, usage: 2, incompatible: 3, sessionGone: 4, tooMany: 5, rebooting: 10 } as const
 
 type Feed = Schemas['AgentFeed']
 type Joined = Schemas['AgentJoined']
@@ -77,10 +80,14 @@ export class Agent {
   /** One per command handed to a runner: aborted when the server says it was cancelled. */
   private readonly cancels = new Map<string, AbortController>()
   private readonly runsApi: RunsApi
+  /** Who scripts and system information run as: the customer's own user, or one a CSR logged on as. */
+  private readonly identity = new Identity()
+  /** Set when the computer is being restarted: the poll loop ends and the agent exits with EXIT.rebooting. */
+  private restarting: 'restarting' | 'simulated' | undefined
 
   constructor(private readonly options: AgentOptions) {
     this.api = createClient({ baseUrl: options.server, token: () => this.state?.agentToken })
-    const { t } = options
+    const { t, platform } = options
     this.journal = new RunJournal(options.store.dir)
     this.runsApi = this.createRunsApi()
     this.addRunner(
@@ -88,8 +95,9 @@ export class Agent {
         api: this.runsApi,
         journal: this.journal,
         signalFor: (commandId) => (this.cancels.get(commandId) ?? new AbortController()).signal,
+        runAs: () => this.identity.runAs(),
         messages: {
-          starting: (name, n, count) => t('scriptStarting', { name, n, count }),
+          starting: (name, n, count, username) => (username ? t('scriptStartingAs', { name, n, count, username }) : t('scriptStarting', { name, n, count })),
           finished: (name, status) => t('scriptFinished', { name, status: t(`status_${status}` as MessageKey) }),
           refused: (reason) => t('scriptsRefused', { reason }),
         },
@@ -97,7 +105,7 @@ export class Agent {
     )
     this.addRunner(
       new SystemInfoRunner({
-        collect: () => options.platform.collectSystemInfo(),
+        collect: () => platform.collectSystemInfo(this.identity.runAs()),
         upload: async (commandId, body) => {
           await this.retry('poll', () => this.api.POST('/api/v1/agent/commands/{id}/system-info', { params: { path: { id: commandId } }, body })).catch(
             (err: unknown) => {
@@ -113,6 +121,60 @@ export class Agent {
         },
       }),
     )
+    this.addRunner(
+      new LogonRunner({
+        privateKey: () => options.store.privateKey(),
+        logon: (credentials) => platform.logon(credentials),
+        identity: this.identity,
+        messages: {
+          loggedOn: (username, simulated) =>
+            [t('loggedOnAs', { csr: this.csrName, username }), ...(simulated ? [t('loggedOnSimulated')] : [])].join('\n'),
+          failed: (reason, username, message) => {
+            if (reason === 'bad_credentials') return t('logonBadCredentials', { username })
+            if (reason === 'not_permitted') return t('logonNotPermitted')
+            if (reason === 'decrypt_failed') return t('logonDecryptFailed')
+            if (reason === 'credentials_gone') return t('logonCredentialsGone')
+            return t('logonUnavailable', { username, reason: message.replace(/^Logon failed: /, '') })
+          },
+        },
+      }),
+    )
+    this.addRunner(
+      new LogoffRunner({
+        identity: this.identity,
+        ownUsername: () => platform.ownUsername(),
+        messages: { loggedOff: (username, own) => (username ? t('loggedOff', { username, own }) : t('loggedOffAlready', { own })) },
+      }),
+    )
+    this.addRunner(
+      new RebootRunner({
+        journal: this.journal,
+        saveState: () => {
+          if (this.state) options.store.save(this.state)
+        },
+        ensureAutostart: () => platform.ensureAutostart(options.store.dir),
+        reboot: () => platform.reboot(),
+        onRestarting: (how) => {
+          this.restarting = how
+          this.stop()
+        },
+        onFailed: async (reason) => {
+          await this.api.POST('/api/v1/agent/chat', { body: { body: t('rebootFailedChat', { reason }).slice(0, 4000) } })
+        },
+        messages: {
+          restarting: (autostart) =>
+            autostart.ok ? t('rebootAutostart', { csr: this.csrName, how: autostart.detail }) : t('rebootNoAutostart', { csr: this.csrName, why: autostart.detail }),
+          alreadyDone: () => t('rebootAlreadyDone'),
+          failed: (reason) => t('rebootFailed', { reason }),
+        },
+      }),
+    )
+  }
+
+  /** Back to the customer's own user (the session ended, the customer left, the agent stops), saying so. */
+  private backToOwnUser(key: 'loggedOffSessionEnded' | 'loggedOffLeaving' | 'loggedOffRejoined' | 'loggedOffStopped') {
+    const was = this.identity.reset()
+    if (was) this.say(key, { username: was })
   }
 
   /** The script-run calls, each retried over network failures; a 409 means the server closed the run. */
@@ -265,6 +327,8 @@ export class Agent {
       )
       this.adopt(data!)
       this.say('rejoined', { number: data!.session.number, csr: data!.session.csrName })
+      // The server logs a rejoined agent off: so does the agent.
+      this.backToOwnUser('loggedOffRejoined')
       return true
     } catch (err) {
       if (err instanceof ApiError && (err.status === 401 || err.status === 422)) {
@@ -276,8 +340,15 @@ export class Agent {
     }
   }
 
-  /** The poll loop, until the session ends or the agent is stopped. */
+  /** The poll loop, until the session ends or the agent is stopped; AgentExit(EXIT.rebooting) when it stopped to restart the computer. */
   async serve(): Promise<void> {
+    await this.pollLoop()
+    if (this.restarting) {
+      throw new AgentExit(EXIT.rebooting, this.restarting === 'simulated' ? 'rebootSimulatedExit' : 'rebootExit')
+    }
+  }
+
+  private async pollLoop(): Promise<void> {
     const { terminal, approve } = this.options
     if (approve === 'all') this.say('approveAll')
     if (approve === 'none') this.say('approveNone')
@@ -303,6 +374,7 @@ export class Agent {
       this.handle(feed)
       if (feed.session.status === 'ended') {
         await this.work
+        this.backToOwnUser('loggedOffSessionEnded')
         this.forget()
         this.say('sessionEnded')
         return
@@ -444,6 +516,7 @@ export class Agent {
     this.stopping.abort()
     for (const cancel of this.cancels.values()) cancel.abort()
     this.say('leaving')
+    this.backToOwnUser('loggedOffLeaving')
     if (this.state) {
       await Promise.race([this.api.POST('/api/v1/agent/leave').catch(() => undefined), sleep(5000)])
     }
@@ -453,6 +526,7 @@ export class Agent {
 
   /** SIGTERM (shutdown, service stop): stop polling but keep the state to rejoin later. */
   stop() {
+    this.backToOwnUser('loggedOffStopped')
     this.stopping.abort()
     for (const cancel of this.cancels.values()) cancel.abort()
   }

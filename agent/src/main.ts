@@ -1,13 +1,16 @@
 import { parseArgs } from 'node:util'
 import { Agent, AgentExit, EXIT, type ApproveMode } from './agent.ts'
-import { detectLang, translator } from './i18n/index.ts'
+import { join, resolve } from 'node:path'
+import { detectLang, translator, type Translate } from './i18n/index.ts'
 import { selectPlatform } from './platform/index.ts'
+import { installService, SYSTEM_UNIT_DIR } from './service.ts'
 import { defaultStateDir, StateStore } from './state.ts'
 import { Terminal } from './terminal.ts'
 
 /**
  * `helpline-agent join 123-456-789 --server URL [--state-dir DIR] [--approve ask|all|none] [--lang en|ja]`
  * `helpline-agent rejoin [--state-dir DIR] [--server URL]`
+ * `helpline-agent install-service [--state-dir DIR] [--unit-dir DIR]`
  */
 export async function main(argv: string[]): Promise<number> {
   let parsed
@@ -21,6 +24,7 @@ export async function main(argv: string[]): Promise<number> {
         approve: { type: 'string', default: 'ask' },
         lang: { type: 'string' },
         platform: { type: 'string' },
+        'unit-dir': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     })
@@ -33,6 +37,9 @@ export async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parsed
   const t = translator(detectLang(values.lang))
   const [command, numberArg] = positionals
+  if (!values.help && command === 'install-service') {
+    return installServiceCommand(t, values['state-dir'] ?? defaultStateDir(), values['unit-dir'], values.lang, values.platform)
+  }
   if (values.help || (command !== 'join' && command !== 'rejoin')) {
     console.error(t('usage'))
     return values.help ? EXIT.ok : EXIT.usage
@@ -101,4 +108,28 @@ export async function main(argv: string[]): Promise<number> {
   } finally {
     terminal.close()
   }
+}
+
+/** Writes the systemd unit that rejoins the saved session at boot, and enables it; says what it did. */
+async function installServiceCommand(t: Translate, stateDir: string, unitDir: string | undefined, lang: string | undefined, platform: string | undefined): Promise<number> {
+  const dir = resolve(stateDir)
+  let result
+  try {
+    result = await installService({ stateDir: dir, unitDir, lang, platform })
+  } catch (err) {
+    console.error(t('serviceFailed', { path: join(resolve(unitDir ?? SYSTEM_UNIT_DIR), 'helpline-agent.service'), reason: (err as Error).message }))
+    return 1
+  }
+  console.log(t('serviceWritten', { path: result.unitPath, dir }))
+  if (resolve(unitDir ?? SYSTEM_UNIT_DIR) !== SYSTEM_UNIT_DIR) {
+    console.log(t('serviceNotSystem', { dir: resolve(unitDir!), system: SYSTEM_UNIT_DIR }))
+    return EXIT.ok
+  }
+  for (const step of result.steps) console.log(t('serviceStep', { command: step.command, result: step.ok ? 'ok' : step.output || 'failed' }))
+  if (result.steps.length === 2 && result.steps.every((s) => s.ok)) {
+    console.log(t('serviceEnabled', { dir }))
+    return EXIT.ok
+  }
+  console.error(t('serviceNotEnabled'))
+  return 1
 }

@@ -82,6 +82,15 @@ export class StateStore {
     writePrivate(this.keyPath, privateKey)
     return publicKey
   }
+
+  /** The private key (PEM, pkcs8), to open what was encrypted for this agent; undefined when there is none yet. */
+  privateKey(): string | undefined {
+    try {
+      return readFileSync(this.keyPath, 'utf8')
+    } catch {
+      return undefined
+    }
+  }
 }
 
 /** A script of a run_scripts request as the customer approved it (the consent's details). */
@@ -98,17 +107,20 @@ type JournalEntry =
   | { t: 'starting'; runId: string; startId: string }
   | { t: 'spawned'; runId: string; pid: number }
   | { t: 'finished'; runId: string }
+  | { t: 'reboot'; commandId: string }
 
 /**
  * The run journal (journal.jsonl in the state folder, 0600): what the customer approved, and which
  * scripts were started and finished. Each line is written and flushed to disk before the agent
  * acts on it, so after a crash or a kill the agent knows a script may have run and never runs it
  * again; and it checks downloaded files against its own record of the approval, not the server's.
+ * A restart of the computer is journaled the same way, so one approval restarts it at most once.
  */
 export class RunJournal {
   readonly path: string
   private readonly approvals = new Map<string, ApprovedScript[]>()
   private readonly starts = new Map<string, { startId: string; pid?: number; finished: boolean }>()
+  private readonly reboots = new Set<string>()
 
   constructor(readonly dir: string) {
     this.path = join(dir, 'journal.jsonl')
@@ -130,6 +142,7 @@ export class RunJournal {
 
   private apply(e: JournalEntry) {
     if (e.t === 'approved') this.approvals.set(e.consentId, e.scripts)
+    else if (e.t === 'reboot') this.reboots.add(e.commandId)
     else if (e.t === 'starting') this.starts.set(e.runId, { startId: e.startId, finished: false })
     else if (e.t === 'spawned') {
       const s = this.starts.get(e.runId)
@@ -174,6 +187,16 @@ export class RunJournal {
     this.write({ t: 'finished', runId })
   }
 
+  /** Written (and flushed) before the computer is restarted for this command. */
+  rebooting(commandId: string) {
+    this.write({ t: 'reboot', commandId })
+  }
+
+  /** Whether this command already restarted the computer (or was about to when the agent stopped). */
+  rebooted(commandId: string): boolean {
+    return this.reboots.has(commandId)
+  }
+
   /** 'started' also for a start that was journaled but perhaps never reached the server. */
   state(runId: string): 'started' | 'finished' | undefined {
     const s = this.starts.get(runId)
@@ -189,5 +212,6 @@ export class RunJournal {
     rmSync(this.path, { force: true })
     this.approvals.clear()
     this.starts.clear()
+    this.reboots.clear()
   }
 }

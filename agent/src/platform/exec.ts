@@ -1,4 +1,4 @@
-import { execFile } from 'node:child_process'
+import { execFile, type ChildProcess, type SpawnOptions } from 'node:child_process'
 
 export interface ExecResult {
   code: number | null
@@ -33,3 +33,9 @@ export const execProgram: ExecFn = (file, args, options = {}) =>
       },
     )
   })
+
+/**
+ * The one signature of `child_process.spawn` we use. Narrower than `typeof spawn` (whose
+ * overloads only a real ChildProcess satisfies), so `spawn` itself fits and tests can pass a fake.
+ */
+export type SpawnFn = (command: string, args: readonly string[], options: SpawnOptions) => ChildProcess

@@ -13,16 +13,66 @@ export interface PlatformDetails {
   username?: string
 }
 
+/** Who scripts and the system-information reader run as after "log on as another user". */
+export interface RunAs {
+  uid: number
+  gid: number
+  username: string
+  home: string
+}
+
+/** A user of this computer, as its user database (getent passwd) describes it. */
+export interface UserAccount extends RunAs {
+  shell: string
+}
+
+/** What the CSR typed, decrypted by the agent. Kept only while it is checked. */
+export interface Credentials {
+  username: string
+  password: string
+  /** Windows domain; ignored on Linux. */
+  domain?: string | undefined
+}
+
+export type LogonFailure = 'bad_credentials' | 'not_permitted' | 'unavailable'
+
+export type LogonOutcome =
+  /** `runAs` undefined: the platform checked the password but does not really switch users (simulated). */
+  | { ok: true; account: UserAccount; runAs: RunAs | undefined }
+  | { ok: false; reason: LogonFailure; message: string }
+
+/** Whether the agent comes back by itself after a restart of the computer, and how (or why not). */
+export interface Autostart {
+  ok: boolean
+  detail: string
+}
+
 /**
  * Everything that differs between operating systems (and a simulated computer for tests and
  * demos) lives behind this adapter: describing the computer, reading its system information,
- * starting programs. Scripts, logon as another user and reboot add their operations here.
+ * starting programs, checking another user's password, coming back after a restart, restarting.
  */
 export interface PlatformAdapter {
   readonly name: string
   details(): Promise<PlatformDetails>
-  collectSystemInfo(): Promise<SystemInfoCategory[]>
+  /** As the agent's own user, or as `runAs` (in a child process of that user). */
+  collectSystemInfo(runAs?: RunAs): Promise<SystemInfoCategory[]>
   exec: ExecFn
+  /** The user the agent itself runs as: the customer's own. */
+  ownUsername(): string
+  /**
+   * Checks the credentials with the OS's own authentication (Linux: PAM through su, never the
+   * password database) and finds the account. Never logs or keeps the password.
+   */
+  logon(credentials: Credentials): Promise<LogonOutcome>
+  /** Makes sure the agent starts again after a restart (Linux: the systemd unit of `install-service`), or says why it cannot. */
+  ensureAutostart(stateDir: string): Promise<Autostart>
+  /**
+   * Restarts the computer: 'restarting' once the OS took the request (the agent exits and the OS
+   * stops it anyway); 'simulated' when nothing restarts and the agent exits as if it had. Rejects
+   * when the computer cannot be restarted.
+   */
+  reboot(): Promise<'restarting' | 'simulated'>
 }
 
 export type PlatformName = 'linux' | 'simulated'

@@ -14,7 +14,7 @@ export interface RunContext {
   say(line: string): void
 }
 
-/** Runs one kind of command. The agent keeps one per kind; the next issues add scripts, logon and reboot. */
+/** Runs one kind of command. The agent keeps one per kind: system information, scripts, logon, log off, reboot. */
 export interface Runner {
   readonly kind: string
   run(command: AgentCommand, context: RunContext): Promise<void>

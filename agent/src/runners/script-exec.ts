@@ -1,7 +1,9 @@
-import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process'
-import { chmod, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises'
+import { spawn, type ChildProcess } from 'node:child_process'
+import { chmod, chown, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { extname, join } from 'node:path'
+import type { SpawnFn } from '../platform/exec.ts'
+import type { RunAs } from '../platform/index.ts'
 
 /**
  * Runs one library script on the customer's computer: a fresh private folder, the right
@@ -23,11 +25,7 @@ export interface OutputSink {
   (stream: 'stdout' | 'stderr' | 'info', text: string): void
 }
 
-/**
- * The one signature of `child_process.spawn` we use. Narrower than `typeof spawn` (whose
- * overloads only a real ChildProcess satisfies), so `spawn` itself fits and tests can pass a fake.
- */
-export type SpawnFn = (command: string, args: readonly string[], options: SpawnOptions) => ChildProcess
+export type { SpawnFn }
 
 export interface ExecuteOptions {
   /** Exactly one executable; plain names (the caller has refused / \ and ..). */
@@ -45,12 +43,18 @@ export interface ExecuteOptions {
   tmpRoot?: string
   /** Default process.env. */
   env?: NodeJS.ProcessEnv
-  /** How programs are started; tests swap it, and so will "run as another user". */
+  /** How programs are started; tests swap it. */
   spawnFn?: SpawnFn
   /** Told the process (group) id as soon as the script started: the agent journals it, to kill the group after a crash. */
   onSpawn?: (pid: number) => void
   /** Rewrites the final command line, e.g. to put runuser in front; identity by default. */
   wrapCommand?: (command: string, args: string[]) => { command: string; args: string[] }
+  /**
+   * Runs the script as this user (after "log on as another user"; the agent must be root): its
+   * uid and gid, HOME/USER/LOGNAME of that user, the run folder and its files owned by it (still
+   * 0700/0600). Supplementary groups are dropped (Node's spawn clears them).
+   */
+  runAs?: RunAs | undefined
 }
 
 export interface ExecuteResult {
@@ -173,7 +177,10 @@ export async function executeScript(options: ExecuteOptions): Promise<ExecuteRes
         const mode = file.executable ? 0o700 : 0o600
         await writeFile(join(dir, file.name), file.content, { mode, flag: 'wx' })
         await chmod(join(dir, file.name), mode)
+        if (options.runAs) await chown(join(dir, file.name), options.runAs.uid, options.runAs.gid)
       }
+      // Last, so the user never sees a half-written folder; the agent (root) still removes it.
+      if (options.runAs) await chown(dir, options.runAs.uid, options.runAs.gid)
     } catch (err) {
       return fail(dir, `Could not write the script's files: ${messageOf(err)}`)
     }
@@ -181,7 +188,12 @@ export async function executeScript(options: ExecuteOptions): Promise<ExecuteRes
     const interpreter = interpreterFor(script.name, script.content.subarray(0, SHEBANG_MAX_BYTES))
     if ('error' in interpreter) return fail(dir, interpreter.error)
 
-    const env = { ...interpreter.env, ...(options.env ?? process.env) }
+    const { runAs } = options
+    const env = {
+      ...interpreter.env,
+      ...(options.env ?? process.env),
+      ...(runAs ? { HOME: runAs.home, USER: runAs.username, LOGNAME: runAs.username } : {}),
+    }
     const wrap = options.wrapCommand ?? ((command, args) => ({ command, args }))
     const commands = [interpreter.command, ...(interpreter.fallbacks ?? [])]
     for (const command of commands) {
@@ -231,6 +243,7 @@ function runOnce(command: string, args: string[], cwd: string, env: NodeJS.Proce
         // On Windows detached means a new console instead, and there are no groups anyway.
         detached: !windows,
         windowsHide: true,
+        ...(options.runAs ? { uid: options.runAs.uid, gid: options.runAs.gid } : {}),
       })
     } catch (err) {
       resolve({ spawnError: err, exit: { exitCode: null, signal: null } })

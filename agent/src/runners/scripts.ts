@@ -1,4 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto'
+import type { RunAs } from '../platform/index.ts'
 import type { ApprovedScript, RunJournal } from '../state.ts'
 import type { AgentCommand, RunContext, Runner } from './index.ts'
 import { executeScript, type ExecuteOptions, type ExecuteResult } from './script-exec.ts'
@@ -37,7 +38,8 @@ export interface RunsApi {
 }
 
 export interface ScriptMessages {
-  starting(name: string, n: number, count: number): string
+  /** `as`: the user it runs as, after "log on as another user". */
+  starting(name: string, n: number, count: number, as?: string): string
   finished(name: string, status: string): string
   refused(reason: string): string
 }
@@ -52,6 +54,8 @@ export interface ScriptsRunnerOptions {
   execute?: (options: ExecuteOptions) => Promise<ExecuteResult>
   /** Flush buffered output at least this often (ms). */
   flushMs?: number
+  /** Who each script runs as, asked as it starts (log on / log off change it between commands). */
+  runAs?: () => RunAs | undefined
 }
 
 const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex')
@@ -185,7 +189,8 @@ export class ScriptsRunner implements Runner {
         journal.finished(s.runId)
         continue
       }
-      context.say(messages.starting(s.name, i + 1, scripts.length))
+      const runAs = this.options.runAs?.()
+      context.say(messages.starting(s.name, i + 1, scripts.length, runAs?.username))
       const local = new AbortController()
       const stop = () => local.abort()
       signal.addEventListener('abort', stop, { once: true })
@@ -199,6 +204,7 @@ export class ScriptsRunner implements Runner {
           onOutput: (stream, text) => streamer.push(stream, text),
           signal: local.signal,
           onSpawn: (pid) => journal.spawned(s.runId, pid),
+          ...(runAs ? { runAs } : {}),
         })
       } finally {
         signal.removeEventListener('abort', stop)
