@@ -212,3 +212,20 @@ t.test('the report has every event, consent, script run and chat line; as text t
   const { data: old } = await csr.client.GET('/api/v1/sessions', { params: { query: { to: before } } })
   t.equal(old!.total, 0, 'nothing created before then')
 })
+
+t.test('a customer who leaves while logged on as another user: the record says the agent logged off', async (t) => {
+  const { session, agent } = await activeSession()
+  const { data: asked } = await csr.client.POST('/api/v1/sessions/{id}/logon', at(session.id))
+  await answer(agent, asked!.consent.id)
+  const { data: sent } = await csr.client.POST('/api/v1/sessions/{id}/logon/credentials', {
+    ...at(session.id),
+    body: { consentId: asked!.consent.id, ciphertext: await encryptCredentials(keys.publicKey, { username: 'fixer', password: PASSWORD }) },
+  })
+  await poll(agent)
+  await report(agent, sent!.command.id, { sequence: 0, status: 'succeeded', data: { username: 'fixer' } })
+  await agent.client.POST('/api/v1/agent/leave')
+  const { data: s } = await csr.client.GET('/api/v1/sessions/{id}', at(session.id))
+  t.equal(s!.agent!.workingAs, null)
+  const { data: events } = await csr.client.GET('/api/v1/sessions/{id}/events', { params: { path: { id: session.id }, query: { perPage: 100 } } })
+  t.ok(events!.data.some((e) => e.type === 'agent.logged_off' && e.data.reason === 'customer_left' && e.data.username === 'fixer'))
+})
