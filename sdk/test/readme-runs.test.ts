@@ -4,23 +4,11 @@
  * status and output, as an integrator would see them.
  */
 import t from 'tap'
-import { readFile, rm, writeFile } from 'node:fs/promises'
-import { fileURLToPath } from 'node:url'
 import { ApiError, createClient, formatOutput, runScripts, uploadScript, waitForBatch } from '@helpline/sdk'
 import { startTestServer } from '../../api/test/helpers/server.ts'
+import { runExample } from './helpers/readme.ts'
 import { newSession, startAgent, stateDir } from '../../agent/test/helpers/process.ts'
 
-const readme = fileURLToPath(new URL('../README.md', import.meta.url))
-// Next to this file, so the example's `@helpline/sdk` resolves to this workspace's build.
-const exampleFile = fileURLToPath(new URL(`./.readme-example-runs-${process.pid}.ts`, import.meta.url))
-
-/** The ```ts block that follows `<!-- example: name … -->` in the README. */
-async function example(name: string): Promise<string> {
-  const text = await readFile(readme, 'utf8')
-  const match = new RegExp(`<!-- example: ${name}\\b[^>]*-->\\s*\`\`\`ts\\n([\\s\\S]*?)\`\`\``).exec(text)
-  if (!match) throw new Error(`no example "${name}" in sdk/README.md`)
-  return match[1]!
-}
 
 const freeDiskSpace = '#!/bin/sh\necho "Free space on $1:"\ndf -h "$1" | tail -n 1\necho "df is done" >&2\n'
 
@@ -44,27 +32,7 @@ t.test('the README run-scripts example follows a batch on a real agent to the en
   const agent = startAgent(t, ['join', session.number, '--server', url, '--state-dir', stateDir(), '--approve', 'all'])
   await agent.waitFor(/You joined support session/)
 
-  const logged: unknown[][] = []
-  const log = console.log
-  const env = { url: process.env.HELPLINE_URL, token: process.env.HELPLINE_TOKEN }
-  process.env.HELPLINE_URL = url
-  process.env.HELPLINE_TOKEN = csr.token
-  console.log = (...args: unknown[]) => void logged.push(args)
-  t.teardown(async () => {
-    console.log = log
-    process.env.HELPLINE_URL = env.url
-    process.env.HELPLINE_TOKEN = env.token
-    if (env.url === undefined) delete process.env.HELPLINE_URL
-    if (env.token === undefined) delete process.env.HELPLINE_TOKEN
-    await rm(exampleFile, { force: true })
-  })
-  await writeFile(exampleFile, await example('run-scripts'))
-  try {
-    await import(exampleFile)
-  } finally {
-    console.log = log
-  }
-  const lines = logged.map((args) => args.map(String).join(' '))
+  const lines = await runExample(t, 'run-scripts', { url, token: csr.token })
   t.comment(`the example printed:\n${lines.join('\n')}`)
 
   t.match(lines[0], /^batch [0-9a-f-]{36}: 1 script\(s\) on 1 session\(s\)$/, 'the batch started')

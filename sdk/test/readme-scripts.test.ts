@@ -3,22 +3,10 @@
  * server, and the exact size limit holds on a real socket (fastify's body limits included).
  */
 import t from 'tap'
-import { readFile, rm, writeFile } from 'node:fs/promises'
-import { fileURLToPath } from 'node:url'
 import { ApiError, createClient, uploadScript } from '@helpline/sdk'
 import { startTestServer } from '../../api/test/helpers/server.ts'
+import { runExample } from './helpers/readme.ts'
 
-const readme = fileURLToPath(new URL('../README.md', import.meta.url))
-// Next to this file, so the example's `@helpline/sdk` resolves to this workspace's build.
-const exampleFile = fileURLToPath(new URL(`./.readme-example-${process.pid}.ts`, import.meta.url))
-
-/** The ```ts block that follows `<!-- example: name … -->` in the README. */
-async function example(name: string): Promise<string> {
-  const text = await readFile(readme, 'utf8')
-  const match = new RegExp(`<!-- example: ${name}\\b[^>]*-->\\s*\`\`\`ts\\n([\\s\\S]*?)\`\`\``).exec(text)
-  if (!match) throw new Error(`no example "${name}" in sdk/README.md`)
-  return match[1]!
-}
 
 t.setTimeout(120_000)
 
@@ -29,23 +17,7 @@ t.test('the README upload example runs against a real server', async (t) => {
   await admin.POST('/api/v1/script-categories', { body: { name: 'Printing' } })
   const csr = await server.h.createUser('csr')
 
-  const logged: unknown[][] = []
-  const log = console.log
-  const env = { url: process.env.HELPLINE_URL, token: process.env.HELPLINE_TOKEN }
-  process.env.HELPLINE_URL = url
-  process.env.HELPLINE_TOKEN = csr.token
-  console.log = (...args: unknown[]) => void logged.push(args)
-  t.teardown(async () => {
-    console.log = log
-    process.env.HELPLINE_URL = env.url
-    process.env.HELPLINE_TOKEN = env.token
-    if (env.url === undefined) delete process.env.HELPLINE_URL
-    if (env.token === undefined) delete process.env.HELPLINE_TOKEN
-    await rm(exampleFile, { force: true })
-  })
-  await writeFile(exampleFile, await example('upload-script'))
-  await import(exampleFile)
-  console.log = log
+  const lines = await runExample(t, 'upload-script', { url, token: csr.token })
 
   const api = createClient({ baseUrl: url, token: csr.token })
   const { data } = await api.GET('/api/v1/scripts', { params: { query: { q: 'Collect printer logs' } } })
@@ -58,9 +30,9 @@ t.test('the README upload example runs against a real server', async (t) => {
   )
   t.equal(script.published, true)
   t.equal(script.defaultTimeoutSeconds, 120)
-  t.match(String(logged[0]?.[0]), /^Collect printer logs v1: \d+ bytes, digest [0-9a-f]{64}$/)
-  t.match(String(logged[1]?.[0]), /^now v2; v1 ran: "#!\/bin\/sh\\ntar czf logs.tgz -T files.txt\\n"$/, 'version 1 downloads as it was')
-  t.same(logged[2]?.slice(0, 2), [409, 'NAME_TAKEN'], 'the duplicate name is refused, ignoring case')
+  t.match(lines[0], /^Collect printer logs v1: \d+ bytes, digest [0-9a-f]{64}$/)
+  t.match(lines[1], /^now v2; v1 ran: "#!\/bin\/sh\\ntar czf logs.tgz -T files.txt\\n"$/, 'version 1 downloads as it was')
+  t.match(lines[2], /^409 NAME_TAKEN\b/, 'the duplicate name is refused, ignoring case')
 })
 
 t.test('exactly SCRIPT_MAX_BYTES passes over HTTP; one byte more is 413', async (t) => {
