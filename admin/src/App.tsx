@@ -11,6 +11,7 @@ import tokens from './resources/tokens/index.ts'
 import scripts from './resources/scripts/index.ts'
 import categories from './resources/categories/index.ts'
 import scriptBatches, { RunScriptsPage } from './resources/script-batches/index.ts'
+import reports, { ReportPrintPage, SessionReportPage } from './resources/reports/index.ts'
 
 const i18nProvider = createI18nProvider()
 
@@ -35,6 +36,7 @@ export function App() {
         <>
           <Resource name="sessions" {...sessions} />
           <Resource name="script-batches" {...scriptBatches} />
+          <Resource name="reports" {...reports} />
           {permissions === 'admin' && <Resource name="users" {...users} />}
           <Resource name="scripts" {...scripts} />
           {/* Everyone reads categories in the script forms; only site admins get their pages. */}
@@ -47,10 +49,13 @@ export function App() {
           <CustomRoutes>
             <Route path="/profile" element={<ProfilePage />} />
             <Route path="/run-scripts" element={<RunScriptsPage />} />
+            {/* More specific than the sessions resource's own routes, so it wins over /sessions/*. */}
+            <Route path="/sessions/:id/report" element={<SessionReportPage />} />
           </CustomRoutes>
           {/* The print view is a page of its own: no app bar, no menu, only what goes on paper. */}
           <CustomRoutes noLayout>
             <Route path="/print/sessions/:id/snapshots/:snapshotId" element={<SnapshotPrintPage />} />
+            <Route path="/print/sessions/:id/report" element={<ReportPrintPage />} />
           </CustomRoutes>
         </>
       )}

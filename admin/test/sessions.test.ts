@@ -21,6 +21,8 @@ const agent: Schemas['AgentInfo'] = {
   joinedAt: '2026-05-01T10:00:00.000Z',
   lastSeenAt: '2026-05-01T10:00:00.000Z',
   leftAt: null,
+  workingAs: null,
+  rebooting: false,
 }
 
 const session: Schemas['Session'] = {

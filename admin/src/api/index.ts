@@ -7,7 +7,7 @@ import { tokensAdapter } from './resources/tokens.ts'
 import { meActions } from './resources/me.ts'
 import { categoriesAdapter } from './resources/categories.ts'
 import { scriptActions, scriptsAdapter } from './resources/scripts.ts'
-import { sessionActions, sessionsAdapter } from './resources/sessions.ts'
+import { reportsAdapter, sessionActions, sessionsAdapter } from './resources/sessions.ts'
 import { runActions, scriptBatchesAdapter } from './resources/script-batches.ts'
 import { followSessionStream, type StreamHandlers } from './session-stream.ts'
 
@@ -24,6 +24,7 @@ export const dataProvider = createDataProvider(
     categories: categoriesAdapter(client),
     scripts: scriptsAdapter(client),
     sessions: sessionsAdapter(client),
+    reports: reportsAdapter(client),
     'script-batches': scriptBatchesAdapter(client),
   },
   {

@@ -14,15 +14,21 @@ export class AgentProcess {
   output = ''
   readonly exited: Promise<number | null>
 
-  constructor(number: string, server: string, stateDir: string, env: Record<string, string> = {}) {
-    this.child = spawn(
-      process.execPath,
-      [agentBin, 'join', number, '--server', server, '--approve', 'all', '--state-dir', stateDir, '--lang', 'en'],
-      { cwd: repoRoot, env: { ...process.env, ...env }, stdio: 'pipe' },
-    )
+  /**
+   * `helpline-agent join <number> --server … --state-dir …` plus `extraArgs` (e.g. `--platform
+   * simulated`); given an argument list instead of a number, exactly that command (see `rejoin`).
+   */
+  constructor(number: string | readonly string[], server = '', stateDir = '', env: Record<string, string> = {}, extraArgs: readonly string[] = []) {
+    const args = typeof number === 'string' ? ['join', number, '--server', server, '--approve', 'all', '--state-dir', stateDir, '--lang', 'en', ...extraArgs] : [...number]
+    this.child = spawn(process.execPath, [agentBin, ...args], { cwd: repoRoot, env: { ...process.env, ...env }, stdio: 'pipe' })
     this.child.stdout.setEncoding('utf8').on('data', (chunk: string) => (this.output += chunk))
     this.child.stderr.setEncoding('utf8').on('data', (chunk: string) => (this.output += chunk))
     this.exited = new Promise((resolve) => this.child.once('exit', (code) => resolve(code)))
+  }
+
+  /** `helpline-agent rejoin`: the agent started again from its saved state (after a restart), no number needed. */
+  static rejoin(stateDir: string, env: Record<string, string> = {}, extraArgs: readonly string[] = []): AgentProcess {
+    return new AgentProcess(['rejoin', '--state-dir', stateDir, '--approve', 'all', '--lang', 'en', ...extraArgs], '', '', env)
   }
 
   /** Waits until the agent's terminal shows `text`. */

@@ -17,6 +17,12 @@ export type SnapshotSummary = Schemas['SnapshotSummary']
 export type Snapshot = Schemas['Snapshot']
 export type SystemInfoCategory = Schemas['SystemInfoCategory']
 export type SystemInfoRequested = Schemas['SystemInfoRequested']
+export type SessionEvent = Schemas['SessionEvent']
+export type SessionReport = Schemas['SessionReport']
+export type ReportScriptRun = Schemas['ReportScriptRun']
+export type LogonRequested = Schemas['LogonRequested']
+export type CommandQueued = Schemas['CommandQueued']
+export type RebootRequested = Schemas['RebootRequested']
 
 type SessionQuery = NonNullable<operations['listSessions']['parameters']['query']>
 
@@ -27,8 +33,28 @@ function isOneOf<T extends string>(choices: readonly T[], value: unknown): value
   return choices.includes(value as T)
 }
 
+const dayPattern = /^(\d{4})-(\d{2})-(\d{2})$/
+
+/**
+ * A date filter as the API wants it (an ISO date-time). A day picked in a date input
+ * (`2026-05-01`) means that day in the browser's time zone: `from` is its first moment, `to` the
+ * first moment of the next day, so the day picked as "to" is included. A full date-time is
+ * passed as it is; anything else is dropped.
+ */
+export function dayBoundary(value: unknown, edge: 'from' | 'to'): string | undefined {
+  if (typeof value !== 'string' || !value.trim()) return undefined
+  const day = dayPattern.exec(value.trim())
+  if (day) {
+    const [, y, m, d] = day
+    const at = new Date(Number(y), Number(m) - 1, Number(d) + (edge === 'to' ? 1 : 0))
+    return Number.isNaN(at.getTime()) ? undefined : at.toISOString()
+  }
+  const at = new Date(value)
+  return /T/.test(value) && !Number.isNaN(at.getTime()) ? at.toISOString() : undefined
+}
+
 /** react-admin's filters arrive untyped: keep only those the endpoint knows, in its types. */
-function toSessionQuery(query: ListQuery): SessionQuery {
+export function toSessionQuery(query: ListQuery): SessionQuery {
   const out: SessionQuery = {
     page: query.page,
     perPage: query.perPage,
@@ -38,6 +64,11 @@ function toSessionQuery(query: ListQuery): SessionQuery {
   if (typeof query.q === 'string' && query.q.trim()) out.q = query.q.trim()
   if (isOneOf(sessionStatuses, query.status)) out.status = query.status
   if (query.mine === true) out.mine = true
+  if (typeof query.csrId === 'string' && /^[0-9a-f-]{36}$/i.test(query.csrId)) out.csrId = query.csrId
+  const from = dayBoundary(query.from, 'from')
+  const to = dayBoundary(query.to, 'to')
+  if (from) out.from = from
+  if (to) out.to = to
   return out
 }
 
@@ -65,6 +96,15 @@ export function sessionsAdapter(client: HelplineClient): ResourceAdapter<Session
       return dataOf(await client.POST('/api/v1/sessions', { body }))
     },
   }
+}
+
+/**
+ * The Reports page lists sessions (each row opens that session's report): the same list
+ * endpoint, under a resource of its own so its filters and page are kept apart from Sessions'.
+ */
+export function reportsAdapter(client: HelplineClient): ResourceAdapter<Session> {
+  const { getList } = sessionsAdapter(client)
+  return { getList }
 }
 
 /** The largest page the API serves; whole lists are read page by page. */
@@ -169,5 +209,24 @@ export function sessionActions(client: HelplineClient) {
     /** The API's own .txt rendering of a snapshot: every category, headings, aligned columns. */
     snapshotText: (id: string, snapshotId: string): Promise<string> =>
       call(async () => dataOf(await client.GET('/api/v1/sessions/{id}/snapshots/{itemId}/text', { params: item(id, snapshotId), parseAs: 'text' }))),
+
+    /** Asks the customer to allow logging on as another user; the answer carries the agent's public key. */
+    requestLogon: (id: string): Promise<LogonRequested> =>
+      call(async () => dataOf(await client.POST('/api/v1/sessions/{id}/logon', { params: path(id) }))),
+    /**
+     * Sends credentials already encrypted for the agent (see `encryptCredentials`): this call never
+     * sees the password, so neither does anything that records calls and their arguments.
+     */
+    submitLogonCredentials: (id: string, consentId: string, ciphertext: string): Promise<CommandQueued> =>
+      call(async () => dataOf(await client.POST('/api/v1/sessions/{id}/logon/credentials', { params: path(id), body: { consentId, ciphertext } }))),
+    logoff: (id: string): Promise<CommandQueued> =>
+      call(async () => dataOf(await client.POST('/api/v1/sessions/{id}/logoff', { params: path(id) }))),
+    requestReboot: (id: string): Promise<RebootRequested> =>
+      call(async () => dataOf(await client.POST('/api/v1/sessions/{id}/reboot', { params: path(id) }))),
+    getSessionReport: (id: string): Promise<SessionReport> =>
+      call(async () => dataOf(await client.GET('/api/v1/sessions/{id}/report', { params: path(id) }))),
+    /** The API's .txt rendering of the report, for a ticket or an archive. */
+    sessionReportText: (id: string): Promise<string> =>
+      call(async () => dataOf(await client.GET('/api/v1/sessions/{id}/report/text', { params: path(id), parseAs: 'text' }))),
   }
 }

@@ -6,9 +6,9 @@ import type { OutputChunk } from '../../api/resources/script-batches.ts'
 /**
  * A run's output as it was written: stdout plain, stderr in red (and titled so, for those who do
  * not see the colour), the agent's own lines in italics. Follows the end while the reader is
- * there; scrolled up, it stays put.
+ * there; scrolled up, it stays put. `maxHeight="none"` shows it all (a report on paper).
  */
-export function OutputView({ chunks, maxHeight = 320, empty }: { chunks: readonly OutputChunk[]; maxHeight?: number; empty?: string }) {
+export function OutputView({ chunks, maxHeight = 320, empty }: { chunks: readonly OutputChunk[]; maxHeight?: number | 'none'; empty?: string }) {
   const translate = useTranslate()
   const box = useRef<HTMLPreElement>(null)
   const atEnd = useRef(true)

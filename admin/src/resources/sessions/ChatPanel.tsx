@@ -2,40 +2,13 @@ import { useEffect, useRef, useState, type FormEvent, type KeyboardEvent } from 
 import { useMutation } from '@tanstack/react-query'
 import { Box, Card, CardContent, CardHeader, IconButton, Stack, TextField, Tooltip, Typography } from '@mui/material'
 import Send from '@mui/icons-material/Send'
-import { useDataProvider, useNotify, useTranslate, type TranslateFunction } from 'react-admin'
+import { useDataProvider, useNotify, useTranslate } from 'react-admin'
 import type { AppDataProvider } from '../../api/index.ts'
-import type { ChatMessage, Session } from '../../api/resources/sessions.ts'
+import type { ChatMessage } from '../../api/resources/sessions.ts'
 import { scriptRunView, type LiveState } from './live.ts'
 import { ScriptRunLog } from './ScriptRunLog.tsx'
+import { systemLineText } from './system-lines.ts'
 import { useFormatTime, type ApplyChange } from './useSessionLive.ts'
-
-/** System lines in the console's language; the server's English text when we do not know the event. */
-const systemKeys: Record<string, string> = {
-  'agent.joined': 'helpline.chat.system.agent_joined',
-  'agent.rejoined': 'helpline.chat.system.agent_rejoined',
-  'agent.left': 'helpline.chat.system.agent_left',
-  'consent.requested': 'helpline.chat.system.consent_requested',
-  'consent.approved': 'helpline.chat.system.consent_approved',
-  'consent.denied': 'helpline.chat.system.consent_denied',
-  'consent.expired': 'helpline.chat.system.consent_expired',
-  'consent.cancelled': 'helpline.chat.system.consent_cancelled',
-  'snapshot.stored': 'helpline.chat.system.snapshot_stored',
-  'system_info.failed': 'helpline.chat.system.system_info_failed',
-  'session.ended': 'helpline.chat.system.session_ended',
-  'session.expired': 'helpline.chat.system.session_expired',
-}
-
-export function systemLineText(message: ChatMessage, session: Session, translate: TranslateFunction): string {
-  const event = message.systemEvent
-  const key = event ? systemKeys[event.type] : undefined
-  if (!event || !key) return message.body
-  const kind = typeof event.data.kind === 'string' ? event.data.kind : undefined
-  return translate(key, {
-    name: session.customerName,
-    what: kind ? translate(`helpline.consent.kinds.${kind}`, { _: kind }) : '',
-    _: message.body,
-  })
-}
 
 function Bubble({ message, live, apply }: { message: ChatMessage; live: LiveState; apply: ApplyChange }) {
   const translate = useTranslate()

@@ -3,17 +3,21 @@ import { useMutation } from '@tanstack/react-query'
 import { Box, Button, Card, CardContent, Chip, Divider, Stack, Typography } from '@mui/material'
 import StopCircleOutlined from '@mui/icons-material/StopCircleOutlined'
 import PlayArrow from '@mui/icons-material/PlayArrow'
+import Assignment from '@mui/icons-material/Assignment'
 import { Link } from 'react-router-dom'
 import FiberManualRecord from '@mui/icons-material/FiberManualRecord'
 import { Confirm, useDataProvider, useNotify, useTranslate } from 'react-admin'
 import type { AppDataProvider } from '../../api/index.ts'
 import type { StreamState } from '../../api/session-stream.ts'
 import type { Session } from '../../api/resources/sessions.ts'
+import { reportPath } from '../reports/report.ts'
 import { runScriptsPath } from '../script-batches/plan.ts'
+import { AccessActions, AccessChips } from './AccessActions.tsx'
 import { AgentStatusChip, SessionStatusChip } from './chips.tsx'
 import { CopyButton } from './CopyButton.tsx'
 import { formatNumber } from './format.ts'
 import { JoinInstructions } from './JoinInstructions.tsx'
+import type { LiveState } from './live.ts'
 import { useFormatTime, type ApplyChange } from './useSessionLive.ts'
 
 function EndSessionButton({ session, apply }: { session: Session; apply: ApplyChange }) {
@@ -66,8 +70,13 @@ const streamLabel: Record<StreamState, string> = {
   failed: 'helpline.sessions.stream_failed',
 }
 
-/** Who, which number, what state: the top of the session page, kept current by the stream. */
-export function SessionHeader({ session, stream, apply }: { session: Session; stream: StreamState; apply: ApplyChange }) {
+/**
+ * Who, which number, what state: the top of the session page, kept current by the stream. While
+ * the session is active it also offers the work on the customer's computer (scripts, logon as
+ * another user, restart); the report is there in every state.
+ */
+export function SessionHeader({ live, stream, apply }: { live: LiveState; stream: StreamState; apply: ApplyChange }) {
+  const { session } = live
   const translate = useTranslate()
   const time = useFormatTime()
   const number = formatNumber(session.number)
@@ -95,6 +104,7 @@ export function SessionHeader({ session, stream, apply }: { session: Session; st
                 <Chip size="small" variant="outlined" label={translate(`helpline.sessions.ended_reason.${session.endedReason}`)} />
               )}
               <AgentStatusChip agent={session.agent} sessionStatus={session.status} detailed />
+              <AccessChips live={live} />
               <Chip
                 size="small"
                 variant="outlined"
@@ -120,17 +130,22 @@ export function SessionHeader({ session, stream, apply }: { session: Session; st
             <Typography variant="caption" color="text.secondary">
               {when.join(' · ')}
             </Typography>
-            {session.status !== 'ended' && (
-              <Stack direction="row" spacing={1} sx={{ pt: 1 }}>
-                {session.status === 'active' && (
-                  <Button component={Link} to={runScriptsPath([session.id])} variant="outlined" startIcon={<PlayArrow />}>
-                    {translate('helpline.runs.start')}
-                  </Button>
-                )}
-                <EndSessionButton session={session} apply={apply} />
-              </Stack>
-            )}
           </Stack>
+        </Stack>
+        {/* A row of its own: beside the number the buttons would wrap and make the header tall. */}
+        <Stack direction="row" sx={{ mt: 1.5, gap: 1, flexWrap: 'wrap', justifyContent: { md: 'flex-end' } }} data-testid="session-actions">
+          {session.status === 'active' && (
+            <>
+              <Button component={Link} to={runScriptsPath([session.id])} variant="outlined" startIcon={<PlayArrow />}>
+                {translate('helpline.runs.start')}
+              </Button>
+              <AccessActions live={live} apply={apply} />
+            </>
+          )}
+          <Button component={Link} to={reportPath(session.id)} variant="outlined" startIcon={<Assignment />}>
+            {translate('helpline.report.open')}
+          </Button>
+          {session.status !== 'ended' && <EndSessionButton session={session} apply={apply} />}
         </Stack>
         {session.status === 'waiting' && (
           <>

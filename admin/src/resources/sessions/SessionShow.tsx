@@ -29,7 +29,7 @@ export function SessionShow() {
   return (
     <Box sx={{ mt: 1, mb: 2 }}>
       <Title title={translate('helpline.sessions.title', { name: live.session.customerName })} />
-      <SessionHeader session={live.session} stream={stream} apply={apply} />
+      <SessionHeader live={live} stream={stream} apply={apply} />
       <Box
         sx={{
           display: 'grid',

@@ -12,7 +12,7 @@ import { useSnapshot } from './SystemInfoPanel.tsx'
 import { useFormatTime } from './useSessionLive.ts'
 
 /** Paper: no buttons, no shadows, no scroll boxes; headings stay with what follows; table heads repeat on each page. */
-const printCss = {
+export const printCss = {
   '@page': { margin: '14mm' },
   '@media print': {
     '.hl-no-print': { display: 'none !important' },

@@ -30,11 +30,11 @@ export function platformLabel(agent: Pick<AgentInfo, 'platform'>): string {
 const pad2 = (n: number) => String(n).padStart(2, '0')
 
 /**
- * The saved .txt's name: who and when, so a folder of them sorts and reads well, e.g.
- * `system-info-Jane-Doe-123-456-789-2026-05-01_1432.txt` (local time of the collection). Letters
- * of any script stay; only characters file systems refuse are replaced.
+ * The middle of a saved file's name: who and when, so a folder of them sorts and reads well, e.g.
+ * `Jane-Doe-123-456-789-2026-05-01_1432` (local time). Letters of any script stay; only
+ * characters file systems refuse are replaced.
  */
-export function snapshotFileName(customerName: string, number: string, collectedAt: string | Date): string {
+export function fileStem(customerName: string, number: string, at: string | Date): string {
   const customer =
     customerName
       .normalize('NFC')
@@ -42,9 +42,14 @@ export function snapshotFileName(customerName: string, number: string, collected
       .replace(/-+/g, '-')
       .replace(/^-|-$/g, '')
       .slice(0, 40) || 'customer'
-  const at = new Date(collectedAt)
-  const stamp = `${at.getFullYear()}-${pad2(at.getMonth() + 1)}-${pad2(at.getDate())}_${pad2(at.getHours())}${pad2(at.getMinutes())}`
-  return `system-info-${customer}-${formatNumber(number)}-${stamp}.txt`
+  const when = new Date(at)
+  const stamp = `${when.getFullYear()}-${pad2(when.getMonth() + 1)}-${pad2(when.getDate())}_${pad2(when.getHours())}${pad2(when.getMinutes())}`
+  return `${customer}-${formatNumber(number)}-${stamp}`
+}
+
+/** The saved snapshot's name, e.g. `system-info-Jane-Doe-123-456-789-2026-05-01_1432.txt` (the collection's time). */
+export function snapshotFileName(customerName: string, number: string, collectedAt: string | Date): string {
+  return `system-info-${fileStem(customerName, number, collectedAt)}.txt`
 }
 
 /** Offers `text` to the browser as a file download. */

@@ -1,0 +1,226 @@
+import { useEffect, useRef, useState, type FormEvent } from 'react'
+import { useMutation } from '@tanstack/react-query'
+import {
+  Alert,
+  Box,
+  Button,
+  CircularProgress,
+  Dialog,
+  DialogActions,
+  DialogContent,
+  DialogTitle,
+  Stack,
+  TextField,
+  Typography,
+} from '@mui/material'
+import Login from '@mui/icons-material/Login'
+import { encryptCredentials } from '@helpline/sdk'
+import { useDataProvider, useNotify, useTranslate } from 'react-admin'
+import type { AppDataProvider } from '../../api/index.ts'
+import type { Consent, LogonRequested } from '../../api/resources/sessions.ts'
+import { logonFailureText, logonPhase, type LogonAttempt } from './access.ts'
+import type { LiveState } from './live.ts'
+import { useFormatTime, type ApplyChange } from './useSessionLive.ts'
+
+const closedMessages = {
+  denied: 'helpline.logon.denied',
+  expired: 'helpline.logon.expired',
+  cancelled: 'helpline.logon.cancelled',
+} as const
+
+/** An error in words: our translation keys are translated, the server's text shown as it is. */
+function messageOf(error: unknown): string {
+  return error instanceof Error && error.message ? error.message : 'ra.notification.http_error'
+}
+
+/**
+ * "Log on as another user": asks the customer first and waits for the answer (followed through
+ * the live state), then asks for the user name and password, encrypts them here for the
+ * customer's agent and sends only the ciphertext; then says whether the agent logged on.
+ *
+ * The password is never React state: it stays in its input until the form is sent, is read once
+ * for the encryption and the input is emptied at once. It is never logged or sent in the clear.
+ */
+export function LogonButton({ live, apply, disabled, hidden = false }: { live: LiveState; apply: ApplyChange; disabled: boolean; hidden?: boolean }) {
+  const translate = useTranslate()
+  const notify = useNotify()
+  const time = useFormatTime()
+  const dataProvider = useDataProvider<AppDataProvider>()
+  const sessionId = live.session.id
+  const [open, setOpen] = useState(false)
+  const [attempt, setAttempt] = useState<LogonAttempt>()
+  const [sending, setSending] = useState(false)
+  const password = useRef<HTMLInputElement>(null)
+  const phase = logonPhase(live, attempt, sending)
+
+  const ask = useMutation<LogonRequested, Error>({
+    mutationFn: () => dataProvider.requestLogon(sessionId),
+    onSuccess: ({ consent, publicKey }) => {
+      if (!consent?.id) return
+      apply({ event: 'consent', data: consent })
+      setAttempt({ consent, publicKey })
+    },
+    onError: (error) => {
+      notify(messageOf(error), { type: 'error' })
+      setOpen(false)
+    },
+  })
+  const withdraw = useMutation<Consent, Error, string>({
+    mutationFn: (consentId) => dataProvider.cancelConsent(sessionId, consentId),
+    onSuccess: (consent) => {
+      if (consent?.id) apply({ event: 'consent', data: consent })
+    },
+    onError: (error) => notify(messageOf(error), { type: 'error' }),
+  })
+
+  /** Each opening (and each "try again") is a new request to the customer. */
+  const start = () => {
+    setAttempt(undefined)
+    setSending(false)
+    setOpen(true)
+    ask.mutate()
+  }
+  const onClose = () => {
+    setOpen(false)
+    setAttempt(undefined)
+  }
+
+  // A refusal ends the dialog; the reason stays on screen as a notice.
+  const closedReason = phase.kind === 'closed' ? phase.reason : undefined
+  useEffect(() => {
+    if (!open || !closedReason) return
+    notify(closedMessages[closedReason], { type: closedReason === 'denied' ? 'error' : 'warning' })
+    setOpen(false)
+    setAttempt(undefined)
+  }, [open, closedReason, notify])
+
+  const submit = async (event: FormEvent<HTMLFormElement>) => {
+    event.preventDefault()
+    if (!attempt || sending) return
+    const form = new FormData(event.currentTarget)
+    const username = String(form.get('username') ?? '').trim()
+    const domain = String(form.get('domain') ?? '').trim()
+    const secret = String(form.get('password') ?? '')
+    if (!username || !secret) return
+    setSending(true)
+    try {
+      const ciphertext = await encryptCredentials(attempt.publicKey, { username, password: secret, ...(domain ? { domain } : {}) })
+      if (password.current) password.current.value = ''
+      const { command } = await dataProvider.submitLogonCredentials(sessionId, attempt.consent.id, ciphertext)
+      if (command?.id) {
+        apply({ event: 'command', data: command })
+        setAttempt({ ...attempt, username, commandId: command.id })
+      }
+    } catch (error) {
+      if (password.current) password.current.value = ''
+      setAttempt({ ...attempt, username, error: messageOf(error) })
+    } finally {
+      setSending(false)
+    }
+  }
+
+  const waiting = phase.kind === 'asking' || phase.kind === 'waiting_consent'
+  const close = () => {
+    // Closing while the customer has not answered withdraws the request: nobody would send credentials for it.
+    if (phase.kind === 'waiting_consent') withdraw.mutate(phase.consent.id)
+    onClose()
+  }
+
+  return (
+    <>
+    {!hidden && (
+      <Button variant="outlined" startIcon={<Login />} disabled={disabled || (open && ask.isPending)} onClick={start}>
+        {translate('helpline.logon.start')}
+      </Button>
+    )}
+    <Dialog open={open} onClose={close} fullWidth maxWidth="xs" aria-labelledby="logon-title" data-testid="logon-dialog" data-phase={phase.kind}>
+      <DialogTitle id="logon-title">{translate('helpline.logon.title')}</DialogTitle>
+      {phase.kind === 'credentials' ? (
+        <Box component="form" onSubmit={submit} autoComplete="off">
+          <DialogContent sx={{ pt: 0 }}>
+            <Alert severity="success" sx={{ mb: 2 }}>
+              {translate('helpline.logon.approved')}
+            </Alert>
+            <Stack spacing={2}>
+              <TextField name="username" label={translate('helpline.logon.username')} required autoFocus fullWidth slotProps={{ htmlInput: { autoComplete: 'off', maxLength: 200, 'data-testid': 'logon-username' } }} />
+              <TextField
+                name="password"
+                type="password"
+                label={translate('helpline.logon.password')}
+                required
+                fullWidth
+                inputRef={password}
+                // new-password: the browser must not offer to save the customer's computer's password.
+                slotProps={{ htmlInput: { autoComplete: 'new-password', maxLength: 500, 'data-testid': 'logon-password' } }}
+              />
+              <TextField
+                name="domain"
+                label={translate('helpline.logon.domain')}
+                helperText={translate('helpline.logon.domain_hint')}
+                fullWidth
+                slotProps={{ htmlInput: { autoComplete: 'off', maxLength: 200, 'data-testid': 'logon-domain' } }}
+              />
+              <Typography variant="caption" color="text.secondary">
+                {translate('helpline.logon.encrypted_hint')}
+              </Typography>
+            </Stack>
+          </DialogContent>
+          <DialogActions>
+            <Button onClick={close}>{translate('ra.action.cancel')}</Button>
+            <Button type="submit" variant="contained">
+              {translate('helpline.logon.submit')}
+            </Button>
+          </DialogActions>
+        </Box>
+      ) : (
+        <>
+          <DialogContent sx={{ pt: 0 }}>
+            {waiting && (
+              <Alert severity="info" icon={<CircularProgress size={20} />} role="status" data-testid="logon-waiting">
+                {translate('helpline.logon.waiting', { name: live.session.customerName })}
+                {phase.kind === 'waiting_consent' && (
+                  <Typography variant="caption" component="div" sx={{ mt: 0.5 }}>
+                    {translate('helpline.logon.expires', { time: time(phase.consent.expiresAt) })}
+                  </Typography>
+                )}
+              </Alert>
+            )}
+            {phase.kind === 'sending' && (
+              <Alert severity="info" icon={<CircularProgress size={20} />} role="status">
+                {translate('helpline.logon.sending', { username: phase.username })}
+              </Alert>
+            )}
+            {phase.kind === 'logged_on' && (
+              <Alert severity="success" role="status" data-testid="logon-outcome">
+                {translate('helpline.logon.logged_on', { username: phase.username })}
+              </Alert>
+            )}
+            {phase.kind === 'failed' && (
+              <Alert severity="error" role="alert" data-testid="logon-outcome">
+                {logonFailureText(phase, translate)}
+              </Alert>
+            )}
+          </DialogContent>
+          <DialogActions>
+            {waiting && (
+              <Button onClick={close} disabled={phase.kind === 'asking'}>
+                {translate('helpline.logon.withdraw')}
+              </Button>
+            )}
+            {phase.kind === 'failed' && (
+              <Button onClick={start}>
+                {translate('helpline.logon.again')}
+              </Button>
+            )}
+            {(phase.kind === 'logged_on' || phase.kind === 'failed' || phase.kind === 'sending') && (
+              <Button variant={phase.kind === 'sending' ? 'text' : 'contained'} onClick={onClose}>
+                {translate('helpline.logon.close')}
+              </Button>
+            )}
+          </DialogActions>
+        </>
+      )}
+    </Dialog>
+    </>
+  )
+}

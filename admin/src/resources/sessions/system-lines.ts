@@ -1,0 +1,46 @@
+import type { TranslateFunction } from 'react-admin'
+import type { ChatMessage, Session } from '../../api/resources/sessions.ts'
+
+/** System lines in the console's language; the server's English text when we do not know the event. */
+const systemKeys: Record<string, string> = {
+  'agent.joined': 'helpline.chat.system.agent_joined',
+  'agent.rejoined': 'helpline.chat.system.agent_rejoined',
+  'agent.left': 'helpline.chat.system.agent_left',
+  'consent.requested': 'helpline.chat.system.consent_requested',
+  'consent.approved': 'helpline.chat.system.consent_approved',
+  'consent.denied': 'helpline.chat.system.consent_denied',
+  'consent.expired': 'helpline.chat.system.consent_expired',
+  'consent.cancelled': 'helpline.chat.system.consent_cancelled',
+  'snapshot.stored': 'helpline.chat.system.snapshot_stored',
+  'system_info.failed': 'helpline.chat.system.system_info_failed',
+  'session.ended': 'helpline.chat.system.session_ended',
+  'session.expired': 'helpline.chat.system.session_expired',
+  'agent.logged_on': 'helpline.chat.system.logged_on',
+  'agent.logged_off': 'helpline.chat.system.logged_off',
+  'agent.rebooting': 'helpline.chat.system.rebooting',
+}
+
+/**
+ * A system line in the console's language, from its event; the server's (English) text when we
+ * do not know the event, or when the words come from the agent (why a logon failed).
+ */
+export function systemLineText(message: ChatMessage, session: Pick<Session, 'customerName'>, translate: TranslateFunction): string {
+  const event = message.systemEvent
+  if (!event) return message.body
+  const data = event.data
+  let key = Object.hasOwn(systemKeys, event.type) ? systemKeys[event.type] : undefined
+  if (event.type === 'agent.rejoined' && data.afterReboot === true) key = 'helpline.chat.system.agent_rejoined_after_reboot'
+  if (event.type === 'agent.logon_failed') {
+    // The agent's own message is in the body ("Logon failed: …"); a known reason has our words.
+    const reason = typeof data.reason === 'string' ? data.reason : ''
+    return translate(`helpline.logon.reasons.${reason}`, { _: message.body })
+  }
+  if (!key) return message.body
+  const kind = typeof data.kind === 'string' ? data.kind : undefined
+  return translate(key, {
+    name: session.customerName,
+    what: kind ? translate(`helpline.consent.kinds.${kind}`, { _: kind }) : '',
+    username: typeof data.username === 'string' ? data.username : '',
+    _: message.body,
+  })
+}
