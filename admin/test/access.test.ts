@@ -166,6 +166,7 @@ t.test('the chat words the new system lines', async (t) => {
   t.equal(systemLineText(line('agent.rebooting', {}, 'x'), session, en), 'The customer’s computer is restarting; the agent rejoins by itself')
   t.equal(systemLineText(line('agent.rejoined', { afterReboot: true }, 'x'), session, en), 'Jane Doe rejoined after the restart')
   t.equal(systemLineText(line('agent.rejoined', { afterReboot: false }, 'x'), session, en), 'Jane Doe rejoined')
+  t.match(systemLineText(line('agent.rejoin_expired', { minutes: 15 }, 'x'), session, ja), /15 分以内に戻りませんでした/, 'a computer that did not come back, in Japanese')
   t.equal(systemLineText(line('agent.logon_failed', { reason: 'bad_credentials' }, 'x'), session, en), 'Logon failed: wrong user name or password', 'a known reason in our words')
   t.equal(
     systemLineText(line('agent.logon_failed', { reason: 'no_rights' }, 'Logon failed: the agent may not switch users'), session, en),

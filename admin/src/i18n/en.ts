@@ -232,6 +232,7 @@ export const en = {
         logged_on: 'Logged on to the customer’s computer as %{username}',
         logged_off: 'Logged off: back to the customer’s own user',
         rebooting: 'The customer’s computer is restarting; the agent rejoins by itself',
+        rejoin_expired: 'The customer’s computer did not come back within %{minutes} min of restarting; ask the customer to join again with the session number',
       },
     },
     logon: {

@@ -1,4 +1,4 @@
-import { and, asc, desc, eq, gt, inArray, lt, ne } from 'drizzle-orm'
+import { and, asc, desc, eq, gt, inArray, isNotNull, lt, ne } from 'drizzle-orm'
 import type { Db } from '../db/client.ts'
 import { agents, chatMessages, consentRequests, supportSessions, users, type AgentPlatform } from '../db/schema.ts'
 import { conflict, notFound, unauthorized, unprocessable } from '../errors.ts'
@@ -295,6 +295,37 @@ export class AgentsService {
       })
     }
     return n
+  }
+
+  /**
+   * A computer that restarted and did not come back within the rejoin window: its rejoin token no
+   * longer works (the rejoin refuses it anyway), and the session says so instead of "restarting".
+   */
+  async expireRejoins(now = Date.now()): Promise<number> {
+    const cutoff = new Date(now - this.timings.rejoinWindowMs)
+    const late = await this.db
+      .select({ id: agents.id, sessionId: agents.sessionId })
+      .from(agents)
+      .where(and(isNotNull(agents.rebootingAt), lt(agents.lastSeenAt, cutoff), inArray(agents.state, ['online', 'offline'])))
+      .limit(200)
+    for (const { id, sessionId } of late) {
+      await this.feed.change(sessionId, async (s) => {
+        const [row] = await s.tx
+          .update(agents)
+          .set({ rebootingAt: null, rejoinTokenHash: null, state: 'offline', seq: await s.next() })
+          .where(and(eq(agents.id, id), isNotNull(agents.rebootingAt), lt(agents.lastSeenAt, cutoff)))
+          .returning({ id: agents.id })
+        if (!row) return
+        const minutes = Math.round(this.timings.rejoinWindowMs / 60_000)
+        await s.event('agent.rejoin_expired', systemActor, { agentId: id, minutes })
+        await s.systemLine(
+          `The customer’s computer did not come back within ${minutes} min of restarting; ask the customer to join again with the session number`,
+          'agent.rejoin_expired',
+          { minutes },
+        )
+      })
+    }
+    return late.length
   }
 
   async publicKey(agentId: string): Promise<string | undefined> {

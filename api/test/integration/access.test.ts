@@ -229,3 +229,19 @@ t.test('a customer who leaves while logged on as another user: the record says t
   const { data: events } = await csr.client.GET('/api/v1/sessions/{id}/events', { params: { path: { id: session.id }, query: { perPage: 100 } } })
   t.ok(events!.data.some((e) => e.type === 'agent.logged_off' && e.data.reason === 'customer_left' && e.data.username === 'fixer'))
 })
+
+t.test('a computer that does not come back within the rejoin window: the session says so, the token is dead', async (t) => {
+  const { session, agent } = await activeSession()
+  const { data: asked } = await csr.client.POST('/api/v1/sessions/{id}/reboot', at(session.id))
+  await answer(agent, asked!.consent.id)
+  const command = (await poll(agent)).commands.find((c) => c.kind === 'reboot')!
+  await report(agent, command.id, { sequence: 0, status: 'running', data: { rebooting: true } })
+  t.equal(await h.app.services.agents.expireRejoins(Date.now() + 60_000), 0, 'not within the window')
+  t.equal(await h.app.services.agents.expireRejoins(Date.now() + 16 * 60_000), 1, 'after 15 minutes')
+  const { data: s } = await csr.client.GET('/api/v1/sessions/{id}', at(session.id))
+  t.same([s!.agent!.rebooting, s!.agent!.status], [false, 'offline'])
+  const { data: chat } = await csr.client.GET('/api/v1/sessions/{id}/chat', at(session.id))
+  t.ok(chat!.data.some((m) => m.systemEvent?.type === 'agent.rejoin_expired' && /did not come back within 15 min/.test(m.body)), 'the CSR is told')
+  const late = await refused(h.client().POST('/api/v1/agent/rejoin', { body: { rejoinToken: agent.joined.rejoinToken, protocol: 1, agentVersion: '0.1.0' } }))
+  t.same([late.status, late.code], [401, 'INVALID_REJOIN_TOKEN'], 'the rejoin token no longer works')
+})

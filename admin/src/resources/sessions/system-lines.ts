@@ -18,6 +18,7 @@ const systemKeys: Record<string, string> = {
   'agent.logged_on': 'helpline.chat.system.logged_on',
   'agent.logged_off': 'helpline.chat.system.logged_off',
   'agent.rebooting': 'helpline.chat.system.rebooting',
+  'agent.rejoin_expired': 'helpline.chat.system.rejoin_expired',
 }
 
 /**
@@ -41,6 +42,7 @@ export function systemLineText(message: ChatMessage, session: Pick<Session, 'cus
     name: session.customerName,
     what: kind ? translate(`helpline.consent.kinds.${kind}`, { _: kind }) : '',
     username: typeof data.username === 'string' ? data.username : '',
+    minutes: typeof data.minutes === 'number' ? data.minutes : '',
     _: message.body,
   })
 }

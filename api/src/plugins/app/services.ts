@@ -50,6 +50,7 @@ function createServices(app: FastifyInstance) {
       { name: 'mark silent agents offline', run: () => agents.markSilentOffline() },
       { name: 'mark lost script runs', run: () => runs.markLost() },
       { name: 'drop credentials nobody picked up', run: () => access.expireCredentials() },
+      { name: 'give up on computers that did not come back', run: () => agents.expireRejoins() },
     ],
     c.SWEEP_INTERVAL_MS,
     app.log,
