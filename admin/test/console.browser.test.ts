@@ -113,6 +113,8 @@ t.test('the console in a browser', async (t) => {
     await row.getByRole('button', { name: 'Revoke' }).click()
     await page.getByRole('dialog').getByText('Programs using this token will stop working').waitFor()
     await page.getByRole('dialog').getByRole('button', { name: 'Confirm' }).click()
+    // The notice comes after the server answered; the row alone can vanish for a moment while the list refetches.
+    await page.getByText('API token revoked').waitFor()
     await row.waitFor({ state: 'detached' })
     const after = await fetch(`${server.url}/api/v1/me`, { headers: { authorization: `Bearer ${secret}` } })
     t.equal(after.status, 401, 'the revoked token no longer works')
