@@ -3,6 +3,7 @@ import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastif
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { loadConfig, type Config } from './config.ts'
 import type { Database } from './db/client.ts'
+import { loadKeyring, type Keyring } from './lib/keyring.ts'
 import auth from './plugins/app/auth.ts'
 import contract from './plugins/app/contract.ts'
 import errors from './plugins/app/errors.ts'
@@ -18,6 +19,8 @@ import v1 from './routes/v1/index.ts'
 declare module 'fastify' {
   interface FastifyInstance {
     config: Config
+    /** The secrets kept outside the database (lib/keyring.ts). */
+    keyring: Keyring
   }
 }
 
@@ -25,6 +28,8 @@ export interface AppOptions {
   config?: Config
   /** An open database to use instead of opening one from config (tests). */
   database?: Database
+  /** Keys to use instead of loading them from config (tests). */
+  keyring?: Keyring
   logger?: FastifyServerOptions['logger']
 }
 
@@ -39,7 +44,10 @@ export const redactPaths = [
   '*.agentToken',
   '*.rejoinToken',
   '*.ciphertext',
-  '*.ciphertext',
+  '*.totp',
+  '*.code',
+  '*.secret',
+  '*.recoveryCode',
 ]
 
 /**
@@ -58,6 +66,7 @@ export async function buildApp(options: AppOptions = {}): Promise<FastifyInstanc
     ajv: { customOptions: { removeAdditional: false } },
   }).withTypeProvider<TypeBoxTypeProvider>()
   app.decorate('config', config)
+  app.decorate('keyring', options.keyring ?? loadKeyring({ dir: config.KEY_DIR, signingKeyPem: config.SIGNING_KEY, serverSecretHex: config.SERVER_SECRET }))
   // The API speaks JSON (and multipart where a route registers it); anything else is a 415.
   app.removeContentTypeParser('text/plain')
   app.addHook('onSend', async (request, reply) => {

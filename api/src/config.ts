@@ -10,6 +10,15 @@ export const Config = Type.Object({
   HOST: Type.String({ minLength: 1, default: '127.0.0.1' }),
   DATABASE_URL: Type.Optional(Type.String({ pattern: '^postgres(ql)?://' })),
   DATA_DIR: Type.String({ minLength: 1, default: './data' }),
+  /**
+   * Where the server keeps the secrets that must not live in the database (the script signing key
+   * and the server secret); created on first start, mode 0600. See docs/security.md.
+   */
+  KEY_DIR: Type.String({ minLength: 1, default: './keys' }),
+  /** The script signing key (PKCS#8 PEM, Ed25519) instead of KEY_DIR's file; several instances share one. */
+  SIGNING_KEY: Type.Optional(Type.String({ pattern: '-----BEGIN PRIVATE KEY-----' })),
+  /** The server secret (64 hex digits) instead of KEY_DIR's file; several instances share one. */
+  SERVER_SECRET: Type.Optional(Type.String({ pattern: '^[0-9a-fA-F]{64}$' })),
   ADMIN_EMAIL: Type.String({ format: 'email', default: 'admin@helpline.local' }),
   ADMIN_PASSWORD: Type.Optional(Type.String({ minLength: 10 })),
   LOG_LEVEL: Type.Enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { default: 'info' }),
@@ -70,7 +79,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   }
   if (byKey.size > 0) {
     const lines = [...byKey].map(([key, message]) => {
-      const got = env[key] === undefined ? '' : ` (got ${JSON.stringify(key.includes('PASSWORD') ? '***' : env[key])})`
+      const got = env[key] === undefined ? '' : ` (got ${JSON.stringify(/PASSWORD|SECRET|SIGNING_KEY/.test(key) ? '***' : env[key])})`
       return `  ${key}: ${message}${got}`
     })
     throw new ConfigError(`Invalid configuration:\n${lines.join('\n')}`)

@@ -108,3 +108,4 @@ export {
 } from './runs.js'
 
 export { encryptCredentials, type LogonCredentialsInput } from './credentials.js'
+export { VERSION_STATEMENT_HEADER, versionDigestText, versionStatement, type DigestFile, type VersionClaim } from './integrity.js'

@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm'
-import { boolean, index, pgEnum, pgTable, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core'
+import { boolean, index, integer, jsonb, pgEnum, pgTable, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core'
 
 export const userRole = pgEnum('user_role', ['admin', 'csr'])
 export const tokenKind = pgEnum('token_kind', ['session', 'personal'])
@@ -16,6 +16,15 @@ export const users = pgTable(
     createdAt: timestamp('created_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
     updatedAt: timestamp('updated_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
     lastLoginAt: timestamp('last_login_at', { withTimezone: true, mode: 'date' }),
+    /** The TOTP secret, sealed with the server secret (lib/keyring.ts): never in plain text. Set once confirmed. */
+    totpSecret: text('totp_secret'),
+    /** A secret being enrolled (sealed), until the user confirms it with a code. */
+    totpPendingSecret: text('totp_pending_secret'),
+    totpEnabledAt: timestamp('totp_enabled_at', { withTimezone: true, mode: 'date' }),
+    /** sha256 of each unused recovery code. */
+    totpRecoveryCodes: jsonb('totp_recovery_codes').$type<string[]>(),
+    /** The last TOTP time step accepted, so a code works once. */
+    totpLastStep: integer('totp_last_step'),
   },
   (t) => [uniqueIndex('users_email_lower_idx').on(sql`lower(${t.email})`)],
 )
@@ -39,6 +48,23 @@ export const accessTokens = pgTable(
     expiresAt: timestamp('expires_at', { withTimezone: true, mode: 'date' }),
     lastUsedAt: timestamp('last_used_at', { withTimezone: true, mode: 'date' }),
     revokedAt: timestamp('revoked_at', { withTimezone: true, mode: 'date' }),
+    /** Why it stopped working: 'revoked', 'revoked_by_admin', 'user_disabled', 'password_reset', 'signed_out'. */
+    revokedReason: text('revoked_reason'),
+    /**
+     * What a personal API token may do: 'read', 'sessions' (run sessions and scripts), 'admin'.
+     * Console sign-ins carry every scope their user's role allows.
+     */
+    scopes: text('scopes').array().notNull().default(sql`'{read}'::text[]`),
+    /** The client address of the latest use. */
+    lastUsedIp: text('last_used_ip'),
   },
   (t) => [uniqueIndex('access_tokens_hash_idx').on(t.tokenHash), index('access_tokens_user_idx').on(t.userId, t.kind)],
 )
+
+/** Site-wide settings an admin changes at run time (e.g. requiring two-factor sign-in). */
+export const siteSettings = pgTable('site_settings', {
+  key: text('key').primaryKey(),
+  value: jsonb('value').$type<unknown>().notNull(),
+  updatedAt: timestamp('updated_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+  updatedBy: uuid('updated_by').references(() => users.id),
+})

@@ -101,6 +101,8 @@ export const scriptRuns = pgTable(
     error: text('error'),
     outputBytes: integer('output_bytes').notNull().default(0),
     outputTruncated: boolean('output_truncated').notNull().default(false),
+    /** The output chunk sequence the server expects next: a post that skips ahead is refused (no silent gaps). */
+    outputNextSeq: integer('output_next_seq').notNull().default(0),
     chatMessageId: uuid('chat_message_id').references(() => chatMessages.id),
     createdAt: ts('created_at').notNull().defaultNow(),
     seq: integer('seq').notNull(),

@@ -94,6 +94,14 @@ export const scriptVersions = pgTable(
       .notNull()
       .references(() => users.id),
     createdAt: timestamp('created_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+    /**
+     * Ed25519 signature (base64) of the version statement (sdk/src/integrity.ts) made with the
+     * server's signing key, which is kept outside the database: a database write alone cannot
+     * produce one. The agent verifies it with the public key it received at join.
+     */
+    signature: text('signature'),
+    /** Which signing key made `signature` (first 16 hex digits of the sha256 of its public key). */
+    signatureKeyId: text('signature_key_id'),
   },
   (t) => [uniqueIndex('script_versions_number_idx').on(t.scriptId, t.number)],
 )

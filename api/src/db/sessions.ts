@@ -47,6 +47,12 @@ export const supportSessions = pgTable(
     endedReason: text('ended_reason'),
     /** When a waiting session that nobody joined expires. */
     expiresAt: ts('expires_at').notNull(),
+    /**
+     * A session that already had an agent lets a new computer join only with the CSR's leave:
+     * until this instant, one join with the number is admitted (then it is cleared).
+     */
+    admitUntil: ts('admit_until'),
+    admittedBy: uuid('admitted_by').references(() => users.id),
   },
   (t) => [
     // Numbers are unique among open sessions only; an ended session's number may come back.
@@ -216,7 +222,12 @@ export const chatMessages = pgTable(
   (t) => [index('chat_messages_session_idx').on(t.sessionId, t.seq)],
 )
 
-/** The audit trail: one row per state change, never updated or deleted (a trigger refuses both). */
+/**
+ * The audit trail: one row per state change, never updated or deleted (a trigger refuses both).
+ * Each session's rows form a hash chain: `hash` is an HMAC (keyed with the server secret, kept
+ * outside the database) over the previous row's hash and this row's content, so an edited,
+ * removed or inserted row breaks the chain at that point (lib/audit-chain.ts).
+ */
 export const sessionEvents = pgTable(
   'session_events',
   {
@@ -229,6 +240,11 @@ export const sessionEvents = pgTable(
     actorId: uuid('actor_id'),
     data: jsonb('data').$type<Record<string, unknown>>().notNull().default({}),
     createdAt: ts('created_at').notNull().defaultNow(),
+    /** The previous row's hash in this session ('' for the first row); null only for rows written before chaining. */
+    prevHash: text('prev_hash'),
+    hash: text('hash'),
+    /** Which audit key made `hash`. */
+    keyId: text('key_id'),
   },
   (t) => [index('session_events_session_idx').on(t.sessionId, t.id)],
 )

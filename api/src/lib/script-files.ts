@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto'
+import { versionDigestText, type DigestFile } from '@helpline/sdk'
 
 /** The interpreters the agent knows by extension (DESIGN: running scripts). */
 export const executableExtensions = ['.sh', '.bash', '.py', '.js', '.mjs', '.ps1', '.bat', '.cmd'] as const
@@ -32,21 +33,11 @@ export function isExecutable(name: string, content: Uint8Array): boolean {
   return content.length >= 2 && content[0] === 0x23 && content[1] === 0x21
 }
 
-export interface DigestEntry {
-  name: string
-  role: 'executable' | 'input'
-  size: number
-  sha256: string
-}
+export type DigestEntry = DigestFile
 
-/**
- * The version digest: sha256 of one line per file, `<role> <size> <sha256> <name>\n`, sorted by
- * the names' UTF-8 bytes. Names cannot contain line breaks, so the text is unambiguous, and
- * anyone holding the files can recompute it.
- */
+/** The version digest: sha256 of versionDigestText (one line per file, sorted; see @helpline/sdk). */
 export function versionDigest(files: readonly DigestEntry[]): string {
-  const sorted = [...files].sort((a, b) => Buffer.compare(Buffer.from(a.name, 'utf8'), Buffer.from(b.name, 'utf8')))
-  return sha256Hex(sorted.map((f) => `${f.role} ${f.size} ${f.sha256} ${f.name}\n`).join(''))
+  return sha256Hex(versionDigestText(files))
 }
 
 /** Script types by extension; any other file is text or binary by its bytes. */

@@ -1,6 +1,8 @@
 import { asc, eq, inArray, sql } from 'drizzle-orm'
 import type { Db } from '../db/client.ts'
-import { chatMessages, sessionEvents, supportSessions } from '../db/schema.ts'
+import { chatMessages, supportSessions } from '../db/schema.ts'
+import { SessionEventWriter } from '../lib/audit-chain.ts'
+import type { Keyring } from '../lib/keyring.ts'
 import type { Notifier } from '../lib/notifier.ts'
 
 /** Who did something: a user (CSR, admin), the session's agent, or the server itself. */
@@ -14,7 +16,7 @@ export interface SessionTx {
   sessionId: string
   /** The session's next change number; takes the session row's lock until commit. */
   next(): Promise<number>
-  /** Appends to the audit trail. */
+  /** Appends to the session's audit trail (hash-chained, see lib/audit-chain.ts). */
   event(type: string, actor: Actor, data?: Record<string, unknown>): Promise<void>
   /** A system line in the chat: English text, plus the event so a console can word it itself. */
   systemLine(body: string, type: string, data?: Record<string, unknown>): Promise<void>
@@ -29,6 +31,7 @@ export class SessionFeed {
   constructor(
     private readonly db: Db,
     private readonly notifier: Notifier,
+    private readonly keyring: Keyring,
   ) {}
 
   async change<T>(sessionId: string, fn: (s: SessionTx) => Promise<T>): Promise<T> {
@@ -59,6 +62,7 @@ export class SessionFeed {
   }
 
   private sessionTx(tx: Db, sessionId: string, changed: Set<string>): SessionTx {
+    const events = new SessionEventWriter(tx, this.keyring, sessionId)
     const next = async () => {
       const [row] = await tx
         .update(supportSessions)
@@ -66,6 +70,7 @@ export class SessionFeed {
         .where(eq(supportSessions.id, sessionId))
         .returning({ seq: supportSessions.feedSeq })
       if (!row) throw new Error(`session ${sessionId} vanished inside its own change`)
+      events.markLocked()
       changed.add(sessionId)
       return row.seq
     }
@@ -73,9 +78,7 @@ export class SessionFeed {
       tx,
       sessionId,
       next,
-      event: async (type, actor, data = {}) => {
-        await tx.insert(sessionEvents).values({ sessionId, type, actorType: actor.type, actorId: 'id' in actor ? actor.id : null, data })
-      },
+      event: (type, actor, data = {}) => events.append(type, actor, data),
       systemLine: async (body, type, data = {}) => {
         await tx.insert(chatMessages).values({ sessionId, sender: 'system', body, systemEvent: { type, data }, seq: await next() })
       },

@@ -1,6 +1,8 @@
 import { randomInt } from 'node:crypto'
 import { and, asc, count, desc, eq, gte, ilike, inArray, isNotNull, lt, ne, or, type SQL } from 'drizzle-orm'
 import type { Db } from '../db/client.ts'
+import { SessionEventWriter } from '../lib/audit-chain.ts'
+import type { Keyring } from '../lib/keyring.ts'
 import { agents, consentRequests, sessionEvents, supportSessions, users } from '../db/schema.ts'
 import { conflict, notFound } from '../errors.ts'
 import type { Paging } from '../schemas/common.ts'
@@ -72,6 +74,7 @@ export class SessionsService {
     private readonly db: Db,
     private readonly feed: SessionFeed,
     private readonly timings: SessionTimings,
+    private readonly keyring: Keyring,
   ) {}
 
   /** The session if this user may see it; someone else's is as unknown as a missing one. */
@@ -105,12 +108,8 @@ export class SessionsService {
               expiresAt,
             })
             .returning()
-          await tx.insert(sessionEvents).values({
-            sessionId: created!.id,
-            type: 'session.created',
-            actorType: 'user',
-            actorId: principal.userId,
-            data: { customerName: created!.customerName },
+          await new SessionEventWriter(tx, this.keyring, created!.id).append('session.created', { type: 'user', id: principal.userId }, {
+            customerName: created!.customerName,
           })
           return created!
         })

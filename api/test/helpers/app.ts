@@ -3,6 +3,7 @@ import type { Response as InjectResponse } from 'light-my-request'
 import { ApiError, createClient, type HelplineClient } from '@helpline/sdk'
 import { buildApp, redactPaths } from '../../src/app.ts'
 import { loadConfig, type Config } from '../../src/config.ts'
+import { ephemeralKeyring, type Keyring } from '../../src/lib/keyring.ts'
 import { checkResponse } from './contract.ts'
 import { createTestDatabase, type TestDatabase } from './db.ts'
 
@@ -35,6 +36,8 @@ export interface TestApp {
   app: FastifyInstance
   db: TestDatabase
   config: Config
+  /** The app's signing key and server secret (in memory, fresh per app). */
+  keyring: Keyring
   /** Every log line the server wrote, to prove secrets never reach it. */
   logs: string[]
   admin: TestUser
@@ -61,9 +64,11 @@ export async function setupApp(t: T, overrides: Partial<Config> = {}): Promise<T
     ...overrides,
   })
   const logs: string[] = []
+  const keyring = ephemeralKeyring()
   const app = await buildApp({
     config,
     database: db.database,
+    keyring,
     logger: { level: 'info', redact: { paths: redactPaths, censor: '[redacted]' }, stream: { write: (line: string) => logs.push(line) } },
   })
   await app.ready()
@@ -119,5 +124,5 @@ export async function setupApp(t: T, overrides: Partial<Config> = {}): Promise<T
     return { id: data!.id, email, password, token, client: client(token) }
   }
 
-  return { app, db, config, logs, admin, inject, client, createUser, login }
+  return { app, db, config, keyring, logs, admin, inject, client, createUser, login }
 }

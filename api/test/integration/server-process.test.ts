@@ -50,13 +50,13 @@ function exitCode(child: ChildProcess): Promise<number | null> {
 }
 
 t.test('a bad setting stops the server with a message naming it', async (t) => {
-  const run = start({ DATA_DIR: dataDir, PORT: 'eighty' })
+  const run = start({ DATA_DIR: dataDir, KEY_DIR: `${dataDir}-keys`, PORT: 'eighty' })
   t.equal(await exitCode(run.child), 2)
   t.match(run.output(), /PORT: must be integer \(got "eighty"\)/)
 })
 
 t.test('first start, restart with the same data, graceful shutdown', { skip: testDatabaseUrl ? 'embedded-database test' : false }, async (t) => {
-  const first = start({ DATA_DIR: dataDir, ADMIN_EMAIL: 'boss@example.com' })
+  const first = start({ DATA_DIR: dataDir, KEY_DIR: `${dataDir}-keys`, ADMIN_EMAIL: 'boss@example.com' })
   const url = await first.url
   const password = /Password \(shown once[^)]*\): (\S+)/.exec(first.output())?.[1]
   t.ok(password, 'the generated admin password is printed once')
@@ -72,7 +72,7 @@ t.test('first start, restart with the same data, graceful shutdown', { skip: tes
   first.child.kill('SIGTERM')
   t.equal(await exitCode(first.child), 0, 'SIGTERM shuts down cleanly')
 
-  const second = start({ DATA_DIR: dataDir, ADMIN_EMAIL: 'boss@example.com' })
+  const second = start({ DATA_DIR: dataDir, KEY_DIR: `${dataDir}-keys`, ADMIN_EMAIL: 'boss@example.com' })
   const url2 = await second.url
   t.notMatch(second.output(), /Password \(shown once/, 'no new admin on restart')
   const { data: again } = await createClient({ baseUrl: url2 }).POST('/api/v1/auth/login', {

@@ -27,9 +27,9 @@ function createServices(app: FastifyInstance) {
 
   const pollWaitMs = c.AGENT_POLL_WAIT_SECONDS * 1000
   const offlineAfterMs = (c.AGENT_OFFLINE_AFTER_SECONDS ?? 2 * c.AGENT_POLL_WAIT_SECONDS + 5) * 1000
-  const feed = new SessionFeed(db, app.notifier)
+  const feed = new SessionFeed(db, app.notifier, app.keyring)
   const commands = new CommandQueue(db, feed)
-  const sessions = new SessionsService(db, feed, { waitingExpiryMs: c.SESSION_WAITING_EXPIRY_HOURS * 3_600_000, offlineAfterMs })
+  const sessions = new SessionsService(db, feed, { waitingExpiryMs: c.SESSION_WAITING_EXPIRY_HOURS * 3_600_000, offlineAfterMs }, app.keyring)
   const consents = new ConsentsService(db, feed, c.CONSENT_EXPIRY_SECONDS * 1000)
   // Ending a session closes its consents and commands; a consent's answer releases or cancels commands.
   sessions.consents = consents
