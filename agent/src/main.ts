@@ -6,6 +6,8 @@ import { selectPlatform } from './platform/index.ts'
 import { installService, SYSTEM_UNIT_DIR } from './service.ts'
 import { defaultStateDir, StateStore } from './state.ts'
 import { Terminal } from './terminal.ts'
+import { execProgram } from './platform/exec.ts'
+import { collectSystemInfo } from './sysinfo/collect.ts'
 
 /**
  * `helpline-agent join 123-456-789 --server URL [--state-dir DIR] [--approve ask|all|none] [--lang en|ja]`
@@ -37,6 +39,7 @@ export async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parsed
   const t = translator(detectLang(values.lang))
   const [command, numberArg] = positionals
+  if (command === '__sysinfo') return printSystemInfo()
   if (!values.help && command === 'install-service') {
     return installServiceCommand(t, values['state-dir'] ?? defaultStateDir(), values['unit-dir'], values.lang, values.platform)
   }
@@ -108,6 +111,17 @@ export async function main(argv: string[]): Promise<number> {
   } finally {
     terminal.close()
   }
+}
+
+/**
+ * The hidden `__sysinfo` command: reads the system information and prints it as JSON. The agent
+ * runs itself this way in a child process as the user a CSR logged on as (platform/linux.ts), so
+ * the snapshot shows what that user sees.
+ */
+async function printSystemInfo(): Promise<number> {
+  const categories = await collectSystemInfo({ exec: execProgram, env: process.env })
+  await new Promise<void>((resolveWrite) => process.stdout.write(`${JSON.stringify(categories)}\n`, () => resolveWrite()))
+  return EXIT.ok
 }
 
 /** Writes the systemd unit that rejoins the saved session at boot, and enables it; says what it did. */

@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { execProgram, type ExecFn } from './platform/exec.ts'
+import { selfCommand } from './self.ts'
 
 /**
  * The agent as a systemd service, so it comes back after a restart of the computer: the unit
@@ -11,14 +11,11 @@ import { execProgram, type ExecFn } from './platform/exec.ts'
 
 export const UNIT_NAME = 'helpline-agent.service'
 export const SYSTEM_UNIT_DIR = '/etc/systemd/system'
-/** This agent's own entry point, which the unit runs with this Node. */
-export const agentBinPath = fileURLToPath(new URL('../bin/helpline-agent.js', import.meta.url))
 
 export interface UnitOptions {
   stateDir: string
-  /** Default: this Node and this agent's bin. */
-  execPath?: string
-  binPath?: string
+  /** The command that starts this agent; default: the agent as it runs now (self.ts). */
+  self?: (args: string[]) => { command: string; args: string[] }
   lang?: string | undefined
   platform?: string | undefined
 }
@@ -38,9 +35,11 @@ export function renderUnit(options: UnitOptions): string {
   const stateDir = resolve(options.stateDir)
   // A unit file is line-based: a control character would end a setting early or smuggle in another.
   if (/[\u0000-\u001f\u007f]/.test(stateDir)) throw new Error('The state folder’s path has a control character')
-  const command = [options.execPath ?? process.execPath, options.binPath ?? agentBinPath, 'rejoin', '--state-dir', stateDir]
-  if (options.lang) command.push('--lang', options.lang)
-  if (options.platform) command.push('--platform', options.platform)
+  const args = ['rejoin', '--state-dir', stateDir]
+  if (options.lang) args.push('--lang', options.lang)
+  if (options.platform) args.push('--platform', options.platform)
+  const self = (options.self ?? selfCommand)(args)
+  const command = [self.command, ...self.args]
   return [
     '# Written by `helpline-agent install-service`. The Helpline agent rejoins its saved support',
     '# session after the computer restarts (for example a restart the support representative asked for).',

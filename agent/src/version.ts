@@ -1,7 +1,7 @@
-import { readFileSync } from 'node:fs'
+import pkg from '../package.json' with { type: 'json' }
 
-/** This agent's version, from its package. Compared with the server's at start. */
-export const agentVersion: string = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version
+/** This agent's version, from its package (the bundler inlines it). Compared with the server's at start. */
+export const agentVersion: string = pkg.version
 
 /** The agent protocol this agent speaks (the server's AGENT_PROTOCOL). */
 export const AGENT_PROTOCOL = 1

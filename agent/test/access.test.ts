@@ -13,7 +13,8 @@ import type { AgentCommand, RunContext } from '../src/runners/index.ts'
 import { DECRYPT_FAILED, decryptCredentials, Identity, LogoffRunner, LogonRunner } from '../src/runners/logon.ts'
 import { RebootRunner } from '../src/runners/reboot.ts'
 import { executeScript } from '../src/runners/script-exec.ts'
-import { agentBinPath, renderUnit, unitStateDir, unitWord } from '../src/service.ts'
+import { renderUnit, unitStateDir, unitWord } from '../src/service.ts'
+import { selfFile } from '../src/self.ts'
 import { RunJournal } from '../src/state.ts'
 
 const temp = (t: { teardown(fn: () => void): void }, prefix: string) => {
@@ -42,7 +43,7 @@ function keyPair() {
 t.test('install-service writes a unit that rejoins from the state folder at boot', async (t) => {
   const unitDir = temp(t, 'helpline-unit-')
   const stateDir = join(temp(t, 'helpline-state-'), 'odd 100% $HOME dir')
-  const child = spawn(process.execPath, [agentBinPath, 'install-service', '--state-dir', stateDir, '--unit-dir', unitDir, '--lang', 'ja'], {
+  const child = spawn(process.execPath, [selfFile(), 'install-service', '--state-dir', stateDir, '--unit-dir', unitDir, '--lang', 'ja'], {
     env: { ...process.env, LC_ALL: '', LANG: 'en_US.UTF-8' },
   })
   let out = ''
@@ -54,7 +55,7 @@ t.test('install-service writes a unit that rejoins from the state folder at boot
   const unit = readFileSync(path, 'utf8')
   t.equal(statSync(path).mode & 0o777, 0o644, 'readable by systemd, written by root only')
   t.match(unit, /^ExecStart=\S+ \S+helpline-agent\.js rejoin --state-dir "\S+ 100%% \$\$HOME dir" --lang ja$/m, 'ExecStart runs this agent’s bin with rejoin --state-dir, % and $ escaped')
-  t.ok(unit.includes(`ExecStart=${process.execPath} ${agentBinPath} rejoin`), 'with this Node and this bin')
+  t.ok(unit.includes(`ExecStart=${process.execPath} ${selfFile()} rejoin`), 'with this Node and this bin')
   t.equal(unitStateDir(unit), stateDir, 'the state folder reads back exactly')
   t.match(unit, /^WantedBy=multi-user\.target$/m, 'wanted by multi-user.target')
   t.ok(unit.includes(`ConditionPathExists=${join(stateDir, 'state.json').replace('%', '%%')}\n`), 'only started when a session is saved')
@@ -69,7 +70,7 @@ t.test('install-service writes a unit that rejoins from the state folder at boot
 })
 
 t.test('install-service into a folder it cannot write says so and exits 1', { skip: process.getuid?.() === 0 ? 'root can write anywhere' : false }, async (t) => {
-  const child = spawn(process.execPath, [agentBinPath, 'install-service', '--unit-dir', '/proc/helpline-nope'])
+  const child = spawn(process.execPath, [selfFile(), 'install-service', '--unit-dir', '/proc/helpline-nope'])
   let out = ''
   child.stderr.on('data', (d: Buffer) => (out += d.toString()))
   t.equal(await new Promise((resolve) => child.on('exit', resolve)), 1)

@@ -1,7 +1,6 @@
 import { spawn } from 'node:child_process'
 import { hostname, userInfo } from 'node:os'
 import { resolve } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import si from 'systeminformation'
 import { readInstalledUnit, SYSTEM_UNIT_DIR, UNIT_NAME, unitStateDir } from '../service.ts'
 import { collectSystemInfo } from '../sysinfo/collect.ts'
@@ -9,9 +8,9 @@ import type { SystemInfoCategory } from '../sysinfo/types.ts'
 import { execProgram, type ExecFn, type SpawnFn } from './exec.ts'
 import type { Autostart, PlatformAdapter, PlatformDetails, RunAs } from './index.ts'
 import { linuxLogon } from './linux-logon.ts'
+import { selfCommand } from '../self.ts'
 
-const SYSINFO_CLI = fileURLToPath(new URL('../sysinfo/cli.ts', import.meta.url))
-/** Nine categories of at most 30 s each, read in parallel, plus starting Node and tsx. */
+/** Nine categories of at most 30 s each, read in parallel, plus starting the agent again. */
 const SYSINFO_CHILD_TIMEOUT_MS = 90_000
 
 export interface LinuxPlatformOptions {
@@ -79,12 +78,13 @@ export function createLinuxPlatform(exec: ExecFn = execProgram, options: LinuxPl
 }
 
 /**
- * Reads the system information in a child process running as that user (sysinfo/cli.ts,
- * loaded through tsx as bin/helpline-agent.js loads the agent), so it sees what they see.
+ * Reads the system information in a child process running as that user (this agent started
+ * again with its hidden `__sysinfo` command), so it sees what they see.
  */
 function collectAs(runAs: RunAs, spawnFn: SpawnFn): Promise<SystemInfoCategory[]> {
   return new Promise((resolvePromise, reject) => {
-    const child = spawnFn(process.execPath, ['--import', import.meta.resolve('tsx/esm'), SYSINFO_CLI], {
+    const self = selfCommand(['__sysinfo'])
+    const child = spawnFn(self.command, self.args, {
       uid: runAs.uid,
       gid: runAs.gid,
       // The agent's own folder may be closed to that user; / is not.

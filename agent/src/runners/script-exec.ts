@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os'
 import { extname, join } from 'node:path'
 import type { SpawnFn } from '../platform/exec.ts'
 import type { RunAs } from '../platform/index.ts'
+import { agentBuild } from '../self.ts'
 
 /**
  * Runs one library script on the customer's computer: a fresh private folder, the right
@@ -113,8 +114,9 @@ export function interpreterFor(name: string, firstBytes: Uint8Array, platform: N
       return { command: platform === 'win32' ? 'python' : 'python3', args: [], neededFor, env: { PYTHONUNBUFFERED: '1' } }
     case '.js':
     case '.mjs':
-      // The agent's own Node: always there, and the version we test with.
-      return { command: process.execPath, args: [], neededFor }
+      // The agent's own Node: always there, and the version we test with. A single executable is
+      // not a Node that runs scripts, so there it takes the computer's own Node, if any.
+      return agentBuild === 'sea' ? { command: 'node', args: [], neededFor } : { command: process.execPath, args: [], neededFor }
     case '.ps1':
       return { command: 'pwsh', args: ['-NoProfile', '-ExecutionPolicy', 'Bypass', '-File'], fallbacks: ['powershell'], neededFor }
     case '.bat':
