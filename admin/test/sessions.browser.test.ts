@@ -123,10 +123,15 @@ t.test('a support session in the console, with a real agent', async (t) => {
     await dialog.getByText('Session created').waitFor()
     number = (await dialog.getByTestId('session-number').innerText()).trim()
     t.match(number, /^\d{3}-\d{3}-\d{3}$/, 'the number is shown as 123-456-789')
+    t.equal((await dialog.getByTestId('join-link').innerText()).trim(), `${server.url}/join/${number}`, 'the join link to send the customer')
+    const mailto = await dialog.getByTestId('join-mailto').getAttribute('href')
+    t.match(mailto, /^mailto:jane@example\.com\?subject=[^&]*&body=/, 'an email to the customer')
+    t.ok(decodeURIComponent(mailto!).includes(`${server.url}/join/${number}`), 'with the link in it')
+    t.ok(await dialog.getByRole('button', { name: 'Copy the link' }).isVisible(), 'the link can be copied')
     t.equal(
       (await dialog.getByTestId('agent-command').innerText()).trim(),
-      `npx helpline-agent join ${number} --server ${server.url}`,
-      'the exact command for the customer',
+      `curl -fLo helpline-agent.mjs '${server.url}/api/v1/join/${number}/downloads/helpline-agent.mjs' && node helpline-agent.mjs`,
+      'the one line for a customer who prefers a terminal',
     )
     t.ok(await dialog.getByRole('button', { name: 'Copy the number' }).isVisible(), 'the number can be copied')
     await page.screenshot({ path: '/tmp/helpline-session-created.png' })

@@ -8,7 +8,7 @@ import { createClient, type Schemas } from '@helpline/sdk'
 import { SseParser, followSessionStream, toSessionEvent, type SessionStreamEvent, type StreamState } from '../src/api/session-stream.ts'
 import { sessionActions, sessionsAdapter, type SessionView } from '../src/api/resources/sessions.ts'
 import { initialState, liveReducer, systemInfoActivity, type LiveState } from '../src/resources/sessions/live.ts'
-import { agentCommand, agentDisplayStatus, formatNumber, platformLabel, snapshotFileName } from '../src/resources/sessions/format.ts'
+import { agentCommand, agentDisplayStatus, formatNumber, joinLink, joinMailto, platformLabel, snapshotFileName } from '../src/resources/sessions/format.ts'
 import { SID, USER, agent, session } from './helpers/fixtures.ts'
 
 
@@ -205,7 +205,16 @@ t.test('formatting', async (t) => {
   t.equal(formatNumber('123456789'), '123-456-789')
   t.equal(formatNumber('123-456-789'), '123-456-789')
   t.equal(formatNumber('12345'), '12345', 'anything else as it is')
-  t.equal(agentCommand('123456789', 'https://help.example.com/'), 'npx helpline-agent join 123-456-789 --server https://help.example.com')
+  t.equal(
+    agentCommand('123456789', 'https://help.example.com/'),
+    "curl -fLo helpline-agent.mjs 'https://help.example.com/api/v1/join/123-456-789/downloads/helpline-agent.mjs' && node helpline-agent.mjs",
+  )
+  t.equal(joinLink('123456789', 'https://help.example.com/'), 'https://help.example.com/join/123-456-789')
+  t.equal(
+    joinMailto({ to: 'jane+1@example.com', subject: 'Session 1 & 2', body: 'Hi,\nopen https://x/join/1?a=b' }),
+    'mailto:jane%2B1@example.com?subject=Session%201%20%26%202&body=Hi%2C%0Aopen%20https%3A%2F%2Fx%2Fjoin%2F1%3Fa%3Db',
+    'every part encoded, so an & or a line break in the text cannot add or cut a field',
+  )
   t.equal(platformLabel(agent), 'Debian GNU/Linux 12 · x64 · customer-pc')
   const at = new Date(2026, 4, 1, 14, 32) // local time, as the file name uses
   t.equal(snapshotFileName('Jane Doe', '123456789', at), 'system-info-Jane-Doe-123-456-789-2026-05-01_1432.txt')

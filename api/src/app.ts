@@ -14,6 +14,7 @@ import notifier from './plugins/external/notifier.ts'
 import openapi from './plugins/external/openapi.ts'
 import security from './plugins/external/security.ts'
 import healthRoutes from './routes/health.ts'
+import joinPageRoutes from './routes/join-page.ts'
 import v1 from './routes/v1/index.ts'
 
 declare module 'fastify' {
@@ -83,6 +84,7 @@ export async function buildApp(options: AppOptions = {}): Promise<FastifyInstanc
   await app.register(auth)
 
   await app.register(healthRoutes)
+  await app.register(joinPageRoutes)
   await app.register(v1, { prefix: '/api/v1' })
   await app.register(consolePlugin)
   return app

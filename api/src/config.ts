@@ -28,6 +28,15 @@ export const Config = Type.Object({
   LOGIN_MAX_ATTEMPTS: Type.Integer({ minimum: 1, default: 10 }),
   LOGIN_MAX_ATTEMPTS_PER_IP: Type.Integer({ minimum: 1, default: 30 }),
   LOGIN_WINDOW_SECONDS: Type.Integer({ minimum: 1, default: 60 }),
+  /** The organisation's name, shown to customers on the join page and in their agent. */
+  ORG_NAME: Type.String({ minLength: 1, maxLength: 100, default: 'Helpline' }),
+  /**
+   * The address customers reach this server at (https://help.example.com), used in join links and
+   * the commands shown to customers; unset → taken from each request's Host.
+   */
+  PUBLIC_URL: Type.Optional(Type.String({ pattern: "^https?://[^/\\s?#'\"]+(/[^\\s?#'\"]*)?$", maxLength: 2048 })),
+  /** Where `npm run build` puts the one-file agents the server offers for download. */
+  AGENT_DOWNLOADS_DIR: Type.String({ minLength: 1, default: 'agent/dist/downloads' }),
   /** Where the built console lives; served at `/` when it exists. */
   CONSOLE_DIR: Type.String({ default: 'admin/dist' }),
   PASSWORD_MIN_LENGTH: Type.Integer({ minimum: 8, maximum: 128, default: 10 }),

@@ -109,3 +109,4 @@ export {
 
 export { encryptCredentials, type LogonCredentialsInput } from './credentials.js'
 export { VERSION_STATEMENT_HEADER, versionDigestText, versionStatement, type DigestFile, type VersionClaim } from './integrity.js'
+export { JOIN_TICKET_MARKER, joinTicketLine, parseJoinTicket, type JoinTicket } from './join-ticket.js'

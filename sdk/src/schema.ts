@@ -4,6 +4,43 @@
  */
 
 export interface paths {
+    "/api/v1/agent-downloads": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The one-file agents this server offers, with their sizes and sha256
+         * @description Built by `npm run build` for this server's version; `problem` says why none (or not all) are offered.
+         */
+        get: operations["listAgentDownloads"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/agent-downloads/{fileName}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Download a one-file agent as built (no session in it: it asks for the number) */
+        get: operations["downloadAgent"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/agent/chat": {
         parameters: {
             query?: never;
@@ -269,6 +306,46 @@ export interface paths {
         put?: never;
         /** Sign out: revoke the token used for this request */
         post: operations["logout"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/join/{number}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * What the join page shows for a session number: who helps, and the downloads that join it
+         * @description A wrong, ended or expired number answers 404 SESSION_NOT_FOUND, like the agent’s join; nothing about a session but its CSR’s display name is shown. Rate-limited per address and per number (429).
+         */
+        get: operations["getJoinInfo"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/join/{number}/downloads/{fileName}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Download a one-file agent that joins this session when run
+         * @description The file as built with the session’s join ticket appended (the server’s address and the number; see docs/agent.md). Its sha256 is the one getJoinInfo lists. 404 SESSION_NOT_FOUND for a wrong or ended number, ARTIFACT_NOT_FOUND for an unknown file.
+         */
+        get: operations["downloadJoinAgent"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -1128,6 +1205,38 @@ export interface components {
             requestedBy: string;
             status: components["schemas"]["ConsentStatus"];
         };
+        AgentDownload: {
+            /** @enum {unknown} */
+            arch: "x64" | "arm64" | "any";
+            fileName: string;
+            /**
+             * @description executable: runs by itself; node-script: `node <file>`
+             * @enum {unknown}
+             */
+            kind: "executable" | "node-script";
+            /**
+             * @description any: the bundled JavaScript agent, for any computer with Node.js 20 or later
+             * @enum {unknown}
+             */
+            platform: "linux" | "windows" | "macos" | "any";
+            /** @description Of exactly the bytes `url` serves */
+            sha256: string;
+            /** @description Bytes */
+            size: number;
+            /** @description Absolute URL of the file */
+            url: string;
+            /** @description The agent’s version; always the server’s */
+            version: string;
+        };
+        AgentDownloadList: {
+            artifacts: components["schemas"]["AgentDownload"][];
+            /** @description The command that builds the agents on the server */
+            buildCommand: string;
+            /** @description Why some or all agents are not offered (not built, built for another version) */
+            problem: string | null;
+            /** @description The server’s version */
+            version: string;
+        };
         AgentFeed: {
             /** @description Commands handed out earlier and cancelled since the cursor (the CSR cancelled, the session ended): stop working on them */
             cancelledCommands: string[];
@@ -1343,6 +1452,46 @@ export interface components {
             /** @enum {unknown} */
             status: "ok" | "degraded";
             version: string;
+        };
+        JoinDownload: {
+            /** @enum {unknown} */
+            arch: "x64" | "arm64" | "any";
+            /** @description One line for a terminal that downloads and runs it */
+            command: string;
+            fileName: string;
+            /**
+             * @description executable: runs by itself; node-script: `node <file>`
+             * @enum {unknown}
+             */
+            kind: "executable" | "node-script";
+            /**
+             * @description any: the bundled JavaScript agent, for any computer with Node.js 20 or later
+             * @enum {unknown}
+             */
+            platform: "linux" | "windows" | "macos" | "any";
+            /** @description Of exactly the bytes `url` serves */
+            sha256: string;
+            /** @description Bytes */
+            size: number;
+            /** @description Absolute URL of the file */
+            url: string;
+            /** @description The agent’s version; always the server’s */
+            version: string;
+        };
+        JoinInfo: {
+            buildCommand: string;
+            /** Format: date-time */
+            checkedAt: string;
+            /** @description Who will help: the CSR’s display name (nothing else about the session is shown) */
+            csrName: string;
+            /** @description Each carries this session’s join ticket (the server and the number), so it joins without typing anything; sha256 is of the ticketed file */
+            downloads: components["schemas"]["JoinDownload"][];
+            /** @description 123-456-789 */
+            number: string;
+            orgName: string;
+            problem: string | null;
+            /** @description The address the agent connects to */
+            server: string;
         };
         LoginResponse: {
             /** Format: date-time */
@@ -1803,6 +1952,97 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
+    listAgentDownloads: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AgentDownloadList"];
+                };
+            };
+            /** @description Unexpected server error (details are logged with the request id) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    downloadAgent: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                fileName: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The file */
+            200: {
+                headers: {
+                    /** @description attachment with the file’s name */
+                    "Content-Disposition"?: string;
+                    /** @description The sha256 of exactly these bytes (hex), quoted: a strong validator */
+                    ETag?: string;
+                    /** @description sha-256=:<base64>: (RFC 9530) */
+                    "Repr-Digest"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/octet-stream": string;
+                };
+            };
+            /** @description Not modified: If-None-Match named this file’s ETag */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The request is malformed or fails validation */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unexpected server error (details are logged with the request id) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
     postAgentChat: {
         parameters: {
             query?: never;
@@ -2932,6 +3172,136 @@ export interface operations {
             };
             /** @description Missing, invalid or expired credentials */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unexpected server error (details are logged with the request id) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    getJoinInfo: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                number: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JoinInfo"];
+                };
+            };
+            /** @description The request is malformed or fails validation */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Too many requests; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unexpected server error (details are logged with the request id) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    downloadJoinAgent: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                number: string;
+                fileName: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The file */
+            200: {
+                headers: {
+                    /** @description attachment with the file’s name */
+                    "Content-Disposition"?: string;
+                    /** @description The sha256 of exactly these bytes (hex), quoted: a strong validator */
+                    ETag?: string;
+                    /** @description sha-256=:<base64>: (RFC 9530) */
+                    "Repr-Digest"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/octet-stream": string;
+                };
+            };
+            /** @description Not modified: If-None-Match named this file’s ETag */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The request is malformed or fails validation */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Too many requests; see Retry-After */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };

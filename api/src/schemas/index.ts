@@ -4,6 +4,7 @@ import { agentSchemas } from './agent.ts'
 import { runSchemas } from './runs.ts'
 import { scriptSchemas } from './scripts.ts'
 import { sessionSchemas } from './sessions.ts'
+import { downloadSchemas } from './downloads.ts'
 
 /** Every shared (named) schema, registered once with fastify. */
-export const sharedSchemas = [...accountSchemas, ...scriptSchemas, ...sessionSchemas, ...agentSchemas, ...runSchemas, ...accessSchemas]
+export const sharedSchemas = [...accountSchemas, ...scriptSchemas, ...sessionSchemas, ...agentSchemas, ...runSchemas, ...accessSchemas, ...downloadSchemas]

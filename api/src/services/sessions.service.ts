@@ -84,6 +84,19 @@ export class SessionsService {
     return row
   }
 
+  /**
+   * The session a customer may join with this number (open, and not a waiting one past its
+   * expiry). A wrong, ended and expired number all answer the same 404, so a guesser learns nothing.
+   */
+  async findJoinable(number: string): Promise<SessionRow> {
+    const [row] = await this.db
+      .select()
+      .from(supportSessions)
+      .where(and(eq(supportSessions.number, normalizeNumber(number)), ne(supportSessions.status, 'ended')))
+    if (!row || (row.status === 'waiting' && row.expiresAt <= new Date())) throw notFound('Session', 'SESSION_NOT_FOUND')
+    return row
+  }
+
   async findRow(id: string): Promise<SessionRow> {
     const [row] = await this.db.select().from(supportSessions).where(eq(supportSessions.id, id))
     if (!row) throw notFound('Session', 'SESSION_NOT_FOUND')

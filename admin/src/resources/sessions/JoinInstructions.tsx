@@ -1,13 +1,47 @@
-import { Box, Stack, Typography } from '@mui/material'
+import { Box, Button, Link, Stack, Typography } from '@mui/material'
+import MailOutlined from '@mui/icons-material/MailOutlined'
 import { useTranslate } from 'react-admin'
-import { agentCommand, formatNumber } from './format.ts'
+import { agentCommand, formatNumber, joinLink, joinMailto } from './format.ts'
 import { CopyButton } from './CopyButton.tsx'
 
-/** The session number, big, and the exact command the customer runs: what the CSR reads out or pastes. */
-export function JoinInstructions({ number }: { number: string }) {
+function Copyable({ text, testId, label, copyLabel, href }: { text: string; testId: string; label: string; copyLabel: string; href?: string }) {
+  const translate = useTranslate()
+  return (
+    <Stack sx={{ alignItems: 'center' }} direction="row" spacing={1}>
+      <Box
+        component="code"
+        data-testid={testId}
+        aria-label={translate(label)}
+        sx={{ flex: 1, minWidth: 0, fontFamily: 'monospace', fontSize: '0.95rem', p: 1.5, borderRadius: 1, bgcolor: 'action.hover', overflowX: 'auto', whiteSpace: 'nowrap', userSelect: 'all' }}
+      >
+        {href ? (
+          <Link href={href} target="_blank" rel="noreferrer noopener">
+            {text}
+          </Link>
+        ) : (
+          text
+        )}
+      </Box>
+      <CopyButton text={text} label={copyLabel} />
+    </Stack>
+  )
+}
+
+/**
+ * What the CSR gives the customer: the number (read out over the phone), the join link (sent by
+ * email or chat: the customer downloads the support app there, and it joins this session by
+ * itself), and the one line for a customer who prefers a terminal.
+ */
+export function JoinInstructions({ number, customerName, customerEmail, csrName }: { number: string; customerName?: string; customerEmail?: string | null; csrName?: string }) {
   const translate = useTranslate()
   const shown = formatNumber(number)
-  const command = agentCommand(number, window.location.origin)
+  const origin = window.location.origin
+  const link = joinLink(number, origin)
+  const mailto = joinMailto({
+    to: customerEmail ?? '',
+    subject: translate('helpline.sessions.mail_subject', { number: shown }),
+    body: translate('helpline.sessions.mail_body', { name: customerName ?? '', csr: csrName ?? '', link, number: shown }),
+  })
   return (
     <Stack spacing={2}>
       <Box>
@@ -28,29 +62,18 @@ export function JoinInstructions({ number }: { number: string }) {
       </Box>
       <Box>
         <Typography variant="body2" color="text.secondary">
+          {translate('helpline.sessions.send_link')}
+        </Typography>
+        <Copyable text={link} href={link} testId="join-link" label="helpline.sessions.join_link" copyLabel="helpline.sessions.copy_link" />
+        <Button href={mailto} size="small" startIcon={<MailOutlined />} data-testid="join-mailto" sx={{ mt: 0.5 }}>
+          {translate('helpline.sessions.email_link')}
+        </Button>
+      </Box>
+      <Box>
+        <Typography variant="body2" color="text.secondary">
           {translate('helpline.sessions.run_command')}
         </Typography>
-        <Stack sx={{ alignItems: 'center' }} direction="row" spacing={1}>
-          <Box
-            component="code"
-            data-testid="agent-command"
-            aria-label={translate('helpline.sessions.command')}
-            sx={{
-              flex: 1,
-              fontFamily: 'monospace',
-              fontSize: '0.95rem',
-              p: 1.5,
-              borderRadius: 1,
-              bgcolor: 'action.hover',
-              overflowX: 'auto',
-              whiteSpace: 'nowrap',
-              userSelect: 'all',
-            }}
-          >
-            {command}
-          </Box>
-          <CopyButton text={command} label="helpline.sessions.copy_command" />
-        </Stack>
+        <Copyable text={agentCommand(number, origin)} testId="agent-command" label="helpline.sessions.command" copyLabel="helpline.sessions.copy_command" />
       </Box>
     </Stack>
   )

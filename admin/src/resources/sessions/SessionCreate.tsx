@@ -12,7 +12,7 @@ function SessionCreatedDialog({ session, onOpen }: { session: Session; onOpen: (
     <Dialog open maxWidth="md" fullWidth aria-labelledby="session-created-title">
       <DialogTitle id="session-created-title">{translate('helpline.sessions.created_title')}</DialogTitle>
       <DialogContent>
-        <JoinInstructions number={session.number} />
+        <JoinInstructions number={session.number} customerName={session.customerName} customerEmail={session.customerEmail} csrName={session.csr.name} />
       </DialogContent>
       <DialogActions>
         <Button variant="contained" onClick={onOpen} startIcon={<OpenInNew />}>

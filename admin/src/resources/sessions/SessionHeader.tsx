@@ -150,7 +150,7 @@ export function SessionHeader({ live, stream, apply }: { live: LiveState; stream
         {session.status === 'waiting' && (
           <>
             <Divider sx={{ my: 2 }} />
-            <JoinInstructions number={session.number} />
+            <JoinInstructions number={session.number} customerName={session.customerName} customerEmail={session.customerEmail} csrName={session.csr.name} />
             {session.expiresAt && (
               <Typography variant="body2" color="text.secondary" sx={{ mt: 1 }}>
                 {translate('helpline.sessions.waiting_hint', { time: time(session.expiresAt) })}

@@ -7,8 +7,20 @@ export function formatNumber(number: string): string {
 }
 
 /** The exact command the customer runs to join, against the server this console is served by. */
+/** The join page for this session: the customer downloads the support app there, and it joins by itself. */
+export function joinLink(number: string, origin: string): string {
+  return `${origin.replace(/\/+$/, '')}/join/${formatNumber(number)}`
+}
+
+/** For a customer with Node.js who prefers a terminal: download the bundled agent with this session in it, and run it. */
 export function agentCommand(number: string, origin: string): string {
-  return `npx helpline-agent join ${formatNumber(number)} --server ${origin.replace(/\/+$/, '')}`
+  return `curl -fLo helpline-agent.mjs '${origin.replace(/\/+$/, '')}/api/v1/join/${formatNumber(number)}/downloads/helpline-agent.mjs' && node helpline-agent.mjs`
+}
+
+/** A mailto: link with the subject and body encoded (RFC 6068: %20, not +). */
+export function joinMailto({ to, subject, body }: { to: string; subject: string; body: string }): string {
+  const q = (text: string) => encodeURIComponent(text).replace(/'/g, '%27')
+  return `mailto:${q(to).replace(/%40/g, '@')}?subject=${q(subject)}&body=${q(body)}`
 }
 
 /**

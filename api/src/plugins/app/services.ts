@@ -3,6 +3,8 @@ import fp from 'fastify-plugin'
 import { AccessService } from '../../services/access.service.ts'
 import { AccountsService } from '../../services/accounts.service.ts'
 import { AgentsService } from '../../services/agents.service.ts'
+import { AgentDownloads } from '../../services/downloads.service.ts'
+import { version } from '../../version.ts'
 import { AuthService } from '../../services/auth.service.ts'
 import { CategoriesService } from '../../services/categories.service.ts'
 import { ReportsService } from '../../services/reports.service.ts'
@@ -55,7 +57,8 @@ function createServices(app: FastifyInstance) {
     c.SWEEP_INTERVAL_MS,
     app.log,
   )
-  return { accounts, auth, categories, scripts, feed, commands, sessions, consents, runs, access, reports, agents, systemInfo, chat, stream, sweeper }
+  const downloads = AgentDownloads.fromDir(c.AGENT_DOWNLOADS_DIR, version)
+  return { downloads, accounts, auth, categories, scripts, feed, commands, sessions, consents, runs, access, reports, agents, systemInfo, chat, stream, sweeper }
 }
 
 export type Services = ReturnType<typeof createServices>
@@ -71,6 +74,7 @@ export default fp(
   async function services(app: FastifyInstance) {
     const services = createServices(app)
     app.decorate('services', services)
+    if (services.downloads.problem) app.log.warn(services.downloads.problem)
     app.addHook('onReady', async () => services.sweeper.start())
     app.addHook('preClose', async () => services.sweeper.stop())
   },

@@ -9,6 +9,7 @@ import scriptRoutes from './scripts.ts'
 import sessionRoutes from './sessions.ts'
 import tokenRoutes from './tokens.ts'
 import userRoutes from './users.ts'
+import downloadRoutes from './downloads.ts'
 
 /** The versioned API, mounted at /api/v1. */
 export default async function v1(app: FastifyInstance) {
@@ -22,4 +23,5 @@ export default async function v1(app: FastifyInstance) {
   await app.register(scriptBatchRoutes)
   await app.register(agentRoutes)
   await app.register(agentScriptRunRoutes)
+  await app.register(downloadRoutes)
 }
