@@ -109,3 +109,13 @@ export {
 
 export { encryptCredentials, type LogonCredentialsInput } from './credentials.js'
 export { VERSION_STATEMENT_HEADER, versionDigestText, versionStatement, type DigestFile, type VersionClaim } from './integrity.js'
+export {
+  cleanText,
+  fileNameProblem,
+  fileNameRules,
+  hasControlCharacters,
+  MAX_FILE_NAME_BYTES,
+  quoteName,
+  type FileNameProblemCode,
+  type FileNameRule,
+} from './text-rules.js'
