@@ -105,7 +105,7 @@ export class ScriptIntegrity {
   }
 
   private signatureProblem(version: StoredVersion): IntegrityProblem | undefined {
-    if (!version.signature || !version.signatureKeyId) return { reason: 'unsigned', expected: 'a signature', actual: 'none (its files did not match its digest when versions were signed)' }
+    if (!version.signature || !version.signatureKeyId) return { reason: 'unsigned', expected: 'a signature', actual: 'none' }
     const claim = { scriptId: version.scriptId, versionId: version.id, number: version.number, digest: version.digest }
     if (!this.keyring.verify(versionStatement(claim), version.signature, version.signatureKeyId)) {
       return { reason: 'signature', expected: `a valid signature by key ${version.signatureKeyId} over digest ${version.digest}`, actual: 'the signature does not verify' }
@@ -148,7 +148,7 @@ export class ScriptIntegrity {
         : problem.reason === 'digest'
           ? `its files give digest ${problem.actual}, not the recorded ${problem.expected}`
           : problem.reason === 'unsigned'
-            ? 'it is not signed (its files did not match its digest when the server signed versions)'
+            ? 'it is not signed (a version made before signing is signed at start-up only when its files match its digest)'
             : `its signature does not verify (${problem.expected} was expected)`
     const message = `Version ${version.number} of ${quoteName(version.scriptName)} does not match what was uploaded: ${what}. ${tail}`
     return unprocessable('DIGEST_MISMATCH', message, { [field]: message })
