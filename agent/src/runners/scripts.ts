@@ -71,10 +71,9 @@ const MAX_CHUNKS_PER_POST = 8
 /** Whether the command asks for exactly what the customer approved: same scripts, versions, files, arguments, timeouts, order. */
 export function sameAsApproved(approved: readonly ApprovedScript[], scripts: readonly PayloadScript[]): boolean {
   if (approved.length !== scripts.length) return false
-  const key = (s: ApprovedScript | PayloadScript, timeoutSeconds: number | undefined) =>
-    JSON.stringify([s.position, s.name, s.version, s.args, timeoutSeconds, s.files.map((f) => [f.name, f.role, f.size, f.sha256])])
-  // Approvals journaled before timeouts were kept compare without them.
-  return approved.every((a, i) => key(a, a.timeoutSeconds) === key(scripts[i]!, a.timeoutSeconds === undefined ? undefined : scripts[i]!.timeoutSeconds))
+  const key = (s: ApprovedScript | PayloadScript) =>
+    JSON.stringify([s.position, s.name, s.version, s.args, s.timeoutSeconds, s.files.map((f) => [f.name, f.role, f.size, f.sha256])])
+  return approved.every((a, i) => key(a) === key(scripts[i]!))
 }
 
 /**
