@@ -8,6 +8,7 @@ import { RebootRunner } from './runners/reboot.ts'
 import { removeLeftoverRunDirs } from './runners/script-exec.ts'
 import { recoverInterrupted, ScriptsRunner, type RunsApi } from './runners/scripts.ts'
 import { SystemInfoRunner } from './runners/system-info.ts'
+import { describeProblem, verifyScripts, wordProblem, type VerifyProblem } from './runners/verify.ts'
 import { RunJournal, type AgentState, type ApprovedScript, type StateStore } from './state.ts'
 import type { Terminal } from './terminal.ts'
 import { AGENT_PROTOCOL, agentVersion, compatible } from './version.ts'
@@ -96,10 +97,12 @@ export class Agent {
         journal: this.journal,
         signalFor: (commandId) => (this.cancels.get(commandId) ?? new AbortController()).signal,
         runAs: () => this.identity.runAs(),
+        signingKey: () => this.state?.signingKey,
         messages: {
           starting: (name, n, count, username) => (username ? t('scriptStartingAs', { name, n, count, username }) : t('scriptStarting', { name, n, count })),
           finished: (name, status) => t('scriptFinished', { name, status: t(`status_${status}` as MessageKey) }),
           refused: (reason) => t('scriptsRefused', { reason }),
+          unverified: (problem) => t('scriptsNotVerified', { reason: wordProblem(problem, t) }),
         },
       }),
     )
@@ -298,6 +301,7 @@ export class Agent {
       cursor: this.state?.sessionId === joined.session.id ? this.state.cursor : 0,
       csrName: joined.session.csrName,
       savedAt: '',
+      signingKey: joined.signingKey,
     }
     this.options.store.save(this.state)
   }
@@ -396,7 +400,8 @@ export class Agent {
   private handle(feed: Feed) {
     this.csrName = feed.session.csrName
     for (const id of feed.cancelledCommands ?? []) this.cancels.get(id)?.abort()
-    for (const m of feed.chat) this.say('chatFrom', { name: m.authorName, text: m.body })
+    // Continuation lines indented: a message cannot start a line that looks like the agent's own.
+    for (const m of feed.chat) this.say('chatFrom', { name: m.authorName, text: m.body.replace(/\n/g, '\n    ') })
     for (const c of feed.consents) this.consent(c)
     for (const c of feed.commands) {
       if (this.seenCommands.has(c.id)) continue
@@ -431,6 +436,11 @@ export class Agent {
 
   private async ask(c: Schemas['AgentConsent'], entry: { title: string; cancel?: () => void; answered: boolean }) {
     const { t, approve, terminal } = this.options
+    if (c.kind === 'run_scripts') {
+      // Before the customer (or --approve) is asked: what cannot be verified is never offered.
+      const problem = verifyScripts(((c.details as { scripts?: ApprovedScript[] }).scripts ?? []) as ApprovedScript[], this.state?.signingKey)
+      if (problem) return this.refuseUnverified(c, entry, problem)
+    }
     let approved: boolean | undefined
     if (approve === 'all' || approve === 'none') {
       approved = approve === 'all'
@@ -458,6 +468,20 @@ export class Agent {
     try {
       await this.retry('poll', () => this.api.POST('/api/v1/agent/consents/{id}/answer', { params: { path: { id: c.id } }, body: { approved: approved! } }))
       if (approve === 'ask') this.say(approved ? 'consentApproved' : 'consentDenied', { title: entry.title })
+    } catch (err) {
+      if (err instanceof ApiError && err.status === 409) this.say('consentTooLate', { reason: err.message })
+      else if (!this.stopping.signal.aborted) this.say('error', { reason: describe(err) })
+    }
+  }
+
+  /** A run_scripts request that does not verify: denied without asking, and the customer and the CSR told why. */
+  private async refuseUnverified(c: Schemas['AgentConsent'], entry: { answered: boolean }, problem: VerifyProblem) {
+    const { t } = this.options
+    entry.answered = true
+    this.say('scriptsAutoDenied', { reason: wordProblem(problem, t) })
+    try {
+      await this.retry('poll', () => this.api.POST('/api/v1/agent/consents/{id}/answer', { params: { path: { id: c.id } }, body: { approved: false } }))
+      await this.sendChat(t('scriptsAutoDeniedChat', { reason: describeProblem(problem) }))
     } catch (err) {
       if (err instanceof ApiError && err.status === 409) this.say('consentTooLate', { reason: err.message })
       else if (!this.stopping.signal.aborted) this.say('error', { reason: describe(err) })

@@ -3,6 +3,7 @@
  * of the repository uses bin/helpline-agent.js instead. Not imported by anything else.
  */
 import { main } from './main.ts'
+import { print } from './terminal.ts'
 
 // A single executable sees itself as argv[0] and again as argv[1]; a script run by Node sees Node, then itself.
 main(process.argv.slice(2)).then(
@@ -12,7 +13,7 @@ main(process.argv.slice(2)).then(
     setTimeout(() => process.exit(code), 200).unref()
   },
   (err: unknown) => {
-    console.error(err)
+    print(err instanceof Error ? (err.stack ?? err.message) : String(err), 'stderr')
     process.exit(1)
   },
 )

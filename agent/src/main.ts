@@ -5,9 +5,8 @@ import { detectLang, translator, type Translate } from './i18n/index.ts'
 import { selectPlatform } from './platform/index.ts'
 import { installService, SYSTEM_UNIT_DIR } from './service.ts'
 import { defaultStateDir, StateStore } from './state.ts'
-import { Terminal } from './terminal.ts'
-import { execProgram } from './platform/exec.ts'
-import { collectSystemInfo } from './sysinfo/collect.ts'
+import { print, Terminal } from './terminal.ts'
+import { printSystemInfo } from './sysinfo/cli.ts'
 
 /**
  * `helpline-agent join 123-456-789 --server URL [--state-dir DIR] [--approve ask|all|none] [--lang en|ja]`
@@ -32,8 +31,8 @@ export async function main(argv: string[]): Promise<number> {
     })
   } catch (err) {
     const t = translator(detectLang(undefined))
-    console.error(t('badOption', { problem: (err as Error).message }))
-    console.error(t('usage'))
+    print(t('badOption', { problem: (err as Error).message }), 'stderr')
+    print(t('usage'), 'stderr')
     return EXIT.usage
   }
   const { values, positionals } = parsed
@@ -44,16 +43,16 @@ export async function main(argv: string[]): Promise<number> {
     return installServiceCommand(t, values['state-dir'] ?? defaultStateDir(), values['unit-dir'], values.lang, values.platform)
   }
   if (values.help || (command !== 'join' && command !== 'rejoin')) {
-    console.error(t('usage'))
+    print(t('usage'), 'stderr')
     return values.help ? EXIT.ok : EXIT.usage
   }
   const approve = values.approve as ApproveMode
   if (!['ask', 'all', 'none'].includes(approve)) {
-    console.error(t('badOption', { problem: `--approve must be ask, all or none (got ${values.approve})` }))
+    print(t('badOption', { problem: `--approve must be ask, all or none (got ${values.approve})` }), 'stderr')
     return EXIT.usage
   }
   if (values.lang && values.lang !== 'en' && values.lang !== 'ja') {
-    console.error(t('badOption', { problem: `--lang must be en or ja (got ${values.lang})` }))
+    print(t('badOption', { problem: `--lang must be en or ja (got ${values.lang})` }), 'stderr')
     return EXIT.usage
   }
   const store = new StateStore(values['state-dir'] ?? defaultStateDir())
@@ -61,16 +60,16 @@ export async function main(argv: string[]): Promise<number> {
   if (command === 'join') {
     number = (numberArg ?? '').replace(/\s+/g, '')
     if (!/^\d{3}-?\d{3}-?\d{3}$/.test(number)) {
-      console.error(t('badNumber', { number: numberArg ?? '' }))
+      print(t('badNumber', { number: numberArg ?? '' }), 'stderr')
       return EXIT.usage
     }
   }
   const server = (values.server ?? (command === 'rejoin' ? store.load()?.server : undefined) ?? '').replace(/\/+$/, '')
   if (!/^https?:\/\/[^/\s]+/.test(server)) {
     if (command === 'rejoin' && !values.server && !store.load()) {
-      console.error(t('noSavedSession', { dir: store.dir }))
+      print(t('noSavedSession', { dir: store.dir }), 'stderr')
     } else {
-      console.error(t('badServer', { server: values.server ?? '' }))
+      print(t('badServer', { server: values.server ?? '' }), 'stderr')
     }
     return EXIT.usage
   }
@@ -103,25 +102,14 @@ export async function main(argv: string[]): Promise<number> {
       return EXIT.ok
     }
     if (err instanceof AgentExit) {
-      if (err.key) console.error(t(err.key, err.values))
+      if (err.key) print(t(err.key, err.values), 'stderr')
       return err.code
     }
-    console.error(t('error', { reason: err instanceof Error ? err.message : String(err) }))
+    print(t('error', { reason: err instanceof Error ? err.message : String(err) }), 'stderr')
     return 1
   } finally {
     terminal.close()
   }
-}
-
-/**
- * The hidden `__sysinfo` command: reads the system information and prints it as JSON. The agent
- * runs itself this way in a child process as the user a CSR logged on as (platform/linux.ts), so
- * the snapshot shows what that user sees.
- */
-async function printSystemInfo(): Promise<number> {
-  const categories = await collectSystemInfo({ exec: execProgram, env: process.env })
-  await new Promise<void>((resolveWrite) => process.stdout.write(`${JSON.stringify(categories)}\n`, () => resolveWrite()))
-  return EXIT.ok
 }
 
 /** Writes the systemd unit that rejoins the saved session at boot, and enables it; says what it did. */
@@ -131,19 +119,19 @@ async function installServiceCommand(t: Translate, stateDir: string, unitDir: st
   try {
     result = await installService({ stateDir: dir, unitDir, lang, platform })
   } catch (err) {
-    console.error(t('serviceFailed', { path: join(resolve(unitDir ?? SYSTEM_UNIT_DIR), 'helpline-agent.service'), reason: (err as Error).message }))
+    print(t('serviceFailed', { path: join(resolve(unitDir ?? SYSTEM_UNIT_DIR), 'helpline-agent.service'), reason: (err as Error).message }), 'stderr')
     return 1
   }
-  console.log(t('serviceWritten', { path: result.unitPath, dir }))
+  print(t('serviceWritten', { path: result.unitPath, dir }))
   if (resolve(unitDir ?? SYSTEM_UNIT_DIR) !== SYSTEM_UNIT_DIR) {
-    console.log(t('serviceNotSystem', { dir: resolve(unitDir!), system: SYSTEM_UNIT_DIR }))
+    print(t('serviceNotSystem', { dir: resolve(unitDir!), system: SYSTEM_UNIT_DIR }))
     return EXIT.ok
   }
-  for (const step of result.steps) console.log(t('serviceStep', { command: step.command, result: step.ok ? 'ok' : step.output || 'failed' }))
+  for (const step of result.steps) print(t('serviceStep', { command: step.command, result: step.ok ? 'ok' : step.output || 'failed' }))
   if (result.steps.length === 2 && result.steps.every((s) => s.ok)) {
-    console.log(t('serviceEnabled', { dir }))
+    print(t('serviceEnabled', { dir }))
     return EXIT.ok
   }
-  console.error(t('serviceNotEnabled'))
+  print(t('serviceNotEnabled'), 'stderr')
   return 1
 }

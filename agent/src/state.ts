@@ -14,6 +14,19 @@ export interface AgentState {
   cursor: number
   csrName: string
   savedAt: string
+  /**
+   * The server's script signing key, from the last join or rejoin. Scripts run only when their
+   * signature verifies with it; an agent without one (saved by an older version) runs none.
+   */
+  signingKey?: SigningKey
+}
+
+/** As AgentJoined.signingKey carries it. */
+export interface SigningKey {
+  algorithm: 'ed25519'
+  keyId: string
+  /** SPKI DER, base64. */
+  publicKey: string
 }
 
 export function defaultStateDir(env: Record<string, string | undefined> = process.env): string {
@@ -93,13 +106,23 @@ export class StateStore {
   }
 }
 
-/** A script of a run_scripts request as the customer approved it (the consent's details). */
+/**
+ * A script of a run_scripts request as the customer approved it (the consent's details). The
+ * signature fields are absent in approvals journaled by agents before versions were signed;
+ * those approvals run nothing.
+ */
 export interface ApprovedScript {
   position: number
   name: string
   version: number
   files: { name: string; role: string; size: number; sha256: string }[]
   args: string[]
+  timeoutSeconds?: number
+  scriptId?: string
+  versionId?: string
+  digest?: string
+  signature?: string
+  signatureKeyId?: string
 }
 
 type JournalEntry =

@@ -1,5 +1,22 @@
 import { createInterface, type Interface } from 'node:readline'
 import type { Readable, Writable } from 'node:stream'
+import { cleanText } from '@helpline/sdk'
+
+/**
+ * The one sanitiser everything the agent shows goes through: C0 and C1 control characters
+ * (except newline and tab) and the bidi overrides and isolates are removed, so no text from the
+ * server (a CSR's chat message, a script's name, the CSR's own name) can move the cursor, clear or
+ * rewrite a line (a consent prompt, say), set the window title, or reorder what the customer reads.
+ * The Terminal and print() below are the only writers to stdout and stderr (a test checks); the
+ * customer window, when it comes, must show text through this function too.
+ */
+export const sanitize = cleanText
+
+/** A line to stdout (or stderr) outside the terminal's session: usage, start-up errors, install-service. */
+export function print(line: string, to: 'stdout' | 'stderr' = 'stdout') {
+  const stream = to === 'stdout' ? process.stdout : process.stderr
+  stream.write(`${sanitize(line)}\n`)
+}
 
 interface Prompt {
   lines: string[]
@@ -28,8 +45,9 @@ export class Terminal {
     this.rl.on('line', (line) => this.line(line.trim()))
   }
 
+  /** Every line the customer reads in the terminal (prompts too) passes here. */
   say(line: string) {
-    this.output.write(`${line}\n`)
+    this.output.write(`${sanitize(line)}\n`)
   }
 
   chat(handler: (text: string) => void) {

@@ -1,10 +1,9 @@
 import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { eq } from 'drizzle-orm'
 import t from 'tap'
 import { ApiError, type Schemas } from '@helpline/sdk'
-import { scriptFiles, scriptVersions } from '../../api/src/db/schema.ts'
+import { directSql, replaceVersionFile } from '../../api/test/helpers/direct-sql.ts'
 import { createCategory, upload } from '../../api/test/helpers/scripts.ts'
 import { startTestServer } from '../../api/test/helpers/server.ts'
 import { at, newSession, startAgent, stateDir, until, type Running } from './helpers/process.ts'
@@ -191,7 +190,7 @@ t.test('cancel kills the running script and cancels the rest; cancelling again i
   agent.child.kill('SIGINT')
 })
 
-t.test('a 1 MiB script runs; a tampered file is refused and nothing runs', async (t) => {
+t.test('a 1 MiB script runs; a file changed in the database after the customer saw it is refused and nothing runs', async (t) => {
   const { session, agent } = await joinedAgent(t, 'Dana', 'ask')
   const head = '#!/bin/sh\necho big script ran\nexit 0\n'
   const big = await upload(csr, category, { name: 'Big', executable: { name: 'big.sh', content: head + '#'.repeat(1024 * 1024 - head.length - 1) + '\n' } })
@@ -204,21 +203,37 @@ t.test('a 1 MiB script runs; a tampered file is refused and nothing runs', async
   t.equal(bigDone.sessions[0]!.runs[0]!.status, 'succeeded')
   t.match(text(await outputOf(bigDone.sessions[0]!.runs[0]!.id)), /big script ran/)
 
-  const victim = await upload(csr, category, { name: 'Victim', executable: { name: 'victim.sh', content: '#!/bin/sh\necho original\n' } })
-  const second = await upload(csr, category, { name: 'Second victim', executable: { name: 'second.sh', content: '#!/bin/sh\necho second\n' } })
-  const { data } = await api.POST('/api/v1/script-batches', { body: { scripts: [{ scriptId: second.id }, { scriptId: victim.id }], sessionIds: [session.id] } })
-  await until('the prompt', async () => agent.output().split('Allow? Type y').length, (n) => n >= 3)
-  // Someone with database access swaps the file after the customer was shown its sha256.
-  const { db } = server.h.app.database
-  await db.update(scriptFiles).set({ content: Buffer.from('#!/bin/sh\necho tampered\n') }).where(eq(scriptFiles.versionId, (await db.select().from(scriptVersions).where(eq(scriptVersions.scriptId, victim.id)))[0]!.id))
-  agent.type('y')
-  const refused = await finished(data!.id)
-  const [secondRun, victimRun] = refused.sessions[0]!.runs
-  t.equal(victimRun!.status, 'failed', 'the tampered script failed')
-  t.match(victimRun!.error, /victim\.sh.*sha256 [0-9a-f]{64}, not the approved [0-9a-f]{64}/, 'saying which file and both hashes')
-  t.equal(secondRun!.status, 'failed', 'and nothing else ran either, although it came first')
-  t.equal(secondRun!.startedAt, null, 'it never started')
-  t.match(agent.output(), /The scripts were not run: .*victim\.sh/, 'the customer is told')
+  // Someone with database access swaps a file after the customer was shown its sha256: its bytes
+  // only (the server no longer serves them), then everything the server checks at download too.
+  const run = directSql(t, server.h)
+  const marker = join(scratch, `tampered-${process.pid}`)
+  const evil = `#!/bin/sh\necho tampered > ${marker}\n`
+  for (const thorough of [false, true]) {
+    const victim = await upload(csr, category, { name: `Victim ${thorough}`, executable: { name: 'victim.sh', content: '#!/bin/sh\necho original\n' } })
+    const second = await upload(csr, category, { name: `Second victim ${thorough}`, executable: { name: 'second.sh', content: '#!/bin/sh\necho second\n' } })
+    const prompts = agent.output().split('Allow? Type y').length
+    const { data } = await api.POST('/api/v1/script-batches', { body: { scripts: [{ scriptId: second.id }, { scriptId: victim.id }], sessionIds: [session.id] } })
+    await until('the prompt', async () => agent.output().split('Allow? Type y').length, (n) => n > prompts)
+    if (thorough) {
+      const { sha256, size } = await replaceVersionFile(run, victim.versionId, 'victim.sh', evil)
+      await run(
+        `update run_batches set scripts = jsonb_set(scripts, '{1,files,0}', jsonb_build_object('name', 'victim.sh', 'role', 'executable', 'size', $1::int, 'sha256', $2::text)) where id = $3`,
+        [size, sha256, data!.id],
+      )
+    } else {
+      await run(`update script_files set content = decode($1, 'hex') where version_id = $2`, [Buffer.from(evil).toString('hex'), victim.versionId])
+    }
+    agent.type('y')
+    const refused = await finished(data!.id)
+    const [secondRun, victimRun] = refused.sessions[0]!.runs
+    t.equal(victimRun!.status, 'failed', 'the tampered script failed')
+    if (thorough) t.match(victimRun!.error, /victim\.sh.*sha256 [0-9a-f]{64}, not the approved [0-9a-f]{64}/, 'the agent refused it: its bytes are not what the customer approved')
+    else t.match(victimRun!.error, /could not be downloaded \(Version 1 of "Victim false" does not match what was uploaded: file "victim\.sh"/, 'the server refused to serve it')
+    t.equal(secondRun!.status, 'failed', 'and nothing else ran either, although it came first')
+    t.equal(secondRun!.startedAt, null, 'it never started')
+    t.notOk(existsSync(marker), 'the tampered script never ran')
+    t.match(agent.output(), /The scripts were not run: .*victim\.sh/, 'the customer is told')
+  }
   agent.child.kill('SIGINT')
 })
 

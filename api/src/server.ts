@@ -26,6 +26,16 @@ async function main() {
     app.log.info({ email: config.ADMIN_EMAIL }, 'first site admin created from ADMIN_EMAIL / ADMIN_PASSWORD')
   }
 
+  // Versions made before signing existed (or signed by a key rotated out since) are signed now
+  // when their bytes still match their digest; the rest cannot run. The site audit trail says which.
+  const signing = await app.services.scripts.integrity.signPending()
+  if (signing.signed.length + signing.resigned.length > 0) {
+    app.log.info({ keyId: signing.keyId, signed: signing.signed.length, resigned: signing.resigned.length }, 'signed script versions with the current signing key')
+  }
+  if (signing.refused.length > 0) {
+    app.log.warn({ versions: signing.refused }, 'script versions whose files do not match their digest or signature were left unsigned: they cannot run')
+  }
+
   let closing = false
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     process.once(signal, () => {

@@ -110,3 +110,13 @@ export {
 export { encryptCredentials, type LogonCredentialsInput } from './credentials.js'
 export { VERSION_STATEMENT_HEADER, versionDigestText, versionStatement, type DigestFile, type VersionClaim } from './integrity.js'
 export { JOIN_TICKET_MARKER, joinTicketLine, parseJoinTicket, type JoinTicket } from './join-ticket.js'
+export {
+  cleanText,
+  fileNameProblem,
+  fileNameRules,
+  hasControlCharacters,
+  MAX_FILE_NAME_BYTES,
+  quoteName,
+  type FileNameProblemCode,
+  type FileNameRule,
+} from './text-rules.js'

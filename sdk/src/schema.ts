@@ -204,7 +204,7 @@ export interface paths {
         };
         /**
          * One file of the script version a run was approved for
-         * @description Only for a run of this session whose consent was approved and that is queued or running (409 RUN_FINISHED afterwards). `ETag` is the sha256 the customer approved; the agent checks the bytes against its own record of the approval anyway.
+         * @description Only for a run of this session whose consent was approved and that is queued or running (409 RUN_FINISHED afterwards), and only the files the customer was asked about. `ETag` is the sha256 the customer approved; the server hashes the stored bytes again before serving them (422 DIGEST_MISMATCH when they differ, recorded in the site audit trail), and the agent checks the bytes against its own record of the approval anyway.
          */
         get: operations["downloadRunFile"];
         put?: never;
@@ -401,7 +401,7 @@ export interface paths {
         put?: never;
         /**
          * Run scripts, in order, on one or more of your active sessions
-         * @description Records the exact current version of each script; each session gets a run_scripts consent request listing every script (name, version, size, sha256 of each file, arguments) and, once approved, runs them one after another. 404 SCRIPT_NOT_FOUND: a script you may not run (not published and not yours). 422: NO_SCRIPTS, TOO_MANY_SCRIPTS (more than 50), NO_SESSIONS, TOO_MANY_SESSIONS (more than 100), DUPLICATE_SESSION, SESSION_NOT_ACTIVE (naming each session that is not yours, not active, or whose customer left, in `errors` under sessionIds.N), ARGUMENTS_TOO_LONG (over 8 KiB together), INVALID_ARGUMENT. 409 RUN_QUEUE_FULL: a session already has 5 runs waiting or running. Nothing is created unless every session can take the batch.
+         * @description Records the exact current version of each script; each session gets a run_scripts consent request listing every script (name, version, size, sha256 of each file, arguments) and, once approved, runs them one after another. 404 SCRIPT_NOT_FOUND: a script you may not run (not published and not yours). 422: NO_SCRIPTS, TOO_MANY_SCRIPTS (more than 50), NO_SESSIONS, TOO_MANY_SESSIONS (more than 100), DUPLICATE_SESSION, SESSION_NOT_ACTIVE (naming each session that is not yours, not active, or whose customer left, in `errors` under sessionIds.N), ARGUMENTS_TOO_LONG (over 8 KiB together), INVALID_ARGUMENT, DIGEST_MISMATCH (a script version whose stored bytes, digest or signature do not match what was uploaded; named in `errors` under scripts.N and recorded in the site audit trail). 409 RUN_QUEUE_FULL: a session already has 5 runs waiting or running. Nothing is created unless every session can take the batch.
          */
         post: operations["createScriptBatch"];
         delete?: never;
@@ -482,7 +482,7 @@ export interface paths {
         put?: never;
         /**
          * Create a script category
-         * @description Names are unique ignoring case (NAME_TAKEN).
+         * @description Names are unique ignoring case (NAME_TAKEN). 422 CONTROL_CHARACTERS: the name holds control or bidi override characters.
          */
         post: operations["createScriptCategory"];
         delete?: never;
@@ -509,7 +509,10 @@ export interface paths {
         delete: operations["deleteScriptCategory"];
         options?: never;
         head?: never;
-        /** Rename a script category */
+        /**
+         * Rename a script category
+         * @description 422 CONTROL_CHARACTERS: the name holds control or bidi override characters.
+         */
         patch: operations["renameScriptCategory"];
         trace?: never;
     };
@@ -582,7 +585,7 @@ export interface paths {
         put?: never;
         /**
          * Upload a new script: its fields, the executable and its input files
-         * @description multipart/form-data. 413 SCRIPT_TOO_LARGE when the files together exceed SCRIPT_MAX_BYTES; 400 INVALID_FILE_NAME; 409 NAME_TAKEN (ignoring case); 422 UNKNOWN_CATEGORY, EXECUTABLE_REQUIRED, UNSUPPORTED_EXECUTABLE. Nothing is stored unless everything is.
+         * @description multipart/form-data. 413 SCRIPT_TOO_LARGE when the files together exceed SCRIPT_MAX_BYTES; 400 INVALID_FILE_NAME (a path, `..`, control or bidi characters, over 255 bytes, a Windows device name such as CON or nul.txt, a trailing dot or space); 409 NAME_TAKEN (ignoring case); 422 UNKNOWN_CATEGORY, EXECUTABLE_REQUIRED, UNSUPPORTED_EXECUTABLE, CONTROL_CHARACTERS (in the name). Nothing is stored unless everything is. Each version is signed with the server’s signing key as it is stored.
          */
         post: operations["createScript"];
         delete?: never;
@@ -614,7 +617,7 @@ export interface paths {
         head?: never;
         /**
          * Change a script’s name, category, description, publication or default timeout
-         * @description Metadata only: the version stays. Owner or site admin only (403 NOT_OWNER).
+         * @description Metadata only: the version stays. Owner or site admin only (403 NOT_OWNER). 422 CONTROL_CHARACTERS: the name holds control or bidi override characters.
          */
         patch: operations["updateScript"];
         trace?: never;
@@ -689,7 +692,7 @@ export interface paths {
         put?: never;
         /**
          * Open a support session and get the number to give the customer
-         * @description The number is 9 random digits, unique among open sessions. A session nobody joins expires (24 h by default).
+         * @description The number is 9 random digits, unique among open sessions. A session nobody joins expires (24 h by default). 422 CONTROL_CHARACTERS: the customer name or the description holds control or bidi override characters (the description may have line breaks and tabs).
          */
         post: operations["createSession"];
         delete?: never;
@@ -1089,7 +1092,10 @@ export interface paths {
         /** List users */
         get: operations["listUsers"];
         put?: never;
-        /** Create a user */
+        /**
+         * Create a user
+         * @description 422 WEAK_PASSWORD; CONTROL_CHARACTERS: the name holds control or bidi override characters (agents show it to customers).
+         */
         post: operations["createUser"];
         delete?: never;
         options?: never;
@@ -1111,7 +1117,10 @@ export interface paths {
         delete?: never;
         options?: never;
         head?: never;
-        /** Change a user’s email, name, role or password */
+        /**
+         * Change a user’s email, name, role or password
+         * @description 422 WEAK_PASSWORD; CONTROL_CHARACTERS: the name holds control or bidi override characters (agents show it to customers).
+         */
         patch: operations["updateUser"];
         trace?: never;
     };
@@ -1278,6 +1287,7 @@ export interface components {
             rejoinToken: string;
             serverVersion: string;
             session: components["schemas"]["AgentSessionInfo"];
+            signingKey: components["schemas"]["SigningKey"];
         };
         AgentPlatform: {
             arch: string;
@@ -1551,6 +1561,34 @@ export interface components {
             duplicates: number;
             status: components["schemas"]["ScriptRunStatus"];
             stored: number;
+        };
+        /** @description The details of a run_scripts consent request. The agent checks every file name, recomputes each digest from the listed files (versionDigestText) and verifies each signature with the key it received at join before it asks the customer; on any failure it denies the request by itself. */
+        RunScriptsConsentDetails: {
+            /** Format: uuid */
+            batchId: string;
+            /** @description What the request does, in English (the agent words it in the customer’s language) */
+            effect: string;
+            scripts: {
+                args: string[];
+                digest: string;
+                executable: string;
+                files: components["schemas"]["ScriptFile"][];
+                name: string;
+                position: number;
+                /** Format: uuid */
+                scriptId: string;
+                /** @description Ed25519 signature (base64) by the server’s signing key over versionStatement({ scriptId, versionId, number: version, digest }) (@helpline/sdk); empty for a batch made before versions were signed */
+                signature: string;
+                /** @description The key that made the signature (AgentJoined.signingKey.keyId) */
+                signatureKeyId: string;
+                size: number;
+                timeoutSeconds: number;
+                /** @description The version number, `number` in the signed statement */
+                version: number;
+                /** Format: uuid */
+                versionId: string;
+            }[];
+            stopOnFailure: boolean;
         };
         /** @description The payload of a run_scripts command (and, with the same scripts, the details of its consent) */
         RunScriptsPayload: {
@@ -1858,6 +1896,15 @@ export interface components {
          * @enum {unknown}
          */
         SessionStatus: "waiting" | "active" | "ended";
+        /** @description The key the server signs script versions with. The agent keeps it from join (and rejoin) and runs no script whose signature it does not verify with it. */
+        SigningKey: {
+            /** @enum {string} */
+            algorithm: "ed25519";
+            /** @description First 16 hex digits of the sha256 of the public key’s SPKI DER; each signature names the key that made it */
+            keyId: string;
+            /** @description The public key, SPKI DER in base64 */
+            publicKey: string;
+        };
         Snapshot: {
             categories: components["schemas"]["SystemInfoCategory"][];
             /** Format: date-time */
@@ -2770,6 +2817,15 @@ export interface operations {
             };
             /** @description Conflict */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3929,6 +3985,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description Unexpected server error (details are logged with the request id) */
             500: {
                 headers: {
@@ -4154,6 +4219,15 @@ export interface operations {
             };
             /** @description Unsupported content type */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5165,6 +5239,15 @@ export interface operations {
             };
             /** @description Unsupported content type */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };

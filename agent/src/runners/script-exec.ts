@@ -1,7 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process'
-import { chmod, chown, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises'
+import { constants } from 'node:fs'
+import { chmod, chown, mkdtemp, open, readdir, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
-import { extname, join } from 'node:path'
+import { extname, isAbsolute, join, relative, resolve } from 'node:path'
+import { fileNameProblem, quoteName } from '@helpline/sdk'
 import type { SpawnFn } from '../platform/exec.ts'
 import type { RunAs } from '../platform/index.ts'
 import { agentBuild } from '../self.ts'
@@ -29,7 +31,7 @@ export interface OutputSink {
 export type { SpawnFn }
 
 export interface ExecuteOptions {
-  /** Exactly one executable; plain names (the caller has refused / \ and ..). */
+  /** Exactly one executable; names are checked again here (writeRunFile). */
   files: ScriptFileToWrite[]
   args: string[]
   timeoutMs: number
@@ -175,12 +177,7 @@ export async function executeScript(options: ExecuteOptions): Promise<ExecuteRes
       // Explicitly: modes at creation go through the umask, and a strict one (0277, say) would
       // leave a folder we cannot write into, or a script we cannot run.
       await chmod(dir, 0o700)
-      for (const file of options.files) {
-        const mode = file.executable ? 0o700 : 0o600
-        await writeFile(join(dir, file.name), file.content, { mode, flag: 'wx' })
-        await chmod(join(dir, file.name), mode)
-        if (options.runAs) await chown(join(dir, file.name), options.runAs.uid, options.runAs.gid)
-      }
+      for (const file of options.files) await writeRunFile(dir, file.name, file.content, file.executable ? 0o700 : 0o600, options.runAs)
       // Last, so the user never sees a half-written folder; the agent (root) still removes it.
       if (options.runAs) await chown(dir, options.runAs.uid, options.runAs.gid)
     } catch (err) {
@@ -220,6 +217,32 @@ export async function executeScript(options: ExecuteOptions): Promise<ExecuteRes
     return fail(dir, `${missing} installed on this computer (${interpreter.neededFor})`)
   } finally {
     await rm(dir, { recursive: true, force: true }).catch(() => undefined)
+  }
+}
+
+/** O_NOFOLLOW does not exist on Windows, where a fresh folder holds no links anyway. */
+const CREATE_NEW = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | (constants.O_NOFOLLOW ?? 0)
+
+/**
+ * Writes one script file into its run folder, and nowhere else: the name must be one the agent
+ * may write (@helpline/sdk fileNameRules), the resolved path must be directly inside the folder,
+ * and the file is created new (O_CREAT|O_EXCL|O_NOFOLLOW): an existing file or a planted symlink
+ * is an error, never followed or overwritten. The mode is set on the open file (the umask does
+ * not decide it), and so is the owner when the script runs as another user.
+ */
+export async function writeRunFile(dir: string, name: string, content: Uint8Array, mode: number, owner?: { uid: number; gid: number }) {
+  const problem = fileNameProblem(name)
+  if (problem) throw new Error(`file name ${quoteName(name)} ${problem.message}`)
+  const path = resolve(dir, name)
+  const inside = relative(resolve(dir), path)
+  if (inside !== name || isAbsolute(inside)) throw new Error(`file name ${quoteName(name)} does not stay inside the run folder`)
+  const handle = await open(path, CREATE_NEW, mode)
+  try {
+    await handle.writeFile(content)
+    await handle.chmod(mode)
+    if (owner) await handle.chown(owner.uid, owner.gid)
+  } finally {
+    await handle.close()
   }
 }
 

@@ -1,8 +1,9 @@
 import { createHash, randomBytes } from 'node:crypto'
 import type { RunAs } from '../platform/index.ts'
-import type { ApprovedScript, RunJournal } from '../state.ts'
+import type { ApprovedScript, RunJournal, SigningKey } from '../state.ts'
 import type { AgentCommand, RunContext, Runner } from './index.ts'
 import { executeScript, type ExecuteOptions, type ExecuteResult } from './script-exec.ts'
+import { describeProblem, verifyScripts, type VerifyProblem } from './verify.ts'
 
 /** One script of a run_scripts command's payload (see RunScriptsPayload in the API's contract). */
 export interface PayloadScript {
@@ -42,6 +43,8 @@ export interface ScriptMessages {
   starting(name: string, n: number, count: number, as?: string): string
   finished(name: string, status: string): string
   refused(reason: string): string
+  /** The journaled approval does not verify (names, digests, signatures): in the customer's language. */
+  unverified(problem: VerifyProblem): string
 }
 
 export interface ScriptsRunnerOptions {
@@ -56,6 +59,8 @@ export interface ScriptsRunnerOptions {
   flushMs?: number
   /** Who each script runs as, asked as it starts (log on / log off change it between commands). */
   runAs?: () => RunAs | undefined
+  /** The server's signing key from join (undefined: this agent runs no scripts). */
+  signingKey: () => SigningKey | undefined
 }
 
 const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex')
@@ -63,11 +68,11 @@ const PIECE_CHARS = 32 * 1024
 /** 8 × 32 Ki characters: a post stays far below the server's body limit whatever the output holds. */
 const MAX_CHUNKS_PER_POST = 8
 
-/** Whether the command asks for exactly what the customer approved: same scripts, versions, files, arguments, order. */
+/** Whether the command asks for exactly what the customer approved: same scripts, versions, files, arguments, timeouts, order. */
 export function sameAsApproved(approved: readonly ApprovedScript[], scripts: readonly PayloadScript[]): boolean {
   if (approved.length !== scripts.length) return false
-  const key = (s: { name: string; version: number; position: number; args: string[]; files: { name: string; size: number; sha256: string }[] }) =>
-    JSON.stringify([s.position, s.name, s.version, s.args, s.files.map((f) => [f.name, f.size, f.sha256])])
+  const key = (s: ApprovedScript | PayloadScript) =>
+    JSON.stringify([s.position, s.name, s.version, s.args, s.timeoutSeconds, s.files.map((f) => [f.name, f.role, f.size, f.sha256])])
   return approved.every((a, i) => key(a) === key(scripts[i]!))
 }
 
@@ -143,8 +148,8 @@ export class ScriptsRunner implements Runner {
     const payload = command.payload as unknown as RunScriptsPayload
     const scripts = [...(payload.scripts ?? [])].sort((a, b) => a.position - b.position)
     const signal = this.options.signalFor(command.id)
-    const failAll = async (error: string, first?: { runId: string; error: string }) => {
-      context.say(messages.refused(first?.error ?? error))
+    const failAll = async (error: string, first?: { runId: string; error: string }, customerLine?: string) => {
+      context.say(customerLine ?? messages.refused(first?.error ?? error))
       for (const s of scripts) {
         if (journal.state(s.runId)) continue
         await api.finish(s.runId, { status: 'failed', error: s.runId === first?.runId ? first.error : error }).catch(() => undefined)
@@ -153,6 +158,9 @@ export class ScriptsRunner implements Runner {
 
     const approved = journal.approval(command.consentId)
     if (!approved) return failAll('This computer has no record of the customer approving these scripts; nothing ran')
+    // Checked again as journaled: names the agent may write, digests, signatures (the approval may be from an older agent).
+    const problem = verifyScripts(approved, this.options.signingKey())
+    if (problem) return failAll(`Nothing ran: ${describeProblem(problem)}`, undefined, messages.unverified(problem))
     if (!sameAsApproved(approved, scripts)) return failAll('The scripts sent differ from what the customer approved; nothing ran')
 
     // Every file of every script first: nothing runs unless all of them are what was approved.
@@ -175,7 +183,8 @@ export class ScriptsRunner implements Runner {
           const error = `"${f.name}" of "${s.name}" v${s.version} has sha256 ${actual}, not the approved ${f.sha256}: refused, nothing ran`
           return failAll(`Nothing ran: a file of "${s.name}" does not match what the customer approved`, { runId: s.runId, error })
         }
-        list.push({ name: f.name, content, executable: f.name === s.executable })
+        // What runs is the file the customer approved as the executable, not what the command names.
+        list.push({ name: f.name, content, executable: f.role === 'executable' })
       }
       files.set(s.runId, list)
     }

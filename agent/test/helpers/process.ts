@@ -11,6 +11,8 @@ export const agentBin = fileURLToPath(new URL('../../bin/helpline-agent.js', imp
 export interface Running {
   child: ChildProcessWithoutNullStreams
   output: () => string
+  /** Exactly the bytes the agent wrote to stdout, as a terminal would receive them. */
+  stdoutBytes: () => Buffer
   waitFor: (pattern: RegExp, ms?: number) => Promise<void>
   type: (line: string) => void
   exited: Promise<number | null>
@@ -23,7 +25,11 @@ export function startAgent(t: { teardown(fn: () => unknown): void }, args: strin
     stdio: ['pipe', 'pipe', 'pipe'],
   })
   let out = ''
-  child.stdout.on('data', (d: Buffer) => (out += d.toString()))
+  const stdout: Buffer[] = []
+  child.stdout.on('data', (d: Buffer) => {
+    stdout.push(d)
+    out += d.toString()
+  })
   child.stderr.on('data', (d: Buffer) => (out += d.toString()))
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)))
   t.teardown(() => {
@@ -32,6 +38,7 @@ export function startAgent(t: { teardown(fn: () => unknown): void }, args: strin
   return {
     child,
     output: () => out,
+    stdoutBytes: () => Buffer.concat(stdout),
     exited,
     type: (line) => child.stdin.write(`${line}\n`),
     waitFor: async (pattern, ms = 60_000) => {

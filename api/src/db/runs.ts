@@ -33,6 +33,9 @@ export interface BatchScriptRecord {
   files: { name: string; role: 'executable' | 'input'; size: number; sha256: string }[]
   args: string[]
   timeoutSeconds: number
+  /** The version's signature (base64) and its key, as checked when the batch was made; absent in batches made before signing. */
+  signature?: string
+  signatureKeyId?: string
 }
 
 /**

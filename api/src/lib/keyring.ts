@@ -12,7 +12,7 @@ import {
   verify,
   type KeyObject,
 } from 'node:crypto'
-import { chmodSync, existsSync, linkSync, mkdirSync, readdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs'
+import { chmodSync, existsSync, linkSync, mkdirSync, readdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 
 /**
@@ -144,6 +144,27 @@ export class Keyring {
     decipher.setAuthTag(Buffer.from(tag, 'base64url'))
     return Buffer.concat([decipher.update(Buffer.from(body, 'base64url')), decipher.final()]).toString('utf8')
   }
+}
+
+/**
+ * Rotation of the signing key file: the current key moves to retired/<keyId>.pem (its public
+ * half keeps verifying what it signed) and a new key takes its place. The new key is written
+ * first and renamed over the old one, so at every instant KEY_DIR holds a usable signing key.
+ */
+export function rotateSigningKeyFile(dir: string): { retiredKeyId: string; keyId: string } {
+  ensureKeyFiles(dir)
+  const current = join(dir, SIGNING_KEY_FILE)
+  const currentPem = readFileSync(current, 'utf8')
+  const retiredKeyId = keyIdOf(createPublicKey(createPrivateKey(currentPem)))
+  const retiredDir = join(dir, RETIRED_DIR)
+  mkdirSync(retiredDir, { recursive: true, mode: 0o700 })
+  const retiredPath = join(retiredDir, `${retiredKeyId}.pem`)
+  if (!existsSync(retiredPath)) createOnce(retiredPath, currentPem)
+  const pem = newSigningKeyPem()
+  const tmp = `${current}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`
+  writeFileSync(tmp, pem, { mode: 0o600 })
+  renameSync(tmp, current)
+  return { retiredKeyId, keyId: keyIdOf(createPublicKey(createPrivateKey(pem))) }
 }
 
 /** Loads the keys from the environment's values or KEY_DIR, creating the files on first start. */

@@ -1,29 +1,21 @@
 import { createHash } from 'node:crypto'
-import { versionDigestText, type DigestFile } from '@helpline/sdk'
+import { fileNameProblem as sharedFileNameProblem, MAX_FILE_NAME_BYTES, versionDigestText, type DigestFile } from '@helpline/sdk'
 
 /** The interpreters the agent knows by extension (DESIGN: running scripts). */
 export const executableExtensions = ['.sh', '.bash', '.py', '.js', '.mjs', '.ps1', '.bat', '.cmd'] as const
 
-export const MAX_FILE_NAME_BYTES = 255
+export { MAX_FILE_NAME_BYTES }
 
 export function sha256Hex(content: Uint8Array | string): string {
   return createHash('sha256').update(content).digest('hex')
 }
 
 /**
- * Why a file name is refused, or undefined when it is fine. Names are metadata the agent uses
- * to write the file into a fresh folder, so anything that could leave that folder, hide in a
- * terminal, or not exist on a file system is refused.
+ * Why a file name is refused, or undefined when it is fine: the rules the agent applies itself
+ * (@helpline/sdk fileNameRules), so an upload is refused for the reason the agent would give.
  */
 export function fileNameProblem(name: string): string | undefined {
-  if (name.length === 0) return 'must not be empty'
-  if (Buffer.byteLength(name, 'utf8') > MAX_FILE_NAME_BYTES) return `must be at most ${MAX_FILE_NAME_BYTES} bytes`
-  if (name.includes('/') || name.includes('\\')) return 'must be a plain file name, without / or \\'
-  if (name === '.' || name.includes('..')) return 'must not be . or contain ..'
-  // C0 and C1 controls, NUL included; also lone surrogates, which no file system can store.
-  if (/[\u0000-\u001f\u007f-\u009f]/.test(name)) return 'must not contain control characters'
-  if (/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/.test(name)) return 'must be valid Unicode'
-  return undefined
+  return sharedFileNameProblem(name)?.message
 }
 
 /** By extension (ignoring case), or any file that starts with a `#!` line. */

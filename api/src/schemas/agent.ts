@@ -44,6 +44,21 @@ export const AgentSessionInfo = Type.Object(
   { $id: 'AgentSessionInfo', additionalProperties: false },
 )
 
+export const SigningKey = Type.Object(
+  {
+    algorithm: Type.Literal('ed25519'),
+    keyId: Type.String({ description: 'First 16 hex digits of the sha256 of the public key’s SPKI DER; each signature names the key that made it' }),
+    publicKey: Type.String({ description: 'The public key, SPKI DER in base64' }),
+  },
+  {
+    $id: 'SigningKey',
+    additionalProperties: false,
+    description:
+      'The key the server signs script versions with. The agent keeps it from join (and rejoin) and runs no script whose signature it does not verify with it.',
+  },
+)
+export type SigningKey = Static<typeof SigningKey>
+
 export const AgentJoined = Type.Object(
   {
     agentId: Uuid,
@@ -53,6 +68,7 @@ export const AgentJoined = Type.Object(
     pollWaitSeconds: Type.Integer({ description: 'How long the server holds a poll; poll again at once after each answer' }),
     protocol: Type.Integer(),
     serverVersion: Type.String(),
+    signingKey: ref(SigningKey),
   },
   { $id: 'AgentJoined', additionalProperties: false },
 )
@@ -140,4 +156,4 @@ export const SnapshotAck = Type.Object(
 export const AgentChatPost = Type.Object({ body: Type.String({ minLength: 1, maxLength: 4000 }) }, { additionalProperties: false })
 export const AgentItemParams = Type.Object({ id: Uuid }, { additionalProperties: false })
 
-export const agentSchemas = [AgentSessionInfo, AgentJoined, AgentConsent, AgentCommand, AgentChat, AgentFeed, ReportAck, SnapshotAck]
+export const agentSchemas = [AgentSessionInfo, SigningKey, AgentJoined, AgentConsent, AgentCommand, AgentChat, AgentFeed, ReportAck, SnapshotAck]

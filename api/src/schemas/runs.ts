@@ -214,6 +214,47 @@ export const RunScriptsPayload = Type.Object(
 )
 export type RunScriptsPayload = Static<typeof RunScriptsPayload>
 
+const Sha256Hex = Type.String({ pattern: '^[0-9a-f]{64}$' })
+
+/** The details of a run_scripts consent: what the customer is asked, and what their agent verifies first. */
+export const RunScriptsConsentDetails = Type.Object(
+  {
+    batchId: Uuid,
+    stopOnFailure: Type.Boolean(),
+    effect: Type.String({ description: 'What the request does, in English (the agent words it in the customer’s language)' }),
+    scripts: Type.Array(
+      Type.Object(
+        {
+          position: Type.Integer({ minimum: 0 }),
+          scriptId: Uuid,
+          versionId: Uuid,
+          name: Type.String(),
+          version: Type.Integer({ minimum: 1, description: 'The version number, `number` in the signed statement' }),
+          size: Type.Integer({ minimum: 0 }),
+          digest: Sha256Hex,
+          signature: Type.String({
+            description:
+              'Ed25519 signature (base64) by the server’s signing key over versionStatement({ scriptId, versionId, number: version, digest }) (@helpline/sdk); empty for a batch made before versions were signed',
+          }),
+          signatureKeyId: Type.String({ description: 'The key that made the signature (AgentJoined.signingKey.keyId)' }),
+          executable: Type.String(),
+          files: Type.Array(ref(ScriptFile)),
+          args: Type.Array(Type.String()),
+          timeoutSeconds: Type.Integer(),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+  },
+  {
+    $id: 'RunScriptsConsentDetails',
+    additionalProperties: false,
+    description:
+      'The details of a run_scripts consent request. The agent checks every file name, recomputes each digest from the listed files (versionDigestText) and verifies each signature with the key it received at join before it asks the customer; on any failure it denies the request by itself.',
+  },
+)
+export type RunScriptsConsentDetails = Static<typeof RunScriptsConsentDetails>
+
 export const RunFileParams = Type.Object({ id: Uuid, name: Type.String({ minLength: 1, maxLength: 255 }) }, { additionalProperties: false })
 
 export const RunStart = Type.Object(
@@ -288,6 +329,7 @@ export const runSchemas = [
   OutputChunk,
   ScriptRunOutput,
   RunScriptsPayload,
+  RunScriptsConsentDetails,
   RunStarted,
   RunOutputAck,
   RunFinished,

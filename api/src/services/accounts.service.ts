@@ -3,6 +3,7 @@ import type { Db } from '../db/client.ts'
 import { users } from '../db/schema.ts'
 import { conflict, notFound, unprocessable } from '../errors.ts'
 import { hashPassword } from '../lib/crypto.ts'
+import { refuseControlCharacters } from '../lib/text.ts'
 import type { User } from '../schemas/accounts.ts'
 import type { Paging } from '../schemas/common.ts'
 
@@ -93,6 +94,7 @@ export class AccountsService {
   }
 
   async create(input: { email: string; name: string; role: Role; password: string }): Promise<User> {
+    refuseControlCharacters({ name: input.name })
     this.checkPasswordStrength(input.password)
     const email = input.email.trim()
     if (await this.findByEmail(email)) throw emailTaken()
@@ -114,6 +116,7 @@ export class AccountsService {
     input: { email?: string | undefined; name?: string | undefined; role?: Role | undefined; password?: string | undefined },
   ): Promise<User> {
     const current = await this.findRow(id)
+    refuseControlCharacters({ name: input.name })
     if (input.password !== undefined) this.checkPasswordStrength(input.password)
     if (input.email !== undefined) {
       const other = await this.findByEmail(input.email)

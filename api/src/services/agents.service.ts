@@ -3,6 +3,7 @@ import type { Db } from '../db/client.ts'
 import { agents, chatMessages, consentRequests, supportSessions, users, type AgentPlatform } from '../db/schema.ts'
 import { conflict, notFound, unauthorized, unprocessable } from '../errors.ts'
 import { hashToken, newToken } from '../lib/crypto.ts'
+import type { Keyring } from '../lib/keyring.ts'
 import { AGENT_PROTOCOL, type AgentFeed, type AgentJoined } from '../schemas/agent.ts'
 import { version } from '../version.ts'
 import type { CommandQueue } from './commands.service.ts'
@@ -44,6 +45,7 @@ export class AgentsService {
     private readonly commands: CommandQueue,
     private readonly runs: RunsService,
     private readonly timings: AgentTimings,
+    private readonly keyring: Keyring,
   ) {}
 
   private checkProtocol(protocol: number) {
@@ -63,6 +65,7 @@ export class AgentsService {
       pollWaitSeconds: Math.round(this.timings.pollWaitMs / 1000),
       protocol: AGENT_PROTOCOL,
       serverVersion: version,
+      signingKey: { algorithm: 'ed25519', keyId: this.keyring.signingKeyId, publicKey: this.keyring.signingPublicKey },
     }
   }
 

@@ -4,6 +4,7 @@ import { scriptCategories, scripts } from '../db/schema.ts'
 import { badRequest, conflict, notFound } from '../errors.ts'
 import type { Paging } from '../schemas/common.ts'
 import type { ScriptCategory } from '../schemas/scripts.ts'
+import { refuseControlCharacters } from '../lib/text.ts'
 import { isUniqueViolation, likePattern } from './accounts.service.ts'
 
 type CategoryRow = typeof scriptCategories.$inferSelect
@@ -23,6 +24,7 @@ const nameTaken = () =>
 function cleanName(name: string): string {
   const trimmed = name.trim()
   if (!trimmed) throw badRequest('VALIDATION_FAILED', 'The name must not be blank', { name: 'must not be blank' })
+  refuseControlCharacters({ name: trimmed })
   return trimmed
 }
 

@@ -3,6 +3,7 @@ import type { Db } from '../db/client.ts'
 import { chatMessages, supportSessions } from '../db/schema.ts'
 import { SessionEventWriter } from '../lib/audit-chain.ts'
 import type { Keyring } from '../lib/keyring.ts'
+import { cleanText } from '../lib/text.ts'
 import type { Notifier } from '../lib/notifier.ts'
 
 /** Who did something: a user (CSR, admin), the session's agent, or the server itself. */
@@ -18,7 +19,10 @@ export interface SessionTx {
   next(): Promise<number>
   /** Appends to the session's audit trail (hash-chained, see lib/audit-chain.ts). */
   event(type: string, actor: Actor, data?: Record<string, unknown>): Promise<void>
-  /** A system line in the chat: English text, plus the event so a console can word it itself. */
+  /**
+   * A system line in the chat: English text, plus the event so a console can word it itself. The
+   * text is cleaned of control and bidi characters, whatever values were interpolated into it.
+   */
   systemLine(body: string, type: string, data?: Record<string, unknown>): Promise<void>
 }
 
@@ -80,7 +84,7 @@ export class SessionFeed {
       next,
       event: (type, actor, data = {}) => events.append(type, actor, data),
       systemLine: async (body, type, data = {}) => {
-        await tx.insert(chatMessages).values({ sessionId, sender: 'system', body, systemEvent: { type, data }, seq: await next() })
+        await tx.insert(chatMessages).values({ sessionId, sender: 'system', body: cleanText(body), systemEvent: { type, data }, seq: await next() })
       },
     }
   }

@@ -14,6 +14,8 @@ import {
   type BatchScriptRecord,
 } from '../db/schema.ts'
 import { conflict, notFound, unprocessable } from '../errors.ts'
+import { sha256Hex } from '../lib/script-files.ts'
+import { cleanText } from '../lib/text.ts'
 import type { Paging } from '../schemas/common.ts'
 import {
   MAX_ARGS_BYTES,
@@ -21,6 +23,7 @@ import {
   MAX_BATCH_SESSIONS,
   MAX_OUTPUT_BYTES,
   type RunFinish,
+  type RunScriptsConsentDetails,
   type RunScriptsPayload,
   type ScriptBatch,
   type ScriptBatchCreate,
@@ -115,7 +118,8 @@ function chatLine(run: ScriptRunRow, count: number): { body: string; systemEvent
     body = `${title}: ${statusWords[run.status]}${facts.length ? ` (${facts.join(', ')})` : ''}${run.error ? ` — ${run.error}` : ''}`
   }
   return {
-    body,
+    // Names and the agent's error text are interpolated: none of their control characters reach a reader.
+    body: cleanText(body),
     systemEvent: {
       type: 'script_run',
       data: {
@@ -233,6 +237,8 @@ export class RunsService {
         files: script.files.map((f) => ({ name: f.name, role: f.role, size: f.size, sha256: f.sha256 })),
         args: item.args ?? [],
         timeoutSeconds: item.timeoutSeconds ?? script.defaultTimeoutSeconds,
+        signature: script.signature,
+        signatureKeyId: script.signatureKeyId,
       }
     })
 
@@ -290,22 +296,29 @@ export class RunsService {
       throw conflict('RUN_QUEUE_FULL', `Session ${formatNumber(session.number)} already has ${MAX_OPEN_RUNS_PER_SESSION} script runs waiting or running; cancel one or wait`)
     }
     const scripts = batch.scripts.map((r) => ({ ...r, runId: randomUUID(), executable: r.files.find((f) => f.role === 'executable')!.name }))
-    const consent = await this.consents.createInTx(s, 'run_scripts', principal.userId, {
+    // The agent recomputes the digest from these files and checks the signature over
+    // versionStatement({ scriptId, versionId, number: version, digest }) before asking the customer.
+    const details: RunScriptsConsentDetails = {
       batchId: batch.id,
       stopOnFailure: batch.stopOnFailure,
       effect: RUN_EFFECT,
       scripts: scripts.map((r) => ({
         position: r.position,
+        scriptId: r.scriptId,
+        versionId: r.versionId,
         name: r.name,
         version: r.version,
         size: r.size,
         digest: r.digest,
+        signature: r.signature ?? '',
+        signatureKeyId: r.signatureKeyId ?? '',
         executable: r.executable,
         files: r.files,
         args: r.args,
         timeoutSeconds: r.timeoutSeconds,
       })),
-    })
+    }
+    const consent = await this.consents.createInTx(s, 'run_scripts', principal.userId, details)
     const payload: RunScriptsPayload = {
       batchId: batch.id,
       stopOnFailure: batch.stopOnFailure,
@@ -559,18 +572,33 @@ export class RunsService {
     return { run, command }
   }
 
-  /** The bytes of one file of a run's script version, while the run may still start or runs. */
-  async agentFile(agent: { sessionId: string }, runId: string, name: string) {
+  /**
+   * The bytes of one file of a run's script version, while the run may still start or runs. Only
+   * files the customer was asked about are served, and only when their bytes still hash to the
+   * sha256 in the batch (what the customer approved) and in the file's row: otherwise 422
+   * DIGEST_MISMATCH, recorded in the site audit trail.
+   */
+  async agentFile(agent: { agentId: string; sessionId: string }, runId: string, name: string) {
     const [row] = await this.db
-      .select({ run: scriptRuns, commandStatus: commands.status, consentStatus: consentRequests.status })
+      .select({ run: scriptRuns, consentStatus: consentRequests.status, batchScripts: runBatches.scripts })
       .from(scriptRuns)
       .innerJoin(commands, eq(commands.id, scriptRuns.commandId))
       .innerJoin(consentRequests, eq(consentRequests.id, scriptRuns.consentId))
+      .innerJoin(runBatches, eq(runBatches.id, scriptRuns.batchId))
       .where(and(eq(scriptRuns.id, runId), eq(scriptRuns.sessionId, agent.sessionId), isNotNull(commands.dispatchSeq)))
     if (!row || row.consentStatus !== 'approved') throw runNotFound()
-    if (row.run.status !== 'queued' && row.run.status !== 'running') throw conflict('RUN_FINISHED', `This run is ${row.run.status}; its files are no longer served`)
-    const file = await this.scripts.versionFile(row.run.versionId, name)
-    if (!file) throw notFound('Script file', 'FILE_NOT_FOUND')
+    const { run } = row
+    if (run.status !== 'queued' && run.status !== 'running') throw conflict('RUN_FINISHED', `This run is ${run.status}; its files are no longer served`)
+    const approved = row.batchScripts.find((s) => s.position === run.position)?.files.find((f) => f.name === name)
+    const file = approved && (await this.scripts.versionFile(run.versionId, name))
+    if (!approved || !file) throw notFound('Script file', 'FILE_NOT_FOUND')
+    const actual = sha256Hex(file.content)
+    if (actual !== approved.sha256 || actual !== file.sha256 || file.content.length !== approved.size) {
+      const problem = { reason: 'file' as const, file: name, expected: `sha256 ${approved.sha256}, ${approved.size} bytes`, actual: `sha256 ${actual}, ${file.content.length} bytes` }
+      const version = { id: run.versionId, scriptId: run.scriptId, scriptName: run.scriptName, number: run.version }
+      await this.scripts.integrity.record({ type: 'agent', id: agent.agentId }, version, problem, 'download')
+      throw this.scripts.integrity.mismatch(version, problem, 'name', 'It is not served.')
+    }
     return file
   }
 

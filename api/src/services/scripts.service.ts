@@ -1,11 +1,14 @@
+import { randomUUID } from 'node:crypto'
 import { and, asc, count, desc, eq, ilike, inArray, isNull, or, sql, type AnyColumn, type SQL } from 'drizzle-orm'
 import type { Db } from '../db/client.ts'
 import { scriptCategories, scriptFiles, scripts, scriptVersions, users } from '../db/schema.ts'
 import { AppError, badRequest, conflict, forbidden, notFound, tooLarge, unprocessable } from '../errors.ts'
 import { executableExtensions, fileNameProblem, isExecutable, sha256Hex, versionDigest } from '../lib/script-files.ts'
+import { quoteName, refuseControlCharacters } from '../lib/text.ts'
 import type { Paging } from '../schemas/common.ts'
 import type { Script, ScriptFields, ScriptFile, ScriptUpdate, ScriptVersion, scriptSorts } from '../schemas/scripts.ts'
 import { isUniqueViolation, likePattern, type Role } from './accounts.service.ts'
+import type { ScriptIntegrity } from './script-integrity.ts'
 
 /** Who is asking: visibility and ownership depend on it. */
 export interface Actor {
@@ -25,6 +28,12 @@ export interface NewFile {
 
 export interface StoredFile extends ScriptFile {
   content: Buffer
+}
+
+/** A script's current version checked against its stored bytes, with the signature the agent verifies. */
+export interface SignedScript extends Script {
+  signature: string
+  signatureKeyId: string
 }
 
 export interface ScriptListQuery extends Paging<(typeof scriptSorts)[number]> {
@@ -52,6 +61,7 @@ const invalidFileName = (field: string, message: string) => badRequest('INVALID_
 function cleanName(name: string): string {
   const trimmed = name.trim()
   if (!trimmed) throw badRequest('VALIDATION_FAILED', 'The name must not be blank', { name: 'must not be blank' })
+  refuseControlCharacters({ name: trimmed })
   return trimmed
 }
 
@@ -60,10 +70,10 @@ function checkFileSet(files: readonly NewFile[], limit: number) {
   const seen = new Set<string>()
   for (const file of files) {
     const problem = fileNameProblem(file.name)
-    if (problem) throw invalidFileName(file.field, `File name ${JSON.stringify(file.name)} ${problem}`)
+    if (problem) throw invalidFileName(file.field, `File name ${quoteName(file.name)} ${problem}`)
     // Case-insensitive: the agent may write the files on a case-insensitive file system.
     const key = file.name.toLowerCase()
-    if (seen.has(key)) throw invalidFileName(file.field, `File name ${JSON.stringify(file.name)} is used twice in this script`)
+    if (seen.has(key)) throw invalidFileName(file.field, `File name ${quoteName(file.name)} is used twice in this script`)
     seen.add(key)
   }
   const executables = files.filter((f) => f.role === 'executable')
@@ -128,6 +138,8 @@ export class ScriptsService {
     readonly maxBytes: number,
     /** How file contents go to the database (Database.bytes): the fastest way per driver. */
     private readonly bytes: (content: Buffer) => SQL,
+    /** Signs each version as it is stored; checks a version's bytes before it runs. */
+    readonly integrity: ScriptIntegrity,
   ) {}
 
   /** Published scripts and your own; site admins see all. Deleted scripts are gone for everyone. */
@@ -253,14 +265,28 @@ export class ScriptsService {
 
   /**
    * The current versions of scripts the actor may run (the ones they may see: published, their
-   * own, or any for a site admin), with their files. 404 for any other, as for a read.
+   * own, or any for a site admin), with their files and signatures. 404 for any other, as for a
+   * read. Each version's stored bytes are hashed again and its digest and signature checked: a
+   * version that does not match what was uploaded is refused (422 DIGEST_MISMATCH, under
+   * `scripts.N`) and the refusal recorded in the site audit trail.
    */
-  async resolveForRun(actor: Actor, ids: readonly string[]): Promise<Map<string, Script>> {
+  async resolveForRun(actor: Actor, ids: readonly string[]): Promise<Map<string, SignedScript>> {
     const unique = [...new Set(ids)]
     const rows = await this.selectScripts().where(and(inArray(scripts.id, unique), this.visibleTo(actor)))
     const found = new Map((await this.toScripts(rows)).map((s) => [s.id, s]))
     for (const id of unique) if (!found.has(id)) throw scriptNotFound()
-    return found
+    const signed = new Map<string, SignedScript>()
+    // One version at a time: at most one script's bytes (SCRIPT_MAX_BYTES) in memory.
+    for (const id of unique) {
+      const script = found.get(id)!
+      const report = await this.integrity.verify(script.versionId)
+      if (!report.ok) {
+        await this.integrity.record({ type: 'user', id: actor.userId }, report.version, report.problem, 'run')
+        throw this.integrity.mismatch(report.version, report.problem, `scripts.${ids.indexOf(id)}`, 'It cannot run; nothing was created.')
+      }
+      signed.set(id, { ...script, signature: report.signature, signatureKeyId: report.signatureKeyId })
+    }
+    return signed
   }
 
   /** One file of a version, with its content (the agent's download of what a run needs). */
@@ -308,10 +334,13 @@ export class ScriptsService {
     if (taken && taken.id !== exceptId) throw nameTaken()
   }
 
+  /** A new immutable version, signed as it is stored (the agent checks the signature before it runs anything). */
   private async insertVersion(tx: Tx, scriptId: string, number: number, createdById: string, files: readonly NewFile[]) {
     const { rows, size, digest } = describe(files)
-    const [version] = await tx.insert(scriptVersions).values({ scriptId, number, digest, size, createdById }).returning()
-    await tx.insert(scriptFiles).values(rows.map((r) => ({ ...r, content: this.bytes(r.content), versionId: version!.id })))
+    const id = randomUUID()
+    const signed = this.integrity.sign({ scriptId, versionId: id, number, digest })
+    await tx.insert(scriptVersions).values({ id, scriptId, number, digest, size, createdById, ...signed })
+    await tx.insert(scriptFiles).values(rows.map((r) => ({ ...r, content: this.bytes(r.content), versionId: id })))
     return { size }
   }
 

@@ -3,6 +3,7 @@ import { and, asc, count, desc, eq, gte, ilike, inArray, isNotNull, lt, ne, or, 
 import type { Db } from '../db/client.ts'
 import { SessionEventWriter } from '../lib/audit-chain.ts'
 import type { Keyring } from '../lib/keyring.ts'
+import { refuseControlCharacters } from '../lib/text.ts'
 import { agents, consentRequests, sessionEvents, supportSessions, users } from '../db/schema.ts'
 import { conflict, notFound } from '../errors.ts'
 import type { Paging } from '../schemas/common.ts'
@@ -104,6 +105,8 @@ export class SessionsService {
   }
 
   async create(principal: Principal, input: { customerName: string; customerEmail?: string | undefined; description?: string | undefined }): Promise<Session> {
+    // The customer's agent shows both; notes may have several lines.
+    refuseControlCharacters({ customerName: input.customerName, description: input.description }, ['description'])
     const expiresAt = new Date(Date.now() + this.timings.waitingExpiryMs)
     // 10^9 numbers and a handful open at once: a collision is rare, and the unique index catches it.
     for (let attempt = 0; ; attempt++) {

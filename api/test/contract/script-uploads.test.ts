@@ -175,6 +175,13 @@ t.test('file names that are paths or hide characters are refused', async (t) => 
     ['a\u0000b.txt', 'NUL'],
     ['a\u001bb.txt', 'an escape character'],
     ['a\u0085b.txt', 'a C1 control'],
+    ['invoice\u202egnp.sh', 'a bidi override'],
+    ['a\u2066b\u2069.txt', 'bidi isolates'],
+    ['CON', 'a Windows device name'],
+    ['nul.txt', 'a Windows device name with an extension'],
+    ['Com1.log', 'a Windows serial port name'],
+    ['notes.txt.', 'a trailing dot'],
+    ['notes.txt ', 'a trailing space'],
     ['', 'empty'],
   ]
   for (const [name, why] of names) {

@@ -9,6 +9,7 @@ import { AuthService } from '../../services/auth.service.ts'
 import { CategoriesService } from '../../services/categories.service.ts'
 import { ReportsService } from '../../services/reports.service.ts'
 import { RunsService } from '../../services/runs.service.ts'
+import { ScriptIntegrity } from '../../services/script-integrity.ts'
 import { ScriptsService } from '../../services/scripts.service.ts'
 import { ChatService } from '../../services/chat.service.ts'
 import { CommandQueue } from '../../services/commands.service.ts'
@@ -25,7 +26,7 @@ function createServices(app: FastifyInstance) {
   const accounts = new AccountsService(db, c.PASSWORD_MIN_LENGTH)
   const auth = new AuthService(db, accounts, c.SESSION_TTL_MINUTES * 60_000)
   const categories = new CategoriesService(db)
-  const scripts = new ScriptsService(db, c.SCRIPT_MAX_BYTES, bytes)
+  const scripts = new ScriptsService(db, c.SCRIPT_MAX_BYTES, bytes, new ScriptIntegrity(db, app.keyring))
 
   const pollWaitMs = c.AGENT_POLL_WAIT_SECONDS * 1000
   const offlineAfterMs = (c.AGENT_OFFLINE_AFTER_SECONDS ?? 2 * c.AGENT_POLL_WAIT_SECONDS + 5) * 1000
@@ -39,7 +40,7 @@ function createServices(app: FastifyInstance) {
   consents.sessions = sessions
   consents.commands = commands
   const runs = new RunsService(db, feed, consents, commands, scripts, { lostGraceMs: c.SCRIPT_LOST_GRACE_SECONDS * 1000 })
-  const agents = new AgentsService(db, feed, commands, runs, { pollWaitMs, offlineAfterMs, rejoinWindowMs: c.AGENT_REJOIN_WINDOW_MINUTES * 60_000 })
+  const agents = new AgentsService(db, feed, commands, runs, { pollWaitMs, offlineAfterMs, rejoinWindowMs: c.AGENT_REJOIN_WINDOW_MINUTES * 60_000 }, app.keyring)
   const systemInfo = new SystemInfoService(db, feed, sessions, consents, commands)
   const chat = new ChatService(db, feed, sessions)
   const access = new AccessService(db, feed, sessions, consents, commands, { offlineAfterMs, credentialsTtlMs: c.LOGON_CREDENTIALS_TTL_SECONDS * 1000 })

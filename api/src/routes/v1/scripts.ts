@@ -102,7 +102,7 @@ export default async function scriptRoutes(fastify: FastifyInstance) {
         operationId: 'updateScript',
         tags,
         summary: 'Change a script’s name, category, description, publication or default timeout',
-        description: 'Metadata only: the version stays. Owner or site admin only (403 NOT_OWNER).',
+        description: 'Metadata only: the version stays. Owner or site admin only (403 NOT_OWNER). 422 CONTROL_CHARACTERS: the name holds control or bidi override characters.',
         params: IdParams,
         body: ScriptUpdate,
         response: { 200: ref(Script), ...errors(403, 404, 409, 422) },
@@ -237,8 +237,9 @@ async function uploadRoutes(fastify: FastifyInstance) {
         summary: 'Upload a new script: its fields, the executable and its input files',
         description:
           'multipart/form-data. 413 SCRIPT_TOO_LARGE when the files together exceed SCRIPT_MAX_BYTES; ' +
-          '400 INVALID_FILE_NAME; 409 NAME_TAKEN (ignoring case); 422 UNKNOWN_CATEGORY, EXECUTABLE_REQUIRED, ' +
-          'UNSUPPORTED_EXECUTABLE. Nothing is stored unless everything is.',
+          '400 INVALID_FILE_NAME (a path, `..`, control or bidi characters, over 255 bytes, a Windows device name such as CON or nul.txt, a trailing dot or space); ' +
+          '409 NAME_TAKEN (ignoring case); 422 UNKNOWN_CATEGORY, EXECUTABLE_REQUIRED, UNSUPPORTED_EXECUTABLE, CONTROL_CHARACTERS (in the name). ' +
+          'Nothing is stored unless everything is. Each version is signed with the server’s signing key as it is stored.',
         response: { 201: ref(Script), ...errors(409, 422) },
       },
     },

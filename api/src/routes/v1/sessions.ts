@@ -46,9 +46,11 @@ export default async function sessionRoutes(fastify: FastifyInstance) {
         operationId: 'createSession',
         tags,
         summary: 'Open a support session and get the number to give the customer',
-        description: 'The number is 9 random digits, unique among open sessions. A session nobody joins expires (24 h by default).',
+        description:
+          'The number is 9 random digits, unique among open sessions. A session nobody joins expires (24 h by default). ' +
+          '422 CONTROL_CHARACTERS: the customer name or the description holds control or bidi override characters (the description may have line breaks and tabs).',
         body: SessionCreate,
-        response: { 201: ref(Session) },
+        response: { 201: ref(Session), ...errors(422) },
       },
     },
     async (request, reply) => reply.code(201).send(await sessions.create(principalOf(request), request.body)),

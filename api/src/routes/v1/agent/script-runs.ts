@@ -26,8 +26,9 @@ export default async function agentScriptRunRoutes(fastify: FastifyInstance) {
         tags,
         summary: 'One file of the script version a run was approved for',
         description:
-          'Only for a run of this session whose consent was approved and that is queued or running (409 RUN_FINISHED afterwards). ' +
-          '`ETag` is the sha256 the customer approved; the agent checks the bytes against its own record of the approval anyway.',
+          'Only for a run of this session whose consent was approved and that is queued or running (409 RUN_FINISHED afterwards), and only the files the customer was asked about. ' +
+          '`ETag` is the sha256 the customer approved; the server hashes the stored bytes again before serving them (422 DIGEST_MISMATCH when they differ, recorded in the site audit trail), ' +
+          'and the agent checks the bytes against its own record of the approval anyway.',
         params: RunFileParams,
         response: {
           200: {
@@ -35,7 +36,7 @@ export default async function agentScriptRunRoutes(fastify: FastifyInstance) {
             headers: { ETag: Type.String({ description: 'The file’s sha256 (hex), quoted' }) },
             content: { 'application/octet-stream': { schema: Type.String({ format: 'binary' }) } },
           },
-          ...errors(404, 409),
+          ...errors(404, 409, 422),
         },
       },
     },
