@@ -31,9 +31,9 @@ t.test('a database that does not answer: health says down within a second, with 
 })
 
 t.test('database timeouts come from the configuration, checked at start', async (t) => {
-  const result = await h.app.database.db.execute<{ statement_timeout: string }>(sql`show statement_timeout`)
   // PGlite answers { rows }, postgres.js the rows themselves.
-  const rows = ('rows' in result ? result.rows : result) as { statement_timeout: string }[]
+  const result = (await h.app.database.db.execute(sql`show statement_timeout`)) as unknown as { rows?: unknown[] } & unknown[]
+  const rows = (result.rows ?? result) as { statement_timeout: string }[]
   t.equal(rows[0]!.statement_timeout, '15s', 'every statement is bounded (15 s by default)')
   t.same([h.config.DATABASE_CONNECT_TIMEOUT_SECONDS, h.config.DATABASE_STATEMENT_TIMEOUT_MS], [5, 15_000], 'defaults')
   t.throws(
