@@ -35,15 +35,21 @@ function oneLevel(err: unknown): boolean {
 }
 
 /**
- * Whether an error means the database is unreachable or cannot serve for now (the request may
- * succeed later: 503), as opposed to a bug or a refused statement (500). drizzle wraps driver
- * errors (DrizzleQueryError), so the `cause` chain is followed.
+ * The driver's error when `err` means the database is unreachable or cannot serve for now (the
+ * request may succeed later: 503), as opposed to a bug or a refused statement (500). drizzle
+ * wraps driver errors (DrizzleQueryError, whose message holds the query's parameters), so the
+ * `cause` chain is followed and what is returned is the driver's own error: safe to log.
  */
-export function isDatabaseUnavailable(err: unknown): boolean {
+export function unavailableCause(err: unknown): { code: string | undefined; message: string } | undefined {
   let current: unknown = err
   for (let depth = 0; depth < 8 && current; depth++) {
-    if (oneLevel(current)) return true
+    if (oneLevel(current)) {
+      const { code, message } = current as { code?: unknown; message?: unknown }
+      return { code: typeof code === 'string' ? code : undefined, message: String(message ?? '') }
+    }
     current = (current as { cause?: unknown }).cause
   }
-  return false
+  return undefined
 }
+
+export const isDatabaseUnavailable = (err: unknown): boolean => unavailableCause(err) !== undefined

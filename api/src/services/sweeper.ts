@@ -1,5 +1,5 @@
 import type { FastifyBaseLogger } from 'fastify'
-import { isDatabaseUnavailable } from '../db/unavailable.ts'
+import { unavailableCause } from '../db/unavailable.ts'
 
 export interface SweepTask {
   name: string
@@ -37,10 +37,11 @@ export class Sweeper {
         const n = await task.run()
         if (n > 0) this.log.debug({ task: task.name, n }, 'sweep')
       } catch (err) {
-        if (isDatabaseUnavailable(err)) {
+        const down = unavailableCause(err)
+        if (down) {
           // The other tasks would only wait on the same database: the next sweep tries again.
           // Said once per outage, not once a second.
-          if (!this.databaseDown) this.log.warn({ err, task: task.name }, 'database unavailable; sweeps resume when it is back')
+          if (!this.databaseDown) this.log.warn({ database: down, task: task.name }, 'database unavailable; sweeps resume when it is back')
           this.databaseDown = true
           return
         }

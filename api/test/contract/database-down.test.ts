@@ -45,3 +45,9 @@ for (const op of operations) {
     else t.equal(body.code, 'SERVICE_UNAVAILABLE', 'the usual error body with a stable code (its shape checked against the contract)')
   })
 }
+
+t.test('the log says the database is unavailable, without the queries and their parameters', async (t) => {
+  const lines = h.logs.filter((l) => l.includes('database unavailable'))
+  t.ok(lines.length > 0, 'each 503 is logged with its request id')
+  t.notOk(lines.some((l) => /Failed query|params:/.test(l)), 'only the driver’s error: drizzle’s message would carry token hashes and other values')
+})

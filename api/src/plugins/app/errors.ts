@@ -1,6 +1,6 @@
 import type { FastifyError, FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
-import { isDatabaseUnavailable } from '../../db/unavailable.ts'
+import { unavailableCause } from '../../db/unavailable.ts'
 import { AppError, reasonPhrase, unavailable, type ErrorResponse } from '../../errors.ts'
 
 export interface AjvIssue {
@@ -46,9 +46,11 @@ export default fp(
   async function errors(app: FastifyInstance) {
     app.setErrorHandler((err: FastifyError | AppError, request, reply) => {
       let body: ErrorResponse
-      if (isDatabaseUnavailable(err)) {
-        // Not a bug: the database is down or overloaded. Clients retry after Retry-After.
-        request.log.warn({ err }, 'database unavailable')
+      const down = unavailableCause(err)
+      if (down) {
+        // Not a bug: the database is down or overloaded. Clients retry after Retry-After. Only the
+        // driver's error is logged: drizzle's wrapper carries the query's parameters.
+        request.log.warn({ database: down }, 'database unavailable')
         err = unavailable('SERVICE_UNAVAILABLE', `The database is unavailable; try again shortly (request id ${request.id})`)
       }
       if (err instanceof AppError) {

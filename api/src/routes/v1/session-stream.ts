@@ -1,5 +1,6 @@
 import { PassThrough } from 'node:stream'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { unavailableCause } from '../../db/unavailable.ts'
 
 const HEARTBEAT_MS = 15_000
 const READ_RETRY_MS = 2_000
@@ -47,7 +48,8 @@ export async function openSessionStream(app: FastifyInstance, request: FastifyRe
       } catch (err) {
         // The stream stays open and reads again from the same cursor, shortly, without waiting
         // for a wake-up that may never come (the database is away: nothing commits, nothing notifies).
-        if (!failing) request.log.warn({ err, sessionId }, 'session stream read failed; retrying')
+        const down = unavailableCause(err)
+        if (!failing) request.log.warn(down ? { database: down, sessionId } : { err, sessionId }, 'session stream read failed; retrying')
         failing = true
         if (!closed) retry ??= setTimeout(() => {
           retry = undefined
