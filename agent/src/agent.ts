@@ -5,10 +5,12 @@ import type { PlatformAdapter } from './platform/index.ts'
 import type { AgentCommand, RunContext, Runner } from './runners/index.ts'
 import { Identity, LogoffRunner, LogonRunner } from './runners/logon.ts'
 import { RebootRunner } from './runners/reboot.ts'
+import { removeLeftoverSpills } from './runners/output-streamer.ts'
 import { removeLeftoverRunDirs } from './runners/script-exec.ts'
 import { recoverInterrupted, ScriptsRunner, type RunsApi } from './runners/scripts.ts'
 import { SystemInfoRunner } from './runners/system-info.ts'
 import { describeProblem, verifyScripts, wordProblem, type VerifyProblem } from './runners/verify.ts'
+import { fetchWithTimeout, isTransient, retryDelay } from './retry.ts'
 import { RunJournal, type AgentState, type ApprovedScript, type StateStore } from './state.ts'
 import type { Terminal } from './terminal.ts'
 import { AGENT_PROTOCOL, agentVersion, compatible } from './version.ts'
@@ -24,7 +26,7 @@ export interface AgentOptions {
   platform: PlatformAdapter
   terminal: Terminal
   store: StateStore
-  /** First retry delay; it doubles up to maxRetryMs. */
+  /** The first retry waits up to this long; the ceiling doubles with each attempt up to maxRetryMs (30 s). */
   retryMs?: number
   maxRetryMs?: number
 }
@@ -43,21 +45,24 @@ export class AgentExit extends Error {
 /** `rebooting`: the agent restarts the computer (or, simulated, exits as if it did) and rejoins from its saved state afterwards. */
 export const EXIT = { ok: 0, usage: 2, incompatible: 3, sessionGone: 4, tooMany: 5, rebooting: 10 } as const
 
+/** The longest one call may take: a poll is held up to 25 s, a file is at most 1 MiB. */
+const REQUEST_TIMEOUT_MS = 90_000
+
 type Feed = Schemas['AgentFeed']
 type Joined = Schemas['AgentJoined']
-
-function isNetworkError(err: unknown): boolean {
-  if (err instanceof ApiError) return err.status === 502 || err.status === 503 || err.status === 504
-  if (err instanceof TypeError) return true // fetch failed: refused, reset, DNS, TLS
-  const name = (err as { name?: string })?.name
-  return name === 'HeadersTimeoutError' || name === 'SocketError'
-}
 
 function describe(err: unknown): string {
   const cause = (err as { cause?: { code?: string; message?: string } })?.cause
   if (cause?.code) return cause.code
   if (err instanceof ApiError) return `${err.status} ${err.code}`
   return err instanceof Error ? err.message : String(err)
+}
+
+/** The chunk the server wants next after 409 OUTPUT_SEQUENCE_GAP; undefined for any other error. */
+function gapAt(err: unknown): number | undefined {
+  if (!(err instanceof ApiError) || err.code !== 'OUTPUT_SEQUENCE_GAP') return undefined
+  const expected = Number(err.errors.expectedSequence)
+  return Number.isSafeInteger(expected) && expected >= 0 ? expected : undefined
 }
 
 function isAbort(err: unknown): boolean {
@@ -85,9 +90,11 @@ export class Agent {
   private readonly identity = new Identity()
   /** Set when the computer is being restarted: the poll loop ends and the agent exits with EXIT.rebooting. */
   private restarting: 'restarting' | 'simulated' | undefined
+  /** When the server stopped answering (the customer was told once); cleared by the next answer. */
+  private lostAt: number | undefined
 
   constructor(private readonly options: AgentOptions) {
-    this.api = createClient({ baseUrl: options.server, token: () => this.state?.agentToken })
+    this.api = createClient({ baseUrl: options.server, token: () => this.state?.agentToken, fetch: fetchWithTimeout(REQUEST_TIMEOUT_MS) })
     const { t, platform } = options
     this.journal = new RunJournal(options.store.dir)
     this.runsApi = this.createRunsApi()
@@ -96,6 +103,7 @@ export class Agent {
         api: this.runsApi,
         journal: this.journal,
         signalFor: (commandId) => (this.cancels.get(commandId) ?? new AbortController()).signal,
+        spillDir: options.store.dir,
         runAs: () => this.identity.runAs(),
         signingKey: () => this.state?.signingKey,
         messages: {
@@ -180,7 +188,7 @@ export class Agent {
     if (was) this.say(key, { username: was })
   }
 
-  /** The script-run calls, each retried over network failures; a 409 means the server closed the run. */
+  /** The script-run calls, each retried until the server answers; a 409 means the server closed the run (or wants output resent). */
   private createRunsApi(): RunsApi {
     const path = (id: string) => ({ params: { path: { id } } })
     const closed = (err: unknown) => err instanceof ApiError && err.status === 409
@@ -203,16 +211,23 @@ export class Agent {
       output: async (runId, chunks) => {
         try {
           const { data } = await this.retry('poll', () => this.api.POST('/api/v1/agent/script-runs/{id}/output', { ...path(runId), body: { chunks } }))
-          return { status: data!.status }
+          return { kind: 'stored', status: data!.status }
         } catch (err) {
-          if (closed(err)) return { status: 'closed' }
+          const expected = gapAt(err)
+          if (expected !== undefined) return { kind: 'gap', expected }
+          if (closed(err) || (err instanceof ApiError && err.status === 404)) return { kind: 'closed' }
           throw err
         }
       },
       finish: async (runId, body) => {
-        await this.retry('poll', () => this.api.POST('/api/v1/agent/script-runs/{id}/finish', { ...path(runId), body })).catch((err: unknown) => {
+        try {
+          await this.retry('poll', () => this.api.POST('/api/v1/agent/script-runs/{id}/finish', { ...path(runId), body }))
+        } catch (err) {
+          const expected = gapAt(err)
+          if (expected !== undefined) return { gap: expected }
           if (!closed(err) && !(err instanceof ApiError && err.status === 404)) throw err
-        })
+        }
+        return 'done'
       },
     }
   }
@@ -232,34 +247,56 @@ export class Agent {
   }
 
   /**
-   * Calls the server, retrying network failures with backoff (1 s doubling to 30 s) and saying
-   * so; other errors are the caller's. Stops when the agent stops.
+   * Calls the server until it answers: network failures, every 5xx and 429 are retried, forever,
+   * with backoff and full jitter (capped at 30 s) or after the server's Retry-After; other errors
+   * are the caller's. The customer hears once that the connection was lost and once that it is
+   * back, however many calls retry meanwhile. Stops when the agent stops.
    */
-  private async retry<T>(what: 'connect' | 'poll', call: () => Promise<T>): Promise<T> {
-    let delay = this.options.retryMs ?? 1000
-    let failed = false
-    for (;;) {
+  private async retry<T>(what: 'connect' | 'poll', call: () => Promise<T>, transient: (err: unknown) => boolean = isTransient): Promise<T> {
+    for (let attempt = 0; ; attempt++) {
+      const started = performance.now()
       try {
         const result = await call()
-        if (failed) this.say('reconnected')
+        this.answered(started)
         return result
       } catch (err) {
-        if (this.stopping.signal.aborted || isAbort(err) || !isNetworkError(err)) throw err
-        failed = true
-        const seconds = Math.round(delay / 100) / 10
-        this.say(what === 'connect' ? 'unreachable' : 'connectionLost', { server: this.options.server, reason: describe(err), seconds })
-        await sleep(delay, undefined, { signal: this.stopping.signal }).catch(() => undefined)
+        if (this.stopping.signal.aborted || isAbort(err)) throw err
+        if (!transient(err)) {
+          if (err instanceof ApiError && !isTransient(err)) this.answered(started)
+          throw err
+        }
+        this.unanswered(what, err)
+        await sleep(retryDelay(err, attempt, this.options.retryMs ?? 1000, this.options.maxRetryMs ?? 30_000), undefined, { signal: this.stopping.signal }).catch(
+          () => undefined,
+        )
         if (this.stopping.signal.aborted) throw err
-        delay = Math.min(delay * 2, this.options.maxRetryMs ?? 30_000)
       }
     }
+  }
+
+  /** The first failure of an outage tells the customer; the others say nothing. */
+  private unanswered(what: 'connect' | 'poll', err: unknown) {
+    if (this.lostAt !== undefined) return
+    this.lostAt = performance.now()
+    this.say(what === 'connect' ? 'unreachable' : 'connectionLost', { server: this.options.server, reason: describe(err) })
+  }
+
+  /**
+   * An answer to a call made after the connection was lost ends the outage, once. An answer to
+   * an older call (a long-poll held from before) says nothing about now.
+   */
+  private answered(startedAt: number) {
+    if (this.lostAt === undefined || startedAt < this.lostAt) return
+    this.lostAt = undefined
+    this.say('reconnected')
   }
 
   async checkServer() {
     this.say('connecting', { server: this.options.server })
     let health: { version?: string } | undefined
     try {
-      health = (await this.retry('connect', () => this.api.GET('/health'))).data
+      // A 503 is an answer here: a Helpline whose database is down still says its version.
+      health = (await this.retry('connect', () => this.api.GET('/health'), (err) => isTransient(err) && !(err instanceof ApiError && err.status === 503))).data
     } catch (err) {
       if (err instanceof ApiError && err.status === 503) {
         health = (err.body as unknown as { version?: string }).version ? (err.body as unknown as { version: string }) : undefined
@@ -315,7 +352,9 @@ export class Agent {
       this.state = undefined
     }
     const body = { number, protocol: AGENT_PROTOCOL, agentVersion, platform: await this.platformBody(), publicKey: await this.options.store.publicKey() }
-    const { data } = await this.retry('connect', () => this.api.POST('/api/v1/agent/join', { body })).catch((err: unknown) => this.joinError(err, number))
+    // Too many join attempts (429) ends the agent with a message instead (joinError).
+    const joinTransient = (err: unknown) => isTransient(err) && !(err instanceof ApiError && err.status === 429)
+    const { data } = await this.retry('connect', () => this.api.POST('/api/v1/agent/join', { body }), joinTransient).catch((err: unknown) => this.joinError(err, number))
     this.adopt(data!)
     this.say('joined', { number: data!.session.number, csr: data!.session.csrName })
   }
@@ -395,6 +434,7 @@ export class Agent {
     const count = await recoverInterrupted(this.journal, this.runsApi).catch(() => 0)
     if (count > 0) this.say('scriptsRecovered', { count })
     await removeLeftoverRunDirs().catch(() => [])
+    removeLeftoverSpills(this.options.store.dir)
   }
 
   private handle(feed: Feed) {

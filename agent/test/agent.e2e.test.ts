@@ -163,25 +163,30 @@ t.test('clear one-line errors: wrong number (English and Japanese), not a number
   t.match(flag.output(), /「12345」はセッション番号ではありません。/)
 })
 
-t.test('an unreachable server: retries with backoff and says so, then joins when it is back', async (t) => {
+t.test('an unreachable server: retries with backoff and says so once, then joins when it is back', async (t) => {
   const s = await newSession(api, 'Ursula')
-  // A port nobody listens on yet; later a proxy to the real server opens there.
-  const probe = createNetServer()
-  await new Promise<void>((r) => probe.listen(0, '127.0.0.1', r))
-  const port = (probe.address() as AddressInfo).port
-  await new Promise((r) => probe.close(r))
-  const agent = startAgent(['join', s.number, '--server', `http://127.0.0.1:${port}`, '--state-dir', stateDir(), '--platform', 'simulated'])
-  await agent.waitFor(/Cannot reach the server at http:\/\/127\.0\.0\.1:\d+ \(ECONNREFUSED\)\. Retrying in 1 s…/)
-  await agent.waitFor(/Retrying in 2 s…/)
+  // A door that resets every connection, until it starts forwarding to the real server.
   const target = new URL(server.url)
-  const proxy = createNetServer((socket) => {
+  let attempts = 0
+  let forward = false
+  const door = createNetServer((socket) => {
+    if (!forward) {
+      attempts++
+      return socket.resetAndDestroy()
+    }
     const upstream = connect(Number(target.port), target.hostname)
     socket.pipe(upstream).pipe(socket)
     socket.on('error', () => upstream.destroy())
     upstream.on('error', () => socket.destroy())
   })
-  await new Promise<void>((r) => proxy.listen(port, '127.0.0.1', r))
-  t.teardown(() => new Promise((r) => proxy.close(r)))
+  await new Promise<void>((r) => door.listen(0, '127.0.0.1', r))
+  t.teardown(() => new Promise((r) => door.close(r)))
+  const port = (door.address() as AddressInfo).port
+  const agent = startAgent(['join', s.number, '--server', `http://127.0.0.1:${port}`, '--state-dir', stateDir(), '--platform', 'simulated'])
+  await agent.waitFor(/Cannot reach the server at http:\/\/127\.0\.0\.1:\d+ \(ECONNRESET\)\. Trying again until it answers…/)
+  await until('a few more attempts', async () => attempts, (n) => n >= 4, 30_000)
+  t.equal(agent.output().match(/Cannot reach the server/g)?.length, 1, 'said once, not once per attempt')
+  forward = true
   await agent.waitFor(/Connected to the server again\.\n.*You joined support session/s, 30_000)
   agent.child.kill('SIGINT')
   await agent.exited

@@ -107,8 +107,11 @@ function runnerWith(approval: ApprovedScript[], key: SigningKey | undefined) {
       calls.push('start')
       return 'started'
     },
-    output: async () => ({ status: 'running' }),
-    finish: async (runId, body) => void finished.push({ runId, status: body.status, ...(body.error ? { error: body.error } : {}) }),
+    output: async () => ({ kind: 'stored', status: 'running' }),
+    finish: async (runId, body) => {
+      finished.push({ runId, status: body.status, ...(body.error ? { error: body.error } : {}) })
+      return 'done'
+    },
   }
   const said: string[] = []
   const executed: string[][] = []
@@ -116,6 +119,7 @@ function runnerWith(approval: ApprovedScript[], key: SigningKey | undefined) {
     api,
     journal,
     signingKey: () => key,
+    spillDir: tmpdir(),
     signalFor: () => new AbortController().signal,
     messages: { starting: (n) => `starting ${n}`, finished: (n, s) => `${n} ${s}`, refused: (r) => `refused: ${r}`, unverified: (p) => `unverified: ${p.code}` },
     execute: async (options) => {

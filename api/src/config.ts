@@ -11,6 +11,16 @@ export const Config = Type.Object({
   DATABASE_URL: Type.Optional(Type.String({ pattern: '^postgres(ql)?://' })),
   DATA_DIR: Type.String({ minLength: 1, default: './data' }),
   /**
+   * How long a new connection to PostgreSQL may take before the request that needed it answers
+   * 503 (docs/security-notes/outage.md).
+   */
+  DATABASE_CONNECT_TIMEOUT_SECONDS: Type.Integer({ minimum: 1, maximum: 300, default: 5 }),
+  /**
+   * The longest one SQL statement may run (lock waits included) before the database cancels it
+   * and the request answers 503; a connection that has not answered 5 s after that is dropped.
+   */
+  DATABASE_STATEMENT_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 3_600_000, default: 15_000 }),
+  /**
    * Where the server keeps the secrets that must not live in the database (the script signing key
    * and the server secret); created on first start, mode 0600. See docs/security.md.
    */

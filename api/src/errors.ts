@@ -68,4 +68,7 @@ export const tooLarge = (code: string, message: string) => new AppError(413, cod
 export const unprocessable = (code: string, message: string, errors?: Fields) => new AppError(422, code, message, errors)
 export const tooManyRequests = (message: string, retryAfterSeconds: number) =>
   new AppError(429, 'RATE_LIMITED', message, undefined, { 'retry-after': String(retryAfterSeconds) })
-export const unavailable = (code: string, message: string) => new AppError(503, code, message)
+/** What a 503 tells a client to wait before trying again: the database is usually back within seconds. */
+export const RETRY_AFTER_SECONDS = 5
+export const unavailable = (code: string, message: string, retryAfterSeconds = RETRY_AFTER_SECONDS) =>
+  new AppError(503, code, message, undefined, { 'retry-after': String(retryAfterSeconds) })

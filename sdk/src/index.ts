@@ -12,15 +12,26 @@ export class ApiError extends Error {
   readonly body: ErrorResponse
   /** Field name → problem, when the API named the fields at fault. */
   readonly errors: Record<string, string>
+  /** Seconds the server asks to wait before trying again (its Retry-After, with 429 and 503). */
+  readonly retryAfterSeconds: number | undefined
 
-  constructor(status: number, body: ErrorResponse) {
+  constructor(status: number, body: ErrorResponse, retryAfterSeconds?: number) {
     super(body.message)
     this.name = 'ApiError'
     this.status = status
     this.code = body.code
     this.body = body
     this.errors = body.errors ?? {}
+    this.retryAfterSeconds = retryAfterSeconds
   }
+}
+
+/** Retry-After as seconds: a number of seconds, or an HTTP date. */
+function retryAfter(header: string | null): number | undefined {
+  if (!header) return undefined
+  if (/^\d+$/.test(header.trim())) return Number(header.trim())
+  const at = Date.parse(header)
+  return Number.isNaN(at) ? undefined : Math.max(0, Math.ceil((at - Date.now()) / 1000))
 }
 
 export interface ClientOptions {
@@ -50,7 +61,7 @@ async function toApiError(response: Response): Promise<ApiError> {
       message: text.slice(0, 500) || `HTTP ${response.status}`,
     }
   }
-  return new ApiError(response.status, body)
+  return new ApiError(response.status, body, retryAfter(response.headers.get('retry-after')))
 }
 
 /**

@@ -2,6 +2,7 @@ import { createHash, randomBytes } from 'node:crypto'
 import type { RunAs } from '../platform/index.ts'
 import type { ApprovedScript, RunJournal, SigningKey } from '../state.ts'
 import type { AgentCommand, RunContext, Runner } from './index.ts'
+import { OutputStreamer, type OutputAnswer, type OutputChunk } from './output-streamer.ts'
 import { executeScript, type ExecuteOptions, type ExecuteResult } from './script-exec.ts'
 import { describeProblem, verifyScripts, type VerifyProblem } from './verify.ts'
 
@@ -23,19 +24,25 @@ export interface RunScriptsPayload {
 }
 
 export type RunStatus = 'succeeded' | 'failed' | 'timed_out' | 'cancelled' | 'skipped' | 'lost'
-export interface OutputChunk {
-  sequence: number
-  stream: 'stdout' | 'stderr' | 'info'
-  data: string
-}
+export type { OutputChunk }
 
 /** The server calls a runner makes; each retries network failures itself and throws ApiErrors. */
 export interface RunsApi {
   download(runId: string, name: string): Promise<Uint8Array>
   /** 'refused' when the server says the run must not start (cancelled, skipped, already started elsewhere). */
   start(runId: string, startId: string): Promise<'started' | 'refused'>
-  output(runId: string, chunks: OutputChunk[]): Promise<{ status: string }>
-  finish(runId: string, body: { status: RunStatus; exitCode?: number | null; durationMs?: number; error?: string; truncated?: boolean }): Promise<void>
+  output(runId: string, chunks: OutputChunk[]): Promise<OutputAnswer>
+  /** `gap`: the server holds fewer output chunks than `outputChunks` says (409 OUTPUT_SEQUENCE_GAP). */
+  finish(runId: string, body: RunFinishBody): Promise<'done' | { gap: number }>
+}
+export interface RunFinishBody {
+  status: RunStatus
+  exitCode?: number | null
+  durationMs?: number
+  error?: string
+  truncated?: boolean
+  /** How many output chunks the agent produced; the server refuses the end while it holds fewer. */
+  outputChunks?: number
 }
 
 export interface ScriptMessages {
@@ -57,6 +64,10 @@ export interface ScriptsRunnerOptions {
   execute?: (options: ExecuteOptions) => Promise<ExecuteResult>
   /** Flush buffered output at least this often (ms). */
   flushMs?: number
+  /** The agent's state folder: output the server has not acknowledged spills there past a limit. */
+  spillDir: string
+  /** Unacknowledged output kept in memory before it spills (tests make it small). */
+  outputMemoryBytes?: number
   /** Who each script runs as, asked as it starts (log on / log off change it between commands). */
   runAs?: () => RunAs | undefined
   /** The server's signing key from join (undefined: this agent runs no scripts). */
@@ -64,9 +75,6 @@ export interface ScriptsRunnerOptions {
 }
 
 const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex')
-const PIECE_CHARS = 32 * 1024
-/** 8 × 32 Ki characters: a post stays far below the server's body limit whatever the output holds. */
-const MAX_CHUNKS_PER_POST = 8
 
 /** Whether the command asks for exactly what the customer approved: same scripts, versions, files, arguments, timeouts, order. */
 export function sameAsApproved(approved: readonly ApprovedScript[], scripts: readonly PayloadScript[]): boolean {
@@ -74,59 +82,6 @@ export function sameAsApproved(approved: readonly ApprovedScript[], scripts: rea
   const key = (s: ApprovedScript | PayloadScript) =>
     JSON.stringify([s.position, s.name, s.version, s.args, s.timeoutSeconds, s.files.map((f) => [f.name, f.role, f.size, f.sha256])])
   return approved.every((a, i) => key(a) === key(scripts[i]!))
-}
-
-/**
- * Streams one run's output to the server in numbered chunks: buffered briefly (so a chatty script
- * does not become thousands of posts), posted one post at a time (so chunks arrive in order), and
- * retried with the same numbers (so the server stores each once).
- */
-class OutputStreamer {
-  private buffer: OutputChunk[] = []
-  private sequence = 0
-  private timer: NodeJS.Timeout | undefined
-  private posting: Promise<void> = Promise.resolve()
-  readonly failures: string[] = []
-
-  constructor(
-    private readonly runId: string,
-    private readonly api: RunsApi,
-    private readonly flushMs: number,
-    private readonly onCancelled: () => void,
-  ) {}
-
-  push(stream: OutputChunk['stream'], raw: string) {
-    // The server's text columns cannot hold NUL; what the customer's script printed is kept otherwise.
-    const text = raw.includes('\u0000') ? raw.replaceAll('\u0000', '\uFFFD') : raw
-    for (let i = 0; i < text.length; i += PIECE_CHARS) {
-      const piece = text.slice(i, i + PIECE_CHARS)
-      const last = this.buffer[this.buffer.length - 1]
-      // Consecutive writes to one stream become one chunk while it stays small.
-      if (last && last.stream === stream && last.data.length + piece.length <= PIECE_CHARS) last.data += piece
-      else this.buffer.push({ sequence: this.sequence++, stream, data: piece })
-    }
-    if (this.buffer.length >= MAX_CHUNKS_PER_POST) this.flush()
-    else this.timer ??= setTimeout(() => this.flush(), this.flushMs)
-  }
-
-  flush(): Promise<void> {
-    clearTimeout(this.timer)
-    this.timer = undefined
-    if (this.buffer.length === 0) return this.posting
-    const batch = this.buffer.splice(0, MAX_CHUNKS_PER_POST)
-    this.posting = this.posting.then(async () => {
-      try {
-        const ack = await this.api.output(this.runId, batch)
-        if (ack.status === 'cancelled') this.onCancelled()
-      } catch (err) {
-        // Output the server will not take (the run was closed meanwhile) is not worth stopping
-        // the script for; the run's record says how it ended either way.
-        this.failures.push(err instanceof Error ? err.message : String(err))
-      }
-    })
-    if (this.buffer.length > 0) return this.flush()
-    return this.posting
-  }
 }
 
 /**
@@ -203,7 +158,13 @@ export class ScriptsRunner implements Runner {
       const local = new AbortController()
       const stop = () => local.abort()
       signal.addEventListener('abort', stop, { once: true })
-      const streamer = new OutputStreamer(s.runId, api, this.options.flushMs ?? 250, stop)
+      const streamer = new OutputStreamer({
+        post: (chunks) => api.output(s.runId, chunks),
+        spillDir: this.options.spillDir,
+        flushMs: this.options.flushMs ?? 250,
+        ...(this.options.outputMemoryBytes ? { memoryLimitBytes: this.options.outputMemoryBytes } : {}),
+        onCancelled: stop,
+      })
       let result: ExecuteResult
       try {
         result = await this.execute({
@@ -218,14 +179,19 @@ export class ScriptsRunner implements Runner {
       } finally {
         signal.removeEventListener('abort', stop)
       }
-      await streamer.flush()
-      await api.finish(s.runId, {
+      // The end is told only once the server holds all of the output, with how many chunks there were.
+      const output = await streamer.close()
+      const end: RunFinishBody = {
         status: result.status,
         exitCode: result.exitCode,
         durationMs: result.durationMs,
         ...(result.error ? { error: result.error.slice(0, 4000) } : {}),
         truncated: result.truncated,
-      })
+        ...(output.complete ? { outputChunks: output.produced } : {}),
+      }
+      // A gap here means the server lost acknowledged output (restored from a backup): nothing
+      // left to resend, so the end is recorded without the count rather than never.
+      if ((await api.finish(s.runId, end)) !== 'done') await api.finish(s.runId, { ...end, outputChunks: undefined })
       journal.finished(s.runId)
       context.say(messages.finished(s.name, result.status))
       if (result.status !== 'succeeded' && payload.stopOnFailure) return

@@ -8,6 +8,7 @@ import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator'
 import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js'
 import { migrate as migratePostgres } from 'drizzle-orm/postgres-js/migrator'
 import postgres from 'postgres'
+import { pgSocketFactory } from './pg-socket.ts'
 import * as schema from './schema.ts'
 
 export type Schema = typeof schema
@@ -45,15 +46,47 @@ export interface DatabaseOptions {
   dataDir: string
   /** A PGlite data-directory dump to start from instead of running initdb (tests: ~4x faster). */
   pgliteSnapshot?: Blob | undefined
+  /** How long a new PostgreSQL connection may take (default 5 s). */
+  connectTimeoutSeconds?: number | undefined
+  /** The longest one statement may run before the database cancels it (default 15 s). */
+  statementTimeoutMs?: number | undefined
 }
+
+/** Retries of a failed connection come quickly (at most 1 s apart): a request must not wait on them. */
+const reconnectDelaySeconds = (retries: number) => Math.min(2 ** retries / 20, 1) * (0.5 + Math.random() / 2)
 
 /** Opens the database and applies every pending migration. */
 export async function openDatabase(options: DatabaseOptions): Promise<Database> {
+  const statementTimeoutMs = options.statementTimeoutMs ?? 15_000
   if (options.url) {
-    // Quiet NOTICEs such as "relation already exists, skipping" from the migrator.
-    const client = postgres(options.url, { max: 10, onnotice: () => {} })
+    const settings = {
+      max: 10,
+      // Quiet NOTICEs such as "relation already exists, skipping" from the migrator.
+      onnotice: () => {},
+      connect_timeout: options.connectTimeoutSeconds ?? 5,
+      connection: {
+        statement_timeout: statementTimeoutMs,
+        // A transaction whose client vanished (its network dropped) does not hold its locks for long.
+        idle_in_transaction_session_timeout: 2 * statementTimeoutMs,
+        application_name: 'helpline',
+      },
+      // Idle connections are closed after a minute (fewer to find dead later); live ones are
+      // probed by TCP keepalive after 30 s of silence, and watched by the socket factory.
+      idle_timeout: 60,
+      keep_alive: 30,
+      backoff: reconnectDelaySeconds,
+      socket: pgSocketFactory(statementTimeoutMs + 5_000),
+    }
+    // `socket` is documented (README, "Custom socket") but missing from postgres.js's types.
+    const client = postgres(options.url, settings as postgres.Options<{}>)
     const db = drizzlePostgres(client, { schema }) as unknown as Db
-    await migratePostgres(drizzlePostgres(client), { migrationsFolder })
+    // Migrations may legitimately run longer than any request's statement: their own connection, no timeout.
+    const migrator = postgres(options.url, { max: 1, onnotice: () => {}, connect_timeout: settings.connect_timeout })
+    try {
+      await migratePostgres(drizzlePostgres(migrator), { migrationsFolder })
+    } finally {
+      await migrator.end({ timeout: 5 })
+    }
     return {
       db,
       driver: 'postgres',
@@ -76,6 +109,9 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
   })
   const db = drizzlePglite(client, { schema }) as unknown as Db
   await migratePglite(drizzlePglite(client), { migrationsFolder })
+  // Applied for parity with PostgreSQL; the embedded engine runs each statement on this process's
+  // own thread and cannot interrupt it, so in practice it bounds nothing there (docs/security-notes/outage.md).
+  await client.exec(`set statement_timeout = ${Math.trunc(statementTimeoutMs)}`)
   return {
     db,
     driver: 'pglite',

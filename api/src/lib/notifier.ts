@@ -38,6 +38,11 @@ class LocalListeners {
     for (const listener of [...set]) listener()
   }
 
+  /** Wakes every subscriber: each re-reads the database and finds what it missed. */
+  emitAll() {
+    for (const sessionId of [...this.bySession.keys()]) this.emit(sessionId)
+  }
+
   get size() {
     return this.bySession.size
   }
@@ -57,11 +62,23 @@ export function createLocalNotifier(): Notifier {
 /**
  * Several API instances on one PostgreSQL: NOTIFY reaches every instance's LISTEN connection
  * (this one included), and each fans out to its own subscribers. postgres.js re-listens after a
- * dropped connection by itself.
+ * dropped connection by itself (again and again while the database is down); notifications sent
+ * while nobody listened are lost, so each re-listen wakes every subscriber here to catch up.
  */
-export async function createPostgresNotifier(sql: postgres.Sql, onError: (err: unknown) => void): Promise<Notifier> {
+export async function createPostgresNotifier(sql: postgres.Sql, onError: (err: unknown) => void, onRelisten?: () => void): Promise<Notifier> {
   const listeners = new LocalListeners()
-  const subscription = await sql.listen(NOTIFY_CHANNEL, (payload) => listeners.emit(payload))
+  let listened = false
+  const subscription = await sql.listen(
+    NOTIFY_CHANNEL,
+    (payload) => listeners.emit(payload),
+    () => {
+      if (listened) {
+        onRelisten?.()
+        listeners.emitAll()
+      }
+      listened = true
+    },
+  )
   return {
     publish: (sessionId) => {
       sql.notify(NOTIFY_CHANNEL, sessionId).catch(onError)

@@ -57,3 +57,6 @@ export function page<T extends TSchema>(item: T, id: string) {
 export function errors(...statuses: number[]) {
   return Object.fromEntries(statuses.map((s) => [s, ref(ErrorResponse)])) as Record<number, ReturnType<typeof ref<typeof ErrorResponse>>>
 }
+
+/** The header of every 429 and 503: how long to wait before asking again. */
+export const retryAfterHeader = { 'Retry-After': Type.Integer({ minimum: 0, description: 'Seconds to wait before trying again' }) }

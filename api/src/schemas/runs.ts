@@ -279,7 +279,7 @@ export const RunOutputPost = Type.Object(
     chunks: Type.Array(
       Type.Object(
         {
-          sequence: Type.Integer({ minimum: 0, maximum: 10_000_000 }),
+          sequence: Type.Integer({ minimum: 0, maximum: 10_000_000, description: 'Per run, from 0, without gaps' }),
           stream: Type.Enum(['stdout', 'stderr', 'info']),
           data: Type.String({ maxLength: MAX_CHUNK_CHARS }),
         },
@@ -293,7 +293,7 @@ export const RunOutputPost = Type.Object(
 export const RunOutputAck = Type.Object(
   {
     stored: Type.Integer({ minimum: 0 }),
-    duplicates: Type.Integer({ minimum: 0, description: 'Chunks whose sequence was already stored: nothing changed for them' }),
+    duplicates: Type.Integer({ minimum: 0, description: 'Chunks whose sequence was already received: nothing changed for them' }),
     status: ref(ScriptRunStatus),
   },
   { $id: 'RunOutputAck', additionalProperties: false, description: 'status cancelled: stop the script' },
@@ -306,6 +306,13 @@ export const RunFinish = Type.Object(
     durationMs: Type.Optional(Type.Integer({ minimum: 0, maximum: 7 * 24 * 3_600_000 })),
     error: Type.Optional(Type.String({ maxLength: 4000 })),
     truncated: Type.Optional(Type.Boolean({ description: 'The agent dropped output past the limit' })),
+    outputChunks: Type.Optional(
+      Type.Integer({
+        minimum: 0,
+        maximum: 10_000_001,
+        description: 'How many output chunks the agent produced for this run; when the server holds fewer, 409 OUTPUT_SEQUENCE_GAP says where to resend from',
+      }),
+    ),
   },
   { additionalProperties: false },
 )

@@ -13,7 +13,7 @@ import {
   users,
   type BatchScriptRecord,
 } from '../db/schema.ts'
-import { conflict, notFound, unprocessable } from '../errors.ts'
+import { AppError, conflict, notFound, unprocessable } from '../errors.ts'
 import { sha256Hex } from '../lib/script-files.ts'
 import { cleanText } from '../lib/text.ts'
 import type { Paging } from '../schemas/common.ts'
@@ -46,6 +46,23 @@ type BatchRow = typeof runBatches.$inferSelect
 const OPEN_RUN: ScriptRunStatus[] = ['awaiting_consent', 'queued', 'running']
 const FINAL_RUN: ScriptRunStatus[] = ['denied', 'expired', 'succeeded', 'failed', 'timed_out', 'cancelled', 'skipped', 'lost']
 export const isFinalRun = (status: ScriptRunStatus) => FINAL_RUN.includes(status)
+
+/**
+ * Whether the script may still be running on the computer, as far as the server knows: running,
+ * or cancelled by the CSR while it ran and the agent has not yet said how it ended (the duration
+ * it reports is what marks that). Its output is taken until then, and refused afterwards.
+ */
+function runsOnAgent(run: ScriptRunRow): boolean {
+  return run.status === 'running' || (run.status === 'cancelled' && run.startedAt !== null && run.durationMs === null)
+}
+
+/** The agent says how many output chunks it produced; the end of a run with some missing is refused. */
+function assertOutputComplete(run: ScriptRunRow, produced: number | undefined) {
+  if (produced === undefined || produced <= run.outputNextSeq) return
+  throw conflict('OUTPUT_SEQUENCE_GAP', `The server holds ${run.outputNextSeq} of the ${produced} output chunks; send the rest before the end`, {
+    expectedSequence: String(run.outputNextSeq),
+  })
+}
 
 /** Open batches a session may have queued at once; more is 409 RUN_QUEUE_FULL. */
 export const MAX_OPEN_RUNS_PER_SESSION = 5
@@ -185,7 +202,10 @@ export class RunsService {
           .for('update')
         for (const run of open) {
           const final = status === 'cancelled' ? 'cancelled' : 'failed'
-          await this.finishRun(s, run, final, { error: error ?? (final === 'cancelled' ? 'Cancelled' : 'Failed') }, systemActor)
+          // A script cancelled while it runs goes on until the agent has killed it: its duration
+          // (and the end of its output) come with the agent's report.
+          const facts = { error: error ?? (final === 'cancelled' ? 'Cancelled' : 'Failed'), ...(final === 'cancelled' && run.status === 'running' ? { durationMs: null } : {}) }
+          await this.finishRun(s, run, final, facts, systemActor)
         }
       },
     })
@@ -566,8 +586,10 @@ export class RunsService {
       .where(and(eq(scriptRuns.id, runId), eq(scriptRuns.sessionId, s.sessionId)))
       .for('update')
     if (!run) throw runNotFound()
-    const command = await this.commands.findForAgent(s, run.commandId).catch(() => {
-      throw runNotFound()
+    const command = await this.commands.findForAgent(s, run.commandId).catch((err: unknown) => {
+      // A command not handed out makes the run not exist for the agent; anything else (the
+      // database went away) is not a 404.
+      throw err instanceof AppError && err.statusCode === 404 ? runNotFound() : err
     })
     return { run, command }
   }
@@ -644,19 +666,30 @@ export class RunsService {
     })
   }
 
-  /** Output chunks, stored once per (run, sequence), up to the per-run limit. */
+  /**
+   * Output chunks, stored once per (run, sequence) and without gaps: sequences continue from the
+   * run's `outputNextSeq`; chunks below it are duplicates (a retried post), a post whose new chunks
+   * do not continue exactly from it is refused with the sequence to resend from. Up to the per-run
+   * limit; chunks past it still count as received.
+   */
   async appendOutput(agent: { agentId: string; sessionId: string }, runId: string, chunks: { sequence: number; stream: 'stdout' | 'stderr' | 'info'; data: string }[]) {
     return this.feed.change(agent.sessionId, async (s) => {
+      // The session row first, then the run's, like every other change of a run: a CSR's cancel
+      // arriving at the same moment waits instead of deadlocking.
+      await s.tx.select({ id: supportSessions.id }).from(supportSessions).where(eq(supportSessions.id, s.sessionId)).for('update')
       const { run } = await this.runForAgent(s, runId)
       if (!run.startedAt) throw conflict('RUN_NOT_STARTED', 'Start the run before sending its output')
-      const unique = [...new Map(chunks.map((c) => [c.sequence, c])).values()]
-      const stored = await s.tx
-        .select({ sequence: scriptOutputChunks.sequence })
-        .from(scriptOutputChunks)
-        .where(and(eq(scriptOutputChunks.runId, runId), inArray(scriptOutputChunks.sequence, unique.map((c) => c.sequence))))
-      const have = new Set(stored.map((r) => r.sequence))
-      const fresh = unique.filter((c) => !have.has(c.sequence)).sort((a, b) => a.sequence - b.sequence)
+      if (!runsOnAgent(run)) throw conflict('RUN_FINISHED', `This run already ${run.status}: its output is complete`)
+      const expected = run.outputNextSeq
+      const fresh = [...new Map(chunks.map((c) => [c.sequence, c])).values()].filter((c) => c.sequence >= expected).sort((a, b) => a.sequence - b.sequence)
       if (fresh.length === 0) return { stored: 0, duplicates: chunks.length, status: run.status }
+      const hole = fresh.findIndex((c, i) => c.sequence !== expected + i)
+      if (hole !== -1) {
+        const missing = hole === 0 ? expected : fresh[hole - 1]!.sequence + 1
+        throw conflict('OUTPUT_SEQUENCE_GAP', `Output chunk ${missing} is missing; the server expects chunk ${expected} next: send again from there`, {
+          expectedSequence: String(expected),
+        })
+      }
       let room = MAX_OUTPUT_BYTES - run.outputBytes
       let truncated = run.outputTruncated
       const rows: (typeof scriptOutputChunks.$inferInsert)[] = []
@@ -681,7 +714,7 @@ export class RunsService {
       const added = inserted.reduce((n, r) => n + r.bytes, 0)
       await s.tx
         .update(scriptRuns)
-        .set({ outputBytes: sql`${scriptRuns.outputBytes} + ${added}`, outputTruncated: truncated })
+        .set({ outputBytes: sql`${scriptRuns.outputBytes} + ${added}`, outputTruncated: truncated, outputNextSeq: expected + fresh.length })
         .where(eq(scriptRuns.id, runId))
       return { stored: inserted.length, duplicates: chunks.length - fresh.length, status: run.status }
     })
@@ -691,20 +724,22 @@ export class RunsService {
     return this.feed.change(agent.sessionId, async (s) => {
       await s.next()
       const { run, command } = await this.runForAgent(s, runId)
-      const facts = { exitCode: body.exitCode ?? null, durationMs: body.durationMs ?? null, error: body.error ?? null, truncated: body.truncated ?? false }
+      const facts = { exitCode: body.exitCode ?? null, durationMs: body.durationMs, error: body.error ?? null, truncated: body.truncated ?? false }
+      if (run.status === 'cancelled' && runsOnAgent(run)) {
+        // Cancelled by the CSR while it ran: the agent's report of how it ended completes the record.
+        assertOutputComplete(run, body.outputChunks)
+        await this.finishRun(s, run, 'cancelled', { ...facts, error: run.error }, { type: 'agent', id: agent.agentId }, true)
+        return { duplicate: false, status: 'cancelled' as const }
+      }
       if (isFinalRun(run.status)) {
         if (run.status === body.status) return { duplicate: true, status: run.status }
-        // Cancelled by the CSR while it ran: the agent's report of how it ended completes the record.
-        if (run.status === 'cancelled' && run.startedAt && run.durationMs === null) {
-          await this.finishRun(s, run, 'cancelled', { ...facts, error: run.error }, { type: 'agent', id: agent.agentId }, true)
-          return { duplicate: false, status: 'cancelled' as const }
-        }
         throw conflict('RUN_FINISHED', `This run already ${run.status}`)
       }
       if (run.status === 'awaiting_consent') throw conflict('CONSENT_REQUIRED', 'The customer has not approved this run')
       // lost may come for a start the agent journaled but never got an answer to: it may have run.
-    const needsStart = body.status === 'succeeded' || body.status === 'timed_out'
+      const needsStart = body.status === 'succeeded' || body.status === 'timed_out'
       if (needsStart && !run.startedAt) throw conflict('RUN_NOT_STARTED', `A run that never started cannot have ${body.status}`)
+      assertOutputComplete(run, body.outputChunks)
       await this.finishRun(s, run, body.status, facts, { type: 'agent', id: agent.agentId })
       const [batch] = await s.tx.select({ stopOnFailure: runBatches.stopOnFailure }).from(runBatches).where(eq(runBatches.id, run.batchId))
       if (body.status === 'lost') {
@@ -738,8 +773,11 @@ export class RunsService {
     actor: Actor,
     completing = false,
   ) {
-    const finishedAt = completing ? (run.finishedAt ?? new Date()) : new Date()
-    const durationMs = facts.durationMs ?? (run.startedAt && !completing ? finishedAt.getTime() - run.startedAt.getTime() : null)
+    const now = new Date()
+    const finishedAt = completing ? (run.finishedAt ?? now) : now
+    // An explicit null keeps the duration unknown (a cancel while the script still runs: the
+    // agent's report brings it); otherwise the server's own clock stands in for a missing one.
+    const durationMs = facts.durationMs !== undefined ? facts.durationMs : run.startedAt ? now.getTime() - run.startedAt.getTime() : null
     const [done] = await s.tx
       .update(scriptRuns)
       .set({

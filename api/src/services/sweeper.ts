@@ -1,4 +1,5 @@
 import type { FastifyBaseLogger } from 'fastify'
+import { unavailableCause } from '../db/unavailable.ts'
 
 export interface SweepTask {
   name: string
@@ -8,11 +9,13 @@ export interface SweepTask {
 /**
  * Time-based changes nobody requests: waiting sessions expire, unanswered consents expire,
  * silent agents go offline. Every instance runs it; each change re-checks its row under the
- * session's lock, so two instances never apply one twice.
+ * session's lock, so two instances never apply one twice. A failing task (the database is down)
+ * is logged and tried again on the next sweep; nothing stops the timer.
  */
 export class Sweeper {
   private timer: NodeJS.Timeout | undefined
   private running: Promise<void> | undefined
+  private databaseDown = false
 
   constructor(
     private readonly tasks: SweepTask[],
@@ -34,9 +37,19 @@ export class Sweeper {
         const n = await task.run()
         if (n > 0) this.log.debug({ task: task.name, n }, 'sweep')
       } catch (err) {
+        const down = unavailableCause(err)
+        if (down) {
+          // The other tasks would only wait on the same database: the next sweep tries again.
+          // Said once per outage, not once a second.
+          if (!this.databaseDown) this.log.warn({ database: down, task: task.name }, 'database unavailable; sweeps resume when it is back')
+          this.databaseDown = true
+          return
+        }
         this.log.warn({ err, task: task.name }, 'sweep task failed; retried on the next sweep')
       }
     }
+    if (this.databaseDown) this.log.info('database available again; sweeping')
+    this.databaseDown = false
   }
 
   async stop() {

@@ -53,8 +53,17 @@ export const adminEmail = 'admin@example.com'
 export const adminPassword = 'admin-password-1'
 let userCounter = 0
 
-export async function setupApp(t: T, overrides: Partial<Config> = {}): Promise<TestApp> {
+export interface SetupOptions {
+  /**
+   * PostgreSQL only: the app opens its own database from DATABASE_URL = this function of the test
+   * database's URL (e.g. through a proxy the test controls), as the server does from its settings.
+   */
+  databaseUrl?: (url: string) => string
+}
+
+export async function setupApp(t: T, overrides: Partial<Config> = {}, options: SetupOptions = {}): Promise<TestApp> {
   const db = await createTestDatabase()
+  const viaUrl = options.databaseUrl && db.url ? options.databaseUrl(db.url) : undefined
   const config = loadConfig({}, {
     CONSOLE_DIR: '/nonexistent',
     LOG_LEVEL: 'info',
@@ -62,12 +71,13 @@ export async function setupApp(t: T, overrides: Partial<Config> = {}): Promise<T
     LOGIN_MAX_ATTEMPTS: 10_000,
     LOGIN_MAX_ATTEMPTS_PER_IP: 10_000,
     ...overrides,
+    ...(viaUrl ? { DATABASE_URL: viaUrl } : {}),
   })
   const logs: string[] = []
   const keyring = ephemeralKeyring()
   const app = await buildApp({
     config,
-    database: db.database,
+    ...(viaUrl ? {} : { database: db.database }),
     keyring,
     logger: { level: 'info', redact: { paths: redactPaths, censor: '[redacted]' }, stream: { write: (line: string) => logs.push(line) } },
   })

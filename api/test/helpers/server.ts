@@ -1,6 +1,6 @@
 import { fileURLToPath } from 'node:url'
 import type { Config } from '../../src/config.ts'
-import { setupApp, type T, type TestApp } from './app.ts'
+import { setupApp, type SetupOptions, type T, type TestApp } from './app.ts'
 
 export const consoleDir = fileURLToPath(new URL('../../../admin/dist', import.meta.url))
 
@@ -15,8 +15,8 @@ export interface TestServer {
  * A real HTTP server on a free loopback port, with the built console at `/`, for browser and
  * agent tests. Closed when the test ends.
  */
-export async function startTestServer(t: T, overrides: Partial<Config> = {}): Promise<TestServer> {
-  const h = await setupApp(t, { CONSOLE_DIR: consoleDir, ...overrides })
+export async function startTestServer(t: T, overrides: Partial<Config> = {}, options: SetupOptions = {}): Promise<TestServer> {
+  const h = await setupApp(t, { CONSOLE_DIR: consoleDir, ...overrides }, options)
   const address = await h.app.listen({ port: 0, host: '127.0.0.1' })
   return { url: address, adminEmail: h.admin.email, adminPassword: h.admin.password, h }
 }

@@ -3,7 +3,7 @@ import fp from 'fastify-plugin'
 import { Ajv, type Options as AjvOptions, type ValidateFunction } from 'ajv'
 import type { TSchema } from 'typebox'
 import addFormatsModule from 'ajv-formats'
-import { ref } from '../../schemas/common.ts'
+import { ref, retryAfterHeader } from '../../schemas/common.ts'
 import { ErrorResponse, reasonPhrase } from '../../errors.ts'
 
 /** Who may call a route. Declared on every route; a route without one does not register. */
@@ -55,16 +55,18 @@ const description: Record<number, string> = {
   415: 'Unsupported content type',
   429: 'Too many requests; see Retry-After',
   500: 'Unexpected server error (details are logged with the request id)',
+  503: 'The database is unavailable for now; try again after Retry-After seconds (code SERVICE_UNAVAILABLE)',
 }
 
 function addError(response: Record<string, unknown>, status: number) {
-  if (response[status] === undefined) response[status] = { ...errorRef, description: description[status] }
+  if (response[status] !== undefined) return
+  response[status] = { ...errorRef, description: description[status], ...(status === 429 || status === 503 ? { headers: retryAfterHeader } : {}) }
 }
 
 /**
  * Enforces the route contract at registration: a visible route without operationId, tags,
  * summary, responses or an authorisation policy makes the server refuse to start. It then adds
- * the error responses every route of that kind can give (400, 401/403, 413/415, 500), so the
+ * the error responses every route of that kind can give (400, 401/403, 413/415, 500, 503), so the
  * spec always describes them.
  */
 function checkRoute(route: RouteOptions, operationIds: Set<string>) {
@@ -106,6 +108,8 @@ function checkRoute(route: RouteOptions, operationIds: Set<string>) {
   if (auth === 'admin') addError(response, 403)
   if (route.config?.rateLimited) addError(response, 429)
   addError(response, 500)
+  // Every route reads or writes the database (or reports on it, like /health).
+  addError(response, 503)
   for (const [status, entry] of Object.entries(response)) {
     if (entry && typeof entry === 'object' && !('description' in entry)) {
       response[status] = { ...entry, description: successDescription[status] ?? reasonPhrase(Number(status)) }

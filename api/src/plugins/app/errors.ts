@@ -1,6 +1,7 @@
 import type { FastifyError, FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
-import { AppError, reasonPhrase, type ErrorResponse } from '../../errors.ts'
+import { unavailableCause } from '../../db/unavailable.ts'
+import { AppError, reasonPhrase, unavailable, type ErrorResponse } from '../../errors.ts'
 
 export interface AjvIssue {
   instancePath?: string
@@ -45,6 +46,13 @@ export default fp(
   async function errors(app: FastifyInstance) {
     app.setErrorHandler((err: FastifyError | AppError, request, reply) => {
       let body: ErrorResponse
+      const down = unavailableCause(err)
+      if (down) {
+        // Not a bug: the database is down or overloaded. Clients retry after Retry-After. Only the
+        // driver's error is logged: drizzle's wrapper carries the query's parameters.
+        request.log.warn({ database: down }, 'database unavailable')
+        err = unavailable('SERVICE_UNAVAILABLE', `The database is unavailable; try again shortly (request id ${request.id})`)
+      }
       if (err instanceof AppError) {
         body = err.toResponse()
         if (err.headers) void reply.headers(err.headers)

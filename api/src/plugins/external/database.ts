@@ -16,7 +16,13 @@ export interface DatabasePluginOptions {
 export default fp<DatabasePluginOptions>(
   async function database(app: FastifyInstance, options) {
     const db =
-      options.database ?? (await openDatabase({ url: app.config.DATABASE_URL, dataDir: app.config.DATA_DIR }))
+      options.database ??
+      (await openDatabase({
+        url: app.config.DATABASE_URL,
+        dataDir: app.config.DATA_DIR,
+        connectTimeoutSeconds: app.config.DATABASE_CONNECT_TIMEOUT_SECONDS,
+        statementTimeoutMs: app.config.DATABASE_STATEMENT_TIMEOUT_MS,
+      }))
     app.decorate('database', db)
     // A database handed in is owned by whoever opened it.
     if (!options.database) app.addHook('onClose', async () => db.close())

@@ -13,7 +13,11 @@ export default fp(
   async function notifier(app: FastifyInstance) {
     const { postgres } = app.database
     const notifier = postgres
-      ? await createPostgresNotifier(postgres, (err) => app.log.warn({ err }, 'NOTIFY failed; listeners catch up on their next read'))
+      ? await createPostgresNotifier(
+          postgres,
+          (err) => app.log.warn({ err }, 'NOTIFY failed; listeners catch up on their next read'),
+          () => app.log.info('listening for session changes again; waking every listener to catch up'),
+        )
       : createLocalNotifier()
     app.decorate('notifier', notifier)
     app.addHook('onClose', async () => notifier.close())

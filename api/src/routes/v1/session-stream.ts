@@ -1,7 +1,9 @@
 import { PassThrough } from 'node:stream'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { unavailableCause } from '../../db/unavailable.ts'
 
 const HEARTBEAT_MS = 15_000
+const READ_RETRY_MS = 2_000
 // Keyed by the app's services, which every encapsulated context shares.
 const open = new WeakMap<object, Set<(shutdown?: boolean) => void>>()
 
@@ -17,7 +19,8 @@ export function trackStreams(app: FastifyInstance) {
 /**
  * Serves a session's server-sent events: the changes after `after`, then each new change when the
  * session's notifier fires (one read per wake-up, coalesced while a read runs). Nothing polls the
- * database on a timer; a heartbeat comment keeps proxies from closing an idle stream.
+ * database on a timer, except that a failed read (the database is away) is retried every 2 s
+ * until one succeeds; a heartbeat comment keeps proxies from closing an idle stream.
  */
 export async function openSessionStream(app: FastifyInstance, request: FastifyRequest, reply: FastifyReply, sessionId: string, after: number) {
   const out = new PassThrough()
@@ -25,6 +28,8 @@ export async function openSessionStream(app: FastifyInstance, request: FastifyRe
   let closed = false
   let reading: Promise<void> | undefined
   let again = false
+  let failing = false
+  let retry: NodeJS.Timeout | undefined
 
   const pump = async (): Promise<void> => {
     if (reading) {
@@ -41,11 +46,20 @@ export async function openSessionStream(app: FastifyInstance, request: FastifyRe
           cursor = next
         } while (again && !closed)
       } catch (err) {
-        // The next wake-up retries from the same cursor; the stream stays open.
-        request.log.warn({ err, sessionId }, 'session stream read failed')
+        // The stream stays open and reads again from the same cursor, shortly, without waiting
+        // for a wake-up that may never come (the database is away: nothing commits, nothing notifies).
+        const down = unavailableCause(err)
+        if (!failing) request.log.warn(down ? { database: down, sessionId } : { err, sessionId }, 'session stream read failed; retrying')
+        failing = true
+        if (!closed) retry ??= setTimeout(() => {
+          retry = undefined
+          void pump()
+        }, READ_RETRY_MS)
+        return
       } finally {
         reading = undefined
       }
+      failing = false
     })()
     return reading
   }
@@ -59,6 +73,7 @@ export async function openSessionStream(app: FastifyInstance, request: FastifyRe
     if (closed) return
     closed = true
     clearInterval(heartbeat)
+    clearTimeout(retry)
     unsubscribe()
     streams?.delete(close)
     out.end()

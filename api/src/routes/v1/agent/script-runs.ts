@@ -78,10 +78,12 @@ export default async function agentScriptRunRoutes(fastify: FastifyInstance) {
       schema: {
         operationId: 'postScriptRunOutput',
         tags,
-        summary: 'Output of a running script, in numbered chunks (each stored once)',
+        summary: 'Output of a running script, in numbered chunks (each stored once, none missing)',
         description:
-          'A chunk whose (run, sequence) is stored already is counted in `duplicates` and changes nothing. At most 1 MiB of stdout and stderr is kept per run; the rest is dropped. ' +
-          'The answer’s status tells the agent when the run was cancelled meanwhile (stop the script). 409 RUN_NOT_STARTED.',
+          'Sequences run from 0 without gaps. A chunk below the next expected sequence (a retried post) is counted in `duplicates` and changes nothing; ' +
+          'a post whose new chunks do not continue exactly from the next expected one is refused with 409 OUTPUT_SEQUENCE_GAP and `errors.expectedSequence` (send again from there). ' +
+          'At most 1 MiB of stdout and stderr is kept per run; the rest is dropped. The answer’s status tells the agent when the run was cancelled meanwhile (stop the script; its remaining output is still taken). ' +
+          '409 RUN_FINISHED once the agent reported how the run ended (drop what is left); 409 RUN_NOT_STARTED.',
         params: AgentItemParams,
         body: RunOutputPost,
         response: { 200: ref(RunOutputAck), ...errors(404, 409) },
@@ -101,6 +103,7 @@ export default async function agentScriptRunRoutes(fastify: FastifyInstance) {
         summary: 'How a script ended: status, exit code, duration, error',
         description:
           'The same status again answers duplicate=true. A run the CSR cancelled while it ran keeps status cancelled and takes the exit code and duration. ' +
+          '`outputChunks` (how many chunks the agent produced): when the server holds fewer, 409 OUTPUT_SEQUENCE_GAP with `errors.expectedSequence`; send them, then finish again. ' +
           'failed and skipped may be reported for a run that never started (a refused file, no interpreter); lost is what an agent reports for a script it was running when it restarted. 409 RUN_FINISHED, RUN_NOT_STARTED.',
         params: AgentItemParams,
         body: RunFinish,
