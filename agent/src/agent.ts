@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import { ApiError, createClient, type HelplineClient, type Schemas } from '@helpline/sdk'
-import type { MessageKey, Translate } from './i18n/index.ts'
+import { isMessageKey, type MessageKey, type Translate } from './i18n/index.ts'
 import type { PlatformAdapter } from './platform/index.ts'
 import type { AgentCommand, RunContext, Runner } from './runners/index.ts'
 import { Identity, LogoffRunner, LogonRunner } from './runners/logon.ts'
@@ -12,7 +12,7 @@ import { SystemInfoRunner } from './runners/system-info.ts'
 import { describeProblem, verifyScripts, wordProblem, type VerifyProblem } from './runners/verify.ts'
 import { fetchWithTimeout, isTransient, retryDelay } from './retry.ts'
 import { RunJournal, type AgentState, type ApprovedScript, type StateStore } from './state.ts'
-import type { Terminal } from './terminal.ts'
+import type { CustomerUi } from './ui/hub.ts'
 import { AGENT_PROTOCOL, agentVersion, compatible } from './version.ts'
 
 export type ApproveMode = 'ask' | 'all' | 'none'
@@ -24,8 +24,16 @@ export interface AgentOptions {
   approve: ApproveMode
   t: Translate
   platform: PlatformAdapter
-  terminal: Terminal
+  /** Where the customer is: the terminal, the customer window, or both (ui/hub.ts). */
+  terminal: CustomerUi
   store: StateStore
+  /** The organisation's name, from the join ticket, for the customer window's title. */
+  org?: string | undefined
+  /**
+   * False when nobody can answer a prompt on this computer (no window, no terminal: a service
+   * after a restart); the agent then tells the CSR in the chat instead of letting requests expire silently.
+   */
+  interactive?: boolean
   /** The first retry waits up to this long; the ceiling doubles with each attempt up to maxRetryMs (30 s). */
   retryMs?: number
   maxRetryMs?: number
@@ -82,6 +90,7 @@ export class Agent {
   private readonly runners = new Map<string, Runner>()
   private work: Promise<void> = Promise.resolve()
   private csrName = ''
+  private customerName = ''
   private readonly journal: RunJournal
   /** One per command handed to a runner: aborted when the server says it was cancelled. */
   private readonly cancels = new Map<string, AbortController>()
@@ -278,6 +287,7 @@ export class Agent {
   private unanswered(what: 'connect' | 'poll', err: unknown) {
     if (this.lostAt !== undefined) return
     this.lostAt = performance.now()
+    this.options.terminal.status({ phase: 'reconnecting' })
     this.say(what === 'connect' ? 'unreachable' : 'connectionLost', { server: this.options.server, reason: describe(err) })
   }
 
@@ -288,6 +298,7 @@ export class Agent {
   private answered(startedAt: number) {
     if (this.lostAt === undefined || startedAt < this.lostAt) return
     this.lostAt = undefined
+    if (this.state) this.options.terminal.status({ phase: 'joined' })
     this.say('reconnected')
   }
 
@@ -341,6 +352,14 @@ export class Agent {
       signingKey: joined.signingKey,
     }
     this.options.store.save(this.state)
+    this.customerName = joined.session.customerName
+    this.options.terminal.status({
+      phase: 'joined',
+      server: this.options.server,
+      number: joined.session.number,
+      csr: joined.session.csrName,
+      ...(this.options.org ? { org: this.options.org } : {}),
+    })
   }
 
   async join(number: string) {
@@ -370,6 +389,8 @@ export class Agent {
       )
       this.adopt(data!)
       this.say('rejoined', { number: data!.session.number, csr: data!.session.csrName })
+      // After a restart (or a crash) the customer window opens on this news.
+      this.options.terminal.status({ notice: this.options.t('win_back', { csr: data!.session.csrName }) })
       // The server logs a rejoined agent off: so does the agent.
       this.backToOwnUser('loggedOffRejoined')
       return true
@@ -397,6 +418,10 @@ export class Agent {
     if (approve === 'none') this.say('approveNone')
     this.say('howTo')
     terminal.chat((text) => void this.sendChat(text))
+    if (this.options.interactive === false && approve === 'ask') {
+      // Requests would wait for an answer nobody can give: the CSR must know why.
+      await this.sendChat(this.options.t('nobodyToAsk'), false)
+    }
     await this.recover()
     while (!this.stopping.signal.aborted) {
       let feed: Feed
@@ -420,6 +445,7 @@ export class Agent {
         this.backToOwnUser('loggedOffSessionEnded')
         this.forget()
         this.say('sessionEnded')
+        terminal.status({ phase: 'ended', running: null })
         return
       }
       if (feed.cursor !== this.state!.cursor) {
@@ -439,9 +465,13 @@ export class Agent {
 
   private handle(feed: Feed) {
     this.csrName = feed.session.csrName
+    this.customerName = feed.session.customerName
     for (const id of feed.cancelledCommands ?? []) this.cancels.get(id)?.abort()
-    // Continuation lines indented: a message cannot start a line that looks like the agent's own.
-    for (const m of feed.chat) this.say('chatFrom', { name: m.authorName, text: m.body.replace(/\n/g, '\n    ') })
+    for (const m of feed.chat) {
+      // Continuation lines indented: a message cannot start a line that looks like the agent's own.
+      const line = this.options.t('chatFrom', { name: m.authorName, text: m.body.replace(/\n/g, '\n    ') })
+      this.options.terminal.message('csr', m.authorName, m.body, line)
+    }
     for (const c of feed.consents) this.consent(c)
     for (const c of feed.commands) {
       if (this.seenCommands.has(c.id)) continue
@@ -450,6 +480,12 @@ export class Agent {
       // One command at a time, in order; the poll goes on meanwhile (chat, prompts, the end).
       this.work = this.work.then(() => this.runCommand(c))
     }
+  }
+
+  /** What a command does, in the customer's words (a command without a consent of its own: its kind). */
+  private commandTitle(kind: string): string {
+    const key = `kind_${kind === 'collect_system_info' ? 'view_system_info' : kind}`
+    return isMessageKey(key) ? this.options.t(key) : kind
   }
 
   private title(kind: string): string {
@@ -464,6 +500,7 @@ export class Agent {
       if (known && !known.answered) {
         known.answered = true
         known.cancel?.()
+        this.options.terminal.settle(c.id, c.status === 'cancelled' ? 'cancelled' : 'expired', null)
         this.say(c.status === 'cancelled' ? 'consentCancelled' : 'consentExpired', { title })
       }
       return
@@ -495,7 +532,7 @@ export class Agent {
         lines.push(t('consentCategories', { categories: categories.map((id) => t(`category_${String(id)}` as MessageKey)).join(', ') }))
       }
       lines.push(t('consentExpires', { time: new Date(c.expiresAt).toLocaleTimeString() }), t('consentQuestion'))
-      const prompt = terminal.ask(lines, t('consentAgain'))
+      const prompt = terminal.ask(lines, t('consentAgain'), { id: c.id, title: entry.title, expiresAt: c.expiresAt })
       entry.cancel = prompt.cancel
       approved = await prompt.answer
       if (approved === undefined) return
@@ -521,7 +558,7 @@ export class Agent {
     this.say('scriptsAutoDenied', { reason: wordProblem(problem, t) })
     try {
       await this.retry('poll', () => this.api.POST('/api/v1/agent/consents/{id}/answer', { params: { path: { id: c.id } }, body: { approved: false } }))
-      await this.sendChat(t('scriptsAutoDeniedChat', { reason: describeProblem(problem) }))
+      await this.sendChat(t('scriptsAutoDeniedChat', { reason: describeProblem(problem) }), false)
     } catch (err) {
       if (err instanceof ApiError && err.status === 409) this.say('consentTooLate', { reason: err.message })
       else if (!this.stopping.signal.aborted) this.say('error', { reason: describe(err) })
@@ -543,8 +580,13 @@ export class Agent {
 
   private async runCommand(command: AgentCommand) {
     const runner = this.runners.get(command.kind)
+    const ui = this.options.terminal
+    ui.status({ running: this.commandTitle(command.kind) })
     const context: RunContext = {
-      say: (line) => this.options.terminal.say(line),
+      say: (line) => {
+        ui.say(line)
+        ui.status({ running: line })
+      },
       report: async (sequence, report) => {
         await this.retry('poll', () => this.api.POST('/api/v1/agent/commands/{id}/reports', { params: { path: { id: command.id } }, body: { sequence, ...report } })).catch(
           (err: unknown) => {
@@ -564,12 +606,15 @@ export class Agent {
       if (!this.stopping.signal.aborted) this.say(command.kind === 'collect_system_info' ? 'collectFailed' : 'error', { reason: describe(err) })
     } finally {
       this.cancels.delete(command.id)
+      ui.status({ running: null })
     }
   }
 
-  private async sendChat(text: string) {
+  /** Sends the customer's words (or, `fromCustomer` false, the agent's own note) to the CSR's chat. */
+  private async sendChat(text: string, fromCustomer = true) {
     try {
       await this.api.POST('/api/v1/agent/chat', { body: { body: text.slice(0, 4000) } })
+      this.options.terminal.message(fromCustomer ? 'customer' : 'agent', fromCustomer ? this.customerName : 'Helpline', text, text)
     } catch (err) {
       this.say('chatFailed', { reason: err instanceof ApiError ? err.message : describe(err) })
     }
@@ -586,10 +631,12 @@ export class Agent {
     }
     this.forget()
     this.say('left')
+    this.options.terminal.status({ phase: 'left', running: null })
   }
 
   /** SIGTERM (shutdown, service stop): stop polling but keep the state to rejoin later. */
   stop() {
+    this.options.terminal.status({ phase: this.restarting ? 'restarting' : 'stopped', running: null })
     this.backToOwnUser('loggedOffStopped')
     this.stopping.abort()
     for (const cancel of this.cancels.values()) cancel.abort()

@@ -5,7 +5,12 @@ import { detectLang, translator, type Translate } from './i18n/index.ts'
 import { selectPlatform } from './platform/index.ts'
 import { installService, SYSTEM_UNIT_DIR } from './service.ts'
 import { defaultStateDir, StateStore } from './state.ts'
-import { print, Terminal } from './terminal.ts'
+import { closeSync, openSync, readSync, statSync } from 'node:fs'
+import { parseJoinTicket, type JoinTicket } from '@helpline/sdk'
+import { agentBuild, selfFile } from './self.ts'
+import { print } from './terminal.ts'
+import { CustomerSurface, type UiMode } from './ui/customer-ui.ts'
+import { openBrowser } from './ui/open-browser.ts'
 import { printSystemInfo } from './sysinfo/cli.ts'
 
 /**
@@ -26,6 +31,7 @@ export async function main(argv: string[]): Promise<number> {
         lang: { type: 'string' },
         platform: { type: 'string' },
         'unit-dir': { type: 'string' },
+        ui: { type: 'string', default: 'auto' },
         help: { type: 'boolean', short: 'h' },
       },
     })
@@ -36,11 +42,22 @@ export async function main(argv: string[]): Promise<number> {
     return EXIT.usage
   }
   const { values, positionals } = parsed
-  const t = translator(detectLang(values.lang))
-  const [command, numberArg] = positionals
+  const lang = detectLang(values.lang)
+  const t = translator(lang)
+  let [command, numberArg] = positionals
   if (command === '__sysinfo') return printSystemInfo()
   if (!values.help && command === 'install-service') {
     return installServiceCommand(t, values['state-dir'] ?? defaultStateDir(), values['unit-dir'], values.lang, values.platform)
+  }
+  if (!values.help && command === 'window') return windowCommand(t, new StateStore(values['state-dir'] ?? defaultStateDir()))
+  // Started with nothing to do (double-clicked): the join ticket the download carries says which session.
+  const ticket = !values.help && command === undefined ? readOwnTicket() : undefined
+  if (ticket) {
+    command = 'join'
+    numberArg = ticket.number
+  } else if (!values.help && command === undefined && agentBuild !== 'source') {
+    print(t('noTicket'), 'stderr')
+    return EXIT.usage
   }
   if (values.help || (command !== 'join' && command !== 'rejoin')) {
     print(t('usage'), 'stderr')
@@ -49,6 +66,11 @@ export async function main(argv: string[]): Promise<number> {
   const approve = values.approve as ApproveMode
   if (!['ask', 'all', 'none'].includes(approve)) {
     print(t('badOption', { problem: `--approve must be ask, all or none (got ${values.approve})` }), 'stderr')
+    return EXIT.usage
+  }
+  const ui = values.ui as UiMode
+  if (!['browser', 'terminal', 'auto'].includes(ui)) {
+    print(t('badOption', { problem: `--ui must be browser, terminal or auto (got ${values.ui})` }), 'stderr')
     return EXIT.usage
   }
   if (values.lang && values.lang !== 'en' && values.lang !== 'ja') {
@@ -64,7 +86,7 @@ export async function main(argv: string[]): Promise<number> {
       return EXIT.usage
     }
   }
-  const server = (values.server ?? (command === 'rejoin' ? store.load()?.server : undefined) ?? '').replace(/\/+$/, '')
+  const server = (values.server ?? ticket?.server ?? (command === 'rejoin' ? store.load()?.server : undefined) ?? '').replace(/\/+$/, '')
   if (!/^https?:\/\/[^/\s]+/.test(server)) {
     if (command === 'rejoin' && !values.server && !store.load()) {
       print(t('noSavedSession', { dir: store.dir }), 'stderr')
@@ -74,15 +96,20 @@ export async function main(argv: string[]): Promise<number> {
     return EXIT.usage
   }
 
-  const terminal = new Terminal(process.stdin, process.stdout)
+  let leave = () => {}
+  const surface = await CustomerSurface.open({ mode: ui, t, lang, store, onLeave: () => leave() })
+  const terminal = surface.hub
   const platform = selectPlatform(values.platform ?? process.env.HELPLINE_AGENT_PLATFORM)
-  const agent = new Agent({ server, number, approve, t, platform, terminal, store })
+  const agent = new Agent({ server, number, approve, t, platform, terminal, store, org: ticket?.org, interactive: surface.interactive })
 
   let leaving: Promise<void> | undefined
+  leave = () => {
+    leaving ??= agent.leave()
+  }
   process.on('SIGINT', () => {
     // A second Ctrl-C while leaving quits at once.
     if (leaving) process.exit(130)
-    leaving = agent.leave()
+    leave()
   })
   process.on('SIGTERM', () => {
     terminal.say(t('stopped'))
@@ -90,6 +117,10 @@ export async function main(argv: string[]): Promise<number> {
   })
 
   try {
+    if (ticket && !(await surface.confirm(ticket))) {
+      terminal.say(t('joinCancelled'))
+      return EXIT.ok
+    }
     await agent.checkServer()
     if (command === 'join') await agent.join(number!)
     else await agent.tryRejoin()
@@ -108,8 +139,40 @@ export async function main(argv: string[]): Promise<number> {
     print(t('error', { reason: err instanceof Error ? err.message : String(err) }), 'stderr')
     return 1
   } finally {
-    terminal.close()
+    await surface.close()
   }
+}
+
+/** The join ticket appended to this very file by the join page's download, if any (sdk join-ticket.ts). */
+function readOwnTicket(): JoinTicket | undefined {
+  if (agentBuild === 'source') return undefined
+  try {
+    const file = selfFile()
+    const size = statSync(file).size
+    const length = Math.min(size, 8192)
+    const tail = Buffer.alloc(length)
+    const fd = openSync(file, 'r')
+    try {
+      readSync(fd, tail, 0, length, size - length)
+    } finally {
+      closeSync(fd)
+    }
+    return parseJoinTicket(tail.toString('latin1'))
+  } catch {
+    return undefined
+  }
+}
+
+/** `helpline-agent window`: opens the running agent's customer window again (for example after closing the tab). */
+async function windowCommand(t: Translate, store: StateStore): Promise<number> {
+  const url = store.loadWindow()
+  if (!url) {
+    print(t('noWindow', { dir: store.dir }), 'stderr')
+    return EXIT.usage
+  }
+  const opened = await openBrowser(url)
+  print(t(opened ? 'windowOpened' : 'windowAddress', { url }))
+  return EXIT.ok
 }
 
 /** Writes the systemd unit that rejoins the saved session at boot, and enables it; says what it did. */

@@ -104,6 +104,31 @@ export class StateStore {
       return undefined
     }
   }
+
+  /**
+   * The open customer window's address (with its secret), for `helpline-agent window`: someone at
+   * the computer who can read this folder (the agent's own user) can open it. 0600 like the rest.
+   */
+  saveWindow(url: string) {
+    this.ensureDir()
+    writePrivate(join(this.dir, 'window.json'), `${JSON.stringify({ url, pid: process.pid })}\n`)
+  }
+
+  loadWindow(): string | undefined {
+    try {
+      const parsed = JSON.parse(readFileSync(join(this.dir, 'window.json'), 'utf8')) as { url?: unknown; pid?: unknown }
+      if (typeof parsed.url !== 'string' || typeof parsed.pid !== 'number') return undefined
+      // A window of an agent that is gone is no window.
+      process.kill(parsed.pid, 0)
+      return parsed.url
+    } catch {
+      return undefined
+    }
+  }
+
+  clearWindow() {
+    rmSync(join(this.dir, 'window.json'), { force: true })
+  }
 }
 
 /**

@@ -167,6 +167,7 @@ export const en = {
   joinCancelled: 'You chose not to join. Nothing was sent.',
   noTicket: 'This app does not say which session to join. Open the link your support representative sent you and download the app from there, or run: helpline-agent join 123-456-789 --server ADDRESS',
   nobodyToAsk: '[agent] Nobody can answer your requests on this computer right now: the agent runs without a window or terminal here (for example as a service after a restart). Requests wait until someone at the computer runs “helpline-agent window” (as the same user as the agent) and answers them.',
+  noWindow: 'No support window is open for the agent whose state is in {dir}.',
 } as const
 
 export type MessageKey = keyof typeof en

@@ -1,6 +1,7 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import { sanitize } from '../terminal.ts'
 import { WINDOW_CSS, WINDOW_HTML, WINDOW_JS } from './window-page.ts'
 
 /**
@@ -11,7 +12,8 @@ import { WINDOW_CSS, WINDOW_HTML, WINDOW_JS } from './window-page.ts'
  *   rebound to 127.0.0.1 (DNS rebinding) is refused;
  * - come from this page: a foreign Origin or a cross-site fetch is refused, and changes need a JSON
  *   body (which no other site can send here without a CORS preflight, and preflights are refused).
- * The page cannot be framed (clickjacking a "Allow" click) and runs no inline script.
+ * The page cannot be framed (clickjacking a "Allow" click) and runs no inline script. Every text
+ * it shows goes through the terminal's sanitiser first, as everything the agent prints does.
  */
 
 export type ConsentState = 'pending' | 'approved' | 'denied' | 'expired' | 'cancelled'
@@ -120,13 +122,14 @@ export class WindowServer {
   // ── What the agent tells the window ──────────────────────────────────────────────────────
 
   setStatus(change: Partial<WindowStatus>) {
-    this.status = { ...this.status, ...change }
+    const clean = Object.fromEntries(Object.entries(change).map(([k, v]) => [k, typeof v === 'string' && k !== 'phase' ? sanitize(v) : v]))
+    this.status = { ...this.status, ...clean }
     this.changed()
   }
 
   addConsent(consent: Omit<WindowConsent, 'state' | 'answeredIn'>) {
     if (this.consents.some((c) => c.id === consent.id)) return
-    this.consents.push({ ...consent, state: 'pending', answeredIn: null })
+    this.consents.push({ ...consent, title: sanitize(consent.title), lines: consent.lines.map(sanitize), state: 'pending', answeredIn: null })
     if (this.consents.length > MAX_CONSENTS) this.consents.splice(0, this.consents.length - MAX_CONSENTS)
     this.changed()
   }
@@ -140,13 +143,13 @@ export class WindowServer {
   }
 
   addMessage(message: Omit<WindowMessage, 'id'>) {
-    this.messages.push({ ...message, id: ++this.messageId })
+    this.messages.push({ ...message, author: sanitize(message.author), text: sanitize(message.text), id: ++this.messageId })
     if (this.messages.length > MAX_MESSAGES) this.messages.splice(0, this.messages.length - MAX_MESSAGES)
     this.changed()
   }
 
   addActivity(line: string) {
-    this.activity.push(line)
+    this.activity.push(sanitize(line))
     if (this.activity.length > MAX_ACTIVITY) this.activity.splice(0, this.activity.length - MAX_ACTIVITY)
     this.changed()
   }
