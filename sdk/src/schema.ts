@@ -302,7 +302,7 @@ export interface paths {
         get?: never;
         /**
          * Change your own password
-         * @description Your other console sign-ins end; this one and your API tokens stay valid.
+         * @description Your other console sign-ins AND all your personal API tokens end (whoever knew the old password may have made them); this sign-in stays. Console sign-in only.
          */
         put: operations["changeMyPassword"];
         post?: never;
@@ -936,7 +936,7 @@ export interface paths {
         };
         /**
          * Live updates of one session (server-sent events)
-         * @description A `text/event-stream` that stays open. Each message has `id:` (the session’s change number), `event:` and JSON `data:`: `session` (Session), `agent` (AgentInfo), `chat` (ChatMessage), `consent` (Consent), `command` (Command), `snapshot` (SnapshotSummary), `script_run` (ScriptRun), `script_output` (one OutputChunk with its runId). First it replays changes after `after` (or the `Last-Event-ID` header; from the start when neither is given), then sends each change as it happens. Comment lines (`: keep-alive`) are sent every 15 s. Authenticate with the Authorization header (use a fetch-based EventSource).
+         * @description A `text/event-stream` that stays open. Each message has `id:` (the session’s change number), `event:` and JSON `data:`: `session` (Session), `agent` (AgentInfo), `chat` (ChatMessage), `consent` (Consent), `command` (Command), `snapshot` (SnapshotSummary), `script_run` (ScriptRun), `script_output` (one OutputChunk with its runId). First it replays changes after `after` (or the `Last-Event-ID` header; from the start when neither is given), then sends each change as it happens. Comment lines (`: keep-alive`) are sent every 15 s. Authenticate with the Authorization header (use a fetch-based EventSource). The stream follows its credential: within a second of the token being revoked (sign-out, revoke, the user disabled or their password reset) or expiring, a last `error` event `{ code, message }` (the 401 code the next request would get: INVALID_TOKEN or ACCOUNT_DISABLED) is sent and the stream ends. A user holds at most 20 open streams per API instance; one more is 429 TOO_MANY_STREAMS.
          */
         get: operations["streamSession"];
         put?: never;
@@ -974,10 +974,16 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Your active personal API tokens, newest first */
+        /**
+         * Your active personal API tokens, newest first
+         * @description With their scopes, last use and the client address of that use. Console sign-in only.
+         */
         get: operations["listApiTokens"];
         put?: never;
-        /** Create a personal API token; the secret is in this response only */
+        /**
+         * Create a personal API token; the secret is in this response only
+         * @description Choose its `scopes` (read only when none are named); only site admins may give `admin` (422 SCOPE_NOT_ALLOWED). Console sign-in only.
+         */
         post: operations["createApiToken"];
         delete?: never;
         options?: never;
@@ -995,7 +1001,10 @@ export interface paths {
         get?: never;
         put?: never;
         post?: never;
-        /** Revoke one of your API tokens; it stops working on the next request */
+        /**
+         * Revoke one of your API tokens; it stops working on the next request
+         * @description Its open live streams end within a second. Console sign-in only.
+         */
         delete: operations["revokeApiToken"];
         options?: never;
         head?: never;
@@ -1012,7 +1021,10 @@ export interface paths {
         /** List users */
         get: operations["listUsers"];
         put?: never;
-        /** Create a user */
+        /**
+         * Create a user
+         * @description Creating a site admin needs a console sign-in (403 SIGN_IN_REQUIRED for an API token).
+         */
         post: operations["createUser"];
         delete?: never;
         options?: never;
@@ -1034,7 +1046,10 @@ export interface paths {
         delete?: never;
         options?: never;
         head?: never;
-        /** Change a user’s email, name, role or password */
+        /**
+         * Change a user’s email, name, role or password
+         * @description Setting the password ends every sign-in and API token of the user at once (yours stays when you change yourself). Setting a password or giving the admin role needs a console sign-in (403 SIGN_IN_REQUIRED for an API token). Removing the admin role from the last active site admin is refused (LAST_ADMIN), also when two admins demote each other at once.
+         */
         patch: operations["updateUser"];
         trace?: never;
     };
@@ -1048,8 +1063,8 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Disable a user: they can no longer sign in and their tokens stop working
-         * @description Refused for your own account (CANNOT_DISABLE_SELF) and for the last active site admin (LAST_ADMIN).
+         * Disable a user: they can no longer sign in, and every sign-in and API token they have ends at once
+         * @description Their open live streams end within a second. Refused for your own account (CANNOT_DISABLE_SELF) and for the last active site admin (LAST_ADMIN), also when two admins disable each other at once.
          */
         post: operations["disableUser"];
         delete?: never;
@@ -1067,9 +1082,52 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Re-enable a disabled user */
+        /**
+         * Re-enable a disabled user
+         * @description Their sign-ins and API tokens ended when they were disabled stay ended.
+         */
         post: operations["enableUser"];
         delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/users/{id}/tokens": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A user’s live console sign-ins and API tokens, newest first
+         * @description With their kind, scopes, last use and the client address of that use.
+         */
+        get: operations["listUserTokens"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/users/{id}/tokens/{tokenId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * End one of a user’s sign-ins or API tokens
+         * @description It stops working on the next request and its open live streams end within a second. Recorded in the site’s audit trail.
+         */
+        delete: operations["revokeUserToken"];
         options?: never;
         head?: never;
         patch?: never;
@@ -1201,10 +1259,20 @@ export interface components {
             expiresAt: string | null;
             /** Format: uuid */
             id: string;
+            /**
+             * @description session: a console sign-in; personal: an API token
+             * @enum {unknown}
+             */
+            kind: "session" | "personal";
+            /** @description Updated when the client address changes, otherwise at most once a minute */
             lastUsedAt: string | null;
+            /** @description The client address of the latest use */
+            lastUsedIp: string | null;
             name: string;
             /** @description The first characters of the token, to recognise it */
             prefix: string;
+            /** @description A console sign-in carries every scope its user’s role allows */
+            scopes: components["schemas"]["Scope"][];
         };
         ApiTokenCreated: {
             /** Format: date-time */
@@ -1212,10 +1280,20 @@ export interface components {
             expiresAt: string | null;
             /** Format: uuid */
             id: string;
+            /**
+             * @description session: a console sign-in; personal: an API token
+             * @enum {unknown}
+             */
+            kind: "session" | "personal";
+            /** @description Updated when the client address changes, otherwise at most once a minute */
             lastUsedAt: string | null;
+            /** @description The client address of the latest use */
+            lastUsedIp: string | null;
             name: string;
             /** @description The first characters of the token, to recognise it */
             prefix: string;
+            /** @description A console sign-in carries every scope its user’s role allows */
+            scopes: components["schemas"]["Scope"][];
             /** @description The secret. Shown only in this response; store it now. */
             token: string;
         };
@@ -1426,6 +1504,11 @@ export interface components {
             duplicate: boolean;
             status: components["schemas"]["ScriptRunStatus"];
         };
+        /**
+         * @description What an API token may do: read (every GET), sessions (run sessions and scripts, edit the library), admin (site-admin operations; site admins only)
+         * @enum {unknown}
+         */
+        Scope: "read" | "sessions" | "admin";
         Script: {
             /** Format: uuid */
             categoryId: string;
@@ -2977,6 +3060,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description Not allowed: FORBIDDEN (role), SCOPE_REQUIRED or SIGN_IN_REQUIRED (see the security requirement), TOTP_ENROLLMENT_REQUIRED (set up two-factor sign-in first), or a rule of the operation */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description Unexpected server error (details are logged with the request id) */
             500: {
                 headers: {
@@ -3022,6 +3114,15 @@ export interface operations {
             };
             /** @description Missing, invalid or expired credentials */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not allowed: FORBIDDEN (role), SCOPE_REQUIRED or SIGN_IN_REQUIRED (see the security requirement), TOTP_ENROLLMENT_REQUIRED (set up two-factor sign-in first), or a rule of the operation */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3110,6 +3211,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description Not allowed: FORBIDDEN (role), SCOPE_REQUIRED or SIGN_IN_REQUIRED (see the security requirement), TOTP_ENROLLMENT_REQUIRED (set up two-factor sign-in first), or a rule of the operation */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description Unexpected server error (details are logged with the request id) */
             500: {
                 headers: {
@@ -3171,6 +3281,15 @@ export interface operations {
             };
             /** @description Missing, invalid or expired credentials */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not allowed: FORBIDDEN (role), SCOPE_REQUIRED or SIGN_IN_REQUIRED (see the security requirement), TOTP_ENROLLMENT_REQUIRED (set up two-factor sign-in first), or a rule of the operation */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3272,6 +3391,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description Not allowed: FORBIDDEN (role), SCOPE_REQUIRED or SIGN_IN_REQUIRED (see the security requirement), TOTP_ENROLLMENT_REQUIRED (set up two-factor sign-in first), or a rule of the operation */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description Not Found */
             404: {
                 headers: {
@@ -3323,6 +3451,15 @@ export interface operations {
             };
             /** @description Missing, invalid or expired credentials */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not allowed: FORBIDDEN (role), SCOPE_REQUIRED or SIGN_IN_REQUIRED (see the security requirement), TOTP_ENROLLMENT_REQUIRED (set up two-factor sign-in first), or a rule of the operation */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3391,6 +3528,15 @@ export interface operations {
             };
             /** @description Missing, invalid or expired credentials */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not allowed: FORBIDDEN (role), SCOPE_REQUIRED or SIGN_IN_REQUIRED (see the security requirement), TOTP_ENROLLMENT_REQUIRED (set up two-factor sign-in first), or a rule of the operation */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3470,6 +3616,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description Not allowed: FORBIDDEN (role), SCOPE_REQUIRED or SIGN_IN_REQUIRED (see the security requirement), TOTP_ENROLLMENT_REQUIRED (set up two-factor sign-in first), or a rule of the operation */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description Unexpected server error (details are logged with the request id) */
             500: {
                 headers: {
@@ -3523,7 +3678,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description The caller is not allowed to do this */
+            /** @description Not allowed: FORBIDDEN (role), SCOPE_REQUIRED or SIGN_IN_REQUIRED (see the security requirement), TOTP_ENROLLMENT_REQUIRED (set up two-factor sign-in first), or a rule of the operation */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3608,6 +3763,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description Not allowed: FORBIDDEN (role), SCOPE_REQUIRED or SIGN_IN_REQUIRED (see the security requirement), TOTP_ENROLLMENT_REQUIRED (set up two-factor sign-in first), or a rule of the operation */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description Not Found */
             404: {
                 headers: {
@@ -3664,7 +3828,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description The caller is not allowed to do this */
+            /** @description Not allowed: FORBIDDEN (role), SCOPE_REQUIRED or SIGN_IN_REQUIRED (see the security requirement), TOTP_ENROLLMENT_REQUIRED (set up two-factor sign-in first), or a rule of the operation */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3746,7 +3910,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description The caller is not allowed to do this */
+            /** @description Not allowed: FORBIDDEN (role), SCOPE_REQUIRED or SIGN_IN_REQUIRED (see the security requirement), TOTP_ENROLLMENT_REQUIRED (set up two-factor sign-in first), or a rule of the operation */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3829,6 +3993,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description Not allowed: FORBIDDEN (role), SCOPE_REQUIRED or SIGN_IN_REQUIRED (see the security requirement), TOTP_ENROLLMENT_REQUIRED (set up two-factor sign-in first), or a rule of the operation */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description Unexpected server error (details are logged with the request id) */
             500: {
                 headers: {
@@ -3871,6 +4044,15 @@ export interface operations {
             };
             /** @description Missing, invalid or expired credentials */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not allowed: FORBIDDEN (role), SCOPE_REQUIRED or SIGN_IN_REQUIRED (see the security requirement), TOTP_ENROLLMENT_REQUIRED (set up two-factor sign-in first), or a rule of the operation */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3940,6 +4122,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description Not allowed: FORBIDDEN (role), SCOPE_REQUIRED or SIGN_IN_REQUIRED (see the security requirement), TOTP_ENROLLMENT_REQUIRED (set up two-factor sign-in first), or a rule of the operation */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description Not Found */
             404: {
                 headers: {
@@ -3999,6 +4190,15 @@ export interface operations {
             };
             /** @description Missing, invalid or expired credentials */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not allowed: FORBIDDEN (role), SCOPE_REQUIRED or SIGN_IN_REQUIRED (see the security requirement), TOTP_ENROLLMENT_REQUIRED (set up two-factor sign-in first), or a rule of the operation */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4074,6 +4274,15 @@ export interface operations {
             };
             /** @description Missing, invalid or expired credentials */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not allowed: FORBIDDEN (role), SCOPE_REQUIRED or SIGN_IN_REQUIRED (see the security requirement), TOTP_ENROLLMENT_REQUIRED (set up two-factor sign-in first), or a rule of the operation */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4159,6 +4368,15 @@ export interface operations {
             };
             /** @description Missing, invalid or expired credentials */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not allowed: FORBIDDEN (role), SCOPE_REQUIRED or SIGN_IN_REQUIRED (see the security requirement), TOTP_ENROLLMENT_REQUIRED (set up two-factor sign-in first), or a rule of the operation */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4412,6 +4630,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description Not allowed: FORBIDDEN (role), SCOPE_REQUIRED or SIGN_IN_REQUIRED (see the security requirement), TOTP_ENROLLMENT_REQUIRED (set up two-factor sign-in first), or a rule of the operation */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description Not Found */
             404: {
                 headers: {
@@ -4579,6 +4806,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description Not allowed: FORBIDDEN (role), SCOPE_REQUIRED or SIGN_IN_REQUIRED (see the security requirement), TOTP_ENROLLMENT_REQUIRED (set up two-factor sign-in first), or a rule of the operation */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description Not Found */
             404: {
                 headers: {
@@ -4649,6 +4885,15 @@ export interface operations {
             };
             /** @description Missing, invalid or expired credentials */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not allowed: FORBIDDEN (role), SCOPE_REQUIRED or SIGN_IN_REQUIRED (see the security requirement), TOTP_ENROLLMENT_REQUIRED (set up two-factor sign-in first), or a rule of the operation */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4728,6 +4973,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description Not allowed: FORBIDDEN (role), SCOPE_REQUIRED or SIGN_IN_REQUIRED (see the security requirement), TOTP_ENROLLMENT_REQUIRED (set up two-factor sign-in first), or a rule of the operation */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description Unexpected server error (details are logged with the request id) */
             500: {
                 headers: {
@@ -4777,6 +5031,15 @@ export interface operations {
             };
             /** @description Missing, invalid or expired credentials */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not allowed: FORBIDDEN (role), SCOPE_REQUIRED or SIGN_IN_REQUIRED (see the security requirement), TOTP_ENROLLMENT_REQUIRED (set up two-factor sign-in first), or a rule of the operation */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4851,6 +5114,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description Not allowed: FORBIDDEN (role), SCOPE_REQUIRED or SIGN_IN_REQUIRED (see the security requirement), TOTP_ENROLLMENT_REQUIRED (set up two-factor sign-in first), or a rule of the operation */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description Not Found */
             404: {
                 headers: {
@@ -4906,6 +5178,15 @@ export interface operations {
             };
             /** @description Missing, invalid or expired credentials */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not allowed: FORBIDDEN (role), SCOPE_REQUIRED or SIGN_IN_REQUIRED (see the security requirement), TOTP_ENROLLMENT_REQUIRED (set up two-factor sign-in first), or a rule of the operation */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4970,6 +5251,15 @@ export interface operations {
             };
             /** @description Missing, invalid or expired credentials */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not allowed: FORBIDDEN (role), SCOPE_REQUIRED or SIGN_IN_REQUIRED (see the security requirement), TOTP_ENROLLMENT_REQUIRED (set up two-factor sign-in first), or a rule of the operation */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5069,6 +5359,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description Not allowed: FORBIDDEN (role), SCOPE_REQUIRED or SIGN_IN_REQUIRED (see the security requirement), TOTP_ENROLLMENT_REQUIRED (set up two-factor sign-in first), or a rule of the operation */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description Not Found */
             404: {
                 headers: {
@@ -5128,6 +5427,15 @@ export interface operations {
             };
             /** @description Missing, invalid or expired credentials */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not allowed: FORBIDDEN (role), SCOPE_REQUIRED or SIGN_IN_REQUIRED (see the security requirement), TOTP_ENROLLMENT_REQUIRED (set up two-factor sign-in first), or a rule of the operation */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5196,6 +5504,15 @@ export interface operations {
             };
             /** @description Missing, invalid or expired credentials */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not allowed: FORBIDDEN (role), SCOPE_REQUIRED or SIGN_IN_REQUIRED (see the security requirement), TOTP_ENROLLMENT_REQUIRED (set up two-factor sign-in first), or a rule of the operation */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5298,6 +5615,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description Not allowed: FORBIDDEN (role), SCOPE_REQUIRED or SIGN_IN_REQUIRED (see the security requirement), TOTP_ENROLLMENT_REQUIRED (set up two-factor sign-in first), or a rule of the operation */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description Not Found */
             404: {
                 headers: {
@@ -5358,6 +5684,15 @@ export interface operations {
             };
             /** @description Missing, invalid or expired credentials */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not allowed: FORBIDDEN (role), SCOPE_REQUIRED or SIGN_IN_REQUIRED (see the security requirement), TOTP_ENROLLMENT_REQUIRED (set up two-factor sign-in first), or a rule of the operation */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5437,6 +5772,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description Not allowed: FORBIDDEN (role), SCOPE_REQUIRED or SIGN_IN_REQUIRED (see the security requirement), TOTP_ENROLLMENT_REQUIRED (set up two-factor sign-in first), or a rule of the operation */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description Not Found */
             404: {
                 headers: {
@@ -5488,6 +5832,15 @@ export interface operations {
             };
             /** @description Missing, invalid or expired credentials */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not allowed: FORBIDDEN (role), SCOPE_REQUIRED or SIGN_IN_REQUIRED (see the security requirement), TOTP_ENROLLMENT_REQUIRED (set up two-factor sign-in first), or a rule of the operation */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5555,6 +5908,15 @@ export interface operations {
             };
             /** @description Missing, invalid or expired credentials */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not allowed: FORBIDDEN (role), SCOPE_REQUIRED or SIGN_IN_REQUIRED (see the security requirement), TOTP_ENROLLMENT_REQUIRED (set up two-factor sign-in first), or a rule of the operation */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5631,6 +5993,15 @@ export interface operations {
             };
             /** @description Missing, invalid or expired credentials */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not allowed: FORBIDDEN (role), SCOPE_REQUIRED or SIGN_IN_REQUIRED (see the security requirement), TOTP_ENROLLMENT_REQUIRED (set up two-factor sign-in first), or a rule of the operation */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5723,6 +6094,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description Not allowed: FORBIDDEN (role), SCOPE_REQUIRED or SIGN_IN_REQUIRED (see the security requirement), TOTP_ENROLLMENT_REQUIRED (set up two-factor sign-in first), or a rule of the operation */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description Not Found */
             404: {
                 headers: {
@@ -5790,6 +6170,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description Not allowed: FORBIDDEN (role), SCOPE_REQUIRED or SIGN_IN_REQUIRED (see the security requirement), TOTP_ENROLLMENT_REQUIRED (set up two-factor sign-in first), or a rule of the operation */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description Not Found */
             404: {
                 headers: {
@@ -5841,6 +6230,15 @@ export interface operations {
             };
             /** @description Missing, invalid or expired credentials */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not allowed: FORBIDDEN (role), SCOPE_REQUIRED or SIGN_IN_REQUIRED (see the security requirement), TOTP_ENROLLMENT_REQUIRED (set up two-factor sign-in first), or a rule of the operation */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5911,6 +6309,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description Not allowed: FORBIDDEN (role), SCOPE_REQUIRED or SIGN_IN_REQUIRED (see the security requirement), TOTP_ENROLLMENT_REQUIRED (set up two-factor sign-in first), or a rule of the operation */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description Not Found */
             404: {
                 headers: {
@@ -5967,6 +6374,15 @@ export interface operations {
             };
             /** @description Missing, invalid or expired credentials */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not allowed: FORBIDDEN (role), SCOPE_REQUIRED or SIGN_IN_REQUIRED (see the security requirement), TOTP_ENROLLMENT_REQUIRED (set up two-factor sign-in first), or a rule of the operation */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6033,6 +6449,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description Not allowed: FORBIDDEN (role), SCOPE_REQUIRED or SIGN_IN_REQUIRED (see the security requirement), TOTP_ENROLLMENT_REQUIRED (set up two-factor sign-in first), or a rule of the operation */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description Not Found */
             404: {
                 headers: {
@@ -6085,6 +6510,15 @@ export interface operations {
             };
             /** @description Missing, invalid or expired credentials */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not allowed: FORBIDDEN (role), SCOPE_REQUIRED or SIGN_IN_REQUIRED (see the security requirement), TOTP_ENROLLMENT_REQUIRED (set up two-factor sign-in first), or a rule of the operation */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6155,8 +6589,26 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description Not allowed: FORBIDDEN (role), SCOPE_REQUIRED or SIGN_IN_REQUIRED (see the security requirement), TOTP_ENROLLMENT_REQUIRED (set up two-factor sign-in first), or a rule of the operation */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description Not Found */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Too Many Requests */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6206,6 +6658,15 @@ export interface operations {
             };
             /** @description Missing, invalid or expired credentials */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not allowed: FORBIDDEN (role), SCOPE_REQUIRED or SIGN_IN_REQUIRED (see the security requirement), TOTP_ENROLLMENT_REQUIRED (set up two-factor sign-in first), or a rule of the operation */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6283,6 +6744,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description Not allowed: FORBIDDEN (role), SCOPE_REQUIRED or SIGN_IN_REQUIRED (see the security requirement), TOTP_ENROLLMENT_REQUIRED (set up two-factor sign-in first), or a rule of the operation */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description Unexpected server error (details are logged with the request id) */
             500: {
                 headers: {
@@ -6307,6 +6777,8 @@ export interface operations {
                     /** Format: date-time */
                     expiresAt?: string;
                     name: string;
+                    /** @description What the token may do; without it, read only. Only site admins may give admin. */
+                    scopes?: ("read" | "sessions" | "admin")[];
                 };
             };
         };
@@ -6331,6 +6803,15 @@ export interface operations {
             };
             /** @description Missing, invalid or expired credentials */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not allowed: FORBIDDEN (role), SCOPE_REQUIRED or SIGN_IN_REQUIRED (see the security requirement), TOTP_ENROLLMENT_REQUIRED (set up two-factor sign-in first), or a rule of the operation */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6421,6 +6902,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description Not allowed: FORBIDDEN (role), SCOPE_REQUIRED or SIGN_IN_REQUIRED (see the security requirement), TOTP_ENROLLMENT_REQUIRED (set up two-factor sign-in first), or a rule of the operation */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description Not Found */
             404: {
                 headers: {
@@ -6487,7 +6977,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description The caller is not allowed to do this */
+            /** @description Not allowed: FORBIDDEN (role), SCOPE_REQUIRED or SIGN_IN_REQUIRED (see the security requirement), TOTP_ENROLLMENT_REQUIRED (set up two-factor sign-in first), or a rule of the operation */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -6557,7 +7047,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description The caller is not allowed to do this */
+            /** @description Not allowed: FORBIDDEN (role), SCOPE_REQUIRED or SIGN_IN_REQUIRED (see the security requirement), TOTP_ENROLLMENT_REQUIRED (set up two-factor sign-in first), or a rule of the operation */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -6651,7 +7141,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description The caller is not allowed to do this */
+            /** @description Not allowed: FORBIDDEN (role), SCOPE_REQUIRED or SIGN_IN_REQUIRED (see the security requirement), TOTP_ENROLLMENT_REQUIRED (set up two-factor sign-in first), or a rule of the operation */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -6732,7 +7222,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description The caller is not allowed to do this */
+            /** @description Not allowed: FORBIDDEN (role), SCOPE_REQUIRED or SIGN_IN_REQUIRED (see the security requirement), TOTP_ENROLLMENT_REQUIRED (set up two-factor sign-in first), or a rule of the operation */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -6835,7 +7325,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description The caller is not allowed to do this */
+            /** @description Not allowed: FORBIDDEN (role), SCOPE_REQUIRED or SIGN_IN_REQUIRED (see the security requirement), TOTP_ENROLLMENT_REQUIRED (set up two-factor sign-in first), or a rule of the operation */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -6911,7 +7401,145 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description The caller is not allowed to do this */
+            /** @description Not allowed: FORBIDDEN (role), SCOPE_REQUIRED or SIGN_IN_REQUIRED (see the security requirement), TOTP_ENROLLMENT_REQUIRED (set up two-factor sign-in first), or a rule of the operation */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unexpected server error (details are logged with the request id) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    listUserTokens: {
+        parameters: {
+            query?: {
+                page?: number;
+                perPage?: number;
+                sort?: "createdAt";
+                order?: "asc" | "desc";
+            };
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiTokenList"];
+                };
+            };
+            /** @description The request is malformed or fails validation */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Missing, invalid or expired credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not allowed: FORBIDDEN (role), SCOPE_REQUIRED or SIGN_IN_REQUIRED (see the security requirement), TOTP_ENROLLMENT_REQUIRED (set up two-factor sign-in first), or a rule of the operation */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unexpected server error (details are logged with the request id) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    revokeUserToken: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+                tokenId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Revoked */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The request is malformed or fails validation */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Missing, invalid or expired credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not allowed: FORBIDDEN (role), SCOPE_REQUIRED or SIGN_IN_REQUIRED (see the security requirement), TOTP_ENROLLMENT_REQUIRED (set up two-factor sign-in first), or a rule of the operation */
             403: {
                 headers: {
                     [name: string]: unknown;

@@ -56,14 +56,24 @@ export const PasswordChange = Type.Object(
   { additionalProperties: false },
 )
 
+export const Scope = Type.Enum(['read', 'sessions', 'admin'], {
+  $id: 'Scope',
+  description: 'What an API token may do: read (every GET), sessions (run sessions and scripts, edit the library), admin (site-admin operations; site admins only)',
+})
+
 export const ApiToken = Type.Object(
   {
     id: Uuid,
+    kind: Type.Enum(['session', 'personal'], { description: 'session: a console sign-in; personal: an API token' }),
     name: Type.String(),
     prefix: Type.String({ description: 'The first characters of the token, to recognise it' }),
+    scopes: Type.Array(ref(Scope), { description: 'A console sign-in carries every scope its user’s role allows' }),
     createdAt: DateTime,
     expiresAt: Type.Union([DateTime, Type.Null()]),
-    lastUsedAt: Type.Union([DateTime, Type.Null()]),
+    lastUsedAt: Type.Union([DateTime, Type.Null()], {
+      description: 'Updated when the client address changes, otherwise at most once a minute',
+    }),
+    lastUsedIp: Type.Union([Type.String(), Type.Null()], { description: 'The client address of the latest use' }),
   },
   { $id: 'ApiToken', additionalProperties: false },
 )
@@ -80,6 +90,14 @@ export const ApiTokenCreate = Type.Object(
   {
     name: Type.String({ minLength: 1, maxLength: 100 }),
     expiresAt: Type.Optional(Type.String({ format: 'date-time', maxLength: 40 })),
+    scopes: Type.Optional(
+      Type.Array(Scope, {
+        minItems: 1,
+        maxItems: 3,
+        uniqueItems: true,
+        description: 'What the token may do; without it, read only. Only site admins may give admin.',
+      }),
+    ),
   },
   { additionalProperties: false },
 )
@@ -95,4 +113,4 @@ export const Health = Type.Object(
 )
 
 /** Shared schemas registered with fastify (and so named components in openapi.yaml). */
-export const accountSchemas = [Role, User, UserList, LoginResponse, ApiToken, ApiTokenList, ApiTokenCreated, Health]
+export const accountSchemas = [Role, Scope, User, UserList, LoginResponse, ApiToken, ApiTokenList, ApiTokenCreated, Health]

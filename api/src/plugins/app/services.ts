@@ -16,12 +16,14 @@ import { SessionStream } from '../../services/session-stream.ts'
 import { SessionsService } from '../../services/sessions.service.ts'
 import { Sweeper } from '../../services/sweeper.ts'
 import { SystemInfoService } from '../../services/system-info.service.ts'
+import { TokensService } from '../../services/tokens.service.ts'
 
 function createServices(app: FastifyInstance) {
   const { db, bytes } = app.database
   const c = app.config
-  const accounts = new AccountsService(db, c.PASSWORD_MIN_LENGTH)
-  const auth = new AuthService(db, accounts, c.SESSION_TTL_MINUTES * 60_000)
+  const tokens = new TokensService(db, app.notifier, app.keyring)
+  const accounts = new AccountsService(db, c.PASSWORD_MIN_LENGTH, app.keyring, tokens)
+  const auth = new AuthService(db, accounts, tokens, c.SESSION_TTL_MINUTES * 60_000)
   const categories = new CategoriesService(db)
   const scripts = new ScriptsService(db, c.SCRIPT_MAX_BYTES, bytes)
 
@@ -55,7 +57,7 @@ function createServices(app: FastifyInstance) {
     c.SWEEP_INTERVAL_MS,
     app.log,
   )
-  return { accounts, auth, categories, scripts, feed, commands, sessions, consents, runs, access, reports, agents, systemInfo, chat, stream, sweeper }
+  return { accounts, auth, tokens, categories, scripts, feed, commands, sessions, consents, runs, access, reports, agents, systemInfo, chat, stream, sweeper }
 }
 
 export type Services = ReturnType<typeof createServices>

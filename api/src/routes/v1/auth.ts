@@ -9,7 +9,7 @@ import { toUser } from '../../services/accounts.service.ts'
 
 export default async function authRoutes(fastify: FastifyInstance) {
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>()
-  const { auth, accounts } = app.services
+  const { auth, accounts, tokens } = app.services
   const window = app.config.LOGIN_WINDOW_SECONDS * 1000
   const max = app.config.LOGIN_MAX_ATTEMPTS
   const perAddress = app.createRateLimit({ max: app.config.LOGIN_MAX_ATTEMPTS_PER_IP, timeWindow: window, keyGenerator: (r: FastifyRequest) => `login-ip:${r.ip}` })
@@ -42,13 +42,14 @@ export default async function authRoutes(fastify: FastifyInstance) {
         response: { 200: ref(LoginResponse), ...errors(401) },
       },
     },
-    async (request) => auth.login(request.body.email, request.body.password),
+    async (request) => auth.login(request.body.email, request.body.password, request.ip),
   )
 
   app.post(
     '/auth/logout',
     {
-      config: { auth: 'user' },
+      // Any credential may end itself, whatever its scopes.
+      config: { auth: 'user', scope: null },
       schema: {
         operationId: 'logout',
         tags: ['auth'],
@@ -57,7 +58,7 @@ export default async function authRoutes(fastify: FastifyInstance) {
       },
     },
     async (request, reply) => {
-      await auth.revoke(principalOf(request).tokenId)
+      await tokens.signOut(principalOf(request))
       return reply.code(204).send(null)
     },
   )
@@ -74,19 +75,19 @@ export default async function authRoutes(fastify: FastifyInstance) {
   app.put(
     '/me/password',
     {
-      config: { auth: 'user' },
+      config: { auth: 'user', signInOnly: true },
       schema: {
         operationId: 'changeMyPassword',
         tags: ['auth'],
         summary: 'Change your own password',
-        description: 'Your other console sign-ins end; this one and your API tokens stay valid.',
+        description:
+          'Your other console sign-ins AND all your personal API tokens end (whoever knew the old password may have made them); this sign-in stays. Console sign-in only.',
         body: PasswordChange,
         response: { 204: Type.Null({ description: 'Password changed' }), ...errors(422) },
       },
     },
     async (request, reply) => {
-      const p = principalOf(request)
-      await auth.changePassword(p.userId, request.body.currentPassword, request.body.newPassword, p.tokenId)
+      await auth.changePassword(principalOf(request), request.body.currentPassword, request.body.newPassword)
       return reply.code(204).send(null)
     },
   )
