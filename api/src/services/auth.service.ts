@@ -5,7 +5,7 @@ import { forbidden, unauthorized, unprocessable } from '../errors.ts'
 import { dummyPasswordHash, hashPassword, hashToken, newToken, verifyPassword } from '../lib/crypto.ts'
 import { scopesForRole, type Scope } from '../lib/scopes.ts'
 import { toUser, type AccountsService, type Role } from './accounts.service.ts'
-import { effectiveScopes, type TokensService } from './tokens.service.ts'
+import { effectiveScopes, type RevokedReason, type TokensService } from './tokens.service.ts'
 
 export interface Principal {
   userId: string
@@ -36,6 +36,16 @@ export function requireSignIn(principal: Principal, what = 'do this') {
 export interface CredentialProblem {
   code: 'INVALID_TOKEN' | 'ACCOUNT_DISABLED'
   message: string
+}
+
+/** What a holder of an ended credential is told (it was theirs, so the reason is no secret). */
+const endedBecause: Record<RevokedReason, string> = {
+  revoked: 'This API token was revoked',
+  revoked_by_admin: 'A site admin ended this sign-in or API token',
+  user_disabled: 'The account was disabled',
+  password_reset: 'A site admin set a new password for this account; sign in again',
+  password_changed: 'The account’s password was changed; sign in again',
+  signed_out: 'Signed out',
 }
 
 // Last use is written when the client address changes, otherwise at most once a minute: writing
@@ -91,8 +101,9 @@ export class AuthService {
   private problemOf(found: Awaited<ReturnType<AuthService['load']>>, now: Date): CredentialProblem | undefined {
     if (!found) return invalidTokenProblem
     const { token: row, user } = found
-    if (row.revokedAt || (row.expiresAt && row.expiresAt <= now)) return invalidTokenProblem
     if (user.disabled) return disabledProblem
+    if (row.revokedAt) return { code: 'INVALID_TOKEN', message: endedBecause[row.revokedReason as RevokedReason] ?? invalidTokenProblem.message }
+    if (row.expiresAt && row.expiresAt <= now) return { code: 'INVALID_TOKEN', message: 'This sign-in or token has expired' }
     return undefined
   }
 
