@@ -48,6 +48,7 @@ export const redactPaths = [
   '*.code',
   '*.secret',
   '*.recoveryCode',
+  '*.recoveryCodes',
 ]
 
 /**

@@ -23,6 +23,7 @@ export function toUser(row: UserRow): User {
     createdAt: row.createdAt.toISOString(),
     updatedAt: row.updatedAt.toISOString(),
     lastLoginAt: row.lastLoginAt?.toISOString() ?? null,
+    twoFactorEnabled: row.totpEnabledAt !== null,
   }
 }
 

@@ -1,11 +1,13 @@
-import { eq } from 'drizzle-orm'
+import { eq, type SQL } from 'drizzle-orm'
 import type { Db } from '../db/client.ts'
 import { accessTokens, users } from '../db/schema.ts'
 import { forbidden, unauthorized, unprocessable } from '../errors.ts'
 import { dummyPasswordHash, hashPassword, hashToken, newToken, verifyPassword } from '../lib/crypto.ts'
 import { scopesForRole, type Scope } from '../lib/scopes.ts'
 import { toUser, type AccountsService, type Role } from './accounts.service.ts'
+import { requireTwoFactorSql } from './settings.service.ts'
 import { effectiveScopes, type RevokedReason, type TokensService } from './tokens.service.ts'
+import type { TwoFactorService } from './two-factor.service.ts'
 
 export interface Principal {
   userId: string
@@ -22,6 +24,8 @@ export interface Principal {
   scopes: Scope[]
   /** When the credential stops working unless used again (a sign-in slides); null: never. */
   expiresAt: Date | null
+  /** The site requires two-factor sign-in and this user has not set it up: only that is open to them. */
+  mustEnrolTwoFactor: boolean
 }
 
 /**
@@ -61,15 +65,18 @@ export class AuthService {
     private readonly db: Db,
     private readonly accounts: AccountsService,
     private readonly tokens: TokensService,
+    private readonly twoFactor: TwoFactorService,
     private readonly sessionTtlMs: number,
   ) {}
 
-  async login(email: string, password: string, ip: string) {
+  /** Signs in with the password and, when the user has two-factor on, a code (TOTP_REQUIRED without one). */
+  async login(email: string, password: string, ip: string, code?: string) {
     const user = await this.accounts.findByEmail(email)
     // Same work and the same answer for an unknown email as for a wrong password.
     const ok = await verifyPassword(password, user?.passwordHash ?? dummyPasswordHash)
     if (!user || !ok) throw invalidCredentials()
     if (user.disabled) throw unauthorized(disabledProblem.code, disabledProblem.message)
+    await this.twoFactor.checkSignIn(user, code)
     const token = newToken('hls')
     const now = new Date()
     const expiresAt = new Date(now.getTime() + this.sessionTtlMs)
@@ -89,9 +96,9 @@ export class AuthService {
     return { token, expiresAt: expiresAt.toISOString(), user: toUser(row!) }
   }
 
-  private async load(where: ReturnType<typeof eq>) {
+  private async load(where: SQL) {
     const [found] = await this.db
-      .select({ token: accessTokens, user: users })
+      .select({ token: accessTokens, user: users, requireTwoFactor: requireTwoFactorSql })
       .from(accessTokens)
       .innerJoin(users, eq(users.id, accessTokens.userId))
       .where(where)
@@ -134,6 +141,7 @@ export class AuthService {
       tokenKind: row.kind,
       scopes,
       expiresAt,
+      mustEnrolTwoFactor: found.requireTwoFactor && user.totpEnabledAt === null,
     }
   }
 

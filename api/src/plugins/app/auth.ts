@@ -36,7 +36,8 @@ export function agentOf(request: FastifyRequest): AgentPrincipal {
 /**
  * Authorisation is declared on each route (config.auth, and config.scope / signInOnly where the
  * default does not fit) and enforced here, once, before the body is even parsed: the user's role,
- * then a console sign-in where one is required, then the credential's scope. The contract plugin
+ * then a console sign-in where one is required, then the credential's scope, then (when the site
+ * requires two-factor sign-in) that the user has set it up. The contract plugin
  * has already refused routes without a policy and documents the same requirement.
  */
 export default fp(
@@ -58,6 +59,7 @@ export default fp(
       if (policy !== 'agent') {
         const scope = routeScope(route)
         const signInOnly = route.config?.signInOnly === true
+        const beforeTwoFactor = route.config?.beforeTwoFactor === true
         hook = async (request: FastifyRequest) => {
           const token = bearerToken(request)
           if (!token) throw unauthorized('AUTH_REQUIRED', 'Sign in or send an API token (Authorization: Bearer …)')
@@ -67,6 +69,9 @@ export default fp(
           if (signInOnly) requireSignIn(principal)
           if (scope && !principal.scopes.includes(scope)) {
             throw forbidden('SCOPE_REQUIRED', `This API token does not have the "${scope}" scope this operation requires`)
+          }
+          if (principal.mustEnrolTwoFactor && !beforeTwoFactor) {
+            throw forbidden('TOTP_ENROLLMENT_REQUIRED', 'This site requires two-factor sign-in: set it up on your profile (POST /api/v1/me/two-factor) first')
           }
         }
       }

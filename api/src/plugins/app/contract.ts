@@ -122,8 +122,8 @@ function checkRoute(route: RouteOptions, operationIds: Set<string>) {
     const signInOnly = route.config?.signInOnly === true
     // OpenAPI 3.1 lets a bearer requirement list the roles it needs; clients and tests read it.
     schema.security = [{ bearerAuth: securityRoles(auth, scope, signInOnly) }]
-    // A wrong role, a missing scope, a token where a sign-in is needed (or two-factor set-up first).
-    if (auth === 'admin' || scope || signInOnly) addError(response, 403)
+    // A wrong role, a missing scope, a token where a sign-in is needed, or two-factor set-up first.
+    if (auth === 'admin' || scope || signInOnly || !route.config?.beforeTwoFactor) addError(response, 403)
   } else {
     schema.security = []
   }

@@ -48,6 +48,7 @@ export default fp(
           { name: 'auth', description: 'Signing in and out, your own account' },
           { name: 'users', description: 'User management (site admins)' },
           { name: 'tokens', description: 'Personal API tokens for integrations' },
+          { name: 'settings', description: 'Site-wide settings (site admins)' },
           { name: 'scripts', description: 'The script library: versioned scripts with their input files' },
           { name: 'categories', description: 'Script categories (site admins manage them)' },
           { name: 'sessions', description: 'Support sessions: consent, system information, chat, live updates' },

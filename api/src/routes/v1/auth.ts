@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
-import { LoginRequest, LoginResponse, PasswordChange, User } from '../../schemas/accounts.ts'
+import { LoginRequest, LoginResponse, Me, PasswordChange } from '../../schemas/accounts.ts'
 import { errors, ref } from '../../schemas/common.ts'
 import { tooManyRequests } from '../../errors.ts'
 import { principalOf } from '../../plugins/app/auth.ts'
@@ -36,20 +36,24 @@ export default async function authRoutes(fastify: FastifyInstance) {
       schema: {
         operationId: 'login',
         tags: ['auth'],
-        summary: 'Sign in with email and password',
-        description: 'Returns a bearer token for the console. It expires after a period of inactivity.',
+        summary: 'Sign in with email and password (and a code, with two-factor sign-in)',
+        description: [
+          'Returns a bearer token for the console. It expires after a period of inactivity.',
+          'A user with two-factor sign-in gets 401 TOTP_REQUIRED until the request also carries `code` (6 digits from the authenticator app, or a recovery code); a wrong or already used code is 401 TOTP_INVALID.',
+          'Codes count against the same attempt limits as passwords.',
+        ].join(' '),
         body: LoginRequest,
         response: { 200: ref(LoginResponse), ...errors(401) },
       },
     },
-    async (request) => auth.login(request.body.email, request.body.password, request.ip),
+    async (request) => auth.login(request.body.email, request.body.password, request.ip, request.body.code),
   )
 
   app.post(
     '/auth/logout',
     {
       // Any credential may end itself, whatever its scopes.
-      config: { auth: 'user', scope: null },
+      config: { auth: 'user', scope: null, beforeTwoFactor: true },
       schema: {
         operationId: 'logout',
         tags: ['auth'],
@@ -66,10 +70,13 @@ export default async function authRoutes(fastify: FastifyInstance) {
   app.get(
     '/me',
     {
-      config: { auth: 'user' },
-      schema: { operationId: 'getMe', tags: ['auth'], summary: 'The signed-in user', response: { 200: ref(User) } },
+      config: { auth: 'user', beforeTwoFactor: true },
+      schema: { operationId: 'getMe', tags: ['auth'], summary: 'The signed-in user', response: { 200: ref(Me) } },
     },
-    async (request) => toUser(await accounts.findRow(principalOf(request).userId)),
+    async (request) => {
+      const p = principalOf(request)
+      return { ...toUser(await accounts.findRow(p.userId)), twoFactorEnrollmentRequired: p.mustEnrolTwoFactor }
+    },
   )
 
   app.put(
