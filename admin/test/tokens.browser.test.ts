@@ -138,7 +138,7 @@ t.test('scopes, an admin revoking a CSR’s token, two-factor set-up and sign-in
     t.pass('without two-factor the admin lands on the profile, asked to set it up')
     await adminPage.screenshot({ path: '/tmp/helpline-tokens-required.png' })
     // Back to normal for anyone else using this server: set it up through the API, then turn it off.
-    const { data: started } = await adminApi.POST('/api/v1/me/two-factor')
+    const { data: started } = await adminApi.POST('/api/v1/me/two-factor', { body: {} })
     await adminApi.POST('/api/v1/me/two-factor/confirm', { body: { code: codeAt(started!.secret, Date.now()) } })
     const { data: settings } = await adminApi.PATCH('/api/v1/settings', { body: { requireTwoFactor: false } })
     t.equal(settings?.requireTwoFactor, false)

@@ -323,7 +323,7 @@ export interface paths {
         put?: never;
         /**
          * Start setting up two-factor sign-in: a new secret for your authenticator app
-         * @description Show `uri` as a QR code (or type `secret`), then confirm with a code. Until confirmed, sign-in is unchanged; with two-factor already on, confirming replaces the old secret and recovery codes. Console sign-in only.
+         * @description Show `uri` as a QR code (or type `secret`), then confirm with a code. Until confirmed, sign-in is unchanged. With two-factor already on, this replaces the authenticator (and the recovery codes) once confirmed, and needs `password` or a `code` (422 PROOF_REQUIRED, WRONG_PASSWORD, TOTP_INVALID); the body is `{}` otherwise. Console sign-in only.
          */
         post: operations["startTwoFactor"];
         delete?: never;
@@ -3291,7 +3291,15 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description A current code or a recovery code, instead of the password */
+                    code?: string;
+                    password?: string;
+                };
+            };
+        };
         responses: {
             /** @description OK */
             200: {
@@ -3300,6 +3308,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["TwoFactorEnrollment"];
+                };
+            };
+            /** @description The request is malformed or fails validation */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
             /** @description Missing, invalid or expired credentials */
@@ -3313,6 +3330,42 @@ export interface operations {
             };
             /** @description Not allowed: FORBIDDEN (role), SCOPE_REQUIRED or SIGN_IN_REQUIRED (see the security requirement), TOTP_ENROLLMENT_REQUIRED (set up two-factor sign-in first), or a rule of the operation */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The request body is too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unsupported content type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Too many requests; see Retry-After */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -45,7 +45,7 @@ export const en = {
       codes_warning: 'Save these recovery codes somewhere safe now: each signs you in once if you lose your phone. They will not be shown again.',
       saved_codes: 'I have saved them',
       disable: 'Turn off',
-      disable_explain: 'Confirm with your password, or with a code from the app or a recovery code.',
+      prove: 'Confirm with your password, or with a code from the app or a recovery code.',
       code_or_recovery: 'Or a code / recovery code',
       enabled_notice: 'Two-factor sign-in is on',
       disabled_notice: 'Two-factor sign-in is off',

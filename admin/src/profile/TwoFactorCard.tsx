@@ -6,7 +6,12 @@ import { useQueryClient } from '@tanstack/react-query'
 import type { AppDataProvider } from '../api/index.ts'
 import type { TwoFactorEnrollment } from '../api/resources/me.ts'
 
-type Phase = { step: 'idle' } | { step: 'enrol'; enrollment: TwoFactorEnrollment } | { step: 'codes'; codes: string[] } | { step: 'disable' }
+type Phase =
+  | { step: 'idle' }
+  | { step: 'enrol'; enrollment: TwoFactorEnrollment }
+  | { step: 'codes'; codes: string[] }
+  /** The password or a code, before turning it off or replacing the authenticator. */
+  | { step: 'prove'; then: 'disable' | 'replace' }
 
 /** The otpauth URI as a QR code image (an SVG data URL: no canvas, nothing sent anywhere). */
 function qrImage(uri: string): string {
@@ -44,6 +49,7 @@ export function TwoFactorCard() {
       setBusy(false)
     }
   }
+  const proof = () => (password ? { password } : { code: code.trim() })
   const start = () => run(async () => setPhase({ step: 'enrol', enrollment: await dataProvider.startTwoFactor() }))
   const confirm = () =>
     run(async () => {
@@ -58,9 +64,16 @@ export function TwoFactorCard() {
     await queryClient.invalidateQueries()
     notify('helpline.two_factor.enabled_notice', { type: 'success' })
   }
-  const disable = () =>
+  const proven = (then: 'disable' | 'replace') =>
     run(async () => {
-      await dataProvider.disableTwoFactor(password ? { password } : { code: code.trim() })
+      if (then === 'replace') {
+        const enrollment = await dataProvider.startTwoFactor(proof())
+        setPassword('')
+        setCode('')
+        setPhase({ step: 'enrol', enrollment })
+        return
+      }
+      await dataProvider.disableTwoFactor(proof())
       setPassword('')
       setCode('')
       setPhase({ step: 'idle' })
@@ -109,9 +122,9 @@ export function TwoFactorCard() {
             </Box>
           </Stack>
         )}
-        {phase.step === 'disable' && (
+        {phase.step === 'prove' && (
           <Stack spacing={2} sx={{ maxWidth: 420 }}>
-            <Typography>{translate('helpline.two_factor.disable_explain')}</Typography>
+            <Typography>{translate('helpline.two_factor.prove')}</Typography>
             <TextField
               type="password"
               label={translate('helpline.profile.current_password')}
@@ -136,11 +149,15 @@ export function TwoFactorCard() {
       <CardActions>
         {phase.step === 'idle' && (
           <>
-            <Button variant={enabled ? 'outlined' : 'contained'} onClick={start} disabled={busy}>
+            <Button
+              variant={enabled ? 'outlined' : 'contained'}
+              onClick={enabled ? () => setPhase({ step: 'prove', then: 'replace' }) : start}
+              disabled={busy}
+            >
               {translate(enabled ? 'helpline.two_factor.replace' : 'helpline.two_factor.set_up')}
             </Button>
             {enabled && (
-              <Button color="warning" onClick={() => setPhase({ step: 'disable' })}>
+              <Button color="warning" onClick={() => setPhase({ step: 'prove', then: 'disable' })}>
                 {translate('helpline.two_factor.disable')}
               </Button>
             )}
@@ -159,10 +176,15 @@ export function TwoFactorCard() {
             {translate('helpline.two_factor.saved_codes')}
           </Button>
         )}
-        {phase.step === 'disable' && (
+        {phase.step === 'prove' && (
           <>
-            <Button color="warning" variant="contained" onClick={disable} disabled={busy || (!password && !code.trim())}>
-              {translate('helpline.two_factor.disable')}
+            <Button
+              color={phase.then === 'disable' ? 'warning' : 'primary'}
+              variant="contained"
+              onClick={() => proven(phase.then)}
+              disabled={busy || (!password && !code.trim())}
+            >
+              {translate(phase.then === 'disable' ? 'helpline.two_factor.disable' : 'helpline.two_factor.replace')}
             </Button>
             <Button onClick={() => setPhase({ step: 'idle' })}>{translate('ra.action.cancel')}</Button>
           </>

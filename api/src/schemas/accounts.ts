@@ -89,7 +89,8 @@ export const RecoveryCodes = Type.Object(
   },
   { $id: 'RecoveryCodes', additionalProperties: false },
 )
-export const TwoFactorDisable = Type.Object(
+/** The password, or a code, when turning two-factor off or replacing the authenticator. */
+export const TwoFactorProof = Type.Object(
   {
     password: Type.Optional(Password),
     code: Type.Optional(Type.String({ minLength: 1, maxLength: 40, description: 'A current code or a recovery code, instead of the password' })),

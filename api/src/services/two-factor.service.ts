@@ -12,6 +12,8 @@ import type { Principal } from './auth.service.ts'
 import type { SettingsService } from './settings.service.ts'
 
 type UserRow = typeof users.$inferSelect
+/** How the owner proves it is them: the password, or a current or recovery code. */
+type Proof = { password?: string | undefined; code?: string | undefined }
 
 const PERIOD = 30
 const RECOVERY_CODES = 10
@@ -47,8 +49,13 @@ export class TwoFactorService {
     private readonly settings: SettingsService,
   ) {}
 
-  /** A new secret to enrol (or to replace the current one once confirmed). */
-  async start(principal: Principal) {
+  /**
+   * A new secret to enrol, or to replace the current one once confirmed. Replacing needs the
+   * password or a code: a borrowed sign-in must not swap the second factor and lock its owner out.
+   */
+  async start(principal: Principal, proof: Proof) {
+    const user = await this.accounts.findRow(principal.userId)
+    if (user.totpEnabledAt) await this.checkProof(user, proof)
     const secret = new Secret({ size: 20 }).base32
     await this.db.update(users).set({ totpPendingSecret: this.keyring.seal(secret) }).where(eq(users.id, principal.userId))
     return { secret, uri: totpFor(secret, principal.email).toString() }
@@ -79,19 +86,11 @@ export class TwoFactorService {
   }
 
   /** Turns two-factor off, proven with the password or a code; refused while the site requires it. */
-  async disable(principal: Principal, proof: { password?: string | undefined; code?: string | undefined }) {
+  async disable(principal: Principal, proof: Proof) {
     const user = await this.accounts.findRow(principal.userId)
     if (!user.totpEnabledAt) throw conflict('TOTP_NOT_ENABLED', 'Two-factor sign-in is not on')
     if ((await this.settings.get()).requireTwoFactor) throw conflict('TOTP_REQUIRED_BY_SITE', 'This site requires two-factor sign-in for everyone')
-    if (proof.password !== undefined) {
-      if (!(await verifyPassword(proof.password, user.passwordHash))) {
-        throw unprocessable('WRONG_PASSWORD', 'The password is wrong', { password: 'Wrong password' })
-      }
-    } else if (proof.code !== undefined) {
-      if (!(await this.useCode(user, proof.code))) throw unprocessable('TOTP_INVALID', 'The code is wrong or was already used', { code: 'Wrong or used code' })
-    } else {
-      throw unprocessable('PROOF_REQUIRED', 'Give your password or a code to turn two-factor sign-in off', { password: 'Password or code required' })
-    }
+    await this.checkProof(user, proof)
     await this.db.transaction(async (tx) => {
       await tx
         .update(users)
@@ -99,6 +98,19 @@ export class TwoFactorService {
         .where(eq(users.id, user.id))
       await appendSiteEvent(tx, this.keyring, { type: 'user.two_factor_disabled', actor: { type: 'user', id: user.id }, targetType: 'user', targetId: user.id })
     })
+  }
+
+  /** The password, or a current or recovery code (spent), proves it is the owner asking. */
+  private async checkProof(user: UserRow, proof: Proof) {
+    if (proof.password !== undefined) {
+      if (!(await verifyPassword(proof.password, user.passwordHash))) {
+        throw unprocessable('WRONG_PASSWORD', 'The password is wrong', { password: 'Wrong password' })
+      }
+    } else if (proof.code !== undefined) {
+      if (!(await this.useCode(user, proof.code))) throw unprocessable('TOTP_INVALID', 'The code is wrong or was already used', { code: 'Wrong or used code' })
+    } else {
+      throw unprocessable('PROOF_REQUIRED', 'Give your password or a code from your authenticator', { password: 'Password or code required' })
+    }
   }
 
   /** The second step of signing in: nothing to do without two-factor; otherwise a code that works. */

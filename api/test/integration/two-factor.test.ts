@@ -19,7 +19,7 @@ const row = async (id: string) => (await db.select().from(users).where(eq(users.
 
 /** Enrols `u` and returns the secret, the moment its confirming code belongs to, and the recovery codes. */
 async function enrol(u: TestUser) {
-  const { data: started } = await u.client.POST('/api/v1/me/two-factor')
+  const { data: started } = await u.client.POST('/api/v1/me/two-factor', { body: {} })
   const at = Date.now()
   const { data: confirmed } = await u.client.POST('/api/v1/me/two-factor/confirm', { body: { code: codeAt(started!.secret, at) } })
   return { secret: started!.secret, uri: started!.uri, at, recoveryCodes: confirmed!.recoveryCodes }
@@ -30,7 +30,7 @@ t.test('enrolment: a sealed secret, confirmed with a code, ten recovery codes ke
   const early = await refused(u.client.POST('/api/v1/me/two-factor/confirm', { body: { code: '123456' } }))
   t.equal(early.code, 'TOTP_NOT_STARTED', 'nothing to confirm before set-up starts')
 
-  const { data: started } = await u.client.POST('/api/v1/me/two-factor')
+  const { data: started } = await u.client.POST('/api/v1/me/two-factor', { body: {} })
   t.match(started!.uri, new RegExp(`^otpauth://totp/Helpline:${encodeURIComponent(u.email)}\\?.*secret=${started!.secret}`), 'an otpauth URI for the QR code')
   const pending = await row(u.id)
   t.ok(pending.totpPendingSecret, 'the pending secret is stored')
@@ -106,6 +106,20 @@ t.test('turning two-factor off needs the password or a code', async (t) => {
   t.equal((await u.client.GET('/api/v1/me')).data?.twoFactorEnabled, false)
 })
 
+t.test('replacing the authenticator needs the password or a code', async (t) => {
+  const u = await h.createUser('csr')
+  const { secret, at } = await enrol(u)
+  const bare = await refused(u.client.POST('/api/v1/me/two-factor', { body: {} }))
+  t.equal(bare.status, 422)
+  t.equal(bare.code, 'PROOF_REQUIRED', 'a borrowed sign-in cannot swap the second factor')
+  t.equal((await refused(u.client.POST('/api/v1/me/two-factor', { body: { password: 'not-the-password' } }))).code, 'WRONG_PASSWORD')
+  const { data: again } = await u.client.POST('/api/v1/me/two-factor', { body: { password: u.password } })
+  t.not(again!.secret, secret, 'a new secret')
+  t.equal((await signIn(u, codeAt(secret, at + 30_000))).data?.user.twoFactorEnabled, true, 'the old authenticator works until the new one is confirmed')
+  await u.client.POST('/api/v1/me/two-factor/confirm', { body: { code: codeAt(again!.secret, Date.now()) } })
+  t.equal((await refused(signIn(u, codeAt(secret, at + 60_000)))).code, 'TOTP_INVALID', 'then only the new one does')
+})
+
 t.test('the site can require two-factor of everyone', async (t) => {
   const csr = await h.createUser('csr')
   const api = (await csr.client.POST('/api/v1/tokens', { body: { name: 'robot', scopes: ['read'] } })).data!.token
@@ -142,15 +156,18 @@ t.test('the site can require two-factor of everyone', async (t) => {
 t.test('codes are rate limited like passwords', async (t) => {
   const limited: TestApp = await setupApp(t, { LOGIN_MAX_ATTEMPTS: 3 })
   const u = await limited.createUser('csr')
-  const { data: started } = await u.client.POST('/api/v1/me/two-factor')
-  for (let i = 0; i < 3; i++) t.equal((await refused(u.client.POST('/api/v1/me/two-factor/confirm', { body: { code: '000000' } }))).status, 422)
+  const { data: started } = await u.client.POST('/api/v1/me/two-factor', { body: {} })
+  // Starting counts too: it may check a password.
+  for (let i = 0; i < 2; i++) t.equal((await refused(u.client.POST('/api/v1/me/two-factor/confirm', { body: { code: '000000' } }))).status, 422)
   const confirm = await refused(u.client.POST('/api/v1/me/two-factor/confirm', { body: { code: codeAt(started!.secret, Date.now()) } }))
   t.equal(confirm.status, 429, 'guessing the confirmation code is limited')
   const disable = await refused(u.client.POST('/api/v1/me/two-factor/disable', { body: { password: 'guess-guess' } }))
   t.equal(disable.status, 429, 'so is guessing the password to turn it off')
+  const restart = await refused(u.client.POST('/api/v1/me/two-factor', { body: { password: 'guess-guess' } }))
+  t.equal(restart.status, 429, 'or to replace the authenticator')
 
   const v = await limited.createUser('csr')
-  const { data: s } = await v.client.POST('/api/v1/me/two-factor')
+  const { data: s } = await v.client.POST('/api/v1/me/two-factor', { body: {} })
   await v.client.POST('/api/v1/me/two-factor/confirm', { body: { code: codeAt(s!.secret, Date.now()) } })
   const attempt = () => limited.inject({ method: 'POST', url: '/api/v1/auth/login', payload: { email: v.email, password: v.password, code: '000000' } })
   // createUser signed v in once already.

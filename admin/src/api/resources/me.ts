@@ -12,7 +12,9 @@ export function meActions(client: HelplineClient) {
       call(async () => {
         await client.PUT('/api/v1/me/password', { body })
       }),
-    startTwoFactor: (): Promise<TwoFactorEnrollment> => call(async () => dataOf(await client.POST('/api/v1/me/two-factor', {}))),
+    /** `proof` (password or code) only when replacing an authenticator that is already on. */
+    startTwoFactor: (proof: { password?: string; code?: string } = {}): Promise<TwoFactorEnrollment> =>
+      call(async () => dataOf(await client.POST('/api/v1/me/two-factor', { body: proof }))),
     confirmTwoFactor: (code: string): Promise<string[]> =>
       call(async () => dataOf(await client.POST('/api/v1/me/two-factor/confirm', { body: { code } })).recoveryCodes),
     disableTwoFactor: (proof: { password?: string; code?: string }): Promise<void> =>

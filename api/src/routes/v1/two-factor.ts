@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
-import { RecoveryCodes, TwoFactorConfirm, TwoFactorDisable, TwoFactorEnrollment } from '../../schemas/accounts.ts'
+import { RecoveryCodes, TwoFactorConfirm, TwoFactorProof, TwoFactorEnrollment } from '../../schemas/accounts.ts'
 import { errors, ref } from '../../schemas/common.ts'
 import { tooManyRequests } from '../../errors.ts'
 import { principalOf } from '../../plugins/app/auth.ts'
@@ -28,17 +28,21 @@ export default async function twoFactorRoutes(fastify: FastifyInstance) {
   app.post(
     '/me/two-factor',
     {
-      config: { auth: 'user', signInOnly: true, beforeTwoFactor: true },
+      config: { auth: 'user', signInOnly: true, beforeTwoFactor: true, rateLimited: true },
+      preHandler: limited,
       schema: {
         operationId: 'startTwoFactor',
         tags,
         summary: 'Start setting up two-factor sign-in: a new secret for your authenticator app',
-        description:
-          'Show `uri` as a QR code (or type `secret`), then confirm with a code. Until confirmed, sign-in is unchanged; with two-factor already on, confirming replaces the old secret and recovery codes. Console sign-in only.',
-        response: { 200: ref(TwoFactorEnrollment) },
+        description: [
+          'Show `uri` as a QR code (or type `secret`), then confirm with a code. Until confirmed, sign-in is unchanged.',
+          'With two-factor already on, this replaces the authenticator (and the recovery codes) once confirmed, and needs `password` or a `code` (422 PROOF_REQUIRED, WRONG_PASSWORD, TOTP_INVALID); the body is `{}` otherwise. Console sign-in only.',
+        ].join(' '),
+        body: TwoFactorProof,
+        response: { 200: ref(TwoFactorEnrollment), ...errors(422) },
       },
     },
-    async (request) => twoFactor.start(principalOf(request)),
+    async (request) => twoFactor.start(principalOf(request), request.body),
   )
 
   app.post(
@@ -68,7 +72,7 @@ export default async function twoFactorRoutes(fastify: FastifyInstance) {
         tags,
         summary: 'Turn two-factor sign-in off, with your password or a code',
         description: 'Refused while the site requires two-factor sign-in (TOTP_REQUIRED_BY_SITE). Console sign-in only.',
-        body: TwoFactorDisable,
+        body: TwoFactorProof,
         response: { 204: Type.Null({ description: 'Two-factor sign-in is off' }), ...errors(409, 422) },
       },
     },
