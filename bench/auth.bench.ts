@@ -8,7 +8,7 @@ export async function run(): Promise<void> {
   const database = await openDatabase({ dataDir: 'memory://' })
   const app = await buildApp({ config: loadConfig({}, { CONSOLE_DIR: '/nonexistent' }), database, logger: false })
   await app.services.accounts.ensureFirstAdmin('bench@example.com', 'bench-password-1', () => '')
-  const { token } = await app.services.auth.login('bench@example.com', 'bench-password-1')
+  const { token } = await app.services.auth.login('bench@example.com', 'bench-password-1', '127.0.0.1')
   const samples: number[] = []
   for (let i = 0; i < 2000; i++) {
     const start = performance.now()

@@ -85,7 +85,7 @@ async function harness(database: Database): Promise<Harness> {
   const client = (token?: string) => createClient({ baseUrl: 'http://helpline.bench', token, fetch: injectFetch as typeof fetch })
   const email = `bench-csr-${randomBytes(3).toString('hex')}@example.com`
   await app.services.accounts.create({ email, name: 'Bench CSR', role: 'csr', password: 'bench-password-1' })
-  const { token } = await app.services.auth.login(email, 'bench-password-1')
+  const { token } = await app.services.auth.login(email, 'bench-password-1', '127.0.0.1')
   const [category] = await database.db.insert(scriptCategories).values({ name: `Bench ${randomBytes(3).toString('hex')}` }).returning()
   return { app, csr: client(token), client, categoryId: category!.id }
 }

@@ -132,7 +132,7 @@ async function benchOn(label: string, database: Database) {
   try {
     const { accounts, auth } = app.services
     await accounts.create({ email: 'bench-csr@example.com', name: 'Bench CSR', role: 'csr', password: 'bench-password-1' })
-    const { token, user } = await auth.login('bench-csr@example.com', 'bench-password-1')
+    const { token, user } = await auth.login('bench-csr@example.com', 'bench-password-1', '127.0.0.1')
     const others = await database.db
       .insert(users)
       .values(Array.from({ length: 19 }, (_, i) => ({ email: `owner${i}@example.com`, name: `Owner ${i}`, role: 'csr' as const, passwordHash: 'x' })))

@@ -5,6 +5,7 @@ import { createI18nProvider } from './i18n/index.ts'
 import { Layout } from './layout/Layout.tsx'
 import { LoginPage } from './layout/LoginPage.tsx'
 import { ProfilePage } from './profile/ProfilePage.tsx'
+import { SettingsPage } from './settings/SettingsPage.tsx'
 import sessions, { SnapshotPrintPage } from './resources/sessions/index.ts'
 import users from './resources/users/index.ts'
 import tokens from './resources/tokens/index.ts'
@@ -48,6 +49,7 @@ export function App() {
           <Resource name="tokens" {...tokens} />
           <CustomRoutes>
             <Route path="/profile" element={<ProfilePage />} />
+            {permissions === 'admin' && <Route path="/settings" element={<SettingsPage />} />}
             <Route path="/run-scripts" element={<RunScriptsPage />} />
             {/* More specific than the sessions resource's own routes, so it wins over /sessions/*. */}
             <Route path="/sessions/:id/report" element={<SessionReportPage />} />

@@ -121,6 +121,28 @@ t.test('checkError signs out on 401 only', async (t) => {
   t.equal(tokens.get(), undefined)
 })
 
+t.test('a site that requires two-factor sends the user to set it up, still signed in', async (t) => {
+  const { tokens, authProvider } = setup({}, 'hls_d')
+  const required = new HttpError('helpline.errors.TOTP_ENROLLMENT_REQUIRED', 403, { code: 'TOTP_ENROLLMENT_REQUIRED' })
+  const answer = await authProvider.checkError(required).then(
+    () => undefined,
+    (e: unknown) => e,
+  )
+  t.match(answer, { logoutUser: false, redirectTo: '/profile' })
+  t.equal(tokens.get(), 'hls_d', 'the sign-in is kept')
+})
+
+t.test('signing in sends the two-factor code only when there is one', async (t) => {
+  const answer = { token: 'hls_new', expiresAt: user.createdAt, user: { ...user, twoFactorEnabled: true } }
+  const { seen, authProvider } = setup({ 'POST /api/v1/auth/login': { status: 200, body: answer } })
+  await authProvider.login({ email: 'ada@example.com', password: 'pw' })
+  await authProvider.login({ email: 'ada@example.com', password: 'pw', code: '123456' })
+  t.same(seen.map((r) => r.body), [
+    { email: 'ada@example.com', password: 'pw' },
+    { email: 'ada@example.com', password: 'pw', code: '123456' },
+  ])
+})
+
 t.test('getList sends paging, sorting and filters as the API names them', async (t) => {
   const { seen, dataProvider } = setup({ 'GET /api/v1/users': { status: 200, body: { data: [user], total: 31 } } }, 't')
   const result = await dataProvider.getList('users', {
@@ -196,9 +218,11 @@ t.test('tokens: expiry goes out as ISO, revoke is a DELETE, disable is a POST', 
 
   await dataProvider.create('tokens', { data: { name: 'forever', expiresAt: '' } })
   t.same(seen[1]?.body, { name: 'forever' }, 'no expiry: the field is left out')
+  await dataProvider.create('tokens', { data: { name: 'scoped', scopes: ['admin', 'read', 'bogus'] } })
+  t.same((seen[2]?.body as { scopes?: unknown }).scopes, ['read', 'admin'], 'ticked scopes go out in the API’s terms and order')
 
   const gone = await dataProvider.delete('tokens', { id: 'k1', previousData: created })
-  t.equal(seen[2]?.method, 'DELETE')
+  t.equal(seen[3]?.method, 'DELETE')
   t.equal(gone.data.id, 'k1')
 
   const disabled = await dataProvider.disableUser('u1')

@@ -121,6 +121,23 @@ t.test('the stream follows the session and resumes after the last event id', asy
   t.same(states.slice(0, 2), ['connecting', 'open'], 'connecting, then open')
 })
 
+t.test('the stream ends for good when the server says the sign-in ended', async (t) => {
+  const { client, urls } = streamServer([
+    sse(`id: 3\nevent: chat\ndata: ${JSON.stringify(chat(3, 'before'))}\n\nevent: error\ndata: {"code":"INVALID_TOKEN","message":"A site admin ended this sign-in or API token"}\n\n`),
+  ])
+  const events: SessionStreamEvent[] = []
+  const ended: unknown[] = []
+  followSessionStream(client, SID, 0, { onEvent: (e) => events.push(e), onState: (s, reason) => s === 'failed' && ended.push(reason) })
+  await until(() => ended.length === 1)
+  t.same(events.map((e) => e.event), ['chat'], 'what came before is delivered')
+  const reason = ended[0] as { status: number; code: string; message: string }
+  t.equal(reason.status, 401, 'as a 401, so the console signs out')
+  t.equal(reason.code, 'INVALID_TOKEN')
+  t.match(reason.message, /site admin/)
+  await new Promise((resolve) => setTimeout(resolve, 100))
+  t.equal(urls.length, 1, 'and it does not reconnect')
+})
+
 t.test('the stream gives up on 404 and stops when asked', async (t) => {
   const notFound = () =>
     new Response(JSON.stringify({ statusCode: 404, code: 'SESSION_NOT_FOUND', error: 'Not Found', message: 'no' }), {

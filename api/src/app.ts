@@ -49,6 +49,7 @@ export const redactPaths = [
   '*.code',
   '*.secret',
   '*.recoveryCode',
+  '*.recoveryCodes',
 ]
 
 /**

@@ -32,7 +32,9 @@ t.test('the README run-scripts example follows a batch on a real agent to the en
   const agent = startAgent(t, ['join', session.number, '--server', url, '--state-dir', stateDir(), '--approve', 'all'])
   await agent.waitFor(/You joined support session/)
 
-  const lines = await runExample(t, 'run-scripts', { url, token: csr.token })
+  // The example says "a personal API token": one with the scopes running scripts needs.
+  const { data: runner } = await api.POST('/api/v1/tokens', { body: { name: 'runner', scopes: ['read', 'sessions'] } })
+  const lines = await runExample(t, 'run-scripts', { url, token: runner!.token })
   t.comment(`the example printed:\n${lines.join('\n')}`)
 
   t.match(lines[0], /^batch [0-9a-f-]{36}: 1 script\(s\) on 1 session\(s\)$/, 'the batch started')

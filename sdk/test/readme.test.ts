@@ -2,6 +2,7 @@ import { readFile, rm, writeFile } from 'node:fs/promises'
 import { fileURLToPath } from 'node:url'
 import t from 'tap'
 import { startTestServer } from '../../api/test/helpers/server.ts'
+import { runExample as runNamedExample } from './helpers/readme.ts'
 
 /**
  * The README's examples are code an integrator will paste: each ```ts block runs here against a
@@ -35,8 +36,18 @@ export async function runExample(code: string, baseUrl: string, env: Record<stri
 
 t.test('the first example signs in with a token and shows a typed error', async (t) => {
   const server = await startTestServer(t)
-  const { data } = await server.h.admin.client.POST('/api/v1/tokens', { body: { name: 'readme' } })
+  const { data } = await server.h.admin.client.POST('/api/v1/tokens', { body: { name: 'readme', scopes: ['read', 'admin'] } })
   const printed = await runExample(blocks[0]!, server.url, { HELPLINE_TOKEN: data!.token })
   t.same(printed[0], `signed in as ${server.adminEmail} (admin)`)
   t.match(printed[1], /^409 EMAIL_TAKEN \{"email":/)
+})
+
+t.test('the api-tokens example: a read token reads, is refused writes and token-making, and is revoked', async (t) => {
+  const server = await startTestServer(t)
+  const csr = await server.h.createUser('csr')
+  const lines = await runNamedExample(t, 'api-tokens', { url: server.url.replace(/\/+$/, ''), token: csr.token })
+  t.same(lines.slice(0, 4), ['nightly report: read', 'it reads: 0 active session(s)', '403 SCOPE_REQUIRED', '403 SIGN_IN_REQUIRED'])
+  t.match(lines[4], /^hlp_\S+… nightly report \[read\] last used \S+ from 127\.0\.0\.1$/, 'the list shows scopes, last use and the address')
+  const { data } = await csr.client.GET('/api/v1/tokens')
+  t.equal(data!.total, 0, 'and the example revoked its token')
 })

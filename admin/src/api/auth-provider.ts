@@ -6,7 +6,14 @@ import type { TokenStore } from './token-store.ts'
 
 export type Role = Schemas['Role']
 /** The signed-in user, as GET /api/v1/me answers. */
-export type Me = Schemas['User']
+export type Me = Schemas['Me']
+
+/** The API's error code behind a react-admin HttpError (or an SDK ApiError), if any. */
+export function errorCode(error: unknown): string | undefined {
+  const e = error as { body?: { code?: unknown }; code?: unknown } | null
+  const code = e?.body?.code ?? e?.code
+  return typeof code === 'string' ? code : undefined
+}
 
 function statusOf(error: unknown): number | undefined {
   const status = (error as { status?: unknown } | null)?.status
@@ -30,9 +37,11 @@ export function createAuthProvider(client: HelplineClient, tokens: TokenStore): 
   }
 
   return {
-    async login({ email, password }: { email: string; password: string }) {
+    /** `code`: the second step for a user with two-factor sign-in (the first try answers TOTP_REQUIRED). */
+    async login({ email, password, code }: { email: string; password: string; code?: string }) {
       try {
-        const result = dataOf(await client.POST('/api/v1/auth/login', { body: { email, password } }))
+        const body = { email, password, ...(code ? { code } : {}) }
+        const result = dataOf(await client.POST('/api/v1/auth/login', { body }))
         tokens.set(result.token)
       } catch (error) {
         throw toHttpError(error)
@@ -57,12 +66,23 @@ export function createAuthProvider(client: HelplineClient, tokens: TokenStore): 
         tokens.clear()
         throw new Error('Session expired')
       }
-      // 403 means signed in but not allowed: stay signed in, show the error.
+      // The site requires two-factor sign-in and this user has none yet: stay signed in, set it up.
+      if (statusOf(error) === 403 && errorCode(error) === 'TOTP_ENROLLMENT_REQUIRED') {
+        throw { logoutUser: false, redirectTo: '/profile', message: 'helpline.errors.TOTP_ENROLLMENT_REQUIRED' }
+      }
+      // Any other 403 means signed in but not allowed: stay signed in, show the error.
     },
 
     async getIdentity(): Promise<UserIdentity> {
       const user = await loadMe()
-      return { id: user.id, fullName: user.name, email: user.email, role: user.role }
+      return {
+        id: user.id,
+        fullName: user.name,
+        email: user.email,
+        role: user.role,
+        twoFactorEnabled: user.twoFactorEnabled,
+        twoFactorEnrollmentRequired: user.twoFactorEnrollmentRequired,
+      }
     },
 
     async getPermissions(): Promise<Role | undefined> {

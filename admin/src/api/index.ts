@@ -3,7 +3,7 @@ import { localTokenStore } from './token-store.ts'
 import { createAuthProvider } from './auth-provider.ts'
 import { createDataProvider } from './data-provider.ts'
 import { usersAdapter, userActions } from './resources/users.ts'
-import { tokensAdapter } from './resources/tokens.ts'
+import { tokensAdapter, userTokenActions } from './resources/tokens.ts'
 import { meActions } from './resources/me.ts'
 import { categoriesAdapter } from './resources/categories.ts'
 import { scriptActions, scriptsAdapter } from './resources/scripts.ts'
@@ -29,6 +29,7 @@ export const dataProvider = createDataProvider(
   },
   {
     ...userActions(client),
+    ...userTokenActions(client),
     ...meActions(client),
     ...sessionActions(client),
     ...scriptActions(client),

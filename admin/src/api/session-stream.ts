@@ -65,6 +65,23 @@ export type SessionStreamEvent =
 
 const streamEvents = new Set<string>(['session', 'agent', 'chat', 'consent', 'command', 'snapshot', 'script_run', 'script_output'])
 
+/**
+ * The stream's last message when its credential stopped working (revoked, expired, the user
+ * disabled): the 401 the next request would get, as the SDK would throw it.
+ */
+export function toCredentialError(message: SseMessage): ApiError | undefined {
+  if (message.event !== 'error') return undefined
+  let body: { code?: unknown; message?: unknown } = {}
+  try {
+    body = JSON.parse(message.data) as typeof body
+  } catch {
+    // A malformed last word still means the stream is over for this credential.
+  }
+  const code = typeof body.code === 'string' ? body.code : 'INVALID_TOKEN'
+  const text = typeof body.message === 'string' ? body.message : 'Your sign-in has ended'
+  return new ApiError(401, { statusCode: 401, code, error: 'Unauthorized', message: text })
+}
+
 /** A wire message in our terms, or undefined for events this console does not know (yet). */
 export function toSessionEvent(message: SseMessage): SessionStreamEvent | undefined {
   if (!streamEvents.has(message.event)) return undefined
@@ -89,7 +106,8 @@ const MAX_DELAY = 15_000
 /**
  * Follows a session's live stream until the returned function is called: replays what happened
  * after `after`, then each change. A dropped connection is reopened (with backoff) from the last
- * event id, so nothing is missed; a 401/403/404 ends it for good. Goes through the SDK client, so
+ * event id, so nothing is missed; a 401/403/404, or the server's `error` event when the sign-in
+ * ends (revoked, expired, the user disabled), ends it for good. Goes through the SDK client, so
  * the bearer token and error handling are the same as every other call.
  */
 export function followSessionStream(client: HelplineClient, sessionId: string, after: number, handlers: StreamHandlers): () => void {
@@ -125,6 +143,11 @@ export function followSessionStream(client: HelplineClient, sessionId: string, a
           const { value, done } = await reader.read()
           if (done) break
           for (const message of parser.push(value)) {
+            const ended = toCredentialError(message)
+            if (ended) {
+              handlers.onState?.('failed', ended)
+              return
+            }
             if (message.id !== undefined && /^\d+$/.test(message.id)) lastId = Number(message.id)
             const event = toSessionEvent(message)
             if (event) handlers.onEvent(event)

@@ -1,6 +1,7 @@
 import type { ReactNode } from 'react'
-import { AppBar, Layout as RaLayout, Logout, Menu, TitlePortal, UserMenu, useResourceDefinitions, useTranslate } from 'react-admin'
+import { AppBar, Layout as RaLayout, Logout, Menu, TitlePortal, UserMenu, usePermissions, useResourceDefinitions, useTranslate } from 'react-admin'
 import PlayCircleOutlined from '@mui/icons-material/PlayCircleOutlined'
+import SettingsOutlined from '@mui/icons-material/SettingsOutlined'
 import { Box, Typography } from '@mui/material'
 import { ProfileMenuItem } from './ProfileMenuItem.tsx'
 import { ProfileMenuLink } from './ProfileMenuLink.tsx'
@@ -37,6 +38,7 @@ function HelplineAppBar() {
 /** Sessions first, then Run scripts (what a CSR does with them), then every other resource. */
 function HelplineMenu() {
   const resources = useResourceDefinitions()
+  const { permissions } = usePermissions()
   const others = Object.keys(resources).filter((name) => name !== 'sessions' && resources[name]?.hasList)
   return (
     <Menu>
@@ -45,6 +47,7 @@ function HelplineMenu() {
       {others.map((name) => (
         <Menu.ResourceItem key={name} name={name} />
       ))}
+      {permissions === 'admin' && <Menu.Item to="/settings" primaryText="helpline.settings.menu" leftIcon={<SettingsOutlined />} />}
       <ProfileMenuLink />
     </Menu>
   )

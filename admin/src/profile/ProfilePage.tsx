@@ -15,6 +15,7 @@ import {
 } from 'react-admin'
 import type { AppDataProvider } from '../api/index.ts'
 import { passwordRule } from '../resources/users/validation.ts'
+import { TwoFactorCard } from './TwoFactorCard.tsx'
 
 interface PasswordForm {
   currentPassword: string
@@ -66,7 +67,7 @@ function ChangePassword() {
 
   return (
     <Card>
-      <CardHeader title={translate('helpline.profile.change_password')} />
+      <CardHeader title={translate('helpline.profile.change_password')} subheader={translate('helpline.profile.change_password_hint')} />
       <Form onSubmit={submit} resetOptions={{ keepDirtyValues: false }}>
         <CardContent sx={{ maxWidth: 420 }}>
           <PasswordInput
@@ -101,6 +102,7 @@ export function ProfilePage() {
     <Stack spacing={2} sx={{ mt: 2, maxWidth: 640 }}>
       <Title title="helpline.profile.title" />
       <Identity />
+      <TwoFactorCard />
       <ChangePassword />
     </Stack>
   )

@@ -48,7 +48,7 @@ export const accessTokens = pgTable(
     expiresAt: timestamp('expires_at', { withTimezone: true, mode: 'date' }),
     lastUsedAt: timestamp('last_used_at', { withTimezone: true, mode: 'date' }),
     revokedAt: timestamp('revoked_at', { withTimezone: true, mode: 'date' }),
-    /** Why it stopped working: 'revoked', 'revoked_by_admin', 'user_disabled', 'password_reset', 'signed_out'. */
+    /** Why it stopped working: 'revoked', 'revoked_by_admin', 'user_disabled', 'password_reset', 'password_changed', 'signed_out'. */
     revokedReason: text('revoked_reason'),
     /**
      * What a personal API token may do: 'read', 'sessions' (run sessions and scripts), 'admin'.

@@ -3,7 +3,8 @@ import type postgres from 'postgres'
 /**
  * Wakes whoever waits on a session (held agent polls, console streams) after a change was
  * committed. A wake-up carries no data: the listener reads the database, which stays the source
- * of truth, so a lost notification only delays until the next poll.
+ * of truth, so a lost notification only delays until the next poll. A topic is a session id, or
+ * `credentials:<userId>` when a user's sign-ins or tokens were revoked (their open streams re-check).
  */
 export interface Notifier {
   /** Announces a committed change in a session, to every API instance. */

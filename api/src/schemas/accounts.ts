@@ -18,6 +18,7 @@ export const User = Type.Object(
     createdAt: DateTime,
     updatedAt: DateTime,
     lastLoginAt: Type.Union([DateTime, Type.Null()]),
+    twoFactorEnabled: Type.Boolean({ description: 'Signs in with a code from an authenticator app as well as the password' }),
   },
   { $id: 'User', additionalProperties: false },
 )
@@ -44,26 +45,89 @@ export const UserListQuery = listQuery(['email', 'name', 'role', 'createdAt', 'l
 })
 
 export const LoginRequest = Type.Object(
-  { email: Type.String({ minLength: 1, maxLength: 254 }), password: Password },
+  {
+    email: Type.String({ minLength: 1, maxLength: 254 }),
+    password: Password,
+    code: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 40,
+        description: 'With two-factor sign-in: the 6-digit code from the authenticator app, or one of the recovery codes',
+      }),
+    ),
+  },
   { additionalProperties: false },
 )
 export const LoginResponse = Type.Object(
   { token: Type.String(), expiresAt: DateTime, user: ref(User) },
   { $id: 'LoginResponse', additionalProperties: false },
 )
+export const Me = Type.Object(
+  {
+    ...User.properties,
+    twoFactorEnrollmentRequired: Type.Boolean({
+      description: 'The site requires two-factor sign-in and you have not set it up: until you do, only that (and signing out) is open to you',
+    }),
+  },
+  { $id: 'Me', additionalProperties: false },
+)
+
+const Code = Type.String({ minLength: 1, maxLength: 40 })
+export const TwoFactorEnrollment = Type.Object(
+  {
+    secret: Type.String({ description: 'The shared secret (base32), for typing into an authenticator app by hand' }),
+    uri: Type.String({ description: 'The otpauth:// URI to show as a QR code' }),
+  },
+  { $id: 'TwoFactorEnrollment', additionalProperties: false },
+)
+export const TwoFactorConfirm = Type.Object({ code: Code }, { additionalProperties: false })
+export const RecoveryCodes = Type.Object(
+  {
+    recoveryCodes: Type.Array(Type.String(), {
+      description: 'Ten single-use codes for when the authenticator is lost. Shown only in this response; the server keeps only their hashes.',
+    }),
+  },
+  { $id: 'RecoveryCodes', additionalProperties: false },
+)
+/** The password, or a code, when turning two-factor off or replacing the authenticator. */
+export const TwoFactorProof = Type.Object(
+  {
+    password: Type.Optional(Password),
+    code: Type.Optional(Type.String({ minLength: 1, maxLength: 40, description: 'A current code or a recovery code, instead of the password' })),
+  },
+  { additionalProperties: false },
+)
+
+export const SiteSettings = Type.Object(
+  { requireTwoFactor: Type.Boolean({ description: 'Everyone must sign in with two-factor; users without it may only set it up' }) },
+  { $id: 'SiteSettings', additionalProperties: false },
+)
+export type SiteSettings = Static<typeof SiteSettings>
+export const SiteSettingsUpdate = Type.Object({ requireTwoFactor: Type.Optional(Type.Boolean()) }, { additionalProperties: false })
+
 export const PasswordChange = Type.Object(
   { currentPassword: Password, newPassword: Password },
   { additionalProperties: false },
 )
 
+export const Scope = Type.Enum(['read', 'sessions', 'admin'], {
+  $id: 'Scope',
+  description: 'What an API token may do: read (every GET), sessions (run sessions and scripts, edit the library), admin (site-admin operations; site admins only)',
+})
+
 export const ApiToken = Type.Object(
   {
     id: Uuid,
+    kind: Type.Enum(['session', 'personal'], { description: 'session: a console sign-in; personal: an API token' }),
     name: Type.String(),
     prefix: Type.String({ description: 'The first characters of the token, to recognise it' }),
+    scopes: Type.Array(ref(Scope), { description: 'A console sign-in carries every scope its user’s role allows' }),
     createdAt: DateTime,
     expiresAt: Type.Union([DateTime, Type.Null()]),
-    lastUsedAt: Type.Union([DateTime, Type.Null()]),
+    lastUsedAt: Type.Union([DateTime, Type.Null()], {
+      description: 'Updated when the client address changes, otherwise at most once a minute',
+    }),
+    lastUsedIp: Type.Union([Type.String(), Type.Null()], { description: 'The client address of the latest use' }),
   },
   { $id: 'ApiToken', additionalProperties: false },
 )
@@ -80,6 +144,14 @@ export const ApiTokenCreate = Type.Object(
   {
     name: Type.String({ minLength: 1, maxLength: 100 }),
     expiresAt: Type.Optional(Type.String({ format: 'date-time', maxLength: 40 })),
+    scopes: Type.Optional(
+      Type.Array(Scope, {
+        minItems: 1,
+        maxItems: 3,
+        uniqueItems: true,
+        description: 'What the token may do; without it, read only. Only site admins may give admin.',
+      }),
+    ),
   },
   { additionalProperties: false },
 )
@@ -95,4 +167,4 @@ export const Health = Type.Object(
 )
 
 /** Shared schemas registered with fastify (and so named components in openapi.yaml). */
-export const accountSchemas = [Role, User, UserList, LoginResponse, ApiToken, ApiTokenList, ApiTokenCreated, Health]
+export const accountSchemas = [Role, Scope, User, Me, TwoFactorEnrollment, RecoveryCodes, SiteSettings, UserList, LoginResponse, ApiToken, ApiTokenList, ApiTokenCreated, Health]

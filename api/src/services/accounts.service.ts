@@ -1,11 +1,15 @@
-import { and, asc, count, desc, eq, ilike, ne, or, sql, type SQL } from 'drizzle-orm'
+import { and, asc, count, desc, eq, ilike, or, sql, type SQL } from 'drizzle-orm'
 import type { Db } from '../db/client.ts'
 import { users } from '../db/schema.ts'
 import { conflict, notFound, unprocessable } from '../errors.ts'
+import { appendSiteEvent } from '../lib/audit-chain.ts'
 import { hashPassword } from '../lib/crypto.ts'
 import { refuseControlCharacters } from '../lib/text.ts'
+import type { Keyring } from '../lib/keyring.ts'
 import type { User } from '../schemas/accounts.ts'
 import type { Paging } from '../schemas/common.ts'
+import { requireSignIn, type Principal } from './auth.service.ts'
+import type { TokensService } from './tokens.service.ts'
 
 export type Role = 'admin' | 'csr'
 type UserRow = typeof users.$inferSelect
@@ -20,6 +24,7 @@ export function toUser(row: UserRow): User {
     createdAt: row.createdAt.toISOString(),
     updatedAt: row.updatedAt.toISOString(),
     lastLoginAt: row.lastLoginAt?.toISOString() ?? null,
+    twoFactorEnabled: row.totpEnabledAt !== null,
   }
 }
 
@@ -43,6 +48,8 @@ export class AccountsService {
   constructor(
     private readonly db: Db,
     private readonly passwordMinLength: number,
+    private readonly keyring: Keyring,
+    private readonly tokens: TokensService,
   ) {}
 
   checkPasswordStrength(password: string, field = 'password') {
@@ -79,8 +86,8 @@ export class AccountsService {
     return { data: rows.map(toUser), total: total?.n ?? 0 }
   }
 
-  async findRow(id: string): Promise<UserRow> {
-    const [row] = await this.db.select().from(users).where(eq(users.id, id))
+  async findRow(id: string, db: Db = this.db): Promise<UserRow> {
+    const [row] = await db.select().from(users).where(eq(users.id, id))
     if (!row) throw notFound('User', 'USER_NOT_FOUND')
     return row
   }
@@ -93,8 +100,10 @@ export class AccountsService {
     return row
   }
 
-  async create(input: { email: string; name: string; role: Role; password: string }): Promise<User> {
+  /** `actor` is who asks; none when the server itself creates (set-up, tools). */
+  async create(input: { email: string; name: string; role: Role; password: string }, actor?: Principal): Promise<User> {
     refuseControlCharacters({ name: input.name })
+    if (input.role === 'admin' && actor) requireSignIn(actor, 'create a site admin')
     this.checkPasswordStrength(input.password)
     const email = input.email.trim()
     if (await this.findByEmail(email)) throw emailTaken()
@@ -110,55 +119,91 @@ export class AccountsService {
     }
   }
 
+  /**
+   * Changes a user. Setting their password ends every sign-in and token they have (but the
+   * caller's own, when they change themself); removing the admin role is refused for the last
+   * active admin, decided under lock (see lockOtherActiveAdmins).
+   */
   async update(
-    actorId: string,
+    actor: Principal,
     id: string,
     input: { email?: string | undefined; name?: string | undefined; role?: Role | undefined; password?: string | undefined },
   ): Promise<User> {
+    if (input.password !== undefined) requireSignIn(actor, 'set a password')
     const current = await this.findRow(id)
     refuseControlCharacters({ name: input.name })
+    if (input.role === 'admin' && current.role !== 'admin') requireSignIn(actor, 'give a user the admin role')
     if (input.password !== undefined) this.checkPasswordStrength(input.password)
     if (input.email !== undefined) {
       const other = await this.findByEmail(input.email)
       if (other && other.id !== id) throw emailTaken()
-    }
-    if (input.role === 'csr' && current.role === 'admin') {
-      if (!current.disabled) await this.assertAnotherActiveAdmin(id)
-      if (id === actorId) throw conflict('CANNOT_DEMOTE_SELF', 'You cannot remove your own admin role')
     }
     const changes: Partial<typeof users.$inferInsert> = { updatedAt: new Date() }
     if (input.email !== undefined) changes.email = input.email.trim()
     if (input.name !== undefined) changes.name = input.name.trim()
     if (input.role !== undefined) changes.role = input.role
     if (input.password !== undefined) changes.passwordHash = await hashPassword(input.password)
+    const by = { type: 'user' as const, id: actor.userId }
     try {
-      const [row] = await this.db.update(users).set(changes).where(eq(users.id, id)).returning()
-      return toUser(row!)
+      return await this.tokens.revoking(async (r) => {
+        if (input.role === 'csr' && current.role === 'admin') {
+          if (!current.disabled) await this.lockOtherActiveAdmins(r.tx, id)
+          if (id === actor.userId) throw conflict('CANNOT_DEMOTE_SELF', 'You cannot remove your own admin role')
+        }
+        const [row] = await r.tx.update(users).set(changes).where(eq(users.id, id)).returning()
+        if (!row) throw notFound('User', 'USER_NOT_FOUND')
+        if (input.role !== undefined && input.role !== current.role) {
+          await appendSiteEvent(r.tx, this.keyring, { type: 'user.role_changed', actor: by, targetType: 'user', targetId: id, data: { from: current.role, to: input.role } })
+        }
+        if (input.password !== undefined) {
+          const ended = await r.all(id, 'password_reset', id === actor.userId ? actor.tokenId : undefined)
+          await appendSiteEvent(r.tx, this.keyring, { type: 'user.password_reset', actor: by, targetType: 'user', targetId: id, data: { credentialsEnded: ended } })
+        }
+        return toUser(row)
+      })
     } catch (err) {
       if (isUniqueViolation(err)) throw emailTaken()
       throw err
     }
   }
 
-  async setDisabled(actorId: string, id: string, disabled: boolean): Promise<User> {
-    const current = await this.findRow(id)
-    // The last active admin is named as such first: that is the rule that matters most.
-    if (disabled && current.role === 'admin' && !current.disabled) await this.assertAnotherActiveAdmin(id)
-    if (disabled && id === actorId) throw conflict('CANNOT_DISABLE_SELF', 'You cannot disable your own account')
-    const [row] = await this.db
-      .update(users)
-      .set({ disabled, updatedAt: new Date() })
-      .where(eq(users.id, id))
-      .returning()
-    return toUser(row!)
+  /** Disables (ending every sign-in and token at once) or re-enables a user; recorded in the site's audit trail. */
+  async setDisabled(actor: Principal, id: string, disabled: boolean): Promise<User> {
+    return this.tokens.revoking(async (r) => {
+      const current = await this.findRow(id, r.tx)
+      // The last active admin is named as such first: that is the rule that matters most.
+      if (disabled && current.role === 'admin' && !current.disabled) await this.lockOtherActiveAdmins(r.tx, id)
+      if (disabled && id === actor.userId) throw conflict('CANNOT_DISABLE_SELF', 'You cannot disable your own account')
+      const [row] = await r.tx.update(users).set({ disabled, updatedAt: new Date() }).where(eq(users.id, id)).returning()
+      const ended = disabled ? await r.all(id, 'user_disabled') : 0
+      if (disabled !== current.disabled) {
+        await appendSiteEvent(r.tx, this.keyring, {
+          type: disabled ? 'user.disabled' : 'user.enabled',
+          actor: { type: 'user', id: actor.userId },
+          targetType: 'user',
+          targetId: id,
+          data: disabled ? { credentialsEnded: ended } : {},
+        })
+      }
+      return toUser(row!)
+    })
   }
 
-  private async assertAnotherActiveAdmin(exceptId: string) {
-    const [other] = await this.db
-      .select({ n: count() })
+  /**
+   * Refuses (409 LAST_ADMIN) unless an active admin other than `exceptId` remains, holding every
+   * active admin row locked until the transaction ends. Two admins disabling or demoting each
+   * other at once queue on these locks; the second then re-reads the rows the first changed
+   * (READ COMMITTED re-checks a locked row's condition) and finds no other admin left. A plain
+   * count would let both pass and leave the site without an admin.
+   */
+  private async lockOtherActiveAdmins(tx: Db, exceptId: string) {
+    const admins = await tx
+      .select({ id: users.id })
       .from(users)
-      .where(and(eq(users.role, 'admin'), eq(users.disabled, false), ne(users.id, exceptId)))
-    if (!other || other.n === 0) throw conflict('LAST_ADMIN', 'This is the last active site admin')
+      .where(and(eq(users.role, 'admin'), eq(users.disabled, false)))
+      .orderBy(asc(users.id))
+      .for('update')
+    if (!admins.some((a) => a.id !== exceptId)) throw conflict('LAST_ADMIN', 'This is the last active site admin')
   }
 
   /**

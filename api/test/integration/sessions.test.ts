@@ -1,10 +1,10 @@
 import t from 'tap'
-import { get as httpGet } from 'node:http'
 import { sql } from 'drizzle-orm'
 import { refused } from '../helpers/refused.ts'
 import { setupApp } from '../helpers/app.ts'
 import { joinAgent, sampleUpload } from '../helpers/agent.ts'
 import { checkResponse } from '../helpers/contract.ts'
+import { openStream } from '../helpers/sse.ts'
 
 /** The CSR side of support sessions: numbers, ownership, consent, system information, chat, the stream. */
 const h = await setupApp(t, { JOIN_MAX_ATTEMPTS_PER_IP: 10_000, JOIN_MAX_ATTEMPTS_PER_NUMBER: 10_000 })
@@ -234,40 +234,6 @@ t.test('session events are append-only, in the database too', async (t) => {
   t.match(await refusedBy(db.execute(sql`delete from session_events where session_id = ${s.id}`)), /append-only/, 'no delete')
 })
 
-/** An SSE client on node:http, so the test decides exactly when the socket goes. */
-function openStream(url: string, headers: Record<string, string>) {
-  return new Promise<{ status: number; contentType: string; next: () => Promise<string>; close: () => void }>((resolve, reject) => {
-    const req = httpGet(url, { headers }, (res) => {
-      res.setEncoding('utf8')
-      res.on('error', () => {}) // the test closes the socket itself
-      const chunks: string[] = []
-      let waiting: ((chunk: string) => void) | undefined
-      res.on('data', (chunk: string) => {
-        if (waiting) {
-          const w = waiting
-          waiting = undefined
-          w(chunk)
-        } else chunks.push(chunk)
-      })
-      resolve({
-        status: res.statusCode ?? 0,
-        contentType: String(res.headers['content-type']),
-        next: () =>
-          new Promise<string>((r, fail) => {
-            if (chunks.length) return r(chunks.splice(0).join(''))
-            const timer = setTimeout(() => fail(new Error('no data from the stream within 5 s')), 5000)
-            waiting = (chunk) => {
-              clearTimeout(timer)
-              r(chunk)
-            }
-          }),
-        close: () => req.destroy(),
-      })
-    })
-    req.on('error', (err: NodeJS.ErrnoException) => (err.code === 'ECONNRESET' ? undefined : reject(err)))
-  })
-}
-
 t.test('the live stream replays and follows changes (SSE with the bearer header)', async (t) => {
   const s = await newSession('Streamed')
   const address = await h.app.listen({ port: 0, host: '127.0.0.1' })
@@ -278,20 +244,9 @@ t.test('the live stream replays and follows changes (SSE with the bearer header)
   const checked = checkResponse('GET', path, stream.status, stream.contentType, '')
   t.same(checked?.problems, [], 'documented in the contract')
 
-  let buffer = ''
-  const events: { id: number; event: string; data: Record<string, unknown> }[] = []
-  const until = async (pred: () => boolean) => {
-    while (!pred()) {
-      buffer += await stream.next()
-      let end: number
-      while ((end = buffer.indexOf('\n\n')) >= 0) {
-        const block = buffer.slice(0, end)
-        buffer = buffer.slice(end + 2)
-        const fields = Object.fromEntries(block.split('\n').filter((l) => !l.startsWith(':')).map((l) => [l.slice(0, l.indexOf(':')), l.slice(l.indexOf(':') + 1).trim()]))
-        if (fields.event) events.push({ id: Number(fields.id), event: fields.event, data: JSON.parse(fields.data!) as Record<string, unknown> })
-      }
-    }
-  }
+  // until() reads more into the same array of events.
+  const events = await stream.until(() => true)
+  const until = (pred: () => boolean) => stream.until(pred)
   const agent = await joinAgent(h, s.number)
   await until(() => events.some((e) => e.event === 'agent') && events.some((e) => e.event === 'session'))
   t.equal(events.find((e) => e.event === 'session')!.data.status, 'active', 'session status change')

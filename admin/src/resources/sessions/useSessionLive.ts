@@ -1,5 +1,5 @@
 import { useCallback, useEffect, useReducer, useState } from 'react'
-import { useDataProvider, useLocaleState } from 'react-admin'
+import { useDataProvider, useLocaleState, useLogoutIfAccessDenied } from 'react-admin'
 import type { AppDataProvider } from '../../api/index.ts'
 import type { StreamState } from '../../api/session-stream.ts'
 import type { SessionView } from '../../api/resources/sessions.ts'
@@ -24,6 +24,7 @@ export function useSessionLive(id: string | undefined) {
   const [live, dispatch] = useReducer(reducer, undefined)
   const [error, setError] = useState<unknown>()
   const [stream, setStream] = useState<StreamState>('connecting')
+  const logoutIfAccessDenied = useLogoutIfAccessDenied()
 
   useEffect(() => {
     if (!id) return
@@ -37,7 +38,11 @@ export function useSessionLive(id: string | undefined) {
       dispatch({ type: 'load', view })
       const stopStream = await dataProvider.followSession(id, view.session.cursor, {
         onEvent: (change) => dispatch({ type: 'change', change }),
-        onState: setStream,
+        onState: (state, reason) => {
+          setStream(state)
+          // The sign-in ended while the page was open (revoked, expired, account disabled): sign out now.
+          if (state === 'failed' && reason) void logoutIfAccessDenied(reason)
+        },
       })
       if (cancelled) stopStream()
       else stop = stopStream
@@ -49,7 +54,7 @@ export function useSessionLive(id: string | undefined) {
       cancelled = true
       stop?.()
     }
-  }, [dataProvider, id])
+  }, [dataProvider, id, logoutIfAccessDenied])
 
   const apply = useCallback<ApplyChange>((change) => dispatch({ type: 'change', change }), [])
   return { live: live?.session.id === id ? live : undefined, error, stream, apply }

@@ -9,6 +9,7 @@ import {
   TopToolbar,
 } from 'react-admin'
 import type { ApiToken } from '../../api/resources/tokens.ts'
+import { ScopesField } from './scopes.tsx'
 
 function ListActions() {
   return (
@@ -26,7 +27,7 @@ function PrefixField(_props: { label?: string }) {
   )
 }
 
-/** The caller's own tokens; the API sorts them by creation time only. */
+/** The caller's own tokens with what each may do and where it was last used; the API sorts them by creation time only. */
 export function TokenList() {
   return (
     <List<ApiToken> actions={<ListActions />} sort={{ field: 'createdAt', order: 'DESC' }} exporter={false}>
@@ -34,6 +35,9 @@ export function TokenList() {
         <DataTable.Col source="name" disableSort />
         <DataTable.Col source="prefix" disableSort>
           <PrefixField />
+        </DataTable.Col>
+        <DataTable.Col source="scopes" disableSort>
+          <ScopesField />
         </DataTable.Col>
         <DataTable.Col source="createdAt">
           <DateField source="createdAt" showTime />
@@ -43,6 +47,9 @@ export function TokenList() {
         </DataTable.Col>
         <DataTable.Col source="lastUsedAt" disableSort>
           <DateField source="lastUsedAt" showTime emptyText="helpline.tokens.never" />
+        </DataTable.Col>
+        <DataTable.Col source="lastUsedIp" disableSort>
+          <TextField source="lastUsedIp" emptyText="—" />
         </DataTable.Col>
         <DataTable.Col label={false} disableSort>
           <DeleteWithConfirmButton

@@ -18,6 +18,7 @@ import { Stack } from '@mui/material'
 import { roleChoices } from './roles.ts'
 import { ToggleDisabledButton } from './ToggleDisabledButton.tsx'
 import { UserStatusField } from './UserStatusField.tsx'
+import { UserCredentials } from './UserCredentials.tsx'
 import { passwordRule, validateEmail, validateName } from './validation.ts'
 import type { User } from '../../api/resources/users.ts'
 
@@ -48,7 +49,8 @@ function EditToolbar() {
 
 export function UserEdit() {
   return (
-    <Edit title={<UserTitle />} actions={<EditActions />} mutationMode="pessimistic" redirect="list">
+    <>
+      <Edit title={<UserTitle />} actions={<EditActions />} mutationMode="pessimistic" redirect="list">
       <SimpleForm toolbar={<EditToolbar />}>
         <Stack direction="row" spacing={4} sx={{ mb: 2 }}>
           <Labeled source="disabled">
@@ -71,6 +73,8 @@ export function UserEdit() {
           validate={passwordRule}
         />
       </SimpleForm>
-    </Edit>
+      </Edit>
+      <UserCredentials />
+    </>
   )
 }

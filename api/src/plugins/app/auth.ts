@@ -2,8 +2,8 @@ import type { FastifyInstance, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { forbidden, unauthorized } from '../../errors.ts'
 import type { AgentPrincipal } from '../../services/agents.service.ts'
-import type { Principal } from '../../services/auth.service.ts'
-import type { AuthPolicy } from './contract.ts'
+import { requireSignIn, type Principal } from '../../services/auth.service.ts'
+import { routeScope } from './contract.ts'
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -34,18 +34,16 @@ export function agentOf(request: FastifyRequest): AgentPrincipal {
 }
 
 /**
- * Authorisation is declared on each route (config.auth) and enforced here, once, before the
- * body is even parsed. The contract plugin has already refused routes without a policy.
+ * Authorisation is declared on each route (config.auth, and config.scope / signInOnly where the
+ * default does not fit) and enforced here, once, before the body is even parsed: the user's role,
+ * then a console sign-in where one is required, then the credential's scope, then (when the site
+ * requires two-factor sign-in) that the user has set it up. The contract plugin
+ * has already refused routes without a policy and documents the same requirement.
  */
 export default fp(
   async function auth(app: FastifyInstance) {
     app.decorateRequest('principal', null)
     app.decorateRequest('agent', null)
-
-    const checks: Record<Exclude<AuthPolicy, 'public' | 'agent'>, (p: Principal) => boolean> = {
-      user: () => true,
-      admin: (p) => p.role === 'admin',
-    }
 
     // Agent tokens (hla_…) and user tokens (hls_/hlp_…) are separate worlds: neither opens the other's routes.
     const agentHook = async (request: FastifyRequest) => {
@@ -59,12 +57,22 @@ export default fp(
       if (!policy || policy === 'public') return
       let hook = agentHook
       if (policy !== 'agent') {
-        const allowed = checks[policy]
+        const scope = routeScope(route)
+        const signInOnly = route.config?.signInOnly === true
+        const beforeTwoFactor = route.config?.beforeTwoFactor === true
         hook = async (request: FastifyRequest) => {
           const token = bearerToken(request)
           if (!token) throw unauthorized('AUTH_REQUIRED', 'Sign in or send an API token (Authorization: Bearer …)')
-          request.principal = await app.services.auth.authenticate(token)
-          if (!allowed(request.principal)) throw forbidden('FORBIDDEN', 'Your role does not allow this')
+          const principal: Principal = await app.services.auth.authenticate(token, request.ip)
+          request.principal = principal
+          if (policy === 'admin' && principal.accountRole !== 'admin') throw forbidden('FORBIDDEN', 'Your role does not allow this')
+          if (signInOnly) requireSignIn(principal)
+          if (scope && !principal.scopes.includes(scope)) {
+            throw forbidden('SCOPE_REQUIRED', `This API token does not have the "${scope}" scope this operation requires`)
+          }
+          if (principal.mustEnrolTwoFactor && !beforeTwoFactor) {
+            throw forbidden('TOTP_ENROLLMENT_REQUIRED', 'This site requires two-factor sign-in: set it up on your profile (POST /api/v1/me/two-factor) first')
+          }
         }
       }
       route.onRequest = [hook, ...(route.onRequest ? [route.onRequest].flat() : [])]

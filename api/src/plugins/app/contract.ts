@@ -5,6 +5,7 @@ import type { TSchema } from 'typebox'
 import addFormatsModule from 'ajv-formats'
 import { ref, retryAfterHeader } from '../../schemas/common.ts'
 import { ErrorResponse, reasonPhrase } from '../../errors.ts'
+import { requiredScope, securityRoles, type Scope } from '../../lib/scopes.ts'
 
 /** Who may call a route. Declared on every route; a route without one does not register. */
 export type AuthPolicy =
@@ -23,7 +24,23 @@ declare module 'fastify' {
      * documented as the request body but fastify neither buffers nor validates it.
      */
     multipart?: TSchema
+    /**
+     * The scope an API token needs, when not the default (lib/scopes.ts: admin routes `admin`,
+     * other GETs `read`, other methods `sessions`); `null`: any credential of the user.
+     */
+    scope?: Scope | null
+    /** Only a console sign-in may call it; API tokens get 403 SIGN_IN_REQUIRED whatever their scopes. */
+    signInOnly?: boolean
+    /** Still open to a user who must first set up two-factor sign-in (the site requires it). */
+    beforeTwoFactor?: boolean
   }
+}
+
+/** The scope a user or admin route requires, as declared or derived; both the contract and the auth hook use it. */
+export function routeScope(route: Pick<RouteOptions, 'method' | 'config'>): Scope | null {
+  const auth = route.config?.auth
+  if (auth !== 'user' && auth !== 'admin') return null
+  return requiredScope(String(route.method), auth, route.config?.scope)
 }
 
 // ajv-formats is CommonJS with a default export.
@@ -50,7 +67,7 @@ const errorRef = ref(ErrorResponse)
 const description: Record<number, string> = {
   400: 'The request is malformed or fails validation',
   401: 'Missing, invalid or expired credentials',
-  403: 'The caller is not allowed to do this',
+  403: 'Not allowed: FORBIDDEN (role), SCOPE_REQUIRED or SIGN_IN_REQUIRED (see the security requirement), TOTP_ENROLLMENT_REQUIRED (set up two-factor sign-in first), or a rule of the operation',
   413: 'The request body is too large',
   415: 'Unsupported content type',
   429: 'Too many requests; see Retry-After',
@@ -98,14 +115,20 @@ function checkRoute(route: RouteOptions, operationIds: Set<string>) {
     addError(response, 413)
     addError(response, 415)
   }
-  if (auth !== 'public') {
+  if (auth === 'agent') {
     addError(response, 401)
+    schema.security = [{ agentToken: [] }]
+  } else if (auth !== 'public') {
+    addError(response, 401)
+    const scope = routeScope(route)
+    const signInOnly = route.config?.signInOnly === true
     // OpenAPI 3.1 lets a bearer requirement list the roles it needs; clients and tests read it.
-    schema.security = [{ [auth === 'agent' ? 'agentToken' : 'bearerAuth']: auth === 'admin' ? ['admin'] : [] }]
+    schema.security = [{ bearerAuth: securityRoles(auth, scope, signInOnly) }]
+    // A wrong role, a missing scope, a token where a sign-in is needed, or two-factor set-up first.
+    if (auth === 'admin' || scope || signInOnly || !route.config?.beforeTwoFactor) addError(response, 403)
   } else {
     schema.security = []
   }
-  if (auth === 'admin') addError(response, 403)
   if (route.config?.rateLimited) addError(response, 429)
   addError(response, 500)
   // Every route reads or writes the database (or reports on it, like /health).

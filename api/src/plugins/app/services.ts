@@ -19,12 +19,18 @@ import { SessionStream } from '../../services/session-stream.ts'
 import { SessionsService } from '../../services/sessions.service.ts'
 import { Sweeper } from '../../services/sweeper.ts'
 import { SystemInfoService } from '../../services/system-info.service.ts'
+import { SettingsService } from '../../services/settings.service.ts'
+import { TokensService } from '../../services/tokens.service.ts'
+import { TwoFactorService } from '../../services/two-factor.service.ts'
 
 function createServices(app: FastifyInstance) {
   const { db, bytes } = app.database
   const c = app.config
-  const accounts = new AccountsService(db, c.PASSWORD_MIN_LENGTH)
-  const auth = new AuthService(db, accounts, c.SESSION_TTL_MINUTES * 60_000)
+  const tokens = new TokensService(db, app.notifier, app.keyring)
+  const accounts = new AccountsService(db, c.PASSWORD_MIN_LENGTH, app.keyring, tokens)
+  const settings = new SettingsService(db, app.keyring)
+  const twoFactor = new TwoFactorService(db, app.keyring, accounts, settings)
+  const auth = new AuthService(db, accounts, tokens, twoFactor, c.SESSION_TTL_MINUTES * 60_000)
   const categories = new CategoriesService(db)
   const scripts = new ScriptsService(db, c.SCRIPT_MAX_BYTES, bytes, new ScriptIntegrity(db, app.keyring))
 
@@ -59,7 +65,7 @@ function createServices(app: FastifyInstance) {
     app.log,
   )
   const downloads = AgentDownloads.fromDir(c.AGENT_DOWNLOADS_DIR, version)
-  return { downloads, accounts, auth, categories, scripts, feed, commands, sessions, consents, runs, access, reports, agents, systemInfo, chat, stream, sweeper }
+  return { downloads, accounts, auth, tokens, settings, twoFactor, categories, scripts, feed, commands, sessions, consents, runs, access, reports, agents, systemInfo, chat, stream, sweeper }
 }
 
 export type Services = ReturnType<typeof createServices>

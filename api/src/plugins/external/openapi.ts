@@ -29,7 +29,17 @@ export default fp(
         },
         components: {
           securitySchemes: {
-            bearerAuth: { type: 'http', scheme: 'bearer', description: 'A console login token (hls_…) or a personal API token (hlp_…)' },
+            bearerAuth: {
+              type: 'http',
+              scheme: 'bearer',
+              description: [
+                'A console sign-in token (hls_…) or a personal API token (hlp_…).',
+                'Each operation’s requirement lists what it needs: `role:admin` (the user is a site admin; otherwise 403 FORBIDDEN),',
+                '`scope:read` / `scope:sessions` / `scope:admin` (an API token must carry that scope; otherwise 403 SCOPE_REQUIRED; a console sign-in carries every scope its user’s role allows),',
+                '`sign-in` (a console sign-in only; every API token gets 403 SIGN_IN_REQUIRED). An empty list: any credential of the user.',
+                'An admin’s API token without the admin scope acts as a CSR everywhere (it sees only its owner’s sessions, batches and scripts).',
+              ].join(' '),
+            },
             agentToken: { type: 'http', scheme: 'bearer', description: 'An agent token (hla_…) issued when an agent joins a session' },
           },
         },
@@ -38,6 +48,7 @@ export default fp(
           { name: 'auth', description: 'Signing in and out, your own account' },
           { name: 'users', description: 'User management (site admins)' },
           { name: 'tokens', description: 'Personal API tokens for integrations' },
+          { name: 'settings', description: 'Site-wide settings (site admins)' },
           { name: 'scripts', description: 'The script library: versioned scripts with their input files' },
           { name: 'categories', description: 'Script categories (site admins manage them)' },
           { name: 'sessions', description: 'Support sessions: consent, system information, chat, live updates' },

@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
-import { LoginRequest, LoginResponse, PasswordChange, User } from '../../schemas/accounts.ts'
+import { LoginRequest, LoginResponse, Me, PasswordChange } from '../../schemas/accounts.ts'
 import { errors, ref } from '../../schemas/common.ts'
 import { tooManyRequests } from '../../errors.ts'
 import { principalOf } from '../../plugins/app/auth.ts'
@@ -9,7 +9,7 @@ import { toUser } from '../../services/accounts.service.ts'
 
 export default async function authRoutes(fastify: FastifyInstance) {
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>()
-  const { auth, accounts } = app.services
+  const { auth, accounts, tokens } = app.services
   const window = app.config.LOGIN_WINDOW_SECONDS * 1000
   const max = app.config.LOGIN_MAX_ATTEMPTS
   const perAddress = app.createRateLimit({ max: app.config.LOGIN_MAX_ATTEMPTS_PER_IP, timeWindow: window, keyGenerator: (r: FastifyRequest) => `login-ip:${r.ip}` })
@@ -36,19 +36,24 @@ export default async function authRoutes(fastify: FastifyInstance) {
       schema: {
         operationId: 'login',
         tags: ['auth'],
-        summary: 'Sign in with email and password',
-        description: 'Returns a bearer token for the console. It expires after a period of inactivity.',
+        summary: 'Sign in with email and password (and a code, with two-factor sign-in)',
+        description: [
+          'Returns a bearer token for the console. It expires after a period of inactivity.',
+          'A user with two-factor sign-in gets 401 TOTP_REQUIRED until the request also carries `code` (6 digits from the authenticator app, or a recovery code); a wrong or already used code is 401 TOTP_INVALID.',
+          'Codes count against the same attempt limits as passwords.',
+        ].join(' '),
         body: LoginRequest,
         response: { 200: ref(LoginResponse), ...errors(401) },
       },
     },
-    async (request) => auth.login(request.body.email, request.body.password),
+    async (request) => auth.login(request.body.email, request.body.password, request.ip, request.body.code),
   )
 
   app.post(
     '/auth/logout',
     {
-      config: { auth: 'user' },
+      // Any credential may end itself, whatever its scopes.
+      config: { auth: 'user', scope: null, beforeTwoFactor: true },
       schema: {
         operationId: 'logout',
         tags: ['auth'],
@@ -57,7 +62,7 @@ export default async function authRoutes(fastify: FastifyInstance) {
       },
     },
     async (request, reply) => {
-      await auth.revoke(principalOf(request).tokenId)
+      await tokens.signOut(principalOf(request))
       return reply.code(204).send(null)
     },
   )
@@ -65,28 +70,31 @@ export default async function authRoutes(fastify: FastifyInstance) {
   app.get(
     '/me',
     {
-      config: { auth: 'user' },
-      schema: { operationId: 'getMe', tags: ['auth'], summary: 'The signed-in user', response: { 200: ref(User) } },
+      config: { auth: 'user', beforeTwoFactor: true },
+      schema: { operationId: 'getMe', tags: ['auth'], summary: 'The signed-in user', response: { 200: ref(Me) } },
     },
-    async (request) => toUser(await accounts.findRow(principalOf(request).userId)),
+    async (request) => {
+      const p = principalOf(request)
+      return { ...toUser(await accounts.findRow(p.userId)), twoFactorEnrollmentRequired: p.mustEnrolTwoFactor }
+    },
   )
 
   app.put(
     '/me/password',
     {
-      config: { auth: 'user' },
+      config: { auth: 'user', signInOnly: true },
       schema: {
         operationId: 'changeMyPassword',
         tags: ['auth'],
         summary: 'Change your own password',
-        description: 'Your other console sign-ins end; this one and your API tokens stay valid.',
+        description:
+          'Your other console sign-ins AND all your personal API tokens end (whoever knew the old password may have made them); this sign-in stays. Console sign-in only.',
         body: PasswordChange,
         response: { 204: Type.Null({ description: 'Password changed' }), ...errors(422) },
       },
     },
     async (request, reply) => {
-      const p = principalOf(request)
-      await auth.changePassword(p.userId, request.body.currentPassword, request.body.newPassword, p.tokenId)
+      await auth.changePassword(principalOf(request), request.body.currentPassword, request.body.newPassword)
       return reply.code(204).send(null)
     },
   )

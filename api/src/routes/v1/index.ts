@@ -7,7 +7,9 @@ import categoryRoutes from './categories.ts'
 import scriptBatchRoutes from './script-batches.ts'
 import scriptRoutes from './scripts.ts'
 import sessionRoutes from './sessions.ts'
+import settingsRoutes from './settings.ts'
 import tokenRoutes from './tokens.ts'
+import twoFactorRoutes from './two-factor.ts'
 import userRoutes from './users.ts'
 import downloadRoutes from './downloads.ts'
 
@@ -16,6 +18,8 @@ export default async function v1(app: FastifyInstance) {
   await app.register(authRoutes)
   await app.register(userRoutes)
   await app.register(tokenRoutes)
+  await app.register(twoFactorRoutes)
+  await app.register(settingsRoutes)
   await app.register(categoryRoutes)
   await app.register(scriptRoutes)
   await app.register(sessionRoutes)

@@ -133,20 +133,23 @@ export default async function sessionRoutes(fastify: FastifyInstance) {
           '`session` (Session), `agent` (AgentInfo), `chat` (ChatMessage), `consent` (Consent), `command` (Command), `snapshot` (SnapshotSummary), `script_run` (ScriptRun), `script_output` (one OutputChunk with its runId).',
           'First it replays changes after `after` (or the `Last-Event-ID` header; from the start when neither is given), then sends each change as it happens.',
           'Comment lines (`: keep-alive`) are sent every 15 s. Authenticate with the Authorization header (use a fetch-based EventSource).',
+          'The stream follows its credential: within a second of the token being revoked (sign-out, revoke, the user disabled or their password reset) or expiring, a last `error` event `{ code, message }` (the 401 code the next request would get: INVALID_TOKEN or ACCOUNT_DISABLED) is sent and the stream ends.',
+          'A user holds at most 20 open streams per API instance; one more is 429 TOO_MANY_STREAMS.',
         ].join(' '),
         params: SessionParams,
         querystring: StreamQuery,
         headers: Type.Object({ 'last-event-id': Type.Optional(Type.String({ pattern: '^[0-9]{1,10}$' })) }),
         response: {
           200: { description: 'The event stream', content: { 'text/event-stream': { schema: Type.String() } } },
-          ...errors(404),
+          ...errors(404, 429),
         },
       },
     },
     async (request, reply) => {
-      const session = await app.services.stream.open(principalOf(request), request.params.id)
+      const principal = principalOf(request)
+      const session = await app.services.stream.open(principal, request.params.id)
       const after = request.query.after ?? Number(request.headers['last-event-id'] ?? 0)
-      return openSessionStream(app, request, reply, session.id, after)
+      return openSessionStream(app, request, reply, principal, session.id, after)
     },
   )
 

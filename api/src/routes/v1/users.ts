@@ -1,13 +1,14 @@
 import type { FastifyInstance } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
-import { User, UserCreate, UserList, UserListQuery, UserUpdate } from '../../schemas/accounts.ts'
-import { errors, IdParams, paging, ref } from '../../schemas/common.ts'
+import { Type } from 'typebox'
+import { ApiTokenList, User, UserCreate, UserList, UserListQuery, UserUpdate } from '../../schemas/accounts.ts'
+import { errors, IdParams, listQuery, paging, ref, Uuid } from '../../schemas/common.ts'
 import { principalOf } from '../../plugins/app/auth.ts'
 import { toUser } from '../../services/accounts.service.ts'
 
 export default async function userRoutes(fastify: FastifyInstance) {
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>()
-  const { accounts } = app.services
+  const { accounts, tokens } = app.services
   const tags = ['users']
 
   app.get(
@@ -27,12 +28,12 @@ export default async function userRoutes(fastify: FastifyInstance) {
         operationId: 'createUser',
         tags,
         summary: 'Create a user',
-        description: '422 WEAK_PASSWORD; CONTROL_CHARACTERS: the name holds control or bidi override characters (agents show it to customers).',
+        description: 'Creating a site admin needs a console sign-in (403 SIGN_IN_REQUIRED for an API token). 422 WEAK_PASSWORD; CONTROL_CHARACTERS: the name holds control or bidi override characters (agents show it to customers).',
         body: UserCreate,
         response: { 201: ref(User), ...errors(409, 422) },
       },
     },
-    async (request, reply) => reply.code(201).send(await accounts.create(request.body)),
+    async (request, reply) => reply.code(201).send(await accounts.create(request.body, principalOf(request))),
   )
 
   app.get(
@@ -52,13 +53,18 @@ export default async function userRoutes(fastify: FastifyInstance) {
         operationId: 'updateUser',
         tags,
         summary: 'Change a user’s email, name, role or password',
-        description: '422 WEAK_PASSWORD; CONTROL_CHARACTERS: the name holds control or bidi override characters (agents show it to customers).',
+        description: [
+          'Setting the password ends every sign-in and API token of the user at once (yours stays when you change yourself).',
+          'Setting a password or giving the admin role needs a console sign-in (403 SIGN_IN_REQUIRED for an API token).',
+          'Removing the admin role from the last active site admin is refused (LAST_ADMIN), also when two admins demote each other at once.',
+          '422 WEAK_PASSWORD; CONTROL_CHARACTERS: the name holds control or bidi override characters (agents show it to customers).',
+        ].join(' '),
         params: IdParams,
         body: UserUpdate,
         response: { 200: ref(User), ...errors(404, 409, 422) },
       },
     },
-    async (request) => accounts.update(principalOf(request).userId, request.params.id, request.body),
+    async (request) => accounts.update(principalOf(request), request.params.id, request.body),
   )
 
   app.post(
@@ -68,13 +74,14 @@ export default async function userRoutes(fastify: FastifyInstance) {
       schema: {
         operationId: 'disableUser',
         tags,
-        summary: 'Disable a user: they can no longer sign in and their tokens stop working',
-        description: 'Refused for your own account (CANNOT_DISABLE_SELF) and for the last active site admin (LAST_ADMIN).',
+        summary: 'Disable a user: they can no longer sign in, and every sign-in and API token they have ends at once',
+        description:
+          'Their open live streams end within a second. Refused for your own account (CANNOT_DISABLE_SELF) and for the last active site admin (LAST_ADMIN), also when two admins disable each other at once.',
         params: IdParams,
         response: { 200: ref(User), ...errors(404, 409) },
       },
     },
-    async (request) => accounts.setDisabled(principalOf(request).userId, request.params.id, true),
+    async (request) => accounts.setDisabled(principalOf(request), request.params.id, true),
   )
 
   app.post(
@@ -85,10 +92,47 @@ export default async function userRoutes(fastify: FastifyInstance) {
         operationId: 'enableUser',
         tags,
         summary: 'Re-enable a disabled user',
+        description: 'Their sign-ins and API tokens ended when they were disabled stay ended.',
         params: IdParams,
         response: { 200: ref(User), ...errors(404) },
       },
     },
-    async (request) => accounts.setDisabled(principalOf(request).userId, request.params.id, false),
+    async (request) => accounts.setDisabled(principalOf(request), request.params.id, false),
+  )
+
+  app.get(
+    '/users/:id/tokens',
+    {
+      config: { auth: 'admin' },
+      schema: {
+        operationId: 'listUserTokens',
+        tags,
+        summary: 'A user’s live console sign-ins and API tokens, newest first',
+        description: 'With their kind, scopes, last use and the client address of that use.',
+        params: IdParams,
+        querystring: listQuery(['createdAt']),
+        response: { 200: ref(ApiTokenList), ...errors(404) },
+      },
+    },
+    async (request) => tokens.listOf(request.params.id, paging(request.query, 'createdAt')),
+  )
+
+  app.delete(
+    '/users/:id/tokens/:tokenId',
+    {
+      config: { auth: 'admin' },
+      schema: {
+        operationId: 'revokeUserToken',
+        tags,
+        summary: 'End one of a user’s sign-ins or API tokens',
+        description: 'It stops working on the next request and its open live streams end within a second. Recorded in the site’s audit trail.',
+        params: Type.Object({ id: Uuid, tokenId: Uuid }, { additionalProperties: false }),
+        response: { 204: Type.Null({ description: 'Revoked' }), ...errors(404) },
+      },
+    },
+    async (request, reply) => {
+      await tokens.revokeByAdmin(principalOf(request), request.params.id, request.params.tokenId)
+      return reply.code(204).send(null)
+    },
   )
 }
