@@ -92,7 +92,7 @@ export interface paths {
         put?: never;
         /**
          * Join a support session with its number
-         * @description Returns the agent token for the other agent routes and a single-use rejoin token. A wrong number, an ended session and an expired one all answer 404 SESSION_NOT_FOUND. 409 SESSION_IN_USE: another agent is online in this session. 422 UNSUPPORTED_PROTOCOL: the agent speaks another protocol version. Rate-limited per address and per number (429).
+         * @description Returns the agent token for the other agent routes and a single-use rejoin token. A wrong number, an ended session and an expired one all answer 404 SESSION_NOT_FOUND. 409 SESSION_IN_USE: the session already has (or had) a computer — online, offline, restarting or gone — and the CSR has not let a new one in: the number alone never takes a session over. The attempt is shown to the CSR (a chat line with the host name, OS and address, and the session’s joinAttempt); the agent should wait and retry (every 10 s, up to 10 minutes) while the customer asks for it to be let in (POST /sessions/{id}/admit-agent). The join that uses such an admission replaces the earlier agent: its tokens stop working, its open requests and commands are cancelled. An agent that restarted rejoins with its rejoin token instead (no admission). 422 UNSUPPORTED_PROTOCOL: the agent speaks another protocol version. Rate-limited per address and per number (429).
          */
         post: operations["joinSession"];
         delete?: never;
@@ -232,6 +232,46 @@ export interface paths {
          * @description Journal the startId first, then ask. The same startId again (a retried post) answers duplicate=true; any other start of a started run is 409 RUN_ALREADY_STARTED. 409 RUN_CANCELLED / RUN_SKIPPED: do not run it; RUN_OUT_OF_ORDER: an earlier script of the batch has not finished; RUN_FINISHED.
          */
         post: operations["startScriptRun"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/audit-events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The site-wide audit trail: what admins and the server did outside any one session (site admins)
+         * @description Append-only and hash-chained like the sessions’ trails: script ownership transfers and unpublishing by admins, and what other features record site-wide. Filters: type, actorId, targetType, targetId, from, to.
+         */
+        get: operations["listAuditEvents"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/audit-events/verify": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Check that the site-wide audit trail is intact (site admins)
+         * @description Recomputes the chain event by event with the server secret (kept outside the database): `ok` is false and `firstBroken` names the first event at fault when an event was edited, removed, inserted or reordered, for example by someone with write access to the database who disabled its append-only trigger. `npm run audit:verify` checks every chain the same way.
+         */
+        get: operations["verifyAuditEvents"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -530,16 +570,36 @@ export interface paths {
         post?: never;
         /**
          * Delete a script
-         * @description Its name is free again; its versions stay for the history of past runs. Owner or site admin only.
+         * @description Its name is free again; its versions stay for the history of past runs. The owner only (403 NOT_OWNER, site admins included: they may unpublish it or transfer its ownership).
          */
         delete: operations["deleteScript"];
         options?: never;
         head?: never;
         /**
          * Change a script’s name, category, description, publication or default timeout
-         * @description Metadata only: the version stays. Owner or site admin only (403 NOT_OWNER).
+         * @description Metadata only: the version stays. The owner only (403 NOT_OWNER); a site admin who is not the owner may send exactly `{"published": false}` to unpublish it (recorded in the site audit trail as script.unpublished), nothing else.
          */
         patch: operations["updateScript"];
+        trace?: never;
+    };
+    "/api/v1/scripts/{id}/owner": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Give a script to another owner (site admins)
+         * @description The new owner edits, versions and deletes it from then on. Recorded in the site audit trail (script.owner_transferred, GET /audit-events). 422 UNKNOWN_USER: no such user, or disabled.
+         */
+        post: operations["transferScriptOwner"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
         trace?: never;
     };
     "/api/v1/scripts/{id}/versions": {
@@ -554,7 +614,7 @@ export interface paths {
         put?: never;
         /**
          * Upload a new version of a script’s files
-         * @description multipart/form-data. The new version holds the uploaded files plus the current files named in `keep`; older versions stay readable. Owner or site admin only (403 NOT_OWNER).
+         * @description multipart/form-data. The new version holds the uploaded files plus the current files named in `keep`; older versions stay readable. The owner only (403 NOT_OWNER, site admins included).
          */
         post: operations["createScriptVersion"];
         delete?: never;
@@ -632,6 +692,26 @@ export interface paths {
         get: operations["getSession"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/sessions/{id}/admit-agent": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Let one new computer join this session with its number (it replaces the current agent)
+         * @description A session that already had a computer refuses a join with the number alone (409 SESSION_IN_USE to the agent; the attempt shows as the session’s joinAttempt and a chat line). This opens the door for one join until `until` (AGENT_ADMISSION_MINUTES, 5 by default); that join replaces the current agent, whose tokens stop working, and cancels what was asked of or queued for the old computer. Audited (agent.admission_granted). The session’s CSR or a site admin (the CSR sees a chat line naming the admin). 409 SESSION_ENDED; 409 SESSION_NOT_ACTIVE: no computer has joined yet, so none needs letting in.
+         */
+        post: operations["admitAgent"];
         delete?: never;
         options?: never;
         head?: never;
@@ -737,6 +817,26 @@ export interface paths {
         };
         /** The session’s audit trail: every state change, who and when (append-only) */
         get: operations["listSessionEvents"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/sessions/{id}/events/verify": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Check that a session’s audit trail is intact (site admins)
+         * @description Recomputes the chain event by event with the server secret (kept outside the database): `ok` is false and `firstBroken` names the first event at fault when an event was edited, removed, inserted or reordered, for example by someone with write access to the database who disabled its append-only trigger. `npm run audit:verify` checks every chain the same way.
+         */
+        get: operations["verifySessionEvents"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1096,6 +1196,16 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /** @description The CSR (or an admin) let one new computer join with the number until `until`; the first join uses it up and replaces the current agent */
+        AgentAdmission: {
+            admittedBy: {
+                /** Format: uuid */
+                id: string;
+                name: string;
+            };
+            /** Format: date-time */
+            until: string;
+        };
         AgentChat: {
             authorName: string;
             body: string;
@@ -1223,6 +1333,29 @@ export interface components {
             data: components["schemas"]["ApiToken"][];
             total: number;
         };
+        /** @description One event of the site-wide audit trail (append-only, hash-chained) */
+        AuditEvent: {
+            actorId: string | null;
+            /** @enum {unknown} */
+            actorType: "user" | "agent" | "system";
+            /** Format: date-time */
+            createdAt: string;
+            data: {
+                [key: string]: unknown;
+            };
+            hash: string;
+            id: number;
+            prevHash: string;
+            targetId: string | null;
+            /** @description What it is about: script, user, token, settings, … */
+            targetType: string | null;
+            /** @description e.g. script.unpublished, script.owner_transferred */
+            type: string;
+        };
+        AuditEventList: {
+            data: components["schemas"]["AuditEvent"][];
+            total: number;
+        };
         BatchScript: {
             args: string[];
             /** @description The version digest (docs/scripts.md) */
@@ -1237,6 +1370,24 @@ export interface components {
             version: number;
             /** Format: uuid */
             versionId: string;
+        };
+        /** @description An audit trail checked link by link: each event holds the previous event’s hash and an HMAC (keyed with the server secret, kept outside the database) over it and its own content */
+        ChainReport: {
+            /** @description Events in the trail */
+            events: number;
+            /** @description The first event at fault; everything after it is unverified */
+            firstBroken: {
+                /** @description The event id (session events and audit events have their own ids) */
+                id: number;
+                /** @description What is wrong with it: changed content, a removed or inserted event, another key */
+                reason: string;
+            } | null;
+            /** @description Every chained event verifies */
+            ok: boolean;
+            /** @description Events written before the chain existed (upgraded installations): not verifiable */
+            unchained: number;
+            /** @description Events whose link verified */
+            verified: number;
         };
         ChatMessage: {
             /** @description The CSR’s name, the customer’s name, or “Helpline” for system lines */
@@ -1343,6 +1494,21 @@ export interface components {
             /** @enum {unknown} */
             status: "ok" | "degraded";
             version: string;
+        };
+        /** @description A join with the session number that was refused (409 SESSION_IN_USE) because the session already had a computer */
+        JoinAttempt: {
+            /** @description The client address the attempt came from */
+            address: string;
+            /** @description How many times this computer tried (an agent waiting to be let in retries every 10 s) */
+            attempts: number;
+            /** Format: date-time */
+            firstAt: string;
+            /** @description As the joining agent reported it */
+            hostname: string;
+            /** Format: date-time */
+            lastAt: string;
+            os: string;
+            osVersion: string;
         };
         LoginResponse: {
             /** Format: date-time */
@@ -1619,6 +1785,8 @@ export interface components {
             total: number;
         };
         Session: {
+            /** @description An open admission for a new computer, if any */
+            admission: components["schemas"]["AgentAdmission"] | null;
             /** @description The current (latest) agent, if one ever joined */
             agent: components["schemas"]["AgentInfo"] | null;
             /** Format: date-time */
@@ -1640,6 +1808,8 @@ export interface components {
             expiresAt: string | null;
             /** Format: uuid */
             id: string;
+            /** @description The latest refused join of another computer (cleared when an admitted computer joins): show it to the CSR */
+            joinAttempt: components["schemas"]["JoinAttempt"] | null;
             /** @description e.g. 123-456-789 */
             number: string;
             /** @description When an agent first joined */
@@ -1657,7 +1827,11 @@ export interface components {
             data: {
                 [key: string]: unknown;
             };
+            /** @description HMAC-SHA-256 (hex, keyed with the server secret) over prevHash and this event’s content; verify with GET /sessions/{id}/events/verify */
+            hash: string | null;
             id: number;
+            /** @description The previous event’s hash in this session’s chain ("" for the first); null for events written before the chain existed */
+            prevHash: string | null;
             /** @description e.g. session.created, agent.joined, consent.approved, command.succeeded */
             type: string;
         };
@@ -2815,6 +2989,123 @@ export interface operations {
             };
             /** @description Unsupported content type */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unexpected server error (details are logged with the request id) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    listAuditEvents: {
+        parameters: {
+            query?: {
+                page?: number;
+                perPage?: number;
+                sort?: "id";
+                order?: "asc" | "desc";
+                /** @description Exactly this type */
+                type?: string;
+                actorId?: string;
+                targetType?: string;
+                targetId?: string;
+                /** @description At or after */
+                from?: string;
+                /** @description Before */
+                to?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AuditEventList"];
+                };
+            };
+            /** @description The request is malformed or fails validation */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Missing, invalid or expired credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The caller is not allowed to do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unexpected server error (details are logged with the request id) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    verifyAuditEvents: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ChainReport"];
+                };
+            };
+            /** @description Missing, invalid or expired credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The caller is not allowed to do this */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4369,6 +4660,110 @@ export interface operations {
             };
         };
     };
+    transferScriptOwner: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /**
+                     * Format: uuid
+                     * @description An existing user who is not disabled
+                     */
+                    ownerId: string;
+                };
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Script"];
+                };
+            };
+            /** @description The request is malformed or fails validation */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Missing, invalid or expired credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The caller is not allowed to do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The request body is too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unsupported content type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unexpected server error (details are logged with the request id) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
     listScriptVersions: {
         parameters: {
             query?: {
@@ -4853,6 +5248,73 @@ export interface operations {
             };
             /** @description Not Found */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unexpected server error (details are logged with the request id) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    admitAgent: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Accepted */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AgentAdmission"];
+                };
+            };
+            /** @description The request is malformed or fails validation */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Missing, invalid or expired credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Conflict */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5430,6 +5892,73 @@ export interface operations {
             };
             /** @description Missing, invalid or expired credentials */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unexpected server error (details are logged with the request id) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    verifySessionEvents: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ChainReport"];
+                };
+            };
+            /** @description The request is malformed or fails validation */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Missing, invalid or expired credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The caller is not allowed to do this */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -8,6 +8,7 @@ import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator'
 import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js'
 import { migrate as migratePostgres } from 'drizzle-orm/postgres-js/migrator'
 import postgres from 'postgres'
+import { grantAppRole, roleOf } from './roles.ts'
 import * as schema from './schema.ts'
 
 export type Schema = typeof schema
@@ -35,6 +36,8 @@ export interface Database {
    * (which sends every parameter as text) as base64, a third smaller than its hex.
    */
   bytes(content: Buffer): SQL
+  /** What the start-up log should warn about (e.g. the app's role owns its audit trail). */
+  warnings: string[]
   close(): Promise<void>
 }
 
@@ -45,18 +48,36 @@ export interface DatabaseOptions {
   dataDir: string
   /** A PGlite data-directory dump to start from instead of running initdb (tests: ~4x faster). */
   pgliteSnapshot?: Blob | undefined
+  /**
+   * postgres:// URL of the tables' owner: migrations run as it, then `url`'s role is granted
+   * exactly what the app needs (db/roles.ts). Without it, `url` migrates (and owns the tables).
+   */
+  ownerUrl?: string | undefined
+  /** False: do not migrate (tools that only read, such as `npm run audit:verify`). */
+  migrate?: boolean | undefined
 }
 
 /** Opens the database and applies every pending migration. */
 export async function openDatabase(options: DatabaseOptions): Promise<Database> {
   if (options.url) {
     // Quiet NOTICEs such as "relation already exists, skipping" from the migrator.
+    let warnings: string[] = []
+    if (options.migrate !== false && options.ownerUrl) {
+      const owner = postgres(options.ownerUrl, { max: 1, onnotice: () => {} })
+      try {
+        await migratePostgres(drizzlePostgres(owner), { migrationsFolder })
+        warnings = await grantAppRole(owner, roleOf(options.url))
+      } finally {
+        await owner.end({ timeout: 5 })
+      }
+    }
     const client = postgres(options.url, { max: 10, onnotice: () => {} })
     const db = drizzlePostgres(client, { schema }) as unknown as Db
-    await migratePostgres(drizzlePostgres(client), { migrationsFolder })
+    if (options.migrate !== false && !options.ownerUrl) await migratePostgres(drizzlePostgres(client), { migrationsFolder })
     return {
       db,
       driver: 'postgres',
+      warnings,
       postgres: client,
       bytes: (content) => sql`decode(${content.toString('base64')}, 'base64')`,
       ping: async () => {
@@ -75,10 +96,11 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
     parsers: { [BYTEA_OID]: (text: string) => Buffer.from(text.slice(2), 'hex') },
   })
   const db = drizzlePglite(client, { schema }) as unknown as Db
-  await migratePglite(drizzlePglite(client), { migrationsFolder })
+  if (options.migrate !== false) await migratePglite(drizzlePglite(client), { migrationsFolder })
   return {
     db,
     driver: 'pglite',
+    warnings: [],
     pglite: client,
     bytes: (content) => sql`${content}`,
     ping: async () => {

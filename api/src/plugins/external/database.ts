@@ -16,8 +16,9 @@ export interface DatabasePluginOptions {
 export default fp<DatabasePluginOptions>(
   async function database(app: FastifyInstance, options) {
     const db =
-      options.database ?? (await openDatabase({ url: app.config.DATABASE_URL, dataDir: app.config.DATA_DIR }))
+      options.database ?? (await openDatabase({ url: app.config.DATABASE_URL, ownerUrl: app.config.DATABASE_OWNER_URL, dataDir: app.config.DATA_DIR }))
     app.decorate('database', db)
+    for (const warning of db.warnings) app.log.warn(warning)
     // A database handed in is owned by whoever opened it.
     if (!options.database) app.addHook('onClose', async () => db.close())
   },

@@ -4,6 +4,7 @@ import { Type } from 'typebox'
 import { principalOf } from '../../plugins/app/auth.ts'
 import { errors, paging, ref } from '../../schemas/common.ts'
 import {
+  AgentAdmission,
   ChatListQuery,
   ChatMessage,
   ChatMessageList,
@@ -100,6 +101,25 @@ export default async function sessionRoutes(fastify: FastifyInstance) {
       },
     },
     async (request) => sessions.end(principalOf(request), request.params.id),
+  )
+
+  app.post(
+    '/sessions/:id/admit-agent',
+    {
+      config: user,
+      schema: {
+        operationId: 'admitAgent',
+        tags,
+        summary: 'Let one new computer join this session with its number (it replaces the current agent)',
+        description:
+          'A session that already had a computer refuses a join with the number alone (409 SESSION_IN_USE to the agent; the attempt shows as the session’s joinAttempt and a chat line). ' +
+          'This opens the door for one join until `until` (AGENT_ADMISSION_MINUTES, 5 by default); that join replaces the current agent, whose tokens stop working, and cancels what was asked of or queued for the old computer. ' +
+          'Audited (agent.admission_granted). The session’s CSR or a site admin (the CSR sees a chat line naming the admin). 409 SESSION_ENDED; 409 SESSION_NOT_ACTIVE: no computer has joined yet, so none needs letting in.',
+        params: SessionParams,
+        response: { 202: ref(AgentAdmission), ...errors(404, 409) },
+      },
+    },
+    async (request, reply) => reply.code(202).send(await sessions.admitAgent(principalOf(request), request.params.id)),
   )
 
   app.get(
