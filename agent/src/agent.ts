@@ -26,6 +26,9 @@ export interface AgentOptions {
   /** First retry delay; it doubles up to maxRetryMs. */
   retryMs?: number
   maxRetryMs?: number
+  /** While the session's CSR has not let this computer in: how often to try the join again (10 s), and for how long (10 min). */
+  admissionRetryMs?: number
+  admissionWaitMs?: number
 }
 
 /** Ends the agent with a message and an exit code. */
@@ -40,7 +43,7 @@ export class AgentExit extends Error {
 }
 
 /** `rebooting`: the agent restarts the computer (or, simulated, exits as if it did) and rejoins from its saved state afterwards. */
-export const EXIT = { ok: 0, usage: 2, incompatible: 3, sessionGone: 4, tooMany: 5, rebooting: 10 } as const
+export const EXIT = { ok: 0, usage: 2, incompatible: 3, sessionGone: 4, tooMany: 5, notLetIn: 6, rebooting: 10 } as const
 
 type Feed = Schemas['AgentFeed']
 type Joined = Schemas['AgentJoined']
@@ -281,7 +284,6 @@ export class Agent {
         throw new AgentExit(EXIT.incompatible, 'incompatible', { server: this.options.server, serverVersion: '?', agentVersion })
       }
       if (err.status === 429) throw new AgentExit(EXIT.tooMany, 'tooManyAttempts', { seconds: /(\d+) s/.exec(err.message)?.[1] ?? 60 })
-      if (err.code === 'SESSION_IN_USE') throw new AgentExit(EXIT.usage, 'sessionInUse', { number })
     }
     throw err
   }
@@ -311,9 +313,35 @@ export class Agent {
       this.state = undefined
     }
     const body = { number, protocol: AGENT_PROTOCOL, agentVersion, platform: await this.platformBody(), publicKey: await this.options.store.publicKey() }
-    const { data } = await this.retry('connect', () => this.api.POST('/api/v1/agent/join', { body })).catch((err: unknown) => this.joinError(err, number))
-    this.adopt(data!)
-    this.say('joined', { number: data!.session.number, csr: data!.session.csrName })
+    const joined = await this.joinOnceLetIn(number, () => this.retry('connect', () => this.api.POST('/api/v1/agent/join', { body })))
+    this.adopt(joined)
+    this.say('joined', { number: joined.session.number, csr: joined.session.csrName })
+  }
+
+  /**
+   * A session that already had a computer refuses the number (409 SESSION_IN_USE) until its CSR
+   * lets a new one in, and shows them the attempt. So the customer is told to ask for that, and
+   * the join is tried again every 10 s for up to 10 minutes; Ctrl-C stops the wait.
+   */
+  private async joinOnceLetIn(number: string, join: () => Promise<{ data?: Joined }>): Promise<Joined> {
+    const every = this.options.admissionRetryMs ?? 10_000
+    const wait = this.options.admissionWaitMs ?? 10 * 60_000
+    const minutes = Math.round(wait / 60_000)
+    const deadline = Date.now() + wait
+    let told = false
+    for (;;) {
+      try {
+        return (await join()).data!
+      } catch (err) {
+        if (!(err instanceof ApiError && err.status === 409 && err.code === 'SESSION_IN_USE')) this.joinError(err, number)
+        if (Date.now() + every > deadline) throw new AgentExit(EXIT.notLetIn, 'notLetIn', { number, minutes })
+        if (!told) this.say('sessionInUse', { number, seconds: Math.round(every / 1000), minutes })
+        told = true
+        await sleep(every, undefined, { signal: this.stopping.signal }).catch(() => undefined)
+        // Stopped while waiting (Ctrl-C, SIGTERM): nothing joined, nothing to report.
+        if (this.stopping.signal.aborted) throw new AgentExit(EXIT.ok, undefined)
+      }
+    }
   }
 
   /** Rejoins with the saved token; false (or an exit) when the token no longer works. */
