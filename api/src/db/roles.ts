@@ -3,6 +3,9 @@ import postgres from 'postgres'
 /** The append-only audit trails: the app may read them and add to them, nothing else. */
 export const AUDIT_TABLES = ['session_events', 'audit_events'] as const
 
+/** An arbitrary constant naming the grants' advisory lock. */
+const GRANTS_LOCK = 0x6865_6c71
+
 /** The user name a postgres:// URL signs in as (postgres.js's own default when it names none). */
 export function roleOf(url: string): string {
   const user = decodeURIComponent(new URL(url).username)
@@ -30,6 +33,8 @@ export async function grantAppRole(owner: postgres.Sql, appRole: string): Promis
   if (app.superuser) warnings.push(`DATABASE_URL's role ${appRole} is a superuser: the grants below do not bind it`)
   const role = owner(appRole)
   await owner.begin(async (tx) => {
+    // Instances starting together would otherwise race on the same catalog rows.
+    await tx`select pg_advisory_xact_lock(${GRANTS_LOCK})`
     await tx`grant usage on schema public to ${role}`
     // From nothing to exactly this, whatever an earlier setup granted.
     await tx`revoke all on all tables in schema public from ${role}`
