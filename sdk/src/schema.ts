@@ -364,7 +364,7 @@ export interface paths {
         put?: never;
         /**
          * Run scripts, in order, on one or more of your active sessions
-         * @description Records the exact current version of each script; each session gets a run_scripts consent request listing every script (name, version, size, sha256 of each file, arguments) and, once approved, runs them one after another. 404 SCRIPT_NOT_FOUND: a script you may not run (not published and not yours). 422: NO_SCRIPTS, TOO_MANY_SCRIPTS (more than 50), NO_SESSIONS, TOO_MANY_SESSIONS (more than 100), DUPLICATE_SESSION, SESSION_NOT_ACTIVE (naming each session that is not yours, not active, or whose customer left, in `errors` under sessionIds.N), ARGUMENTS_TOO_LONG (over 8 KiB together), INVALID_ARGUMENT. 409 RUN_QUEUE_FULL: a session already has 5 runs waiting or running. Nothing is created unless every session can take the batch.
+         * @description Records the exact current version of each script; each session gets a run_scripts consent request listing every script (name, version, size, sha256 of each file, arguments) and, once approved, runs them one after another. 404 SCRIPT_NOT_FOUND: a script you may not run (not published and not yours). 422: NO_SCRIPTS, TOO_MANY_SCRIPTS (more than 50), NO_SESSIONS, TOO_MANY_SESSIONS (more than 100), DUPLICATE_SESSION, SESSION_NOT_ACTIVE (naming each session that is not yours, not active, or whose customer left, in `errors` under sessionIds.N), ARGUMENTS_TOO_LONG (over 8 KiB together), INVALID_ARGUMENT. 409 RUN_QUEUE_FULL: a session already has 5 runs waiting or running. Nothing is created unless every session can take the batch. The session’s CSR or a site admin; when a site admin acts on another CSR’s session, that session’s chat names the admin and the action and its audit trail gets an admin.acted event (docs/access.md).
          */
         post: operations["createScriptBatch"];
         delete?: never;
@@ -404,7 +404,7 @@ export interface paths {
         put?: never;
         /**
          * Cancel every unfinished session run of the batch
-         * @description Pending consent requests are withdrawn; a running script is killed by its agent; scripts not started become cancelled. 409 BATCH_FINISHED when nothing is left to cancel.
+         * @description Pending consent requests are withdrawn; a running script is killed by its agent; scripts not started become cancelled. 409 BATCH_FINISHED when nothing is left to cancel. The session’s CSR or a site admin; when a site admin acts on another CSR’s session, that session’s chat names the admin and the action and its audit trail gets an admin.acted event (docs/access.md).
          */
         post: operations["cancelScriptBatch"];
         delete?: never;
@@ -424,7 +424,7 @@ export interface paths {
         put?: never;
         /**
          * Cancel one session’s run of the batch; the other sessions carry on
-         * @description 409 RUN_FINISHED when that session’s run has already finished.
+         * @description 409 RUN_FINISHED when that session’s run has already finished. The session’s CSR or a site admin; when a site admin acts on another CSR’s session, that session’s chat names the admin and the action and its audit trail gets an admin.acted event (docs/access.md).
          */
         post: operations["cancelSessionRun"];
         delete?: never;
@@ -728,7 +728,10 @@ export interface paths {
         /** Chat messages and system lines, in order */
         get: operations["listChatMessages"];
         put?: never;
-        /** Send a chat message to the customer */
+        /**
+         * Send a chat message to the customer
+         * @description The session’s CSR or a site admin; when a site admin acts on another CSR’s session, that session’s chat names the admin and the action and its audit trail gets an admin.acted event (docs/access.md).
+         */
         post: operations["postChatMessage"];
         delete?: never;
         options?: never;
@@ -783,7 +786,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Withdraw a pending consent request (what waited on it is cancelled) */
+        /**
+         * Withdraw a pending consent request (what waited on it is cancelled)
+         * @description The session’s CSR or a site admin; when a site admin acts on another CSR’s session, that session’s chat names the admin and the action and its audit trail gets an admin.acted event (docs/access.md).
+         */
         post: operations["cancelConsent"];
         delete?: never;
         options?: never;
@@ -800,7 +806,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** End a session: its number stops working, open requests are cancelled, the agent is told */
+        /**
+         * End a session: its number stops working, open requests are cancelled, the agent is told
+         * @description The session’s CSR or a site admin; when a site admin acts on another CSR’s session, that session’s chat names the admin and the action and its audit trail gets an admin.acted event (docs/access.md).
+         */
         post: operations["endSession"];
         delete?: never;
         options?: never;
@@ -856,7 +865,7 @@ export interface paths {
         put?: never;
         /**
          * Log off the other user: the agent works as the customer’s own user again
-         * @description No consent needed: it gives the customer their own user back. 409 NOT_LOGGED_ON, ALREADY_QUEUED, AGENT_OFFLINE.
+         * @description No consent needed: it gives the customer their own user back. 409 NOT_LOGGED_ON, ALREADY_QUEUED, AGENT_OFFLINE. The session’s CSR or a site admin; when a site admin acts on another CSR’s session, that session’s chat names the admin and the action and its audit trail gets an admin.acted event (docs/access.md).
          */
         post: operations["logoff"];
         delete?: never;
@@ -876,7 +885,7 @@ export interface paths {
         put?: never;
         /**
          * Ask the customer to allow working on their computer as another user
-         * @description Creates a logon_as_user consent request and returns the agent’s public key. Once the customer approves, encrypt {"username","password","domain"?} for that key (RSA-OAEP-256; the SDK’s encryptCredentials does it) and post it to …/logon/credentials. 409 AGENT_OFFLINE, CONSENT_PENDING, ALREADY_QUEUED, SESSION_NOT_ACTIVE, SESSION_ENDED.
+         * @description Creates a logon_as_user consent request and returns the agent’s public key. Once the customer approves, encrypt {"username","password","domain"?} for that key (RSA-OAEP-256; the SDK’s encryptCredentials does it) and post it to …/logon/credentials. 409 AGENT_OFFLINE, CONSENT_PENDING, ALREADY_QUEUED, SESSION_NOT_ACTIVE, SESSION_ENDED. The session’s CSR or a site admin; when a site admin acts on another CSR’s session, that session’s chat names the admin and the action and its audit trail gets an admin.acted event (docs/access.md).
          */
         post: operations["requestLogon"];
         delete?: never;
@@ -896,7 +905,7 @@ export interface paths {
         put?: never;
         /**
          * Send the encrypted credentials for an approved logon request (once per approval)
-         * @description The ciphertext is relayed to the agent once and removed when it is handed out, or after 2 minutes if the agent does not pick it up; it is never logged. 409 CONSENT_REQUIRED: the request is not approved, or its approval was already used. 409 AGENT_OFFLINE. The outcome (logged on, or logon failed) arrives as a command result, a chat line and agent.workingAs.
+         * @description The ciphertext is relayed to the agent once and removed when it is handed out, or after 2 minutes if the agent does not pick it up; it is never logged. 409 CONSENT_REQUIRED: the request is not approved, or its approval was already used. 409 AGENT_OFFLINE. The outcome (logged on, or logon failed) arrives as a command result, a chat line and agent.workingAs. The session’s CSR or a site admin; when a site admin acts on another CSR’s session, that session’s chat names the admin and the action and its audit trail gets an admin.acted event (docs/access.md).
          */
         post: operations["submitLogonCredentials"];
         delete?: never;
@@ -916,7 +925,7 @@ export interface paths {
         put?: never;
         /**
          * Ask the customer to allow restarting their computer; the agent rejoins by itself
-         * @description Creates a reboot consent request and the command that waits for it. After approval the agent saves its state, makes sure it starts again, says it is restarting (agent.rebooting) and restarts the computer; after the restart it rejoins with its rejoin token. The restart is done at most once per approval. 409 AGENT_OFFLINE, ALREADY_QUEUED.
+         * @description Creates a reboot consent request and the command that waits for it. After approval the agent saves its state, makes sure it starts again, says it is restarting (agent.rebooting) and restarts the computer; after the restart it rejoins with its rejoin token. The restart is done at most once per approval. 409 AGENT_OFFLINE, ALREADY_QUEUED. The session’s CSR or a site admin; when a site admin acts on another CSR’s session, that session’s chat names the admin and the action and its audit trail gets an admin.acted event (docs/access.md).
          */
         post: operations["requestReboot"];
         delete?: never;
@@ -1058,7 +1067,7 @@ export interface paths {
         put?: never;
         /**
          * Collect the customer’s system information now (asks for consent the first time)
-         * @description Queues a collection. Without an approved view_system_info consent the customer is asked first and the collection waits; once approved, the consent lasts for the session and Refresh does not ask again. 409: a collection is already waiting or running (ALREADY_QUEUED), or the session is not active.
+         * @description Queues a collection. Without an approved view_system_info consent the customer is asked first and the collection waits; once approved, the consent lasts for the session (until another computer is let in) and Refresh does not ask again. 409: a collection is already waiting or running (ALREADY_QUEUED), or the session is not active. The session’s CSR or a site admin; when a site admin acts on another CSR’s session, that session’s chat names the admin and the action and its audit trail gets an admin.acted event (docs/access.md).
          */
         post: operations["requestSystemInfo"];
         delete?: never;

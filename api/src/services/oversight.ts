@@ -19,6 +19,10 @@ export const ADMIN_ACTIONS = {
 } as const
 export type AdminAction = keyof typeof ADMIN_ACTIONS
 
+/** What the contract says on each route an admin may use on someone else's session. */
+export const ADMIN_OVERSIGHT_NOTE =
+  'The session’s CSR or a site admin; when a site admin acts on another CSR’s session, that session’s chat names the admin and the action and its audit trail gets an admin.acted event (docs/access.md).'
+
 /**
  * Site admins may act on any CSR's session, and the CSR always sees it: the one place that
  * guarantees it. Called inside the change that acts; when the user is an admin who is not the

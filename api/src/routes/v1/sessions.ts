@@ -30,6 +30,7 @@ import {
   SystemInfoRequested,
 } from '../../schemas/sessions.ts'
 import { openSessionStream, trackStreams } from './session-stream.ts'
+import { ADMIN_OVERSIGHT_NOTE } from '../../services/oversight.ts'
 
 /** Support sessions as the console and integrators see them. CSRs reach their own, admins all. */
 export default async function sessionRoutes(fastify: FastifyInstance) {
@@ -96,6 +97,7 @@ export default async function sessionRoutes(fastify: FastifyInstance) {
         operationId: 'endSession',
         tags,
         summary: 'End a session: its number stops working, open requests are cancelled, the agent is told',
+        description: ADMIN_OVERSIGHT_NOTE,
         params: SessionParams,
         response: { 200: ref(Session), ...errors(404, 409) },
       },
@@ -216,6 +218,7 @@ export default async function sessionRoutes(fastify: FastifyInstance) {
         operationId: 'cancelConsent',
         tags,
         summary: 'Withdraw a pending consent request (what waited on it is cancelled)',
+        description: ADMIN_OVERSIGHT_NOTE,
         params: SessionItemParams,
         response: { 200: ref(Consent), ...errors(404, 409) },
       },
@@ -255,8 +258,8 @@ export default async function sessionRoutes(fastify: FastifyInstance) {
         tags,
         summary: 'Collect the customer’s system information now (asks for consent the first time)',
         description:
-          'Queues a collection. Without an approved view_system_info consent the customer is asked first and the collection waits; once approved, the consent lasts for the session and Refresh does not ask again. ' +
-          '409: a collection is already waiting or running (ALREADY_QUEUED), or the session is not active.',
+          'Queues a collection. Without an approved view_system_info consent the customer is asked first and the collection waits; once approved, the consent lasts for the session (until another computer is let in) and Refresh does not ask again. ' +
+          '409: a collection is already waiting or running (ALREADY_QUEUED), or the session is not active. ' + ADMIN_OVERSIGHT_NOTE,
         params: SessionParams,
         response: { 202: ref(SystemInfoRequested), ...errors(404, 409) },
       },
@@ -345,6 +348,7 @@ export default async function sessionRoutes(fastify: FastifyInstance) {
         operationId: 'postChatMessage',
         tags,
         summary: 'Send a chat message to the customer',
+        description: ADMIN_OVERSIGHT_NOTE,
         params: SessionParams,
         body: ChatPost,
         response: { 201: ref(ChatMessage), ...errors(404, 409) },
