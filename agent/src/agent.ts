@@ -333,7 +333,10 @@ export class Agent {
       try {
         return (await join()).data!
       } catch (err) {
-        if (!(err instanceof ApiError && err.status === 409 && err.code === 'SESSION_IN_USE')) this.joinError(err, number)
+        const inUse = err instanceof ApiError && err.status === 409 && err.code === 'SESSION_IN_USE'
+        // Once waiting, a busy number (429: others trying it too) is one more reason to wait, not to give up.
+        const busy = told && err instanceof ApiError && err.status === 429
+        if (!inUse && !busy) this.joinError(err, number)
         if (Date.now() + every > deadline) throw new AgentExit(EXIT.notLetIn, 'notLetIn', { number, minutes })
         if (!told) this.say('sessionInUse', { number, seconds: Math.round(every / 1000), minutes })
         told = true

@@ -27,12 +27,12 @@ async function takenSession(name: string) {
 }
 
 /** The agent in this process, with the wait shortened; what it says is collected. */
-function inProcessAgent(number: string, timings: { admissionRetryMs: number; admissionWaitMs: number }) {
+function inProcessAgent(number: string, timings: { admissionRetryMs: number; admissionWaitMs: number }, url = server.url) {
   const out = new PassThrough()
   let said = ''
   out.on('data', (d: Buffer) => (said += d.toString()))
   const agent = new Agent({
-    server: server.url,
+    server: url,
     number,
     approve: 'none',
     t: translator('en'),
@@ -59,6 +59,16 @@ t.test('not let in: told once what to ask for, retried, then a clear exit (code 
   t.ok(session!.joinAttempt!.attempts >= 2, `it tried again (${session!.joinAttempt!.attempts})`)
   const { data: chat } = await api.GET('/api/v1/sessions/{id}/chat', at(s.id))
   t.equal(chat!.data.filter((m) => m.systemEvent?.type === 'agent.join_refused').length, 1, 'and the CSR saw one line about it')
+})
+
+t.test('while waiting, a busy number (429) is waited out too, not a reason to give up', async (t) => {
+  const busy = await startTestServer(t, { JOIN_MAX_ATTEMPTS_PER_IP: 10_000, JOIN_MAX_ATTEMPTS_PER_NUMBER: 3 })
+  const { data: s } = await busy.h.admin.client.POST('/api/v1/sessions', { body: { customerName: 'Eve' } })
+  await joinAgent(busy.h, s!.number)
+  const { agent, said } = inProcessAgent(s!.number, { admissionRetryMs: 50, admissionWaitMs: 600 }, busy.url)
+  const error = await agent.join(s!.number).catch((err: unknown) => err)
+  t.match(error, { code: EXIT.notLetIn }, 'it waited the whole time and then gave up as not let in')
+  t.notMatch(said(), /Too many attempts/, 'the 429s did not end it')
 })
 
 t.test('let in while waiting: joins and replaces the earlier computer', async (t) => {

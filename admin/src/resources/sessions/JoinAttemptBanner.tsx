@@ -9,6 +9,9 @@ import type { LiveState } from './live.ts'
 import { computerText } from './system-lines.ts'
 import { useFormatTime, type ApplyChange } from './useSessionLive.ts'
 
+/** How long after its last try a refused computer is shown: a little longer than the agent keeps trying. */
+const ATTEMPT_SHOWN_MS = 15 * 60_000
+
 /** True until the instant passes; re-renders when it does. */
 function useStillBefore(iso: string | undefined): boolean {
   const [, tick] = useState(0)
@@ -25,7 +28,8 @@ function useStillBefore(iso: string | undefined): boolean {
  * A session that already had a computer refuses a join with its number and shows the attempt
  * here (host name, OS, address, how often). When the customer really changed computers, the CSR
  * lets one new computer in (after a confirmation); the open admission is shown until it is used
- * or runs out. The CSR may dismiss an attempt; a newer one shows again.
+ * or runs out. The CSR may dismiss an attempt (a newer one shows again); one whose agent has long
+ * given up is no longer shown.
  */
 export function JoinAttemptBanner({ live, apply }: { live: LiveState; apply: ApplyChange }) {
   const { session } = live
@@ -36,6 +40,9 @@ export function JoinAttemptBanner({ live, apply }: { live: LiveState; apply: App
   const [confirming, setConfirming] = useState(false)
   const [dismissed, setDismissed] = useState<string | undefined>()
   const admissionOpen = useStillBefore(session.admission?.until)
+  const attempt = session.joinAttempt
+  // The refused agent gives up after 10 minutes of retries: an older attempt is history (the chat keeps it).
+  const recent = useStillBefore(attempt ? new Date(Date.parse(attempt.lastAt) + ATTEMPT_SHOWN_MS).toISOString() : undefined)
   const { mutate, isPending } = useMutation<AgentAdmission, Error>({
     mutationFn: () => dataProvider.admitAgent(session.id),
     onSuccess: (admission) => {
@@ -49,8 +56,7 @@ export function JoinAttemptBanner({ live, apply }: { live: LiveState; apply: App
     },
   })
   if (session.status !== 'active') return null
-  const attempt = session.joinAttempt
-  const showAttempt = attempt && dismissed !== attempt.lastAt && !admissionOpen
+  const showAttempt = attempt && recent && dismissed !== attempt.lastAt && !admissionOpen
   if (!showAttempt && !(admissionOpen && session.admission)) return null
   return (
     <Stack spacing={1} sx={{ mt: 2 }}>
