@@ -9,25 +9,20 @@
  *
  * Starts its own server (PGlite) with the console built from the current sources.
  */
-import t, { type Test } from 'tap'
+import t from 'tap'
 import { randomBytes } from 'node:crypto'
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { createClient, runScripts, uploadScript, waitForBatch, type HelplineClient } from '@helpline/sdk'
+import { runScripts, uploadScript, waitForBatch } from '@helpline/sdk'
 import { AgentProcess } from './helpers/agent.ts'
-import { ensureConsoleBuilt, launch, signIn, target } from './helpers/browser.ts'
+import { ensureConsoleBuilt, launch, signIn, target, steps, tokenFor } from './helpers/browser.ts'
 
 t.setTimeout(120_000)
 
 const PASSWORD = `sim-${randomBytes(9).toString('base64url')}`
 const SCRIPT = '#!/bin/sh\necho "checked $1"\necho "disk almost full" >&2\nexit 3\n'
 const SIMULATED = { HELPLINE_AGENT_SIMULATED_PASSWORD: PASSWORD }
-
-async function tokenFor(url: string, email: string, password: string): Promise<HelplineClient> {
-  const { data } = await createClient({ baseUrl: url }).POST('/api/v1/auth/login', { body: { email, password } })
-  return createClient({ baseUrl: url, token: data!.token })
-}
 
 t.test('log on as another user, log off, restart and the report, in the console', async (t) => {
   ensureConsoleBuilt()
@@ -68,19 +63,7 @@ t.test('log on as another user, log off, restart and the report, in the console'
   const sent: string[] = []
   page.on('request', (request) => sent.push(`${request.url()}\n${request.postData() ?? ''}`))
 
-  // Each step builds on the one before: after a failure the rest would only time out, one by one.
-  let broken = false
-  const step = (name: string, fn: (t: Test) => Promise<void>) =>
-    t.test(name, async (t) => {
-      if (broken) return void t.pass('skipped: an earlier step failed')
-      try {
-        await fn(t)
-      } catch (error) {
-        broken = true
-        throw error
-      }
-      if (!t.passing()) broken = true
-    })
+  const step = steps(t)
 
   const header = page.getByTestId('session-header')
   const chat = page.getByTestId('chat')

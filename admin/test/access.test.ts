@@ -145,7 +145,7 @@ t.test('the chat words the new system lines', async (t) => {
 })
 
 function event(id: number, type: string, data: Record<string, unknown> = {}, actorType: Schemas['SessionEvent']['actorType'] = 'system', actorId: string | null = null): Schemas['SessionEvent'] {
-  return { id, type, actorType, actorId, data, createdAt: `2026-05-01T10:${String(id).padStart(2, '0')}:00.000Z` }
+  return { id, type, actorType, actorId, data, createdAt: `2026-05-01T10:${String(id).padStart(2, '0')}:00.000Z`, prevHash: null, hash: null }
 }
 
 t.test('the report’s words for the timeline', async (t) => {

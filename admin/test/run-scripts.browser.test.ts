@@ -7,24 +7,19 @@
  *
  * Starts its own server (PGlite) with the console built from the current sources.
  */
-import t, { type Test } from 'tap'
+import t from 'tap'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { createClient, uploadScript, type HelplineClient } from '@helpline/sdk'
+import { uploadScript } from '@helpline/sdk'
 import type { Page } from 'playwright-core'
 import { AgentProcess } from './helpers/agent.ts'
-import { ensureConsoleBuilt, launch, signIn, target } from './helpers/browser.ts'
+import { ensureConsoleBuilt, launch, signIn, target, steps, tokenFor } from './helpers/browser.ts'
 
 t.setTimeout(120_000)
 
 const FIRST = '#!/bin/sh\necho "first $1"\necho "a warning" >&2\n'
 const SECOND = 'print("second")\n'
-
-async function tokenFor(url: string, email: string, password: string): Promise<HelplineClient> {
-  const { data } = await createClient({ baseUrl: url }).POST('/api/v1/auth/login', { body: { email, password } })
-  return createClient({ baseUrl: url, token: data!.token })
-}
 
 /** The plan's script names, top to bottom. */
 async function planOrder(page: Page): Promise<(string | null)[]> {
@@ -78,19 +73,7 @@ t.test('running two scripts on two sessions from the console', async (t) => {
   // every click waits on them.
   await page.bringToFront()
 
-  // Each step builds on the one before: after a failure the rest would only time out, one by one.
-  let broken = false
-  const step = (name: string, fn: (t: Test) => Promise<void>) =>
-    t.test(name, async (t) => {
-      if (broken) return void t.pass('skipped: an earlier step failed')
-      try {
-        await fn(t)
-      } catch (error) {
-        broken = true
-        throw error
-      }
-      if (!t.passing()) broken = true
-    })
+  const step = steps(t)
 
   const [one, two] = sessions as [{ id: string; number: string }, { id: string; number: string }]
 

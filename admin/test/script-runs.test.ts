@@ -44,6 +44,8 @@ const session: Schemas['Session'] = {
   endedReason: null,
   expiresAt: null,
   agent: null,
+  joinAttempt: null,
+  admission: null,
   systemInfoConsent: null,
   cursor: 7,
 }

@@ -37,6 +37,9 @@ export interface AgentOptions {
   /** The first retry waits up to this long; the ceiling doubles with each attempt up to maxRetryMs (30 s). */
   retryMs?: number
   maxRetryMs?: number
+  /** While the session's CSR has not let this computer in: how often to try the join again (10 s), and for how long (10 min). */
+  admissionRetryMs?: number
+  admissionWaitMs?: number
 }
 
 /** Ends the agent with a message and an exit code. */
@@ -51,7 +54,7 @@ export class AgentExit extends Error {
 }
 
 /** `rebooting`: the agent restarts the computer (or, simulated, exits as if it did) and rejoins from its saved state afterwards. */
-export const EXIT = { ok: 0, usage: 2, incompatible: 3, sessionGone: 4, tooMany: 5, rebooting: 10 } as const
+export const EXIT = { ok: 0, usage: 2, incompatible: 3, sessionGone: 4, tooMany: 5, notLetIn: 6, rebooting: 10 } as const
 
 /** The longest one call may take: a poll is held up to 25 s, a file is at most 1 MiB. */
 const REQUEST_TIMEOUT_MS = 90_000
@@ -332,7 +335,6 @@ export class Agent {
         throw new AgentExit(EXIT.incompatible, 'incompatible', { server: this.options.server, serverVersion: '?', agentVersion })
       }
       if (err.status === 429) throw new AgentExit(EXIT.tooMany, 'tooManyAttempts', { seconds: /(\d+) s/.exec(err.message)?.[1] ?? 60 })
-      if (err.code === 'SESSION_IN_USE') throw new AgentExit(EXIT.usage, 'sessionInUse', { number })
     }
     throw err
   }
@@ -371,11 +373,40 @@ export class Agent {
       this.state = undefined
     }
     const body = { number, protocol: AGENT_PROTOCOL, agentVersion, platform: await this.platformBody(), publicKey: await this.options.store.publicKey() }
-    // Too many join attempts (429) ends the agent with a message instead (joinError).
+    // Too many join attempts (429) ends the agent with a message instead (joinError), unless it is already waiting to be let in.
     const joinTransient = (err: unknown) => isTransient(err) && !(err instanceof ApiError && err.status === 429)
-    const { data } = await this.retry('connect', () => this.api.POST('/api/v1/agent/join', { body }), joinTransient).catch((err: unknown) => this.joinError(err, number))
-    this.adopt(data!)
-    this.say('joined', { number: data!.session.number, csr: data!.session.csrName })
+    const joined = await this.joinOnceLetIn(number, () => this.retry('connect', () => this.api.POST('/api/v1/agent/join', { body }), joinTransient))
+    this.adopt(joined)
+    this.say('joined', { number: joined.session.number, csr: joined.session.csrName })
+  }
+
+  /**
+   * A session that already had a computer refuses the number (409 SESSION_IN_USE) until its CSR
+   * lets a new one in, and shows them the attempt. So the customer is told to ask for that, and
+   * the join is tried again every 10 s for up to 10 minutes; Ctrl-C stops the wait.
+   */
+  private async joinOnceLetIn(number: string, join: () => Promise<{ data?: Joined }>): Promise<Joined> {
+    const every = this.options.admissionRetryMs ?? 10_000
+    const wait = this.options.admissionWaitMs ?? 10 * 60_000
+    const minutes = Math.round(wait / 60_000)
+    const deadline = Date.now() + wait
+    let told = false
+    for (;;) {
+      try {
+        return (await join()).data!
+      } catch (err) {
+        const inUse = err instanceof ApiError && err.status === 409 && err.code === 'SESSION_IN_USE'
+        // Once waiting, a busy number (429: others trying it too) is one more reason to wait, not to give up.
+        const busy = told && err instanceof ApiError && err.status === 429
+        if (!inUse && !busy) this.joinError(err, number)
+        if (Date.now() + every > deadline) throw new AgentExit(EXIT.notLetIn, 'notLetIn', { number, minutes })
+        if (!told) this.say('sessionInUse', { number, seconds: Math.round(every / 1000), minutes })
+        told = true
+        await sleep(every, undefined, { signal: this.stopping.signal }).catch(() => undefined)
+        // Stopped while waiting (Ctrl-C, SIGTERM): nothing joined, nothing to report.
+        if (this.stopping.signal.aborted) throw new AgentExit(EXIT.ok, undefined)
+      }
+    }
   }
 
   /** Rejoins with the saved token; false (or an exit) when the token no longer works. */

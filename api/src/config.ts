@@ -9,6 +9,13 @@ export const Config = Type.Object({
   PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 3000 }),
   HOST: Type.String({ minLength: 1, default: '127.0.0.1' }),
   DATABASE_URL: Type.Optional(Type.String({ pattern: '^postgres(ql)?://' })),
+  /**
+   * The database owner (postgres://), for migrations only. When set, the server migrates as this
+   * role and then grants DATABASE_URL's role exactly what the app needs (the audit trails: read
+   * and append only), so the app itself cannot alter, truncate or stop the triggers of its audit
+   * trail. See the README's production setup.
+   */
+  DATABASE_OWNER_URL: Type.Optional(Type.String({ pattern: '^postgres(ql)?://' })),
   DATA_DIR: Type.String({ minLength: 1, default: './data' }),
   /**
    * How long a new connection to PostgreSQL may take before the request that needed it answers
@@ -62,6 +69,8 @@ export const Config = Type.Object({
   AGENT_OFFLINE_AFTER_SECONDS: Type.Optional(Type.Integer({ minimum: 1 })),
   /** How long after it was last seen an agent may rejoin with its rejoin token (crash, reboot). */
   AGENT_REJOIN_WINDOW_MINUTES: Type.Number({ exclusiveMinimum: 0, default: 15 }),
+  /** How long the CSR's “let a new computer in” stays open for one join (it is used once). */
+  AGENT_ADMISSION_MINUTES: Type.Number({ exclusiveMinimum: 0, maximum: 60, default: 5 }),
   /** Join attempts (session numbers tried) per client address, and per number, in one window. */
   JOIN_MAX_ATTEMPTS_PER_IP: Type.Integer({ minimum: 1, default: 30 }),
   JOIN_MAX_ATTEMPTS_PER_NUMBER: Type.Integer({ minimum: 1, default: 10 }),
@@ -98,10 +107,14 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   }
   if (byKey.size > 0) {
     const lines = [...byKey].map(([key, message]) => {
-      const got = env[key] === undefined ? '' : ` (got ${JSON.stringify(/PASSWORD|SECRET|SIGNING_KEY/.test(key) ? '***' : env[key])})`
+      const got = env[key] === undefined ? '' : ` (got ${JSON.stringify(/PASSWORD|SECRET|SIGNING_KEY|_URL/.test(key) ? '***' : env[key])})`
       return `  ${key}: ${message}${got}`
     })
     throw new ConfigError(`Invalid configuration:\n${lines.join('\n')}`)
   }
-  return converted as Config
+  const config = converted as Config
+  if (config.DATABASE_OWNER_URL && !config.DATABASE_URL) {
+    throw new ConfigError('Invalid configuration:\n  DATABASE_OWNER_URL: needs DATABASE_URL (the role the app runs as); the embedded database has no roles')
+  }
+  return config
 }

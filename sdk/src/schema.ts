@@ -129,7 +129,7 @@ export interface paths {
         put?: never;
         /**
          * Join a support session with its number
-         * @description Returns the agent token for the other agent routes and a single-use rejoin token. A wrong number, an ended session and an expired one all answer 404 SESSION_NOT_FOUND. 409 SESSION_IN_USE: another agent is online in this session. 422 UNSUPPORTED_PROTOCOL: the agent speaks another protocol version. Rate-limited per address and per number (429).
+         * @description Returns the agent token for the other agent routes and a single-use rejoin token. A wrong number, an ended session and an expired one all answer 404 SESSION_NOT_FOUND. 409 SESSION_IN_USE: the session already has (or had) a computer — online, offline, restarting or gone — and the CSR has not let a new one in: the number alone never takes a session over. The attempt is shown to the CSR (a chat line with the host name, OS and address, and the session’s joinAttempt); the agent should wait and retry (every 10 s, up to 10 minutes) while the customer asks for it to be let in (POST /sessions/{id}/admit-agent). The join that uses such an admission replaces the earlier agent: its tokens stop working, its open requests and commands are cancelled. An agent that restarted rejoins with its rejoin token instead (no admission). 422 UNSUPPORTED_PROTOCOL: the agent speaks another protocol version. Rate-limited per address and per number (429).
          */
         post: operations["joinSession"];
         delete?: never;
@@ -269,6 +269,46 @@ export interface paths {
          * @description Journal the startId first, then ask. The same startId again (a retried post) answers duplicate=true; any other start of a started run is 409 RUN_ALREADY_STARTED. 409 RUN_CANCELLED / RUN_SKIPPED: do not run it; RUN_OUT_OF_ORDER: an earlier script of the batch has not finished; RUN_FINISHED.
          */
         post: operations["startScriptRun"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/audit-events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The site-wide audit trail: what admins and the server did outside any one session (site admins)
+         * @description Append-only and hash-chained like the sessions’ trails: script ownership transfers and unpublishing by admins, and what other features record site-wide. Filters: type, actorId, targetType, targetId, from, to.
+         */
+        get: operations["listAuditEvents"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/audit-events/verify": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Check that the site-wide audit trail is intact (site admins)
+         * @description Recomputes the chain event by event with the server secret (kept outside the database): `ok` is false and `firstBroken` names the first event at fault when an event was edited, removed, inserted or reordered, for example by someone with write access to the database who disabled its append-only trigger. `npm run audit:verify` checks every chain the same way.
+         */
+        get: operations["verifyAuditEvents"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -461,7 +501,7 @@ export interface paths {
         put?: never;
         /**
          * Run scripts, in order, on one or more of your active sessions
-         * @description Records the exact current version of each script; each session gets a run_scripts consent request listing every script (name, version, size, sha256 of each file, arguments) and, once approved, runs them one after another. 404 SCRIPT_NOT_FOUND: a script you may not run (not published and not yours). 422: NO_SCRIPTS, TOO_MANY_SCRIPTS (more than 50), NO_SESSIONS, TOO_MANY_SESSIONS (more than 100), DUPLICATE_SESSION, SESSION_NOT_ACTIVE (naming each session that is not yours, not active, or whose customer left, in `errors` under sessionIds.N), ARGUMENTS_TOO_LONG (over 8 KiB together), INVALID_ARGUMENT, DIGEST_MISMATCH (a script version whose stored bytes, digest or signature do not match what was uploaded; named in `errors` under scripts.N and recorded in the site audit trail). 409 RUN_QUEUE_FULL: a session already has 5 runs waiting or running. Nothing is created unless every session can take the batch.
+         * @description Records the exact current version of each script; each session gets a run_scripts consent request listing every script (name, version, size, sha256 of each file, arguments) and, once approved, runs them one after another. 404 SCRIPT_NOT_FOUND: a script you may not run (not published and not yours). 422: NO_SCRIPTS, TOO_MANY_SCRIPTS (more than 50), NO_SESSIONS, TOO_MANY_SESSIONS (more than 100), DUPLICATE_SESSION, SESSION_NOT_ACTIVE (naming each session that is not yours, not active, or whose customer left, in `errors` under sessionIds.N), ARGUMENTS_TOO_LONG (over 8 KiB together), INVALID_ARGUMENT, DIGEST_MISMATCH (a script version whose stored bytes, digest or signature do not match what was uploaded; named in `errors` under scripts.N and recorded in the site audit trail). 409 RUN_QUEUE_FULL: a session already has 5 runs waiting or running. Nothing is created unless every session can take the batch. The session’s CSR or a site admin; when a site admin acts on another CSR’s session, that session’s chat names the admin and the action and its audit trail gets an admin.acted event (docs/access.md).
          */
         post: operations["createScriptBatch"];
         delete?: never;
@@ -501,7 +541,7 @@ export interface paths {
         put?: never;
         /**
          * Cancel every unfinished session run of the batch
-         * @description Pending consent requests are withdrawn; a running script is killed by its agent; scripts not started become cancelled. 409 BATCH_FINISHED when nothing is left to cancel.
+         * @description Pending consent requests are withdrawn; a running script is killed by its agent; scripts not started become cancelled. 409 BATCH_FINISHED when nothing is left to cancel. The session’s CSR or a site admin; when a site admin acts on another CSR’s session, that session’s chat names the admin and the action and its audit trail gets an admin.acted event (docs/access.md).
          */
         post: operations["cancelScriptBatch"];
         delete?: never;
@@ -521,7 +561,7 @@ export interface paths {
         put?: never;
         /**
          * Cancel one session’s run of the batch; the other sessions carry on
-         * @description 409 RUN_FINISHED when that session’s run has already finished.
+         * @description 409 RUN_FINISHED when that session’s run has already finished. The session’s CSR or a site admin; when a site admin acts on another CSR’s session, that session’s chat names the admin and the action and its audit trail gets an admin.acted event (docs/access.md).
          */
         post: operations["cancelSessionRun"];
         delete?: never;
@@ -670,16 +710,36 @@ export interface paths {
         post?: never;
         /**
          * Delete a script
-         * @description Its name is free again; its versions stay for the history of past runs. Owner or site admin only.
+         * @description Its name is free again; its versions stay for the history of past runs. The owner only (403 NOT_OWNER, site admins included: they may unpublish it or transfer its ownership).
          */
         delete: operations["deleteScript"];
         options?: never;
         head?: never;
         /**
          * Change a script’s name, category, description, publication or default timeout
-         * @description Metadata only: the version stays. Owner or site admin only (403 NOT_OWNER). 422 CONTROL_CHARACTERS: the name holds control or bidi override characters.
+         * @description Metadata only: the version stays. The owner only (403 NOT_OWNER); a site admin who is not the owner may send exactly `{"published": false}` to unpublish it (recorded in the site audit trail as script.unpublished), nothing else. 422 CONTROL_CHARACTERS: the name holds control or bidi override characters.
          */
         patch: operations["updateScript"];
+        trace?: never;
+    };
+    "/api/v1/scripts/{id}/owner": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Give a script to another owner (site admins)
+         * @description The new owner edits, versions and deletes it from then on. Recorded in the site audit trail (script.owner_transferred, GET /audit-events). 422 UNKNOWN_USER: no such user, or disabled.
+         */
+        post: operations["transferScriptOwner"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
         trace?: never;
     };
     "/api/v1/scripts/{id}/versions": {
@@ -694,7 +754,7 @@ export interface paths {
         put?: never;
         /**
          * Upload a new version of a script’s files
-         * @description multipart/form-data. The new version holds the uploaded files plus the current files named in `keep`; older versions stay readable. Owner or site admin only (403 NOT_OWNER).
+         * @description multipart/form-data. The new version holds the uploaded files plus the current files named in `keep`; older versions stay readable. The owner only (403 NOT_OWNER, site admins included).
          */
         post: operations["createScriptVersion"];
         delete?: never;
@@ -778,6 +838,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/sessions/{id}/admit-agent": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Let one new computer join this session with its number (it replaces the current agent)
+         * @description A session that already had a computer refuses a join with the number alone (409 SESSION_IN_USE to the agent; the attempt shows as the session’s joinAttempt and a chat line). This opens the door for one join until `until` (AGENT_ADMISSION_MINUTES, 5 by default); that join replaces the current agent, whose tokens stop working, and cancels what was asked of or queued for the old computer. Audited (agent.admission_granted). The session’s CSR or a site admin (the CSR sees a chat line naming the admin). 409 SESSION_ENDED; 409 SESSION_NOT_ACTIVE: no computer has joined yet, so none needs letting in.
+         */
+        post: operations["admitAgent"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/sessions/{id}/chat": {
         parameters: {
             query?: never;
@@ -788,7 +868,10 @@ export interface paths {
         /** Chat messages and system lines, in order */
         get: operations["listChatMessages"];
         put?: never;
-        /** Send a chat message to the customer */
+        /**
+         * Send a chat message to the customer
+         * @description The session’s CSR or a site admin; when a site admin acts on another CSR’s session, that session’s chat names the admin and the action and its audit trail gets an admin.acted event (docs/access.md).
+         */
         post: operations["postChatMessage"];
         delete?: never;
         options?: never;
@@ -843,7 +926,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Withdraw a pending consent request (what waited on it is cancelled) */
+        /**
+         * Withdraw a pending consent request (what waited on it is cancelled)
+         * @description The session’s CSR or a site admin; when a site admin acts on another CSR’s session, that session’s chat names the admin and the action and its audit trail gets an admin.acted event (docs/access.md).
+         */
         post: operations["cancelConsent"];
         delete?: never;
         options?: never;
@@ -860,7 +946,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** End a session: its number stops working, open requests are cancelled, the agent is told */
+        /**
+         * End a session: its number stops working, open requests are cancelled, the agent is told
+         * @description The session’s CSR or a site admin; when a site admin acts on another CSR’s session, that session’s chat names the admin and the action and its audit trail gets an admin.acted event (docs/access.md).
+         */
         post: operations["endSession"];
         delete?: never;
         options?: never;
@@ -885,6 +974,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/sessions/{id}/events/verify": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Check that a session’s audit trail is intact (site admins)
+         * @description Recomputes the chain event by event with the server secret (kept outside the database): `ok` is false and `firstBroken` names the first event at fault when an event was edited, removed, inserted or reordered, for example by someone with write access to the database who disabled its append-only trigger. `npm run audit:verify` checks every chain the same way.
+         */
+        get: operations["verifySessionEvents"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/sessions/{id}/logoff": {
         parameters: {
             query?: never;
@@ -896,7 +1005,7 @@ export interface paths {
         put?: never;
         /**
          * Log off the other user: the agent works as the customer’s own user again
-         * @description No consent needed: it gives the customer their own user back. 409 NOT_LOGGED_ON, ALREADY_QUEUED, AGENT_OFFLINE.
+         * @description No consent needed: it gives the customer their own user back. 409 NOT_LOGGED_ON, ALREADY_QUEUED, AGENT_OFFLINE. The session’s CSR or a site admin; when a site admin acts on another CSR’s session, that session’s chat names the admin and the action and its audit trail gets an admin.acted event (docs/access.md).
          */
         post: operations["logoff"];
         delete?: never;
@@ -916,7 +1025,7 @@ export interface paths {
         put?: never;
         /**
          * Ask the customer to allow working on their computer as another user
-         * @description Creates a logon_as_user consent request and returns the agent’s public key. Once the customer approves, encrypt {"username","password","domain"?} for that key (RSA-OAEP-256; the SDK’s encryptCredentials does it) and post it to …/logon/credentials. 409 AGENT_OFFLINE, CONSENT_PENDING, ALREADY_QUEUED, SESSION_NOT_ACTIVE, SESSION_ENDED.
+         * @description Creates a logon_as_user consent request and returns the agent’s public key. Once the customer approves, encrypt {"username","password","domain"?} for that key (RSA-OAEP-256; the SDK’s encryptCredentials does it) and post it to …/logon/credentials. 409 AGENT_OFFLINE, CONSENT_PENDING, ALREADY_QUEUED, SESSION_NOT_ACTIVE, SESSION_ENDED. The session’s CSR or a site admin; when a site admin acts on another CSR’s session, that session’s chat names the admin and the action and its audit trail gets an admin.acted event (docs/access.md).
          */
         post: operations["requestLogon"];
         delete?: never;
@@ -936,7 +1045,7 @@ export interface paths {
         put?: never;
         /**
          * Send the encrypted credentials for an approved logon request (once per approval)
-         * @description The ciphertext is relayed to the agent once and removed when it is handed out, or after 2 minutes if the agent does not pick it up; it is never logged. 409 CONSENT_REQUIRED: the request is not approved, or its approval was already used. 409 AGENT_OFFLINE. The outcome (logged on, or logon failed) arrives as a command result, a chat line and agent.workingAs.
+         * @description The ciphertext is relayed to the agent once and removed when it is handed out, or after 2 minutes if the agent does not pick it up; it is never logged. 409 CONSENT_REQUIRED: the request is not approved, or its approval was already used. 409 AGENT_OFFLINE. The outcome (logged on, or logon failed) arrives as a command result, a chat line and agent.workingAs. The session’s CSR or a site admin; when a site admin acts on another CSR’s session, that session’s chat names the admin and the action and its audit trail gets an admin.acted event (docs/access.md).
          */
         post: operations["submitLogonCredentials"];
         delete?: never;
@@ -956,7 +1065,7 @@ export interface paths {
         put?: never;
         /**
          * Ask the customer to allow restarting their computer; the agent rejoins by itself
-         * @description Creates a reboot consent request and the command that waits for it. After approval the agent saves its state, makes sure it starts again, says it is restarting (agent.rebooting) and restarts the computer; after the restart it rejoins with its rejoin token. The restart is done at most once per approval. 409 AGENT_OFFLINE, ALREADY_QUEUED.
+         * @description Creates a reboot consent request and the command that waits for it. After approval the agent saves its state, makes sure it starts again, says it is restarting (agent.rebooting) and restarts the computer; after the restart it rejoins with its rejoin token. The restart is done at most once per approval. 409 AGENT_OFFLINE, ALREADY_QUEUED. The session’s CSR or a site admin; when a site admin acts on another CSR’s session, that session’s chat names the admin and the action and its audit trail gets an admin.acted event (docs/access.md).
          */
         post: operations["requestReboot"];
         delete?: never;
@@ -1098,7 +1207,7 @@ export interface paths {
         put?: never;
         /**
          * Collect the customer’s system information now (asks for consent the first time)
-         * @description Queues a collection. Without an approved view_system_info consent the customer is asked first and the collection waits; once approved, the consent lasts for the session and Refresh does not ask again. 409: a collection is already waiting or running (ALREADY_QUEUED), or the session is not active.
+         * @description Queues a collection. Without an approved view_system_info consent the customer is asked first and the collection waits; once approved, the consent lasts for the session (until another computer is let in) and Refresh does not ask again. 409: a collection is already waiting or running (ALREADY_QUEUED), or the session is not active. The session’s CSR or a site admin; when a site admin acts on another CSR’s session, that session’s chat names the admin and the action and its audit trail gets an admin.acted event (docs/access.md).
          */
         post: operations["requestSystemInfo"];
         delete?: never;
@@ -1315,6 +1424,16 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /** @description The CSR (or an admin) let one new computer join with the number until `until`; the first join uses it up and replaces the current agent */
+        AgentAdmission: {
+            admittedBy: {
+                /** Format: uuid */
+                id: string;
+                name: string;
+            };
+            /** Format: date-time */
+            until: string;
+        };
         AgentChat: {
             authorName: string;
             body: string;
@@ -1495,6 +1614,29 @@ export interface components {
             data: components["schemas"]["ApiToken"][];
             total: number;
         };
+        /** @description One event of the site-wide audit trail (append-only, hash-chained) */
+        AuditEvent: {
+            actorId: string | null;
+            /** @enum {unknown} */
+            actorType: "user" | "agent" | "system";
+            /** Format: date-time */
+            createdAt: string;
+            data: {
+                [key: string]: unknown;
+            };
+            hash: string;
+            id: number;
+            prevHash: string;
+            targetId: string | null;
+            /** @description What it is about: script, user, token, settings, … */
+            targetType: string | null;
+            /** @description e.g. script.unpublished, script.owner_transferred */
+            type: string;
+        };
+        AuditEventList: {
+            data: components["schemas"]["AuditEvent"][];
+            total: number;
+        };
         BatchScript: {
             args: string[];
             /** @description The version digest (docs/scripts.md) */
@@ -1509,6 +1651,24 @@ export interface components {
             version: number;
             /** Format: uuid */
             versionId: string;
+        };
+        /** @description An audit trail checked link by link: each event holds the previous event’s hash and an HMAC (keyed with the server secret, kept outside the database) over it and its own content */
+        ChainReport: {
+            /** @description Events in the trail */
+            events: number;
+            /** @description The first event at fault; everything after it is unverified */
+            firstBroken: {
+                /** @description The event id (session events and audit events have their own ids) */
+                id: number;
+                /** @description What is wrong with it: changed content, a removed or inserted event, another key */
+                reason: string;
+            } | null;
+            /** @description Every chained event verifies */
+            ok: boolean;
+            /** @description Events written before the chain existed (upgraded installations): not verifiable */
+            unchained: number;
+            /** @description Events whose link verified */
+            verified: number;
         };
         ChatMessage: {
             /** @description The CSR’s name, the customer’s name, or “Helpline” for system lines */
@@ -1615,6 +1775,21 @@ export interface components {
             /** @enum {unknown} */
             status: "ok" | "degraded";
             version: string;
+        };
+        /** @description A join with the session number that was refused (409 SESSION_IN_USE) because the session already had a computer */
+        JoinAttempt: {
+            /** @description The client address the attempt came from */
+            address: string;
+            /** @description How many times this computer tried (an agent waiting to be let in retries every 10 s) */
+            attempts: number;
+            /** Format: date-time */
+            firstAt: string;
+            /** @description As the joining agent reported it */
+            hostname: string;
+            /** Format: date-time */
+            lastAt: string;
+            os: string;
+            osVersion: string;
         };
         JoinDownload: {
             /** @enum {unknown} */
@@ -1985,6 +2160,8 @@ export interface components {
             total: number;
         };
         Session: {
+            /** @description An open admission for a new computer, if any */
+            admission: components["schemas"]["AgentAdmission"] | null;
             /** @description The current (latest) agent, if one ever joined */
             agent: components["schemas"]["AgentInfo"] | null;
             /** Format: date-time */
@@ -2006,6 +2183,8 @@ export interface components {
             expiresAt: string | null;
             /** Format: uuid */
             id: string;
+            /** @description The latest refused join of another computer (cleared when an admitted computer joins): show it to the CSR */
+            joinAttempt: components["schemas"]["JoinAttempt"] | null;
             /** @description e.g. 123-456-789 */
             number: string;
             /** @description When an agent first joined */
@@ -2023,7 +2202,11 @@ export interface components {
             data: {
                 [key: string]: unknown;
             };
+            /** @description HMAC-SHA-256 (hex, keyed with the server secret) over prevHash and this event’s content; verify with GET /sessions/{id}/events/verify */
+            hash: string | null;
             id: number;
+            /** @description The previous event’s hash in this session’s chain ("" for the first); null for events written before the chain existed */
+            prevHash: string | null;
             /** @description e.g. session.created, agent.joined, consent.approved, command.succeeded */
             type: string;
         };
@@ -3452,6 +3635,145 @@ export interface operations {
             };
             /** @description Unsupported content type */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unexpected server error (details are logged with the request id) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The database is unavailable for now; try again after Retry-After seconds (code SERVICE_UNAVAILABLE) */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    listAuditEvents: {
+        parameters: {
+            query?: {
+                page?: number;
+                perPage?: number;
+                sort?: "id";
+                order?: "asc" | "desc";
+                /** @description Exactly this type */
+                type?: string;
+                actorId?: string;
+                targetType?: string;
+                targetId?: string;
+                /** @description At or after */
+                from?: string;
+                /** @description Before */
+                to?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AuditEventList"];
+                };
+            };
+            /** @description The request is malformed or fails validation */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Missing, invalid or expired credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not allowed: FORBIDDEN (role), SCOPE_REQUIRED or SIGN_IN_REQUIRED (see the security requirement), TOTP_ENROLLMENT_REQUIRED (set up two-factor sign-in first), or a rule of the operation */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unexpected server error (details are logged with the request id) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The database is unavailable for now; try again after Retry-After seconds (code SERVICE_UNAVAILABLE) */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    verifyAuditEvents: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ChainReport"];
+                };
+            };
+            /** @description Missing, invalid or expired credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not allowed: FORBIDDEN (role), SCOPE_REQUIRED or SIGN_IN_REQUIRED (see the security requirement), TOTP_ENROLLMENT_REQUIRED (set up two-factor sign-in first), or a rule of the operation */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5925,6 +6247,121 @@ export interface operations {
             };
         };
     };
+    transferScriptOwner: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /**
+                     * Format: uuid
+                     * @description An existing user who is not disabled
+                     */
+                    ownerId: string;
+                };
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Script"];
+                };
+            };
+            /** @description The request is malformed or fails validation */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Missing, invalid or expired credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not allowed: FORBIDDEN (role), SCOPE_REQUIRED or SIGN_IN_REQUIRED (see the security requirement), TOTP_ENROLLMENT_REQUIRED (set up two-factor sign-in first), or a rule of the operation */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The request body is too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unsupported content type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unexpected server error (details are logged with the request id) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The database is unavailable for now; try again after Retry-After seconds (code SERVICE_UNAVAILABLE) */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
     listScriptVersions: {
         parameters: {
             query?: {
@@ -6538,6 +6975,93 @@ export interface operations {
             };
             /** @description Not Found */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unexpected server error (details are logged with the request id) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The database is unavailable for now; try again after Retry-After seconds (code SERVICE_UNAVAILABLE) */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    admitAgent: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Accepted */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AgentAdmission"];
+                };
+            };
+            /** @description The request is malformed or fails validation */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Missing, invalid or expired credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not allowed: FORBIDDEN (role), SCOPE_REQUIRED or SIGN_IN_REQUIRED (see the security requirement), TOTP_ENROLLMENT_REQUIRED (set up two-factor sign-in first), or a rule of the operation */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Conflict */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -7253,6 +7777,84 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["SessionEventList"];
+                };
+            };
+            /** @description The request is malformed or fails validation */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Missing, invalid or expired credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not allowed: FORBIDDEN (role), SCOPE_REQUIRED or SIGN_IN_REQUIRED (see the security requirement), TOTP_ENROLLMENT_REQUIRED (set up two-factor sign-in first), or a rule of the operation */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unexpected server error (details are logged with the request id) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The database is unavailable for now; try again after Retry-After seconds (code SERVICE_UNAVAILABLE) */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    verifySessionEvents: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ChainReport"];
                 };
             };
             /** @description The request is malformed or fails validation */

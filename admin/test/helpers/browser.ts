@@ -9,6 +9,7 @@ import { existsSync, readdirSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { chromium, type Browser, type Page } from 'playwright-core'
+import { createClient, type HelplineClient } from '@helpline/sdk'
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
 const repoRoot = fileURLToPath(new URL('../../../', import.meta.url))
@@ -105,4 +106,29 @@ export async function visible(locator: { waitFor(o: { state: 'visible' }): Promi
     () => true,
     () => false,
   )
+}
+
+/** The SDK signed in as a user, for arranging what a test needs through the API. */
+export async function tokenFor(url: string, email: string, password: string): Promise<HelplineClient> {
+  const { data } = await createClient({ baseUrl: url }).POST('/api/v1/auth/login', { body: { email, password } })
+  return createClient({ baseUrl: url, token: data!.token })
+}
+
+/**
+ * Subtests that build on each other: after a failure the rest are passed over (they would only
+ * time out, one by one).
+ */
+export function steps(t: Test) {
+  let broken = false
+  return (name: string, fn: (t: Test) => Promise<void>) =>
+    t.test(name, async (t) => {
+      if (broken) return void t.pass('skipped: an earlier step failed')
+      try {
+        await fn(t)
+      } catch (error) {
+        broken = true
+        throw error
+      }
+      if (!t.passing()) broken = true
+    })
 }

@@ -29,6 +29,8 @@ export const session: Schemas['Session'] = {
   endedReason: null,
   expiresAt: null,
   agent,
+  joinAttempt: null,
+  admission: null,
   systemInfoConsent: null,
   cursor: 7,
 }

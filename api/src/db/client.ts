@@ -9,6 +9,7 @@ import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js'
 import { migrate as migratePostgres } from 'drizzle-orm/postgres-js/migrator'
 import postgres from 'postgres'
 import { pgSocketFactory } from './pg-socket.ts'
+import { grantAppRole, roleOf } from './roles.ts'
 import * as schema from './schema.ts'
 
 export type Schema = typeof schema
@@ -36,6 +37,8 @@ export interface Database {
    * (which sends every parameter as text) as base64, a third smaller than its hex.
    */
   bytes(content: Buffer): SQL
+  /** What the start-up log should warn about (e.g. the app's role owns its audit trail). */
+  warnings: string[]
   close(): Promise<void>
 }
 
@@ -50,7 +53,17 @@ export interface DatabaseOptions {
   connectTimeoutSeconds?: number | undefined
   /** The longest one statement may run before the database cancels it (default 15 s). */
   statementTimeoutMs?: number | undefined
+  /**
+   * postgres:// URL of the tables' owner: migrations run as it, then `url`'s role is granted
+   * exactly what the app needs (db/roles.ts). Without it, `url` migrates (and owns the tables).
+   */
+  ownerUrl?: string | undefined
+  /** False: do not migrate (tools that only read, such as `npm run audit:verify`). */
+  migrate?: boolean | undefined
 }
+
+/** An arbitrary constant naming the migrations' advisory lock ("hl-migr"). */
+const MIGRATION_LOCK = 0x686c_6d69
 
 /** Retries of a failed connection come quickly (at most 1 s apart): a request must not wait on them. */
 const reconnectDelaySeconds = (retries: number) => Math.min(2 ** retries / 20, 1) * (0.5 + Math.random() / 2)
@@ -59,11 +72,25 @@ const reconnectDelaySeconds = (retries: number) => Math.min(2 ** retries / 20, 1
 export async function openDatabase(options: DatabaseOptions): Promise<Database> {
   const statementTimeoutMs = options.statementTimeoutMs ?? 15_000
   if (options.url) {
+    const connectTimeout = options.connectTimeoutSeconds ?? 5
+    // Migrations may legitimately run longer than any request's statement: their own connection,
+    // no timeout, as the owner role when there is one (then the app role gets exactly its grants).
+    // Under an advisory lock, so instances starting together migrate once.
+    let warnings: string[] = []
+    if (options.migrate !== false) {
+      const migrator = postgres(options.ownerUrl ?? options.url, { max: 1, onnotice: () => {}, connect_timeout: connectTimeout })
+      try {
+        await migrator`select pg_advisory_lock(${MIGRATION_LOCK})`
+        await migratePostgres(drizzlePostgres(migrator), { migrationsFolder })
+        if (options.ownerUrl) warnings = await grantAppRole(migrator, roleOf(options.url))
+      } finally {
+        await migrator.end({ timeout: 5 })
+      }
+    }
     const settings = {
       max: 10,
-      // Quiet NOTICEs such as "relation already exists, skipping" from the migrator.
       onnotice: () => {},
-      connect_timeout: options.connectTimeoutSeconds ?? 5,
+      connect_timeout: connectTimeout,
       connection: {
         statement_timeout: statementTimeoutMs,
         // A transaction whose client vanished (its network dropped) does not hold its locks for long.
@@ -80,16 +107,10 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
     // `socket` is documented (README, "Custom socket") but missing from postgres.js's types.
     const client = postgres(options.url, settings as postgres.Options<{}>)
     const db = drizzlePostgres(client, { schema }) as unknown as Db
-    // Migrations may legitimately run longer than any request's statement: their own connection, no timeout.
-    const migrator = postgres(options.url, { max: 1, onnotice: () => {}, connect_timeout: settings.connect_timeout })
-    try {
-      await migratePostgres(drizzlePostgres(migrator), { migrationsFolder })
-    } finally {
-      await migrator.end({ timeout: 5 })
-    }
     return {
       db,
       driver: 'postgres',
+      warnings,
       postgres: client,
       bytes: (content) => sql`decode(${content.toString('base64')}, 'base64')`,
       ping: async () => {
@@ -108,13 +129,14 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
     parsers: { [BYTEA_OID]: (text: string) => Buffer.from(text.slice(2), 'hex') },
   })
   const db = drizzlePglite(client, { schema }) as unknown as Db
-  await migratePglite(drizzlePglite(client), { migrationsFolder })
+  if (options.migrate !== false) await migratePglite(drizzlePglite(client), { migrationsFolder })
   // Applied for parity with PostgreSQL; the embedded engine runs each statement on this process's
   // own thread and cannot interrupt it, so in practice it bounds nothing there (docs/security-notes/outage.md).
   await client.exec(`set statement_timeout = ${Math.trunc(statementTimeoutMs)}`)
   return {
     db,
     driver: 'pglite',
+    warnings: [],
     pglite: client,
     bytes: (content) => sql`${content}`,
     ping: async () => {

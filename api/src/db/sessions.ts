@@ -53,6 +53,11 @@ export const supportSessions = pgTable(
      */
     admitUntil: ts('admit_until'),
     admittedBy: uuid('admitted_by').references(() => users.id),
+    /**
+     * The latest join with the number that was refused because the session already had an agent
+     * (cleared when an admitted computer joins): what the console shows the CSR.
+     */
+    joinAttempt: jsonb('join_attempt').$type<JoinAttempt>(),
   },
   (t) => [
     // Numbers are unique among open sessions only; an ended session's number may come back.
@@ -95,6 +100,19 @@ export const agents = pgTable(
     index('agents_online_idx').on(t.lastSeenAt).where(sql`${t.state} = 'online'`),
   ],
 )
+
+/** A refused join, as the CSR sees it; `attempts` counts the retries of the same computer. */
+export interface JoinAttempt {
+  firstAt: string
+  lastAt: string
+  attempts: number
+  hostname: string
+  os: string
+  osVersion: string
+  address: string
+  /** When the last chat line about it was written (lines are coalesced, not one per retry). */
+  notedAt: string
+}
 
 export interface AgentPlatform {
   os: string

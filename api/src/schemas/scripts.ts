@@ -157,6 +157,11 @@ export const ScriptUpdate = Type.Object(
 )
 export type ScriptUpdate = Static<typeof ScriptUpdate>
 
+export const ScriptOwnerChange = Type.Object(
+  { ownerId: Type.String({ format: 'uuid', maxLength: 36, description: 'An existing user who is not disabled' }) },
+  { additionalProperties: false },
+)
+
 export const ScriptVersionParams = Type.Object(
   { id: Uuid, version: Type.Integer({ minimum: 1, maximum: 2_147_483_647 }) },
   { additionalProperties: false },

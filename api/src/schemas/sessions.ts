@@ -56,6 +56,35 @@ export type AgentInfo = Static<typeof AgentInfo>
 
 const UserRef = Type.Object({ id: Uuid, name: Type.String() }, { additionalProperties: false })
 
+export const JoinAttempt = Type.Object(
+  {
+    firstAt: DateTime,
+    lastAt: DateTime,
+    attempts: Type.Integer({ minimum: 1, description: 'How many times this computer tried (an agent waiting to be let in retries every 10 s)' }),
+    hostname: Type.String({ description: 'As the joining agent reported it' }),
+    os: Type.String(),
+    osVersion: Type.String(),
+    address: Type.String({ description: 'The client address the attempt came from' }),
+  },
+  {
+    $id: 'JoinAttempt',
+    additionalProperties: false,
+    description: 'A join with the session number that was refused (409 SESSION_IN_USE) because the session already had a computer',
+  },
+)
+
+export const AgentAdmission = Type.Object(
+  {
+    until: DateTime,
+    admittedBy: UserRef,
+  },
+  {
+    $id: 'AgentAdmission',
+    additionalProperties: false,
+    description: 'The CSR (or an admin) let one new computer join with the number until `until`; the first join uses it up and replaces the current agent',
+  },
+)
+
 export const Session = Type.Object(
   {
     id: Uuid,
@@ -73,6 +102,10 @@ export const Session = Type.Object(
     }),
     expiresAt: Type.Union([DateTime, Type.Null()], { description: 'While waiting: when the number stops working' }),
     agent: Type.Union([ref(AgentInfo), Type.Null()], { description: 'The current (latest) agent, if one ever joined' }),
+    joinAttempt: Type.Union([ref(JoinAttempt), Type.Null()], {
+      description: 'The latest refused join of another computer (cleared when an admitted computer joins): show it to the CSR',
+    }),
+    admission: Type.Union([ref(AgentAdmission), Type.Null()], { description: 'An open admission for a new computer, if any' }),
     systemInfoConsent: Type.Union([ref(ConsentStatus), Type.Null()], {
       description: 'The latest view_system_info consent’s status; approved lasts for the session',
     }),
@@ -117,6 +150,12 @@ export const SessionEvent = Type.Object(
     actorId: Type.Union([Uuid, Type.Null()]),
     data: Type.Record(Type.String(), Type.Unknown()),
     createdAt: DateTime,
+    prevHash: Type.Union([Type.String(), Type.Null()], {
+      description: 'The previous event’s hash in this session’s chain ("" for the first); null for events written before the chain existed',
+    }),
+    hash: Type.Union([Type.String(), Type.Null()], {
+      description: 'HMAC-SHA-256 (hex, keyed with the server secret) over prevHash and this event’s content; verify with GET /sessions/{id}/events/verify',
+    }),
   },
   { $id: 'SessionEvent', additionalProperties: false },
 )
@@ -293,6 +332,8 @@ export const sessionSchemas = [
   CommandStatus,
   AgentPlatform,
   AgentInfo,
+  JoinAttempt,
+  AgentAdmission,
   Session,
   SessionList,
   SessionEvent,

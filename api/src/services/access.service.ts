@@ -7,6 +7,7 @@ import type { Principal } from './auth.service.ts'
 import { toCommand, type CommandQueue, type CommandRow } from './commands.service.ts'
 import type { ConsentsService } from './consents.service.ts'
 import type { SessionFeed, SessionTx } from './feed.ts'
+import { noteAdminAction } from './oversight.ts'
 import { agentStatus, sessionEnded, sessionNotActive, type AgentRow, type SessionsService } from './sessions.service.ts'
 
 export interface AccessTimings {
@@ -110,6 +111,7 @@ export class AccessService {
       if (latest?.status === 'pending') throw conflict('CONSENT_PENDING', 'The customer has not answered the previous logon request yet')
       if (await this.openOfKinds(s, ['logon_as_user', 'logoff'])) throw conflict('ALREADY_QUEUED', 'A logon or log off is already on its way to the agent')
       const consent = await this.consents.createInTx(s, 'logon_as_user', principal.userId, { effect: LOGON_EFFECT })
+      await noteAdminAction(s, principal, 'logon')
       return { consent, publicKey: agent.publicKey }
     })
     return { consent: (await this.consents.toConsents([consent]))[0]!, publicKey, algorithm: CREDENTIALS_ALGORITHM }
@@ -129,6 +131,7 @@ export class AccessService {
       const [used] = await s.tx.select({ id: commands.id }).from(commands).where(eq(commands.consentId, consent.id)).limit(1)
       if (used) throw consentRequired('These credentials’ approval was already used; ask the customer again')
       await this.onlineAgent(s)
+      await noteAdminAction(s, principal, 'logon_credentials')
       return this.commands.enqueue(s, {
         kind: 'logon_as_user',
         consentId: consent.id,
@@ -146,6 +149,7 @@ export class AccessService {
       const agent = await this.onlineAgent(s)
       if (!agent.workingAs) throw conflict('NOT_LOGGED_ON', 'The agent already works as the customer’s own user')
       if (await this.openOfKinds(s, ['logoff'])) throw conflict('ALREADY_QUEUED', 'A log off is already on its way to the agent')
+      await noteAdminAction(s, principal, 'logoff')
       return this.commands.enqueue(s, { kind: 'logoff', consentId: null, createdBy: principal.userId })
     })
     return { command: toCommand(command) }
@@ -159,6 +163,7 @@ export class AccessService {
       if (await this.openOfKinds(s, ['reboot'])) throw conflict('ALREADY_QUEUED', 'A restart is already waiting or under way')
       const consent = await this.consents.createInTx(s, 'reboot', principal.userId, { effect: REBOOT_EFFECT })
       const command = await this.commands.enqueue(s, { kind: 'reboot', consentId: consent.id, createdBy: principal.userId })
+      await noteAdminAction(s, principal, 'reboot')
       return { command, consent }
     })
     return { command: toCommand(command), consent: (await this.consents.toConsents([consent]))[0]! }

@@ -1,12 +1,13 @@
 import { and, asc, desc, eq, gt, inArray, isNotNull, lt, ne } from 'drizzle-orm'
 import type { Db } from '../db/client.ts'
-import { agents, chatMessages, consentRequests, supportSessions, users, type AgentPlatform } from '../db/schema.ts'
+import { agents, chatMessages, consentRequests, supportSessions, users, type AgentPlatform, type JoinAttempt } from '../db/schema.ts'
 import { conflict, notFound, unauthorized, unprocessable } from '../errors.ts'
 import { hashToken, newToken } from '../lib/crypto.ts'
 import type { Keyring } from '../lib/keyring.ts'
 import { AGENT_PROTOCOL, type AgentFeed, type AgentJoined } from '../schemas/agent.ts'
 import { version } from '../version.ts'
 import type { CommandQueue } from './commands.service.ts'
+import type { ConsentsService } from './consents.service.ts'
 import type { RunsService } from './runs.service.ts'
 import { systemActor, type SessionFeed, type SessionTx } from './feed.ts'
 import { agentStatus, formatNumber, normalizeNumber, type AgentRow, type SessionRow } from './sessions.service.ts'
@@ -28,6 +29,22 @@ export interface AgentTimings {
 const TOUCH_INTERVAL_MS = 5_000
 const CHAT_BATCH = 200
 
+const sessionInUse = () =>
+  conflict(
+    'SESSION_IN_USE',
+    'This session already has a computer; a new one can join only after the support representative lets it in (the attempt was shown to them)',
+  )
+/** Refused joins of one computer within this long are one attempt to the CSR (one chat line). */
+const JOIN_ATTEMPT_QUIET_MS = 10 * 60_000
+
+export interface JoinInput {
+  number: string
+  protocol: number
+  agentVersion: string
+  platform: AgentPlatform
+  publicKey: string
+}
+
 const invalidAgentToken = () => unauthorized('INVALID_TOKEN', 'The agent token is missing, invalid, or no longer valid for this session')
 const invalidRejoin = () =>
   unauthorized('INVALID_REJOIN_TOKEN', 'This rejoin token is not valid (already used, too late, or the session ended); join again with the session number')
@@ -43,6 +60,7 @@ export class AgentsService {
     private readonly db: Db,
     private readonly feed: SessionFeed,
     private readonly commands: CommandQueue,
+    private readonly consents: ConsentsService,
     private readonly runs: RunsService,
     private readonly timings: AgentTimings,
     private readonly keyring: Keyring,
@@ -74,7 +92,15 @@ export class AgentsService {
     return { id: session.id, number: formatNumber(session.number), status: session.status, customerName: session.customerName, csrName: csr?.name ?? '' }
   }
 
-  async join(input: { number: string; protocol: number; agentVersion: string; platform: AgentPlatform; publicKey: string }): Promise<AgentJoined> {
+  /**
+   * Join with the number. A session that never had an agent takes the first computer that joins.
+   * After that the number alone is not enough, whatever state the earlier agent is in (online,
+   * offline, restarting, past its rejoin window, left): the join is refused with 409
+   * SESSION_IN_USE and shown to the CSR, unless the CSR has let a new computer in. That join uses
+   * the admission up and replaces the earlier agent (its tokens stop working). The earlier
+   * agent's own way back is its rejoin token, which needs no admission.
+   */
+  async join(input: JoinInput, from: { address: string }): Promise<AgentJoined> {
     this.checkProtocol(input.protocol)
     const number = normalizeNumber(input.number)
     const [found] = await this.db
@@ -85,23 +111,13 @@ export class AgentsService {
     const agentToken = newToken('hla')
     const rejoinToken = newToken('hlr')
     const agentId = await this.feed.change(found.id, async (s) => {
-      const seq = await s.next()
+      await s.next()
       const [session] = await s.tx.select().from(supportSessions).where(eq(supportSessions.id, found.id))
       if (!session || session.status === 'ended') throw sessionNotFound()
-      const [current] = await s.tx
-        .select()
-        .from(agents)
-        .where(and(eq(agents.sessionId, session.id), inArray(agents.state, ['online', 'offline'])))
-        .orderBy(desc(agents.joinedAt))
-        .limit(1)
-      if (current && agentStatus(current, this.timings.offlineAfterMs) === 'online') {
-        throw conflict('SESSION_IN_USE', 'An agent is already connected to this session')
-      }
-      if (current) {
-        // The earlier agent went silent (crash, lost state): this one takes over.
-        await s.tx.update(agents).set({ state: 'replaced', rejoinTokenHash: null, seq }).where(eq(agents.id, current.id))
-        await s.event('agent.replaced', systemActor, { agentId: current.id })
-      }
+      const [previous] = await s.tx.select().from(agents).where(eq(agents.sessionId, session.id)).orderBy(desc(agents.joinedAt)).limit(1)
+      const admitted = session.admitUntil !== null && session.admitUntil > new Date()
+      // Refused, but the refusal is kept (the CSR must see it): the change commits, then 409.
+      if (previous && !admitted) return this.noteRefusedJoin(s, session, input.platform, from.address)
       const [agent] = await s.tx
         .insert(agents)
         .values({
@@ -121,12 +137,82 @@ export class AgentsService {
           .where(eq(supportSessions.id, session.id))
       }
       const where = [input.platform.hostname, input.platform.osVersion].filter(Boolean).join(', ')
-      await s.event('agent.joined', { type: 'agent', id: agent!.id }, { agentVersion: input.agentVersion, platform: input.platform })
+      if (previous) await this.replace(s, session, agent!.id, where)
+      await s.event('agent.joined', { type: 'agent', id: agent!.id }, { agentVersion: input.agentVersion, platform: input.platform, address: from.address })
       await s.systemLine(`${session.customerName} joined${where ? ` from ${where}` : ''}`, 'agent.joined', { agentId: agent!.id })
       return agent!.id
     })
+    if (agentId === undefined) throw sessionInUse()
     const session = await this.sessionRow(found.id)
     return this.joined(session, agentId, agentToken, rejoinToken)
+  }
+
+  /**
+   * The admitted computer takes the session over: the admission is used up, every earlier agent
+   * is replaced (its tokens stop working), and nothing the earlier computer's customer was asked
+   * or allowed carries over to the new one: open requests and commands are cancelled and the
+   * system-information consent must be given again.
+   */
+  private async replace(s: SessionTx, session: SessionRow, agentId: string, where: string) {
+    const replaced = await s.tx
+      .update(agents)
+      .set({ state: 'replaced', rejoinTokenHash: null, rebootingAt: null, seq: await s.next() })
+      .where(and(eq(agents.sessionId, session.id), ne(agents.id, agentId), inArray(agents.state, ['online', 'offline', 'left'])))
+      .returning({ id: agents.id })
+    const admittedBy = session.admittedBy ? await this.userName(s.tx, session.admittedBy) : ''
+    await s.tx
+      .update(supportSessions)
+      .set({ admitUntil: null, admittedBy: null, joinAttempt: null, statusSeq: await s.next() })
+      .where(eq(supportSessions.id, session.id))
+    await this.consents.cancelOpen(s, 'agent_replaced')
+    await this.commands.cancelOpen(s, 'Another computer took the session over')
+    await this.consents.expireLasting(s, 'agent_replaced')
+    const data = { agentId, replacedAgentIds: replaced.map((r) => r.id), admittedBy: session.admittedBy }
+    await s.event('agent.replaced', systemActor, data)
+    await s.systemLine(
+      `A new computer${where ? ` (${where})` : ''} took the session over, let in by ${admittedBy || 'the support representative'}; the previous computer can no longer act in this session`,
+      'agent.replaced',
+      { agentId, admittedByName: admittedBy },
+    )
+  }
+
+  /**
+   * Records a refused join for the CSR: the session's `joinAttempt` (what the console's banner
+   * shows) on every attempt, and a chat line and an audit event only for a new computer or after
+   * a quiet spell, so an agent retrying every 10 s does not flood the chat or the trail.
+   */
+  private async noteRefusedJoin(s: SessionTx, session: SessionRow, platform: AgentPlatform, address: string): Promise<undefined> {
+    const now = new Date()
+    const last = session.joinAttempt
+    // The same computer retrying (same host name and address, not long after its last try).
+    const retry = last && last.hostname === platform.hostname && last.address === address && now.getTime() - Date.parse(last.lastAt) < JOIN_ATTEMPT_QUIET_MS ? last : undefined
+    const note = !retry || now.getTime() - Date.parse(retry.notedAt) >= JOIN_ATTEMPT_QUIET_MS
+    const attempt: JoinAttempt = {
+      firstAt: retry?.firstAt ?? now.toISOString(),
+      lastAt: now.toISOString(),
+      attempts: (retry?.attempts ?? 0) + 1,
+      hostname: platform.hostname,
+      os: platform.os,
+      osVersion: platform.osVersion,
+      address,
+      notedAt: note ? now.toISOString() : retry.notedAt,
+    }
+    await s.tx.update(supportSessions).set({ joinAttempt: attempt, statusSeq: await s.next() }).where(eq(supportSessions.id, session.id))
+    if (!note) return undefined
+    const computer = [platform.hostname, platform.osVersion || platform.os].filter(Boolean).join(', ')
+    const data = { hostname: platform.hostname, os: platform.os, osVersion: platform.osVersion, address }
+    await s.event('agent.join_refused', systemActor, data)
+    await s.systemLine(
+      `Another computer tried to join this session with its number${computer ? ` (${computer})` : ''} from ${address}; it was refused. If the customer changed computers, let it in from the session page`,
+      'agent.join_refused',
+      data,
+    )
+    return undefined
+  }
+
+  private async userName(tx: Db, id: string): Promise<string> {
+    const [row] = await tx.select({ name: users.name }).from(users).where(eq(users.id, id))
+    return row?.name ?? ''
   }
 
   /** Single use: the token presented is replaced, and so is the agent token. */
@@ -244,9 +330,11 @@ export class AgentsService {
         .where(and(eq(consentRequests.sessionId, agent.sessionId), gt(consentRequests.seq, cursor), lt(consentRequests.seq, upTo + 1)))
         .orderBy(asc(consentRequests.seq)),
       this.commands.takeForAgent(agent.sessionId, cursor, upTo),
+      // Each message with its own author's name: an admin writing in the chat is not the CSR.
       this.db
-        .select()
+        .select({ id: chatMessages.id, seq: chatMessages.seq, body: chatMessages.body, createdAt: chatMessages.createdAt, authorName: users.name })
         .from(chatMessages)
+        .leftJoin(users, eq(users.id, chatMessages.userId))
         .where(and(eq(chatMessages.sessionId, agent.sessionId), eq(chatMessages.sender, 'csr'), gt(chatMessages.seq, cursor), lt(chatMessages.seq, upTo + 1)))
         .orderBy(asc(chatMessages.seq))
         .limit(CHAT_BATCH),
@@ -271,7 +359,7 @@ export class AgentsService {
           expiresAt: consent.expiresAt.toISOString(),
         })),
       commands: commandRows.filter((c) => (c.dispatchSeq ?? 0) <= next).map((c) => this.commands.toAgentCommand(c)),
-      chat: chat.map((m) => ({ id: m.id, authorName: csr, body: m.body, createdAt: m.createdAt.toISOString() })),
+      chat: chat.map((m) => ({ id: m.id, authorName: m.authorName ?? csr, body: m.body, createdAt: m.createdAt.toISOString() })),
       cancelledCommands: cancelled,
     }
   }

@@ -4,6 +4,7 @@ import { chatMessages, supportSessions, users } from '../db/schema.ts'
 import type { ChatMessage } from '../schemas/sessions.ts'
 import type { Principal } from './auth.service.ts'
 import type { SessionFeed } from './feed.ts'
+import { noteAdminAction } from './oversight.ts'
 import { sessionEnded, type SessionRow, type SessionsService } from './sessions.service.ts'
 
 export type ChatRow = typeof chatMessages.$inferSelect
@@ -45,7 +46,7 @@ export class ChatService {
 
   async postAsCsr(principal: Principal, sessionId: string, body: string): Promise<ChatMessage> {
     const session = await this.sessions.findAccessible(principal, sessionId)
-    return this.post(session, { sender: 'csr', userId: principal.userId }, body)
+    return this.post(session, { sender: 'csr', userId: principal.userId }, body, principal)
   }
 
   async postAsCustomer(agent: { agentId: string; sessionId: string }, body: string): Promise<ChatMessage> {
@@ -53,12 +54,13 @@ export class ChatService {
     return this.post(session, { sender: 'customer', userId: null }, body)
   }
 
-  private async post(session: SessionRow, from: { sender: 'csr' | 'customer'; userId: string | null }, body: string) {
+  private async post(session: SessionRow, from: { sender: 'csr' | 'customer'; userId: string | null }, body: string, principal?: Principal) {
     const row = await this.feed.change(session.id, async (s) => {
       const seq = await s.next()
       // Checked under the session's lock, so no message slips in after the end.
       const [current] = await s.tx.select({ status: supportSessions.status }).from(supportSessions).where(eq(supportSessions.id, session.id))
       if (current?.status === 'ended') throw sessionEnded()
+      if (principal) await noteAdminAction(s, principal, 'chat')
       const [inserted] = await s.tx
         .insert(chatMessages)
         .values({ sessionId: session.id, sender: from.sender, userId: from.userId, body: body.trim() || body, seq })

@@ -7,6 +7,7 @@ import type { Consent } from '../schemas/sessions.ts'
 import type { Principal } from './auth.service.ts'
 import type { CommandQueue } from './commands.service.ts'
 import { systemActor, type Actor, type SessionFeed, type SessionTx } from './feed.ts'
+import { noteAdminAction } from './oversight.ts'
 import { sessionEnded, sessionNotActive, type SessionsService } from './sessions.service.ts'
 
 export type ConsentKind = 'view_system_info' | 'run_scripts' | 'logon_as_user' | 'reboot'
@@ -161,6 +162,7 @@ export class ConsentsService {
         .where(and(eq(consentRequests.id, consentId), eq(consentRequests.sessionId, sessionId)))
       if (!found) throw notFound('Consent request', 'CONSENT_NOT_FOUND')
       if (found.status !== 'pending') throw conflict('CONSENT_NOT_PENDING', `This request is already ${found.status}`)
+      await noteAdminAction(s, principal, 'cancel_consent')
       return this.close(s, found, 'cancelled', { type: 'user', id: principal.userId })
     })
     return (await this.toConsents([row]))[0]!
@@ -211,6 +213,19 @@ export class ConsentsService {
       .from(consentRequests)
       .where(and(eq(consentRequests.sessionId, s.sessionId), eq(consentRequests.status, 'pending')))
     for (const row of open) await this.close(s, row, 'cancelled', systemActor, reason)
+  }
+
+  /**
+   * Consents that last for the session were given on one computer: when another computer takes
+   * the session over they end, so its customer is asked again.
+   */
+  async expireLasting(s: SessionTx, reason: string) {
+    const ended = await s.tx
+      .update(consentRequests)
+      .set({ status: 'expired', seq: await s.next() })
+      .where(and(eq(consentRequests.sessionId, s.sessionId), eq(consentRequests.kind, 'view_system_info'), eq(consentRequests.status, 'approved')))
+      .returning()
+    for (const row of ended) await s.event('consent.expired', systemActor, { consentId: row.id, kind: row.kind, reason })
   }
 
   /** Expires unanswered requests whose time is up. Returns how many. */

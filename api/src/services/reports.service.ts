@@ -6,7 +6,7 @@ import type { Principal } from './auth.service.ts'
 import type { ChatService } from './chat.service.ts'
 import type { ConsentsService } from './consents.service.ts'
 import { toScriptRun } from './runs.service.ts'
-import type { SessionsService } from './sessions.service.ts'
+import { toSessionEvent, type SessionsService } from './sessions.service.ts'
 import { snapshotSummaryColumns, toSummary } from './system-info.service.ts'
 
 const stamp = (iso: string | null) => (iso ? iso.replace('T', ' ').replace(/\.\d+Z$/, ' UTC') : '—')
@@ -110,7 +110,7 @@ export class ReportsService {
       session,
       durationSeconds: row.startedAt ? Math.max(0, Math.round((end.getTime() - row.startedAt.getTime()) / 1000)) : null,
       agentPlatform: session.agent ? { ...session.agent.platform } : null,
-      timeline: events.map((e) => ({ id: e.id, type: e.type, actorType: e.actorType, actorId: e.actorId, data: e.data, createdAt: e.createdAt.toISOString() })),
+      timeline: events.map(toSessionEvent),
       consents: await this.consents.toConsents(consentRows),
       snapshots: snapshots.map(toSummary),
       scriptRuns: runs.map((r) => ({ run: toScriptRun(r), output: outputOf.get(r.id) ?? [] })),

@@ -37,6 +37,7 @@ import type { Principal } from './auth.service.ts'
 import { OPEN_COMMAND_STATUSES, type CommandQueue, type CommandRow } from './commands.service.ts'
 import type { ConsentsService } from './consents.service.ts'
 import { systemActor, type Actor, type SessionFeed, type SessionTx } from './feed.ts'
+import { noteAdminAction } from './oversight.ts'
 import type { ScriptsService } from './scripts.service.ts'
 import { formatNumber } from './sessions.service.ts'
 
@@ -374,6 +375,7 @@ export class RunsService {
         seq,
       })),
     )
+    await noteAdminAction(s, principal, 'run_scripts')
     await s.event('script_batch.requested', { type: 'user', id: principal.userId }, {
       batchId: batch.id,
       commandId: command.id,
@@ -521,6 +523,7 @@ export class RunsService {
   private async cancelPart(s: SessionTx, part: { commandId: string; consentId: string }, principal: Principal) {
     await s.next()
     const actor: Actor = { type: 'user', id: principal.userId }
+    await noteAdminAction(s, principal, 'cancel_scripts')
     // Still waiting for the customer: withdrawing the request closes their prompt and cancels the runs.
     if (await this.consents.withdrawInTx(s, part.consentId, actor, 'The support representative cancelled the run')) return
     const [command] = await s.tx.select().from(commands).where(eq(commands.id, part.commandId)).for('update')

@@ -3,6 +3,8 @@ import { and, asc, count, desc, eq, ilike, inArray, isNull, or, sql, type AnyCol
 import type { Db } from '../db/client.ts'
 import { scriptCategories, scriptFiles, scripts, scriptVersions, users } from '../db/schema.ts'
 import { AppError, badRequest, conflict, forbidden, notFound, tooLarge, unprocessable } from '../errors.ts'
+import { appendSiteEvent } from '../lib/audit-chain.ts'
+import type { Keyring } from '../lib/keyring.ts'
 import { executableExtensions, fileNameProblem, isExecutable, sha256Hex, versionDigest } from '../lib/script-files.ts'
 import { quoteName, refuseControlCharacters } from '../lib/text.ts'
 import type { Paging } from '../schemas/common.ts'
@@ -55,7 +57,8 @@ const scriptNotFound = () => notFound('Script', 'SCRIPT_NOT_FOUND')
 const nameTaken = () => conflict('NAME_TAKEN', 'A script with this name already exists', { name: 'This name is already in use' })
 const unknownCategory = () =>
   unprocessable('UNKNOWN_CATEGORY', 'There is no such script category', { categoryId: 'Choose an existing category' })
-const notOwner = () => forbidden('NOT_OWNER', 'Only the script’s owner or a site admin may change or delete it')
+const notOwner = () =>
+  forbidden('NOT_OWNER', 'Only the script’s owner may change it, upload versions or delete it; a site admin may unpublish it or transfer its ownership')
 const invalidFileName = (field: string, message: string) => badRequest('INVALID_FILE_NAME', message, { [field]: message })
 
 function cleanName(name: string): string {
@@ -140,6 +143,8 @@ export class ScriptsService {
     private readonly bytes: (content: Buffer) => SQL,
     /** Signs each version as it is stored; checks a version's bytes before it runs. */
     readonly integrity: ScriptIntegrity,
+    /** Signs the site audit trail's entries (admins unpublishing and transferring scripts). */
+    private readonly keyring: Keyring,
   ) {}
 
   /** Published scripts and your own; site admins see all. Deleted scripts are gone for everyone. */
@@ -301,18 +306,28 @@ export class ScriptsService {
   /** Refuses early, before an upload is read, whoever could not change the script anyway. */
   async checkWritable(actor: Actor, id: string): Promise<void> {
     const row = await this.findVisible(actor, id)
-    if (row.ownerId !== actor.userId && actor.role !== 'admin') throw notOwner()
+    if (row.ownerId !== actor.userId) throw notOwner()
   }
 
-  /** Locks the script row for a change by its owner or a site admin. */
-  private async findWritable(actor: Actor, id: string, tx: Tx) {
+  /** The script row, locked for a change. */
+  private async lockVisible(actor: Actor, id: string, tx: Tx) {
     const [row] = await tx
       .select()
       .from(scripts)
       .where(and(eq(scripts.id, id), this.visibleTo(actor)))
       .for('update')
     if (!row) throw scriptNotFound()
-    if (row.ownerId !== actor.userId && actor.role !== 'admin') throw notOwner()
+    return row
+  }
+
+  /**
+   * Locks the script row for a change by its owner. What runs on customers' computers is the
+   * owner's alone to write: a site admin who is not the owner may only unpublish the script or
+   * hand it to another owner (both recorded in the site audit trail), never change what it does.
+   */
+  private async findWritable(actor: Actor, id: string, tx: Tx) {
+    const row = await this.lockVisible(actor, id, tx)
+    if (row.ownerId !== actor.userId) throw notOwner()
     return row
   }
 
@@ -376,11 +391,26 @@ export class ScriptsService {
     }
   }
 
-  /** Metadata only: the version stays. */
+  /** Metadata only: the version stays. A site admin who is not the owner may only unpublish. */
   async update(actor: Actor, id: string, input: ScriptUpdate): Promise<Script> {
     try {
       return await this.db.transaction(async (tx) => {
-        await this.findWritable(actor, id, tx)
+        const row = await this.lockVisible(actor, id, tx)
+        if (row.ownerId !== actor.userId) {
+          const onlyUnpublish = input.published === false && Object.values({ ...input, published: undefined }).every((v) => v === undefined)
+          if (actor.role !== 'admin' || !onlyUnpublish) throw notOwner()
+          if (row.published) {
+            await tx.update(scripts).set({ published: false, updatedAt: new Date() }).where(eq(scripts.id, id))
+            await appendSiteEvent(tx, this.keyring, {
+              type: 'script.unpublished',
+              actor: { type: 'user', id: actor.userId },
+              targetType: 'script',
+              targetId: id,
+              data: { name: row.name, ownerId: row.ownerId },
+            })
+          }
+          return this.load(id, tx)
+        }
         const changes: Partial<typeof scripts.$inferInsert> = { updatedAt: new Date() }
         if (input.name !== undefined) {
           changes.name = cleanName(input.name)
@@ -436,6 +466,31 @@ export class ScriptsService {
       const number = script.version + 1
       const { size } = await this.insertVersion(tx, id, number, actor.userId, files)
       await tx.update(scripts).set({ version: number, size, updatedAt: new Date() }).where(eq(scripts.id, id))
+      return this.load(id, tx)
+    })
+  }
+
+  /**
+   * A site admin gives the script to another active user (the owner left, or the library is
+   * reorganised); recorded in the site audit trail. The new owner then edits, versions, deletes.
+   */
+  async transferOwner(actor: Actor, id: string, ownerId: string): Promise<Script> {
+    return this.db.transaction(async (tx) => {
+      const row = await this.lockVisible(actor, id, tx)
+      const [owner] = await tx.select({ id: users.id, disabled: users.disabled }).from(users).where(eq(users.id, ownerId)).for('share')
+      if (!owner || owner.disabled) {
+        throw unprocessable('UNKNOWN_USER', 'The new owner must be an existing user who is not disabled', { ownerId: 'Choose an active user' })
+      }
+      if (row.ownerId !== ownerId) {
+        await tx.update(scripts).set({ ownerId, updatedAt: new Date() }).where(eq(scripts.id, id))
+        await appendSiteEvent(tx, this.keyring, {
+          type: 'script.owner_transferred',
+          actor: { type: 'user', id: actor.userId },
+          targetType: 'script',
+          targetId: id,
+          data: { name: row.name, fromOwnerId: row.ownerId, toOwnerId: ownerId },
+        })
+      }
       return this.load(id, tx)
     })
   }

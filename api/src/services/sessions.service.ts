@@ -4,7 +4,7 @@ import type { Db } from '../db/client.ts'
 import { SessionEventWriter } from '../lib/audit-chain.ts'
 import type { Keyring } from '../lib/keyring.ts'
 import { refuseControlCharacters } from '../lib/text.ts'
-import { agents, consentRequests, sessionEvents, supportSessions, users } from '../db/schema.ts'
+import { agents, consentRequests, sessionEvents, supportSessions, users, type JoinAttempt } from '../db/schema.ts'
 import { conflict, notFound } from '../errors.ts'
 import type { Paging } from '../schemas/common.ts'
 import type { AgentInfo, Session } from '../schemas/sessions.ts'
@@ -13,6 +13,7 @@ import type { Principal } from './auth.service.ts'
 import type { CommandQueue } from './commands.service.ts'
 import type { ConsentsService } from './consents.service.ts'
 import { systemActor, type Actor, type SessionFeed, type SessionTx } from './feed.ts'
+import { noteAdminAction } from './oversight.ts'
 
 export type SessionRow = typeof supportSessions.$inferSelect
 export type AgentRow = typeof agents.$inferSelect
@@ -64,6 +65,8 @@ export function toAgentInfo(row: AgentRow, offlineAfterMs: number): AgentInfo {
 export interface SessionTimings {
   waitingExpiryMs: number
   offlineAfterMs: number
+  /** How long “let a new computer in” stays open. */
+  admissionMs: number
 }
 
 /** Support sessions: numbers, ownership (CSRs their own, admins all), ending and expiry. */
@@ -178,7 +181,9 @@ export class SessionsService {
   async present(rows: SessionRow[]): Promise<Session[]> {
     if (rows.length === 0) return []
     const ids = rows.map((r) => r.id)
-    const csrIds = [...new Set(rows.map((r) => r.csrId))]
+    const now = new Date()
+    const admitted = (r: SessionRow) => (r.admitUntil && r.admittedBy && r.admitUntil > now ? { until: r.admitUntil, by: r.admittedBy } : undefined)
+    const csrIds = [...new Set(rows.flatMap((r) => [r.csrId, ...(admitted(r) ? [admitted(r)!.by] : [])]))]
     const [csrs, latestAgents, latestConsents] = await Promise.all([
       this.db.select({ id: users.id, name: users.name }).from(users).where(inArray(users.id, csrIds)),
       this.db
@@ -197,6 +202,7 @@ export class SessionsService {
     const consentOf = new Map(latestConsents.map((c) => [c.sessionId, c.status]))
     return rows.map((row) => {
       const agent = agentOf.get(row.id)
+      const admission = admitted(row)
       return {
         id: row.id,
         number: formatNumber(row.number),
@@ -211,6 +217,8 @@ export class SessionsService {
         endedReason: row.endedReason === 'expired' ? 'expired' : row.endedReason ? 'ended' : null,
         expiresAt: row.status === 'waiting' ? row.expiresAt.toISOString() : null,
         agent: agent ? toAgentInfo(agent, this.timings.offlineAfterMs) : null,
+        joinAttempt: row.joinAttempt ? toJoinAttempt(row.joinAttempt) : null,
+        admission: admission ? { until: admission.until.toISOString(), admittedBy: { id: admission.by, name: csrName.get(admission.by) ?? '' } } : null,
         systemInfoConsent: consentOf.get(row.id) ?? null,
         cursor: row.feedSeq,
       }
@@ -223,8 +231,36 @@ export class SessionsService {
     await this.feed.change(id, async (s) => {
       const ended = await this.endInTx(s, 'ended', { type: 'user', id: principal.userId })
       if (!ended) throw sessionEnded()
+      await noteAdminAction(s, principal, 'end')
     })
     return this.get(principal, id)
+  }
+
+  /**
+   * Lets one new computer join with the number (a session that had an agent refuses the number
+   * alone): open for `admissionMs`, used up by the first join, which replaces the current agent.
+   */
+  async admitAgent(principal: Principal, id: string): Promise<{ until: string; admittedBy: { id: string; name: string } }> {
+    const found = await this.findAccessible(principal, id)
+    if (found.status === 'ended') throw sessionEnded()
+    const until = new Date(Date.now() + this.timings.admissionMs)
+    await this.feed.change(id, async (s) => {
+      const seq = await s.next()
+      const [row] = await s.tx.select().from(supportSessions).where(eq(supportSessions.id, id))
+      if (!row || row.status === 'ended') throw sessionEnded()
+      // No computer yet: the number alone lets the first one in.
+      if (row.status !== 'active') throw sessionNotActive()
+      await s.tx.update(supportSessions).set({ admitUntil: until, admittedBy: principal.userId, statusSeq: seq }).where(eq(supportSessions.id, id))
+      const minutes = Math.round(this.timings.admissionMs / 60_000)
+      await s.event('agent.admission_granted', { type: 'user', id: principal.userId }, { until: until.toISOString(), joinAttempt: row.joinAttempt })
+      await s.systemLine(
+        `A new computer may join this session with its number until ${until.toISOString().slice(11, 16)} UTC (${minutes} min, once); it will replace the current one`,
+        'agent.admission_granted',
+        { until: until.toISOString(), admittedBy: principal.userId },
+      )
+      await noteAdminAction(s, principal, 'admit_agent')
+    })
+    return { until: until.toISOString(), admittedBy: { id: principal.userId, name: await this.csrName(principal.userId) } }
   }
 
   /**
@@ -290,14 +326,7 @@ export class SessionsService {
       this.db.select({ n: count() }).from(sessionEvents).where(where),
     ])
     return {
-      data: rows.map((r) => ({
-        id: r.id,
-        type: r.type,
-        actorType: r.actorType,
-        actorId: r.actorId,
-        data: r.data,
-        createdAt: r.createdAt.toISOString(),
-      })),
+      data: rows.map(toSessionEvent),
       total: total?.n ?? 0,
     }
   }
@@ -312,6 +341,24 @@ export class SessionsService {
     const [row] = await this.db.select({ name: users.name }).from(users).where(eq(users.id, csrId))
     return row?.name ?? ''
   }
+}
+
+export function toSessionEvent(r: typeof sessionEvents.$inferSelect) {
+  return {
+    id: r.id,
+    type: r.type,
+    actorType: r.actorType,
+    actorId: r.actorId,
+    data: r.data,
+    createdAt: r.createdAt.toISOString(),
+    prevHash: r.prevHash,
+    hash: r.hash,
+  }
+}
+
+/** What the API shows of a refused join (not when its chat line was written). */
+export function toJoinAttempt(a: JoinAttempt) {
+  return { firstAt: a.firstAt, lastAt: a.lastAt, attempts: a.attempts, hostname: a.hostname, os: a.os, osVersion: a.osVersion, address: a.address }
 }
 
 export const sessionEnded = () => conflict('SESSION_ENDED', 'The session has ended')

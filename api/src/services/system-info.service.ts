@@ -9,6 +9,7 @@ import type { Principal } from './auth.service.ts'
 import { toCommand, type CommandQueue } from './commands.service.ts'
 import type { ConsentsService } from './consents.service.ts'
 import type { SessionFeed } from './feed.ts'
+import { noteAdminAction } from './oversight.ts'
 import { formatNumber, isUniqueViolation, sessionEnded, sessionNotActive, type SessionsService } from './sessions.service.ts'
 
 type SnapshotRow = typeof systemInfoSnapshots.$inferSelect
@@ -75,6 +76,7 @@ export class SystemInfoService {
         consent = await this.consents.createInTx(s, 'view_system_info', principal.userId)
       }
       const command = await this.commands.enqueue(s, { kind: 'collect_system_info', consentId: consent.id, createdBy: principal.userId })
+      await noteAdminAction(s, principal, 'system_info')
       return { command, consent: approved ? null : consent }
     })
     return { command: toCommand(command), consent: consent ? (await this.consents.toConsents([consent]))[0]! : null }

@@ -272,8 +272,10 @@ t.test('presence: offline after missed polls, online again on the next; leave', 
   const { data: events } = await csr.client.GET('/api/v1/sessions/{id}/events', at(session.id))
   t.match(events!.data.map((e) => e.type), ['session.created', 'agent.joined', 'agent.offline', 'agent.online'])
 
-  // An offline agent can be replaced by a new join (the customer lost the agent's state).
+  // An offline agent can be replaced by a new join (the customer lost the agent's state) once
+  // the CSR lets the new computer in (the number alone is refused: see takeover.test.ts).
   await new Promise((r) => setTimeout(r, 1500))
+  await csr.client.POST('/api/v1/sessions/{id}/admit-agent', at(session.id))
   const replacement = await joinAgent(h, session.number)
   t.not(replacement.joined.agentId, agent.joined.agentId)
   t.equal((await refused(agent.client.GET('/api/v1/agent/poll', { params: { query: { wait: 0 } } }))).status, 401, 'the replaced agent is out')

@@ -148,6 +148,12 @@ export function scriptsAdapter(client: HelplineClient): ResourceAdapter<ScriptRe
 /** Script calls that are not CRUD; exposed on the data provider. */
 export function scriptActions(client: HelplineClient) {
   return {
+    /** A site admin's one change to someone else's script: take it out of the library (the owner may publish it again). */
+    unpublishScript: (id: string): Promise<ScriptRecord> =>
+      call(async () => toScriptRecord(dataOf(await client.PATCH('/api/v1/scripts/{id}', { params: { path: { id } }, body: { published: false } })))),
+    /** Site admins: the new owner edits, versions and deletes it from then on. */
+    transferScriptOwner: (id: string, ownerId: string): Promise<ScriptRecord> =>
+      call(async () => toScriptRecord(dataOf(await client.POST('/api/v1/scripts/{id}/owner', { params: { path: { id } }, body: { ownerId } })))),
     scriptLimits: (): Promise<ScriptLimits> => call(async () => dataOf(await client.GET('/api/v1/script-limits', {}))),
     scriptVersions: (id: string): Promise<ScriptVersion[]> =>
       call(async () => {

@@ -23,6 +23,8 @@ export type ReportScriptRun = Schemas['ReportScriptRun']
 export type LogonRequested = Schemas['LogonRequested']
 export type CommandQueued = Schemas['CommandQueued']
 export type RebootRequested = Schemas['RebootRequested']
+export type JoinAttempt = Schemas['JoinAttempt']
+export type AgentAdmission = Schemas['AgentAdmission']
 
 type SessionQuery = NonNullable<operations['listSessions']['parameters']['query']>
 
@@ -198,6 +200,9 @@ export function sessionActions(client: HelplineClient) {
       }),
     endSession: (id: string): Promise<Session> =>
       call(async () => dataOf(await client.POST('/api/v1/sessions/{id}/end', { params: path(id) }))),
+    /** Lets one new computer join with the number (it replaces the current agent). */
+    admitAgent: (id: string): Promise<AgentAdmission> =>
+      call(async () => dataOf(await client.POST('/api/v1/sessions/{id}/admit-agent', { params: path(id) }))),
     postChat: (id: string, body: string): Promise<ChatMessage> =>
       call(async () => dataOf(await client.POST('/api/v1/sessions/{id}/chat', { params: path(id), body: { body } }))),
     cancelConsent: (id: string, consentId: string): Promise<Consent> =>

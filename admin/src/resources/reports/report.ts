@@ -3,6 +3,7 @@ import type { SessionEvent, SessionReport } from '../../api/resources/sessions.t
 import { formatDuration } from '../script-batches/status.ts'
 import { logonFailureText } from '../sessions/access.ts'
 import { fileStem } from '../sessions/format.ts'
+import { computerText } from '../sessions/system-lines.ts'
 
 /** The report of a session, in the console's layout (the app bar and the menu stay). */
 export function reportPath(sessionId: string): string {
@@ -121,6 +122,12 @@ export function eventText(event: Pick<SessionEvent, 'type' | 'data'>, translate:
     }
     case 'script_run.started':
       return translate('helpline.report.events.script_started', { name: scriptName(d, translate) })
+    case 'agent.join_refused':
+      return translate('helpline.report.events.join_refused', { computer: computerText(d), address: str(d.address) ?? '?' })
+    case 'agent.admission_granted':
+      return translate('helpline.report.events.admission_granted', { time: str(d.until) ? new Date(str(d.until)!).toLocaleTimeString() : '?' })
+    case 'admin.acted':
+      return translate(`helpline.chat.system.admin_acted.${str(d.action) ?? '?'}`, { admin: str(d.adminName) ?? '?', _: event.type })
   }
   if (group === 'script_run') {
     // script_run.ended, or script_run.<status> for a run that ended without running.

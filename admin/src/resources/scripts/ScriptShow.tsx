@@ -41,7 +41,8 @@ import type { Script, ScriptRecord, ScriptVersion } from '../../api/resources/sc
 import { DeleteScriptButton } from './ScriptEdit.tsx'
 import { ScriptTitle } from './ScriptTitle.tsx'
 import { formatBytes } from './format.ts'
-import { useCanChange } from './owner.ts'
+import { TransferOwnerButton, UnpublishScriptButton } from './OversightActions.tsx'
+import { useScriptRights } from './owner.ts'
 
 type StoredFile = Script['files'][number]
 interface Selected {
@@ -57,14 +58,17 @@ const roleLabel: Record<StoredFile['role'], string> = {
   input: 'helpline.scripts.role_input',
 }
 
+/** The owner: Edit and Delete. A site admin on someone else's script: Unpublish and Transfer owner. */
 function ShowActions() {
   const script = useRecordContext<ScriptRecord>()
-  const canChange = useCanChange(script)
+  const { owner, oversee } = useScriptRights(script)
   return (
     <TopToolbar>
       <ListButton />
-      {canChange && <EditButton />}
-      {canChange && <DeleteScriptButton />}
+      {owner && <EditButton />}
+      {owner && <DeleteScriptButton />}
+      {oversee && <UnpublishScriptButton />}
+      {oversee && <TransferOwnerButton />}
     </TopToolbar>
   )
 }

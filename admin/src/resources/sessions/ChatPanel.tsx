@@ -26,7 +26,7 @@ function Bubble({ message, live, apply }: { message: ChatMessage; live: LiveStat
         data-sender="system"
         title={time(message.createdAt)}
       >
-        {systemLineText(message, session, translate)}
+        {systemLineText(message, session, translate, time)}
       </Typography>
     )
   }

@@ -3,6 +3,7 @@ import { Loading, Title, useTranslate } from 'react-admin'
 import { useParams } from 'react-router-dom'
 import { ChatPanel } from './ChatPanel.tsx'
 import { ConsentPanel } from './ConsentPanel.tsx'
+import { JoinAttemptBanner } from './JoinAttemptBanner.tsx'
 import { SessionHeader } from './SessionHeader.tsx'
 import { SystemInfoPanel } from './SystemInfoPanel.tsx'
 import { useSessionLive } from './useSessionLive.ts'
@@ -30,6 +31,7 @@ export function SessionShow() {
     <Box sx={{ mt: 1, mb: 2 }}>
       <Title title={translate('helpline.sessions.title', { name: live.session.customerName })} />
       <SessionHeader live={live} stream={stream} apply={apply} />
+      <JoinAttemptBanner live={live} apply={apply} />
       <Box
         sx={{
           display: 'grid',

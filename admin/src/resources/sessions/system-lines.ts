@@ -25,10 +25,26 @@ const systemKeys: Record<string, string> = {
  * A system line in the console's language, from its event; the server's (English) text when we
  * do not know the event, or when the words come from the agent (why a logon failed).
  */
-export function systemLineText(message: ChatMessage, session: Pick<Session, 'customerName'>, translate: TranslateFunction): string {
+export function systemLineText(
+  message: ChatMessage,
+  session: Pick<Session, 'customerName'>,
+  translate: TranslateFunction,
+  time: (iso: string) => string = (iso) => new Date(iso).toLocaleTimeString(),
+): string {
   const event = message.systemEvent
   if (!event) return message.body
   const data = event.data
+  const text = (v: unknown) => (typeof v === 'string' ? v : '')
+  switch (event.type) {
+    case 'agent.join_refused':
+      return translate('helpline.chat.system.join_refused', { computer: computerText(data), address: text(data.address), _: message.body })
+    case 'agent.admission_granted':
+      return translate('helpline.chat.system.admission_granted', { time: text(data.until) ? time(text(data.until)) : '?', _: message.body })
+    case 'agent.replaced':
+      return translate('helpline.chat.system.agent_replaced', { name: text(data.admittedByName) || '?', _: message.body })
+    case 'admin.acted':
+      return translate(`helpline.chat.system.admin_acted.${text(data.action)}`, { admin: text(data.adminName), _: message.body })
+  }
   let key = Object.hasOwn(systemKeys, event.type) ? systemKeys[event.type] : undefined
   if (event.type === 'agent.rejoined' && data.afterReboot === true) key = 'helpline.chat.system.agent_rejoined_after_reboot'
   if (event.type === 'agent.logon_failed') {
@@ -45,4 +61,11 @@ export function systemLineText(message: ChatMessage, session: Pick<Session, 'cus
     minutes: typeof data.minutes === 'number' ? data.minutes : '',
     _: message.body,
   })
+}
+
+/** "host, OS version" of a joining computer, as the agent reported it. */
+export function computerText(data: Record<string, unknown>): string {
+  const pick = (v: unknown) => (typeof v === 'string' && v ? [v] : [])
+  const os = pick(data.osVersion).length ? pick(data.osVersion) : pick(data.os)
+  return [...pick(data.hostname), ...os].join(', ') || '?'
 }

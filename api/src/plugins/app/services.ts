@@ -5,6 +5,7 @@ import { AccountsService } from '../../services/accounts.service.ts'
 import { AgentsService } from '../../services/agents.service.ts'
 import { AgentDownloads } from '../../services/downloads.service.ts'
 import { version } from '../../version.ts'
+import { AuditService } from '../../services/audit.service.ts'
 import { AuthService } from '../../services/auth.service.ts'
 import { CategoriesService } from '../../services/categories.service.ts'
 import { ReportsService } from '../../services/reports.service.ts'
@@ -32,13 +33,13 @@ function createServices(app: FastifyInstance) {
   const twoFactor = new TwoFactorService(db, app.keyring, accounts, settings)
   const auth = new AuthService(db, accounts, tokens, twoFactor, c.SESSION_TTL_MINUTES * 60_000)
   const categories = new CategoriesService(db)
-  const scripts = new ScriptsService(db, c.SCRIPT_MAX_BYTES, bytes, new ScriptIntegrity(db, app.keyring))
+  const scripts = new ScriptsService(db, c.SCRIPT_MAX_BYTES, bytes, new ScriptIntegrity(db, app.keyring), app.keyring)
 
   const pollWaitMs = c.AGENT_POLL_WAIT_SECONDS * 1000
   const offlineAfterMs = (c.AGENT_OFFLINE_AFTER_SECONDS ?? 2 * c.AGENT_POLL_WAIT_SECONDS + 5) * 1000
   const feed = new SessionFeed(db, app.notifier, app.keyring)
   const commands = new CommandQueue(db, feed)
-  const sessions = new SessionsService(db, feed, { waitingExpiryMs: c.SESSION_WAITING_EXPIRY_HOURS * 3_600_000, offlineAfterMs }, app.keyring)
+  const sessions = new SessionsService(db, feed, { waitingExpiryMs: c.SESSION_WAITING_EXPIRY_HOURS * 3_600_000, offlineAfterMs, admissionMs: c.AGENT_ADMISSION_MINUTES * 60_000 }, app.keyring)
   const consents = new ConsentsService(db, feed, c.CONSENT_EXPIRY_SECONDS * 1000)
   // Ending a session closes its consents and commands; a consent's answer releases or cancels commands.
   sessions.consents = consents
@@ -46,10 +47,11 @@ function createServices(app: FastifyInstance) {
   consents.sessions = sessions
   consents.commands = commands
   const runs = new RunsService(db, feed, consents, commands, scripts, { lostGraceMs: c.SCRIPT_LOST_GRACE_SECONDS * 1000 })
-  const agents = new AgentsService(db, feed, commands, runs, { pollWaitMs, offlineAfterMs, rejoinWindowMs: c.AGENT_REJOIN_WINDOW_MINUTES * 60_000 }, app.keyring)
+  const agents = new AgentsService(db, feed, commands, consents, runs, { pollWaitMs, offlineAfterMs, rejoinWindowMs: c.AGENT_REJOIN_WINDOW_MINUTES * 60_000 }, app.keyring)
   const systemInfo = new SystemInfoService(db, feed, sessions, consents, commands)
   const chat = new ChatService(db, feed, sessions)
   const access = new AccessService(db, feed, sessions, consents, commands, { offlineAfterMs, credentialsTtlMs: c.LOGON_CREDENTIALS_TTL_SECONDS * 1000 })
+  const audit = new AuditService(db, app.keyring)
   const reports = new ReportsService(db, sessions, consents, chat)
   const stream = new SessionStream(db, feed, sessions, chat, consents, offlineAfterMs)
   const sweeper = new Sweeper(
@@ -65,7 +67,7 @@ function createServices(app: FastifyInstance) {
     app.log,
   )
   const downloads = AgentDownloads.fromDir(c.AGENT_DOWNLOADS_DIR, version)
-  return { downloads, accounts, auth, tokens, settings, twoFactor, categories, scripts, feed, commands, sessions, consents, runs, access, reports, agents, systemInfo, chat, stream, sweeper }
+  return { downloads, audit, accounts, auth, tokens, settings, twoFactor, categories, scripts, feed, commands, sessions, consents, runs, access, reports, agents, systemInfo, chat, stream, sweeper }
 }
 
 export type Services = ReturnType<typeof createServices>

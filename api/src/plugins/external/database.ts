@@ -19,11 +19,13 @@ export default fp<DatabasePluginOptions>(
       options.database ??
       (await openDatabase({
         url: app.config.DATABASE_URL,
+        ownerUrl: app.config.DATABASE_OWNER_URL,
         dataDir: app.config.DATA_DIR,
         connectTimeoutSeconds: app.config.DATABASE_CONNECT_TIMEOUT_SECONDS,
         statementTimeoutMs: app.config.DATABASE_STATEMENT_TIMEOUT_MS,
       }))
     app.decorate('database', db)
+    for (const warning of db.warnings) app.log.warn(warning)
     // A database handed in is owned by whoever opened it.
     if (!options.database) app.addHook('onClose', async () => db.close())
   },

@@ -53,6 +53,7 @@ export default fp(
           { name: 'categories', description: 'Script categories (site admins manage them)' },
           { name: 'sessions', description: 'Support sessions: consent, system information, chat, live updates' },
           { name: 'script runs', description: 'Running library scripts on sessions: batches, per-session runs, output' },
+          { name: 'audit', description: 'The audit trails (site admins): the site-wide trail, and checking that any trail is intact' },
           { name: 'agent', description: 'The customer’s agent: join, long-poll, answers and reports (see docs/agent-protocol.md)' },
         ],
       },

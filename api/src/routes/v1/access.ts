@@ -5,6 +5,7 @@ import { principalOf } from '../../plugins/app/auth.ts'
 import { CommandQueued, LogonCredentials, LogonRequested, RebootRequested, SessionReport } from '../../schemas/access.ts'
 import { errors, ref } from '../../schemas/common.ts'
 import { SessionParams } from '../../schemas/sessions.ts'
+import { ADMIN_OVERSIGHT_NOTE } from '../../services/oversight.ts'
 
 /**
  * Working on the customer's computer as another user, restarting it, and the session's report.
@@ -26,7 +27,7 @@ export default async function accessRoutes(fastify: FastifyInstance) {
         summary: 'Ask the customer to allow working on their computer as another user',
         description:
           'Creates a logon_as_user consent request and returns the agent’s public key. Once the customer approves, encrypt {"username","password","domain"?} for that key ' +
-          '(RSA-OAEP-256; the SDK’s encryptCredentials does it) and post it to …/logon/credentials. 409 AGENT_OFFLINE, CONSENT_PENDING, ALREADY_QUEUED, SESSION_NOT_ACTIVE, SESSION_ENDED.',
+          '(RSA-OAEP-256; the SDK’s encryptCredentials does it) and post it to …/logon/credentials. 409 AGENT_OFFLINE, CONSENT_PENDING, ALREADY_QUEUED, SESSION_NOT_ACTIVE, SESSION_ENDED. ' + ADMIN_OVERSIGHT_NOTE,
         params: SessionParams,
         response: { 201: ref(LogonRequested), ...errors(404, 409) },
       },
@@ -45,7 +46,7 @@ export default async function accessRoutes(fastify: FastifyInstance) {
         summary: 'Send the encrypted credentials for an approved logon request (once per approval)',
         description:
           'The ciphertext is relayed to the agent once and removed when it is handed out, or after 2 minutes if the agent does not pick it up; it is never logged. ' +
-          '409 CONSENT_REQUIRED: the request is not approved, or its approval was already used. 409 AGENT_OFFLINE. The outcome (logged on, or logon failed) arrives as a command result, a chat line and agent.workingAs.',
+          '409 CONSENT_REQUIRED: the request is not approved, or its approval was already used. 409 AGENT_OFFLINE. The outcome (logged on, or logon failed) arrives as a command result, a chat line and agent.workingAs. ' + ADMIN_OVERSIGHT_NOTE,
         params: SessionParams,
         body: LogonCredentials,
         response: { 202: ref(CommandQueued), ...errors(404, 409) },
@@ -62,7 +63,7 @@ export default async function accessRoutes(fastify: FastifyInstance) {
         operationId: 'logoff',
         tags,
         summary: 'Log off the other user: the agent works as the customer’s own user again',
-        description: 'No consent needed: it gives the customer their own user back. 409 NOT_LOGGED_ON, ALREADY_QUEUED, AGENT_OFFLINE.',
+        description: 'No consent needed: it gives the customer their own user back. 409 NOT_LOGGED_ON, ALREADY_QUEUED, AGENT_OFFLINE. ' + ADMIN_OVERSIGHT_NOTE,
         params: SessionParams,
         response: { 202: ref(CommandQueued), ...errors(404, 409) },
       },
@@ -80,7 +81,7 @@ export default async function accessRoutes(fastify: FastifyInstance) {
         summary: 'Ask the customer to allow restarting their computer; the agent rejoins by itself',
         description:
           'Creates a reboot consent request and the command that waits for it. After approval the agent saves its state, makes sure it starts again, says it is restarting (agent.rebooting) and restarts the computer; ' +
-          'after the restart it rejoins with its rejoin token. The restart is done at most once per approval. 409 AGENT_OFFLINE, ALREADY_QUEUED.',
+          'after the restart it rejoins with its rejoin token. The restart is done at most once per approval. 409 AGENT_OFFLINE, ALREADY_QUEUED. ' + ADMIN_OVERSIGHT_NOTE,
         params: SessionParams,
         response: { 201: ref(RebootRequested), ...errors(404, 409) },
       },

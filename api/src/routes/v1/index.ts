@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify'
 import accessRoutes from './access.ts'
 import agentRoutes from './agent/index.ts'
 import agentScriptRunRoutes from './agent/script-runs.ts'
+import auditRoutes from './audit.ts'
 import authRoutes from './auth.ts'
 import categoryRoutes from './categories.ts'
 import scriptBatchRoutes from './script-batches.ts'
@@ -25,6 +26,7 @@ export default async function v1(app: FastifyInstance) {
   await app.register(sessionRoutes)
   await app.register(accessRoutes)
   await app.register(scriptBatchRoutes)
+  await app.register(auditRoutes)
   await app.register(agentRoutes)
   await app.register(agentScriptRunRoutes)
   await app.register(downloadRoutes)

@@ -16,6 +16,7 @@ import {
   ScriptRunOutputQuery,
 } from '../../schemas/runs.ts'
 import { SessionParams } from '../../schemas/sessions.ts'
+import { ADMIN_OVERSIGHT_NOTE } from '../../services/oversight.ts'
 
 /**
  * Running library scripts on sessions: a batch (the scripts in order, exact versions) on one or
@@ -42,7 +43,7 @@ export default async function scriptBatchRoutes(fastify: FastifyInstance) {
           '404 SCRIPT_NOT_FOUND: a script you may not run (not published and not yours). 422: NO_SCRIPTS, TOO_MANY_SCRIPTS (more than 50), NO_SESSIONS, TOO_MANY_SESSIONS (more than 100), DUPLICATE_SESSION, ' +
           'SESSION_NOT_ACTIVE (naming each session that is not yours, not active, or whose customer left, in `errors` under sessionIds.N), ARGUMENTS_TOO_LONG (over 8 KiB together), INVALID_ARGUMENT, ' +
           'DIGEST_MISMATCH (a script version whose stored bytes, digest or signature do not match what was uploaded; named in `errors` under scripts.N and recorded in the site audit trail). ' +
-          '409 RUN_QUEUE_FULL: a session already has 5 runs waiting or running. Nothing is created unless every session can take the batch.',
+          '409 RUN_QUEUE_FULL: a session already has 5 runs waiting or running. Nothing is created unless every session can take the batch. ' + ADMIN_OVERSIGHT_NOTE,
         body: ScriptBatchCreate,
         response: { 201: ref(ScriptBatch), ...errors(404, 409, 422) },
       },
@@ -89,7 +90,7 @@ export default async function scriptBatchRoutes(fastify: FastifyInstance) {
         operationId: 'cancelScriptBatch',
         tags,
         summary: 'Cancel every unfinished session run of the batch',
-        description: 'Pending consent requests are withdrawn; a running script is killed by its agent; scripts not started become cancelled. 409 BATCH_FINISHED when nothing is left to cancel.',
+        description: 'Pending consent requests are withdrawn; a running script is killed by its agent; scripts not started become cancelled. 409 BATCH_FINISHED when nothing is left to cancel. ' + ADMIN_OVERSIGHT_NOTE,
         params: BatchParams,
         response: { 200: ref(ScriptBatch), ...errors(404, 409) },
       },
@@ -105,7 +106,7 @@ export default async function scriptBatchRoutes(fastify: FastifyInstance) {
         operationId: 'cancelSessionRun',
         tags,
         summary: 'Cancel one session’s run of the batch; the other sessions carry on',
-        description: '409 RUN_FINISHED when that session’s run has already finished.',
+        description: '409 RUN_FINISHED when that session’s run has already finished. ' + ADMIN_OVERSIGHT_NOTE,
         params: BatchSessionParams,
         response: { 200: ref(ScriptBatch), ...errors(404, 409) },
       },

@@ -13,6 +13,7 @@ import {
   ScriptLimits,
   ScriptList,
   ScriptListQuery,
+  ScriptOwnerChange,
   ScriptUpdate,
   ScriptUpload,
   ScriptVersion,
@@ -102,7 +103,8 @@ export default async function scriptRoutes(fastify: FastifyInstance) {
         operationId: 'updateScript',
         tags,
         summary: 'Change a script’s name, category, description, publication or default timeout',
-        description: 'Metadata only: the version stays. Owner or site admin only (403 NOT_OWNER). 422 CONTROL_CHARACTERS: the name holds control or bidi override characters.',
+        description:
+          'Metadata only: the version stays. The owner only (403 NOT_OWNER); a site admin who is not the owner may send exactly `{"published": false}` to unpublish it (recorded in the site audit trail as script.unpublished), nothing else. 422 CONTROL_CHARACTERS: the name holds control or bidi override characters.',
         params: IdParams,
         body: ScriptUpdate,
         response: { 200: ref(Script), ...errors(403, 404, 409, 422) },
@@ -119,7 +121,7 @@ export default async function scriptRoutes(fastify: FastifyInstance) {
         operationId: 'deleteScript',
         tags,
         summary: 'Delete a script',
-        description: 'Its name is free again; its versions stay for the history of past runs. Owner or site admin only.',
+        description: 'Its name is free again; its versions stay for the history of past runs. The owner only (403 NOT_OWNER, site admins included: they may unpublish it or transfer its ownership).',
         params: IdParams,
         response: { 204: Type.Null({ description: 'Deleted' }), ...errors(403, 404) },
       },
@@ -128,6 +130,24 @@ export default async function scriptRoutes(fastify: FastifyInstance) {
       await scripts.delete(principalOf(request), request.params.id)
       return reply.code(204).send(null)
     },
+  )
+
+  app.post(
+    '/scripts/:id/owner',
+    {
+      config: { auth: 'admin' },
+      schema: {
+        operationId: 'transferScriptOwner',
+        tags,
+        summary: 'Give a script to another owner (site admins)',
+        description:
+          'The new owner edits, versions and deletes it from then on. Recorded in the site audit trail (script.owner_transferred, GET /audit-events). 422 UNKNOWN_USER: no such user, or disabled.',
+        params: IdParams,
+        body: ScriptOwnerChange,
+        response: { 200: ref(Script), ...errors(404, 422) },
+      },
+    },
+    async (request) => scripts.transferOwner(principalOf(request), request.params.id, request.body.ownerId),
   )
 
   app.get(
@@ -264,7 +284,7 @@ async function uploadRoutes(fastify: FastifyInstance) {
         summary: 'Upload a new version of a script’s files',
         description:
           'multipart/form-data. The new version holds the uploaded files plus the current files named in `keep`; ' +
-          'older versions stay readable. Owner or site admin only (403 NOT_OWNER).',
+          'older versions stay readable. The owner only (403 NOT_OWNER, site admins included).',
         params: IdParams,
         response: { 201: ref(Script), ...errors(403, 404, 422) },
       },

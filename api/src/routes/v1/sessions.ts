@@ -4,6 +4,7 @@ import { Type } from 'typebox'
 import { principalOf } from '../../plugins/app/auth.ts'
 import { errors, paging, ref } from '../../schemas/common.ts'
 import {
+  AgentAdmission,
   ChatListQuery,
   ChatMessage,
   ChatMessageList,
@@ -29,6 +30,7 @@ import {
   SystemInfoRequested,
 } from '../../schemas/sessions.ts'
 import { openSessionStream, trackStreams } from './session-stream.ts'
+import { ADMIN_OVERSIGHT_NOTE } from '../../services/oversight.ts'
 
 /** Support sessions as the console and integrators see them. CSRs reach their own, admins all. */
 export default async function sessionRoutes(fastify: FastifyInstance) {
@@ -97,11 +99,31 @@ export default async function sessionRoutes(fastify: FastifyInstance) {
         operationId: 'endSession',
         tags,
         summary: 'End a session: its number stops working, open requests are cancelled, the agent is told',
+        description: ADMIN_OVERSIGHT_NOTE,
         params: SessionParams,
         response: { 200: ref(Session), ...errors(404, 409) },
       },
     },
     async (request) => sessions.end(principalOf(request), request.params.id),
+  )
+
+  app.post(
+    '/sessions/:id/admit-agent',
+    {
+      config: user,
+      schema: {
+        operationId: 'admitAgent',
+        tags,
+        summary: 'Let one new computer join this session with its number (it replaces the current agent)',
+        description:
+          'A session that already had a computer refuses a join with the number alone (409 SESSION_IN_USE to the agent; the attempt shows as the session’s joinAttempt and a chat line). ' +
+          'This opens the door for one join until `until` (AGENT_ADMISSION_MINUTES, 5 by default); that join replaces the current agent, whose tokens stop working, and cancels what was asked of or queued for the old computer. ' +
+          'Audited (agent.admission_granted). The session’s CSR or a site admin (the CSR sees a chat line naming the admin). 409 SESSION_ENDED; 409 SESSION_NOT_ACTIVE: no computer has joined yet, so none needs letting in.',
+        params: SessionParams,
+        response: { 202: ref(AgentAdmission), ...errors(404, 409) },
+      },
+    },
+    async (request, reply) => reply.code(202).send(await sessions.admitAgent(principalOf(request), request.params.id)),
   )
 
   app.get(
@@ -201,6 +223,7 @@ export default async function sessionRoutes(fastify: FastifyInstance) {
         operationId: 'cancelConsent',
         tags,
         summary: 'Withdraw a pending consent request (what waited on it is cancelled)',
+        description: ADMIN_OVERSIGHT_NOTE,
         params: SessionItemParams,
         response: { 200: ref(Consent), ...errors(404, 409) },
       },
@@ -240,8 +263,8 @@ export default async function sessionRoutes(fastify: FastifyInstance) {
         tags,
         summary: 'Collect the customer’s system information now (asks for consent the first time)',
         description:
-          'Queues a collection. Without an approved view_system_info consent the customer is asked first and the collection waits; once approved, the consent lasts for the session and Refresh does not ask again. ' +
-          '409: a collection is already waiting or running (ALREADY_QUEUED), or the session is not active.',
+          'Queues a collection. Without an approved view_system_info consent the customer is asked first and the collection waits; once approved, the consent lasts for the session (until another computer is let in) and Refresh does not ask again. ' +
+          '409: a collection is already waiting or running (ALREADY_QUEUED), or the session is not active. ' + ADMIN_OVERSIGHT_NOTE,
         params: SessionParams,
         response: { 202: ref(SystemInfoRequested), ...errors(404, 409) },
       },
@@ -330,6 +353,7 @@ export default async function sessionRoutes(fastify: FastifyInstance) {
         operationId: 'postChatMessage',
         tags,
         summary: 'Send a chat message to the customer',
+        description: ADMIN_OVERSIGHT_NOTE,
         params: SessionParams,
         body: ChatPost,
         response: { 201: ref(ChatMessage), ...errors(404, 409) },

@@ -72,12 +72,15 @@ export default async function agentRoutes(fastify: FastifyInstance) {
         summary: 'Join a support session with its number',
         description:
           'Returns the agent token for the other agent routes and a single-use rejoin token. A wrong number, an ended session and an expired one all answer 404 SESSION_NOT_FOUND. ' +
-          '409 SESSION_IN_USE: another agent is online in this session. 422 UNSUPPORTED_PROTOCOL: the agent speaks another protocol version. Rate-limited per address and per number (429).',
+          '409 SESSION_IN_USE: the session already has (or had) a computer — online, offline, restarting or gone — and the CSR has not let a new one in: the number alone never takes a session over. ' +
+          'The attempt is shown to the CSR (a chat line with the host name, OS and address, and the session’s joinAttempt); the agent should wait and retry (every 10 s, up to 10 minutes) while the customer asks for it to be let in (POST /sessions/{id}/admit-agent). ' +
+          'The join that uses such an admission replaces the earlier agent: its tokens stop working, its open requests and commands are cancelled. An agent that restarted rejoins with its rejoin token instead (no admission). ' +
+          '422 UNSUPPORTED_PROTOCOL: the agent speaks another protocol version. Rate-limited per address and per number (429).',
         body: JoinRequest,
         response: { 201: ref(AgentJoined), ...errors(404, 409, 422) },
       },
     },
-    async (request, reply) => reply.code(201).send(await agents.join(request.body)),
+    async (request, reply) => reply.code(201).send(await agents.join(request.body, { address: request.ip })),
   )
 
   app.post(

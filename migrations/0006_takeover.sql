@@ -1,0 +1,1 @@
+ALTER TABLE "support_sessions" ADD COLUMN "join_attempt" jsonb;
