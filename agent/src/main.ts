@@ -3,7 +3,7 @@ import { Agent, AgentExit, EXIT, type ApproveMode } from './agent.ts'
 import { join, resolve } from 'node:path'
 import { detectLang, translator, type Translate } from './i18n/index.ts'
 import { selectPlatform } from './platform/index.ts'
-import { installService, SYSTEM_UNIT_DIR } from './service.ts'
+import { installAutostart, installService, SYSTEM_UNIT_DIR } from './service.ts'
 import { defaultStateDir, StateStore } from './state.ts'
 import { closeSync, openSync, readSync, statSync } from 'node:fs'
 import { parseJoinTicket, type JoinTicket } from '@helpline/sdk'
@@ -32,6 +32,8 @@ export async function main(argv: string[]): Promise<number> {
         platform: { type: 'string' },
         'unit-dir': { type: 'string' },
         ui: { type: 'string', default: 'auto' },
+        'autostart-dir': { type: 'string' },
+        'if-saved': { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
     })
@@ -47,7 +49,12 @@ export async function main(argv: string[]): Promise<number> {
   let [command, numberArg] = positionals
   if (command === '__sysinfo') return printSystemInfo()
   if (!values.help && command === 'install-service') {
-    return installServiceCommand(t, values['state-dir'] ?? defaultStateDir(), values['unit-dir'], values.lang, values.platform)
+    const stateDir = values['state-dir'] ?? defaultStateDir()
+    // Root: a system service that rejoins at boot. Anyone else: rejoin when they log in to their desktop.
+    if (values['autostart-dir'] !== undefined || (process.getuid?.() !== 0 && values['unit-dir'] === undefined)) {
+      return installAutostartCommand(t, stateDir, values['autostart-dir'], values.lang, values.platform)
+    }
+    return installServiceCommand(t, stateDir, values['unit-dir'], values.lang, values.platform)
   }
   if (!values.help && command === 'window') return windowCommand(t, new StateStore(values['state-dir'] ?? defaultStateDir()))
   // Started with nothing to do (double-clicked): the join ticket the download carries says which session.
@@ -78,6 +85,8 @@ export async function main(argv: string[]): Promise<number> {
     return EXIT.usage
   }
   const store = new StateStore(values['state-dir'] ?? defaultStateDir())
+  // The autostart entry runs at every login: with no session saved there is nothing to do, quietly.
+  if (command === 'rejoin' && values['if-saved'] && !store.load()) return EXIT.ok
   let number: string | undefined
   if (command === 'join') {
     number = (numberArg ?? '').replace(/\s+/g, '')
@@ -173,6 +182,19 @@ async function windowCommand(t: Translate, store: StateStore): Promise<number> {
   const opened = await openBrowser(url)
   print(t(opened ? 'windowOpened' : 'windowAddress', { url }))
   return EXIT.ok
+}
+
+/** Writes the desktop autostart entry that rejoins the saved session when the customer logs in again. */
+function installAutostartCommand(t: Translate, stateDir: string, autostartDir: string | undefined, lang: string | undefined, platform: string | undefined): number {
+  const dir = resolve(stateDir)
+  try {
+    const path = installAutostart({ stateDir: dir, autostartDir, lang, platform })
+    print(t('autostartWritten', { path, dir }))
+    return EXIT.ok
+  } catch (err) {
+    print(t('autostartFailed', { reason: (err as Error).message }), 'stderr')
+    return 1
+  }
 }
 
 /** Writes the systemd unit that rejoins the saved session at boot, and enables it; says what it did. */

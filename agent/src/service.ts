@@ -1,5 +1,6 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
+import { homedir } from 'node:os'
 import { execProgram, type ExecFn } from './platform/exec.ts'
 import { selfCommand } from './self.ts'
 
@@ -121,4 +122,88 @@ export function readInstalledUnit(unitDir = SYSTEM_UNIT_DIR): string | undefined
   } catch {
     return undefined
   }
+}
+
+/**
+ * The desktop side of coming back after a restart: an XDG autostart entry, so that when the
+ * customer logs in again the agent rejoins the saved session and opens the customer window on
+ * "You are back in your support session". It runs as the customer (no root needed) and only
+ * rejoins when a session is saved (`--if-saved`), so it costs nothing between sessions.
+ */
+export const DESKTOP_ENTRY_NAME = 'helpline-agent.desktop'
+
+/** Where autostart entries of this user live: $XDG_CONFIG_HOME/autostart, else ~/.config/autostart. */
+export function defaultAutostartDir(env: Record<string, string | undefined> = process.env): string {
+  return join(env.XDG_CONFIG_HOME || join(env.HOME || homedir(), '.config'), 'autostart')
+}
+
+/**
+ * One argument of a desktop entry's Exec key: quoted when it holds anything but plain characters,
+ * with `"`, `` ` ``, `$` and `\` escaped inside the quotes, then every `\` doubled (the value is a
+ * string, whose own escapes come first), and `%` doubled (field codes). Control characters are refused.
+ */
+export function desktopExecWord(word: string): string {
+  if (/[\u0000-\u001f\u007f]/.test(word)) throw new Error('A path or argument has a control character')
+  const fields = word.replaceAll('%', '%%')
+  if (/^[A-Za-z0-9_@+=:,./-]+$/.test(fields)) return fields
+  const quoted = `"${fields.replace(/(["`$\\])/g, '\\$1')}"`
+  return quoted.replaceAll('\\', '\\\\')
+}
+
+/** The words of a desktop entry's Exec line, read back (for a check and for tests). */
+export function desktopExecWords(exec: string): string[] {
+  const value = exec.replace(/\\\\/g, '\\')
+  return [...value.matchAll(/"((?:[^"\\]|\\.)*)"|(\S+)/g)].map((m) => (m[1] !== undefined ? m[1].replace(/\\(.)/g, '$1') : m[2]!).replaceAll('%%', '%'))
+}
+
+export function renderDesktopEntry(options: UnitOptions): string {
+  const args = ['rejoin', '--if-saved', '--ui', 'browser', '--state-dir', resolve(options.stateDir)]
+  if (options.lang) args.push('--lang', options.lang)
+  if (options.platform) args.push('--platform', options.platform)
+  const self = (options.self ?? selfCommand)(args)
+  return [
+    '[Desktop Entry]',
+    'Type=Application',
+    'Name=Helpline support',
+    'Name[ja]=Helpline サポート',
+    'Comment=Rejoins your support session after a restart',
+    'Comment[ja]=再起動後にサポートセッションへ戻ります',
+    `Exec=${[self.command, ...self.args].map(desktopExecWord).join(' ')}`,
+    'Terminal=false',
+    'NoDisplay=true',
+    'X-GNOME-Autostart-enabled=true',
+    '',
+  ].join('\n')
+}
+
+/** Writes the autostart entry (atomically, 0644 in the user's own folder). */
+export function installAutostart(options: UnitOptions & { autostartDir?: string | undefined }): string {
+  const dir = resolve(options.autostartDir ?? defaultAutostartDir())
+  mkdirSync(dir, { recursive: true })
+  const path = join(dir, DESKTOP_ENTRY_NAME)
+  const tmp = `${path}.${process.pid}.tmp`
+  writeFileSync(tmp, renderDesktopEntry(options), { mode: 0o644 })
+  renameSync(tmp, path)
+  return path
+}
+
+/** The state folder an installed autostart entry rejoins from, if there is one. */
+export function autostartStateDir(autostartDir = defaultAutostartDir()): string | undefined {
+  try {
+    const text = readFileSync(join(autostartDir, DESKTOP_ENTRY_NAME), 'utf8')
+    const exec = text.split('\n').find((l) => l.startsWith('Exec='))
+    if (!exec) return undefined
+    const words = desktopExecWords(exec.slice('Exec='.length))
+    const at = words.indexOf('--state-dir')
+    return at >= 0 ? words[at + 1] : undefined
+  } catch {
+    return undefined
+  }
+}
+
+/** The desktop autostart entry, when it rejoins from `stateDir`: what the customer is told about coming back. */
+export function desktopAutostart(stateDir: string, autostartDir?: string): { ok: true; detail: string } | undefined {
+  const dir = autostartStateDir(autostartDir)
+  if (!dir || resolve(dir) !== resolve(stateDir)) return undefined
+  return { ok: true, detail: `the desktop autostart entry ${DESKTOP_ENTRY_NAME}, when you log in again` }
 }

@@ -19,7 +19,7 @@ export const Config = Type.Object({
   DATA_DIR: Type.String({ minLength: 1, default: './data' }),
   /**
    * How long a new connection to PostgreSQL may take before the request that needed it answers
-   * 503 (docs/security-notes/outage.md).
+   * 503 (docs/security/outage.md).
    */
   DATABASE_CONNECT_TIMEOUT_SECONDS: Type.Integer({ minimum: 1, maximum: 300, default: 5 }),
   /**

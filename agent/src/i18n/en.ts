@@ -4,9 +4,11 @@
  */
 export const en = {
   usage: [
-    'Usage: helpline-agent join 123-456-789 --server http://host:3000 [--state-dir DIR] [--approve ask|all|none] [--lang en|ja]',
+    'Usage: helpline-agent                        (a download from a join page: joins its session after you confirm)',
+    '       helpline-agent join 123-456-789 --server http://host:3000 [--state-dir DIR] [--approve ask|all|none] [--lang en|ja] [--ui browser|terminal|auto]',
     '       helpline-agent rejoin [--state-dir DIR]   (rejoin the saved session, e.g. after a restart)',
-    '       helpline-agent install-service [--state-dir DIR] [--unit-dir DIR]   (as root: come back by itself after a restart)',
+    '       helpline-agent window [--state-dir DIR]   (open the running agent’s support window again)',
+    '       helpline-agent install-service [--state-dir DIR] [--unit-dir DIR | --autostart-dir DIR]   (come back by itself after a restart: as root a service, otherwise when you log in)',
   ].join('\n'),
   badNumber: '"{number}" is not a session number. It has 9 digits, like 123-456-789.',
   badServer: '"{server}" is not a server address. Use the address your support representative gave you, like http://support.example.com:3000.',
@@ -124,7 +126,7 @@ export const en = {
   stopped: 'The agent stopped. Run “helpline-agent rejoin” to continue this session.',
   error: 'Error: {reason}',
   win_title: 'Helpline support',
-  win_title_org: '{org} support',
+  win_title_org: '{org} — remote support',
   win_helping: '{csr} is helping you (session {number}).',
   win_phase_confirm: 'Not connected yet',
   win_phase_connecting: 'Connecting…',
@@ -169,6 +171,8 @@ export const en = {
   noTicket: 'This app does not say which session to join. Open the link your support representative sent you and download the app from there, or run: helpline-agent join 123-456-789 --server ADDRESS',
   nobodyToAsk: '[agent] Nobody can answer your requests on this computer right now: the agent runs without a window or terminal here (for example as a service after a restart). Requests wait until someone at the computer runs “helpline-agent window” (as the same user as the agent) and answers them.',
   noWindow: 'No support window is open for the agent whose state is in {dir}.',
+  autostartWritten: 'Wrote {path}: when you log in, the agent rejoins the support session saved in {dir} and opens your support window.',
+  autostartFailed: 'Could not write the autostart entry: {reason}',
 } as const
 
 export type MessageKey = keyof typeof en

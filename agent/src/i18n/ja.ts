@@ -3,9 +3,11 @@ import type { MessageKey } from './en.ts'
 /** The Japanese catalogue: the same keys and placeholders as en.ts. */
 export const ja: Record<MessageKey, string> = {
   usage: [
-    '使い方: helpline-agent join 123-456-789 --server http://host:3000 [--state-dir DIR] [--approve ask|all|none] [--lang en|ja]',
+    '使い方: helpline-agent                        (参加ページからダウンロードしたもの: 確認後にそのセッションへ参加します)',
+    '        helpline-agent join 123-456-789 --server http://host:3000 [--state-dir DIR] [--approve ask|all|none] [--lang en|ja] [--ui browser|terminal|auto]',
     '        helpline-agent rejoin [--state-dir DIR]   (再起動後などに、保存したセッションに再接続します)',
-    '        helpline-agent install-service [--state-dir DIR] [--unit-dir DIR]   (root で実行: 再起動後に自動で戻るようにします)',
+    '        helpline-agent window [--state-dir DIR]   (動作中のエージェントのサポートウィンドウをもう一度開きます)',
+    '        helpline-agent install-service [--state-dir DIR] [--unit-dir DIR | --autostart-dir DIR]   (再起動後に自動で戻るようにします: root ならサービス、それ以外はログイン時)',
   ].join('\n'),
   badNumber: '「{number}」はセッション番号ではありません。番号は 123-456-789 のような 9 桁です。',
   badServer: '「{server}」はサーバーのアドレスではありません。サポート担当者から伝えられたアドレス(例: http://support.example.com:3000)を指定してください。',
@@ -123,7 +125,7 @@ export const ja: Record<MessageKey, string> = {
   stopped: 'エージェントを停止しました。このセッションを続けるには「helpline-agent rejoin」を実行してください。',
   error: 'エラー: {reason}',
   win_title: 'Helpline サポート',
-  win_title_org: '{org} サポート',
+  win_title_org: '{org} リモートサポート',
   win_helping: '{csr} がサポートしています（セッション {number}）。',
   win_phase_confirm: '未接続',
   win_phase_connecting: '接続中…',
@@ -168,4 +170,6 @@ export const ja: Record<MessageKey, string> = {
   noTicket: 'このアプリには参加するセッションの情報がありません。サポート担当者から届いたリンクを開いてそこからアプリをダウンロードするか、次を実行してください: helpline-agent join 123-456-789 --server アドレス',
   nobodyToAsk: '[エージェント] このコンピューターでは現在、依頼に回答できる人がいません。エージェントはウィンドウやターミナルのない状態で動作しています（再起動後にサービスとして動作している場合など）。コンピューターの前にいる人が（エージェントと同じユーザーで）「helpline-agent window」を実行して回答するまで、依頼は待機します。',
   noWindow: '{dir} に状態を保存しているエージェントのサポートウィンドウは開いていません。',
+  autostartWritten: '{path} を書き込みました。ログインすると、エージェントが {dir} に保存されたサポートセッションに戻り、サポートウィンドウを開きます。',
+  autostartFailed: '自動起動の設定を書き込めませんでした: {reason}',
 }

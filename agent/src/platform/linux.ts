@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process'
 import { hostname, userInfo } from 'node:os'
 import { resolve } from 'node:path'
 import si from 'systeminformation'
-import { readInstalledUnit, SYSTEM_UNIT_DIR, UNIT_NAME, unitStateDir } from '../service.ts'
+import { desktopAutostart, readInstalledUnit, SYSTEM_UNIT_DIR, UNIT_NAME, unitStateDir } from '../service.ts'
 import { collectSystemInfo } from '../sysinfo/collect.ts'
 import type { SystemInfoCategory } from '../sysinfo/types.ts'
 import { execProgram, type ExecFn, type SpawnFn } from './exec.ts'
@@ -17,6 +17,8 @@ export interface LinuxPlatformOptions {
   spawnFn?: SpawnFn
   /** Where the systemd unit of `install-service` is looked for. */
   unitDir?: string
+  /** Where the desktop autostart entry is looked for (default: the user's). */
+  autostartDir?: string
 }
 
 /** The real computer, read through systeminformation and its own programs. */
@@ -47,7 +49,12 @@ export function createLinuxPlatform(exec: ExecFn = execProgram, options: LinuxPl
     },
     async ensureAutostart(stateDir): Promise<Autostart> {
       const unit = readInstalledUnit(unitDir)
-      if (!unit) return { ok: false, detail: `it is not installed as a service (${UNIT_NAME}); “sudo helpline-agent install-service” does that` }
+      if (!unit) {
+        // A customer's own desktop: the autostart entry brings the agent back when they log in again.
+        const desktop = desktopAutostart(stateDir, options.autostartDir)
+        if (desktop) return desktop
+        return { ok: false, detail: `it is not set to start again (“helpline-agent install-service” does that: as root a service, otherwise when you log in)` }
+      }
       const dir = unitStateDir(unit)
       if (!dir || resolve(dir) !== resolve(stateDir)) {
         return { ok: false, detail: `the installed service rejoins from ${dir ?? '?'}, not from this agent’s ${resolve(stateDir)}` }

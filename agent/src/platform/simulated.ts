@@ -5,6 +5,7 @@ import { CATEGORY_IDS, CATEGORY_TITLES } from '../sysinfo/types.ts'
 import type { ExecFn } from './exec.ts'
 import type { Credentials, LogonOutcome, PlatformAdapter } from './index.ts'
 import { BAD_CREDENTIALS } from './linux-logon.ts'
+import { desktopAutostart } from '../service.ts'
 
 /** Programs do not run on the simulated computer; runners that need one get this answer. */
 const refuse: ExecFn = async (file) => ({ code: 127, stdout: '', stderr: `${file}: not available on the simulated computer` })
@@ -44,7 +45,10 @@ export function createSimulatedPlatform(exec: ExecFn = refuse, env: Record<strin
     async logon(credentials) {
       return simulatedLogon(credentials, env)
     },
-    async ensureAutostart() {
+    async ensureAutostart(stateDir) {
+      // A simulated desktop comes back through the same autostart entry as a real one.
+      const desktop = desktopAutostart(stateDir)
+      if (desktop) return desktop
       return { ok: true, detail: 'the simulated computer: the program that started the agent starts it again when it exits with code 10' }
     },
     async reboot() {

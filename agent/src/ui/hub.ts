@@ -79,7 +79,8 @@ export class UiHub implements CustomerUi {
     const prompt = this.terminal.ask(lines, again)
     if (!this.window || !meta) return prompt
     const window = this.window
-    window.addConsent({ id: meta.id, title: meta.title, lines: lines.filter((l) => l.trim() !== '' && !/^─+$/.test(l)), expiresAt: meta.expiresAt })
+    // The window shows what the terminal shows, less its rule and its "type y or n" line (the last one).
+    window.addConsent({ id: meta.id, title: meta.title, lines: lines.slice(0, -1).filter((l) => l.trim() !== '' && !/^─+$/.test(l)), expiresAt: meta.expiresAt })
     let settle!: (approved: boolean | undefined) => void
     const answer = new Promise<boolean | undefined>((resolve) => (settle = resolve))
     let done = false

@@ -115,8 +115,12 @@ export class WindowServer {
 
   async close() {
     for (const wake of [...this.waiting]) wake()
-    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()))
-    this.server?.closeAllConnections()
+    const server = this.server
+    if (!server) return
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()))
+    // Held long-polls and a browser's keep-alive connections would hold the close up.
+    server.closeAllConnections()
+    await closed
   }
 
   // ── What the agent tells the window ──────────────────────────────────────────────────────

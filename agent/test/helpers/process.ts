@@ -20,10 +20,12 @@ export interface Running {
 
 /** Starts the agent; it is killed when the test ends if it is still running. */
 export function startAgent(t: { teardown(fn: () => unknown): void }, args: string[], env: Record<string, string> = {}): Running {
-  const child = spawn(process.execPath, [agentBin, ...args], {
-    env: { ...process.env, LC_ALL: '', LC_MESSAGES: '', LANG: 'en_US.UTF-8', ...env },
-    stdio: ['pipe', 'pipe', 'pipe'],
-  })
+  return startProgram(t, process.execPath, [agentBin, ...args], { ...process.env, LC_ALL: '', LC_MESSAGES: '', LANG: 'en_US.UTF-8', ...env })
+}
+
+/** Starts any program as the agent is started (a built one-file agent), with exactly `env`. */
+export function startProgram(t: { teardown(fn: () => unknown): void }, command: string, args: string[], env: NodeJS.ProcessEnv, cwd?: string): Running {
+  const child = spawn(command, args, { env, stdio: ['pipe', 'pipe', 'pipe'], ...(cwd ? { cwd } : {}) })
   let out = ''
   const stdout: Buffer[] = []
   child.stdout.on('data', (d: Buffer) => {

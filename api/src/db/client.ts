@@ -131,7 +131,7 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
   const db = drizzlePglite(client, { schema }) as unknown as Db
   if (options.migrate !== false) await migratePglite(drizzlePglite(client), { migrationsFolder })
   // Applied for parity with PostgreSQL; the embedded engine runs each statement on this process's
-  // own thread and cannot interrupt it, so in practice it bounds nothing there (docs/security-notes/outage.md).
+  // own thread and cannot interrupt it, so in practice it bounds nothing there (docs/security/outage.md).
   await client.exec(`set statement_timeout = ${Math.trunc(statementTimeoutMs)}`)
   return {
     db,

@@ -84,6 +84,8 @@ t.test('the list, the files as built, and the join page’s downloads', async (t
   t.equal(sha256(ticketed.rawPayload), node.sha256, '… whose sha256 is the one the join page lists')
   t.equal(ticketed.headers.etag, `"${node.sha256}"`)
   t.equal(Number(ticketed.headers['content-length']), node.size)
+  const cached = await h.inject({ url: `/api/v1/join/${session!.number}/downloads/helpline-agent.mjs`, headers: { host: 'help.test:8080', 'if-none-match': `"${node.sha256}"` } })
+  t.equal(cached.statusCode, 304, 'a ticketed file the client has is not sent again')
   t.same(
     parseJoinTicket(ticketed.rawPayload.subarray(-4096).toString('latin1')),
     { server: 'http://help.test:8080', number: session!.number, org: 'Acme Support', csr: 'Site admin' },
@@ -129,6 +131,8 @@ t.test('wrong, ended and malformed numbers; rate limits', async (t) => {
   }
   t.equal(last, 429, 'one number tried too often is refused for a while')
   t.ok(Number(retryAfter) > 0, 'with Retry-After')
+  const file = await h.inject({ url: '/api/v1/join/555-555-555/downloads/helpline-agent.mjs' })
+  t.equal(file.statusCode, 429, 'its downloads too: they would tell a guesser the number is right')
 })
 
 t.test('nothing built, or built for another version: said, not offered', async (t) => {
