@@ -32,7 +32,7 @@ export class AgentProcess {
   }
 
   /** Waits until the agent's terminal shows `text`. */
-  async waitFor(text: string, ms = 15_000) {
+  async waitFor(text: string, ms = 60_000) {
     const deadline = Date.now() + ms
     while (!this.output.includes(text)) {
       if (Date.now() > deadline) throw new Error(`the agent did not print ${JSON.stringify(text)}; it printed:\n${this.output}`)
