@@ -3,6 +3,8 @@
 // meta-test over what the suite exercised, and prints `N passed, N failed`.
 // TEST_DATABASE_URL=postgres://… runs the same suite against a real PostgreSQL.
 // Arguments (test files) run just those files, without the meta-test.
+// TEST_BROWSER=0 leaves out the console's browser tests (admin/test/*.browser.test.ts): CI runs
+// them in the PGlite pass only, since what they check lives in the browser, not in the database.
 import { spawn } from 'node:child_process'
 import { rmSync } from 'node:fs'
 
@@ -32,7 +34,8 @@ function run(args) {
 }
 
 const files = process.argv.slice(2)
-const suite = await run(files)
+const excludes = process.env.TEST_BROWSER === '0' ? ['--exclude=admin/test/**/*.browser.test.ts'] : []
+const suite = await run(files.length ? files : excludes)
 const meta = files.length ? { pass: 0, fail: 0 } : await run(['api/test/meta/contract-coverage.meta.ts'])
 const passed = suite.pass + meta.pass
 const failed = suite.fail + meta.fail
