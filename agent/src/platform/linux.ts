@@ -88,7 +88,7 @@ export function createLinuxPlatform(exec: ExecFn = execProgram, options: LinuxPl
  * Reads the system information in a child process running as that user (this agent started
  * again with its hidden `__sysinfo` command), so it sees what they see.
  */
-function collectAs(runAs: RunAs, spawnFn: SpawnFn): Promise<SystemInfoCategory[]> {
+export function collectAs(runAs: RunAs, spawnFn: SpawnFn): Promise<SystemInfoCategory[]> {
   return new Promise((resolvePromise, reject) => {
     const self = selfCommand(['__sysinfo'])
     const child = spawnFn(self.command, self.args, {
@@ -121,7 +121,7 @@ function collectAs(runAs: RunAs, spawnFn: SpawnFn): Promise<SystemInfoCategory[]
   })
 }
 
-function safeUsername(): string {
+export function safeUsername(): string {
   try {
     return userInfo().username
   } catch {
