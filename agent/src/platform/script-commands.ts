@@ -190,16 +190,16 @@ export class WindowsOutputDecoder {
     if (!this.decoder) {
       const ascii = chunk.every((b) => b < 0x80)
       if (ascii && !final) return new TextDecoder('utf-8').decode(chunk)
-      this.decoder = new TextDecoder(looksUtf8(chunk) ? 'utf-8' : this.codePageLabel)
+      this.decoder = new TextDecoder(looksUtf8(chunk, final) ? 'utf-8' : this.codePageLabel)
     }
     return this.decoder.decode(chunk, { stream: !final })
   }
 }
 
-/** Valid UTF-8, allowing a character cut at the end of the chunk. */
-function looksUtf8(bytes: Uint8Array): boolean {
+/** Valid UTF-8, allowing a character cut at the end of the chunk unless it is the last. */
+function looksUtf8(bytes: Uint8Array, final: boolean): boolean {
   try {
-    new TextDecoder('utf-8', { fatal: true }).decode(bytes, { stream: true })
+    new TextDecoder('utf-8', { fatal: true }).decode(bytes, { stream: !final })
     return true
   } catch {
     return false
