@@ -310,7 +310,7 @@ t.test('macOS: interpreters, restart, launchd autostart, logon (argv only)', asy
     await child.write('stderr', encode('Password:'))
     await new Promise((r) => child.stdin.once('data', r))
     await new Promise((r) => setImmediate(r))
-    await child.write('stdout', encode(child.input === 'right\n' ? 'admin\r\n' : 'su: Sorry\r\n'))
+    await child.write('stdout', encode(child.input === 'right\n' ? '\r\nadmin\r\n' : '\r\nsu: Sorry\r\n'))
     await child.finish(child.input === 'right\n' ? 0 : 1)
   })
   const mac = createDarwinPlatform(dscl.exec, { uid: () => 0, spawnFn: su.spawnFn })
