@@ -9,6 +9,7 @@ export const en = {
     '       helpline-agent rejoin [--state-dir DIR]   (rejoin the saved session, e.g. after a restart)',
     '       helpline-agent window [--state-dir DIR]   (open the running agent’s support window again)',
     '       helpline-agent install-service [--state-dir DIR] [--unit-dir DIR | --autostart-dir DIR]   (come back by itself after a restart: as root a service, otherwise when you log in)',
+    '       helpline-agent --version [--version-file FILE]   (this agent’s version)',
   ].join('\n'),
   badNumber: '"{number}" is not a session number. It has 9 digits, like 123-456-789.',
   badServer: '"{server}" is not a server address. Use the address your support representative gave you, like http://support.example.com:3000.',

@@ -8,6 +8,7 @@ export const ja: Record<MessageKey, string> = {
     '        helpline-agent rejoin [--state-dir DIR]   (再起動後などに、保存したセッションに再接続します)',
     '        helpline-agent window [--state-dir DIR]   (動作中のエージェントのサポートウィンドウをもう一度開きます)',
     '        helpline-agent install-service [--state-dir DIR] [--unit-dir DIR | --autostart-dir DIR]   (再起動後に自動で戻るようにします: root ならサービス、それ以外はログイン時)',
+    '        helpline-agent --version [--version-file FILE]   (このエージェントのバージョン)',
   ].join('\n'),
   badNumber: '「{number}」はセッション番号ではありません。番号は 123-456-789 のような 9 桁です。',
   badServer: '「{server}」はサーバーのアドレスではありません。サポート担当者から伝えられたアドレス(例: http://support.example.com:3000)を指定してください。',
