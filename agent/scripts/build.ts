@@ -19,14 +19,12 @@ import { fileURLToPath } from 'node:url'
 import { build, type BuildOptions } from 'esbuild'
 import { inject } from 'postject'
 import pkg from '../package.json' with { type: 'json' }
-import { WINDOWS_EXE, windowsNode } from './windows-exe.ts'
+import { SEA_FUSE, WINDOWS_EXE, windowsNode } from './windows-exe.ts'
 
 const root = dirname(dirname(fileURLToPath(import.meta.url)))
 const dist = join(root, 'dist')
 const downloads = join(dist, 'downloads')
 const seaDir = join(dist, 'sea')
-/** Postject's fuse for Node's single-executable applications (Node's documentation names it). */
-const SEA_FUSE = 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2'
 
 export interface Artifact {
   platform: 'linux' | 'windows' | 'macos' | 'any'

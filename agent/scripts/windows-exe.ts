@@ -90,3 +90,21 @@ export function readTarFile(tar: Uint8Array, wanted: string): Buffer | undefined
   }
   return undefined
 }
+
+/** Postject's fuse for Node's single-executable applications (Node's documentation names it). */
+export const SEA_FUSE = 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2'
+
+/**
+ * What makes node.exe a Helpline agent, checked without running it: a PE file (MZ … PE\0\0), a
+ * NODE_SEA_BLOB resource (PE resource names are UTF-16LE) and the sentinel fuse flipped to 1 by
+ * postject. Returns the problems, none when all is there.
+ */
+export function seaExeProblems(exe: Uint8Array): string[] {
+  const bytes = Buffer.from(exe.buffer, exe.byteOffset, exe.byteLength)
+  const problems: string[] = []
+  const peOffset = bytes.length > 0x40 ? bytes.readUInt32LE(0x3c) : 0
+  if (bytes.toString('latin1', 0, 2) !== 'MZ' || bytes.toString('latin1', peOffset, peOffset + 4) !== 'PE\0\0') problems.push('not a Windows PE executable')
+  if (!bytes.includes(Buffer.from('NODE_SEA_BLOB', 'utf16le'))) problems.push('no NODE_SEA_BLOB resource')
+  if (!bytes.includes(Buffer.from(`${SEA_FUSE}:1`, 'latin1'))) problems.push('the single-executable fuse is not set (postject did not inject)')
+  return problems
+}
