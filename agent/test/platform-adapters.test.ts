@@ -9,6 +9,7 @@ import { NOT_PERMITTED } from '../src/platform/linux-logon.ts'
 import { cmdCommandLine, codePageEncoding, darwinLaunch, parseChcp, windowsLaunch, WindowsOutputDecoder } from '../src/platform/script-commands.ts'
 import { createWindowsPlatform, LOGON_SCRIPT, RESTART_REASON, TASK_NAME, windowsArg } from '../src/platform/windows.ts'
 import { createDarwinPlatform, LAUNCHD_LABEL } from '../src/platform/darwin.ts'
+import { software, WINDOWS_PROGRAMS_SCRIPT } from '../src/sysinfo/collect.ts'
 import { executeScript, RUN_DIR_PREFIX, type ExecuteOptions, type ScriptFileToWrite } from '../src/runners/script-exec.ts'
 import { fakeSpawn, type FakeChild } from './helpers/fake-spawn.ts'
 
@@ -318,4 +319,22 @@ t.test('macOS: interpreters, restart, launchd autostart, logon (argv only)', asy
   t.same(dscl.calls[0]?.args, ['.', '-read', '/Users/admin', 'UniqueID', 'PrimaryGroupID', 'NFSHomeDirectory', 'UserShell'])
   t.same([su.calls[0]?.command, su.calls[0]?.args], ['/usr/bin/script', ['-q', '/dev/null', '/usr/bin/su', 'admin', '-c', 'id -un']])
   t.equal(su.calls[0]?.options.uid, 4294967294, 'as nobody, so su asks for the password')
+})
+
+t.test('installed programs: the Uninstall keys on Windows, system_profiler on macOS (argv only)', async (t) => {
+  const win = fakeExec({ 'powershell.exe': { stdout: 'Zeta App\t2.0\t\r\n7-Zip 23.01 (x64)\t23.01\t\r\nOld Tool\t1.0\tx86\r\n' } })
+  const programs = await software(win.exec, 'win32')
+  t.same(win.calls[0]?.args.slice(0, 4), ['-NoLogo', '-NoProfile', '-NonInteractive', '-Command'])
+  t.equal(win.calls[0]?.args[4], WINDOWS_PROGRAMS_SCRIPT)
+  t.match(WINDOWS_PROGRAMS_SCRIPT, /WOW6432Node/)
+  t.same(programs.tables[0]?.rows, [['7-Zip 23.01 (x64)', '23.01', ''], ['Old Tool', '1.0', 'x86'], ['Zeta App', '2.0', '']])
+  t.equal(win.calls.length, 1, 'no Linux package manager is asked on Windows')
+
+  const mac = fakeExec({ '/usr/sbin/system_profiler': { stdout: JSON.stringify({ SPApplicationsDataType: [{ _name: 'Safari', version: '17.0', arch_kind: 'arch_arm_i64' }] }) } })
+  const apps = await software(mac.exec, 'darwin')
+  t.same(mac.calls[0]?.args, ['SPApplicationsDataType', '-json', '-detailLevel', 'mini'])
+  t.same(apps.tables[0]?.rows, [['Safari', '17.0', 'arch_arm_i64']])
+
+  const none = fakeExec({ 'powershell.exe': { code: 1, stderr: 'blocked by policy' } })
+  await t.rejects(software(none.exec, 'win32'), /Windows installed programs failed \(blocked by policy\)/, 'unavailable, with the reason')
 })
