@@ -1,13 +1,12 @@
 import { spawn } from 'node:child_process'
 import { mkdirSync, renameSync, writeFileSync, existsSync, readFileSync } from 'node:fs'
-import { homedir, hostname } from 'node:os'
+import { homedir } from 'node:os'
 import { join, resolve } from 'node:path'
-import si from 'systeminformation'
 import { selfCommand } from '../self.ts'
 import { collectSystemInfo } from '../sysinfo/collect.ts'
 import { execProgram, type ExecFn, type SpawnFn } from './exec.ts'
-import type { Autostart, PlatformAdapter, PlatformDetails, RunAs, UserAccount } from './index.ts'
-import { collectAs, safeUsername } from './linux.ts'
+import type { Autostart, PlatformAdapter, RunAs, UserAccount } from './index.ts'
+import { collectAs, describeComputer, safeUsername } from './linux.ts'
 import { linuxLogon, type SuInPty } from './linux-logon.ts'
 import type { ScriptCommand } from './script-commands.ts'
 
@@ -91,17 +90,7 @@ export function createDarwinPlatform(exec: ExecFn = execProgram, options: Darwin
   return {
     name: 'darwin',
     exec,
-    async details(): Promise<PlatformDetails> {
-      const os = await si.osInfo().catch(() => undefined)
-      return {
-        os: 'darwin',
-        osVersion: os ? [os.distro, os.release].filter(Boolean).join(' ') : 'macOS',
-        arch: process.arch,
-        hostname: os?.hostname || hostname(),
-        ...(os?.kernel ? { kernel: os.kernel } : {}),
-        username: safeUsername(),
-      }
-    },
+    details: () => describeComputer('darwin', 'macOS'),
     collectSystemInfo(runAs?: RunAs) {
       if (runAs) return collectAs(runAs, spawnFn)
       return collectSystemInfo({ exec, env: process.env })

@@ -28,17 +28,7 @@ export function createLinuxPlatform(exec: ExecFn = execProgram, options: LinuxPl
   return {
     name: 'linux',
     exec,
-    async details(): Promise<PlatformDetails> {
-      const os = await si.osInfo().catch(() => undefined)
-      return {
-        os: process.platform,
-        osVersion: os ? [os.distro, os.release].filter(Boolean).join(' ') : process.platform,
-        arch: process.arch,
-        hostname: os?.hostname || hostname(),
-        ...(os?.kernel ? { kernel: os.kernel } : {}),
-        username: safeUsername(),
-      }
-    },
+    details: () => describeComputer(process.platform, process.platform),
     collectSystemInfo(runAs?: RunAs) {
       if (runAs) return collectAs(runAs, spawnFn)
       return collectSystemInfo({ exec: this.exec, env: process.env })
@@ -119,6 +109,19 @@ export function collectAs(runAs: RunAs, spawnFn: SpawnFn): Promise<SystemInfoCat
       }
     })
   })
+}
+
+/** What the server is told at join, read by systeminformation; `fallback` names the OS when it cannot be read. */
+export async function describeComputer(os: string, fallback: string): Promise<PlatformDetails> {
+  const info = await si.osInfo().catch(() => undefined)
+  return {
+    os,
+    osVersion: info ? [info.distro, info.release].filter(Boolean).join(' ') : fallback,
+    arch: process.arch,
+    hostname: info?.hostname || hostname(),
+    ...(info?.kernel ? { kernel: info.kernel } : {}),
+    username: safeUsername(),
+  }
 }
 
 export function safeUsername(): string {

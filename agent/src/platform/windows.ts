@@ -1,13 +1,11 @@
 import { spawn } from 'node:child_process'
-import { hostname, userInfo } from 'node:os'
 import { resolve } from 'node:path'
-import si from 'systeminformation'
 import { selfCommand } from '../self.ts'
 import { collectSystemInfo } from '../sysinfo/collect.ts'
 import { execProgram, type ExecFn, type SpawnFn } from './exec.ts'
-import type { Autostart, Credentials, LogonOutcome, PlatformAdapter, PlatformDetails } from './index.ts'
+import type { Autostart, Credentials, LogonOutcome, PlatformAdapter } from './index.ts'
 import { BAD_CREDENTIALS } from './linux-logon.ts'
-import { safeUsername } from './linux.ts'
+import { describeComputer, safeUsername } from './linux.ts'
 import { codePageEncoding, parseChcp, type ScriptCommand } from './script-commands.ts'
 
 /**
@@ -134,17 +132,7 @@ export function createWindowsPlatform(exec: ExecFn = execProgram, options: Windo
   return {
     name: 'windows',
     exec,
-    async details(): Promise<PlatformDetails> {
-      const os = await si.osInfo().catch(() => undefined)
-      return {
-        os: 'win32',
-        osVersion: os ? [os.distro, os.release].filter(Boolean).join(' ') : 'Windows',
-        arch: process.arch,
-        hostname: os?.hostname || hostname(),
-        ...(os?.kernel ? { kernel: os.kernel } : {}),
-        username: safeUsername(),
-      }
-    },
+    details: () => describeComputer('win32', 'Windows'),
     // No "as another user" child on Windows: logon checks the password but does not switch (runAs undefined).
     collectSystemInfo: () => collectSystemInfo({ exec, env }),
     ownUsername: safeUsername,
