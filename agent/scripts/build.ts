@@ -124,7 +124,10 @@ async function windowsExecutable(): Promise<string | undefined> {
     rmSync(join(downloads, WINDOWS_EXE), { force: true })
     return undefined
   }
-  return seaExecutable(WINDOWS_EXE, node, process.platform === 'win32' && process.arch === 'x64')
+  const started = Date.now()
+  const fileName = await seaExecutable(WINDOWS_EXE, node, process.platform === 'win32' && process.arch === 'x64')
+  console.log(`agent build: ${WINDOWS_EXE} ready in ${((Date.now() - started) / 1000).toFixed(1)} s (node.exe ${node})`)
+  return fileName
 }
 
 async function main() {

@@ -54,6 +54,10 @@ export async function main(argv: string[]): Promise<number> {
   if (values.version) return printVersion(values['version-file'])
   if (!values.help && command === 'install-service') {
     const stateDir = values['state-dir'] ?? defaultStateDir()
+    // Windows and macOS: their own autostart (a Scheduled Task, a launchd job), as a restart makes it.
+    if ((process.platform === 'win32' || process.platform === 'darwin') && values['unit-dir'] === undefined && values['autostart-dir'] === undefined) {
+      return platformAutostartCommand(t, stateDir, values.platform)
+    }
     // Root: a system service that rejoins at boot. Anyone else: rejoin when they log in to their desktop.
     if (values['autostart-dir'] !== undefined || (process.getuid?.() !== 0 && values['unit-dir'] === undefined)) {
       return installAutostartCommand(t, stateDir, values['autostart-dir'], values.lang, values.platform)
@@ -199,6 +203,14 @@ function installAutostartCommand(t: Translate, stateDir: string, autostartDir: s
     print(t('autostartFailed', { reason: (err as Error).message }), 'stderr')
     return 1
   }
+}
+
+/** Windows and macOS: the platform adapter's autostart for this state folder, and what it did. */
+async function platformAutostartCommand(t: Translate, stateDir: string, platform: string | undefined): Promise<number> {
+  const result = await selectPlatform(platform ?? process.env.HELPLINE_AGENT_PLATFORM).ensureAutostart(resolve(stateDir))
+  if (result.ok) print(t('autostartSet', { detail: result.detail, dir: resolve(stateDir) }))
+  else print(t('autostartFailed', { reason: result.detail }), 'stderr')
+  return result.ok ? EXIT.ok : 1
 }
 
 /** Writes the systemd unit that rejoins the saved session at boot, and enables it; says what it did. */

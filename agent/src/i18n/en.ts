@@ -175,6 +175,7 @@ export const en = {
   nobodyToAsk: '[agent] Nobody can answer your requests on this computer right now: the agent runs without a window or terminal here (for example as a service after a restart). Requests wait until someone at the computer runs “helpline-agent window” (as the same user as the agent) and answers them.',
   noWindow: 'No support window is open for the agent whose state is in {dir}.',
   autostartWritten: 'Wrote {path}: when you log in, the agent rejoins the support session saved in {dir} and opens your support window.',
+  autostartSet: 'The agent comes back by itself through {detail}: it rejoins the support session saved in {dir} and opens your support window.',
   autostartFailed: 'Could not write the autostart entry: {reason}',
 } as const
 
