@@ -7,7 +7,7 @@ import type { ExecFn, ExecOptions, ExecResult } from '../src/platform/exec.ts'
 import { selectPlatform } from '../src/platform/index.ts'
 import { NOT_PERMITTED } from '../src/platform/linux-logon.ts'
 import { cmdCommandLine, codePageEncoding, darwinLaunch, parseChcp, windowsLaunch, WindowsOutputDecoder } from '../src/platform/script-commands.ts'
-import { createWindowsPlatform, LOGON_SCRIPT, RESTART_REASON, TASK_NAME, windowsArg } from '../src/platform/windows.ts'
+import { createWindowsPlatform, LOGON_SCRIPT, RESTART_REASON, TASK_NAME, windowsAccount, windowsArg } from '../src/platform/windows.ts'
 import { createDarwinPlatform, LAUNCHD_LABEL } from '../src/platform/darwin.ts'
 import { software, WINDOWS_PROGRAMS_SCRIPT } from '../src/sysinfo/collect.ts'
 import { executeScript, RUN_DIR_PREFIX, type ExecuteOptions, type ScriptFileToWrite } from '../src/runners/script-exec.ts'
@@ -239,6 +239,8 @@ t.test('Windows adapter: restart, autostart, logon (argv only)', async (t) => {
     t.same(noTask.calls[1]?.args.slice(0, 4), ['add', 'HKCU\\Software\\Microsoft\\Windows\\CurrentVersion\\Run', '/v', 'HelplineAgent'])
   }
 
+  t.equal(windowsAccount({ USERDOMAIN: 'ACME', USERNAME: 'jane' }), 'ACME\\jane', 'the run folder’s ACL names the user …')
+  t.equal(windowsAccount({ USERDOMAIN: 'WORKGROUP', USERNAME: 'PC1$' }), '*S-1-5-18', '… or SYSTEM by its SID')
   t.equal(windowsArg('plain'), 'plain')
   t.equal(windowsArg(''), '""')
   t.equal(windowsArg('C:\\a b\\'), '"C:\\a b\\\\"', 'a trailing backslash is doubled before the closing quote')

@@ -21,9 +21,13 @@ export const LOGON_NOT_PERMITTED = 'Windows does not let this account log on her
 
 const LOGON_TIMEOUT_MS = 60_000
 
-/** DOMAIN\name of this process's user, for the run folder's ACL. */
+/**
+ * DOMAIN\name of this process's user, for the run folder's ACL. SYSTEM (a service; its USERNAME
+ * is the computer's account, NAME$) is named by its well-known SID, which icacls always maps.
+ */
 export function windowsAccount(env: NodeJS.ProcessEnv = process.env): string {
   const name = env.USERNAME || safeUsername()
+  if (/^(system|.*\$)$/i.test(name)) return '*S-1-5-18'
   return env.USERDOMAIN ? `${env.USERDOMAIN}\\${name}` : name
 }
 
