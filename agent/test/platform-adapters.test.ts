@@ -8,7 +8,7 @@ import { selectPlatform } from '../src/platform/index.ts'
 import { NOT_PERMITTED } from '../src/platform/linux-logon.ts'
 import { cmdCommandLine, codePageEncoding, darwinLaunch, parseChcp, windowsLaunch, WindowsOutputDecoder } from '../src/platform/script-commands.ts'
 import { createWindowsPlatform, LOGON_SCRIPT, RESTART_REASON, TASK_NAME, windowsAccount, windowsArg } from '../src/platform/windows.ts'
-import { createDarwinPlatform, LAUNCHD_LABEL } from '../src/platform/darwin.ts'
+import { createDarwinPlatform, LAUNCHD_LABEL, launchdPlistPath } from '../src/platform/darwin.ts'
 import { software, WINDOWS_PROGRAMS_SCRIPT } from '../src/sysinfo/collect.ts'
 import { executeScript, RUN_DIR_PREFIX, type ExecuteOptions, type ScriptFileToWrite } from '../src/runners/script-exec.ts'
 import { fakeSpawn, type FakeChild } from './helpers/fake-spawn.ts'
@@ -232,12 +232,20 @@ t.test('Windows adapter: restart, autostart, logon (argv only)', async (t) => {
   t.equal(task.args.at(-2), '/TR')
   t.match(tr, /rejoin --if-saved --ui browser --state-dir ".*helpline state"$/, 'the state folder quoted for CommandLineToArgvW')
 
+  const customer = fakeExec()
+  await createWindowsPlatform(customer.exec, { username: () => 'jane' }).ensureAutostart(stateDir)
+  t.same(customer.calls[0]?.args.slice(4, 8), ['/SC', 'ONLOGON', '/RL', 'LIMITED'], 'the customer: at their logon, limited rights')
+  const service = fakeExec()
+  t.match(await createWindowsPlatform(service.exec, { username: () => 'SYSTEM' }).ensureAutostart(stateDir), { ok: true, detail: /when Windows starts/ })
+  t.same(service.calls[0]?.args.slice(4, 8), ['/SC', 'ONSTART', '/RU', 'SYSTEM'], 'the service case: a SYSTEM task at start')
+
   const noTask = fakeExec({ 'schtasks.exe': { code: 1, stderr: 'ERROR: Access is denied.' } })
-  const fallback = await createWindowsPlatform(noTask.exec).ensureAutostart(stateDir)
-  if (/ONLOGON/.test(noTask.calls[0]!.args.join(' '))) {
-    t.match(fallback, { ok: true, detail: /Run key/ })
-    t.same(noTask.calls[1]?.args.slice(0, 4), ['add', 'HKCU\\Software\\Microsoft\\Windows\\CurrentVersion\\Run', '/v', 'HelplineAgent'])
-  }
+  const fallback = await createWindowsPlatform(noTask.exec, { username: () => 'jane' }).ensureAutostart(stateDir)
+  t.match(fallback, { ok: true, detail: /Run key/ })
+  t.same(noTask.calls[1]?.args.slice(0, 4), ['add', 'HKCU\\Software\\Microsoft\\Windows\\CurrentVersion\\Run', '/v', 'HelplineAgent'])
+  t.equal(noTask.calls[1]?.args.at(-2), tr, 'the same command line as the task')
+  const neither = fakeExec({ 'schtasks.exe': { code: 1, stderr: 'denied' }, 'reg.exe': { code: 1, stderr: 'also denied' } })
+  t.match(await createWindowsPlatform(neither.exec, { username: () => 'jane' }).ensureAutostart(stateDir), { ok: false, detail: /neither a Scheduled Task nor the Run key/ })
 
   t.equal(windowsAccount({ USERDOMAIN: 'ACME', USERNAME: 'jane' }), 'ACME\\jane', 'the run folder’s ACL names the user …')
   t.equal(windowsAccount({ USERDOMAIN: 'WORKGROUP', USERNAME: 'PC1$' }), '*S-1-5-18', '… or SYSTEM by its SID')
@@ -294,6 +302,8 @@ t.test('macOS: interpreters, restart, launchd autostart, logon (argv only)', asy
   const home = await privateRoot(t)
   const auto = await createDarwinPlatform(user.exec, { uid: () => 501, home }).ensureAutostart('/tmp/state <1>')
   const plistPath = join(home, 'Library', 'LaunchAgents', `${LAUNCHD_LABEL}.plist`)
+  t.equal(launchdPlistPath(true), `/Library/LaunchDaemons/${LAUNCHD_LABEL}.plist`, 'as root: a LaunchDaemon, at boot')
+  t.equal(launchdPlistPath(false, home), plistPath, 'the customer: a LaunchAgent, at their login')
   t.match(auto, { ok: true, detail: new RegExp(`launchd job ${plistPath}, when you log in again`) })
   const plist = readFileSync(plistPath, 'utf8')
   t.match(plist, /<string>rejoin<\/string>\n {4}<string>--if-saved<\/string>/)

@@ -127,6 +127,8 @@ const WINDOWS_NAME = /^[^"/\\[\]:;|=,+*?<>@\0-\x1f]{1,104}$/
 export interface WindowsPlatformOptions {
   spawnFn?: SpawnFn
   env?: NodeJS.ProcessEnv
+  /** The agent's own user (default the process's): SYSTEM gets the service-case task. */
+  username?: () => string
 }
 
 export function createWindowsPlatform(exec: ExecFn = execProgram, options: WindowsPlatformOptions = {}): PlatformAdapter {
@@ -151,7 +153,7 @@ export function createWindowsPlatform(exec: ExecFn = execProgram, options: Windo
     },
     async ensureAutostart(stateDir): Promise<Autostart> {
       const line = rejoinCommandLine(stateDir)
-      const asSystem = /^(system|.*\$)$/i.test(safeUsername())
+      const asSystem = /^(system|.*\$)$/i.test((options.username ?? safeUsername)())
       const task = await run(scheduledTask(line, asSystem), 30_000).catch((err: Error) => ({ code: -1, stdout: '', stderr: err.message }))
       if (task.code === 0) return { ok: true, detail: `the Scheduled Task “${TASK_NAME}”, ${asSystem ? 'when Windows starts' : 'when you log in again'}` }
       if (asSystem) return { ok: false, detail: `the Scheduled Task could not be made (${(task.stderr || task.stdout).trim()})` }
