@@ -4,9 +4,11 @@
  *   (`node helpline-agent.mjs`), no npm install;
  * - helpline-agent-linux-x64: a single executable made with Node's single-executable-application
  *   support (the Node binary running this build, with the agent injected by postject);
+ * - helpline-agent-win-x64.exe: the same with the official Windows Node of this version, from the
+ *   npm registry (windows-exe.ts); skipped with a warning when it cannot be downloaded;
  * - manifest.json: each artifact's platform, arch, size, sha256 and version, which the server
  *   reads at start and lists at GET /api/v1/agent-downloads.
- * The executable is rebuilt only when its inputs (the bundle, this Node) changed.
+ * The executables are rebuilt only when its inputs (the bundle, this Node) changed.
  * Run: `npm run build -w agent` (part of the root `npm run build`).
  */
 import { createHash } from 'node:crypto'
@@ -17,13 +19,12 @@ import { fileURLToPath } from 'node:url'
 import { build, type BuildOptions } from 'esbuild'
 import { inject } from 'postject'
 import pkg from '../package.json' with { type: 'json' }
+import { SEA_FUSE, WINDOWS_EXE, windowsNode } from './windows-exe.ts'
 
 const root = dirname(dirname(fileURLToPath(import.meta.url)))
 const dist = join(root, 'dist')
 const downloads = join(dist, 'downloads')
 const seaDir = join(dist, 'sea')
-/** Postject's fuse for Node's single-executable applications (Node's documentation names it). */
-const SEA_FUSE = 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2'
 
 export interface Artifact {
   platform: 'linux' | 'windows' | 'macos' | 'any'
@@ -73,27 +74,62 @@ async function bundles() {
   })
 }
 
-/** The linux-x64 executable: a copy of this Node with the bundle injected as its SEA blob. */
+/**
+ * A single executable: a copy of `nodeBinary` with the bundle injected as its SEA blob. Rebuilt
+ * only when its inputs (the bundle, that Node) changed. The code cache is V8's for this host's
+ * Node, so an executable for another OS goes without it (Node refuses a foreign cache).
+ */
+async function seaExecutable(fileName: string, nodeBinary: string, sameHost: boolean): Promise<string> {
+  const out = join(downloads, fileName)
+  const script = join(seaDir, 'helpline-agent.cjs')
+  const inputs = `${sha256File(script)} ${process.version} ${sha256File(nodeBinary)}\n`
+  const stamp = join(seaDir, `${fileName}.inputs`)
+  if (existsSync(out) && existsSync(stamp) && readFileSync(stamp, 'utf8') === inputs) return fileName
+  const blob = join(seaDir, `${fileName}.blob`)
+  const config = join(seaDir, `${fileName}.sea-config.json`)
+  writeFileSync(config, JSON.stringify({ main: script, output: blob, disableExperimentalSEAWarning: true, useCodeCache: sameHost }))
+  execFileSync(process.execPath, ['--experimental-sea-config', config], { stdio: ['ignore', 'ignore', 'inherit'] })
+  rmSync(out, { force: true })
+  copyFileSync(nodeBinary, out)
+  chmodSync(out, 0o755)
+  await inject(out, 'NODE_SEA_BLOB', readFileSync(blob), { sentinelFuse: SEA_FUSE })
+  writeFileSync(stamp, inputs)
+  return fileName
+}
+
+/** The linux-x64 executable: this Node, when it is one. */
 async function linuxExecutable(): Promise<string | undefined> {
   if (process.platform !== 'linux' || process.arch !== 'x64') {
     console.log(`agent build: no linux-x64 executable from ${process.platform}-${process.arch}`)
     return undefined
   }
-  const fileName = 'helpline-agent-linux-x64'
-  const out = join(downloads, fileName)
-  const script = join(seaDir, 'helpline-agent.cjs')
-  const inputs = `${sha256File(script)} ${process.version} ${sha256File(process.execPath)}\n`
-  const stamp = join(seaDir, `${fileName}.inputs`)
-  if (existsSync(out) && existsSync(stamp) && readFileSync(stamp, 'utf8') === inputs) return fileName
-  const blob = join(seaDir, 'helpline-agent.blob')
-  const config = join(seaDir, 'sea-config.json')
-  writeFileSync(config, JSON.stringify({ main: script, output: blob, disableExperimentalSEAWarning: true, useCodeCache: true }))
-  execFileSync(process.execPath, ['--experimental-sea-config', config], { stdio: ['ignore', 'ignore', 'inherit'] })
-  rmSync(out, { force: true })
-  copyFileSync(process.execPath, out)
-  chmodSync(out, 0o755)
-  await inject(out, 'NODE_SEA_BLOB', readFileSync(blob), { sentinelFuse: SEA_FUSE })
-  writeFileSync(stamp, inputs)
+  return seaExecutable('helpline-agent-linux-x64', process.execPath, true)
+}
+
+/**
+ * The win-x64 executable: the official Windows Node of this version (windows-exe.ts). Without
+ * the network (or with HELPLINE_SKIP_WINDOWS_EXE=1) the build goes on without it.
+ */
+async function windowsExecutable(): Promise<string | undefined> {
+  if (process.env.HELPLINE_SKIP_WINDOWS_EXE === '1') {
+    console.log('agent build: no Windows executable (HELPLINE_SKIP_WINDOWS_EXE=1)')
+    return undefined
+  }
+  let node: string
+  try {
+    node = windowsNode({ cacheDir: join(root, '.cache'), version: process.version.slice(1) })
+  } catch (err) {
+    const message = (err as Error).message
+    // npm's own reason (ENOTFOUND, ECONNREFUSED, E404) says more than "Command failed".
+    const code = /npm error code (\S+)/.exec(message)?.[1]
+    const reason = `${message.split('\n')[0]}${code ? `: ${code}` : ''}`
+    console.warn(`agent build: WARNING: no ${WINDOWS_EXE}: the Windows Node could not be had (${reason}); the downloads go without it`)
+    rmSync(join(downloads, WINDOWS_EXE), { force: true })
+    return undefined
+  }
+  const started = Date.now()
+  const fileName = await seaExecutable(WINDOWS_EXE, node, process.platform === 'win32' && process.arch === 'x64')
+  console.log(`agent build: ${WINDOWS_EXE} ready in ${((Date.now() - started) / 1000).toFixed(1)} s (node.exe ${node})`)
   return fileName
 }
 
@@ -107,6 +143,8 @@ async function main() {
   }
   const linux = await linuxExecutable()
   if (linux) artifacts.push(describe(linux, { platform: 'linux', arch: 'x64', kind: 'executable' }))
+  const windows = await windowsExecutable()
+  if (windows) artifacts.push(describe(windows, { platform: 'windows', arch: 'x64', kind: 'executable' }))
   artifacts.push(describe('helpline-agent.mjs', { platform: 'any', arch: 'any', kind: 'node-script' }))
   writeFileSync(join(downloads, 'manifest.json'), `${JSON.stringify({ version: pkg.version, builtAt: new Date().toISOString(), artifacts }, null, 2)}\n`)
   console.log(`agent build: ${artifacts.map((a) => `${a.fileName} (${(a.size / 1048576).toFixed(1)} MiB)`).join(', ')} in ${((Date.now() - started) / 1000).toFixed(1)} s`)

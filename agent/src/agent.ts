@@ -150,8 +150,10 @@ export class Agent {
         logon: (credentials) => platform.logon(credentials),
         identity: this.identity,
         messages: {
-          loggedOn: (username, simulated) =>
-            [t('loggedOnAs', { csr: this.csrName, username }), ...(simulated ? [t('loggedOnSimulated')] : [])].join('\n'),
+          loggedOn: (username, note) =>
+            note === 'windows'
+              ? t('loggedOnWindows', { csr: this.csrName, username })
+              : [t('loggedOnAs', { csr: this.csrName, username }), ...(note === 'simulated' ? [t('loggedOnSimulated')] : [])].join('\n'),
           failed: (reason, username, message) => {
             if (reason === 'bad_credentials') return t('logonBadCredentials', { username })
             if (reason === 'not_permitted') return t('logonNotPermitted')

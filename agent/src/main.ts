@@ -5,13 +5,14 @@ import { detectLang, translator, type Translate } from './i18n/index.ts'
 import { selectPlatform } from './platform/index.ts'
 import { installAutostart, installService, SYSTEM_UNIT_DIR } from './service.ts'
 import { defaultStateDir, StateStore } from './state.ts'
-import { closeSync, openSync, readSync, statSync } from 'node:fs'
+import { closeSync, openSync, readSync, statSync, writeFileSync } from 'node:fs'
 import { parseJoinTicket, type JoinTicket } from '@helpline/sdk'
 import { agentBuild, selfFile } from './self.ts'
 import { print } from './terminal.ts'
 import { CustomerSurface, type UiMode } from './ui/customer-ui.ts'
 import { openBrowser } from './ui/open-browser.ts'
 import { printSystemInfo } from './sysinfo/cli.ts'
+import { agentVersion } from './version.ts'
 
 /**
  * `helpline-agent join 123-456-789 --server URL [--state-dir DIR] [--approve ask|all|none] [--lang en|ja]`
@@ -35,6 +36,8 @@ export async function main(argv: string[]): Promise<number> {
         'autostart-dir': { type: 'string' },
         'if-saved': { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
+        version: { type: 'boolean' },
+        'version-file': { type: 'string' },
       },
     })
   } catch (err) {
@@ -48,8 +51,13 @@ export async function main(argv: string[]): Promise<number> {
   const t = translator(lang)
   let [command, numberArg] = positionals
   if (command === '__sysinfo') return printSystemInfo()
+  if (values.version) return printVersion(values['version-file'])
   if (!values.help && command === 'install-service') {
     const stateDir = values['state-dir'] ?? defaultStateDir()
+    // Windows and macOS: their own autostart (a Scheduled Task, a launchd job), as a restart makes it.
+    if ((process.platform === 'win32' || process.platform === 'darwin') && values['unit-dir'] === undefined && values['autostart-dir'] === undefined) {
+      return platformAutostartCommand(t, stateDir, values.platform)
+    }
     // Root: a system service that rejoins at boot. Anyone else: rejoin when they log in to their desktop.
     if (values['autostart-dir'] !== undefined || (process.getuid?.() !== 0 && values['unit-dir'] === undefined)) {
       return installAutostartCommand(t, stateDir, values['autostart-dir'], values.lang, values.platform)
@@ -197,6 +205,14 @@ function installAutostartCommand(t: Translate, stateDir: string, autostartDir: s
   }
 }
 
+/** Windows and macOS: the platform adapter's autostart for this state folder, and what it did. */
+async function platformAutostartCommand(t: Translate, stateDir: string, platform: string | undefined): Promise<number> {
+  const result = await selectPlatform(platform ?? process.env.HELPLINE_AGENT_PLATFORM).ensureAutostart(resolve(stateDir))
+  if (result.ok) print(t('autostartSet', { detail: result.detail, dir: resolve(stateDir) }))
+  else print(t('autostartFailed', { reason: result.detail }), 'stderr')
+  return result.ok ? EXIT.ok : 1
+}
+
 /** Writes the systemd unit that rejoins the saved session at boot, and enables it; says what it did. */
 async function installServiceCommand(t: Translate, stateDir: string, unitDir: string | undefined, lang: string | undefined, platform: string | undefined): Promise<number> {
   const dir = resolve(stateDir)
@@ -219,4 +235,15 @@ async function installServiceCommand(t: Translate, stateDir: string, unitDir: st
   }
   print(t('serviceNotEnabled'), 'stderr')
   return 1
+}
+
+/**
+ * `--version`: this agent, its packaging and the Node inside it. `--version-file FILE` writes it
+ * there instead: Node under Wine has no usable stdout, and the Windows smoke check reads the file.
+ */
+function printVersion(file: string | undefined): number {
+  const text = `helpline-agent ${agentVersion} (${agentBuild}, Node ${process.version}, ${process.platform}-${process.arch})`
+  if (file) writeFileSync(file, `${text}\n`)
+  else print(text)
+  return EXIT.ok
 }

@@ -1,10 +1,8 @@
-import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process'
-import { EventEmitter } from 'node:events'
+import { spawn } from 'node:child_process'
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs'
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
-import { PassThrough } from 'node:stream'
 import t, { type Test } from 'tap'
 import {
   executeScript,
@@ -15,6 +13,7 @@ import {
   type ScriptFileToWrite,
   type SpawnFn,
 } from '../src/runners/script-exec.ts'
+import { fakeSpawn } from './helpers/fake-spawn.ts'
 
 type Stream = 'stdout' | 'stderr' | 'info'
 
@@ -74,57 +73,6 @@ async function gone(pid: number) {
 }
 
 const childPid = (stdout: string) => Number(/child (\d+)/.exec(stdout)?.[1])
-
-interface FakeCall {
-  command: string
-  args: readonly string[]
-  options: SpawnOptions
-}
-
-/**
- * A spawnFn that never starts anything: `missing` commands fail like spawn does (an 'error' with
- * ENOENT, then 'close'); the others play `behave` on a fake child that has no pid (so no real
- * process group is ever signalled).
- */
-function fakeSpawn(missing: string[], behave: (child: FakeChild, call: FakeCall) => Promise<void> = async (child) => child.finish(0)) {
-  const calls: FakeCall[] = []
-  const spawnFn: SpawnFn = (command, args, options) => {
-    const call = { command, args, options }
-    calls.push(call)
-    const child = new FakeChild()
-    if (missing.includes(command)) {
-      process.nextTick(() => {
-        child.emit('error', Object.assign(new Error(`spawn ${command} ENOENT`), { code: 'ENOENT', errno: -2, syscall: `spawn ${command}` }))
-        child.emit('close', -2, null)
-      })
-    } else {
-      setImmediate(() => {
-        child.emit('spawn')
-        void behave(child, call)
-      })
-    }
-    // Only the parts of a ChildProcess that executeScript touches are here.
-    return child as unknown as ChildProcess
-  }
-  return { spawnFn, calls }
-}
-
-class FakeChild extends EventEmitter {
-  readonly pid = undefined
-  readonly stdout = new PassThrough()
-  readonly stderr = new PassThrough()
-  async write(stream: 'stdout' | 'stderr', bytes: Uint8Array) {
-    this[stream].write(bytes)
-    await new Promise((resolve) => setImmediate(resolve))
-  }
-  async finish(code: number) {
-    this.stdout.end()
-    this.stderr.end()
-    await new Promise((resolve) => setImmediate(resolve))
-    this.emit('exit', code, null)
-    this.emit('close', code, null)
-  }
-}
 
 t.test('interpreterFor: by extension (any case), then by the #! line', async (t) => {
   const none = new Uint8Array()

@@ -9,6 +9,7 @@ export const en = {
     '       helpline-agent rejoin [--state-dir DIR]   (rejoin the saved session, e.g. after a restart)',
     '       helpline-agent window [--state-dir DIR]   (open the running agent’s support window again)',
     '       helpline-agent install-service [--state-dir DIR] [--unit-dir DIR | --autostart-dir DIR]   (come back by itself after a restart: as root a service, otherwise when you log in)',
+    '       helpline-agent --version [--version-file FILE]   (this agent’s version)',
   ].join('\n'),
   badNumber: '"{number}" is not a session number. It has 9 digits, like 123-456-789.',
   badServer: '"{server}" is not a server address. Use the address your support representative gave you, like http://support.example.com:3000.',
@@ -81,6 +82,8 @@ export const en = {
     'Your support representative will work on this computer as another user (for example an administrator account): scripts and system information run as that user until they log off or the session ends; then your own user comes back by itself. They type that user’s password; this agent checks it with the computer and does not keep it.',
   effect_reboot: 'Restarts this computer. Save your work and close your programs first. The agent rejoins this support session by itself after the restart.',
   loggedOnAs: '{csr} now works on this computer as the user “{username}”: scripts and system information run as {username} until they log off or the session ends.',
+  loggedOnWindows:
+    'Windows accepted the password of “{username}” that {csr} typed. This version of the agent does not yet start programs as another Windows user: scripts and system information keep running as your own user, and nothing on your screen changes.',
   loggedOnSimulated: '(Simulated computer: nothing really switches; programs keep running as this agent’s own user.)',
   logonBadCredentials: 'Logging on as “{username}” failed: wrong user name or password. Nothing changed.',
   logonNotPermitted: 'Your support representative asked to work as another user, but this agent does not run with the rights to switch users (run it as root / as a service). Nothing changed.',
@@ -172,6 +175,7 @@ export const en = {
   nobodyToAsk: '[agent] Nobody can answer your requests on this computer right now: the agent runs without a window or terminal here (for example as a service after a restart). Requests wait until someone at the computer runs “helpline-agent window” (as the same user as the agent) and answers them.',
   noWindow: 'No support window is open for the agent whose state is in {dir}.',
   autostartWritten: 'Wrote {path}: when you log in, the agent rejoins the support session saved in {dir} and opens your support window.',
+  autostartSet: 'The agent comes back by itself through {detail}: it rejoins the support session saved in {dir} and opens your support window.',
   autostartFailed: 'Could not write the autostart entry: {reason}',
 } as const
 

@@ -1,7 +1,9 @@
 import type { SystemInfoCategory } from '../sysinfo/types.ts'
 import type { ExecFn } from './exec.ts'
+import { createDarwinPlatform } from './darwin.ts'
 import { createLinuxPlatform } from './linux.ts'
 import { createSimulatedPlatform } from './simulated.ts'
+import { createWindowsPlatform } from './windows.ts'
 
 /** What the server is told about this computer at join. */
 export interface PlatformDetails {
@@ -38,7 +40,13 @@ export type LogonFailure = 'bad_credentials' | 'not_permitted' | 'unavailable'
 
 export type LogonOutcome =
   /** `runAs` undefined: the platform checked the password but does not really switch users (simulated). */
-  | { ok: true; account: UserAccount; runAs: RunAs | undefined }
+  | {
+      ok: true
+      account: UserAccount
+      runAs: RunAs | undefined
+      /** 'windows': Windows checked the password, but programs keep running as the customer (runAs undefined), and the customer is told so. */
+      notice?: 'windows'
+    }
   | { ok: false; reason: LogonFailure; message: string }
 
 /** Whether the agent comes back by itself after a restart of the computer, and how (or why not). */
@@ -75,12 +83,18 @@ export interface PlatformAdapter {
   reboot(): Promise<'restarting' | 'simulated'>
 }
 
-export type PlatformName = 'linux' | 'simulated'
+export type PlatformName = 'linux' | 'windows' | 'darwin' | 'simulated'
 
-/** The real adapter for this OS; `simulated` when asked (HELPLINE_AGENT_PLATFORM=simulated). */
-export function selectPlatform(name: string | undefined): PlatformAdapter {
-  if (name === 'simulated') return createSimulatedPlatform()
-  // Only Linux is implemented and tested; systeminformation reads other systems too, so they get
-  // the same adapter, and a category that cannot be read there says why.
+/**
+ * The adapter for `name` when one is asked for (HELPLINE_AGENT_PLATFORM=simulated, or --platform),
+ * else the one for the OS this agent runs on (process.platform). Systems without their own
+ * adapter (FreeBSD, …) get Linux's: systeminformation reads them too, and a category that
+ * cannot be read there says why.
+ */
+export function selectPlatform(name: string | undefined, osPlatform: NodeJS.Platform = process.platform): PlatformAdapter {
+  const chosen = name || osPlatform
+  if (chosen === 'simulated') return createSimulatedPlatform()
+  if (chosen === 'win32' || chosen === 'windows') return createWindowsPlatform()
+  if (chosen === 'darwin' || chosen === 'macos') return createDarwinPlatform()
   return createLinuxPlatform()
 }

@@ -27,6 +27,10 @@ export interface LinuxLogonOptions {
   spawnFn?: SpawnFn
   /** Default: process.getuid(). */
   uid?: () => number
+  /** How the account is found; default getent (macOS: dscl). */
+  lookup?: (exec: ExecFn, username: string) => Promise<UserAccount | undefined>
+  /** How su is started in a pty; default util-linux script (macOS: BSD script). */
+  pty?: SuInPty
 }
 
 /** One line of `getent passwd NAME`; undefined when there is no such user. */
@@ -46,31 +50,40 @@ export async function linuxLogon(credentials: Credentials, options: LinuxLogonOp
   if (!USERNAME.test(username)) return { ok: false, reason: 'bad_credentials', message: BAD_CREDENTIALS }
   let account: UserAccount | undefined
   try {
-    account = await lookupUser(options.exec, username)
+    account = await (options.lookup ?? lookupUser)(options.exec, username)
   } catch (err) {
-    return { ok: false, reason: 'unavailable', message: `The user database could not be read (getent: ${(err as Error).message})` }
+    return { ok: false, reason: 'unavailable', message: `The user database could not be read (${(err as Error).message})` }
   }
   // Not telling "no such user" from "wrong password", as a login prompt does not.
   if (!account) return { ok: false, reason: 'bad_credentials', message: BAD_CREDENTIALS }
-  const checked = await checkWithSu(username, credentials.password, options.spawnFn ?? (spawn as SpawnFn))
+  const checked = await checkWithSu(username, credentials.password, options.spawnFn ?? (spawn as SpawnFn), options.pty)
   if (checked === 'ok') return { ok: true, account, runAs: { uid: account.uid, gid: account.gid, username: account.username, home: account.home } }
   if (checked === 'bad') return { ok: false, reason: 'bad_credentials', message: BAD_CREDENTIALS }
   return { ok: false, reason: 'unavailable', message: `Logon failed: ${checked.error}` }
 }
+
+/** How `su -c 'id -un' USER` is started in a pseudo-terminal, and as whom: util-linux or BSD script. */
+export interface SuInPty {
+  argv(username: string): { command: string; args: string[] }
+  nobody: number
+}
+
+export const utilLinuxSu: SuInPty = { argv: (username) => ({ command: 'script', args: ['-qec', `su -c 'id -un' -- ${username}`, '/dev/null'] }), nobody: NOBODY }
 
 /**
  * `su -c 'id -un' -- USER` as nobody in a pseudo-terminal: 'ok' when it ran and printed the
  * user's name, 'bad' when PAM said "Authentication failure". What su printed is only matched,
  * never returned, except its last line, with the password cut out, when it failed otherwise.
  */
-export function checkWithSu(username: string, password: string, spawnFn: SpawnFn): Promise<'ok' | 'bad' | { error: string }> {
+export function checkWithSu(username: string, password: string, spawnFn: SpawnFn, pty: SuInPty = utilLinuxSu): Promise<'ok' | 'bad' | { error: string }> {
   if (!USERNAME.test(username)) return Promise.resolve('bad')
   return new Promise((resolve) => {
     let child
     try {
-      child = spawnFn('script', ['-qec', `su -c 'id -un' -- ${username}`, '/dev/null'], {
-        uid: NOBODY,
-        gid: NOBODY,
+      const line = pty.argv(username)
+      child = spawnFn(line.command, line.args, {
+        uid: pty.nobody,
+        gid: pty.nobody,
         cwd: '/',
         // English messages to match; nothing of the agent's own environment.
         env: { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', LANG: 'C', LC_ALL: 'C', SHELL: '/bin/sh', TERM: 'dumb' },

@@ -28,17 +28,7 @@ export function createLinuxPlatform(exec: ExecFn = execProgram, options: LinuxPl
   return {
     name: 'linux',
     exec,
-    async details(): Promise<PlatformDetails> {
-      const os = await si.osInfo().catch(() => undefined)
-      return {
-        os: process.platform,
-        osVersion: os ? [os.distro, os.release].filter(Boolean).join(' ') : process.platform,
-        arch: process.arch,
-        hostname: os?.hostname || hostname(),
-        ...(os?.kernel ? { kernel: os.kernel } : {}),
-        username: safeUsername(),
-      }
-    },
+    details: () => describeComputer(process.platform, process.platform),
     collectSystemInfo(runAs?: RunAs) {
       if (runAs) return collectAs(runAs, spawnFn)
       return collectSystemInfo({ exec: this.exec, env: process.env })
@@ -88,7 +78,7 @@ export function createLinuxPlatform(exec: ExecFn = execProgram, options: LinuxPl
  * Reads the system information in a child process running as that user (this agent started
  * again with its hidden `__sysinfo` command), so it sees what they see.
  */
-function collectAs(runAs: RunAs, spawnFn: SpawnFn): Promise<SystemInfoCategory[]> {
+export function collectAs(runAs: RunAs, spawnFn: SpawnFn): Promise<SystemInfoCategory[]> {
   return new Promise((resolvePromise, reject) => {
     const self = selfCommand(['__sysinfo'])
     const child = spawnFn(self.command, self.args, {
@@ -121,7 +111,20 @@ function collectAs(runAs: RunAs, spawnFn: SpawnFn): Promise<SystemInfoCategory[]
   })
 }
 
-function safeUsername(): string {
+/** What the server is told at join, read by systeminformation; `fallback` names the OS when it cannot be read. */
+export async function describeComputer(os: string, fallback: string): Promise<PlatformDetails> {
+  const info = await si.osInfo().catch(() => undefined)
+  return {
+    os,
+    osVersion: info ? [info.distro, info.release].filter(Boolean).join(' ') : fallback,
+    arch: process.arch,
+    hostname: info?.hostname || hostname(),
+    ...(info?.kernel ? { kernel: info.kernel } : {}),
+    username: safeUsername(),
+  }
+}
+
+export function safeUsername(): string {
   try {
     return userInfo().username
   } catch {

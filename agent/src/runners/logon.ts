@@ -59,7 +59,8 @@ export function decryptCredentials(privateKeyPem: string, ciphertext: string): C
 }
 
 export interface LogonMessages {
-  loggedOn(username: string, simulated: boolean): string
+  /** `note`: 'simulated' when nothing really switched; 'windows' for what Windows may do when the user changes. */
+  loggedOn(username: string, note: 'simulated' | 'windows' | undefined): string
   failed(reason: LogonFailure | 'decrypt_failed' | 'credentials_gone', username: string, message: string): string
 }
 
@@ -114,7 +115,7 @@ export class LogonRunner implements Runner {
       return
     }
     identity.switchTo(outcome.account, outcome.runAs)
-    context.say(messages.loggedOn(outcome.account.username, outcome.runAs === undefined))
+    context.say(messages.loggedOn(outcome.account.username, outcome.notice ?? (outcome.runAs === undefined ? 'simulated' : undefined)))
     await context.report(0, { status: 'succeeded', data: { username: outcome.account.username } })
   }
 }

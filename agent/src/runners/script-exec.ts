@@ -4,8 +4,10 @@ import { chmod, chown, mkdtemp, open, readdir, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { extname, isAbsolute, join, relative, resolve } from 'node:path'
 import { fileNameProblem, quoteName } from '@helpline/sdk'
-import type { SpawnFn } from '../platform/exec.ts'
+import { execProgram, type ExecFn, type SpawnFn } from '../platform/exec.ts'
 import type { RunAs } from '../platform/index.ts'
+import { CmdArgumentError, darwinLaunch, runFolderAcl, windowsKillTree, windowsLaunch, WindowsOutputDecoder, type ScriptCommand, type ScriptLaunch } from '../platform/script-commands.ts'
+import { consoleEncoding, windowsAccount } from '../platform/windows.ts'
 import { agentBuild } from '../self.ts'
 
 /**
@@ -58,6 +60,14 @@ export interface ExecuteOptions {
    * 0700/0600). Supplementary groups are dropped (Node's spawn clears them).
    */
   runAs?: RunAs | undefined
+  /** Whose rules start the script (interpreters, quoting, ACL, tree kill); default process.platform. */
+  platform?: NodeJS.Platform
+  /** Runs the helpers around a script (icacls, chcp on Windows); tests swap it. */
+  exec?: ExecFn
+  /** Windows: who the run folder's ACL is for (DOMAIN\\name); default this process's user. */
+  windowsUser?: string
+  /** Windows: the TextDecoder label of the console's code page; default asked of chcp once. */
+  codePageEncoding?: string
 }
 
 export interface ExecuteResult {
@@ -184,24 +194,34 @@ export async function executeScript(options: ExecuteOptions): Promise<ExecuteRes
       return fail(dir, `Could not write the script's files: ${messageOf(err)}`)
     }
 
-    const interpreter = interpreterFor(script.name, script.content.subarray(0, SHEBANG_MAX_BYTES))
-    if ('error' in interpreter) return fail(dir, interpreter.error)
+    const platform = options.platform ?? process.platform
+    const launch = launchFor(platform, script.name, script.content.subarray(0, SHEBANG_MAX_BYTES), join(dir, script.name), options.args)
+    if ('error' in launch) return fail(dir, launch.error)
+    if (platform === 'win32') {
+      const exec = options.exec ?? execProgram
+      // %TEMP% is the user's own, but may be shared with an elevated agent or others by policy.
+      const acl = runFolderAcl(dir, options.windowsUser ?? windowsAccount())
+      const set = await exec(acl.command, acl.args, { timeoutMs: 30_000 }).catch((err: unknown) => ({ code: -1, stdout: '', stderr: messageOf(err) }))
+      if (set.code !== 0) return fail(dir, `Could not restrict the script's folder to its user (icacls: ${(set.stderr || set.stdout).trim() || `exit code ${set.code}`})`)
+      output.useWindowsDecoding(options.codePageEncoding ?? (await consoleEncoding(exec)))
+    }
 
     const { runAs } = options
     const env = {
-      ...interpreter.env,
+      ...launch.env,
       ...(options.env ?? process.env),
       ...(runAs ? { HOME: runAs.home, USER: runAs.username, LOGNAME: runAs.username } : {}),
     }
     const wrap = options.wrapCommand ?? ((command, args) => ({ command, args }))
-    const commands = [interpreter.command, ...(interpreter.fallbacks ?? [])]
-    for (const command of commands) {
+    const commands = launch.candidates.map((c) => c.command)
+    for (const candidate of launch.candidates) {
+      const { command } = candidate
       if (options.signal?.aborted) {
         output.info('[cancelled before it started]')
         return end(dir, { status: 'cancelled', error: 'Cancelled' })
       }
-      const line = wrap(command, [...interpreter.args, join(dir, script.name), ...options.args])
-      const run = await runOnce(line.command, line.args, dir, env, options, output)
+      const line = wrap(command, candidate.args)
+      const run = await runOnce({ ...line, verbatim: candidate.verbatim === true }, dir, env, options, output)
       if (run.spawnError) {
         if (errnoOf(run.spawnError) === 'ENOENT' && line.command === command) continue
         return fail(dir, `Could not start ${line.command}: ${messageOf(run.spawnError)}`)
@@ -213,11 +233,33 @@ export async function executeScript(options: ExecuteOptions): Promise<ExecuteRes
       const error = exitCode !== null ? `Exited with code ${exitCode}` : signal ? `Killed by signal ${signal}` : 'Ended without an exit code'
       return end(dir, { status: 'failed', error, ...run.exit })
     }
-    const missing = commands.length > 1 ? `Neither ${commands.slice(0, -1).join(', ')} nor ${commands.at(-1)} is` : `${interpreter.command} is not`
-    return fail(dir, `${missing} installed on this computer (${interpreter.neededFor})`)
+    const missing = commands.length > 1 ? `Neither ${commands.slice(0, -1).join(', ')} nor ${commands.at(-1)} is` : `${commands[0]} is not`
+    return fail(dir, `${missing} installed on this computer (${launch.neededFor})`)
   } finally {
     await rm(dir, { recursive: true, force: true }).catch(() => undefined)
   }
+}
+
+/**
+ * The command lines for this platform: Windows by extension only (its own interpreters and
+ * cmd.exe quoting; an argument cmd.exe would change is an error), macOS its own table then as
+ * Linux, Linux by extension then the #! line.
+ */
+export function launchFor(platform: NodeJS.Platform, name: string, firstBytes: Uint8Array, scriptPath: string, args: string[]): ScriptLaunch | { error: string } {
+  if (platform === 'win32') {
+    try {
+      return windowsLaunch(scriptPath, args)
+    } catch (err) {
+      if (err instanceof CmdArgumentError) return { error: err.message }
+      throw err
+    }
+  }
+  const mac = platform === 'darwin' ? darwinLaunch(scriptPath, args) : undefined
+  if (mac) return mac
+  const interpreter = interpreterFor(name, firstBytes, platform)
+  if ('error' in interpreter) return interpreter
+  const candidates = [interpreter.command, ...(interpreter.fallbacks ?? [])].map((command) => ({ command, args: [...interpreter.args, scriptPath, ...args] }))
+  return { candidates, neededFor: interpreter.neededFor, ...(interpreter.env ? { env: interpreter.env } : {}) }
 }
 
 /** O_NOFOLLOW does not exist on Windows, where a fresh folder holds no links anyway. */
@@ -254,9 +296,10 @@ interface RunOutcome {
 }
 
 /** Starts one command line and settles when it has exited and its pipes are closed (or given up on). */
-function runOnce(command: string, args: string[], cwd: string, env: NodeJS.ProcessEnv, options: ExecuteOptions, output: OutputCounter): Promise<RunOutcome> {
+function runOnce(line: ScriptCommand, cwd: string, env: NodeJS.ProcessEnv, options: ExecuteOptions, output: OutputCounter): Promise<RunOutcome> {
+  const { command, args } = line
   const spawnFn = options.spawnFn ?? spawn
-  const windows = process.platform === 'win32'
+  const windows = (options.platform ?? process.platform) === 'win32'
   return new Promise((resolve) => {
     let child: ChildProcess
     try {
@@ -268,6 +311,7 @@ function runOnce(command: string, args: string[], cwd: string, env: NodeJS.Proce
         // On Windows detached means a new console instead, and there are no groups anyway.
         detached: !windows,
         windowsHide: true,
+        ...(line.verbatim ? { windowsVerbatimArguments: true } : {}),
         ...(options.runAs ? { uid: options.runAs.uid, gid: options.runAs.gid } : {}),
       })
     } catch (err) {
@@ -289,7 +333,8 @@ function runOnce(command: string, args: string[], cwd: string, env: NodeJS.Proce
       if (windows) {
         // No process groups: taskkill walks the tree by parent pid (and cannot be gentle).
         try {
-          spawnFn('taskkill', ['/pid', String(pid), '/T', '/F'], { stdio: 'ignore', windowsHide: true }).on('error', () => undefined)
+          const kill = windowsKillTree(pid)
+          spawnFn(kill.command, kill.args, { stdio: 'ignore', windowsHide: true }).on('error', () => undefined)
         } catch {
           // Nothing more we can do from here; the hard wait below still ends the run.
         }
@@ -360,7 +405,10 @@ function runOnce(command: string, args: string[], cwd: string, env: NodeJS.Proce
 class OutputCounter {
   kept = 0
   dropped = 0
-  private readonly decoders = { stdout: new TextDecoder('utf-8'), stderr: new TextDecoder('utf-8') }
+  private decoders: Record<'stdout' | 'stderr', { decode(bytes?: Uint8Array, options?: { stream?: boolean }): string }> = {
+    stdout: new TextDecoder('utf-8'),
+    stderr: new TextDecoder('utf-8'),
+  }
 
   constructor(
     private readonly sink: OutputSink,
@@ -379,6 +427,15 @@ class OutputCounter {
       this.flush()
       this.info(`[output cut at ${this.max} bytes; the rest was dropped]`)
     }
+  }
+
+  /** Windows: UTF-8 when the output is UTF-8, else the console's code page (WindowsOutputDecoder). */
+  useWindowsDecoding(codePageLabel: string) {
+    const make = () => {
+      const d = new WindowsOutputDecoder(codePageLabel)
+      return { decode: (bytes?: Uint8Array, o?: { stream?: boolean }) => d.decode(bytes ?? new Uint8Array(), !o?.stream) }
+    }
+    this.decoders = { stdout: make(), stderr: make() }
   }
 
   flush() {

@@ -18,6 +18,46 @@ export class Unavailable extends Error {}
 export interface CollectOptions {
   exec: ExecFn
   env: Record<string, string | undefined>
+  /** Whose package lists are asked for (default process.platform); tests swap it. */
+  platform?: NodeJS.Platform
+}
+
+/** The installed programs Windows' Apps & Features lists: the Uninstall keys, 64-bit, 32-bit and the user's. */
+export const WINDOWS_PROGRAMS_SCRIPT = [
+  '[Console]::OutputEncoding = [Text.Encoding]::UTF8',
+  "Get-ItemProperty 'HKLM:\\Software\\Microsoft\\Windows\\CurrentVersion\\Uninstall\\*','HKLM:\\Software\\WOW6432Node\\Microsoft\\Windows\\CurrentVersion\\Uninstall\\*','HKCU:\\Software\\Microsoft\\Windows\\CurrentVersion\\Uninstall\\*' -ErrorAction SilentlyContinue |",
+  '  Where-Object { $_.DisplayName } |',
+  "  ForEach-Object { \"$($_.DisplayName)`t$($_.DisplayVersion)`t$(if ($_.PSPath -like '*WOW6432Node*') { 'x86' } else { '' })\" }",
+].join('\n')
+
+interface PackageManager {
+  name: string
+  file: string
+  args: string[]
+  parse: (out: string) => string[][]
+}
+
+const tabbed = (out: string) => out.split(/\r?\n/).filter(Boolean).map((l) => l.split('\t'))
+
+/** Windows and macOS have one list each; other systems try the Linux package managers in turn. */
+function osPackageManagers(platform: NodeJS.Platform): PackageManager[] | undefined {
+  if (platform === 'win32') {
+    return [{ name: 'Windows installed programs', file: 'powershell.exe', args: ['-NoLogo', '-NoProfile', '-NonInteractive', '-Command', WINDOWS_PROGRAMS_SCRIPT], parse: tabbed }]
+  }
+  if (platform === 'darwin') {
+    return [
+      {
+        name: 'macOS applications',
+        file: '/usr/sbin/system_profiler',
+        args: ['SPApplicationsDataType', '-json', '-detailLevel', 'mini'],
+        parse: (out) => {
+          const apps = (JSON.parse(out) as { SPApplicationsDataType?: { _name?: string; version?: string; arch_kind?: string }[] }).SPApplicationsDataType ?? []
+          return apps.map((a) => [a._name ?? '', a.version ?? '', a.arch_kind ?? ''])
+        },
+      },
+    ]
+  }
+  return undefined
 }
 
 async function system(): Promise<Content> {
@@ -124,8 +164,8 @@ async function network(): Promise<Content> {
 }
 
 /** Installed packages from the system's package manager; the first one present answers. */
-async function software(exec: ExecFn): Promise<Content> {
-  const managers: { name: string; file: string; args: string[]; parse: (out: string) => string[][] }[] = [
+export async function software(exec: ExecFn, platform: NodeJS.Platform): Promise<Content> {
+  const managers: PackageManager[] = osPackageManagers(platform) ?? [
     {
       name: 'dpkg',
       file: 'dpkg-query',
@@ -290,7 +330,7 @@ export async function collectSystemInfo(options: CollectOptions): Promise<System
     hardware,
     storage,
     network,
-    software: () => software(options.exec),
+    software: () => software(options.exec, options.platform ?? process.platform),
     processes,
     services,
     users,

@@ -36,6 +36,8 @@ const strings = {
     copied: 'Copied',
     thenExecutable: 'Then open the downloaded file (on Linux, allow it to run as a program first). It connects to {server} and asks you before anything happens.',
     thenNode: 'Then run it with Node.js: node {file}. It connects to {server} and asks you before anything happens.',
+    thenWindows: 'Then open the downloaded file. The app is not signed yet, so Windows may warn about an unknown publisher: choose “More info”, then “Run anyway”. It connects to {server} and asks you before anything happens.',
+    thenMac: 'There is no Mac app yet (macOS blocks apps that are not signed by their maker). Install Node.js 20 or later from nodejs.org, then run in Terminal: node {file}. It connects to {server} and asks you before anything happens.',
     noBuild: 'The support app is not available on this server yet. The administrator builds it with: {command}',
   },
   ja: {
@@ -71,6 +73,8 @@ const strings = {
     copied: 'コピーしました',
     thenExecutable: 'ダウンロードしたファイルを開いてください（Linux では先にプログラムとしての実行を許可してください）。{server} に接続し、何かを行う前に必ずお尋ねします。',
     thenNode: 'Node.js で実行してください: node {file}。{server} に接続し、何かを行う前に必ずお尋ねします。',
+    thenWindows: 'ダウンロードしたファイルを開いてください。アプリはまだ署名されていないため、Windows が「発行元不明」の警告を出すことがあります。「詳細情報」から「実行」を選んでください。{server} に接続し、何かを行う前に必ずお尋ねします。',
+    thenMac: 'Mac 用のアプリはまだありません（macOS は作成者の署名がないアプリを開きません）。nodejs.org から Node.js 20 以降をインストールし、ターミナルで次を実行してください: node {file}。{server} に接続し、何かを行う前に必ずお尋ねします。',
     noBuild: 'このサーバーではまだサポートアプリを用意できていません。管理者が次のコマンドで作成します: {command}',
   },
 }
@@ -212,7 +216,14 @@ function render() {
   )
   $('terminal-box').hidden = !primary
   $('command').textContent = primary ? primary.command : ''
-  $('then').textContent = primary ? (primary.kind === 'node-script' ? t('thenNode', { file: primary.fileName, server: info.server }) : t('thenExecutable', { server: info.server })) : ''
+  $('then').textContent = primary ? thenLine(primary, os) : ''
+}
+
+/** What to do with the download: the Windows warning of an unsigned app; on a Mac, why it is the Node.js one. */
+function thenLine(primary, os) {
+  const values = { file: primary.fileName, server: info.server }
+  if (primary.kind === 'node-script') return t(os === 'macos' ? 'thenMac' : 'thenNode', values)
+  return t(primary.platform === 'windows' ? 'thenWindows' : 'thenExecutable', values)
 }
 
 function applyLanguage() {
