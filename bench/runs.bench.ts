@@ -54,14 +54,14 @@ type Feed = Schemas['AgentFeed']
 type PayloadScript = RunScriptsPayload['scripts'][number]
 
 /** What a bench needs of the app: the app itself (raw requests), a CSR, clients by token, a category. */
-interface Harness {
+export interface Harness {
   app: FastifyInstance
   csr: HelplineClient
   client(token?: string): HelplineClient
   categoryId: string
 }
 
-async function harness(database: Database): Promise<Harness> {
+export async function harness(database: Database): Promise<Harness> {
   const config = loadConfig({}, {
     CONSOLE_DIR: '/nonexistent',
     LOG_LEVEL: 'silent',

@@ -35,9 +35,9 @@ import {
 } from '../schemas/runs.ts'
 import type { Principal } from './auth.service.ts'
 import { OPEN_COMMAND_STATUSES, type CommandQueue, type CommandRow } from './commands.service.ts'
-import type { ConsentsService } from './consents.service.ts'
-import { systemActor, type Actor, type SessionFeed, type SessionTx } from './feed.ts'
-import { noteAdminAction } from './oversight.ts'
+import { consentTitles, type ConsentsService } from './consents.service.ts'
+import { chunks, systemActor, type Actor, type BulkEvent, type BulkTx, type SessionFeed, type SessionTx } from './feed.ts'
+import { ADMIN_ACTIONS, noteAdminAction } from './oversight.ts'
 import type { ScriptsService } from './scripts.service.ts'
 import { formatNumber } from './sessions.service.ts'
 
@@ -264,14 +264,7 @@ export class RunsService {
     })
 
     await this.checkTargets(principal, sessionIds)
-    const batchId = await this.feed.changeMany(sessionIds, async (of) => {
-      const [batch] = await of(sessionIds[0]!)
-        .tx.insert(runBatches)
-        .values({ createdBy: principal.userId, stopOnFailure: input.stopOnFailure ?? false, scripts: records, sessionIds: [...sessionIds] })
-        .returning()
-      for (const sessionId of sessionIds) await this.queueForSession(of(sessionId), batch!, principal)
-      return batch!.id
-    })
+    const batchId = await this.feed.changeMany(sessionIds, (_of, bulk) => this.queueBatch(bulk, principal, records, input.stopOnFailure ?? false, sessionIds))
     return this.get(principal, batchId)
   }
 
@@ -301,21 +294,102 @@ export class RunsService {
     if (messages.length > 0) throw unprocessable('SESSION_NOT_ACTIVE', messages.join('; '), problems)
   }
 
-  private async queueForSession(s: SessionTx, batch: BatchRow, principal: Principal) {
-    await s.next()
-    const [session] = await s.tx.select().from(supportSessions).where(eq(supportSessions.id, s.sessionId))
-    if (session?.status !== 'active') {
-      throw unprocessable('SESSION_NOT_ACTIVE', `Session ${session ? formatNumber(session.number) : s.sessionId} is not active`, {
-        [`sessionIds.${batch.sessionIds.indexOf(s.sessionId)}`]: 'Not active',
+  /**
+   * The batch and every session's part of it, set-based: a constant number of statements however
+   * many sessions (the batch row, two checks, the sessions' change numbers, one multi-row insert
+   * per table, the audit events). Each session gets what one session's request always got, with
+   * the same change numbers in the same order: its consent request and chat line, its command
+   * (awaiting the consent), its runs, the admin's line when an admin acts on another CSR's
+   * session, and the audit events. All or nothing: one refused session refuses the batch.
+   */
+  private async queueBatch(bulk: BulkTx, principal: Principal, records: BatchScriptRecord[], stopOnFailure: boolean, sessionIds: readonly string[]): Promise<string> {
+    const { tx } = bulk
+    const [batch] = await tx.insert(runBatches).values({ createdBy: principal.userId, stopOnFailure, scripts: records, sessionIds: [...sessionIds] }).returning()
+    const admin = await this.assertQueueable(tx, principal, sessionIds, batch!)
+    const first = await bulk.reserve(sessionIds, (id) => (admin.named.has(id) ? 6 : 5))
+    const user: Actor = { type: 'user', id: principal.userId }
+    const expiresAt = new Date(Date.now() + this.consents.expiryMs)
+    const consentRows: (typeof consentRequests.$inferInsert)[] = []
+    const commandRows: (typeof commands.$inferInsert)[] = []
+    const runRows: (typeof scriptRuns.$inferInsert)[] = []
+    const chatRows: (typeof chatMessages.$inferInsert)[] = []
+    const events: BulkEvent[] = []
+    for (const sessionId of sessionIds) {
+      // f is the session's lock (as `next()` first thing in a change), then one number per write.
+      const f = first.get(sessionId)!
+      const { scripts, details, payload } = this.partOf(batch!)
+      const consentId = randomUUID()
+      const commandId = randomUUID()
+      const asked = { consentId, kind: 'run_scripts' as const }
+      consentRows.push({ id: consentId, sessionId, kind: 'run_scripts', requestedBy: principal.userId, details: { ...details }, expiresAt, seq: f + 1 })
+      events.push({ sessionId, type: 'consent.requested', actor: user, data: asked })
+      chatRows.push({ sessionId, sender: 'system', body: cleanText(`Asked the customer: ${consentTitles.run_scripts}`), systemEvent: { type: 'consent.requested', data: asked }, seq: f + 2 })
+      commandRows.push({ id: commandId, sessionId, kind: 'run_scripts', status: 'awaiting_consent', consentId, payload: { ...payload }, createdBy: principal.userId, seq: f + 3 })
+      events.push({ sessionId, type: 'command.created', actor: user, data: { commandId, kind: 'run_scripts' } })
+      for (const r of scripts) runRows.push(this.newRunRow(batch!, r, sessionId, commandId, consentId, f + 4))
+      if (admin.named.has(sessionId)) {
+        const data = { adminId: principal.userId, adminName: admin.name, action: 'run_scripts' }
+        events.push({ sessionId, type: 'admin.acted', actor: user, data })
+        chatRows.push({ sessionId, sender: 'system', body: cleanText(`Site admin ${admin.name} ${ADMIN_ACTIONS.run_scripts}`), systemEvent: { type: 'admin.acted', data }, seq: f + 5 })
+      }
+      events.push({
+        sessionId,
+        type: 'script_batch.requested',
+        actor: user,
+        data: {
+          batchId: batch!.id,
+          commandId,
+          consentId,
+          stopOnFailure: batch!.stopOnFailure,
+          scripts: scripts.map((r) => ({ runId: r.runId, name: r.name, version: r.version, digest: r.digest, args: r.args, timeoutSeconds: r.timeoutSeconds })),
+        },
       })
     }
-    const [open] = await s.tx
-      .select({ n: count() })
+    // Parents before children (foreign keys): requests, commands, runs; chat lines; the trail.
+    for (const part of chunks(consentRows)) await tx.insert(consentRequests).values(part)
+    for (const part of chunks(commandRows)) await tx.insert(commands).values(part)
+    for (const part of chunks(runRows, 1000)) await tx.insert(scriptRuns).values(part)
+    for (const part of chunks(chatRows)) await tx.insert(chatMessages).values(part)
+    await bulk.events(events)
+    return batch!.id
+  }
+
+  /**
+   * Under the sessions' locks: each target still active and with room in its queue (the first
+   * refused one, in the order chosen, refuses the batch). Also which sessions are another CSR's
+   * when an admin asks (their chat names the admin).
+   */
+  private async assertQueueable(tx: Db, principal: Principal, sessionIds: readonly string[], batch: BatchRow) {
+    const ids = [...sessionIds]
+    const sessions = await tx
+      .select({ id: supportSessions.id, status: supportSessions.status, number: supportSessions.number, csrId: supportSessions.csrId })
+      .from(supportSessions)
+      .where(inArray(supportSessions.id, ids))
+    const open = await tx
+      .select({ sessionId: commands.sessionId, n: count() })
       .from(commands)
-      .where(and(eq(commands.sessionId, s.sessionId), eq(commands.kind, 'run_scripts'), inArray(commands.status, OPEN_COMMAND_STATUSES)))
-    if ((open?.n ?? 0) >= MAX_OPEN_RUNS_PER_SESSION) {
-      throw conflict('RUN_QUEUE_FULL', `Session ${formatNumber(session.number)} already has ${MAX_OPEN_RUNS_PER_SESSION} script runs waiting or running; cancel one or wait`)
+      .where(and(inArray(commands.sessionId, ids), eq(commands.kind, 'run_scripts'), inArray(commands.status, OPEN_COMMAND_STATUSES)))
+      .groupBy(commands.sessionId)
+    const byId = new Map(sessions.map((r) => [r.id, r]))
+    const openOf = new Map(open.map((r) => [r.sessionId, r.n]))
+    for (const id of ids) {
+      const session = byId.get(id)
+      if (session?.status !== 'active') {
+        throw unprocessable('SESSION_NOT_ACTIVE', `Session ${session ? formatNumber(session.number) : id} is not active`, {
+          [`sessionIds.${batch.sessionIds.indexOf(id)}`]: 'Not active',
+        })
+      }
+      if ((openOf.get(id) ?? 0) >= MAX_OPEN_RUNS_PER_SESSION) {
+        throw conflict('RUN_QUEUE_FULL', `Session ${formatNumber(session.number)} already has ${MAX_OPEN_RUNS_PER_SESSION} script runs waiting or running; cancel one or wait`)
+      }
     }
+    const named = new Set(principal.role === 'admin' ? sessions.filter((r) => r.csrId !== principal.userId).map((r) => r.id) : [])
+    const [me] = named.size > 0 ? await tx.select({ name: users.name }).from(users).where(eq(users.id, principal.userId)) : []
+    return { named, name: me?.name ?? '' }
+  }
+
+  /** One session's part of a batch: fresh run ids, what the customer is asked, what the agent gets. */
+  private partOf(batch: BatchRow) {
     const scripts = batch.scripts.map((r) => ({ ...r, runId: randomUUID(), executable: r.files.find((f) => f.role === 'executable')!.name }))
     // The agent recomputes the digest from these files and checks the signature over
     // versionStatement({ scriptId, versionId, number: version, digest }) before asking the customer.
@@ -339,7 +413,6 @@ export class RunsService {
         timeoutSeconds: r.timeoutSeconds,
       })),
     }
-    const consent = await this.consents.createInTx(s, 'run_scripts', principal.userId, details)
     const payload: RunScriptsPayload = {
       batchId: batch.id,
       stopOnFailure: batch.stopOnFailure,
@@ -354,35 +427,27 @@ export class RunsService {
         timeoutSeconds: r.timeoutSeconds,
       })),
     }
-    const command = await this.commands.enqueue(s, { kind: 'run_scripts', consentId: consent.id, payload, createdBy: principal.userId })
-    const seq = await s.next()
-    await s.tx.insert(scriptRuns).values(
-      scripts.map((r) => ({
-        id: r.runId,
-        batchId: batch.id,
-        sessionId: s.sessionId,
-        commandId: command.id,
-        consentId: consent.id,
-        position: r.position,
-        scriptId: r.scriptId,
-        versionId: r.versionId,
-        scriptName: r.name,
-        version: r.version,
-        digest: r.digest,
-        args: r.args,
-        timeoutSeconds: r.timeoutSeconds,
-        status: command.status === 'queued' ? ('queued' as const) : ('awaiting_consent' as const),
-        seq,
-      })),
-    )
-    await noteAdminAction(s, principal, 'run_scripts')
-    await s.event('script_batch.requested', { type: 'user', id: principal.userId }, {
+    return { scripts, details, payload }
+  }
+
+  private newRunRow(batch: BatchRow, r: BatchScriptRecord & { runId: string }, sessionId: string, commandId: string, consentId: string, seq: number): typeof scriptRuns.$inferInsert {
+    return {
+      id: r.runId,
       batchId: batch.id,
-      commandId: command.id,
-      consentId: consent.id,
-      stopOnFailure: batch.stopOnFailure,
-      scripts: scripts.map((r) => ({ runId: r.runId, name: r.name, version: r.version, digest: r.digest, args: r.args, timeoutSeconds: r.timeoutSeconds })),
-    })
+      sessionId,
+      commandId,
+      consentId,
+      position: r.position,
+      scriptId: r.scriptId,
+      versionId: r.versionId,
+      scriptName: r.name,
+      version: r.version,
+      digest: r.digest,
+      args: r.args,
+      timeoutSeconds: r.timeoutSeconds,
+      status: 'awaiting_consent',
+      seq,
+    }
   }
 
   private async batchRow(principal: Principal, id: string): Promise<BatchRow> {
