@@ -43,6 +43,8 @@ import { formatNumber } from './sessions.service.ts'
 
 export type ScriptRunRow = typeof scriptRuns.$inferSelect
 type BatchRow = typeof runBatches.$inferSelect
+/** One session's part of a batch. */
+type PartRef = { sessionId: string; commandId: string; consentId: string }
 
 const OPEN_RUN: ScriptRunStatus[] = ['awaiting_consent', 'queued', 'running']
 const FINAL_RUN: ScriptRunStatus[] = ['denied', 'expired', 'succeeded', 'failed', 'timed_out', 'cancelled', 'skipped', 'lost']
@@ -362,7 +364,7 @@ export class RunsService {
   private async assertQueueable(tx: Db, principal: Principal, sessionIds: readonly string[], batch: BatchRow) {
     const ids = [...sessionIds]
     const sessions = await tx
-      .select({ id: supportSessions.id, status: supportSessions.status, number: supportSessions.number, csrId: supportSessions.csrId })
+      .select({ id: supportSessions.id, status: supportSessions.status, number: supportSessions.number })
       .from(supportSessions)
       .where(inArray(supportSessions.id, ids))
     const open = await tx
@@ -383,7 +385,17 @@ export class RunsService {
         throw conflict('RUN_QUEUE_FULL', `Session ${formatNumber(session.number)} already has ${MAX_OPEN_RUNS_PER_SESSION} script runs waiting or running; cancel one or wait`)
       }
     }
-    const named = new Set(principal.role === 'admin' ? sessions.filter((r) => r.csrId !== principal.userId).map((r) => r.id) : [])
+    return this.adminNamed(tx, principal, ids)
+  }
+
+  /** The sessions of another CSR an admin acts on (their chat names the admin, noteAdminAction), and the admin's name. */
+  private async adminNamed(tx: Db, principal: Principal, sessionIds: readonly string[]): Promise<{ named: Set<string>; name: string }> {
+    if (principal.role !== 'admin') return { named: new Set(), name: '' }
+    const others = await tx
+      .select({ id: supportSessions.id })
+      .from(supportSessions)
+      .where(and(inArray(supportSessions.id, [...sessionIds]), sql`${supportSessions.csrId} <> ${principal.userId}`))
+    const named = new Set(others.map((r) => r.id))
     const [me] = named.size > 0 ? await tx.select({ name: users.name }).from(users).where(eq(users.id, principal.userId)) : []
     return { named, name: me?.name ?? '' }
   }
@@ -564,7 +576,12 @@ export class RunsService {
     const batch = await this.batchRow(principal, id)
     const open = await this.openParts(batch.id)
     if (open.length === 0) throw conflict('BATCH_FINISHED', 'Every run of this batch has already finished')
-    for (const part of open) await this.feed.change(part.sessionId, (s) => this.cancelPart(s, part, principal))
+    const rest = await this.feed.changeMany(
+      open.map((p) => p.sessionId),
+      (_of, bulk) => this.cancelParts(bulk, open, principal),
+    )
+    // Parts with a script already started take the one-session path (the agent must stop it).
+    for (const part of rest) await this.feed.change(part.sessionId, (s) => this.cancelPart(s, part, principal))
     await this.db.update(runBatches).set({ cancelledAt: new Date() }).where(eq(runBatches.id, batch.id))
     return this.get(principal, batch.id)
   }
@@ -583,6 +600,108 @@ export class RunsService {
       .selectDistinct({ sessionId: scriptRuns.sessionId, commandId: scriptRuns.commandId, consentId: scriptRuns.consentId })
       .from(scriptRuns)
       .where(and(eq(scriptRuns.batchId, batchId), inArray(scriptRuns.status, OPEN_RUN)))
+  }
+
+  /**
+   * Cancels, set-based, every part of a batch that no script of has started: still waiting for
+   * the customer (the request is withdrawn, its command and runs cancelled) or approved and not
+   * yet started (the command and its runs cancelled). The same rows, change numbers, chat lines
+   * and audit events as `cancelPart` writes one session at a time, in a constant number of
+   * statements. Returns the parts left for `cancelPart` (a script started or running).
+   */
+  private async cancelParts(bulk: BulkTx, parts: PartRef[], principal: Principal): Promise<PartRef[]> {
+    const { tx } = bulk
+    const consents = await tx
+      .select({ id: consentRequests.id, status: consentRequests.status })
+      .from(consentRequests)
+      .where(inArray(consentRequests.id, parts.map((p) => p.consentId)))
+    const cmds = await tx
+      .select({ id: commands.id, status: commands.status, kind: commands.kind })
+      .from(commands)
+      .where(inArray(commands.id, parts.map((p) => p.commandId)))
+    const runs = await tx
+      .select()
+      .from(scriptRuns)
+      .where(and(inArray(scriptRuns.commandId, parts.map((p) => p.commandId)), inArray(scriptRuns.status, OPEN_RUN)))
+      .orderBy(asc(scriptRuns.position))
+    const consentOf = new Map(consents.map((c) => [c.id, c.status]))
+    const commandOf = new Map(cmds.map((c) => [c.id, c]))
+    const runsOf = new Map<string, ScriptRunRow[]>()
+    for (const r of runs) runsOf.set(r.commandId, [...(runsOf.get(r.commandId) ?? []), r])
+    const pending = (p: PartRef) => consentOf.get(p.consentId) === 'pending' && commandOf.get(p.commandId)?.status === 'awaiting_consent'
+    const unstarted = (p: PartRef) =>
+      consentOf.get(p.consentId) !== 'pending' &&
+      OPEN_COMMAND_STATUSES.includes(commandOf.get(p.commandId)?.status ?? 'cancelled') &&
+      commandOf.get(p.commandId)?.kind === 'run_scripts' &&
+      (runsOf.get(p.commandId) ?? []).every((r) => r.status === 'queued' && r.startedAt === null)
+    const fast = parts.filter((p) => pending(p) || unstarted(p))
+    if (fast.length === 0) return parts
+    const admin = await this.adminNamed(tx, principal, fast.map((p) => p.sessionId))
+    const count = (p: PartRef) => 1 + (admin.named.has(p.sessionId) ? 1 : 0) + (pending(p) ? 4 : 1 + (runsOf.get(p.commandId)?.length ?? 0))
+    const partOf = new Map(fast.map((p) => [p.sessionId, p]))
+    const first = await bulk.reserve(fast.map((p) => p.sessionId), (id) => count(partOf.get(id)!))
+    const now = new Date()
+    const user: Actor = { type: 'user', id: principal.userId }
+    const withdrawn = 'The support representative cancelled the run'
+    const byCsr = 'Cancelled by the support representative'
+    const consentSeqs: { id: string; seq: number }[] = []
+    const commandSeqs: { id: string; seq: number; error: string }[] = []
+    const runSeqs: { id: string; seq: number; error: string }[] = []
+    const chatRows: (typeof chatMessages.$inferInsert)[] = []
+    const events: BulkEvent[] = []
+    for (const p of fast) {
+      let seq = first.get(p.sessionId)! // the session's lock, as `next()` first thing in a change
+      const sessionId = p.sessionId
+      if (admin.named.has(sessionId)) {
+        const data = { adminId: principal.userId, adminName: admin.name, action: 'cancel_scripts' }
+        events.push({ sessionId, type: 'admin.acted', actor: user, data })
+        chatRows.push({ sessionId, sender: 'system', body: cleanText(`Site admin ${admin.name} ${ADMIN_ACTIONS.cancel_scripts}`), systemEvent: { type: 'admin.acted', data }, seq: ++seq })
+      }
+      if (pending(p)) {
+        // ConsentsService.close(cancelled) → CommandQueue.cancelForConsent → the runs' consentClosed, then finish.
+        const data = { consentId: p.consentId, kind: 'run_scripts', reason: withdrawn }
+        consentSeqs.push({ id: p.consentId, seq: ++seq })
+        events.push({ sessionId, type: 'consent.cancelled', actor: user, data })
+        chatRows.push({ sessionId, sender: 'system', body: cleanText(`Request withdrawn: ${consentTitles.run_scripts}`), systemEvent: { type: 'consent.cancelled', data }, seq: ++seq })
+        for (const r of runsOf.get(p.commandId) ?? []) runSeqs.push({ id: r.id, seq: seq + 1, error: 'The request was withdrawn' })
+        seq++
+        commandSeqs.push({ id: p.commandId, seq: ++seq, error: 'Consent cancelled' })
+        events.push({ sessionId, type: 'command.cancelled', actor: systemActor, data: { commandId: p.commandId, kind: 'run_scripts', error: 'Consent cancelled' } })
+      } else {
+        // CommandQueue.finish(cancelled) → the runs' `finished` observer, one run at a time in order.
+        commandSeqs.push({ id: p.commandId, seq: ++seq, error: byCsr })
+        events.push({ sessionId, type: 'command.cancelled', actor: systemActor, data: { commandId: p.commandId, kind: 'run_scripts', error: byCsr } })
+        for (const r of runsOf.get(p.commandId) ?? []) {
+          runSeqs.push({ id: r.id, seq: ++seq, error: byCsr })
+          events.push({
+            sessionId,
+            type: 'script_run.cancelled',
+            actor: systemActor,
+            data: { runId: r.id, batchId: r.batchId, scriptName: r.scriptName, version: r.version, status: 'cancelled', exitCode: null, durationMs: null, error: byCsr },
+          })
+        }
+      }
+    }
+    const at = now.toISOString()
+    if (consentSeqs.length > 0) {
+      await tx.execute(sql`
+        update consent_requests c set status = 'cancelled', answered_at = null, seq = r.seq
+        from jsonb_to_recordset(${JSON.stringify(consentSeqs)}::jsonb) as r(id uuid, seq integer)
+        where c.id = r.id and c.status = 'pending'`)
+    }
+    await tx.execute(sql`
+      update commands c set status = 'cancelled', error = r.error, finished_at = ${at}::timestamptz, seq = r.seq
+      from jsonb_to_recordset(${JSON.stringify(commandSeqs)}::jsonb) as r(id uuid, seq integer, error text)
+      where c.id = r.id`)
+    if (runSeqs.length > 0) {
+      await tx.execute(sql`
+        update script_runs x set status = 'cancelled', error = r.error, finished_at = ${at}::timestamptz, seq = r.seq, exit_code = null, duration_ms = null
+        from jsonb_to_recordset(${JSON.stringify(runSeqs)}::jsonb) as r(id uuid, seq integer, error text)
+        where x.id = r.id`)
+    }
+    for (const part of chunks(chatRows)) await tx.insert(chatMessages).values(part)
+    await bulk.events(events)
+    return parts.filter((p) => !fast.includes(p))
   }
 
   private async cancelPart(s: SessionTx, part: { commandId: string; consentId: string }, principal: Principal) {

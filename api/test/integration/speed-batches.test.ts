@@ -78,10 +78,51 @@ t.test('a batch of 3 scripts on 100 sessions: each session gets exactly its rows
   const { data: released } = await agent.client.GET('/api/v1/agent/poll', { params: { query: { cursor: feed!.cursor, wait: 0 } } })
   t.same(released!.commands.map((c) => c.kind), ['run_scripts'])
 
+  // Cancel one waiting part and one approved part one session at a time (the one-session path),
+  // then the whole batch (set-based): their rows must look the same.
+  const partOf = (i: number) => batch!.sessions.find((s) => s.sessionId === sessions[i]!.id)!
+  const other = sessions[43]!.agent
+  const { data: feed43 } = await other.client.GET('/api/v1/agent/poll', { params: { query: { cursor: 0, wait: 0 } } })
+  const consent43 = feed43!.consents.find((c) => c.kind === 'run_scripts' && c.status === 'pending')!
+  await other.client.POST('/api/v1/agent/consents/{id}/answer', { params: { path: { id: consent43.id } }, body: { approved: true } })
+  await other.client.GET('/api/v1/agent/poll', { params: { query: { cursor: feed43!.cursor, wait: 0 } } }) // takes its command, as 42 did
+  const marks = new Map<number, number>()
+  for (const i of [1, 2, 42, 43]) marks.set(i, await seqOf(sessions[i]!.id))
+  await csr.client.POST('/api/v1/script-batches/{id}/sessions/{sessionId}/cancel', { params: { path: { id: batch!.id, sessionId: sessions[1]!.id } } })
+  await csr.client.POST('/api/v1/script-batches/{id}/sessions/{sessionId}/cancel', { params: { path: { id: batch!.id, sessionId: sessions[43]!.id } } })
   const cancelled = performance.now()
-  await csr.client.POST('/api/v1/script-batches/{id}/cancel', { params: { path: { id: batch!.id } } })
-  t.comment(`cancel on 100 sessions: ${Math.round(performance.now() - cancelled)} ms`)
+  const { data: whole } = await csr.client.POST('/api/v1/script-batches/{id}/cancel', { params: { path: { id: batch!.id } } })
+  t.comment(`cancel on 98 sessions: ${Math.round(performance.now() - cancelled)} ms`)
+  t.ok(whole!.sessions.every((s) => s.status === 'cancelled'))
+  t.same(await trace(sessions[2]!.id, partOf(2), marks.get(2)!), await trace(sessions[1]!.id, partOf(1), marks.get(1)!), 'a waiting part: the same rows as one session’s cancel')
+  t.same(await trace(sessions[42]!.id, partOf(42), marks.get(42)!), await trace(sessions[43]!.id, partOf(43), marks.get(43)!), 'an approved part: the same rows as one session’s cancel')
+  t.match(await h.app.services.audit.verifySession(sessions[42]!.id), { ok: true })
+  t.match(await h.app.services.audit.verifySession(sessions[2]!.id), { ok: true })
 })
+
+async function seqOf(sessionId: string) {
+  return (await db.select({ seq: supportSessions.feedSeq }).from(supportSessions).where(eq(supportSessions.id, sessionId)))[0]!.seq
+}
+
+/** What a cancel wrote in a session after change number `mark`, ids and instants left out, numbers relative to the mark. */
+async function trace(sessionId: string, part: { consentId: string; commandId: string }, mark: number) {
+  const rel = (seq: number) => (seq > mark ? seq - mark : 'before')
+  const [consent] = await db.select().from(consentRequests).where(eq(consentRequests.id, part.consentId))
+  const [command] = await db.select().from(commands).where(eq(commands.id, part.commandId))
+  const runs = await db.select().from(scriptRuns).where(eq(scriptRuns.commandId, part.commandId)).orderBy(asc(scriptRuns.position))
+  const chat = (await db.select().from(chatMessages).where(eq(chatMessages.sessionId, sessionId)).orderBy(asc(chatMessages.seq))).filter((m) => m.seq > mark)
+  const events = await db.select().from(sessionEvents).where(eq(sessionEvents.sessionId, sessionId)).orderBy(asc(sessionEvents.id))
+  const cancelAt = events.map((e) => e.type).lastIndexOf('script_batch.requested')
+  const strip = (data: Record<string, unknown>) => Object.fromEntries(Object.entries(data).filter(([k]) => !/Id$/.test(k)))
+  return {
+    seq: (await seqOf(sessionId)) - mark,
+    consent: [consent!.status, rel(consent!.seq), consent!.answeredAt === null],
+    command: [command!.status, command!.error, rel(command!.seq), command!.finishedAt !== null],
+    runs: runs.map((r) => [r.status, r.error, rel(r.seq), r.exitCode, r.durationMs, r.finishedAt !== null]),
+    chat: chat.map((m) => [m.body, m.sender, rel(m.seq), m.systemEvent?.type]),
+    events: events.slice(cancelAt + 1).filter((e) => e.type !== 'consent.approved' && e.type !== 'command.queued').map((e) => [e.type, e.actorType, strip(e.data)]),
+  }
+}
 
 t.test('an admin’s batch on CSRs’ sessions names the admin in each chat, as one request did', async (t) => {
   const some = ids.slice(0, 10)
