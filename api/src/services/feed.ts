@@ -72,6 +72,27 @@ export class SessionFeed {
     private readonly keyring: Keyring,
   ) {}
 
+  /** Listeners of `onChange`, called in this process right after its own commits. */
+  private readonly local = new Set<(sessionId: string | null) => void>()
+
+  /**
+   * Calls `listener` with the id of every session changed, by this instance (synchronously, right
+   * after the commit) or another (when its notification arrives), and with null when
+   * notifications may have been lost. For memory derived from the database (agent tokens, the
+   * sessions known to be quiet): every change of a session's rows, its agents' included, is a
+   * change through this feed, so dropping what was derived from a session on its changes is exact.
+   */
+  onChange(listener: (sessionId: string | null) => void): () => void {
+    this.local.add(listener)
+    const unwatch = this.notifier.watch((topic) => {
+      if (topic === null || !topic.includes(':')) listener(topic)
+    })
+    return () => {
+      this.local.delete(listener)
+      unwatch()
+    }
+  }
+
   async change<T>(sessionId: string, fn: (s: SessionTx) => Promise<T>): Promise<T> {
     return this.changeMany([sessionId], (of) => fn(of(sessionId)))
   }
@@ -101,7 +122,10 @@ export class SessionFeed {
       }
       return fn(of, this.bulkTx(tx, writers, changed))
     })
-    for (const sessionId of changed) this.notifier.publish(sessionId)
+    for (const sessionId of changed) {
+      for (const listener of this.local) listener(sessionId)
+      this.notifier.publish(sessionId)
+    }
     return result
   }
 

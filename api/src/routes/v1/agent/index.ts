@@ -37,6 +37,7 @@ export default async function agentRoutes(fastify: FastifyInstance) {
   const held = new Set<() => void>()
   app.addHook('preClose', async () => {
     for (const abort of [...held]) abort()
+    await agents.flushSeen()
   })
 
   const window = c.JOIN_WINDOW_SECONDS * 1000
