@@ -4,18 +4,20 @@ import { createClient } from '@helpline/sdk'
 import { buildApp, redactPaths } from '../../src/app.ts'
 import { loadConfig } from '../../src/config.ts'
 import { openDatabase } from '../../src/db/client.ts'
-import { agents, supportSessions } from '../../src/db/schema.ts'
+import { agents, scriptOutputChunks, scriptRuns, supportSessions } from '../../src/db/schema.ts'
 import { joinAgent } from '../helpers/agent.ts'
 import { setupApp } from '../helpers/app.ts'
 import { testDatabaseUrl } from '../helpers/db.ts'
 import { refused } from '../helpers/refused.ts'
+import { createCategory, upload } from '../helpers/scripts.ts'
 
 /**
  * The idle poll's shortcuts, each with the behaviour that keeps it honest: a poll at the session's
  * known change number answers from memory (no query), and any change of the session — on this
  * instance or another — ends that at once; agent tokens are checked from memory after the first
  * lookup, and a token that stops working (leave, replacement) is refused on its next poll even
- * while cached, on every instance; polls write no last-seen of their own.
+ * while cached, on every instance; polls write no last-seen of their own. And output chunks
+ * posted many times at once are stored exactly once, in order.
  */
 const h = await setupApp(t, { JOIN_MAX_ATTEMPTS_PER_IP: 10_000, JOIN_MAX_ATTEMPTS_PER_NUMBER: 10_000, AGENT_POLL_WAIT_SECONDS: 10 })
 const csr = await h.createUser('csr', { name: 'Carla CSR' })
@@ -69,6 +71,35 @@ t.test('polls write no last-seen of their own', async (t) => {
   for (let i = 0; i < 20; i++) await agent.client.GET('/api/v1/agent/poll', { params: { query: { wait: 0 } } })
   const [row] = await db.select({ at: agents.lastSeenAt }).from(agents).where(eq(agents.id, agent.joined.agentId))
   t.equal(row!.at.getTime(), old.getTime(), 'nothing written by the polls themselves (the batched write comes at most every 5 s per agent)')
+})
+
+t.test('output posted many times at once is stored exactly once, in order', async (t) => {
+  const { session, agent } = await activeSession('Output')
+  const script = await upload(csr, await createCategory(h, 'Output'), { name: 'Talkative', published: true })
+  const { data: batch } = await csr.client.POST('/api/v1/script-batches', { body: { scripts: [{ scriptId: script.id }], sessionIds: [session.id] } })
+  const { data: feed } = await agent.client.GET('/api/v1/agent/poll', { params: { query: { cursor: 0, wait: 0 } } })
+  const consent = feed!.consents.find((c) => c.kind === 'run_scripts' && c.status === 'pending')!
+  await agent.client.POST('/api/v1/agent/consents/{id}/answer', { params: { path: { id: consent.id } }, body: { approved: true } })
+  await agent.client.GET('/api/v1/agent/poll', { params: { query: { cursor: feed!.cursor, wait: 0 } } })
+  const runId = batch!.sessions[0]!.runs[0]!.id
+  const path = { params: { path: { id: runId } } }
+  await agent.client.POST('/api/v1/agent/script-runs/{id}/start', { ...path, body: { startId: 'start-output-0001' } })
+  const chunk = (sequence: number) => ({ sequence, stream: 'stdout' as const, data: `line ${sequence}\n` })
+  const post = (from: number, to: number) =>
+    h.inject({ method: 'POST', url: `/api/v1/agent/script-runs/${runId}/output`, token: agent.token, payload: { chunks: Array.from({ length: to - from }, (_, i) => chunk(from + i)) } })
+
+  // Ten copies of the same post at once: each acknowledged, the chunks stored once.
+  const same = await Promise.all(Array.from({ length: 10 }, () => post(0, 4)))
+  t.same(same.map((r) => r.statusCode), Array(10).fill(200))
+  t.equal(same.reduce((n, r) => n + r.json<{ stored: number }>().stored, 0), 4, 'stored once across the ten answers')
+  // Overlapping retries at once: each acknowledged or told where to resume (never stored twice).
+  const mixed = await Promise.all([post(0, 8), post(4, 8), post(0, 8), post(2, 6), post(4, 8), post(0, 8)])
+  t.ok(mixed.every((r) => r.statusCode === 200 || (r.statusCode === 409 && r.json<{ code: string }>().code === 'OUTPUT_SEQUENCE_GAP')))
+  const rows = await db.select().from(scriptOutputChunks).where(eq(scriptOutputChunks.runId, runId))
+  t.same(rows.map((r) => r.sequence).sort((a, b) => a - b), [0, 1, 2, 3, 4, 5, 6, 7], 'every chunk exactly once')
+  const [run] = await db.select().from(scriptRuns).where(eq(scriptRuns.id, runId))
+  t.equal(run!.outputNextSeq, 8)
+  t.equal(run!.outputBytes, rows.reduce((n, r) => n + r.bytes, 0), 'the byte count matches the chunks stored')
 })
 
 const skip = testDatabaseUrl ? false : 'needs PostgreSQL: set TEST_DATABASE_URL (two instances, LISTEN/NOTIFY)'
