@@ -51,6 +51,18 @@ t.test('a poll at the known change number answers from memory; a change ends tha
   t.ok(woken!.cursor > first!.cursor)
 })
 
+t.test('the hold is configurable up to 60 s and told at join', async (t) => {
+  const { session, agent } = await activeSession('Hold')
+  t.equal(agent.joined.pollWaitSeconds, 10, 'the join answer tells the server’s hold')
+  const tooLong = await h.inject({ method: 'GET', url: '/api/v1/agent/poll?wait=61', token: agent.token })
+  t.equal(tooLong.statusCode, 400, 'more than 60 s is refused')
+  const { data: first } = await agent.client.GET('/api/v1/agent/poll', { params: { query: { cursor: 0, wait: 0 } } })
+  const holding = agent.client.GET('/api/v1/agent/poll', { params: { query: { cursor: first!.cursor, wait: 60 } } })
+  await new Promise((r) => setTimeout(r, 100))
+  await csr.client.POST('/api/v1/sessions/{id}/chat', { params: { path: { id: session.id } }, body: { body: 'Still there?' } })
+  t.same((await holding).data!.chat.map((m) => m.body), ['Still there?'], 'wait=60 is accepted (and capped by the server’s hold)')
+})
+
 t.test('a cached agent token is refused on its next poll once the agent left', async (t) => {
   const { agent } = await activeSession('Leaving')
   for (let i = 0; i < 3; i++) await agent.client.GET('/api/v1/agent/poll', { params: { query: { wait: 0 } } })

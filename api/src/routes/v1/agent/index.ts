@@ -112,7 +112,7 @@ export default async function agentRoutes(fastify: FastifyInstance) {
         tags,
         summary: 'Long-poll for consent prompts, commands and chat after a cursor',
         description:
-          'Answers at once when something is new after `cursor`, or when the session has ended; otherwise holds the request up to `wait` seconds (at most 25) and answers as soon as something arrives. ' +
+          'Answers at once when something is new after `cursor`, or when the session has ended; otherwise holds the request up to `wait` seconds (at most the server’s hold, `pollWaitSeconds` in the join answer: 25 s unless configured, up to 60) and answers as soon as something arrives. ' +
           'Send the returned cursor with the next poll. Items can come again after a lost answer: deduplicate by id. Every poll counts as a sign of life (offline after two missed polls).',
         querystring: PollQuery,
         response: { 200: ref(AgentFeed) },
