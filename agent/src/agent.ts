@@ -471,6 +471,12 @@ export class Agent {
           if (await this.tryRejoin(true)) continue
           throw new AgentExit(EXIT.sessionGone, 'sessionGone')
         }
+        if (err instanceof ApiError && err.status === 409 && err.code === 'CURSOR_AHEAD') {
+          // The server's changes are behind ours (its database was restored): everything again, deduplicated by id.
+          this.state!.cursor = 0
+          this.options.store.save(this.state!)
+          continue
+        }
         throw err
       }
       this.handle(feed)

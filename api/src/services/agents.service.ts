@@ -393,8 +393,13 @@ export class AgentsService {
       // Nothing after the cursor: no item query, and later polls at this cursor need none either.
       return this.memory.rememberQuiet(agent.sessionId, upTo, session, since)
     }
-    // A cursor from the future (another server's state, a hand-edited file) would hide everything.
-    const cursor = after > upTo ? 0 : after
+    // A cursor from the future (a database restored from a backup, a hand-edited file) would
+    // hide everything, and holding on it would answer at once again and again: refused, with the
+    // session's current change number.
+    if (after > upTo) {
+      throw conflict('CURSOR_AHEAD', `The cursor ${after} is ahead of this session’s changes (${upTo}); poll again from 0 (or ${upTo})`, { cursor: String(upTo) })
+    }
+    const cursor = after
     const [consents, commandRows, chat, cancelled] = await Promise.all([
       this.db
         .select({ consent: consentRequests, csrName: users.name })

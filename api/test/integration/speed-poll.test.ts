@@ -63,6 +63,17 @@ t.test('the hold is configurable up to 60 s and told at join', async (t) => {
   t.same((await holding).data!.chat.map((m) => m.body), ['Still there?'], 'wait=60 is accepted (and capped by the server’s hold)')
 })
 
+t.test('a cursor from the future: 409 CURSOR_AHEAD with the current cursor, at once, also when held', async (t) => {
+  const { agent } = await activeSession('Ahead')
+  const { data: now } = await agent.client.GET('/api/v1/agent/poll', { params: { query: { cursor: 0, wait: 0 } } })
+  const started = Date.now()
+  const err = await refused(agent.client.GET('/api/v1/agent/poll', { params: { query: { cursor: now!.cursor + 1000, wait: 10 } } }))
+  t.same([err.status, err.code, err.errors], [409, 'CURSOR_AHEAD', { cursor: String(now!.cursor) }])
+  t.ok(Date.now() - started < 5000, 'answered without holding')
+  const { data: again } = await agent.client.GET('/api/v1/agent/poll', { params: { query: { cursor: 0, wait: 0 } } })
+  t.equal(again!.cursor, now!.cursor, 'from 0 the agent finds its way back')
+})
+
 t.test('a cached agent token is refused on its next poll once the agent left', async (t) => {
   const { agent } = await activeSession('Leaving')
   for (let i = 0; i < 3; i++) await agent.client.GET('/api/v1/agent/poll', { params: { query: { wait: 0 } } })

@@ -113,9 +113,10 @@ export default async function agentRoutes(fastify: FastifyInstance) {
         summary: 'Long-poll for consent prompts, commands and chat after a cursor',
         description:
           'Answers at once when something is new after `cursor`, or when the session has ended; otherwise holds the request up to `wait` seconds (at most the server’s hold, `pollWaitSeconds` in the join answer: 25 s unless configured, up to 60) and answers as soon as something arrives. ' +
-          'Send the returned cursor with the next poll. Items can come again after a lost answer: deduplicate by id. Every poll counts as a sign of life (offline after two missed polls).',
+          'Send the returned cursor with the next poll. Items can come again after a lost answer: deduplicate by id. Every poll counts as a sign of life (offline after two missed polls). ' +
+          '409 CURSOR_AHEAD: the cursor is ahead of the session’s changes (the server’s database was restored, or the agent’s state is from elsewhere); `errors.cursor` is the current one. Poll again from 0 to see everything there is (deduplicating by id).',
         querystring: PollQuery,
-        response: { 200: ref(AgentFeed) },
+        response: { 200: ref(AgentFeed), ...errors(409) },
       },
     },
     async (request, reply) => {
