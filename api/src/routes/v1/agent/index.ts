@@ -129,6 +129,8 @@ export default async function agentRoutes(fastify: FastifyInstance) {
         return await agents.poll(agentOf(request), request.query.cursor ?? 0, wait, aborted.signal)
       } finally {
         held.delete(abort)
+        // Aborting creates a DOMException (with a stack): not for every answered poll's close.
+        reply.raw.off('close', abort)
       }
     },
   )
