@@ -1,7 +1,9 @@
 import t from 'tap'
 import { asc, count, eq, inArray } from 'drizzle-orm'
-import { chatMessages, commands, consentRequests, scriptRuns, sessionEvents, supportSessions } from '../../src/db/schema.ts'
-import { joinAgent, type TestAgent } from '../helpers/agent.ts'
+import type { HelplineClient } from '@helpline/sdk'
+import { agents, chatMessages, commands, consentRequests, scriptRuns, sessionEvents, supportSessions } from '../../src/db/schema.ts'
+import { hashToken, newToken } from '../../src/lib/crypto.ts'
+import { testPlatform, testPublicKey } from '../helpers/agent.ts'
 import { setupApp } from '../helpers/app.ts'
 import { refused } from '../helpers/refused.ts'
 import { createCategory, upload } from '../helpers/scripts.ts'
@@ -19,11 +21,16 @@ const category = await createCategory(h, 'Speed')
 const { db } = h.app.database
 const scripts = await Promise.all(['One', 'Two', 'Three'].map((name) => upload(csr, category, { name, published: true })))
 
-const sessions: { id: string; agent: TestAgent }[] = []
-for (let i = 0; i < 100; i++) {
-  const { data: s } = await csr.client.POST('/api/v1/sessions', { body: { customerName: `Customer ${i}` } })
-  sessions.push({ id: s!.id, agent: await joinAgent(h, s!.number) })
-}
+// 100 active sessions, each with its agent, written directly: joining 100 agents through the API
+// would take most of this file's time (the join itself is tested elsewhere).
+const base = 100_000_000 + Math.floor(Math.random() * 800_000_000)
+const created = await db
+  .insert(supportSessions)
+  .values(Array.from({ length: 100 }, (_, i) => ({ number: String(base + i), status: 'active' as const, customerName: `Customer ${i}`, csrId: csr.id, expiresAt: new Date(Date.now() + 3_600_000), startedAt: new Date() })))
+  .returning({ id: supportSessions.id })
+const tokens = created.map(() => newToken('hla'))
+await db.insert(agents).values(created.map((r, i) => ({ sessionId: r.id, tokenHash: hashToken(tokens[i]!), agentVersion: '0.1.0', platform: testPlatform, publicKey: testPublicKey })))
+const sessions: { id: string; agent: { client: HelplineClient; token: string } }[] = created.map((r, i) => ({ id: r.id, agent: { client: h.client(tokens[i]), token: tokens[i]! } }))
 const ids = sessions.map((s) => s.id)
 const body = { scripts: scripts.map((s) => ({ scriptId: s.id })), sessionIds: ids }
 
