@@ -266,8 +266,9 @@ export class RunsService {
     })
 
     await this.checkTargets(principal, sessionIds)
-    const batchId = await this.feed.changeMany(sessionIds, (_of, bulk) => this.queueBatch(bulk, principal, records, input.stopOnFailure ?? false, sessionIds))
-    return this.get(principal, batchId)
+    // The answer is built from what was written: read back after the commit, it would queue
+    // behind the polls of every agent the batch just woke.
+    return this.feed.changeMany(sessionIds, (_of, bulk) => this.queueBatch(bulk, principal, records, input.stopOnFailure ?? false, sessionIds))
   }
 
   /** Every target must be the caller's (admins: anyone's) and active, with its customer still there. */
@@ -304,7 +305,7 @@ export class RunsService {
    * (awaiting the consent), its runs, the admin's line when an admin acts on another CSR's
    * session, and the audit events. All or nothing: one refused session refuses the batch.
    */
-  private async queueBatch(bulk: BulkTx, principal: Principal, records: BatchScriptRecord[], stopOnFailure: boolean, sessionIds: readonly string[]): Promise<string> {
+  private async queueBatch(bulk: BulkTx, principal: Principal, records: BatchScriptRecord[], stopOnFailure: boolean, sessionIds: readonly string[]): Promise<ScriptBatch> {
     const { tx } = bulk
     const [batch] = await tx.insert(runBatches).values({ createdBy: principal.userId, stopOnFailure, scripts: records, sessionIds: [...sessionIds] }).returning()
     const admin = await this.assertQueueable(tx, principal, sessionIds, batch!)
@@ -350,10 +351,35 @@ export class RunsService {
     // Parents before children (foreign keys): requests, commands, runs; chat lines; the trail.
     for (const part of chunks(consentRows)) await tx.insert(consentRequests).values(part)
     for (const part of chunks(commandRows)) await tx.insert(commands).values(part)
-    for (const part of chunks(runRows, 1000)) await tx.insert(scriptRuns).values(part)
+    const written: ScriptRunRow[] = []
+    for (const part of chunks(runRows, 1000)) written.push(...(await tx.insert(scriptRuns).values(part).returning()))
     for (const part of chunks(chatRows)) await tx.insert(chatMessages).values(part)
     await bulk.events(events)
-    return batch!.id
+    const [creator] = await tx.select({ name: users.name }).from(users).where(eq(users.id, principal.userId))
+    return this.answer(batch!, creator?.name ?? '', written, admin.sessions)
+  }
+
+  /** A new batch as `get` would read it: every part waiting for its customer. */
+  private answer(batch: BatchRow, creatorName: string, runs: ScriptRunRow[], sessions: Map<string, { number: string; customerName: string }>): ScriptBatch {
+    const bySession = new Map<string, ScriptRunRow[]>()
+    for (const run of runs) bySession.set(run.sessionId, [...(bySession.get(run.sessionId) ?? []), run])
+    return {
+      ...this.summaryProps(batch, creatorName, runs),
+      scripts: batch.scripts,
+      sessions: batch.sessionIds.map((sessionId) => {
+        const list = (bySession.get(sessionId) ?? []).sort((a, b) => a.position - b.position)
+        const session = sessions.get(sessionId)!
+        return {
+          sessionId,
+          sessionNumber: formatNumber(session.number),
+          customerName: session.customerName,
+          commandId: list[0]!.commandId,
+          consentId: list[0]!.consentId,
+          status: sessionRunStatus('pending', list),
+          runs: list.map(toScriptRun),
+        }
+      }),
+    }
   }
 
   /**
@@ -364,7 +390,7 @@ export class RunsService {
   private async assertQueueable(tx: Db, principal: Principal, sessionIds: readonly string[], batch: BatchRow) {
     const ids = [...sessionIds]
     const sessions = await tx
-      .select({ id: supportSessions.id, status: supportSessions.status, number: supportSessions.number })
+      .select({ id: supportSessions.id, status: supportSessions.status, number: supportSessions.number, customerName: supportSessions.customerName })
       .from(supportSessions)
       .where(inArray(supportSessions.id, ids))
     const open = await tx
@@ -385,7 +411,7 @@ export class RunsService {
         throw conflict('RUN_QUEUE_FULL', `Session ${formatNumber(session.number)} already has ${MAX_OPEN_RUNS_PER_SESSION} script runs waiting or running; cancel one or wait`)
       }
     }
-    return this.adminNamed(tx, principal, ids)
+    return { ...(await this.adminNamed(tx, principal, ids)), sessions: new Map(sessions.map((r) => [r.id, r])) }
   }
 
   /** The sessions of another CSR an admin acts on (their chat names the admin, noteAdminAction), and the admin's name. */
