@@ -41,9 +41,10 @@ const int = (name: string, fallback: number) => {
 }
 const SESSIONS = Math.min(int('BENCH_RUN_SESSIONS', 100), MAX_BATCH_SESSIONS)
 const SCRIPTS = int('BENCH_RUN_SCRIPTS', 3)
-const ROUNDS = int('BENCH_RUN_ROUNDS', 5)
+const QUICK = process.env.BENCH_QUICK === '1'
+const ROUNDS = int('BENCH_RUN_ROUNDS', QUICK ? 1 : 5)
 const STREAM_AGENTS = Math.min(int('BENCH_RUN_AGENTS', 10), MAX_BATCH_SESSIONS)
-const STREAM_RUNS = int('BENCH_RUN_RUNS', 5)
+const STREAM_RUNS = int('BENCH_RUN_RUNS', QUICK ? 1 : 5)
 const CHUNKS_PER_POST = Math.min(int('BENCH_RUN_CHUNKS_PER_POST', 16), 64)
 const CHUNK_CHARS = 32 * 1024
 const EXECUTE = process.env.BENCH_RUN_EXECUTE === '1'
@@ -54,14 +55,14 @@ type Feed = Schemas['AgentFeed']
 type PayloadScript = RunScriptsPayload['scripts'][number]
 
 /** What a bench needs of the app: the app itself (raw requests), a CSR, clients by token, a category. */
-interface Harness {
+export interface Harness {
   app: FastifyInstance
   csr: HelplineClient
   client(token?: string): HelplineClient
   categoryId: string
 }
 
-async function harness(database: Database): Promise<Harness> {
+export async function harness(database: Database): Promise<Harness> {
   const config = loadConfig({}, {
     CONSOLE_DIR: '/nonexistent',
     LOG_LEVEL: 'silent',
@@ -201,6 +202,10 @@ async function smallScripts(h: Harness, count: number) {
 
 const seconds = (since: number) => `${((performance.now() - since) / 1000).toFixed(0)} s in all`
 
+/** One line of the issue's table: the figure, the issue's "today" and the target, ok or falls short. */
+const verdict = (what: string, ms: number, targetMs: number, today: string) =>
+  `  ${what.padEnd(52)} ${fmt(ms).padStart(10)}   today ${today.padStart(6)}   target < ${fmt(targetMs)}   ${ms < targetMs ? 'ok' : 'falls short'}`
+
 const row = (what: string, samples: number[]) => {
   const s = summarize(samples)
   return `  ${what.padEnd(48)} p50 ${fmt(s.p50).padStart(9)}   p99 ${fmt(s.p99).padStart(9)}   max ${fmt(s.max).padStart(9)}   n=${s.n}`
@@ -281,6 +286,11 @@ async function dispatch(label: string, database: Database) {
     console.log(row('POST sent → agent holds its run_scripts command', each))
     console.log(row(`POST sent → all ${agents.length} agents hold it`, all))
     if (cancels.length > 0) console.log(row('POST /script-batches/{id}/cancel', cancels))
+    // The issue's lines, with today's figures (before the set-based work) and the targets.
+    const today = label.startsWith('PGlite') ? { post: '2.7 s', held: '10.8 s', cancel: '2.8 s' } : { post: '1.5 s', held: '4.3 s', cancel: '3.5 s' }
+    console.log(verdict(`POST /script-batches, ${SCRIPTS} × ${agents.length}: p99`, summarize(posts).p99, 300, today.post))
+    console.log(verdict('POST sent → every agent holds its command: p99', summarize(each).p99, 1000, today.held))
+    if (cancels.length > 0) console.log(verdict(`cancel a batch on ${agents.length} sessions: p50`, summarize(cancels).p50, 300, today.cancel))
   } finally {
     for (const a of agents) a.stopped = true
     await h.app.close()
@@ -383,6 +393,11 @@ async function streaming(label: string, database: Database) {
       `  stored ${stored.toLocaleString('en-US')} of ${sent.toLocaleString('en-US')} bytes sent in ${elapsed.toFixed(2)} s: ` +
         `${(stored / 1e6 / elapsed).toFixed(1)} MB/s (${(stored / 1024 / 1024 / elapsed).toFixed(1)} MiB/s)` +
         `${Number(inTable!.bytes) === stored ? '' : `; the chunk table holds ${Number(inTable!.bytes).toLocaleString('en-US')} bytes`}`,
+    )
+    const rate = stored / 1e6 / elapsed
+    console.log(
+      `  output stored from ${agents.length} agents: ${rate.toFixed(1)} MB/s   today 11–14 MB/s   target ≥ 50 MB/s, none lost or duplicated   ` +
+        `${rate >= 50 && stored === sent && Number(inTable!.bytes) === stored ? 'ok' : 'falls short'}`,
     )
     console.log(row(`POST …/output (${CHUNKS_PER_POST} × 32 KiB, ${(bodies[0]!.length / 1024).toFixed(0)} KiB of JSON)`, latencies))
     if (refused.length > 0) console.log(`  ${refused.length} posts refused, e.g. ${refused[0]}`)

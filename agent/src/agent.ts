@@ -93,6 +93,8 @@ export class Agent {
   private readonly runners = new Map<string, Runner>()
   private work: Promise<void> = Promise.resolve()
   private csrName = ''
+  /** How long the server holds a poll (told at join; 25 s for an agent resumed from its saved state). */
+  private pollWait = 25
   private customerName = ''
   private readonly journal: RunJournal
   /** One per command handed to a runner: aborted when the server says it was cancelled. */
@@ -343,6 +345,7 @@ export class Agent {
 
   private adopt(joined: Joined) {
     this.csrName = joined.session.csrName
+    this.pollWait = Math.min(60, Math.max(1, joined.pollWaitSeconds))
     this.state = {
       server: this.options.server,
       sessionId: joined.session.id,
@@ -460,7 +463,7 @@ export class Agent {
       let feed: Feed
       try {
         const { data } = await this.retry('poll', () =>
-          this.api.GET('/api/v1/agent/poll', { params: { query: { cursor: this.state!.cursor, wait: 25 } }, signal: this.stopping.signal }),
+          this.api.GET('/api/v1/agent/poll', { params: { query: { cursor: this.state!.cursor, wait: this.pollWait } }, signal: this.stopping.signal }),
         )
         feed = data!
       } catch (err) {
@@ -469,6 +472,12 @@ export class Agent {
           // Replaced, left elsewhere, or the token was lost server-side: one rejoin attempt.
           if (await this.tryRejoin(true)) continue
           throw new AgentExit(EXIT.sessionGone, 'sessionGone')
+        }
+        if (err instanceof ApiError && err.status === 409 && err.code === 'CURSOR_AHEAD') {
+          // The server's changes are behind ours (its database was restored): everything again, deduplicated by id.
+          this.state!.cursor = 0
+          this.options.store.save(this.state!)
+          continue
         }
         throw err
       }

@@ -64,7 +64,7 @@ export const Config = Type.Object({
   /** An unanswered consent request expires after this long. */
   CONSENT_EXPIRY_SECONDS: Type.Integer({ minimum: 1, default: 120 }),
   /** The longest an agent's poll is held open when there is nothing for it (the agent may ask for less). */
-  AGENT_POLL_WAIT_SECONDS: Type.Integer({ minimum: 1, maximum: 25, default: 25 }),
+  AGENT_POLL_WAIT_SECONDS: Type.Integer({ minimum: 1, maximum: 60, default: 25 }),
   /** An agent not seen for this long is offline; unset → two poll periods plus 5 s. */
   AGENT_OFFLINE_AFTER_SECONDS: Type.Optional(Type.Integer({ minimum: 1 })),
   /** How long after it was last seen an agent may rejoin with its rejoin token (crash, reboot). */

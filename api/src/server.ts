@@ -1,6 +1,7 @@
 import { buildApp } from './app.ts'
 import { ConfigError, loadConfig } from './config.ts'
 import { generatePassword } from './lib/crypto.ts'
+import { connectionBudget, openFileLimit } from './lib/fd-limit.ts'
 
 /** The only file that listens. Start: `npm start` (embedded database) or with DATABASE_URL set. */
 async function main() {
@@ -57,6 +58,22 @@ async function main() {
 
   const address = await app.listen({ port: config.PORT, host: config.HOST })
   app.log.info(`Helpline on ${address} (database: ${app.database.driver})`)
+  limitConnections(app)
+}
+
+/**
+ * Caps client connections below the open-file limit, so that with more agents than descriptors the
+ * server keeps serving what it holds and refuses new connections cleanly; logs the limit (Node
+ * cannot raise it: `ulimit -n` or systemd's LimitNOFILE can, up to the hard limit).
+ */
+function limitConnections(app: Awaited<ReturnType<typeof buildApp>>) {
+  const limit = openFileLimit()
+  if (!limit) return
+  const maxConnections = connectionBudget(limit.soft)
+  if (maxConnections > 0) app.server.maxConnections = maxConnections
+  const fields = { openFiles: { soft: String(limit.soft), hard: String(limit.hard) }, maxConnections: maxConnections || 'unlimited' }
+  if (limit.soft < limit.hard) app.log.warn(fields, `open-file limit ${limit.soft} (hard ${limit.hard}): raise it (ulimit -n) to hold more agents`)
+  else app.log.info(fields, `open-file limit ${limit.soft}: at most ${maxConnections || 'unlimited'} connections`)
 }
 
 main().catch((err: unknown) => {

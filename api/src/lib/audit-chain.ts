@@ -158,6 +158,26 @@ export class SessionEventWriter {
         .limit(1)
       this.head = last?.hash ?? ''
     }
+    await this.tx.insert(sessionEvents).values(this.link(type, actor, data))
+  }
+
+  /** Whether the chain's last hash is known in this transaction (else `knowHead` must be called first). */
+  get headKnown(): boolean {
+    return this.head !== undefined
+  }
+
+  /** The chain's last hash, read by the caller (several chains in one query); the row lock must be held. */
+  knowHead(hash: string) {
+    this.locked = true
+    this.head = hash
+  }
+
+  /**
+   * The next row of the chain, for the caller to insert (several rows, of several chains, in one
+   * statement); rows of one chain must be inserted in the order they were linked.
+   */
+  link(type: string, actor: EventActor, data: Record<string, unknown> = {}): typeof sessionEvents.$inferInsert {
+    if (this.head === undefined) throw new Error(`the head of session ${this.sessionId}'s trail is not known`)
     const content: ChainedContent = {
       chain: this.sessionId,
       type,
@@ -167,7 +187,7 @@ export class SessionEventWriter {
       createdAt: new Date(),
     }
     const hash = linkHash(this.keyring, this.head, content)
-    await this.tx.insert(sessionEvents).values({
+    const row = {
       sessionId: this.sessionId,
       type,
       actorType: actor.type,
@@ -177,8 +197,9 @@ export class SessionEventWriter {
       prevHash: this.head,
       hash,
       keyId: this.keyring.auditKeyId,
-    })
+    }
     this.head = hash
+    return row
   }
 }
 

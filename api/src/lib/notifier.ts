@@ -11,6 +11,12 @@ export interface Notifier {
   publish(sessionId: string): void
   /** Calls `listener` on each change in the session until the returned function is called. */
   subscribe(sessionId: string, listener: () => void): () => void
+  /**
+   * Calls `listener` with every topic announced to this instance (before the topic's own
+   * subscribers, so memory derived from the database is dropped before they re-read), and with
+   * null when announcements may have been lost (a re-listen): then everything may have changed.
+   */
+  watch(listener: (topic: string | null) => void): () => void
   close(): Promise<void>
 }
 
@@ -19,6 +25,12 @@ export const NOTIFY_CHANNEL = 'helpline_session'
 /** Subscribers of this process, by session. */
 class LocalListeners {
   private readonly bySession = new Map<string, Set<() => void>>()
+  private readonly watchers = new Set<(topic: string | null) => void>()
+
+  watch(listener: (topic: string | null) => void): () => void {
+    this.watchers.add(listener)
+    return () => this.watchers.delete(listener)
+  }
 
   subscribe(sessionId: string, listener: () => void): () => void {
     let set = this.bySession.get(sessionId)
@@ -34,6 +46,7 @@ class LocalListeners {
   }
 
   emit(sessionId: string) {
+    for (const watcher of this.watchers) watcher(sessionId)
     const set = this.bySession.get(sessionId)
     if (!set) return
     for (const listener of [...set]) listener()
@@ -41,6 +54,7 @@ class LocalListeners {
 
   /** Wakes every subscriber: each re-reads the database and finds what it missed. */
   emitAll() {
+    for (const watcher of this.watchers) watcher(null)
     for (const sessionId of [...this.bySession.keys()]) this.emit(sessionId)
   }
 
@@ -56,6 +70,7 @@ export function createLocalNotifier(): Notifier {
     // Deferred so a publisher never runs listeners inside its own call stack.
     publish: (sessionId) => queueMicrotask(() => listeners.emit(sessionId)),
     subscribe: (sessionId, listener) => listeners.subscribe(sessionId, listener),
+    watch: (listener) => listeners.watch(listener),
     close: async () => {},
   }
 }
@@ -85,6 +100,7 @@ export async function createPostgresNotifier(sql: postgres.Sql, onError: (err: u
       sql.notify(NOTIFY_CHANNEL, sessionId).catch(onError)
     },
     subscribe: (sessionId, listener) => listeners.subscribe(sessionId, listener),
+    watch: (listener) => listeners.watch(listener),
     // The connection may already be gone (database closed first): then there is nothing to unlisten.
     close: () => subscription.unlisten().then(
       () => undefined,

@@ -77,7 +77,9 @@ export type AgentJoined = Static<typeof AgentJoined>
 export const PollQuery = Type.Object(
   {
     cursor: Type.Optional(Type.Integer({ minimum: 0, default: 0, description: 'The cursor from the previous answer (0 at first)' })),
-    wait: Type.Optional(Type.Integer({ minimum: 0, maximum: 25, description: 'Seconds to hold when there is nothing; 0 answers at once' })),
+    wait: Type.Optional(
+      Type.Integer({ minimum: 0, maximum: 60, description: 'Seconds to hold when there is nothing (at most the pollWaitSeconds told at join); 0 answers at once' }),
+    ),
   },
   { additionalProperties: false },
 )

@@ -1,5 +1,6 @@
-import { and, asc, desc, eq, gt, inArray, isNotNull, lt, ne } from 'drizzle-orm'
+import { and, asc, desc, eq, gt, inArray, isNotNull, lt, ne, sql } from 'drizzle-orm'
 import type { Db } from '../db/client.ts'
+import { rows } from '../db/raw.ts'
 import { agents, chatMessages, consentRequests, supportSessions, users, type AgentPlatform, type JoinAttempt } from '../db/schema.ts'
 import { conflict, notFound, unauthorized, unprocessable } from '../errors.ts'
 import { hashToken, newToken } from '../lib/crypto.ts'
@@ -10,7 +11,7 @@ import type { CommandQueue } from './commands.service.ts'
 import type { ConsentsService } from './consents.service.ts'
 import type { RunsService } from './runs.service.ts'
 import { systemActor, type SessionFeed, type SessionTx } from './feed.ts'
-import { agentStatus, formatNumber, normalizeNumber, type AgentRow, type SessionRow } from './sessions.service.ts'
+import { agentStatus, formatNumber, normalizeNumber, type SessionRow } from './sessions.service.ts'
 
 /** Who is calling an agent route: one agent, in one session. */
 export interface AgentPrincipal {
@@ -56,6 +57,11 @@ const sessionNotFound = () => notFound('Session', 'SESSION_NOT_FOUND')
  * tokens, the long-poll feed, leave, and presence (online / offline after two missed polls).
  */
 export class AgentsService {
+  private readonly memory = new AgentMemory()
+  /** Agents seen since the last write of last-seen, and when (written together, see `touch`). */
+  private readonly seen = new Map<string, Date>()
+  private flushing: NodeJS.Timeout | undefined
+
   constructor(
     private readonly db: Db,
     private readonly feed: SessionFeed,
@@ -64,7 +70,9 @@ export class AgentsService {
     private readonly runs: RunsService,
     private readonly timings: AgentTimings,
     private readonly keyring: Keyring,
-  ) {}
+  ) {
+    feed.onChange((sessionId) => this.memory.forget(sessionId))
+  }
 
   private checkProtocol(protocol: number) {
     if (protocol !== AGENT_PROTOCOL) {
@@ -259,27 +267,73 @@ export class AgentsService {
     return row
   }
 
-  /** Resolves an agent token, and records that the agent was seen. */
+  /**
+   * Resolves an agent token, and records that the agent was seen. From memory after the first
+   * lookup: a token stops working the moment its agent row changes (left, replaced, rejoined),
+   * since every such change is a change of its session, which drops the session's tokens here
+   * and, through the notifier, on every instance.
+   */
   async authenticate(token: string): Promise<AgentPrincipal> {
     if (!/^hla_[A-Za-z0-9_-]{20,}$/.test(token)) throw invalidAgentToken()
-    const [row] = await this.db.select().from(agents).where(eq(agents.tokenHash, hashToken(token)))
-    if (!row || (row.state !== 'online' && row.state !== 'offline')) throw invalidAgentToken()
-    const now = new Date()
-    if (row.state === 'offline') await this.markOnline(row)
-    else if (now.getTime() - row.lastSeenAt.getTime() > TOUCH_INTERVAL_MS) {
-      await this.db.update(agents).set({ lastSeenAt: now }).where(eq(agents.id, row.id))
+    const hash = hashToken(token)
+    let known = this.memory.token(hash)
+    if (!known) {
+      const since = this.memory.epoch
+      const [row] = await rows<{ id: string; session_id: string; state: string; last_seen_at: string | Date }>(
+        this.db,
+        sql`select id::text as id, session_id::text as session_id, state::text as state, last_seen_at from agents where token_hash = ${hash}`,
+      )
+      if (!row || (row.state !== 'online' && row.state !== 'offline')) throw invalidAgentToken()
+      known = { agentId: row.id, sessionId: row.session_id, state: row.state, lastSeenAt: new Date(row.last_seen_at).getTime() }
+      if (row.state === 'offline') {
+        await this.markOnline(row.id, row.session_id)
+        return { agentId: row.id, sessionId: row.session_id }
+      }
+      this.memory.rememberToken(hash, known, since)
     }
-    return { agentId: row.id, sessionId: row.sessionId }
+    this.touch(known)
+    return { agentId: known.agentId, sessionId: known.sessionId }
   }
 
-  private async markOnline(row: AgentRow) {
-    await this.feed.change(row.sessionId, async (s) => {
+  /**
+   * Last-seen, written for all agents seen at once, at most every second, and for each agent at
+   * most every TOUCH_INTERVAL_MS: a poll writes nothing itself. Precise enough for an offline
+   * threshold measured in tens of seconds.
+   */
+  private touch(known: KnownToken) {
+    const now = Date.now()
+    if (now - known.lastSeenAt <= TOUCH_INTERVAL_MS) return
+    known.lastSeenAt = now
+    this.seen.set(known.agentId, new Date(now))
+    this.flushing ??= setTimeout(() => void this.flushSeen(), 1000).unref()
+  }
+
+  /** Writes the pending last-seen instants in one statement (also called when the server closes). */
+  async flushSeen(): Promise<void> {
+    clearTimeout(this.flushing)
+    this.flushing = undefined
+    if (this.seen.size === 0) return
+    const list = [...this.seen].map(([id, at]) => ({ id, at: at.toISOString() }))
+    this.seen.clear()
+    try {
+      await this.db.execute(sql`
+        update agents a set last_seen_at = greatest(a.last_seen_at, r.at)
+        from jsonb_to_recordset(${JSON.stringify(list)}::jsonb) as r(id uuid, at timestamptz)
+        where a.id = r.id`)
+    } catch {
+      // The database is away (or closed): the next sign of life writes it; at worst an agent
+      // shows offline for a moment.
+    }
+  }
+
+  private async markOnline(agentId: string, sessionId: string) {
+    await this.feed.change(sessionId, async (s) => {
       const [back] = await s.tx
         .update(agents)
         .set({ state: 'online', lastSeenAt: new Date(), seq: await s.next() })
-        .where(and(eq(agents.id, row.id), eq(agents.state, 'offline')))
+        .where(and(eq(agents.id, agentId), eq(agents.state, 'offline')))
         .returning({ id: agents.id })
-      if (back) await s.event('agent.online', { type: 'agent', id: row.id })
+      if (back) await s.event('agent.online', { type: 'agent', id: agentId })
     })
   }
 
@@ -308,6 +362,12 @@ export class AgentsService {
   async poll(agent: AgentPrincipal, cursor: number, waitMs: number, signal?: AbortSignal): Promise<AgentFeed> {
     let last: AgentFeed | undefined
     const found = await this.feed.hold(agent.sessionId, Math.min(waitMs, this.timings.pollWaitMs), signal, async () => {
+      // Nothing changed in the session since a read that ended at this cursor: no query at all.
+      const quiet = this.memory.quiet(agent.sessionId, cursor)
+      if (quiet) {
+        last = quiet
+        return undefined
+      }
       last = await this.read(agent, cursor)
       const has =
         last.consents.length > 0 || last.commands.length > 0 || last.chat.length > 0 || last.cancelledCommands.length > 0 || last.session.status === 'ended'
@@ -318,11 +378,29 @@ export class AgentsService {
 
   /** One read of the agent's feed: everything after the cursor up to the session's change number now. */
   async read(agent: AgentPrincipal, after: number): Promise<AgentFeed> {
-    const session = await this.sessionRow(agent.sessionId)
-    const upTo = session.feedSeq
-    // A cursor from the future (another server's state, a hand-edited file) would hide everything.
-    const cursor = after > upTo ? 0 : after
-    const [consents, commandRows, chat, csrName, cancelled] = await Promise.all([
+    const since = this.memory.epoch
+    // Hand-written: the one query every poll runs (the session and its CSR's name).
+    const [row] = await rows<{ id: string; number: string; status: AgentFeed['session']['status']; customer_name: string; feed_seq: number; csr_name: string | null }>(
+      this.db,
+      sql`select s.id::text as id, s.number, s.status::text as status, s.customer_name, s.feed_seq, u.name as csr_name
+          from support_sessions s left join users u on u.id = s.csr_id where s.id = ${agent.sessionId}`,
+    )
+    if (!row) throw sessionNotFound()
+    const upTo = Number(row.feed_seq)
+    const csr = row.csr_name ?? ''
+    const session = { id: row.id, number: formatNumber(row.number), status: row.status, customerName: row.customer_name, csrName: csr }
+    if (after === upTo && row.status !== 'ended') {
+      // Nothing after the cursor: no item query, and later polls at this cursor need none either.
+      return this.memory.rememberQuiet(agent.sessionId, upTo, session, since)
+    }
+    // A cursor from the future (a database restored from a backup, a hand-edited file) would
+    // hide everything, and holding on it would answer at once again and again: refused, with the
+    // session's current change number.
+    if (after > upTo) {
+      throw conflict('CURSOR_AHEAD', `The cursor ${after} is ahead of this session’s changes (${upTo}); poll again from 0 (or ${upTo})`, { cursor: String(upTo) })
+    }
+    const cursor = after
+    const [consents, commandRows, chat, cancelled] = await Promise.all([
       this.db
         .select({ consent: consentRequests, csrName: users.name })
         .from(consentRequests)
@@ -338,16 +416,14 @@ export class AgentsService {
         .where(and(eq(chatMessages.sessionId, agent.sessionId), eq(chatMessages.sender, 'csr'), gt(chatMessages.seq, cursor), lt(chatMessages.seq, upTo + 1)))
         .orderBy(asc(chatMessages.seq))
         .limit(CHAT_BATCH),
-      this.db.select({ name: users.name }).from(users).where(eq(users.id, session.csrId)),
       this.runs.cancelledSince(agent.sessionId, cursor, upTo),
     ])
     // A full chat batch means there may be more: resume right after the last one sent.
     const next = chat.length === CHAT_BATCH ? chat[chat.length - 1]!.seq : upTo
     await this.commands.markDelivered(agent.sessionId, commandRows)
-    const csr = csrName[0]?.name ?? ''
     return {
       cursor: next,
-      session: { id: session.id, number: formatNumber(session.number), status: session.status, customerName: session.customerName, csrName: csr },
+      session,
       consents: consents
         .filter(({ consent }) => consent.seq <= next)
         .map(({ consent, csrName }) => ({
@@ -423,4 +499,81 @@ export class AgentsService {
     const [row] = await this.db.select({ key: agents.publicKey }).from(agents).where(eq(agents.id, agentId))
     return row?.key
   }
+}
+
+interface KnownToken {
+  agentId: string
+  sessionId: string
+  state: string
+  /** Last-seen as this instance knows it (ms). */
+  lastSeenAt: number
+}
+
+/** Entries kept at most; past it memory starts over (a lookup each is all a miss costs). */
+const MEMORY_LIMIT = 200_000
+
+/**
+ * What this instance derived from the database about sessions' agents: their tokens, and the
+ * sessions known to have nothing after a change number. Dropped per session on its every change
+ * (SessionFeed.onChange), everything when notifications may have been lost. `epoch` guards
+ * against remembering what a read found when a change came in while it ran.
+ */
+class AgentMemory {
+  epoch = 0
+  private readonly tokens = new Map<string, KnownToken>()
+  private readonly tokensOf = new Map<string, Set<string>>()
+  private readonly quietAt = new Map<string, { seq: number; session: AgentFeed['session'] }>()
+  private readonly changedAt = new Map<string, number>()
+
+  forget(sessionId: string | null) {
+    this.epoch++
+    if (sessionId === null) {
+      this.tokens.clear()
+      this.tokensOf.clear()
+      this.quietAt.clear()
+      this.changedAt.clear()
+      return
+    }
+    this.changedAt.set(sessionId, this.epoch)
+    this.quietAt.delete(sessionId)
+    for (const hash of this.tokensOf.get(sessionId) ?? []) this.tokens.delete(hash)
+    this.tokensOf.delete(sessionId)
+    if (this.changedAt.size > MEMORY_LIMIT) this.changedAt.clear()
+  }
+
+  /** Whether the session changed after `since` (what a read begun then found may be stale). */
+  private stale(sessionId: string, since: number): boolean {
+    return (this.changedAt.get(sessionId) ?? 0) > since
+  }
+
+  token(hash: string): KnownToken | undefined {
+    return this.tokens.get(hash)
+  }
+
+  rememberToken(hash: string, known: KnownToken, since: number) {
+    if (this.stale(known.sessionId, since)) return
+    if (this.tokens.size >= MEMORY_LIMIT) this.forget(null)
+    this.tokens.set(hash, known)
+    let set = this.tokensOf.get(known.sessionId)
+    if (!set) this.tokensOf.set(known.sessionId, (set = new Set()))
+    set.add(hash)
+  }
+
+  /** An empty answer at `cursor` when the session is known to have nothing after it. */
+  quiet(sessionId: string, cursor: number): AgentFeed | undefined {
+    const q = this.quietAt.get(sessionId)
+    return q && q.seq === cursor ? emptyFeed(q.seq, q.session) : undefined
+  }
+
+  rememberQuiet(sessionId: string, seq: number, session: AgentFeed['session'], since: number): AgentFeed {
+    if (!this.stale(sessionId, since)) {
+      if (this.quietAt.size >= MEMORY_LIMIT) this.quietAt.clear()
+      this.quietAt.set(sessionId, { seq, session })
+    }
+    return emptyFeed(seq, session)
+  }
+}
+
+function emptyFeed(cursor: number, session: AgentFeed['session']): AgentFeed {
+  return { cursor, session, consents: [], commands: [], chat: [], cancelledCommands: [] }
 }

@@ -42,7 +42,8 @@ export class ConsentsService {
   constructor(
     private readonly db: Db,
     private readonly feed: SessionFeed,
-    private readonly expiryMs: number,
+    /** How long the customer has to answer (batches write their requests set-based with it). */
+    readonly expiryMs: number,
   ) {}
 
   async toConsents(rows: ConsentRow[]): Promise<Consent[]> {

@@ -1,6 +1,7 @@
 import { asc, eq, inArray, sql } from 'drizzle-orm'
 import type { Db } from '../db/client.ts'
-import { chatMessages, supportSessions } from '../db/schema.ts'
+import { rows } from '../db/raw.ts'
+import { chatMessages, sessionEvents, supportSessions } from '../db/schema.ts'
 import { SessionEventWriter } from '../lib/audit-chain.ts'
 import type { Keyring } from '../lib/keyring.ts'
 import { cleanText } from '../lib/text.ts'
@@ -26,6 +27,39 @@ export interface SessionTx {
   systemLine(body: string, type: string, data?: Record<string, unknown>): Promise<void>
 }
 
+/** One event of a set-based change: which session's trail, what, by whom. */
+export interface BulkEvent {
+  sessionId: string
+  type: string
+  actor: Actor
+  data?: Record<string, unknown>
+}
+
+/**
+ * Set-based writes over the sessions of one `changeMany`: a constant number of statements
+ * whatever the number of sessions (a batch on 100 sessions is not 100 times the work of one).
+ */
+export interface BulkTx {
+  tx: Db
+  /**
+   * Takes `count(sessionId)` change numbers of each session in one statement (taking their row
+   * locks); returns each session's first. Numbers are handed out as `next()` would, in a row.
+   */
+  reserve(sessionIds: readonly string[], count: (sessionId: string) => number): Promise<Map<string, number>>
+  /** Appends events to several sessions' trails in one statement, each trail in the list's order. */
+  events(list: readonly BulkEvent[]): Promise<void>
+}
+
+/** Rows per multi-row statement: well under PostgreSQL's 65,535 parameters for any of our tables. */
+export const BULK_ROWS = 2000
+
+/** Splits rows for multi-row inserts (see BULK_ROWS). */
+export function chunks<T>(rows: readonly T[], size = BULK_ROWS): T[][] {
+  const out: T[][] = []
+  for (let i = 0; i < rows.length; i += size) out.push(rows.slice(i, i + size))
+  return out
+}
+
 /**
  * Every change that the console or the agent must see goes through here: one transaction, change
  * numbers from the session row (so commit order = number order within a session), the audit
@@ -38,6 +72,27 @@ export class SessionFeed {
     private readonly keyring: Keyring,
   ) {}
 
+  /** Listeners of `onChange`, called in this process right after its own commits. */
+  private readonly local = new Set<(sessionId: string | null) => void>()
+
+  /**
+   * Calls `listener` with the id of every session changed, by this instance (synchronously, right
+   * after the commit) or another (when its notification arrives), and with null when
+   * notifications may have been lost. For memory derived from the database (agent tokens, the
+   * sessions known to be quiet): every change of a session's rows, its agents' included, is a
+   * change through this feed, so dropping what was derived from a session on its changes is exact.
+   */
+  onChange(listener: (sessionId: string | null) => void): () => void {
+    this.local.add(listener)
+    const unwatch = this.notifier.watch((topic) => {
+      if (topic === null || !topic.includes(':')) listener(topic)
+    })
+    return () => {
+      this.local.delete(listener)
+      unwatch()
+    }
+  }
+
   async change<T>(sessionId: string, fn: (s: SessionTx) => Promise<T>): Promise<T> {
     return this.changeMany([sessionId], (of) => fn(of(sessionId)))
   }
@@ -46,27 +101,78 @@ export class SessionFeed {
    * One transaction over several sessions (a script batch on many sessions is all or nothing).
    * Their rows are locked in id order up front, so two such changes cannot deadlock.
    */
-  async changeMany<T>(sessionIds: readonly string[], fn: (of: (sessionId: string) => SessionTx) => Promise<T>): Promise<T> {
+  async changeMany<T>(sessionIds: readonly string[], fn: (of: (sessionId: string) => SessionTx, bulk: BulkTx) => Promise<T>): Promise<T> {
     const changed = new Set<string>()
     const ids = [...new Set(sessionIds)].sort()
     const result = await this.db.transaction(async (tx) => {
+      const writers = new Map<string, SessionEventWriter>()
       const txs = new Map<string, SessionTx>()
-      for (const sessionId of ids) txs.set(sessionId, this.sessionTx(tx, sessionId, changed))
+      for (const sessionId of ids) {
+        const writer = new SessionEventWriter(tx, this.keyring, sessionId)
+        writers.set(sessionId, writer)
+        txs.set(sessionId, this.sessionTx(tx, sessionId, changed, writer))
+      }
       if (ids.length > 1) {
         await tx.select({ id: supportSessions.id }).from(supportSessions).where(inArray(supportSessions.id, ids)).orderBy(asc(supportSessions.id)).for('update')
       }
-      return fn((sessionId) => {
+      const of = (sessionId: string) => {
         const s = txs.get(sessionId)
         if (!s) throw new Error(`session ${sessionId} is not part of this change`)
         return s
-      })
+      }
+      return fn(of, this.bulkTx(tx, writers, changed))
     })
-    for (const sessionId of changed) this.notifier.publish(sessionId)
+    for (const sessionId of changed) {
+      for (const listener of this.local) listener(sessionId)
+      this.notifier.publish(sessionId)
+    }
     return result
   }
 
-  private sessionTx(tx: Db, sessionId: string, changed: Set<string>): SessionTx {
-    const events = new SessionEventWriter(tx, this.keyring, sessionId)
+  private bulkTx(tx: Db, writers: Map<string, SessionEventWriter>, changed: Set<string>): BulkTx {
+    const writerOf = (sessionId: string) => {
+      const writer = writers.get(sessionId)
+      if (!writer) throw new Error(`session ${sessionId} is not part of this change`)
+      return writer
+    }
+    return {
+      tx,
+      reserve: async (sessionIds, count) => {
+        if (sessionIds.length === 0) return new Map()
+        const steps = sessionIds.map((id) => ({ id, n: count(id) }))
+        // One UPDATE … FROM a JSON list of (id, n): one statement, whatever the number of sessions.
+        const updated = await rows<{ id: string; seq: number }>(tx, sql`
+          update support_sessions s set feed_seq = s.feed_seq + r.n, updated_at = now()
+          from jsonb_to_recordset(${JSON.stringify(steps)}::jsonb) as r(id uuid, n integer)
+          where s.id = r.id
+          returning s.id::text as id, s.feed_seq as seq`)
+        const first = new Map<string, number>()
+        const byId = new Map(steps.map((s) => [s.id, s.n]))
+        for (const row of updated) {
+          first.set(row.id, Number(row.seq) - byId.get(row.id)! + 1)
+          writerOf(row.id).markLocked()
+          changed.add(row.id)
+        }
+        for (const id of sessionIds) if (!first.has(id)) throw new Error(`session ${id} vanished inside its own change`)
+        return first
+      },
+      events: async (list) => {
+        const unknown = [...new Set(list.map((e) => e.sessionId))].filter((id) => !writerOf(id).headKnown)
+        if (unknown.length > 0) {
+          const heads = await rows<{ session_id: string; hash: string | null }>(tx, sql`
+            select distinct on (session_id) session_id::text as session_id, hash from session_events
+            where session_id in (${sql.join(unknown.map((id) => sql`${id}::uuid`), sql`, `)})
+            order by session_id, id desc`)
+          const found = new Map(heads.map((r) => [r.session_id, r.hash ?? '']))
+          for (const id of unknown) writerOf(id).knowHead(found.get(id) ?? '')
+        }
+        const links = list.map((e) => writerOf(e.sessionId).link(e.type, e.actor, e.data ?? {}))
+        for (const part of chunks(links)) await tx.insert(sessionEvents).values(part)
+      },
+    }
+  }
+
+  private sessionTx(tx: Db, sessionId: string, changed: Set<string>, events: SessionEventWriter): SessionTx {
     const next = async () => {
       const [row] = await tx
         .update(supportSessions)

@@ -35,14 +35,16 @@ import {
 } from '../schemas/runs.ts'
 import type { Principal } from './auth.service.ts'
 import { OPEN_COMMAND_STATUSES, type CommandQueue, type CommandRow } from './commands.service.ts'
-import type { ConsentsService } from './consents.service.ts'
-import { systemActor, type Actor, type SessionFeed, type SessionTx } from './feed.ts'
-import { noteAdminAction } from './oversight.ts'
+import { consentTitles, type ConsentsService } from './consents.service.ts'
+import { chunks, systemActor, type Actor, type BulkEvent, type BulkTx, type SessionFeed, type SessionTx } from './feed.ts'
+import { ADMIN_ACTIONS, noteAdminAction } from './oversight.ts'
 import type { ScriptsService } from './scripts.service.ts'
 import { formatNumber } from './sessions.service.ts'
 
 export type ScriptRunRow = typeof scriptRuns.$inferSelect
 type BatchRow = typeof runBatches.$inferSelect
+/** One session's part of a batch. */
+type PartRef = { sessionId: string; commandId: string; consentId: string }
 
 const OPEN_RUN: ScriptRunStatus[] = ['awaiting_consent', 'queued', 'running']
 const FINAL_RUN: ScriptRunStatus[] = ['denied', 'expired', 'succeeded', 'failed', 'timed_out', 'cancelled', 'skipped', 'lost']
@@ -264,15 +266,9 @@ export class RunsService {
     })
 
     await this.checkTargets(principal, sessionIds)
-    const batchId = await this.feed.changeMany(sessionIds, async (of) => {
-      const [batch] = await of(sessionIds[0]!)
-        .tx.insert(runBatches)
-        .values({ createdBy: principal.userId, stopOnFailure: input.stopOnFailure ?? false, scripts: records, sessionIds: [...sessionIds] })
-        .returning()
-      for (const sessionId of sessionIds) await this.queueForSession(of(sessionId), batch!, principal)
-      return batch!.id
-    })
-    return this.get(principal, batchId)
+    // The answer is built from what was written: read back after the commit, it would queue
+    // behind the polls of every agent the batch just woke.
+    return this.feed.changeMany(sessionIds, (_of, bulk) => this.queueBatch(bulk, principal, records, input.stopOnFailure ?? false, sessionIds))
   }
 
   /** Every target must be the caller's (admins: anyone's) and active, with its customer still there. */
@@ -301,21 +297,137 @@ export class RunsService {
     if (messages.length > 0) throw unprocessable('SESSION_NOT_ACTIVE', messages.join('; '), problems)
   }
 
-  private async queueForSession(s: SessionTx, batch: BatchRow, principal: Principal) {
-    await s.next()
-    const [session] = await s.tx.select().from(supportSessions).where(eq(supportSessions.id, s.sessionId))
-    if (session?.status !== 'active') {
-      throw unprocessable('SESSION_NOT_ACTIVE', `Session ${session ? formatNumber(session.number) : s.sessionId} is not active`, {
-        [`sessionIds.${batch.sessionIds.indexOf(s.sessionId)}`]: 'Not active',
+  /**
+   * The batch and every session's part of it, set-based: a constant number of statements however
+   * many sessions (the batch row, two checks, the sessions' change numbers, one multi-row insert
+   * per table, the audit events). Each session gets what one session's request always got, with
+   * the same change numbers in the same order: its consent request and chat line, its command
+   * (awaiting the consent), its runs, the admin's line when an admin acts on another CSR's
+   * session, and the audit events. All or nothing: one refused session refuses the batch.
+   */
+  private async queueBatch(bulk: BulkTx, principal: Principal, records: BatchScriptRecord[], stopOnFailure: boolean, sessionIds: readonly string[]): Promise<ScriptBatch> {
+    const { tx } = bulk
+    const [batch] = await tx.insert(runBatches).values({ createdBy: principal.userId, stopOnFailure, scripts: records, sessionIds: [...sessionIds] }).returning()
+    const admin = await this.assertQueueable(tx, principal, sessionIds, batch!)
+    const first = await bulk.reserve(sessionIds, (id) => (admin.named.has(id) ? 6 : 5))
+    const user: Actor = { type: 'user', id: principal.userId }
+    const expiresAt = new Date(Date.now() + this.consents.expiryMs)
+    const consentRows: (typeof consentRequests.$inferInsert)[] = []
+    const commandRows: (typeof commands.$inferInsert)[] = []
+    const runRows: (typeof scriptRuns.$inferInsert)[] = []
+    const chatRows: (typeof chatMessages.$inferInsert)[] = []
+    const events: BulkEvent[] = []
+    for (const sessionId of sessionIds) {
+      // f is the session's lock (as `next()` first thing in a change), then one number per write.
+      const f = first.get(sessionId)!
+      const { scripts, details, payload } = this.partOf(batch!)
+      const consentId = randomUUID()
+      const commandId = randomUUID()
+      const asked = { consentId, kind: 'run_scripts' as const }
+      consentRows.push({ id: consentId, sessionId, kind: 'run_scripts', requestedBy: principal.userId, details: { ...details }, expiresAt, seq: f + 1 })
+      events.push({ sessionId, type: 'consent.requested', actor: user, data: asked })
+      chatRows.push({ sessionId, sender: 'system', body: cleanText(`Asked the customer: ${consentTitles.run_scripts}`), systemEvent: { type: 'consent.requested', data: asked }, seq: f + 2 })
+      commandRows.push({ id: commandId, sessionId, kind: 'run_scripts', status: 'awaiting_consent', consentId, payload: { ...payload }, createdBy: principal.userId, seq: f + 3 })
+      events.push({ sessionId, type: 'command.created', actor: user, data: { commandId, kind: 'run_scripts' } })
+      for (const r of scripts) runRows.push(this.newRunRow(batch!, r, sessionId, commandId, consentId, f + 4))
+      if (admin.named.has(sessionId)) {
+        const data = { adminId: principal.userId, adminName: admin.name, action: 'run_scripts' }
+        events.push({ sessionId, type: 'admin.acted', actor: user, data })
+        chatRows.push({ sessionId, sender: 'system', body: cleanText(`Site admin ${admin.name} ${ADMIN_ACTIONS.run_scripts}`), systemEvent: { type: 'admin.acted', data }, seq: f + 5 })
+      }
+      events.push({
+        sessionId,
+        type: 'script_batch.requested',
+        actor: user,
+        data: {
+          batchId: batch!.id,
+          commandId,
+          consentId,
+          stopOnFailure: batch!.stopOnFailure,
+          scripts: scripts.map((r) => ({ runId: r.runId, name: r.name, version: r.version, digest: r.digest, args: r.args, timeoutSeconds: r.timeoutSeconds })),
+        },
       })
     }
-    const [open] = await s.tx
-      .select({ n: count() })
-      .from(commands)
-      .where(and(eq(commands.sessionId, s.sessionId), eq(commands.kind, 'run_scripts'), inArray(commands.status, OPEN_COMMAND_STATUSES)))
-    if ((open?.n ?? 0) >= MAX_OPEN_RUNS_PER_SESSION) {
-      throw conflict('RUN_QUEUE_FULL', `Session ${formatNumber(session.number)} already has ${MAX_OPEN_RUNS_PER_SESSION} script runs waiting or running; cancel one or wait`)
+    // Parents before children (foreign keys): requests, commands, runs; chat lines; the trail.
+    for (const part of chunks(consentRows)) await tx.insert(consentRequests).values(part)
+    for (const part of chunks(commandRows)) await tx.insert(commands).values(part)
+    const written: ScriptRunRow[] = []
+    for (const part of chunks(runRows, 1000)) written.push(...(await tx.insert(scriptRuns).values(part).returning()))
+    for (const part of chunks(chatRows)) await tx.insert(chatMessages).values(part)
+    await bulk.events(events)
+    const [creator] = await tx.select({ name: users.name }).from(users).where(eq(users.id, principal.userId))
+    return this.answer(batch!, creator?.name ?? '', written, admin.sessions)
+  }
+
+  /** A new batch as `get` would read it: every part waiting for its customer. */
+  private answer(batch: BatchRow, creatorName: string, runs: ScriptRunRow[], sessions: Map<string, { number: string; customerName: string }>): ScriptBatch {
+    const bySession = new Map<string, ScriptRunRow[]>()
+    for (const run of runs) bySession.set(run.sessionId, [...(bySession.get(run.sessionId) ?? []), run])
+    return {
+      ...this.summaryProps(batch, creatorName, runs),
+      scripts: batch.scripts,
+      sessions: batch.sessionIds.map((sessionId) => {
+        const list = (bySession.get(sessionId) ?? []).sort((a, b) => a.position - b.position)
+        const session = sessions.get(sessionId)!
+        return {
+          sessionId,
+          sessionNumber: formatNumber(session.number),
+          customerName: session.customerName,
+          commandId: list[0]!.commandId,
+          consentId: list[0]!.consentId,
+          status: sessionRunStatus('pending', list),
+          runs: list.map(toScriptRun),
+        }
+      }),
     }
+  }
+
+  /**
+   * Under the sessions' locks: each target still active and with room in its queue (the first
+   * refused one, in the order chosen, refuses the batch). Also which sessions are another CSR's
+   * when an admin asks (their chat names the admin).
+   */
+  private async assertQueueable(tx: Db, principal: Principal, sessionIds: readonly string[], batch: BatchRow) {
+    const ids = [...sessionIds]
+    const sessions = await tx
+      .select({ id: supportSessions.id, status: supportSessions.status, number: supportSessions.number, customerName: supportSessions.customerName })
+      .from(supportSessions)
+      .where(inArray(supportSessions.id, ids))
+    const open = await tx
+      .select({ sessionId: commands.sessionId, n: count() })
+      .from(commands)
+      .where(and(inArray(commands.sessionId, ids), eq(commands.kind, 'run_scripts'), inArray(commands.status, OPEN_COMMAND_STATUSES)))
+      .groupBy(commands.sessionId)
+    const byId = new Map(sessions.map((r) => [r.id, r]))
+    const openOf = new Map(open.map((r) => [r.sessionId, r.n]))
+    for (const id of ids) {
+      const session = byId.get(id)
+      if (session?.status !== 'active') {
+        throw unprocessable('SESSION_NOT_ACTIVE', `Session ${session ? formatNumber(session.number) : id} is not active`, {
+          [`sessionIds.${batch.sessionIds.indexOf(id)}`]: 'Not active',
+        })
+      }
+      if ((openOf.get(id) ?? 0) >= MAX_OPEN_RUNS_PER_SESSION) {
+        throw conflict('RUN_QUEUE_FULL', `Session ${formatNumber(session.number)} already has ${MAX_OPEN_RUNS_PER_SESSION} script runs waiting or running; cancel one or wait`)
+      }
+    }
+    return { ...(await this.adminNamed(tx, principal, ids)), sessions: new Map(sessions.map((r) => [r.id, r])) }
+  }
+
+  /** The sessions of another CSR an admin acts on (their chat names the admin, noteAdminAction), and the admin's name. */
+  private async adminNamed(tx: Db, principal: Principal, sessionIds: readonly string[]): Promise<{ named: Set<string>; name: string }> {
+    if (principal.role !== 'admin') return { named: new Set(), name: '' }
+    const others = await tx
+      .select({ id: supportSessions.id })
+      .from(supportSessions)
+      .where(and(inArray(supportSessions.id, [...sessionIds]), sql`${supportSessions.csrId} <> ${principal.userId}`))
+    const named = new Set(others.map((r) => r.id))
+    const [me] = named.size > 0 ? await tx.select({ name: users.name }).from(users).where(eq(users.id, principal.userId)) : []
+    return { named, name: me?.name ?? '' }
+  }
+
+  /** One session's part of a batch: fresh run ids, what the customer is asked, what the agent gets. */
+  private partOf(batch: BatchRow) {
     const scripts = batch.scripts.map((r) => ({ ...r, runId: randomUUID(), executable: r.files.find((f) => f.role === 'executable')!.name }))
     // The agent recomputes the digest from these files and checks the signature over
     // versionStatement({ scriptId, versionId, number: version, digest }) before asking the customer.
@@ -339,7 +451,6 @@ export class RunsService {
         timeoutSeconds: r.timeoutSeconds,
       })),
     }
-    const consent = await this.consents.createInTx(s, 'run_scripts', principal.userId, details)
     const payload: RunScriptsPayload = {
       batchId: batch.id,
       stopOnFailure: batch.stopOnFailure,
@@ -354,35 +465,27 @@ export class RunsService {
         timeoutSeconds: r.timeoutSeconds,
       })),
     }
-    const command = await this.commands.enqueue(s, { kind: 'run_scripts', consentId: consent.id, payload, createdBy: principal.userId })
-    const seq = await s.next()
-    await s.tx.insert(scriptRuns).values(
-      scripts.map((r) => ({
-        id: r.runId,
-        batchId: batch.id,
-        sessionId: s.sessionId,
-        commandId: command.id,
-        consentId: consent.id,
-        position: r.position,
-        scriptId: r.scriptId,
-        versionId: r.versionId,
-        scriptName: r.name,
-        version: r.version,
-        digest: r.digest,
-        args: r.args,
-        timeoutSeconds: r.timeoutSeconds,
-        status: command.status === 'queued' ? ('queued' as const) : ('awaiting_consent' as const),
-        seq,
-      })),
-    )
-    await noteAdminAction(s, principal, 'run_scripts')
-    await s.event('script_batch.requested', { type: 'user', id: principal.userId }, {
+    return { scripts, details, payload }
+  }
+
+  private newRunRow(batch: BatchRow, r: BatchScriptRecord & { runId: string }, sessionId: string, commandId: string, consentId: string, seq: number): typeof scriptRuns.$inferInsert {
+    return {
+      id: r.runId,
       batchId: batch.id,
-      commandId: command.id,
-      consentId: consent.id,
-      stopOnFailure: batch.stopOnFailure,
-      scripts: scripts.map((r) => ({ runId: r.runId, name: r.name, version: r.version, digest: r.digest, args: r.args, timeoutSeconds: r.timeoutSeconds })),
-    })
+      sessionId,
+      commandId,
+      consentId,
+      position: r.position,
+      scriptId: r.scriptId,
+      versionId: r.versionId,
+      scriptName: r.name,
+      version: r.version,
+      digest: r.digest,
+      args: r.args,
+      timeoutSeconds: r.timeoutSeconds,
+      status: 'awaiting_consent',
+      seq,
+    }
   }
 
   private async batchRow(principal: Principal, id: string): Promise<BatchRow> {
@@ -499,7 +602,12 @@ export class RunsService {
     const batch = await this.batchRow(principal, id)
     const open = await this.openParts(batch.id)
     if (open.length === 0) throw conflict('BATCH_FINISHED', 'Every run of this batch has already finished')
-    for (const part of open) await this.feed.change(part.sessionId, (s) => this.cancelPart(s, part, principal))
+    const rest = await this.feed.changeMany(
+      open.map((p) => p.sessionId),
+      (_of, bulk) => this.cancelParts(bulk, open, principal),
+    )
+    // Parts with a script already started take the one-session path (the agent must stop it).
+    for (const part of rest) await this.feed.change(part.sessionId, (s) => this.cancelPart(s, part, principal))
     await this.db.update(runBatches).set({ cancelledAt: new Date() }).where(eq(runBatches.id, batch.id))
     return this.get(principal, batch.id)
   }
@@ -518,6 +626,108 @@ export class RunsService {
       .selectDistinct({ sessionId: scriptRuns.sessionId, commandId: scriptRuns.commandId, consentId: scriptRuns.consentId })
       .from(scriptRuns)
       .where(and(eq(scriptRuns.batchId, batchId), inArray(scriptRuns.status, OPEN_RUN)))
+  }
+
+  /**
+   * Cancels, set-based, every part of a batch that no script of has started: still waiting for
+   * the customer (the request is withdrawn, its command and runs cancelled) or approved and not
+   * yet started (the command and its runs cancelled). The same rows, change numbers, chat lines
+   * and audit events as `cancelPart` writes one session at a time, in a constant number of
+   * statements. Returns the parts left for `cancelPart` (a script started or running).
+   */
+  private async cancelParts(bulk: BulkTx, parts: PartRef[], principal: Principal): Promise<PartRef[]> {
+    const { tx } = bulk
+    const consents = await tx
+      .select({ id: consentRequests.id, status: consentRequests.status })
+      .from(consentRequests)
+      .where(inArray(consentRequests.id, parts.map((p) => p.consentId)))
+    const cmds = await tx
+      .select({ id: commands.id, status: commands.status, kind: commands.kind })
+      .from(commands)
+      .where(inArray(commands.id, parts.map((p) => p.commandId)))
+    const runs = await tx
+      .select()
+      .from(scriptRuns)
+      .where(and(inArray(scriptRuns.commandId, parts.map((p) => p.commandId)), inArray(scriptRuns.status, OPEN_RUN)))
+      .orderBy(asc(scriptRuns.position))
+    const consentOf = new Map(consents.map((c) => [c.id, c.status]))
+    const commandOf = new Map(cmds.map((c) => [c.id, c]))
+    const runsOf = new Map<string, ScriptRunRow[]>()
+    for (const r of runs) runsOf.set(r.commandId, [...(runsOf.get(r.commandId) ?? []), r])
+    const pending = (p: PartRef) => consentOf.get(p.consentId) === 'pending' && commandOf.get(p.commandId)?.status === 'awaiting_consent'
+    const unstarted = (p: PartRef) =>
+      consentOf.get(p.consentId) !== 'pending' &&
+      OPEN_COMMAND_STATUSES.includes(commandOf.get(p.commandId)?.status ?? 'cancelled') &&
+      commandOf.get(p.commandId)?.kind === 'run_scripts' &&
+      (runsOf.get(p.commandId) ?? []).every((r) => r.status === 'queued' && r.startedAt === null)
+    const fast = parts.filter((p) => pending(p) || unstarted(p))
+    if (fast.length === 0) return parts
+    const admin = await this.adminNamed(tx, principal, fast.map((p) => p.sessionId))
+    const count = (p: PartRef) => 1 + (admin.named.has(p.sessionId) ? 1 : 0) + (pending(p) ? 4 : 1 + (runsOf.get(p.commandId)?.length ?? 0))
+    const partOf = new Map(fast.map((p) => [p.sessionId, p]))
+    const first = await bulk.reserve(fast.map((p) => p.sessionId), (id) => count(partOf.get(id)!))
+    const now = new Date()
+    const user: Actor = { type: 'user', id: principal.userId }
+    const withdrawn = 'The support representative cancelled the run'
+    const byCsr = 'Cancelled by the support representative'
+    const consentSeqs: { id: string; seq: number }[] = []
+    const commandSeqs: { id: string; seq: number; error: string }[] = []
+    const runSeqs: { id: string; seq: number; error: string }[] = []
+    const chatRows: (typeof chatMessages.$inferInsert)[] = []
+    const events: BulkEvent[] = []
+    for (const p of fast) {
+      let seq = first.get(p.sessionId)! // the session's lock, as `next()` first thing in a change
+      const sessionId = p.sessionId
+      if (admin.named.has(sessionId)) {
+        const data = { adminId: principal.userId, adminName: admin.name, action: 'cancel_scripts' }
+        events.push({ sessionId, type: 'admin.acted', actor: user, data })
+        chatRows.push({ sessionId, sender: 'system', body: cleanText(`Site admin ${admin.name} ${ADMIN_ACTIONS.cancel_scripts}`), systemEvent: { type: 'admin.acted', data }, seq: ++seq })
+      }
+      if (pending(p)) {
+        // ConsentsService.close(cancelled) → CommandQueue.cancelForConsent → the runs' consentClosed, then finish.
+        const data = { consentId: p.consentId, kind: 'run_scripts', reason: withdrawn }
+        consentSeqs.push({ id: p.consentId, seq: ++seq })
+        events.push({ sessionId, type: 'consent.cancelled', actor: user, data })
+        chatRows.push({ sessionId, sender: 'system', body: cleanText(`Request withdrawn: ${consentTitles.run_scripts}`), systemEvent: { type: 'consent.cancelled', data }, seq: ++seq })
+        for (const r of runsOf.get(p.commandId) ?? []) runSeqs.push({ id: r.id, seq: seq + 1, error: 'The request was withdrawn' })
+        seq++
+        commandSeqs.push({ id: p.commandId, seq: ++seq, error: 'Consent cancelled' })
+        events.push({ sessionId, type: 'command.cancelled', actor: systemActor, data: { commandId: p.commandId, kind: 'run_scripts', error: 'Consent cancelled' } })
+      } else {
+        // CommandQueue.finish(cancelled) → the runs' `finished` observer, one run at a time in order.
+        commandSeqs.push({ id: p.commandId, seq: ++seq, error: byCsr })
+        events.push({ sessionId, type: 'command.cancelled', actor: systemActor, data: { commandId: p.commandId, kind: 'run_scripts', error: byCsr } })
+        for (const r of runsOf.get(p.commandId) ?? []) {
+          runSeqs.push({ id: r.id, seq: ++seq, error: byCsr })
+          events.push({
+            sessionId,
+            type: 'script_run.cancelled',
+            actor: systemActor,
+            data: { runId: r.id, batchId: r.batchId, scriptName: r.scriptName, version: r.version, status: 'cancelled', exitCode: null, durationMs: null, error: byCsr },
+          })
+        }
+      }
+    }
+    const at = now.toISOString()
+    if (consentSeqs.length > 0) {
+      await tx.execute(sql`
+        update consent_requests c set status = 'cancelled', answered_at = null, seq = r.seq
+        from jsonb_to_recordset(${JSON.stringify(consentSeqs)}::jsonb) as r(id uuid, seq integer)
+        where c.id = r.id and c.status = 'pending'`)
+    }
+    await tx.execute(sql`
+      update commands c set status = 'cancelled', error = r.error, finished_at = ${at}::timestamptz, seq = r.seq
+      from jsonb_to_recordset(${JSON.stringify(commandSeqs)}::jsonb) as r(id uuid, seq integer, error text)
+      where c.id = r.id`)
+    if (runSeqs.length > 0) {
+      await tx.execute(sql`
+        update script_runs x set status = 'cancelled', error = r.error, finished_at = ${at}::timestamptz, seq = r.seq, exit_code = null, duration_ms = null
+        from jsonb_to_recordset(${JSON.stringify(runSeqs)}::jsonb) as r(id uuid, seq integer, error text)
+        where x.id = r.id`)
+    }
+    for (const part of chunks(chatRows)) await tx.insert(chatMessages).values(part)
+    await bulk.events(events)
+    return parts.filter((p) => !fast.includes(p))
   }
 
   private async cancelPart(s: SessionTx, part: { commandId: string; consentId: string }, principal: Principal) {

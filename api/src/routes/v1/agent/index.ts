@@ -37,6 +37,7 @@ export default async function agentRoutes(fastify: FastifyInstance) {
   const held = new Set<() => void>()
   app.addHook('preClose', async () => {
     for (const abort of [...held]) abort()
+    await agents.flushSeen()
   })
 
   const window = c.JOIN_WINDOW_SECONDS * 1000
@@ -111,10 +112,11 @@ export default async function agentRoutes(fastify: FastifyInstance) {
         tags,
         summary: 'Long-poll for consent prompts, commands and chat after a cursor',
         description:
-          'Answers at once when something is new after `cursor`, or when the session has ended; otherwise holds the request up to `wait` seconds (at most 25) and answers as soon as something arrives. ' +
-          'Send the returned cursor with the next poll. Items can come again after a lost answer: deduplicate by id. Every poll counts as a sign of life (offline after two missed polls).',
+          'Answers at once when something is new after `cursor`, or when the session has ended; otherwise holds the request up to `wait` seconds (at most the server’s hold, `pollWaitSeconds` in the join answer: 25 s unless configured, up to 60) and answers as soon as something arrives. ' +
+          'Send the returned cursor with the next poll. Items can come again after a lost answer: deduplicate by id. Every poll counts as a sign of life (offline after two missed polls). ' +
+          '409 CURSOR_AHEAD: the cursor is ahead of the session’s changes (the server’s database was restored, or the agent’s state is from elsewhere); `errors.cursor` is the current one. Poll again from 0 to see everything there is (deduplicating by id).',
         querystring: PollQuery,
-        response: { 200: ref(AgentFeed) },
+        response: { 200: ref(AgentFeed), ...errors(409) },
       },
     },
     async (request, reply) => {
@@ -127,6 +129,8 @@ export default async function agentRoutes(fastify: FastifyInstance) {
         return await agents.poll(agentOf(request), request.query.cursor ?? 0, wait, aborted.signal)
       } finally {
         held.delete(abort)
+        // Aborting creates a DOMException (with a stack): not for every answered poll's close.
+        reply.raw.off('close', abort)
       }
     },
   )

@@ -1,0 +1,164 @@
+import t from 'tap'
+import { eq, sql } from 'drizzle-orm'
+import { createClient } from '@helpline/sdk'
+import { buildApp, redactPaths } from '../../src/app.ts'
+import { loadConfig } from '../../src/config.ts'
+import { openDatabase } from '../../src/db/client.ts'
+import { agents, scriptOutputChunks, scriptRuns, supportSessions } from '../../src/db/schema.ts'
+import { joinAgent } from '../helpers/agent.ts'
+import { setupApp } from '../helpers/app.ts'
+import { testDatabaseUrl } from '../helpers/db.ts'
+import { refused } from '../helpers/refused.ts'
+import { createCategory, upload } from '../helpers/scripts.ts'
+
+/**
+ * The idle poll's shortcuts, each with the behaviour that keeps it honest: a poll at the session's
+ * known change number answers from memory (no query), and any change of the session — on this
+ * instance or another — ends that at once; agent tokens are checked from memory after the first
+ * lookup, and a token that stops working (leave, replacement) is refused on its next poll even
+ * while cached, on every instance; polls write no last-seen of their own. And output chunks
+ * posted many times at once are stored exactly once, in order.
+ */
+const h = await setupApp(t, { JOIN_MAX_ATTEMPTS_PER_IP: 10_000, JOIN_MAX_ATTEMPTS_PER_NUMBER: 10_000, AGENT_POLL_WAIT_SECONDS: 10 })
+const csr = await h.createUser('csr', { name: 'Carla CSR' })
+const { db } = h.app.database
+
+async function activeSession(name: string) {
+  const { data: s } = await csr.client.POST('/api/v1/sessions', { body: { customerName: name } })
+  return { session: s!, agent: await joinAgent(h, s!.number) }
+}
+
+t.test('a poll at the known change number answers from memory; a change ends that at once', async (t) => {
+  const { session, agent } = await activeSession('Quiet')
+  const { data: first } = await agent.client.GET('/api/v1/agent/poll', { params: { query: { cursor: 0, wait: 0 } } })
+  const { data: caughtUp } = await agent.client.GET('/api/v1/agent/poll', { params: { query: { cursor: first!.cursor, wait: 0 } } })
+  t.equal(caughtUp!.cursor, first!.cursor)
+  // Behind the app's back (no change through the feed, no notification): memory still answers,
+  // which shows the poll did not read the database.
+  await db.update(supportSessions).set({ feedSeq: sql`${supportSessions.feedSeq} + 7` }).where(eq(supportSessions.id, session.id))
+  const { data: fromMemory } = await agent.client.GET('/api/v1/agent/poll', { params: { query: { cursor: first!.cursor, wait: 0 } } })
+  t.same(fromMemory, { ...caughtUp, cursor: first!.cursor }, 'answered from memory')
+  await db.update(supportSessions).set({ feedSeq: sql`${supportSessions.feedSeq} - 7` }).where(eq(supportSessions.id, session.id))
+
+  // A held poll at the known cursor wakes on a chat line and carries it.
+  const holding = agent.client.GET('/api/v1/agent/poll', { params: { query: { cursor: first!.cursor, wait: 10 } } })
+  await new Promise((r) => setTimeout(r, 200))
+  const sent = Date.now()
+  await csr.client.POST('/api/v1/sessions/{id}/chat', { params: { path: { id: session.id } }, body: { body: 'Hello there' } })
+  const { data: woken } = await holding
+  t.same(woken!.chat.map((m) => m.body), ['Hello there'])
+  t.ok(Date.now() - sent < 2000, `woken ${Date.now() - sent} ms after the change`)
+  t.ok(woken!.cursor > first!.cursor)
+})
+
+t.test('the hold is configurable up to 60 s and told at join', async (t) => {
+  const { session, agent } = await activeSession('Hold')
+  t.equal(agent.joined.pollWaitSeconds, 10, 'the join answer tells the server’s hold')
+  const tooLong = await h.inject({ method: 'GET', url: '/api/v1/agent/poll?wait=61', token: agent.token })
+  t.equal(tooLong.statusCode, 400, 'more than 60 s is refused')
+  const { data: first } = await agent.client.GET('/api/v1/agent/poll', { params: { query: { cursor: 0, wait: 0 } } })
+  const holding = agent.client.GET('/api/v1/agent/poll', { params: { query: { cursor: first!.cursor, wait: 60 } } })
+  await new Promise((r) => setTimeout(r, 100))
+  await csr.client.POST('/api/v1/sessions/{id}/chat', { params: { path: { id: session.id } }, body: { body: 'Still there?' } })
+  t.same((await holding).data!.chat.map((m) => m.body), ['Still there?'], 'wait=60 is accepted (and capped by the server’s hold)')
+})
+
+t.test('a cursor from the future: 409 CURSOR_AHEAD with the current cursor, at once, also when held', async (t) => {
+  const { agent } = await activeSession('Ahead')
+  const { data: now } = await agent.client.GET('/api/v1/agent/poll', { params: { query: { cursor: 0, wait: 0 } } })
+  const started = Date.now()
+  const err = await refused(agent.client.GET('/api/v1/agent/poll', { params: { query: { cursor: now!.cursor + 1000, wait: 10 } } }))
+  t.same([err.status, err.code, err.errors], [409, 'CURSOR_AHEAD', { cursor: String(now!.cursor) }])
+  t.ok(Date.now() - started < 5000, 'answered without holding')
+  const { data: again } = await agent.client.GET('/api/v1/agent/poll', { params: { query: { cursor: 0, wait: 0 } } })
+  t.equal(again!.cursor, now!.cursor, 'from 0 the agent finds its way back')
+})
+
+t.test('a cached agent token is refused on its next poll once the agent left', async (t) => {
+  const { agent } = await activeSession('Leaving')
+  for (let i = 0; i < 3; i++) await agent.client.GET('/api/v1/agent/poll', { params: { query: { wait: 0 } } })
+  await agent.client.POST('/api/v1/agent/leave')
+  const err = await refused(agent.client.GET('/api/v1/agent/poll', { params: { query: { wait: 0 } } }))
+  t.same([err.status, err.code], [401, 'INVALID_TOKEN'])
+})
+
+t.test('polls write no last-seen of their own', async (t) => {
+  const { agent } = await activeSession('Seen')
+  // Older than now, younger than the offline threshold (the sweeper must not take it offline).
+  const old = new Date(Date.now() - 3_000)
+  await agent.client.GET('/api/v1/agent/poll', { params: { query: { wait: 0 } } })
+  // The join's own notification may arrive late (PostgreSQL) and drop the token once: let it land.
+  await new Promise((r) => setTimeout(r, 500))
+  await agent.client.GET('/api/v1/agent/poll', { params: { query: { wait: 0 } } }) // cached now
+  await db.update(agents).set({ lastSeenAt: old }).where(eq(agents.id, agent.joined.agentId))
+  for (let i = 0; i < 20; i++) await agent.client.GET('/api/v1/agent/poll', { params: { query: { wait: 0 } } })
+  const [row] = await db.select({ at: agents.lastSeenAt }).from(agents).where(eq(agents.id, agent.joined.agentId))
+  t.equal(row!.at.getTime(), old.getTime(), 'nothing written by the polls themselves (the batched write comes at most every 5 s per agent)')
+})
+
+t.test('output posted many times at once is stored exactly once, in order', async (t) => {
+  const { session, agent } = await activeSession('Output')
+  const script = await upload(csr, await createCategory(h, 'Output'), { name: 'Talkative', published: true })
+  const { data: batch } = await csr.client.POST('/api/v1/script-batches', { body: { scripts: [{ scriptId: script.id }], sessionIds: [session.id] } })
+  const { data: feed } = await agent.client.GET('/api/v1/agent/poll', { params: { query: { cursor: 0, wait: 0 } } })
+  const consent = feed!.consents.find((c) => c.kind === 'run_scripts' && c.status === 'pending')!
+  await agent.client.POST('/api/v1/agent/consents/{id}/answer', { params: { path: { id: consent.id } }, body: { approved: true } })
+  await agent.client.GET('/api/v1/agent/poll', { params: { query: { cursor: feed!.cursor, wait: 0 } } })
+  const runId = batch!.sessions[0]!.runs[0]!.id
+  const path = { params: { path: { id: runId } } }
+  await agent.client.POST('/api/v1/agent/script-runs/{id}/start', { ...path, body: { startId: 'start-output-0001' } })
+  const chunk = (sequence: number) => ({ sequence, stream: 'stdout' as const, data: `line ${sequence}\n` })
+  const post = (from: number, to: number) =>
+    h.inject({ method: 'POST', url: `/api/v1/agent/script-runs/${runId}/output`, token: agent.token, payload: { chunks: Array.from({ length: to - from }, (_, i) => chunk(from + i)) } })
+
+  // Ten copies of the same post at once: each acknowledged, the chunks stored once.
+  const same = await Promise.all(Array.from({ length: 10 }, () => post(0, 4)))
+  t.same(same.map((r) => r.statusCode), Array(10).fill(200))
+  t.equal(same.reduce((n, r) => n + r.json<{ stored: number }>().stored, 0), 4, 'stored once across the ten answers')
+  // Overlapping retries at once: each acknowledged or told where to resume (never stored twice).
+  const mixed = await Promise.all([post(0, 8), post(4, 8), post(0, 8), post(2, 6), post(4, 8), post(0, 8)])
+  t.ok(mixed.every((r) => r.statusCode === 200 || (r.statusCode === 409 && r.json<{ code: string }>().code === 'OUTPUT_SEQUENCE_GAP')))
+  const rows = await db.select().from(scriptOutputChunks).where(eq(scriptOutputChunks.runId, runId))
+  t.same(rows.map((r) => r.sequence).sort((a, b) => a - b), [0, 1, 2, 3, 4, 5, 6, 7], 'every chunk exactly once')
+  const [run] = await db.select().from(scriptRuns).where(eq(scriptRuns.id, runId))
+  t.equal(run!.outputNextSeq, 8)
+  t.equal(run!.outputBytes, rows.reduce((n, r) => n + r.bytes, 0), 'the byte count matches the chunks stored')
+})
+
+const skip = testDatabaseUrl ? false : 'needs PostgreSQL: set TEST_DATABASE_URL (two instances, LISTEN/NOTIFY)'
+t.test('two instances: a change on one wakes a quiet poll held by the other; a token revoked on one is refused by the other', { skip }, async (t) => {
+  const second = await openDatabase({ url: h.db.url, dataDir: 'memory://' })
+  const other = await buildApp({
+    config: loadConfig({}, { CONSOLE_DIR: '/nonexistent', AGENT_POLL_WAIT_SECONDS: 10 }),
+    database: second,
+    logger: { level: 'warn', redact: { paths: redactPaths, censor: '[redacted]' } },
+  })
+  await other.ready()
+  const address = await other.listen({ port: 0, host: '127.0.0.1' })
+  t.teardown(async () => {
+    await other.close()
+    await second.close()
+  })
+
+  const { session, agent } = await activeSession('Two instances')
+  const remote = createClient({ baseUrl: address, token: agent.token })
+  const { data: first } = await remote.GET('/api/v1/agent/poll', { params: { query: { cursor: 0, wait: 0 } } })
+  await remote.GET('/api/v1/agent/poll', { params: { query: { cursor: first!.cursor, wait: 0 } } }) // quiet, token cached there
+  const holding = remote.GET('/api/v1/agent/poll', { params: { query: { cursor: first!.cursor, wait: 10 } } })
+  await new Promise((r) => setTimeout(r, 300))
+  const sent = Date.now()
+  await csr.client.POST('/api/v1/sessions/{id}/chat', { params: { path: { id: session.id } }, body: { body: 'From the other instance' } })
+  const { data: woken } = await holding
+  t.same(woken!.chat.map((m) => m.body), ['From the other instance'])
+  t.ok(Date.now() - sent < 1000, `woken ${Date.now() - sent} ms after the change on the other instance`)
+
+  // The agent leaves through the first instance; the second, holding its token in memory, refuses it.
+  await agent.client.POST('/api/v1/agent/leave')
+  const left = Date.now()
+  let status = 200
+  while (status === 200 && Date.now() - left < 2000) {
+    status = (await fetch(`${address}/api/v1/agent/poll?wait=0`, { headers: { authorization: `Bearer ${agent.token}` } })).status
+  }
+  t.equal(status, 401, `refused by the other instance ${Date.now() - left} ms after the leave`)
+  t.ok(Date.now() - left < 1000)
+})
