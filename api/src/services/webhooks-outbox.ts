@@ -3,6 +3,7 @@ import { and, count, eq, sql } from 'drizzle-orm'
 import type { Db } from '../db/client.ts'
 import { consentRequests, runBatches, scriptRuns, supportSessions, webhookDeliveries, webhookEndpoints } from '../db/schema.ts'
 import type { ScriptRunStatus } from '../schemas/runs.ts'
+import { formatNumber } from './sessions.service.ts'
 
 /** What an integrator can subscribe to. */
 export const webhookEventTypes = ['session.started', 'session.ended', 'consent.answered', 'script_batch.finished', 'agent.rebooted'] as const
@@ -85,7 +86,7 @@ export class WebhookOutbox {
   private async sessionFacts(tx: Db, sessionId: string) {
     const [s] = await tx.select().from(supportSessions).where(eq(supportSessions.id, sessionId))
     if (!s) return undefined
-    const facts = { sessionId: s.id, number: s.number, customerName: s.customerName, csrId: s.csrId, startedAt: s.startedAt?.toISOString() ?? null }
+    const facts = { sessionId: s.id, number: formatNumber(s.number), customerName: s.customerName, csrId: s.csrId, startedAt: s.startedAt?.toISOString() ?? null }
     return { row: s, facts }
   }
 
