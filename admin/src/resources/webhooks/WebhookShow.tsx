@@ -76,7 +76,7 @@ function Deliveries() {
     <Box sx={{ mt: 3 }}>
       <Box sx={{ display: 'flex', alignItems: 'center', gap: 1 }}>
         <Typography variant="h6">{translate('helpline.webhooks.deliveries')}</Typography>
-        <Button size="small" startIcon={<Refresh />} onClick={() => void load()}>
+        <Button size="small" startIcon={<Refresh />} onClick={() => void load()} data-testid="refresh-deliveries">
           {translate('ra.action.refresh')}
         </Button>
       </Box>
