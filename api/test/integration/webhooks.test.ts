@@ -62,7 +62,7 @@ t.teardown(() => {
 const allEvents = ['session.started', 'session.ended', 'consent.answered', 'script_batch.finished', 'agent.rebooted'] as const
 const at = (id: string) => ({ params: { path: { id } } })
 
-async function until<T>(what: string, read: () => Promise<T | undefined> | T | undefined, ms = 15_000): Promise<T> {
+async function until<T>(what: string, read: () => Promise<T | undefined> | T | undefined, ms = 30_000): Promise<T> {
   const deadline = Date.now() + ms
   for (;;) {
     const found = await read()
@@ -152,6 +152,7 @@ t.test('the five events arrive signed (Standard Webhooks), once each, with the r
   const [row] = await db.select().from(webhookEndpoints).where(eq(webhookEndpoints.id, endpoint.id))
   t.notOk(row!.secretSealed.includes(endpoint.secret.slice(6)), 'the database holds the secret sealed')
   t.equal(h.keyring.open(row!.secretSealed), endpoint.secret)
+  t.notOk(h.logs.some((line) => line.includes(endpoint.secret.slice(6))), 'the secret is in no log line')
 
   // Two more workers on the same database: the claim's SKIP LOCKED keeps each delivery to one sender.
   const extra = [1, 2].map(() => new WebhookWorker(db, h.keyring, { timeoutMs: TIMEOUT_MS, retryDelaysMs: [100], intervalMs: 20 }, h.app.log))
@@ -253,7 +254,9 @@ t.test('a failing receiver is retried until it answers; a hanging one times out 
   const succeeded = (endpointId: string) => async () => (await deliveries(endpointId)).find((d) => d.status === 'succeeded')
   const failed = (endpointId: string) => async () => (await deliveries(endpointId)).find((d) => d.status === 'failed')
 
-  const ok = await until('the flaky receiver to accept', succeeded(flaky.id))
+  const ok = await until('the flaky receiver to accept', succeeded(flaky.id)).catch(async (err: Error) => {
+    throw new Error(`${err.message}: ${JSON.stringify(await deliveries(flaky.id))}`)
+  })
   // Two 500s, then 200 (on a loaded machine an answer slower than the timeout is one more failure).
   t.equal(ok.attempts.at(-1)!.statusCode, 200, 'success at last')
   t.ok(ok.attempts.slice(0, -1).every((a) => a.statusCode === 500 || a.statusCode === null), 'after failures')
