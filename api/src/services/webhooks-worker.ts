@@ -133,7 +133,13 @@ export class WebhookWorker {
   private async post(d: Claimed): Promise<{ statusCode: number | null; error: string | null; aborted?: boolean }> {
     const id = webhookMessageId(d.id)
     const timestamp = Math.floor(Date.now() / 1000)
-    const signature = signWebhook(this.keyring.open(d.secretSealed), id, timestamp, d.payload)
+    let signature: string
+    try {
+      signature = signWebhook(this.keyring.open(d.secretSealed), id, timestamp, d.payload)
+    } catch {
+      // Sealed with another server secret (instances that do not share SERVER_SECRET): an attempt that failed, not a stuck row.
+      return { statusCode: null, error: 'The signing secret cannot be opened with this server secret' }
+    }
     const signal = AbortSignal.any([AbortSignal.timeout(this.options.timeoutMs), this.stopping.signal])
     try {
       const res = await fetch(d.url, {
