@@ -13,6 +13,7 @@ import scripts from './resources/scripts/index.ts'
 import categories from './resources/categories/index.ts'
 import scriptBatches, { RunScriptsPage } from './resources/script-batches/index.ts'
 import reports, { ReportPrintPage, SessionReportPage } from './resources/reports/index.ts'
+import webhooks from './resources/webhooks/index.ts'
 
 const i18nProvider = createI18nProvider()
 
@@ -47,6 +48,7 @@ export function App() {
             <Resource name="categories" recordRepresentation="name" />
           )}
           <Resource name="tokens" {...tokens} />
+          {permissions === 'admin' && <Resource name="webhooks" {...webhooks} />}
           <CustomRoutes>
             <Route path="/profile" element={<ProfilePage />} />
             {permissions === 'admin' && <Route path="/settings" element={<SettingsPage />} />}

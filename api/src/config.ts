@@ -82,6 +82,15 @@ export const Config = Type.Object({
   SCRIPT_LOST_GRACE_SECONDS: Type.Integer({ minimum: 1, default: 60 }),
   /** Encrypted logon credentials the agent has not picked up after this long are dropped. */
   LOGON_CREDENTIALS_TTL_SECONDS: Type.Integer({ minimum: 10, maximum: 3600, default: 120 }),
+  /** How long a webhook receiver has to answer one delivery before the attempt counts as failed. */
+  WEBHOOK_TIMEOUT_MS: Type.Integer({ minimum: 50, maximum: 60_000, default: 10_000 }),
+  /**
+   * Seconds to wait before each retry of a failed webhook delivery, comma-separated; after the
+   * last one the delivery is marked failed. The default retries for about a day.
+   */
+  WEBHOOK_RETRY_SECONDS: Type.String({ pattern: '^\\d+(\\.\\d+)?(,\\d+(\\.\\d+)?)*$', default: '5,30,120,600,1800,3600,7200,14400,28800,28800' }),
+  /** How often each instance looks for webhook deliveries that are due. */
+  WEBHOOK_WORKER_INTERVAL_MS: Type.Integer({ minimum: 10, default: 1000 }),
   /** How often each instance expires waiting sessions and consents and marks silent agents offline. */
   SWEEP_INTERVAL_MS: Type.Integer({ minimum: 50, default: 1000 }),
 })

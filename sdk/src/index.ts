@@ -131,3 +131,4 @@ export {
   type FileNameProblemCode,
   type FileNameRule,
 } from './text-rules.js'
+export { verifyWebhook, WebhookVerificationError, type VerifyWebhookOptions, type WebhookEventType, type WebhookHeaders, type WebhookMessage } from './webhooks.js'

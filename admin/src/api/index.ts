@@ -9,6 +9,7 @@ import { categoriesAdapter } from './resources/categories.ts'
 import { scriptActions, scriptsAdapter } from './resources/scripts.ts'
 import { reportsAdapter, sessionActions, sessionsAdapter } from './resources/sessions.ts'
 import { runActions, scriptBatchesAdapter } from './resources/script-batches.ts'
+import { webhookActions, webhooksAdapter } from './resources/webhooks.ts'
 import { followSessionStream, type StreamHandlers } from './session-stream.ts'
 
 const tokens = localTokenStore()
@@ -26,6 +27,7 @@ export const dataProvider = createDataProvider(
     sessions: sessionsAdapter(client),
     reports: reportsAdapter(client),
     'script-batches': scriptBatchesAdapter(client),
+    webhooks: webhooksAdapter(client),
   },
   {
     ...userActions(client),
@@ -34,6 +36,7 @@ export const dataProvider = createDataProvider(
     ...sessionActions(client),
     ...scriptActions(client),
     ...runActions(client),
+    ...webhookActions(client),
     /**
      * A session's live updates; resolves to the function that stops them. A Promise because
      * react-admin's useDataProvider proxy chains `.then` on whatever a method returns.

@@ -1,3 +1,5 @@
+import { integrationsEn } from './integrations.en.ts'
+
 /**
  * Our own English messages. react-admin's come from ra-language-english and are
  * merged in ./index.ts. Every key here must exist in ja.ts too (test/i18n.test.ts).
@@ -5,6 +7,7 @@
 export const en = {
   helpline: {
     title: 'Helpline',
+    webhooks: integrationsEn.webhooks,
     login: {
       title: 'Sign in to Helpline',
       email: 'Email',
@@ -642,6 +645,7 @@ export const en = {
     },
   },
   resources: {
+    webhooks: integrationsEn.resource,
     scripts: {
       name: 'Script |||| Script library',
       notifications: {

@@ -1,9 +1,11 @@
 import type { Messages } from './en.ts'
+import { integrationsJa } from './integrations.ja.ts'
 
 /** Our own Japanese messages; the same keys as en.ts (test/i18n.test.ts). */
 export const ja: Messages = {
   helpline: {
     title: 'Helpline',
+    webhooks: integrationsJa.webhooks,
     login: {
       title: 'Helpline にサインイン',
       email: 'メールアドレス',
@@ -641,6 +643,7 @@ export const ja: Messages = {
     },
   },
   resources: {
+    webhooks: integrationsJa.resource,
     scripts: {
       name: 'スクリプトライブラリ',
       notifications: {

@@ -6,6 +6,7 @@ import { SessionEventWriter } from '../lib/audit-chain.ts'
 import type { Keyring } from '../lib/keyring.ts'
 import { cleanText } from '../lib/text.ts'
 import type { Notifier } from '../lib/notifier.ts'
+import type { WebhookOutbox } from './webhooks-outbox.ts'
 
 /** Who did something: a user (CSR, admin), the session's agent, or the server itself. */
 export type Actor = { type: 'user'; id: string } | { type: 'agent'; id: string } | { type: 'system' }
@@ -70,6 +71,8 @@ export class SessionFeed {
     private readonly db: Db,
     private readonly notifier: Notifier,
     private readonly keyring: Keyring,
+    /** Webhook deliveries for the events integrators subscribe to, in the event's transaction. */
+    private readonly outbox?: WebhookOutbox,
   ) {}
 
   /** Listeners of `onChange`, called in this process right after its own commits. */
@@ -188,7 +191,10 @@ export class SessionFeed {
       tx,
       sessionId,
       next,
-      event: (type, actor, data = {}) => events.append(type, actor, data),
+      event: async (type, actor, data = {}) => {
+        await events.append(type, actor, data)
+        await this.outbox?.onSessionEvent(tx, sessionId, type, data)
+      },
       systemLine: async (body, type, data = {}) => {
         await tx.insert(chatMessages).values({ sessionId, sender: 'system', body: cleanText(body), systemEvent: { type, data }, seq: await next() })
       },

@@ -14,11 +14,20 @@ import {
 import ContentCopy from '@mui/icons-material/ContentCopy'
 import { useNotify, useTranslate } from 'react-admin'
 
+/** The words of the dialog, as translation keys; a token's by default (webhooks reuse it for their secret). */
+export interface SecretDialogText {
+  title?: string
+  warning?: string
+  label?: string
+  testId?: string
+}
+
 /**
  * Shows a new token's secret the one time the API returns it. Closing is an
  * explicit "I have copied it": the dialog has no onClose, so backdrop clicks and Escape do nothing.
  */
-export function TokenCreatedDialog({ token, onClose }: { token: string; onClose: () => void }) {
+export function TokenCreatedDialog({ token, onClose, text = {} }: { token: string; onClose: () => void; text?: SecretDialogText }) {
+  const { title = 'helpline.tokens.created_title', warning = 'helpline.tokens.created_warning', label = 'resources.tokens.fields.token', testId = 'new-token' } = text
   const translate = useTranslate()
   const notify = useNotify()
   const [copied, setCopied] = useState(false)
@@ -35,14 +44,14 @@ export function TokenCreatedDialog({ token, onClose }: { token: string; onClose:
 
   return (
     <Dialog open maxWidth="sm" fullWidth aria-labelledby="token-created-title">
-      <DialogTitle id="token-created-title">{translate('helpline.tokens.created_title')}</DialogTitle>
+      <DialogTitle id="token-created-title">{translate(title)}</DialogTitle>
       <DialogContent>
         <Alert severity="warning" sx={{ mb: 2 }}>
-          {translate('helpline.tokens.created_warning')}
+          {translate(warning)}
         </Alert>
         <TextField
           value={token}
-          label={translate('resources.tokens.fields.token')}
+          label={translate(label)}
           fullWidth
           slotProps={{
             input: {
@@ -58,7 +67,7 @@ export function TokenCreatedDialog({ token, onClose }: { token: string; onClose:
                 </InputAdornment>
               ),
             },
-            htmlInput: { 'data-testid': 'new-token', onFocus: (e: FocusEvent<HTMLInputElement>) => e.target.select() },
+            htmlInput: { 'data-testid': testId, onFocus: (e: FocusEvent<HTMLInputElement>) => e.target.select() },
           }}
         />
       </DialogContent>

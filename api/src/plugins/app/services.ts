@@ -23,6 +23,9 @@ import { SystemInfoService } from '../../services/system-info.service.ts'
 import { SettingsService } from '../../services/settings.service.ts'
 import { TokensService } from '../../services/tokens.service.ts'
 import { TwoFactorService } from '../../services/two-factor.service.ts'
+import { WebhookOutbox } from '../../services/webhooks-outbox.ts'
+import { WebhooksService } from '../../services/webhooks.service.ts'
+import { WebhookWorker } from '../../services/webhooks-worker.ts'
 
 function createServices(app: FastifyInstance) {
   const { db, bytes } = app.database
@@ -37,7 +40,14 @@ function createServices(app: FastifyInstance) {
 
   const pollWaitMs = c.AGENT_POLL_WAIT_SECONDS * 1000
   const offlineAfterMs = (c.AGENT_OFFLINE_AFTER_SECONDS ?? 2 * c.AGENT_POLL_WAIT_SECONDS + 5) * 1000
-  const feed = new SessionFeed(db, app.notifier, app.keyring)
+  const feed = new SessionFeed(db, app.notifier, app.keyring, new WebhookOutbox(c.PUBLIC_URL))
+  const webhooks = new WebhooksService(db, app.keyring)
+  const webhookWorker = new WebhookWorker(
+    db,
+    app.keyring,
+    { timeoutMs: c.WEBHOOK_TIMEOUT_MS, retryDelaysMs: c.WEBHOOK_RETRY_SECONDS.split(',').map((s) => Number(s) * 1000), intervalMs: c.WEBHOOK_WORKER_INTERVAL_MS },
+    app.log,
+  )
   const commands = new CommandQueue(db, feed)
   const sessions = new SessionsService(db, feed, { waitingExpiryMs: c.SESSION_WAITING_EXPIRY_HOURS * 3_600_000, offlineAfterMs, admissionMs: c.AGENT_ADMISSION_MINUTES * 60_000 }, app.keyring)
   const consents = new ConsentsService(db, feed, c.CONSENT_EXPIRY_SECONDS * 1000)
@@ -67,7 +77,7 @@ function createServices(app: FastifyInstance) {
     app.log,
   )
   const downloads = AgentDownloads.fromDir(c.AGENT_DOWNLOADS_DIR, version)
-  return { downloads, audit, accounts, auth, tokens, settings, twoFactor, categories, scripts, feed, commands, sessions, consents, runs, access, reports, agents, systemInfo, chat, stream, sweeper }
+  return { webhooks, webhookWorker, downloads, audit, accounts, auth, tokens, settings, twoFactor, categories, scripts, feed, commands, sessions, consents, runs, access, reports, agents, systemInfo, chat, stream, sweeper }
 }
 
 export type Services = ReturnType<typeof createServices>
@@ -84,8 +94,14 @@ export default fp(
     const services = createServices(app)
     app.decorate('services', services)
     if (services.downloads.problem) app.log.warn(services.downloads.problem)
-    app.addHook('onReady', async () => services.sweeper.start())
-    app.addHook('preClose', async () => services.sweeper.stop())
+    app.addHook('onReady', async () => {
+      services.sweeper.start()
+      services.webhookWorker.start()
+    })
+    app.addHook('preClose', async () => {
+      await services.sweeper.stop()
+      await services.webhookWorker.stop()
+    })
   },
   { name: 'services', dependencies: ['database', 'notifier'] },
 )

@@ -13,6 +13,7 @@ import tokenRoutes from './tokens.ts'
 import twoFactorRoutes from './two-factor.ts'
 import userRoutes from './users.ts'
 import downloadRoutes from './downloads.ts'
+import webhookRoutes from './webhooks.ts'
 
 /** The versioned API, mounted at /api/v1. */
 export default async function v1(app: FastifyInstance) {
@@ -30,4 +31,5 @@ export default async function v1(app: FastifyInstance) {
   await app.register(agentRoutes)
   await app.register(agentScriptRunRoutes)
   await app.register(downloadRoutes)
+  await app.register(webhookRoutes)
 }

@@ -1,0 +1,45 @@
+/** English messages for webhooks (and later single sign-on), merged into en.ts. */
+export const integrationsEn = {
+  webhooks: {
+    create: 'New webhook endpoint',
+    url_hint: 'http:// or https:// only. Deliveries never follow redirects.',
+    url_invalid: 'Must be an http:// or https:// URL',
+    event_required: 'Choose at least one event',
+    secret_title: 'Webhook endpoint created',
+    secret_warning: 'Copy the signing secret now and keep it with the receiver: it is not shown again. Receivers check each delivery with it (verifyWebhook in the SDK).',
+    delete_title: 'Delete this webhook endpoint?',
+    delete_content: 'Its deliveries are deleted too; pending ones are not sent.',
+    deliveries: 'Deliveries',
+    no_deliveries: 'No deliveries yet',
+    event: 'Event',
+    status: 'Status',
+    attempts: 'Attempts',
+    last_attempt: 'Last attempt',
+    next_attempt: 'Next attempt',
+    replay: 'Send again',
+    replayed: 'The delivery will be sent again shortly',
+    statuses: {
+      pending: 'Pending',
+      succeeded: 'Delivered',
+      failed: 'Gave up',
+    },
+    events: {
+      session_started: 'Session started',
+      session_ended: 'Session ended',
+      consent_answered: 'Consent answered',
+      script_batch_finished: 'Script run finished',
+      agent_rebooted: 'Computer rebooted',
+    },
+  },
+  resource: {
+    name: 'Webhook |||| Webhooks',
+    fields: {
+      url: 'URL',
+      description: 'Description',
+      eventTypes: 'Events',
+      enabled: 'Enabled',
+      createdAt: 'Created',
+      secret: 'Signing secret',
+    },
+  },
+}
