@@ -171,6 +171,7 @@ export class SessionFeed {
         }
         const links = list.map((e) => writerOf(e.sessionId).link(e.type, e.actor, e.data ?? {}))
         for (const part of chunks(links)) await tx.insert(sessionEvents).values(part)
+        await this.outbox?.onSessionEvents(tx, list)
       },
     }
   }

@@ -36,12 +36,34 @@ export class WebhookOutbox {
     if (event) await this.enqueue(tx, event)
   }
 
-  /** Writes one delivery per enabled endpoint subscribed to the event's type; nothing when none is. */
-  async enqueue(tx: Db, event: WebhookEvent): Promise<void> {
-    const endpoints = await tx
+  /**
+   * The same for many sessions' events written in one statement (a batch cancelled on 100
+   * sessions): endpoints are looked up once per event type, and an event whose key was already
+   * enqueued in this call is not built again.
+   */
+  async onSessionEvents(tx: Db, list: readonly { sessionId: string; type: string; data?: Record<string, unknown> }[]): Promise<void> {
+    const endpointsOf = new Map<WebhookEventType, { id: string }[]>()
+    const seen = new Set<string>()
+    for (const e of list) {
+      const event = this.toWebhookEvent(tx, e.sessionId, e.type, e.data ?? {})
+      if (!event || seen.has(event.key)) continue
+      if (event.key.includes(':')) seen.add(event.key)
+      let endpoints = endpointsOf.get(event.type)
+      if (!endpoints) endpointsOf.set(event.type, (endpoints = await this.subscribers(tx, event.type)))
+      await this.enqueue(tx, event, endpoints)
+    }
+  }
+
+  private subscribers(tx: Db, type: WebhookEventType): Promise<{ id: string }[]> {
+    return tx
       .select({ id: webhookEndpoints.id })
       .from(webhookEndpoints)
-      .where(and(eq(webhookEndpoints.enabled, true), sql`${webhookEndpoints.eventTypes} @> ${JSON.stringify([event.type])}::jsonb`))
+      .where(and(eq(webhookEndpoints.enabled, true), sql`${webhookEndpoints.eventTypes} @> ${JSON.stringify([type])}::jsonb`))
+  }
+
+  /** Writes one delivery per enabled endpoint subscribed to the event's type; nothing when none is. */
+  async enqueue(tx: Db, event: WebhookEvent, subscribed?: { id: string }[]): Promise<void> {
+    const endpoints = subscribed ?? (await this.subscribers(tx, event.type))
     if (endpoints.length === 0) return
     const built = await event.build()
     if (!built) return

@@ -226,6 +226,23 @@ t.test('the five events arrive signed (Standard Webhooks), once each, with the r
   t.ok(sent.length >= 7 && sent.every((d) => d.status === 'succeeded' && d.attempts.at(-1)!.statusCode === 204), 'each delivery is visible with its attempts')
 })
 
+t.test('a batch cancelled on several sessions at once (the set-based path) is finished once', async (t) => {
+  const endpoint = await createEndpoint('/cancelled', ['script_batch.finished'])
+  const one = await activeSession()
+  const two = await activeSession()
+  const script = await upload(csr, await createCategory(h, 'Cancelled scripts'))
+  const { data: batch } = await csr.client.POST('/api/v1/script-batches', { body: { scripts: [{ scriptId: script.id }], sessionIds: [one.id, two.id] } })
+  const { response } = await csr.client.POST('/api/v1/script-batches/{id}/cancel', at(batch!.id))
+  t.equal(response.status, 200)
+  const sent = await until('the cancelled batch’s delivery', async () => {
+    const list = await deliveries(endpoint.id)
+    return list.length > 0 ? list : undefined
+  })
+  t.equal(sent.length, 1, 'one delivery for the batch, not one per session')
+  const body = await until('the receiver to get it', () => received.find((r) => r.path === '/cancelled'))
+  t.match((JSON.parse(body.body) as { data: unknown }).data, { batchId: batch!.id, runs: { cancelled: 2 }, succeeded: false })
+})
+
 t.test('a delivery is written in the event’s transaction: a rolled-back event sends nothing', async (t) => {
   const endpoint = await createEndpoint('/rollback', ['session.ended'])
   const { id } = await activeSession()
