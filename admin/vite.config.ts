@@ -47,6 +47,9 @@ export default defineConfig({
     sourcemap: process.env.CONSOLE_SOURCEMAP === '1',
     // Pages are split per route (React.lazy in App.tsx); react-admin and MUI stay one shared chunk.
     chunkSizeWarningLimit: 1000,
+    // Browsers a CSR uses all run modules natively: no preload polyfill, no down-levelling.
+    target: 'es2022',
+    modulePreload: { polyfill: false },
   },
   server: {
     proxy: {

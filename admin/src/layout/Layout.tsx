@@ -2,6 +2,7 @@ import type { ReactNode } from 'react'
 import { AppBar, Layout as RaLayout, Logout, Menu, TitlePortal, UserMenu, usePermissions, useResourceDefinitions, useTranslate } from 'react-admin'
 import PlayCircleOutlined from '@mui/icons-material/PlayCircleOutlined'
 import SettingsOutlined from '@mui/icons-material/SettingsOutlined'
+import ViewQuilt from '@mui/icons-material/ViewQuilt'
 import { Box, Typography } from '@mui/material'
 import { ProfileMenuItem } from './ProfileMenuItem.tsx'
 import { ProfileMenuLink } from './ProfileMenuLink.tsx'
@@ -43,6 +44,7 @@ function HelplineMenu() {
   return (
     <Menu>
       {resources.sessions?.hasList && <Menu.ResourceItem name="sessions" />}
+      <Menu.Item to="/workspace" primaryText="workspace.menu" leftIcon={<ViewQuilt />} />
       <Menu.Item to="/run-scripts" primaryText="helpline.runs.menu" leftIcon={<PlayCircleOutlined />} />
       {others.map((name) => (
         <Menu.ResourceItem key={name} name={name} />
