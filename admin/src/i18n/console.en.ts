@@ -32,6 +32,7 @@ export const consoleEn = {
     },
   },
   ui: {
+    reload_data: 'Reload the data on this page',
     dismiss: 'Dismiss',
   },
 }

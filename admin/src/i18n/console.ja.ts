@@ -31,6 +31,7 @@ export const consoleJa: typeof consoleEn = {
     },
   },
   ui: {
+    reload_data: 'このページのデータを再読み込み',
     dismiss: '閉じる',
   },
 }

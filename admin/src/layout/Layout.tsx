@@ -1,25 +1,47 @@
 import type { ReactNode } from 'react'
-import { AppBar, Layout as RaLayout, Logout, Menu, TitlePortal, UserMenu, usePermissions, useResourceDefinitions, useTranslate } from 'react-admin'
+import {
+  AppBar,
+  Layout as RaLayout,
+  LocalesMenuButton,
+  Logout,
+  Menu,
+  RefreshIconButton,
+  TitlePortal,
+  UserMenu,
+  usePermissions,
+  useResourceDefinitions,
+  useTranslate,
+} from 'react-admin'
 import PlayCircleOutlined from '@mui/icons-material/PlayCircleOutlined'
 import SettingsOutlined from '@mui/icons-material/SettingsOutlined'
 import ViewQuilt from '@mui/icons-material/ViewQuilt'
-import { Box, Typography } from '@mui/material'
+import { Box, GlobalStyles, Typography } from '@mui/material'
 import { ProfileMenuItem } from './ProfileMenuItem.tsx'
 import { ProfileMenuLink } from './ProfileMenuLink.tsx'
 
 function ProductName() {
   const translate = useTranslate()
   return (
-    <Typography variant="h6" component="span" sx={{ fontWeight: 700, mr: 2, whiteSpace: 'nowrap' }}>
+    <Typography variant="h6" component="span" sx={{ fontWeight: 700, mr: 2, whiteSpace: 'nowrap', display: { xs: 'none', sm: 'inline' } }}>
       {translate('helpline.title')}
     </Typography>
   )
 }
 
-/** The app bar keeps react-admin's default toolbar: the locale switcher and refresh. */
+/**
+ * The app bar keeps react-admin's toolbar (the locale switcher and refresh), the refresh named for
+ * what it does: the session page has a "Refresh" of its own that asks the customer. On a phone the
+ * product name gives way so the title shrinks and the user menu stays on screen.
+ */
 function HelplineAppBar() {
   return (
     <AppBar
+      toolbar={
+        <>
+          <LocalesMenuButton />
+          <RefreshIconButton label="ui.reload_data" />
+        </>
+      }
       userMenu={
         <UserMenu>
           <ProfileMenuItem />
@@ -28,7 +50,7 @@ function HelplineAppBar() {
       }
     >
       <ProductName />
-      <Box component="span" sx={{ opacity: 0.85, mr: 1 }}>
+      <Box component="span" sx={{ opacity: 0.85, mr: 1, display: { xs: 'none', sm: 'inline' } }}>
         ·
       </Box>
       <TitlePortal />
@@ -55,9 +77,20 @@ function HelplineMenu() {
   )
 }
 
+/**
+ * A focus ring that can be seen on every control reached by keyboard (MUI's own is a faint
+ * ripple), and values such as PIDs, IPs and MAC addresses that never break in the middle.
+ */
+const focusRing = {
+  ':focus-visible': { outline: '3px solid #1565c0', outlineOffset: 2 },
+  '.MuiButtonBase-root:focus-visible, a:focus-visible, [tabindex]:focus-visible': { outline: '3px solid #1565c0', outlineOffset: 2 },
+  'code, .nowrap-value': { overflowWrap: 'normal', wordBreak: 'keep-all' },
+}
+
 export function Layout({ children }: { children: ReactNode }) {
   return (
     <RaLayout appBar={HelplineAppBar} menu={HelplineMenu}>
+      <GlobalStyles styles={focusRing} />
       {children}
     </RaLayout>
   )
