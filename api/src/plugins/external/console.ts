@@ -5,7 +5,7 @@ import { existsSync } from 'node:fs'
 import { resolve } from 'node:path'
 
 /** Vite names built assets by their content (`index-3f9a1c2b.js`): such a file never changes. */
-const HASHED_ASSET = /[\\/]assets[\\/][^\\/]+-[A-Za-z0-9_-]{8,}\.[a-z0-9]+$/
+const HASHED_ASSET = /[\\/]assets[\\/][^\\/]+-[A-Za-z0-9_-]{8,}\.[a-z0-9.]+$/
 
 /**
  * Cache headers by file: hashed assets for a year (immutable), everything else (index.html, the
@@ -35,7 +35,7 @@ export default fp(
       cacheControl: false,
       // A map left in the folder (CONSOLE_SOURCEMAP=1) stays private: with wildcard off only files present at start are routed.
       allowedPath: (pathName) => !pathName.endsWith('.map'),
-      setHeaders: (res, path) => res.setHeader('Cache-Control', cacheControlFor(path)),
+      setHeaders: (reply, path) => void reply.header('cache-control', cacheControlFor(path)),
     })
   },
   { name: 'console' },
