@@ -8,8 +8,8 @@ import { brotliCompressSync, constants, gzipSync } from 'node:zlib'
 // paths to a locally running server instead of enabling CORS on it.
 const api = process.env.HELPLINE_API ?? 'http://127.0.0.1:3000'
 
-/** Text assets worth compressing; small files gain nothing. */
-const COMPRESSIBLE = /\.(js|mjs|css|html|svg|json|txt)$/
+/** Text assets worth compressing; small files gain nothing. index.html is small and never cached: left as it is. */
+const COMPRESSIBLE = /\.(js|mjs|css|svg|json|txt)$/
 const MIN_BYTES = 1024
 
 /**

@@ -50,7 +50,7 @@ t.test('the console: precompressed, cached by name, no source maps', async (t) =
   const plain = await app.inject({ url: '/assets/index-AbCd1234.js', headers: { 'accept-encoding': 'identity' } })
   t.equal(plain.body, JS, 'as it is for a client that takes no compression')
 
-  const index = await app.inject({ url: '/' })
+  const index = await app.inject({ url: '/', headers: { 'accept-encoding': 'gzip, deflate, br' } })
   t.equal(index.statusCode, 200)
   t.equal(index.headers['cache-control'], 'no-cache', 'index.html is revalidated: a new build shows at once')
 

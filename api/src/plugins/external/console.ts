@@ -30,7 +30,8 @@ export default fp(
       root,
       prefix: '/',
       wildcard: false,
-      index: 'index.html',
+      // An array: with preCompressed, @fastify/static looks the index up only in an array.
+      index: ['index.html'],
       preCompressed: true,
       cacheControl: false,
       // A map left in the folder (CONSOLE_SOURCEMAP=1) stays private: with wildcard off only files present at start are routed.
