@@ -8,6 +8,7 @@ import {
   RefreshIconButton,
   TitlePortal,
   UserMenu,
+  useGetIdentity,
   usePermissions,
   useResourceDefinitions,
   useTranslate,
@@ -34,8 +35,14 @@ function ProductName() {
  * product name gives way so the title shrinks and the user menu stays on screen.
  */
 function HelplineAppBar() {
+  const translate = useTranslate()
+  const { identity } = useGetIdentity()
+  // The menu button shows the user's name: its accessible name says it too ("Profile: Dana").
+  const menuLabel = identity?.fullName ? `${translate('ra.auth.user_menu')}: ${identity.fullName}` : 'ra.auth.user_menu'
   return (
     <AppBar
+      // Primary, not react-admin's default: white text on it meets WCAG AA contrast.
+      color="primary"
       toolbar={
         <>
           <LocalesMenuButton />
@@ -43,14 +50,14 @@ function HelplineAppBar() {
         </>
       }
       userMenu={
-        <UserMenu>
+        <UserMenu label={menuLabel}>
           <ProfileMenuItem />
           <Logout />
         </UserMenu>
       }
     >
       <ProductName />
-      <Box component="span" sx={{ opacity: 0.85, mr: 1, display: { xs: 'none', sm: 'inline' } }}>
+      <Box component="span" aria-hidden="true" sx={{ mr: 1, display: { xs: 'none', sm: 'inline' } }}>
         ·
       </Box>
       <TitlePortal />

@@ -1,7 +1,6 @@
 import { useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState } from 'react'
 import {
   Alert,
-  Badge,
   Box,
   Button,
   ButtonBase,
@@ -26,6 +25,9 @@ import { runScriptsPath } from '../resources/script-batches/plan.ts'
 import { useWorkspaceNotifications } from './notifications.ts'
 import { SessionPane, type PaneEvents } from './SessionPane.tsx'
 import { neighbour, parseOpen, sameSummary, workspacePath, type News, type PaneSummary } from './summary.ts'
+
+/** Read by screen readers, not shown. */
+const visuallyHidden = { position: 'absolute', width: 1, height: 1, overflow: 'hidden', clip: 'rect(0 0 0 0)', whiteSpace: 'nowrap' } as const
 
 const LIST = { pagination: { page: 1, perPage: 50 }, sort: { field: 'createdAt', order: 'ASC' as const } }
 const REFRESH_MS = 10_000
@@ -119,17 +121,17 @@ function SessionTab({
             {name}
           </Typography>
           {unread > 0 && (
-            <Badge
-              color="error"
-              badgeContent={unread}
-              max={99}
-              sx={{ mr: 1.5 }}
+            <Box
+              component="span"
               data-testid="badge-unread"
               data-count={unread}
-              slotProps={{ badge: { 'aria-label': translate('workspace.unread', { smart_count: unread }) } }}
+              sx={{ bgcolor: 'error.main', color: 'error.contrastText', borderRadius: 10, px: 0.75, minWidth: 20, textAlign: 'center', fontSize: 12, fontWeight: 700, lineHeight: '20px' }}
             >
-              <span />
-            </Badge>
+              <span aria-hidden="true">{unread > 99 ? '99+' : unread}</span>
+              <Box component="span" sx={visuallyHidden}>
+                {translate('workspace.unread', { smart_count: unread })}
+              </Box>
+            </Box>
           )}
         </Stack>
         <Typography variant="caption" color="text.secondary" component="div" sx={{ fontFamily: 'monospace', whiteSpace: 'nowrap' }}>
