@@ -5,6 +5,7 @@ import { authProvider, dataProvider } from './api/index.ts'
 import { createI18nProvider } from './i18n/index.ts'
 import { Layout } from './layout/Layout.tsx'
 import { LoginPage } from './layout/LoginPage.tsx'
+import { theme } from './layout/theme.ts'
 import { lazyPage } from './lazy.ts'
 import sessions, { SnapshotPrintPage } from './resources/sessions/index.ts'
 import users from './resources/users/index.ts'
@@ -33,6 +34,7 @@ export function App() {
       dataProvider={dataProvider}
       i18nProvider={i18nProvider}
       layout={Layout}
+      theme={theme}
       loginPage={LoginPage}
       requireAuth
       disableTelemetry
