@@ -206,7 +206,14 @@ t.test('the workspace, waits that do not block, keyboard, phone and axe', async 
     await page.getByTestId('session-header').waitFor()
     await page.getByTestId('chat').waitFor()
     const width = await page.evaluate(() => document.documentElement.scrollWidth)
-    t.ok(width <= 390, `the page does not scroll sideways (${width} px)`)
+    // What sticks out, to say where when it fails.
+    const wide = await page.evaluate(() =>
+      [...document.querySelectorAll('body *')]
+        .filter((el) => el.getBoundingClientRect().right > 391)
+        .slice(-3)
+        .map((el) => `${el.tagName}.${String(el.className).slice(0, 80)} [${el.getAttribute('data-testid') ?? ''}] ${Math.round(el.getBoundingClientRect().right)}`),
+    )
+    t.ok(width <= 390, `the page does not scroll sideways (${width} px): ${wide.join(' | ')}`)
     const userMenu = page.locator('header button[aria-label^="Profile"]')
     const box = await userMenu.boundingBox()
     t.ok(box && box.x + box.width <= 390, 'the user menu is on screen')

@@ -92,6 +92,9 @@ const focusRing = {
   ':focus-visible': { outline: '3px solid #1565c0', outlineOffset: 2 },
   '.MuiButtonBase-root:focus-visible, a:focus-visible, [tabindex]:focus-visible': { outline: '3px solid #1565c0', outlineOffset: 2 },
   'code, .nowrap-value': { overflowWrap: 'normal', wordBreak: 'keep-all' },
+  // On a phone react-admin's frame is a few pixels wider than the screen (its content's width
+  // plus padding): clip it, so the page never scrolls sideways and only wide tables do, inside.
+  '@media (max-width: 599.95px)': { '.RaLayout-appFrame': { overflowX: 'clip', maxWidth: '100vw' } },
 }
 
 export function Layout({ children }: { children: ReactNode }) {
