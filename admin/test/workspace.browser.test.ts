@@ -208,7 +208,7 @@ t.test('the workspace, waits that do not block, keyboard, phone and axe', async 
     const width = await page.evaluate(() => document.documentElement.scrollWidth)
     // What sticks out, to say where when it fails.
     const wide = await page.evaluate(() =>
-      [...document.querySelectorAll('body *')]
+      Array.from(document.querySelectorAll('body *'))
         .filter((el) => el.getBoundingClientRect().right > 391)
         .slice(-3)
         .map((el) => `${el.tagName}.${String(el.className).slice(0, 80)} [${el.getAttribute('data-testid') ?? ''}] ${Math.round(el.getBoundingClientRect().right)}`),

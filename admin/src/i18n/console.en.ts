@@ -32,6 +32,8 @@ export const consoleEn = {
     },
   },
   ui: {
+    open_output: 'Open output',
+    earlier_lines: '%{smart_count} earlier line not shown |||| %{smart_count} earlier lines not shown',
     reload_data: 'Reload the data on this page',
     dismiss: 'Dismiss',
   },

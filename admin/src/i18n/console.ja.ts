@@ -31,6 +31,8 @@ export const consoleJa: typeof consoleEn = {
     },
   },
   ui: {
+    open_output: '出力を開く',
+    earlier_lines: 'それより前の %{smart_count} 行は表示していません',
     reload_data: 'このページのデータを再読み込み',
     dismiss: '閉じる',
   },

@@ -1,6 +1,7 @@
 import { useCallback, useEffect, useState } from 'react'
 
-const STORAGE_KEY = 'helpline.workspace.notify'
+// Not "helpline.…": that prefix is for message keys (test/i18n.test.ts looks for them).
+const STORAGE_KEY = 'hl-workspace-notify'
 
 export type NotifyState = 'off' | 'on' | 'denied' | 'unsupported'
 

@@ -82,8 +82,9 @@ export function newsBetween(before: LiveState, after: LiveState): News[] {
   }
   const agentBefore = agentDisplayStatus(before.session.agent, before.session.status)
   const agentAfter = agentDisplayStatus(after.session.agent, after.session.status)
-  if (agentBefore === 'online' && (agentAfter === 'offline' || agentAfter === 'left')) news.push({ kind: 'agent_left' })
-  if (before.session.status !== 'ended' && after.session.status === 'ended') news.push({ kind: 'ended' })
+  const ended = before.session.status !== 'ended' && after.session.status === 'ended'
+  if (ended) news.push({ kind: 'ended' })
+  else if (agentBefore === 'online' && (agentAfter === 'offline' || agentAfter === 'left')) news.push({ kind: 'agent_left' })
   return news
 }
 
