@@ -32,6 +32,9 @@ export const consoleEn = {
     },
   },
   ui: {
+    all_categories: 'All categories',
+    sort_by: 'Order',
+    sorts: { name: 'Name (A–Z)', updatedAt: 'Recently changed', categoryName: 'Category' },
     open_output: 'Open output',
     earlier_lines: '%{smart_count} earlier line not shown |||| %{smart_count} earlier lines not shown',
     reload_data: 'Reload the data on this page',

@@ -31,6 +31,9 @@ export const consoleJa: typeof consoleEn = {
     },
   },
   ui: {
+    all_categories: 'すべてのカテゴリー',
+    sort_by: '並び順',
+    sorts: { name: '名前順', updatedAt: '更新が新しい順', categoryName: 'カテゴリー順' },
     open_output: '出力を開く',
     earlier_lines: 'それより前の %{smart_count} 行は表示していません',
     reload_data: 'このページのデータを再読み込み',
