@@ -197,6 +197,13 @@ t.test('the workspace, waits that do not block, keyboard, phone and axe', async 
       await page.locator('main').getByRole('heading').or(page.locator('main table')).first().waitFor()
       await page.waitForTimeout(300)
       t.same(await axeProblems(page), [], `axe: ${path}`)
+      if (path === 'scripts') {
+        const row = page.getByRole('row').filter({ hasText: `Desk check ${suffix}` })
+        t.ok(await row.getByTestId('script-link').isVisible(), 'the script’s name is a link')
+        t.ok(await row.getByRole('link', { name: 'Edit' }).isVisible(), 'its owner gets Edit in the row')
+        t.ok(await row.getByRole('button', { name: 'Delete' }).isVisible(), 'and Delete')
+      }
+      if (path === 'run-scripts') t.ok(await page.getByTestId('script-picker').getByLabel('Order').isVisible(), 'the picker sorts (and filters by category)')
     }
   })
 
