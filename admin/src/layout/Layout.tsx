@@ -43,6 +43,8 @@ function HelplineAppBar() {
     <AppBar
       // Primary, not react-admin's default: white text on it meets WCAG AA contrast.
       color="primary"
+      // Always there: the user menu and the language stay reachable however far a long session page scrolls.
+      alwaysOn
       toolbar={
         <>
           <LocalesMenuButton />
