@@ -208,10 +208,19 @@ t.test('the workspace, waits that do not block, keyboard, phone and axe', async 
   })
 
   await step('390 px: the session page’s panels stack and nothing is wider than the screen', async (t) => {
+    // A snapshot, so the panel has its wide tables.
+    await api.POST('/api/v1/sessions/{id}/system-info/refresh', { params: { path: { id: ada.id } } })
     await page.setViewportSize({ width: 390, height: 844 })
     await page.goto(`${server.url}/#/sessions/${ada.id}/show`)
     await page.getByTestId('session-header').waitFor()
     await page.getByTestId('chat').waitFor()
+    await page.getByTestId('system-info').getByTestId('category-view').waitFor()
+    for (const name of ['Save', 'Print']) {
+      const button = page.getByTestId('system-info').getByRole('button', { name })
+      await button.scrollIntoViewIfNeeded()
+      const at = await button.boundingBox()
+      t.ok(at && at.x >= 0 && at.x + at.width <= 390, `${name} is on screen`)
+    }
     const width = await page.evaluate(() => document.documentElement.scrollWidth)
     // What sticks out, to say where when it fails.
     const wide = await page.evaluate(() =>
