@@ -1,11 +1,12 @@
-import { Admin, CustomRoutes, Resource } from 'react-admin'
+import { Suspense } from 'react'
+import { Admin, CustomRoutes, Loading, Resource } from 'react-admin'
 import { Route } from 'react-router-dom'
 import { authProvider, dataProvider } from './api/index.ts'
 import { createI18nProvider } from './i18n/index.ts'
 import { Layout } from './layout/Layout.tsx'
 import { LoginPage } from './layout/LoginPage.tsx'
-import { ProfilePage } from './profile/ProfilePage.tsx'
-import { SettingsPage } from './settings/SettingsPage.tsx'
+import { theme } from './layout/theme.ts'
+import { lazyPage } from './lazy.ts'
 import sessions, { SnapshotPrintPage } from './resources/sessions/index.ts'
 import users from './resources/users/index.ts'
 import tokens from './resources/tokens/index.ts'
@@ -14,6 +15,10 @@ import categories from './resources/categories/index.ts'
 import scriptBatches, { RunScriptsPage } from './resources/script-batches/index.ts'
 import reports, { ReportPrintPage, SessionReportPage } from './resources/reports/index.ts'
 import webhooks from './resources/webhooks/index.ts'
+
+const ProfilePage = lazyPage(() => import('./profile/ProfilePage.tsx'), 'ProfilePage')
+const SettingsPage = lazyPage(() => import('./settings/SettingsPage.tsx'), 'SettingsPage')
+const WorkspacePage = lazyPage(() => import('./workspace/WorkspacePage.tsx'), 'WorkspacePage')
 
 const i18nProvider = createI18nProvider()
 
@@ -30,6 +35,7 @@ export function App() {
       dataProvider={dataProvider}
       i18nProvider={i18nProvider}
       layout={Layout}
+      theme={theme}
       loginPage={LoginPage}
       requireAuth
       disableTelemetry
@@ -53,13 +59,14 @@ export function App() {
             <Route path="/profile" element={<ProfilePage />} />
             {permissions === 'admin' && <Route path="/settings" element={<SettingsPage />} />}
             <Route path="/run-scripts" element={<RunScriptsPage />} />
+            <Route path="/workspace" element={<WorkspacePage />} />
             {/* More specific than the sessions resource's own routes, so it wins over /sessions/*. */}
             <Route path="/sessions/:id/report" element={<SessionReportPage />} />
           </CustomRoutes>
           {/* The print view is a page of its own: no app bar, no menu, only what goes on paper. */}
           <CustomRoutes noLayout>
-            <Route path="/print/sessions/:id/snapshots/:snapshotId" element={<SnapshotPrintPage />} />
-            <Route path="/print/sessions/:id/report" element={<ReportPrintPage />} />
+            <Route path="/print/sessions/:id/snapshots/:snapshotId" element={<Suspense fallback={<Loading />}><SnapshotPrintPage /></Suspense>} />
+            <Route path="/print/sessions/:id/report" element={<Suspense fallback={<Loading />}><ReportPrintPage /></Suspense>} />
           </CustomRoutes>
         </>
       )}

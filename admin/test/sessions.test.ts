@@ -240,7 +240,8 @@ t.test('formatting', async (t) => {
   t.equal(snapshotFileName('...', '123-456-789', at), 'system-info-customer-123-456-789-2026-05-01_1432.txt')
   t.equal(agentDisplayStatus(null, 'waiting'), 'none')
   t.equal(agentDisplayStatus(agent, 'active'), 'online')
-  t.equal(agentDisplayStatus(agent, 'ended'), 'disconnected', 'an ended session’s agent is not shown online')
+  t.equal(agentDisplayStatus(agent, 'ended'), 'left', 'an ended session’s agent has left, not online or offline')
+  t.equal(agentDisplayStatus({ ...agent, status: 'offline' }, 'ended'), 'left')
   t.equal(agentDisplayStatus({ ...agent, status: 'left' }, 'ended'), 'left')
 })
 

@@ -3,6 +3,8 @@ import englishMessages from 'ra-language-english'
 import japaneseModule from '@bicstone/ra-language-japanese'
 import { en } from './en.ts'
 import { ja } from './ja.ts'
+import { consoleEn } from './console.en.ts'
+import { consoleJa } from './console.ja.ts'
 import type { Locale } from './locale.ts'
 
 // The Japanese pack is CommonJS with `exports.default`; depending on the
@@ -19,7 +21,7 @@ const japaneseGaps = {
 
 /** react-admin's messages plus ours, per locale. */
 export const catalog: Record<Locale, TranslationMessages> = {
-  en: { ...englishMessages, ...en },
+  en: { ...englishMessages, ...en, ...consoleEn },
   ja: {
     ...japaneseMessages,
     ra: {
@@ -28,5 +30,6 @@ export const catalog: Record<Locale, TranslationMessages> = {
       guesser: { ...japaneseGaps.guesser, ...japaneseMessages.ra.guesser },
     },
     ...ja,
+    ...consoleJa,
   },
 }

@@ -92,7 +92,8 @@ export async function signIn(page: Page, url: string, email: string, password: s
 }
 
 export async function signOut(page: Page) {
-  await page.locator('header button[aria-label="Profile"], header button[aria-label="プロフィール"]').first().click()
+  // "Profile", or "Profile: <name>" where the button shows the user's name.
+  await page.locator('header button[aria-label^="Profile"], header button[aria-label^="プロフィール"]').first().click()
   await page.getByRole('menuitem', { name: /Logout|ログアウト/ }).click()
   await page.locator('input[name="email"]').waitFor()
 }

@@ -25,6 +25,11 @@ export const MAX_ARGS_BYTES = 8 * 1024
 
 export const batchStatuses = ['running', 'finished'] as const satisfies readonly ScriptBatch['status'][]
 
+/** A whole batch, not the list's summary of one (which has no `sessions` or `scripts`). */
+export function isFullBatch(batch: ScriptBatch | ScriptBatchSummary): batch is ScriptBatch {
+  return 'sessions' in batch && Array.isArray(batch.sessions) && 'scripts' in batch && Array.isArray(batch.scripts)
+}
+
 function isOneOf<T extends string>(choices: readonly T[], value: unknown): value is T {
   return choices.includes(value as T)
 }

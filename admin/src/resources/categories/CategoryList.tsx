@@ -1,4 +1,4 @@
-import { CreateButton, DataTable, DateField, DeleteWithConfirmButton, List, SearchInput, TopToolbar } from 'react-admin'
+import { CreateButton, DataTable, DateField, DeleteWithConfirmButton, List, SearchInput, TopToolbar, useNotify } from 'react-admin'
 import type { Category } from '../../api/resources/categories.ts'
 
 function ListActions() {
@@ -13,6 +13,7 @@ const filters = [<SearchInput key="q" source="q" alwaysOn />]
 
 /** Site admins: rename by opening a row; a category still used by scripts cannot be deleted (the API says so). */
 export function CategoryList() {
+  const notify = useNotify()
   return (
     <List<Category> empty={false} filters={filters} actions={<ListActions />} sort={{ field: 'name', order: 'ASC' }} exporter={false}>
       <DataTable<Category> rowClick="edit" bulkActionButtons={false}>
@@ -27,6 +28,8 @@ export function CategoryList() {
             successMessage="helpline.categories.deleted"
             mutationMode="pessimistic"
             redirect={false}
+            // A refusal ("still used by scripts") stays until dismissed: it needs reading, not a 2-second glimpse.
+            mutationOptions={{ onError: (error: unknown) => notify((error instanceof Error && error.message) || 'ra.notification.http_error', { type: 'error', autoHideDuration: null }) }}
           />
         </DataTable.Col>
       </DataTable>

@@ -1,8 +1,9 @@
 import Assessment from '@mui/icons-material/Assessment'
-import { ReportList } from './ReportList.tsx'
+import { lazyPage } from '../../lazy.ts'
 
-export { ReportPrintPage } from './ReportPrintPage.tsx'
-export { SessionReportPage } from './SessionReportPage.tsx'
+const ReportList = lazyPage(() => import('./ReportList.tsx'), 'ReportList')
+export const ReportPrintPage = lazyPage(() => import('./ReportPrintPage.tsx'), 'ReportPrintPage')
+export const SessionReportPage = lazyPage(() => import('./SessionReportPage.tsx'), 'SessionReportPage')
 
 /**
  * Session reports: a list of sessions to pick from (the sessions endpoint, filtered by date, CSR

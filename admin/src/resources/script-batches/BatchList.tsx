@@ -1,12 +1,13 @@
-import { Box, Button, Stack, Typography } from '@mui/material'
+import { Box, Button, Link as MuiLink, Stack, Typography } from '@mui/material'
 import PlayArrow from '@mui/icons-material/PlayArrow'
 import PlaylistPlay from '@mui/icons-material/PlaylistPlay'
-import { DataTable, DateField, List, SelectInput, TopToolbar, usePermissions, useRecordContext, useTranslate } from 'react-admin'
+import { DataTable, List, SelectInput, TopToolbar, usePermissions, useRecordContext, useTranslate } from 'react-admin'
 import { Link } from 'react-router-dom'
 import { batchStatuses, type ScriptBatchSummary } from '../../api/resources/script-batches.ts'
 import { BatchStatusChip } from './chips.tsx'
 import { RUN_SCRIPTS_PATH } from './plan.ts'
 import { statusChip } from './status.ts'
+import { useFormatTime } from '../sessions/useSessionLive.ts'
 
 const statusChoices = batchStatuses.map((id) => ({ id, name: `helpline.runs.batch_status.${id}` }))
 
@@ -56,6 +57,18 @@ function CountsCell() {
   )
 }
 
+/** When the batch was started, as a link to it: rows open with the keyboard too. */
+function CreatedCell() {
+  const batch = useRecordContext<ScriptBatchSummary>()
+  const time = useFormatTime()
+  if (!batch) return null
+  return (
+    <MuiLink component={Link} to={`/script-batches/${batch.id}/show`} underline="hover" sx={{ whiteSpace: 'nowrap' }} data-testid="batch-link">
+      {time(batch.createdAt)}
+    </MuiLink>
+  )
+}
+
 function StatusCell() {
   const batch = useRecordContext<ScriptBatchSummary>()
   return batch ? <BatchStatusChip status={batch.status} /> : null
@@ -81,7 +94,7 @@ export function BatchList() {
     >
       <DataTable<ScriptBatchSummary> rowClick="show" bulkActionButtons={false}>
         <DataTable.Col source="createdAt">
-          <DateField source="createdAt" showTime />
+          <CreatedCell />
         </DataTable.Col>
         <DataTable.Col source="scriptNames" disableSort render={(b) => b.scriptNames.join(' → ')} />
         <DataTable.NumberCol source="sessionCount" disableSort />

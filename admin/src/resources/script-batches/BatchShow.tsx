@@ -27,7 +27,7 @@ import PlayArrow from '@mui/icons-material/PlayArrow'
 import { Confirm, Loading, Title, useDataProvider, useGetOne, useNotify, useTranslate } from 'react-admin'
 import { Link, useParams } from 'react-router-dom'
 import type { AppDataProvider } from '../../api/index.ts'
-import type { ScriptBatch, ScriptRun, SessionRun } from '../../api/resources/script-batches.ts'
+import { isFullBatch, type ScriptBatch, type ScriptBatchSummary, type ScriptRun, type SessionRun } from '../../api/resources/script-batches.ts'
 import { formatNumber } from '../sessions/format.ts'
 import { useFormatTime } from '../sessions/useSessionLive.ts'
 import { BatchStatusChip, RunStatusChip } from './chips.tsx'
@@ -301,11 +301,14 @@ export function BatchShow() {
   const translate = useTranslate()
   const time = useFormatTime()
   const dataProvider = useDataProvider<AppDataProvider>()
-  const { data: batch, error, refetch } = useGetOne<ScriptBatch>(
+  // The list's records prefill this cache (react-admin does so for every getList): a summary,
+  // without `sessions` or `scripts`, until the batch itself is read — wait for that.
+  const { data, error, refetch } = useGetOne<ScriptBatch | ScriptBatchSummary>(
     'script-batches',
     { id: id ?? '' },
     { enabled: Boolean(id), refetchInterval: (query) => (query.state.data?.status === 'running' ? REFRESH_MS : false) },
   )
+  const batch = data && isFullBatch(data) ? data : undefined
   if (error && !batch) {
     return (
       <Box sx={{ mt: 2 }}>

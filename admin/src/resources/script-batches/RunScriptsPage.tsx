@@ -18,6 +18,7 @@ import {
   ListItem,
   ListItemText,
   Paper,
+  MenuItem,
   Stack,
   TextField,
   Typography,
@@ -43,18 +44,69 @@ const SEARCH_DELAY_MS = 250
 const visuallyHidden = { position: 'absolute', width: '1px', height: '1px', overflow: 'hidden', clip: 'rect(0 0 0 0)', whiteSpace: 'nowrap' } as const
 const RESULTS = 20
 
-/** The library, searched as one types; each script can be added (again) to the plan. */
+/** The picker's orders: name A–Z, newest change first, category. */
+const pickerSorts = {
+  name: { field: 'name', order: 'ASC' },
+  updatedAt: { field: 'updatedAt', order: 'DESC' },
+  categoryName: { field: 'categoryName', order: 'ASC' },
+} as const
+type PickerSort = keyof typeof pickerSorts
+
+/** Category and order for the picker: two small selects under the search. */
+function PickerFilters({ category, onCategory, sort, onSort }: { category: string; onCategory: (id: string) => void; sort: PickerSort; onSort: (s: PickerSort) => void }) {
+  const translate = useTranslate()
+  const { data: categories } = useGetList<{ id: string; name: string }>('categories', { pagination: { page: 1, perPage: 100 }, sort: { field: 'name', order: 'ASC' } })
+  return (
+    <Stack direction="row" spacing={1} sx={{ mt: 1 }}>
+      <TextField
+        select
+        size="small"
+        fullWidth
+        label={translate('resources.scripts.fields.categoryName', { _: 'Category' })}
+        value={category}
+        onChange={(e) => onCategory(e.target.value)}
+        slotProps={{ htmlInput: { 'data-testid': 'picker-category' } }}
+      >
+        <MenuItem value="">{translate('ui.all_categories')}</MenuItem>
+        {(categories ?? []).map((c) => (
+          <MenuItem key={c.id} value={c.id}>
+            {c.name}
+          </MenuItem>
+        ))}
+      </TextField>
+      <TextField
+        select
+        size="small"
+        fullWidth
+        label={translate('ui.sort_by')}
+        value={sort}
+        onChange={(e) => onSort(e.target.value as PickerSort)}
+        slotProps={{ htmlInput: { 'data-testid': 'picker-sort' } }}
+      >
+        {(Object.keys(pickerSorts) as PickerSort[]).map((key) => (
+          <MenuItem key={key} value={key}>
+            {translate(`ui.sorts.${key}`)}
+          </MenuItem>
+        ))}
+      </TextField>
+    </Stack>
+  )
+}
+
+/** The library, searched as one types and narrowed by category; each script can be added (again) to the plan. */
 function ScriptPicker({ onAdd, full }: { onAdd: (script: ScriptRecord) => void; full: boolean }) {
   const translate = useTranslate()
   const [text, setText] = useState('')
   const [q, setQ] = useState('')
+  const [category, setCategory] = useState('')
+  const [sort, setSort] = useState<PickerSort>('name')
   useEffect(() => {
     const timer = setTimeout(() => setQ(text.trim()), SEARCH_DELAY_MS)
     return () => clearTimeout(timer)
   }, [text])
   const { data, total, isPending, isFetching, error } = useGetList<ScriptRecord>(
     'scripts',
-    { pagination: { page: 1, perPage: RESULTS }, sort: { field: 'name', order: 'ASC' }, filter: q ? { q } : {} },
+    { pagination: { page: 1, perPage: RESULTS }, sort: pickerSorts[sort], filter: { ...(q ? { q } : {}), ...(category ? { categoryId: category } : {}) } },
     { placeholderData: keepPreviousData },
   )
   return (
@@ -79,6 +131,7 @@ function ScriptPicker({ onAdd, full }: { onAdd: (script: ScriptRecord) => void; 
             },
           }}
         />
+        <PickerFilters category={category} onCategory={setCategory} sort={sort} onSort={setSort} />
         {error ? (
           <Alert severity="error" sx={{ mt: 1 }}>
             {translate(error.message)}

@@ -1,8 +1,9 @@
 import PlaylistPlay from '@mui/icons-material/PlaylistPlay'
-import { BatchList } from './BatchList.tsx'
-import { BatchShow } from './BatchShow.tsx'
+import { lazyPage } from '../../lazy.ts'
 
-export { RunScriptsPage } from './RunScriptsPage.tsx'
+const BatchList = lazyPage(() => import('./BatchList.tsx'), 'BatchList')
+const BatchShow = lazyPage(() => import('./BatchShow.tsx'), 'BatchShow')
+export const RunScriptsPage = lazyPage(() => import('./RunScriptsPage.tsx'), 'RunScriptsPage')
 
 /** Script runs ("batches"): started from the Run scripts page, read and cancelled here. */
 export default {

@@ -10,14 +10,14 @@ function EditActions() {
   )
 }
 
-export function DeleteScriptButton() {
+export function DeleteScriptButton({ redirect = 'list' }: { redirect?: 'list' | false }) {
   return (
     <DeleteWithConfirmButton
       confirmTitle="helpline.scripts.delete_title"
       confirmContent="helpline.scripts.delete_content"
       successMessage="helpline.scripts.deleted"
       mutationMode="pessimistic"
-      redirect="list"
+      redirect={redirect}
     />
   )
 }

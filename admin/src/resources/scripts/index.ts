@@ -1,8 +1,10 @@
 import Code from '@mui/icons-material/Code'
-import { ScriptCreate } from './ScriptCreate.tsx'
-import { ScriptEdit } from './ScriptEdit.tsx'
-import { ScriptList } from './ScriptList.tsx'
-import { ScriptShow } from './ScriptShow.tsx'
+import { lazyPage } from '../../lazy.ts'
+
+const ScriptCreate = lazyPage(() => import('./ScriptCreate.tsx'), 'ScriptCreate')
+const ScriptEdit = lazyPage(() => import('./ScriptEdit.tsx'), 'ScriptEdit')
+const ScriptList = lazyPage(() => import('./ScriptList.tsx'), 'ScriptList')
+const ScriptShow = lazyPage(() => import('./ScriptShow.tsx'), 'ScriptShow')
 
 /** The script library: every user reads what is published and their own; owners and site admins change. */
 export default {

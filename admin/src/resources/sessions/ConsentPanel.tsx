@@ -31,7 +31,7 @@ export function ConsentPanel({ live, apply }: { live: LiveState; apply: ApplyCha
             {translate('helpline.consent.empty')}
           </Typography>
         ) : (
-          <List dense disablePadding>
+          <List dense disablePadding sx={{ maxHeight: 220, overflowY: 'auto' }} tabIndex={0} aria-label={translate('helpline.consent.title')}>
             {consents.map((c) => (
               <ListItem key={c.id} disableGutters divider data-consent={c.kind}>
                 <ListItemText

@@ -4,6 +4,7 @@ import {
   Alert,
   Box,
   Button,
+  Chip,
   CircularProgress,
   Dialog,
   DialogActions,
@@ -50,6 +51,8 @@ export function LogonButton({ live, apply, disabled, hidden = false }: { live: L
   const [open, setOpen] = useState(false)
   const [attempt, setAttempt] = useState<LogonAttempt>()
   const [sending, setSending] = useState(false)
+  /** The last request's refusal (denied, expired, withdrawn): shown beside the button until the next one. */
+  const [refused, setRefused] = useState<keyof typeof closedMessages>()
   const password = useRef<HTMLInputElement>(null)
   const phase = logonPhase(live, attempt, sending)
 
@@ -75,6 +78,7 @@ export function LogonButton({ live, apply, disabled, hidden = false }: { live: L
 
   /** Each opening (and each "try again") is a new request to the customer. */
   const start = () => {
+    setRefused(undefined)
     setAttempt(undefined)
     setSending(false)
     setOpen(true)
@@ -85,11 +89,12 @@ export function LogonButton({ live, apply, disabled, hidden = false }: { live: L
     setAttempt(undefined)
   }
 
-  // A refusal ends the dialog; the reason stays on screen as a notice.
+  // A refusal ends the request: a notice says why, and the reason stays beside the button.
   const closedReason = phase.kind === 'closed' ? phase.reason : undefined
   useEffect(() => {
     if (!open || !closedReason) return
     notify(closedMessages[closedReason], { type: closedReason === 'denied' ? 'error' : 'warning' })
+    setRefused(closedReason)
     setOpen(false)
     setAttempt(undefined)
   }, [open, closedReason, notify])
@@ -129,11 +134,40 @@ export function LogonButton({ live, apply, disabled, hidden = false }: { live: L
   return (
     <>
     {!hidden && (
-      <Button variant="outlined" startIcon={<Login />} disabled={disabled || (open && ask.isPending)} onClick={start}>
+      <Button variant="outlined" startIcon={<Login />} disabled={disabled || (open && waiting)} onClick={start}>
         {translate('helpline.logon.start')}
       </Button>
     )}
-    <Dialog open={open} onClose={close} fullWidth maxWidth="xs" aria-labelledby="logon-title" data-testid="logon-dialog" data-phase={phase.kind}>
+    {/* Waiting for the customer is shown here, not in a dialog: the chat stays usable meanwhile. */}
+    {open && waiting && (
+      <Alert
+        severity="info"
+        icon={<CircularProgress size={18} />}
+        role="status"
+        data-testid="logon-waiting"
+        sx={{ py: 0, alignItems: 'center' }}
+        action={
+          <Button color="inherit" size="small" onClick={close} disabled={phase.kind === 'asking'}>
+            {translate('helpline.logon.withdraw')}
+          </Button>
+        }
+      >
+        {translate('helpline.logon.waiting', { name: live.session.customerName })}
+        {phase.kind === 'waiting_consent' && ` ${translate('helpline.logon.expires', { time: time(phase.consent.expiresAt) })}`}
+      </Alert>
+    )}
+    {!open && refused && (
+      <Chip
+        color={refused === 'denied' ? 'error' : 'warning'}
+        variant="outlined"
+        label={translate(closedMessages[refused])}
+        onDelete={() => setRefused(undefined)}
+        data-testid="logon-refused"
+        data-reason={refused}
+        sx={{ alignSelf: 'center', height: 'auto', '& .MuiChip-label': { whiteSpace: 'normal', py: 0.5 } }}
+      />
+    )}
+    <Dialog open={open && !waiting} onClose={close} fullWidth maxWidth="xs" aria-labelledby="logon-title" data-testid="logon-dialog" data-phase={phase.kind}>
       <DialogTitle id="logon-title">{translate('helpline.logon.title')}</DialogTitle>
       {phase.kind === 'credentials' ? (
         <Box component="form" onSubmit={submit} autoComplete="off">
@@ -175,16 +209,6 @@ export function LogonButton({ live, apply, disabled, hidden = false }: { live: L
       ) : (
         <>
           <DialogContent sx={{ pt: 0 }}>
-            {waiting && (
-              <Alert severity="info" icon={<CircularProgress size={20} />} role="status" data-testid="logon-waiting">
-                {translate('helpline.logon.waiting', { name: live.session.customerName })}
-                {phase.kind === 'waiting_consent' && (
-                  <Typography variant="caption" component="div" sx={{ mt: 0.5 }}>
-                    {translate('helpline.logon.expires', { time: time(phase.consent.expiresAt) })}
-                  </Typography>
-                )}
-              </Alert>
-            )}
             {phase.kind === 'sending' && (
               <Alert severity="info" icon={<CircularProgress size={20} />} role="status">
                 {translate('helpline.logon.sending', { username: phase.username })}
@@ -202,11 +226,6 @@ export function LogonButton({ live, apply, disabled, hidden = false }: { live: L
             )}
           </DialogContent>
           <DialogActions>
-            {waiting && (
-              <Button onClick={close} disabled={phase.kind === 'asking'}>
-                {translate('helpline.logon.withdraw')}
-              </Button>
-            )}
             {phase.kind === 'failed' && (
               <Button onClick={start}>
                 {translate('helpline.logon.again')}

@@ -1,5 +1,5 @@
-import { useEffect, useRef } from 'react'
-import { Box, Link as MuiLink, Stack, Typography } from '@mui/material'
+import { useEffect, useRef, useState } from 'react'
+import { Box, Button, Dialog, DialogActions, DialogContent, DialogTitle, Link as MuiLink, Stack, Typography } from '@mui/material'
 import Terminal from '@mui/icons-material/Terminal'
 import { useDataProvider, useTranslate } from 'react-admin'
 import { Link } from 'react-router-dom'
@@ -7,6 +7,10 @@ import type { AppDataProvider } from '../../api/index.ts'
 import { RunStatusChip } from '../script-batches/chips.tsx'
 import { OutputView } from '../script-batches/OutputView.tsx'
 import { isFinal, mayHaveOutput, runFacts } from '../script-batches/status.ts'
+import { outputTail } from '../script-batches/tail.ts'
+
+/** Lines of a run's output shown in the chat; the whole output opens in a dialog. */
+const TAIL_LINES = 8
 import type { ScriptRunView } from './live.ts'
 import type { ApplyChange } from './useSessionLive.ts'
 
@@ -33,6 +37,8 @@ export function ScriptRunLog({ view, apply }: { view: ScriptRunView; apply: Appl
       .catch(() => undefined)
   }, [apply, dataProvider, started, view.runId])
 
+  const [full, setFull] = useState(false)
+  const tail = outputTail(view.chunks, TAIL_LINES)
   const facts = runFacts(view, translate)
   const place = view.position !== undefined && view.count !== undefined ? `${view.position + 1}/${view.count}` : undefined
   return (
@@ -64,11 +70,33 @@ export function ScriptRunLog({ view, apply }: { view: ScriptRunView; apply: Appl
           </MuiLink>
         )}
       </Stack>
+      {/* The last lines only: no scroll box inside the scrolling chat. */}
+      {tail.hidden > 0 && (
+        <Typography variant="caption" color="text.secondary" component="div" data-testid="output-hidden-lines">
+          {translate('ui.earlier_lines', { smart_count: tail.hidden })}
+        </Typography>
+      )}
       <OutputView
-        chunks={view.chunks}
-        maxHeight={200}
+        chunks={tail.chunks}
+        maxHeight="none"
         empty={translate(isFinal(view.status) ? 'helpline.runs.output_empty' : 'helpline.runs.output_waiting')}
       />
+      {view.chunks.length > 0 && (
+        <Button size="small" onClick={() => setFull(true)} sx={{ mt: 0.5 }} data-testid="open-output">
+          {translate('ui.open_output')}
+        </Button>
+      )}
+      {full && (
+        <Dialog open onClose={() => setFull(false)} maxWidth="md" fullWidth aria-labelledby={`output-${view.runId}`}>
+          <DialogTitle id={`output-${view.runId}`}>{view.scriptName}</DialogTitle>
+          <DialogContent>
+            <OutputView chunks={view.chunks} maxHeight={520} />
+          </DialogContent>
+          <DialogActions>
+            <Button onClick={() => setFull(false)}>{translate('ra.action.close')}</Button>
+          </DialogActions>
+        </Dialog>
+      )}
       {view.error && (
         <Typography variant="caption" color="error" component="div" sx={{ mt: 0.5 }}>
           {view.error}

@@ -12,6 +12,7 @@ import type { StreamState } from '../../api/session-stream.ts'
 import type { Session } from '../../api/resources/sessions.ts'
 import { reportPath } from '../reports/report.ts'
 import { runScriptsPath } from '../script-batches/plan.ts'
+import { accessControls } from './access.ts'
 import { AccessActions, AccessChips } from './AccessActions.tsx'
 import { AgentStatusChip, SessionStatusChip } from './chips.tsx'
 import { CopyButton } from './CopyButton.tsx'
@@ -80,6 +81,7 @@ export function SessionHeader({ live, stream, apply }: { live: LiveState; stream
   const translate = useTranslate()
   const time = useFormatTime()
   const number = formatNumber(session.number)
+  const { restarting } = accessControls(live)
   const when = [
     translate('helpline.sessions.created', { time: time(session.createdAt) }),
     session.startedAt && translate('helpline.sessions.started', { time: time(session.startedAt) }),
@@ -103,15 +105,19 @@ export function SessionHeader({ live, stream, apply }: { live: LiveState; stream
               {session.status === 'ended' && session.endedReason && (
                 <Chip size="small" variant="outlined" label={translate(`helpline.sessions.ended_reason.${session.endedReason}`)} />
               )}
-              <AgentStatusChip agent={session.agent} sessionStatus={session.status} detailed />
+              {/* While the computer restarts, "Restarting…" says it all: not "Agent online" beside it. */}
+              {!restarting && <AgentStatusChip agent={session.agent} sessionStatus={session.status} detailed />}
               <AccessChips live={live} />
-              <Chip
-                size="small"
-                variant="outlined"
-                icon={<FiberManualRecord color={streamColor[stream]} />}
-                label={translate(streamLabel[stream])}
-                data-stream={stream}
-              />
+              {/* An ended session has nothing live to follow: no green "Live". */}
+              {session.status !== 'ended' && (
+                <Chip
+                  size="small"
+                  variant="outlined"
+                  icon={<FiberManualRecord color={streamColor[stream]} />}
+                  label={translate(streamLabel[stream])}
+                  data-stream={stream}
+                />
+              )}
             </Stack>
           </Box>
           <Stack sx={{ alignItems: { md: 'flex-end' } }} spacing={0.5}>

@@ -1,4 +1,5 @@
-import { Box, Typography } from '@mui/material'
+import { Box, Link as MuiLink, Typography } from '@mui/material'
+import { Link } from 'react-router-dom'
 import SupportAgent from '@mui/icons-material/SupportAgent'
 import {
   BooleanInput,
@@ -79,7 +80,10 @@ function CustomerCell() {
   if (!record) return null
   return (
     <Box>
-      <Typography variant="body2">{record.customerName}</Typography>
+      {/* A real link: the row opens with the keyboard (Tab, Enter) and in a new tab, not only by a click. */}
+      <MuiLink component={Link} to={`/sessions/${record.id}/show`} variant="body2" underline="hover" sx={{ display: 'block', fontWeight: 500 }} data-testid="session-link">
+        {record.customerName}
+      </MuiLink>
       {record.customerEmail && (
         <Typography variant="caption" color="text.secondary">
           {record.customerEmail}

@@ -1,11 +1,7 @@
-import { Alert, Box, Stack } from '@mui/material'
+import { Alert, Box } from '@mui/material'
 import { Loading, Title, useTranslate } from 'react-admin'
 import { useParams } from 'react-router-dom'
-import { ChatPanel } from './ChatPanel.tsx'
-import { ConsentPanel } from './ConsentPanel.tsx'
-import { JoinAttemptBanner } from './JoinAttemptBanner.tsx'
-import { SessionHeader } from './SessionHeader.tsx'
-import { SystemInfoPanel } from './SystemInfoPanel.tsx'
+import { SessionBody } from './SessionBody.tsx'
 import { useSessionLive } from './useSessionLive.ts'
 
 /**
@@ -30,23 +26,7 @@ export function SessionShow() {
   return (
     <Box sx={{ mt: 1, mb: 2 }}>
       <Title title={translate('helpline.sessions.title', { name: live.session.customerName })} />
-      <SessionHeader live={live} stream={stream} apply={apply} />
-      <JoinAttemptBanner live={live} apply={apply} />
-      <Box
-        sx={{
-          display: 'grid',
-          gridTemplateColumns: { xs: 'minmax(0, 1fr)', lg: 'minmax(0, 1fr) 380px' },
-          gap: 2,
-          mt: 2,
-          alignItems: 'start',
-        }}
-      >
-        <SystemInfoPanel live={live} apply={apply} />
-        <Stack spacing={2}>
-          <ChatPanel live={live} apply={apply} />
-          <ConsentPanel live={live} apply={apply} />
-        </Stack>
-      </Box>
+      <SessionBody live={live} stream={stream} apply={apply} />
     </Box>
   )
 }

@@ -24,12 +24,12 @@ export function joinMailto({ to, subject, body }: { to: string; subject: string;
 }
 
 /**
- * What to say about the agent. An ended session's agent is told to stop and does; the API keeps
- * reporting its last presence ("online") until it misses two polls, so the session's state wins.
+ * What to say about the agent. An ended session's agent is told to stop and does: it has left,
+ * whatever presence the API last recorded ("online" until it misses two polls, or "offline").
  */
 export function agentDisplayStatus(agent: AgentInfo | null, sessionStatus: SessionStatus): AgentInfo['status'] | 'none' | 'disconnected' {
   if (!agent) return 'none'
-  if (sessionStatus === 'ended' && agent.status === 'online') return 'disconnected'
+  if (sessionStatus === 'ended') return 'left'
   return agent.status
 }
 

@@ -1,9 +1,10 @@
 import SupportAgent from '@mui/icons-material/SupportAgent'
-import { SessionList } from './SessionList.tsx'
-import { SessionCreate } from './SessionCreate.tsx'
-import { SessionShow } from './SessionShow.tsx'
+import { lazyPage } from '../../lazy.ts'
 
-export { SnapshotPrintPage } from './SnapshotPrintPage.tsx'
+const SessionList = lazyPage(() => import('./SessionList.tsx'), 'SessionList')
+const SessionCreate = lazyPage(() => import('./SessionCreate.tsx'), 'SessionCreate')
+const SessionShow = lazyPage(() => import('./SessionShow.tsx'), 'SessionShow')
+export const SnapshotPrintPage = lazyPage(() => import('./SnapshotPrintPage.tsx'), 'SnapshotPrintPage')
 
 /** Support sessions: CSRs see their own, admins all (the API decides). No edit: a session is ended, not edited. */
 export default {

@@ -1,7 +1,9 @@
 import People from '@mui/icons-material/People'
-import { UserList } from './UserList.tsx'
-import { UserCreate } from './UserCreate.tsx'
-import { UserEdit } from './UserEdit.tsx'
+import { lazyPage } from '../../lazy.ts'
+
+const UserList = lazyPage(() => import('./UserList.tsx'), 'UserList')
+const UserCreate = lazyPage(() => import('./UserCreate.tsx'), 'UserCreate')
+const UserEdit = lazyPage(() => import('./UserEdit.tsx'), 'UserEdit')
 
 /** Site admins manage accounts; the App registers this resource for admins only. */
 export default {
