@@ -52,9 +52,9 @@ export const Config = Type.Object({
    * the commands shown to customers; unset → taken from each request's Host.
    */
   PUBLIC_URL: Type.Optional(Type.String({ pattern: "^https?://[^/\\s?#'\"]+(/[^\\s?#'\"]*)?$", maxLength: 2048 })),
-  /** Where `npm run build` puts the one-file agents the server offers for download. */
+  /** Where `npm run build` puts the one-file agents the server offers for download (relative: to the installation root). */
   AGENT_DOWNLOADS_DIR: Type.String({ minLength: 1, default: 'agent/dist/downloads' }),
-  /** Where the built console lives; served at `/` when it exists. */
+  /** Where the built console lives (relative: to the installation root); served at `/` when it exists. */
   CONSOLE_DIR: Type.String({ default: 'admin/dist' }),
   PASSWORD_MIN_LENGTH: Type.Integer({ minimum: 8, maximum: 128, default: 10 }),
   /** The most a script's files (executable and inputs together) may weigh, in bytes. */

@@ -23,6 +23,7 @@ import { SystemInfoService } from '../../services/system-info.service.ts'
 import { SettingsService } from '../../services/settings.service.ts'
 import { TokensService } from '../../services/tokens.service.ts'
 import { TwoFactorService } from '../../services/two-factor.service.ts'
+import { installPath } from '../../paths.ts'
 
 function createServices(app: FastifyInstance) {
   const { db, bytes } = app.database
@@ -66,7 +67,7 @@ function createServices(app: FastifyInstance) {
     c.SWEEP_INTERVAL_MS,
     app.log,
   )
-  const downloads = AgentDownloads.fromDir(c.AGENT_DOWNLOADS_DIR, version)
+  const downloads = AgentDownloads.fromDir(installPath(c.AGENT_DOWNLOADS_DIR), version)
   return { downloads, audit, accounts, auth, tokens, settings, twoFactor, categories, scripts, feed, commands, sessions, consents, runs, access, reports, agents, systemInfo, chat, stream, sweeper }
 }
 
