@@ -10,6 +10,7 @@ import errors from './plugins/app/errors.ts'
 import services from './plugins/app/services.ts'
 import consolePlugin from './plugins/external/console.ts'
 import database from './plugins/external/database.ts'
+import metrics from './plugins/external/metrics.ts'
 import notifier from './plugins/external/notifier.ts'
 import openapi from './plugins/external/openapi.ts'
 import security from './plugins/external/security.ts'
@@ -54,7 +55,7 @@ export const redactPaths = [
 
 /**
  * Builds the application for the server and the tests alike: external plugins (database,
- * notifier, security, OpenAPI) → app plugins (contract, errors, services, auth) → routes.
+ * notifier, metrics, security, OpenAPI) → app plugins (contract, errors, services, auth) → routes.
  */
 export async function buildApp(options: AppOptions = {}): Promise<FastifyInstance> {
   const config = options.config ?? loadConfig()
@@ -79,6 +80,7 @@ export async function buildApp(options: AppOptions = {}): Promise<FastifyInstanc
   await app.register(errors)
   await app.register(database, { database: options.database })
   await app.register(notifier)
+  await app.register(metrics)
   await app.register(security)
   await app.register(openapi)
   await app.register(services)

@@ -82,6 +82,19 @@ export const Config = Type.Object({
   SCRIPT_LOST_GRACE_SECONDS: Type.Integer({ minimum: 1, default: 60 }),
   /** Encrypted logon credentials the agent has not picked up after this long are dropped. */
   LOGON_CREDENTIALS_TTL_SECONDS: Type.Integer({ minimum: 10, maximum: 3600, default: 120 }),
+  /**
+   * Prometheus metrics at GET /metrics on the API's port, for `Authorization: Bearer <METRICS_TOKEN>`
+   * (401 without). Unset (and no METRICS_PORT): no metrics. docs/deployment.md.
+   */
+  METRICS_TOKEN: Type.Optional(Type.String({ minLength: 16, maxLength: 256, pattern: '^\\S+$' })),
+  /** Serve /metrics on this port instead (only there), bound to METRICS_HOST; METRICS_TOKEN, when set, is required there too. */
+  METRICS_PORT: Type.Optional(Type.Integer({ minimum: 0, maximum: 65535 })),
+  METRICS_HOST: Type.String({ minLength: 1, default: '127.0.0.1' }),
+  /**
+   * On SIGTERM: the longest the server takes to stop (held polls and streams end at once; other
+   * requests may finish within it) before it exits anyway.
+   */
+  SHUTDOWN_TIMEOUT_SECONDS: Type.Integer({ minimum: 1, maximum: 300, default: 10 }),
   /** How often each instance expires waiting sessions and consents and marks silent agents offline. */
   SWEEP_INTERVAL_MS: Type.Integer({ minimum: 50, default: 1000 }),
 })
@@ -107,7 +120,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   }
   if (byKey.size > 0) {
     const lines = [...byKey].map(([key, message]) => {
-      const got = env[key] === undefined ? '' : ` (got ${JSON.stringify(/PASSWORD|SECRET|SIGNING_KEY|_URL/.test(key) ? '***' : env[key])})`
+      const got = env[key] === undefined ? '' : ` (got ${JSON.stringify(/PASSWORD|SECRET|SIGNING_KEY|TOKEN|_URL/.test(key) ? '***' : env[key])})`
       return `  ${key}: ${message}${got}`
     })
     throw new ConfigError(`Invalid configuration:\n${lines.join('\n')}`)
