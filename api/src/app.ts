@@ -72,8 +72,16 @@ export async function buildApp(options: AppOptions = {}): Promise<FastifyInstanc
   app.decorate('keyring', options.keyring ?? loadKeyring({ dir: config.KEY_DIR, signingKeyPem: config.SIGNING_KEY, serverSecretHex: config.SERVER_SECRET }))
   // The API speaks JSON (and multipart where a route registers it); anything else is a 415.
   app.removeContentTypeParser('text/plain')
+  // Once the server is closing, every answer (held polls answered at once included) closes its
+  // connection: a kept-alive idle socket (a load balancer's) would otherwise hold the close up
+  // until its keep-alive timeout, and the next request belongs on another instance anyway.
+  let closing = false
+  app.addHook('preClose', async () => {
+    closing = true
+  })
   app.addHook('onSend', async (request, reply) => {
     void reply.header('x-request-id', request.id)
+    if (closing) void reply.header('connection', 'close')
   })
 
   await app.register(contract)

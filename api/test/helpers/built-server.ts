@@ -53,11 +53,25 @@ export function startBuilt(env: Record<string, string>, cwd = '/'): Running {
     child.stderr!.on('data', onData)
     void exited.then((code) => reject(new Error(`server exited with ${code}: ${output}`)))
   })
+  // With a fixed PORT the log may be quieter than info (LOG_LEVEL=warn): ask /health instead.
+  const fixed = env.PORT && env.PORT !== '0' ? `http://${env.HOST ?? '127.0.0.1'}:${env.PORT}` : undefined
+  const ready = fixed ? Promise.race([url, waitForHealth(fixed, exited)]) : url
   // Awaited only by tests that expect the server to come up.
-  url.catch(() => {})
-  const startedIn = url.then(() => Date.now() - begun)
+  ready.catch(() => {})
+  const startedIn = ready.then(() => Date.now() - begun)
   startedIn.catch(() => {})
-  return { child, output: () => output, url, startedIn, exited }
+  return { child, output: () => output, url: ready, startedIn, exited }
+}
+
+async function waitForHealth(base: string, exited: Promise<unknown>): Promise<string> {
+  let gone = false
+  void exited.then(() => (gone = true))
+  while (!gone) {
+    const ok = await fetch(`${base}/health`).then((r) => r.ok, () => false)
+    if (ok) return base
+    await new Promise((resolve) => setTimeout(resolve, 100))
+  }
+  return new Promise(() => {}) // the exit rejects `url`
 }
 
 /** The process's resident memory in MiB (Linux /proc). */
