@@ -62,6 +62,7 @@ export async function buildApp(options: AppOptions = {}): Promise<FastifyInstanc
   const app = Fastify({
     logger: options.logger ?? { level: config.LOG_LEVEL, redact: { paths: redactPaths, censor: '[redacted]' } },
     genReqId: () => randomUUID(),
+    ...(config.TRUST_PROXY ? { trustProxy: config.TRUST_PROXY } : {}),
     // Route-level limits are tighter; this bounds anything a route did not declare.
     bodyLimit: 1024 * 1024,
     // A script file's name (up to 255 bytes, percent-encoded up to 765 characters) is a path segment.

@@ -8,6 +8,12 @@ import { Value } from 'typebox/value'
 export const Config = Type.Object({
   PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 3000 }),
   HOST: Type.String({ minLength: 1, default: '127.0.0.1' }),
+  /**
+   * Behind a load balancer or reverse proxy: the proxies' addresses (comma-separated IPs or CIDRs,
+   * e.g. `10.0.0.5,10.0.1.0/24`) whose X-Forwarded-For / -Proto are believed, so rate limits and
+   * the audit trail see the client's address, not the proxy's. Unset: nothing forwarded is believed.
+   */
+  TRUST_PROXY: Type.Optional(Type.String({ minLength: 1, maxLength: 1000, pattern: '^[0-9a-fA-F.:/]+(\\s*,\\s*[0-9a-fA-F.:/]+)*$' })),
   DATABASE_URL: Type.Optional(Type.String({ pattern: '^postgres(ql)?://' })),
   /**
    * The database owner (postgres://), for migrations only. When set, the server migrates as this

@@ -3,10 +3,11 @@ import { readdirSync } from 'node:fs'
 import t from 'tap'
 import postgres from 'postgres'
 import { migrationsFolder, openDatabase } from '../../src/db/client.ts'
+import { setupApp } from '../helpers/app.ts'
 import { testDatabaseUrl } from '../helpers/db.ts'
 
 /**
- * Instances that start at the same moment on an empty PostgreSQL database migrate once: the
+ * Starting behind a load balancer. Instances that start at the same moment on an empty PostgreSQL database migrate once: the
  * migrations run under an advisory lock (db/client.ts), so the others wait, then find nothing to
  * do. Without the lock one of them died on a unique violation in drizzle's migrations table.
  */
@@ -35,4 +36,19 @@ t.test('three instances start together on an empty database', { skip }, async (t
   t.equal(n, journal.length, 'each migration recorded once')
   const [{ users }] = await check<{ users: number }[]>`select count(*)::int as users from users`
   t.equal(users, 0, 'and the schema is there')
+})
+
+t.test('TRUST_PROXY: behind the balancer, rate limits count each client, not the proxy', async (t) => {
+  // Requests come from 127.0.0.1 (the "proxy"); X-Forwarded-For names the customer.
+  const h = await setupApp(t, { TRUST_PROXY: '127.0.0.1', JOIN_MAX_ATTEMPTS_PER_IP: 1 })
+  const join = (client: string) =>
+    h.inject({
+      method: 'POST',
+      url: '/api/v1/agent/join',
+      headers: { 'x-forwarded-for': client },
+      payload: { number: '000-000-000', protocol: 1, agentVersion: '0.1.0', platform: { os: 'linux', osVersion: '12', arch: 'x64', hostname: 'pc', kernel: '6' }, publicKey: 'x'.repeat(100) },
+    })
+  t.equal((await join('198.51.100.1')).statusCode, 404, 'one customer’s wrong number')
+  t.equal((await join('198.51.100.2')).statusCode, 404, 'another customer has a budget of their own')
+  t.equal((await join('198.51.100.1')).statusCode, 429, 'the first one’s second try is over its limit')
 })
