@@ -27,6 +27,8 @@ const skip = !testDatabaseUrl
 
 const AGENTS = Number(process.env.HAPROXY_TEST_AGENTS ?? 200)
 const POLL_WAIT_SECONDS = 5
+/** How long a wave of commands may take to reach every agent: seconds on a quiet machine, far more on a loaded one. */
+const WAVE_MS = 120_000
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
 async function freePort(): Promise<number> {
@@ -232,7 +234,10 @@ t.test('three instances behind HAProxy, one killed and one stopped while 200 age
     const ids: string[] = []
     for (let i = 0; i < AGENTS; i += 25) {
       const answers = await Promise.all(sessions.slice(i, i + 25).map((s) => json('POST', `/sessions/${s.id}/system-info/refresh`, token)))
-      for (const a of answers) ids.push((a.body.command as { id: string }).id)
+      for (const a of answers) {
+        if (a.status !== 202) throw new Error(`refresh answered ${a.status}: ${JSON.stringify(a.body)}`)
+        ids.push((a.body.command as { id: string }).id)
+      }
     }
     return ids
   }
@@ -247,7 +252,7 @@ t.test('three instances behind HAProxy, one killed and one stopped while 200 age
   }
 
   const first = await queueWave()
-  t.same(await ranAll(first, 30_000), [], 'the first wave: every command reached its agent')
+  t.same(await ranAll(first, WAVE_MS), [], 'the first wave: every command reached its agent')
 
   // Three console streams through the balancer: round robin spreads them over the instances.
   const watched = sessions.slice(0, 3)
@@ -267,9 +272,9 @@ t.test('three instances behind HAProxy, one killed and one stopped while 200 age
   if (code !== 0) t.comment(instances[1]!.output().slice(-3000))
   t.ok(Date.now() - stoppedAt < 15_000, 'and within its shutdown timeout')
 
-  t.same(await ranAll(secondIds, 60_000), [], 'the second wave: every command reached its agent')
+  t.same(await ranAll(secondIds, WAVE_MS), [], 'the second wave: every command reached its agent')
   const third = await queueWave()
-  t.same(await ranAll(third, 30_000), [], 'a third wave on the one instance left')
+  t.same(await ranAll(third, WAVE_MS), [], 'a third wave on the one instance left')
 
   const all = [...first, ...secondIds, ...third]
   const runs = new Map<string, number>()
