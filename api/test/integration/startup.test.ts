@@ -7,7 +7,8 @@ import { setupApp } from '../helpers/app.ts'
 import { testDatabaseUrl } from '../helpers/db.ts'
 
 /**
- * Starting behind a load balancer. Instances that start at the same moment on an empty PostgreSQL database migrate once: the
+ * Starting behind a load balancer. Instances that start at the same moment on an empty PostgreSQL
+ * database migrate once: the
  * migrations run under an advisory lock (db/client.ts), so the others wait, then find nothing to
  * do. Without the lock one of them died on a unique violation in drizzle's migrations table.
  */
@@ -32,10 +33,10 @@ t.test('three instances start together on an empty database', { skip }, async (t
   const check = postgres(url.toString(), { max: 1, onnotice: () => {} })
   t.teardown(() => check.end())
   const journal = readdirSync(migrationsFolder).filter((f) => f.endsWith('.sql'))
-  const [{ n }] = await check<{ n: number }[]>`select count(*)::int as n from drizzle.__drizzle_migrations`
-  t.equal(n, journal.length, 'each migration recorded once')
-  const [{ users }] = await check<{ users: number }[]>`select count(*)::int as users from users`
-  t.equal(users, 0, 'and the schema is there')
+  const [recorded] = await check<{ n: number }[]>`select count(*)::int as n from drizzle.__drizzle_migrations`
+  t.equal(recorded?.n, journal.length, 'each migration recorded once')
+  const [empty] = await check<{ n: number }[]>`select count(*)::int as n from users`
+  t.equal(empty?.n, 0, 'and the schema is there')
 })
 
 t.test('TRUST_PROXY: behind the balancer, rate limits count each client, not the proxy', async (t) => {
