@@ -8,9 +8,9 @@ import { testDatabaseUrl } from '../helpers/db.ts'
 
 /**
  * Starting behind a load balancer. Instances that start at the same moment on an empty PostgreSQL
- * database migrate once: the
- * migrations run under an advisory lock (db/client.ts), so the others wait, then find nothing to
- * do. Without the lock one of them died on a unique violation in drizzle's migrations table.
+ * database migrate once: the migrations run under an advisory lock (db/client.ts), so the others
+ * wait, then find nothing to do. Without the lock one of them died on a unique violation in
+ * drizzle's migrations table. And X-Forwarded-For is believed from the balancer only.
  */
 const skip = testDatabaseUrl ? false : 'needs PostgreSQL: set TEST_DATABASE_URL (the advisory lock is PostgreSQL’s)'
 
