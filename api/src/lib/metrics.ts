@@ -89,37 +89,24 @@ export function createMetrics(database: Database, notifier: Notifier, options: {
     })
     return reading
   }
-  const databaseUp = new Gauge({ name: 'helpline_database_up', help: '1 when the last scrape could read the database, else 0', registers: [registry], collect: readDatabase })
-  const agentsOnline = new Gauge({ name: 'helpline_agents_online', help: 'Agents online now (from the database; the same on every instance)', registers: [registry], collect: readDatabase })
-  const commands = new Gauge({
-    name: 'helpline_commands',
-    help: 'Commands by kind and status (from the database; the same on every instance)',
-    labelNames: ['kind', 'status'] as const,
-    registers: [registry],
-    collect: readDatabase,
-  })
-  const consents = new Gauge({
-    name: 'helpline_consents',
-    help: 'Consent requests by kind and status: approved and denied are the customers\u2019 answers (from the database)',
-    labelNames: ['kind', 'status'] as const,
-    registers: [registry],
-    collect: readDatabase,
-  })
-  const scriptRuns = new Gauge({
-    name: 'helpline_script_runs',
-    help: 'Script runs by status, finished ones by outcome (from the database)',
-    labelNames: ['status'] as const,
-    registers: [registry],
-    collect: readDatabase,
-  })
-  const outputBytes = new Gauge({ name: 'helpline_script_output_bytes', help: 'Script output stored, in bytes (from the database)', registers: [registry], collect: readDatabase })
-  const connections = new Gauge({
-    name: 'helpline_database_connections',
-    help: 'Connections of every Helpline instance to PostgreSQL by state (pg_stat_activity; active = a query running); PostgreSQL only',
-    labelNames: ['state'] as const,
-    registers: [registry],
-    collect: readDatabase,
-  })
+  /** A gauge whose values come from the database read of the scrape. */
+  const fromDatabase = <L extends string = never>(name: string, help: string, labelNames: readonly L[] = []) =>
+    new Gauge<L>({ name, help, labelNames, registers: [registry], collect: readDatabase })
+  const databaseUp = fromDatabase('helpline_database_up', '1 when the last scrape could read the database, else 0')
+  const agentsOnline = fromDatabase('helpline_agents_online', 'Agents online now (from the database; the same on every instance)')
+  const commands = fromDatabase('helpline_commands', 'Commands by kind and status (from the database; the same on every instance)', ['kind', 'status'] as const)
+  const consents = fromDatabase(
+    'helpline_consents',
+    'Consent requests by kind and status: approved and denied are the customers\u2019 answers (from the database)',
+    ['kind', 'status'] as const,
+  )
+  const scriptRuns = fromDatabase('helpline_script_runs', 'Script runs by status, finished ones by outcome (from the database)', ['status'] as const)
+  const outputBytes = fromDatabase('helpline_script_output_bytes', 'Script output stored, in bytes (from the database)')
+  const connections = fromDatabase(
+    'helpline_database_connections',
+    'Connections of every Helpline instance to PostgreSQL by state (pg_stat_activity; active = a query running); PostgreSQL only',
+    ['state'] as const,
+  )
   new Gauge({ name: 'helpline_database_pool_max', help: 'The most connections this instance opens to the database', registers: [registry] }).set(options.poolMax)
 
   /** Reads every database-derived number; a failure leaves the last values and says database_up 0. */
