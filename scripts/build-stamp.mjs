@@ -1,13 +1,14 @@
 #!/usr/bin/env node
-// Whether the build (`npm run build`) is current, cheaply: a fingerprint of every build input's
-// path, size and modification time (a few hundred stat calls, milliseconds), written after a
-// successful build and compared before `npm start` / `npm test`. No stamp, or any input added,
-// removed or touched since, means build again; a fresh clone therefore always builds.
+// Whether the build (`npm run build`) is current, cheaply: a sha256 over every build input's path
+// and content (a few MiB, well under a second), written after a successful build and compared
+// before `npm start` / `npm test`. No stamp, or any input added, removed or changed since, means
+// build again; a fresh clone therefore always builds. Content, not modification times: `npm run
+// gen` rewrites generated files unchanged, and that must not cost a rebuild.
 //   node scripts/build-stamp.mjs write    after a build
 //   node scripts/build-stamp.mjs ensure   build when stale (npm run build), else nothing
 import { spawnSync } from 'node:child_process'
 import { createHash } from 'node:crypto'
-import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join, relative } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
@@ -34,8 +35,9 @@ export function fingerprint() {
   const hash = createHash('sha256')
   const paths = [...inputDirs.flatMap((d) => [...files(join(root, d))]), ...inputFiles.map((f) => join(root, f))].sort()
   for (const path of paths) {
-    const s = statSync(path, { throwIfNoEntry: false })
-    hash.update(`${relative(root, path)}\0${s?.size ?? -1}\0${s?.mtimeMs ?? -1}\n`)
+    hash.update(`${relative(root, path)}\0`)
+    hash.update(existsSync(path) ? readFileSync(path) : Buffer.from('(missing)'))
+    hash.update('\n')
   }
   return hash.digest('hex')
 }
