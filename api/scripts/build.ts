@@ -7,15 +7,17 @@
  * openapi.yaml from the bundle's place (one folder below api/, like paths.ts itself).
  * Run: `npm run build -w api` (part of the root `npm run build`).
  */
-import { cpSync, rmSync } from 'node:fs'
+import { cpSync, rmSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { build } from 'esbuild'
+import { apiSourceHash } from './source-hash.ts'
 
 const apiDir = dirname(dirname(fileURLToPath(import.meta.url)))
 const dist = join(apiDir, 'dist')
 
 rmSync(dist, { recursive: true, force: true })
+const sourceHash = apiSourceHash(apiDir)
 await build({
   entryPoints: [join(apiDir, 'src', 'server.ts')],
   outfile: join(dist, 'server.js'),
@@ -30,4 +32,6 @@ await build({
   logLevel: 'warning',
 })
 cpSync(join(apiDir, 'src', 'join-page'), join(dist, 'join-page'), { recursive: true })
+// What the bundle was built from (the sources as they were when the build began).
+writeFileSync(join(dist, 'source.sha256'), sourceHash)
 console.log(`built ${join(dist, 'server.js')}`)

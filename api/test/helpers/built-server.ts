@@ -1,7 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process'
-import { readdirSync, readFileSync, statSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { apiSourceHash } from '../../scripts/source-hash.ts'
 
 /** The repository root, and the built server `npm run build` makes (api/scripts/build.ts). */
 export const root = fileURLToPath(new URL('../../../', import.meta.url))
@@ -12,11 +13,9 @@ export const builtServer = join(root, 'api', 'dist', 'server.js')
  * tests run the build, not the sources (`npm test` builds first; a single file run does not).
  */
 export function assertBuildCurrent(): void {
-  const built = statSync(builtServer, { throwIfNoEntry: false })
-  if (!built) throw new Error(`${builtServer} is missing: run npm run build (or npm run build -w api)`)
-  const newest = (dir: string): number =>
-    Math.max(0, ...readdirSync(dir, { withFileTypes: true }).map((e) => (e.isDirectory() ? newest(join(dir, e.name)) : statSync(join(dir, e.name)).mtimeMs)))
-  if (newest(join(root, 'api', 'src')) > built.mtimeMs) throw new Error('api/dist/server.js is older than api/src: run npm run build -w api')
+  const stamp = join(root, 'api', 'dist', 'source.sha256')
+  if (!existsSync(builtServer) || !existsSync(stamp)) throw new Error(`${builtServer} is missing: run npm run build (or npm run build -w api)`)
+  if (readFileSync(stamp, 'utf8').trim() !== apiSourceHash(join(root, 'api'))) throw new Error('api/dist/server.js was built from other sources than api/src: run npm run build -w api')
 }
 
 export interface Running {
