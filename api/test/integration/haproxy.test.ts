@@ -266,11 +266,12 @@ t.test('three instances behind HAProxy, one killed and one stopped while 200 age
   const stoppedAt = Date.now()
   instances[0]!.child.kill('SIGKILL')
   instances[1]!.child.kill('SIGTERM')
+  const exitedAt = instances[1]!.exited.then(() => Date.now())
   const secondIds = await second
   const code = await instances[1]!.exited
-  t.equal(code, 0, 'the SIGTERMed instance exits cleanly')
+  t.equal(code, 0, 'the SIGTERMed instance exits cleanly (a forced exit at the timeout is 1)')
   if (code !== 0) t.comment(instances[1]!.output().slice(-3000))
-  t.ok(Date.now() - stoppedAt < 15_000, 'and within its shutdown timeout')
+  t.comment(`the SIGTERMed instance exited ${(await exitedAt) - stoppedAt} ms after the signal`)
 
   t.same(await ranAll(secondIds, WAVE_MS), [], 'the second wave: every command reached its agent')
   const third = await queueWave()
