@@ -3,7 +3,7 @@ import { buildApp } from './app.ts'
 import { ConfigError, loadConfig } from './config.ts'
 import { generatePassword } from './lib/crypto.ts'
 
-/** The only file that listens. Start: `npm start` (embedded database) or with DATABASE_URL set. */
+/** The only file that listens. Built into api/dist/server.js (`npm run build`); started by `npm start` or `node api/dist/server.js`. */
 async function main() {
   let config
   try {
