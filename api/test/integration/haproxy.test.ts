@@ -131,8 +131,9 @@ class SimAgent {
           if (this.since !== undefined && this.stats.reattachedAt === undefined) this.stats.reattachedAt = Date.now()
           for (const consent of feed.consents) {
             if (consent.status !== 'pending' || this.answered.has(consent.id)) continue
-            this.answered.add(consent.id)
             await (await this.call('POST', `/agent/consents/${consent.id}/answer`, { approved: true })).arrayBuffer()
+            // Only once an instance took the answer: a failed one is answered again from the next poll.
+            this.answered.add(consent.id)
           }
           for (const command of feed.commands) {
             const seen = this.stats.received.get(command.id) ?? 0
