@@ -233,15 +233,23 @@ t.test('three instances behind HAProxy, one killed and one stopped while 200 age
   agents.forEach((a) => a.start())
   t.teardown(() => Promise.all(agents.map((a) => a.stop())))
 
+  /**
+   * The command a refresh queued. A refresh whose answer was lost with its instance (502, reset)
+   * is retried and then finds its own command already queued (409 ALREADY_QUEUED): the newest
+   * command of the session is that one, exactly as a console would find it.
+   */
+  const queuedCommand = async (sessionId: string, answer: { status: number; body: Record<string, unknown> }) => {
+    if (answer.status === 202) return (answer.body.command as { id: string }).id
+    if (answer.status !== 409 || answer.body.code !== 'ALREADY_QUEUED') throw new Error(`refresh answered ${answer.status}: ${JSON.stringify(answer.body)}`)
+    const { body } = await json('GET', `/sessions/${sessionId}/commands?sort=createdAt&order=desc&perPage=1`, token)
+    return (body.data as { id: string }[])[0]!.id
+  }
   /** Queues one system-information refresh per session (every session by default); the command ids in order. */
   const queueWave = async (targets = sessions) => {
     const ids: string[] = []
     for (let i = 0; i < targets.length; i += 25) {
       const answers = await Promise.all(targets.slice(i, i + 25).map((s) => json('POST', `/sessions/${s.id}/system-info/refresh`, token)))
-      for (const a of answers) {
-        if (a.status !== 202) throw new Error(`refresh answered ${a.status}: ${JSON.stringify(a.body)}`)
-        ids.push((a.body.command as { id: string }).id)
-      }
+      for (const [k, a] of answers.entries()) ids.push(await queuedCommand(targets[i + k]!.id, a))
     }
     return ids
   }
