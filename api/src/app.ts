@@ -10,6 +10,7 @@ import errors from './plugins/app/errors.ts'
 import services from './plugins/app/services.ts'
 import consolePlugin from './plugins/external/console.ts'
 import database from './plugins/external/database.ts'
+import metrics from './plugins/external/metrics.ts'
 import notifier from './plugins/external/notifier.ts'
 import openapi from './plugins/external/openapi.ts'
 import security from './plugins/external/security.ts'
@@ -54,13 +55,14 @@ export const redactPaths = [
 
 /**
  * Builds the application for the server and the tests alike: external plugins (database,
- * notifier, security, OpenAPI) → app plugins (contract, errors, services, auth) → routes.
+ * notifier, metrics, security, OpenAPI) → app plugins (contract, errors, services, auth) → routes.
  */
 export async function buildApp(options: AppOptions = {}): Promise<FastifyInstance> {
   const config = options.config ?? loadConfig()
   const app = Fastify({
     logger: options.logger ?? { level: config.LOG_LEVEL, redact: { paths: redactPaths, censor: '[redacted]' } },
     genReqId: () => randomUUID(),
+    ...(config.TRUST_PROXY ? { trustProxy: config.TRUST_PROXY } : {}),
     // Route-level limits are tighter; this bounds anything a route did not declare.
     bodyLimit: 1024 * 1024,
     // A script file's name (up to 255 bytes, percent-encoded up to 765 characters) is a path segment.
@@ -71,14 +73,23 @@ export async function buildApp(options: AppOptions = {}): Promise<FastifyInstanc
   app.decorate('keyring', options.keyring ?? loadKeyring({ dir: config.KEY_DIR, signingKeyPem: config.SIGNING_KEY, serverSecretHex: config.SERVER_SECRET }))
   // The API speaks JSON (and multipart where a route registers it); anything else is a 415.
   app.removeContentTypeParser('text/plain')
+  // Once the server is closing, every answer (held polls answered at once included) closes its
+  // connection: a kept-alive idle socket (a load balancer's) would otherwise hold the close up
+  // until its keep-alive timeout, and the next request belongs on another instance anyway.
+  let closing = false
+  app.addHook('preClose', async () => {
+    closing = true
+  })
   app.addHook('onSend', async (request, reply) => {
     void reply.header('x-request-id', request.id)
+    if (closing) void reply.header('connection', 'close')
   })
 
   await app.register(contract)
   await app.register(errors)
   await app.register(database, { database: options.database })
   await app.register(notifier)
+  await app.register(metrics)
   await app.register(security)
   await app.register(openapi)
   await app.register(services)

@@ -8,6 +8,12 @@ import { Value } from 'typebox/value'
 export const Config = Type.Object({
   PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 3000 }),
   HOST: Type.String({ minLength: 1, default: '127.0.0.1' }),
+  /**
+   * Behind a load balancer or reverse proxy: the proxies' addresses (comma-separated IPs or CIDRs,
+   * e.g. `10.0.0.5,10.0.1.0/24`) whose X-Forwarded-For / -Proto are believed, so rate limits and
+   * the audit trail see the client's address, not the proxy's. Unset: nothing forwarded is believed.
+   */
+  TRUST_PROXY: Type.Optional(Type.String({ minLength: 1, maxLength: 1000, pattern: '^[0-9a-fA-F.:/]+(\\s*,\\s*[0-9a-fA-F.:/]+)*$' })),
   DATABASE_URL: Type.Optional(Type.String({ pattern: '^postgres(ql)?://' })),
   /**
    * The database owner (postgres://), for migrations only. When set, the server migrates as this
@@ -52,9 +58,9 @@ export const Config = Type.Object({
    * the commands shown to customers; unset → taken from each request's Host.
    */
   PUBLIC_URL: Type.Optional(Type.String({ pattern: "^https?://[^/\\s?#'\"]+(/[^\\s?#'\"]*)?$", maxLength: 2048 })),
-  /** Where `npm run build` puts the one-file agents the server offers for download. */
+  /** Where `npm run build` puts the one-file agents the server offers for download (relative: to the installation root). */
   AGENT_DOWNLOADS_DIR: Type.String({ minLength: 1, default: 'agent/dist/downloads' }),
-  /** Where the built console lives; served at `/` when it exists. */
+  /** Where the built console lives (relative: to the installation root); served at `/` when it exists. */
   CONSOLE_DIR: Type.String({ default: 'admin/dist' }),
   PASSWORD_MIN_LENGTH: Type.Integer({ minimum: 8, maximum: 128, default: 10 }),
   /** The most a script's files (executable and inputs together) may weigh, in bytes. */
@@ -91,6 +97,19 @@ export const Config = Type.Object({
   WEBHOOK_RETRY_SECONDS: Type.String({ pattern: '^\\d+(\\.\\d+)?(,\\d+(\\.\\d+)?)*$', default: '5,30,120,600,1800,3600,7200,14400,28800,28800' }),
   /** How often each instance looks for webhook deliveries that are due. */
   WEBHOOK_WORKER_INTERVAL_MS: Type.Integer({ minimum: 10, default: 1000 }),
+  /**
+   * Prometheus metrics at GET /metrics on the API's port, for `Authorization: Bearer <METRICS_TOKEN>`
+   * (401 without). Unset (and no METRICS_PORT): no metrics. docs/deployment.md.
+   */
+  METRICS_TOKEN: Type.Optional(Type.String({ minLength: 16, maxLength: 256, pattern: '^\\S+$' })),
+  /** Serve /metrics on this port instead (only there), bound to METRICS_HOST; METRICS_TOKEN, when set, is required there too. */
+  METRICS_PORT: Type.Optional(Type.Integer({ minimum: 0, maximum: 65535 })),
+  METRICS_HOST: Type.String({ minLength: 1, default: '127.0.0.1' }),
+  /**
+   * On SIGTERM: the longest the server takes to stop (held polls and streams end at once; other
+   * requests may finish within it) before it exits anyway.
+   */
+  SHUTDOWN_TIMEOUT_SECONDS: Type.Integer({ minimum: 1, maximum: 300, default: 10 }),
   /** How often each instance expires waiting sessions and consents and marks silent agents offline. */
   SWEEP_INTERVAL_MS: Type.Integer({ minimum: 50, default: 1000 }),
 })
@@ -116,7 +135,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   }
   if (byKey.size > 0) {
     const lines = [...byKey].map(([key, message]) => {
-      const got = env[key] === undefined ? '' : ` (got ${JSON.stringify(/PASSWORD|SECRET|SIGNING_KEY|_URL/.test(key) ? '***' : env[key])})`
+      const got = env[key] === undefined ? '' : ` (got ${JSON.stringify(/PASSWORD|SECRET|SIGNING_KEY|TOKEN|_URL/.test(key) ? '***' : env[key])})`
       return `  ${key}: ${message}${got}`
     })
     throw new ConfigError(`Invalid configuration:\n${lines.join('\n')}`)

@@ -1,9 +1,10 @@
+import type { FastifyInstance } from 'fastify'
 import { buildApp } from './app.ts'
 import { ConfigError, loadConfig } from './config.ts'
 import { generatePassword } from './lib/crypto.ts'
 import { connectionBudget, openFileLimit } from './lib/fd-limit.ts'
 
-/** The only file that listens. Start: `npm start` (embedded database) or with DATABASE_URL set. */
+/** The only file that listens. Built into api/dist/server.js (`npm run build`); started by `npm start` or `node api/dist/server.js`. */
 async function main() {
   let config
   try {
@@ -37,17 +38,39 @@ async function main() {
     app.log.warn({ versions: signing.refused }, 'script versions whose files do not match their digest or signature were left unsigned: they cannot run')
   }
 
+  stopOnSignals(app, config.SHUTDOWN_TIMEOUT_SECONDS)
+
+  const address = await app.listen({ port: config.PORT, host: config.HOST })
+  app.log.info(`Helpline on ${address} (database: ${app.database.driver})`)
+  limitConnections(app)
+}
+
+/**
+ * Graceful stop for rolling updates behind a load balancer. On SIGTERM (or SIGINT) the server
+ * stops accepting connections and answers 503 on kept-alive ones (so the balancer's health check
+ * fails and it sends nothing new here), answers every held agent poll at once with what there is
+ * (the agent polls again at once and the balancer sends it to another instance), ends console
+ * streams with a short retry hint (they reconnect elsewhere and resume from their cursor), lets
+ * other requests in flight finish, closes the database, and exits 0 — or exits 1 after
+ * `timeoutSeconds` whatever is still open.
+ */
+function stopOnSignals(app: FastifyInstance, timeoutSeconds: number) {
   let closing = false
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     process.once(signal, () => {
       if (closing) return
       closing = true
-      app.log.info({ signal }, 'shutting down')
-      // Stop accepting, let in-flight requests finish, close the database; force after 10 s.
-      const force = setTimeout(() => process.exit(1), 10_000)
+      app.log.info({ signal, timeoutSeconds }, 'shutting down')
+      const force = setTimeout(() => {
+        app.log.warn('shutdown took too long; exiting with requests still open')
+        process.exit(1)
+      }, timeoutSeconds * 1000)
       force.unref()
       app.close().then(
-        () => process.exit(0),
+        () => {
+          app.log.info('shut down')
+          process.exit(0)
+        },
         (err: unknown) => {
           app.log.error({ err }, 'error while closing')
           process.exit(1)
@@ -55,10 +78,6 @@ async function main() {
       )
     })
   }
-
-  const address = await app.listen({ port: config.PORT, host: config.HOST })
-  app.log.info(`Helpline on ${address} (database: ${app.database.driver})`)
-  limitConnections(app)
 }
 
 /**

@@ -1,5 +1,4 @@
 import { mkdirSync } from 'node:fs'
-import { fileURLToPath } from 'node:url'
 import { PGlite } from '@electric-sql/pglite'
 import { sql, type SQL } from 'drizzle-orm'
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core'
@@ -8,6 +7,7 @@ import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator'
 import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js'
 import { migrate as migratePostgres } from 'drizzle-orm/postgres-js/migrator'
 import postgres from 'postgres'
+import { migrationsFolder } from '../paths.ts'
 import { pgSocketFactory } from './pg-socket.ts'
 import { grantAppRole, roleOf } from './roles.ts'
 import * as schema from './schema.ts'
@@ -21,7 +21,7 @@ const BYTEA_OID = 17
 // binary parameter, which is what bytea wants.
 const passBytes = (bytes: Uint8Array) => bytes as unknown as string
 
-export const migrationsFolder = fileURLToPath(new URL('../../../migrations', import.meta.url))
+export { migrationsFolder }
 
 export interface Database {
   db: Db

@@ -1,7 +1,9 @@
 import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
 import type { FastifyInstance } from 'fastify'
+import { joinPageDir } from '../paths.ts'
 
-const page = (name: string) => readFileSync(new URL(`../join-page/${name}`, import.meta.url))
+const page = (name: string) => readFileSync(join(joinPageDir, name))
 
 /**
  * The customer's join page: `/join` (type the number) and `/join/<number>` (from the CSR's link).

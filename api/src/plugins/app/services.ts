@@ -26,6 +26,7 @@ import { TwoFactorService } from '../../services/two-factor.service.ts'
 import { WebhookOutbox } from '../../services/webhooks-outbox.ts'
 import { WebhooksService } from '../../services/webhooks.service.ts'
 import { WebhookWorker } from '../../services/webhooks-worker.ts'
+import { installPath } from '../../paths.ts'
 
 function createServices(app: FastifyInstance) {
   const { db, bytes } = app.database
@@ -76,7 +77,7 @@ function createServices(app: FastifyInstance) {
     c.SWEEP_INTERVAL_MS,
     app.log,
   )
-  const downloads = AgentDownloads.fromDir(c.AGENT_DOWNLOADS_DIR, version)
+  const downloads = AgentDownloads.fromDir(installPath(c.AGENT_DOWNLOADS_DIR), version)
   return { webhooks, webhookWorker, downloads, audit, accounts, auth, tokens, settings, twoFactor, categories, scripts, feed, commands, sessions, consents, runs, access, reports, agents, systemInfo, chat, stream, sweeper }
 }
 

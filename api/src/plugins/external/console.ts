@@ -3,6 +3,7 @@ import fp from 'fastify-plugin'
 import fastifyStatic from '@fastify/static'
 import { existsSync } from 'node:fs'
 import { resolve } from 'node:path'
+import { installPath } from '../../paths.ts'
 
 /** Vite names built assets by their content (`index-3f9a1c2b.js`): such a file never changes. */
 const HASHED_ASSET = /[\\/]assets[\\/][^\\/]+-[A-Za-z0-9_-]{8,}\.[a-z0-9.]+$/
@@ -21,7 +22,7 @@ export function cacheControlFor(path: string): string {
  */
 export default fp(
   async function console(app: FastifyInstance) {
-    const root = resolve(app.config.CONSOLE_DIR)
+    const root = installPath(app.config.CONSOLE_DIR)
     if (!existsSync(resolve(root, 'index.html'))) {
       app.log.warn({ root }, 'console not built (npm run build); serving the API only')
       return

@@ -3,11 +3,11 @@ import fp from 'fastify-plugin'
 import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
 import { readFile } from 'node:fs/promises'
-import { fileURLToPath } from 'node:url'
+import { committedSpecPath } from '../../paths.ts'
 import { sharedSchemas } from '../../schemas/index.ts'
 import { version } from '../../version.ts'
 
-export const committedSpecPath = fileURLToPath(new URL('../../../../openapi.yaml', import.meta.url))
+export { committedSpecPath }
 
 /**
  * Generates the OpenAPI document from the routes' TypeBox schemas. Shared schemas are named by

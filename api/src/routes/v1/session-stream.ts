@@ -7,6 +7,8 @@ import { credentialsTopic } from '../../services/tokens.service.ts'
 
 const HEARTBEAT_MS = 15_000
 const READ_RETRY_MS = 2_000
+/** How soon a console reconnects after this instance closed its stream on shutdown. */
+const SHUTDOWN_RETRY_MS = 500
 /** Open streams one user may hold on one instance. */
 export const MAX_STREAMS_PER_USER = 20
 /**
@@ -140,8 +142,17 @@ export async function openSessionStream(app: FastifyInstance, request: FastifyRe
   const heartbeat = setInterval(() => out.write(': keep-alive\n\n'), HEARTBEAT_MS)
   watchExpiry(principal.expiresAt)
   const close = (shutdown = false) => {
-    // At shutdown the socket goes too: an idle keep-alive client would otherwise hold the close up.
-    if (shutdown) setImmediate(() => reply.raw.destroy())
+    if (shutdown && !closed) {
+      // The console reconnects soon, through the load balancer, to an instance that is not
+      // going away; the events it missed come from the cursor it sends (Last-Event-ID).
+      out.write(`retry: ${SHUTDOWN_RETRY_MS}\n: this server is shutting down; reconnect\n\n`)
+    }
+    // At shutdown the socket goes too (once the hint is out): an idle keep-alive client would
+    // otherwise hold the close up.
+    if (shutdown) {
+      reply.raw.once('finish', () => reply.raw.destroy())
+      setTimeout(() => reply.raw.destroy(), 1000).unref()
+    }
     if (closed) return
     closed = true
     clearInterval(heartbeat)

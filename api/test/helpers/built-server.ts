@@ -1,0 +1,80 @@
+import { spawn, type ChildProcess } from 'node:child_process'
+import { existsSync, readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { apiSourceHash } from '../../scripts/source-hash.ts'
+
+/** The repository root, and the built server `npm run build` makes (api/scripts/build.ts). */
+export const root = fileURLToPath(new URL('../../../', import.meta.url))
+export const builtServer = join(root, 'api', 'dist', 'server.js')
+
+/**
+ * Fails with what to do when the built server is missing or older than a source file: these
+ * tests run the build, not the sources (`npm test` builds first; a single file run does not).
+ */
+export function assertBuildCurrent(): void {
+  const stamp = join(root, 'api', 'dist', 'source.sha256')
+  if (!existsSync(builtServer) || !existsSync(stamp)) throw new Error(`${builtServer} is missing: run npm run build (or npm run build -w api)`)
+  if (readFileSync(stamp, 'utf8').trim() !== apiSourceHash(join(root, 'api'))) throw new Error('api/dist/server.js was built from other sources than api/src: run npm run build -w api')
+}
+
+export interface Running {
+  child: ChildProcess
+  output: () => string
+  /** The address the server printed once it listens. */
+  url: Promise<string>
+  /** Milliseconds from spawn to listening. */
+  startedIn: Promise<number>
+  exited: Promise<number | null>
+}
+
+/**
+ * Starts the built server with plain node, as `npm start` and a service manager do, from `cwd`
+ * (default: a folder that is not the repository, so every installation path must come from the
+ * bundle), configured only by `env`.
+ */
+export function startBuilt(env: Record<string, string>, cwd = '/'): Running {
+  let output = ''
+  const begun = Date.now()
+  const child = spawn(process.execPath, ['--enable-source-maps', builtServer], {
+    cwd,
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', PORT: '0', LOG_LEVEL: 'info', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)))
+  const url = new Promise<string>((resolve, reject) => {
+    const onData = (chunk: Buffer) => {
+      output += chunk.toString()
+      const m = /Helpline on (http:\/\/[\d.]+:\d+)/.exec(output)
+      if (m) resolve(m[1]!)
+    }
+    child.stdout!.on('data', onData)
+    child.stderr!.on('data', onData)
+    void exited.then((code) => reject(new Error(`server exited with ${code}: ${output}`)))
+  })
+  // With a fixed PORT the log may be quieter than info (LOG_LEVEL=warn): ask /health instead.
+  const fixed = env.PORT && env.PORT !== '0' ? `http://${env.HOST ?? '127.0.0.1'}:${env.PORT}` : undefined
+  const ready = fixed ? Promise.race([url, waitForHealth(fixed, exited)]) : url
+  // Awaited only by tests that expect the server to come up.
+  ready.catch(() => {})
+  const startedIn = ready.then(() => Date.now() - begun)
+  startedIn.catch(() => {})
+  return { child, output: () => output, url: ready, startedIn, exited }
+}
+
+async function waitForHealth(base: string, exited: Promise<unknown>): Promise<string> {
+  let gone = false
+  void exited.then(() => (gone = true))
+  while (!gone) {
+    const ok = await fetch(`${base}/health`).then((r) => r.ok, () => false)
+    if (ok) return base
+    await new Promise((resolve) => setTimeout(resolve, 100))
+  }
+  return new Promise(() => {}) // the exit rejects `url`
+}
+
+/** The process's resident memory in MiB (Linux /proc). */
+export function rssMiB(pid: number): number {
+  const kb = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]
+  return Math.round(Number(kb) / 1024)
+}
