@@ -1424,6 +1424,19 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        ActionAccepted: {
+            /**
+             * @description Logon request only: RSA-OAEP with SHA-256 over the UTF-8 JSON {"username","password","domain"?}
+             * @enum {string}
+             */
+            algorithm?: "RSA-OAEP-256";
+            /** @description The queued command; null only for a logon request, whose command is queued when the credentials are sent */
+            command: components["schemas"]["Command"] | null;
+            /** @description The consent request the command waits for; null when none is needed or the session’s consent was already approved */
+            consent: components["schemas"]["Consent"] | null;
+            /** @description Logon request only: the agent’s RSA public key (SPKI, PEM); encrypt the credentials for it once the consent is approved */
+            publicKey?: string;
+        };
         /** @description The CSR (or an admin) let one new computer join with the number until `until`; the first join uses it up and replaces the current agent */
         AgentAdmission: {
             admittedBy: {
@@ -1713,9 +1726,6 @@ export interface components {
             data: components["schemas"]["Command"][];
             total: number;
         };
-        CommandQueued: {
-            command: components["schemas"]["Command"];
-        };
         /**
          * @description awaiting_consent: held until its consent is approved; queued: released to the agent; delivered: the agent has fetched it
          * @enum {unknown}
@@ -1837,16 +1847,6 @@ export interface components {
             token: string;
             user: components["schemas"]["User"];
         };
-        LogonRequested: {
-            /**
-             * @description RSA-OAEP with SHA-256 over the UTF-8 JSON {"username","password","domain"?}
-             * @enum {string}
-             */
-            algorithm: "RSA-OAEP-256";
-            consent: components["schemas"]["Consent"];
-            /** @description The agent’s RSA public key (SPKI, PEM): encrypt the credentials for it once the consent is approved */
-            publicKey: string;
-        };
         Me: {
             /** Format: date-time */
             createdAt: string;
@@ -1877,10 +1877,6 @@ export interface components {
          * @enum {unknown}
          */
         OutputStream: "stdout" | "stderr" | "info";
-        RebootRequested: {
-            command: components["schemas"]["Command"];
-            consent: components["schemas"]["Consent"];
-        };
         RecoveryCodes: {
             /** @description Ten single-use codes for when the authenticator is lost. Shown only in this response; the server keeps only their hashes. */
             recoveryCodes: string[];
@@ -2326,11 +2322,6 @@ export interface components {
         SystemInfoField: {
             label: string;
             value: string;
-        };
-        SystemInfoRequested: {
-            command: components["schemas"]["Command"];
-            /** @description The consent request the command waits for; null when the session’s consent was already approved */
-            consent: components["schemas"]["Consent"] | null;
         };
         SystemInfoTable: {
             columns: string[];
@@ -7932,7 +7923,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["CommandQueued"];
+                    "application/json": components["schemas"]["ActionAccepted"];
                 };
             };
             /** @description The request is malformed or fails validation */
@@ -8013,13 +8004,13 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Created */
-            201: {
+            /** @description Accepted */
+            202: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["LogonRequested"];
+                    "application/json": components["schemas"]["ActionAccepted"];
                 };
             };
             /** @description The request is malformed or fails validation */
@@ -8115,7 +8106,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["CommandQueued"];
+                    "application/json": components["schemas"]["ActionAccepted"];
                 };
             };
             /** @description The request is malformed or fails validation */
@@ -8214,13 +8205,13 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Created */
-            201: {
+            /** @description Accepted */
+            202: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["RebootRequested"];
+                    "application/json": components["schemas"]["ActionAccepted"];
                 };
             };
             /** @description The request is malformed or fails validation */
@@ -8879,7 +8870,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["SystemInfoRequested"];
+                    "application/json": components["schemas"]["ActionAccepted"];
                 };
             };
             /** @description The request is malformed or fails validation */

@@ -203,16 +203,6 @@ export type Command = Static<typeof Command>
 export const CommandList = page(Command, 'CommandList')
 export const CommandListQuery = listQuery(['createdAt'], { status: Type.Optional(CommandStatus) })
 
-export const SystemInfoRequested = Type.Object(
-  {
-    command: ref(Command),
-    consent: Type.Union([ref(Consent), Type.Null()], {
-      description: 'The consent request the command waits for; null when the session’s consent was already approved',
-    }),
-  },
-  { $id: 'SystemInfoRequested', additionalProperties: false },
-)
-
 // ── System information ──────────────────────────────────────────────────────────────────────
 
 export const SYSTEM_INFO_CATEGORIES = ['system', 'hardware', 'storage', 'network', 'software', 'processes', 'services', 'users', 'environment'] as const
@@ -342,7 +332,6 @@ export const sessionSchemas = [
   ConsentList,
   Command,
   CommandList,
-  SystemInfoRequested,
   SystemInfoCategoryId,
   SystemInfoTable,
   SystemInfoField,

@@ -114,7 +114,7 @@ export class AccessService {
       await noteAdminAction(s, principal, 'logon')
       return { consent, publicKey: agent.publicKey }
     })
-    return { consent: (await this.consents.toConsents([consent]))[0]!, publicKey, algorithm: CREDENTIALS_ALGORITHM }
+    return { command: null, consent: (await this.consents.toConsents([consent]))[0]!, publicKey, algorithm: CREDENTIALS_ALGORITHM }
   }
 
   /** One set of credentials per approval, relayed to the agent once. */
@@ -139,7 +139,7 @@ export class AccessService {
         createdBy: principal.userId,
       })
     })
-    return { command: toCommand(command) }
+    return { command: toCommand(command), consent: null }
   }
 
   async logoff(principal: Principal, sessionId: string) {
@@ -152,7 +152,7 @@ export class AccessService {
       await noteAdminAction(s, principal, 'logoff')
       return this.commands.enqueue(s, { kind: 'logoff', consentId: null, createdBy: principal.userId })
     })
-    return { command: toCommand(command) }
+    return { command: toCommand(command), consent: null }
   }
 
   async reboot(principal: Principal, sessionId: string) {

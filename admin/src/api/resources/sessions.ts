@@ -16,13 +16,15 @@ export type ChatMessage = Schemas['ChatMessage']
 export type SnapshotSummary = Schemas['SnapshotSummary']
 export type Snapshot = Schemas['Snapshot']
 export type SystemInfoCategory = Schemas['SystemInfoCategory']
-export type SystemInfoRequested = Schemas['SystemInfoRequested']
 export type SessionEvent = Schemas['SessionEvent']
 export type SessionReport = Schemas['SessionReport']
 export type ReportScriptRun = Schemas['ReportScriptRun']
-export type LogonRequested = Schemas['LogonRequested']
-export type CommandQueued = Schemas['CommandQueued']
-export type RebootRequested = Schemas['RebootRequested']
+/** Every action that queues work (logon, credentials, log off, restart, system information) answers 202 with this. */
+export type ActionAccepted = Schemas['ActionAccepted']
+export type SystemInfoRequested = ActionAccepted
+export type LogonRequested = ActionAccepted
+export type CommandQueued = ActionAccepted
+export type RebootRequested = ActionAccepted
 export type JoinAttempt = Schemas['JoinAttempt']
 export type AgentAdmission = Schemas['AgentAdmission']
 

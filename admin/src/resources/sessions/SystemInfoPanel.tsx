@@ -121,7 +121,7 @@ export function SystemInfoPanel({ live, apply }: { live: LiveState; apply: Apply
     mutationFn: () => dataProvider.requestSystemInfo(session.id),
     onSuccess: ({ command, consent }) => {
       if (consent) apply({ event: 'consent', data: consent })
-      apply({ event: 'command', data: command })
+      if (command) apply({ event: 'command', data: command })
     },
     onError: (error) => notify(error.message || 'ra.notification.http_error', { type: 'error' }),
   })

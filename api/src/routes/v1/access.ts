@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
 import { principalOf } from '../../plugins/app/auth.ts'
-import { CommandQueued, LogonCredentials, LogonRequested, RebootRequested, SessionReport } from '../../schemas/access.ts'
+import { ActionAccepted, LogonCredentials, SessionReport } from '../../schemas/access.ts'
 import { errors, ref } from '../../schemas/common.ts'
 import { SessionParams } from '../../schemas/sessions.ts'
 import { ADMIN_OVERSIGHT_NOTE } from '../../services/oversight.ts'
@@ -29,10 +29,10 @@ export default async function accessRoutes(fastify: FastifyInstance) {
           'Creates a logon_as_user consent request and returns the agent’s public key. Once the customer approves, encrypt {"username","password","domain"?} for that key ' +
           '(RSA-OAEP-256; the SDK’s encryptCredentials does it) and post it to …/logon/credentials. 409 AGENT_OFFLINE, CONSENT_PENDING, ALREADY_QUEUED, SESSION_NOT_ACTIVE, SESSION_ENDED. ' + ADMIN_OVERSIGHT_NOTE,
         params: SessionParams,
-        response: { 201: ref(LogonRequested), ...errors(404, 409) },
+        response: { 202: ref(ActionAccepted), ...errors(404, 409) },
       },
     },
-    async (request, reply) => reply.code(201).send(await access.requestLogon(principalOf(request), request.params.id)),
+    async (request, reply) => reply.code(202).send(await access.requestLogon(principalOf(request), request.params.id)),
   )
 
   app.post(
@@ -49,7 +49,7 @@ export default async function accessRoutes(fastify: FastifyInstance) {
           '409 CONSENT_REQUIRED: the request is not approved, or its approval was already used. 409 AGENT_OFFLINE. The outcome (logged on, or logon failed) arrives as a command result, a chat line and agent.workingAs. ' + ADMIN_OVERSIGHT_NOTE,
         params: SessionParams,
         body: LogonCredentials,
-        response: { 202: ref(CommandQueued), ...errors(404, 409) },
+        response: { 202: ref(ActionAccepted), ...errors(404, 409) },
       },
     },
     async (request, reply) => reply.code(202).send(await access.submitCredentials(principalOf(request), request.params.id, request.body)),
@@ -65,7 +65,7 @@ export default async function accessRoutes(fastify: FastifyInstance) {
         summary: 'Log off the other user: the agent works as the customer’s own user again',
         description: 'No consent needed: it gives the customer their own user back. 409 NOT_LOGGED_ON, ALREADY_QUEUED, AGENT_OFFLINE. ' + ADMIN_OVERSIGHT_NOTE,
         params: SessionParams,
-        response: { 202: ref(CommandQueued), ...errors(404, 409) },
+        response: { 202: ref(ActionAccepted), ...errors(404, 409) },
       },
     },
     async (request, reply) => reply.code(202).send(await access.logoff(principalOf(request), request.params.id)),
@@ -83,10 +83,10 @@ export default async function accessRoutes(fastify: FastifyInstance) {
           'Creates a reboot consent request and the command that waits for it. After approval the agent saves its state, makes sure it starts again, says it is restarting (agent.rebooting) and restarts the computer; ' +
           'after the restart it rejoins with its rejoin token. The restart is done at most once per approval. 409 AGENT_OFFLINE, ALREADY_QUEUED. ' + ADMIN_OVERSIGHT_NOTE,
         params: SessionParams,
-        response: { 201: ref(RebootRequested), ...errors(404, 409) },
+        response: { 202: ref(ActionAccepted), ...errors(404, 409) },
       },
     },
-    async (request, reply) => reply.code(201).send(await access.reboot(principalOf(request), request.params.id)),
+    async (request, reply) => reply.code(202).send(await access.reboot(principalOf(request), request.params.id)),
   )
 
   app.get(

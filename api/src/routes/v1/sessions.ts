@@ -27,8 +27,8 @@ import {
   SnapshotList,
   SnapshotListQuery,
   StreamQuery,
-  SystemInfoRequested,
 } from '../../schemas/sessions.ts'
+import { ActionAccepted } from '../../schemas/access.ts'
 import { openSessionStream, trackStreams } from './session-stream.ts'
 import { ADMIN_OVERSIGHT_NOTE } from '../../services/oversight.ts'
 
@@ -266,7 +266,7 @@ export default async function sessionRoutes(fastify: FastifyInstance) {
           'Queues a collection. Without an approved view_system_info consent the customer is asked first and the collection waits; once approved, the consent lasts for the session (until another computer is let in) and Refresh does not ask again. ' +
           '409: a collection is already waiting or running (ALREADY_QUEUED), or the session is not active. ' + ADMIN_OVERSIGHT_NOTE,
         params: SessionParams,
-        response: { 202: ref(SystemInfoRequested), ...errors(404, 409) },
+        response: { 202: ref(ActionAccepted), ...errors(404, 409) },
       },
     },
     async (request, reply) => reply.code(202).send(await systemInfo.requestRefresh(principalOf(request), request.params.id)),
