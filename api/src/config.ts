@@ -82,6 +82,8 @@ export const Config = Type.Object({
   SCRIPT_LOST_GRACE_SECONDS: Type.Integer({ minimum: 1, default: 60 }),
   /** Encrypted logon credentials the agent has not picked up after this long are dropped. */
   LOGON_CREDENTIALS_TTL_SECONDS: Type.Integer({ minimum: 10, maximum: 3600, default: 120 }),
+  /** An approved logon takes up to LOGON_ATTEMPTS sets of credentials within this long of the approval. */
+  LOGON_APPROVAL_MINUTES: Type.Integer({ minimum: 1, maximum: 240, default: 10 }),
   /** How often each instance expires waiting sessions and consents and marks silent agents offline. */
   SWEEP_INTERVAL_MS: Type.Integer({ minimum: 50, default: 1000 }),
 })

@@ -268,7 +268,8 @@ const SnapshotSummaryProps = {
 export const SnapshotSummary = Type.Object(SnapshotSummaryProps, { $id: 'SnapshotSummary', additionalProperties: false })
 export type SnapshotSummary = Static<typeof SnapshotSummary>
 export const SnapshotList = page(SnapshotSummary, 'SnapshotList')
-export const SnapshotListQuery = listQuery(['collectedAt'], {})
+/** Newest first by default: the console and integrators want the latest collection. */
+export const SnapshotListQuery = listQuery(['collectedAt'], {}, 'desc')
 export const Snapshot = Type.Object(
   { ...SnapshotSummaryProps, categories: Type.Array(ref(SystemInfoCategory)) },
   { $id: 'Snapshot', additionalProperties: false },

@@ -60,7 +60,7 @@ t.test('log on: consent, credentials encrypted for the agent and relayed once, l
   const { data: sent, response: r2 } = await csr.client.POST('/api/v1/sessions/{id}/logon/credentials', { ...at(session.id), body: { consentId: asked!.consent!.id, ciphertext } })
   t.equal(r2.status, 202)
   const reused = await refused(csr.client.POST('/api/v1/sessions/{id}/logon/credentials', { ...at(session.id), body: { consentId: asked!.consent!.id, ciphertext } }))
-  t.same([reused.status, reused.code], [409, 'CONSENT_REQUIRED'], 'one set of credentials per approval')
+  t.same([reused.status, reused.code], [409, 'ALREADY_QUEUED'], 'one set of credentials at a time')
 
   const feed = await poll(agent)
   const command = feed.commands.find((c) => c.id === sent!.command!.id)!
@@ -105,7 +105,7 @@ t.test('wrong credentials, and credentials nobody picks up, change nothing', asy
   const { data: s } = await csr.client.GET('/api/v1/sessions/{id}', at(session.id))
   t.equal(s!.agent!.workingAs, null, 'still the customer’s user')
   const { data: chat } = await csr.client.GET('/api/v1/sessions/{id}/chat', at(session.id))
-  t.ok(chat!.data.some((m) => m.body === 'Logon failed: Logon failed: wrong user name or password' || m.systemEvent?.type === 'agent.logon_failed'), 'the CSR sees logon failed')
+  t.ok(chat!.data.some((m) => m.body === 'Logon failed: wrong user name or password' && m.systemEvent?.type === 'agent.logon_failed'), 'the CSR sees logon failed, said once')
 
   const { data: again } = await csr.client.POST('/api/v1/sessions/{id}/logon', at(session.id))
   await answer(agent, again!.consent!.id)

@@ -43,10 +43,11 @@ export default async function accessRoutes(fastify: FastifyInstance) {
       schema: {
         operationId: 'submitLogonCredentials',
         tags,
-        summary: 'Send the encrypted credentials for an approved logon request (once per approval)',
+        summary: 'Send the encrypted credentials for an approved logon request (up to 3 attempts per approval)',
         description:
           'The ciphertext is relayed to the agent once and removed when it is handed out, or after 2 minutes if the agent does not pick it up; it is never logged. ' +
-          '409 CONSENT_REQUIRED: the request is not approved, or its approval was already used. 409 AGENT_OFFLINE. The outcome (logged on, or logon failed) arrives as a command result, a chat line and agent.workingAs. ' + ADMIN_OVERSIGHT_NOTE,
+          'One approval takes up to 3 sets of credentials, one at a time, within LOGON_APPROVAL_MINUTES (10 by default) of the approval, so a mistyped password does not use up the customer’s consent; a successful logon ends it. ' +
+          '409 CONSENT_REQUIRED: the request is not approved, a logon already succeeded with it, its 3 attempts are used or it is too old. 409 ALREADY_QUEUED: the previous attempt is still on its way. 409 AGENT_OFFLINE. The outcome (logged on, or logon failed) arrives as a command result, a chat line and agent.workingAs. ' + ADMIN_OVERSIGHT_NOTE,
         params: SessionParams,
         body: LogonCredentials,
         response: { 202: ref(ActionAccepted), ...errors(404, 409) },

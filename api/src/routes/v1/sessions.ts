@@ -279,13 +279,13 @@ export default async function sessionRoutes(fastify: FastifyInstance) {
       schema: {
         operationId: 'listSnapshots',
         tags,
-        summary: 'System-information snapshots of a session (newest last by default)',
+        summary: 'System-information snapshots of a session (newest first by default; order=asc for oldest first)',
         params: SessionParams,
         querystring: SnapshotListQuery,
         response: { 200: ref(SnapshotList), ...errors(404) },
       },
     },
-    async (request) => systemInfo.list(principalOf(request), request.params.id, paging(request.query, 'collectedAt')),
+    async (request) => systemInfo.list(principalOf(request), request.params.id, paging(request.query, 'collectedAt', 'desc')),
   )
 
   app.get(
