@@ -12,6 +12,8 @@ import { StateStore } from '../src/state.ts'
 import { isSecretName, redactEnvironment } from '../src/sysinfo/environment.ts'
 import { CATEGORY_IDS } from '../src/sysinfo/types.ts'
 import { Terminal } from '../src/terminal.ts'
+import { UiHub } from '../src/ui/hub.ts'
+import { safeUser } from '../src/sysinfo/collect.ts'
 import { compatible } from '../src/version.ts'
 
 const placeholders = (text: string) => [...text.matchAll(/\{(\w+)\}/g)].map((m) => m[1]).sort()
@@ -86,6 +88,27 @@ t.test('terminal: y/n answers the open question, other lines are chat', async (t
   t.same(chat, ['hello before', 'after'])
   t.match(printed, /Question one\?\ny or n please\nQuestion two\?/)
   terminal.close()
+})
+
+t.test('terminal: a lone y or n with no question open is not chat; the customer is told', async (t) => {
+  const input = new PassThrough()
+  const output = new PassThrough()
+  let printed = ''
+  output.on('data', (d: Buffer) => (printed += d.toString()))
+  const hub = new UiHub(new Terminal(input, output), { answeredInWindow: () => '', nothingToAnswer: translator('en')('nothingToAnswer') })
+  const chat: string[] = []
+  hub.chat((line) => chat.push(line))
+  for (const line of ['y', 'no', 'はい', 'yes please']) input.write(`${line}\n`)
+  await new Promise((r) => setImmediate(r))
+  t.same(chat, ['yes please'], 'only the sentence is sent')
+  t.equal(printed.match(/There is no question to answer right now/g)?.length, 3)
+  hub.close()
+})
+
+t.test('the agent runs as the account the operating system names, not $USER', async (t) => {
+  t.equal(safeUser(() => ({ username: 'svc-helpline', uid: 0 })), 'svc-helpline (uid 0)')
+  t.equal(safeUser(() => ({ username: 'alice', uid: -1 })), 'alice', 'Windows has no uid')
+  t.match(safeUser(() => { throw new Error('no passwd entry') }), /^\(uid /)
 })
 
 t.test('the system-info runner takes its collector as a field', async (t) => {

@@ -1,4 +1,5 @@
 import { getServers } from 'node:dns'
+import { userInfo } from 'node:os'
 import si from 'systeminformation'
 import type { ExecFn } from '../platform/exec.ts'
 import { redactEnvironment } from './environment.ts'
@@ -244,11 +245,16 @@ async function users(): Promise<Content> {
   }
 }
 
-function safeUser(): string {
+/**
+ * The account the agent process runs as, from the operating system ($USER is not set for a
+ * service, which would show only the uid).
+ */
+export function safeUser(info: () => { username: string; uid: number } = userInfo): string {
   try {
-    return `${process.env.USER ?? process.env.USERNAME ?? ''} (uid ${process.getuid?.() ?? '?'})`.trim()
+    const { username, uid } = info()
+    return uid >= 0 ? `${username} (uid ${uid})` : username
   } catch {
-    return ''
+    return `(uid ${process.getuid?.() ?? '?'})`
   }
 }
 

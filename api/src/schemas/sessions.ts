@@ -287,7 +287,12 @@ export const ChatMessage = Type.Object(
     body: Type.String(),
     systemEvent: Type.Union(
       [Type.Object({ type: Type.String(), data: Type.Record(Type.String(), Type.Unknown()) }, { additionalProperties: false }), Type.Null()],
-      { description: 'For system lines: the event, so a console can word it in its own language' },
+      {
+        description:
+          'For system lines: the event type and its data, so a console can word it in its own language (`body` is the English wording). ' +
+          'A script run’s line (type script_run) is rewritten when the run ends; its data then has runId, scriptName, version, position, count, status, exitCode, durationMs, error, ' +
+          '`output` (the path of the run’s whole output: GET /api/v1/script-runs/{id}/output), outputBytes, outputTruncated and `tail`: its last lines (at most 10 lines, 2,000 characters).',
+      },
     ),
     createdAt: DateTime,
   },
