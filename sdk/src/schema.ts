@@ -1044,8 +1044,8 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Send the encrypted credentials for an approved logon request (once per approval)
-         * @description The ciphertext is relayed to the agent once and removed when it is handed out, or after 2 minutes if the agent does not pick it up; it is never logged. 409 CONSENT_REQUIRED: the request is not approved, or its approval was already used. 409 AGENT_OFFLINE. The outcome (logged on, or logon failed) arrives as a command result, a chat line and agent.workingAs. The session’s CSR or a site admin; when a site admin acts on another CSR’s session, that session’s chat names the admin and the action and its audit trail gets an admin.acted event (docs/access.md).
+         * Send the encrypted credentials for an approved logon request (up to 3 attempts per approval)
+         * @description The ciphertext is relayed to the agent once and removed when it is handed out, or after 2 minutes if the agent does not pick it up; it is never logged. One approval takes up to 3 sets of credentials, one at a time, within LOGON_APPROVAL_MINUTES (10 by default) of the approval, so a mistyped password does not use up the customer’s consent; a successful logon ends it. 409 CONSENT_REQUIRED: the request is not approved, a logon already succeeded with it, its 3 attempts are used or it is too old. 409 ALREADY_QUEUED: the previous attempt is still on its way. 409 AGENT_OFFLINE. The outcome (logged on, or logon failed) arrives as a command result, a chat line and agent.workingAs. The session’s CSR or a site admin; when a site admin acts on another CSR’s session, that session’s chat names the admin and the action and its audit trail gets an admin.acted event (docs/access.md).
          */
         post: operations["submitLogonCredentials"];
         delete?: never;
@@ -1132,7 +1132,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** System-information snapshots of a session (newest last by default) */
+        /** System-information snapshots of a session (newest first by default; order=asc for oldest first) */
         get: operations["listSnapshots"];
         put?: never;
         post?: never;
@@ -1695,7 +1695,7 @@ export interface components {
             sender: "csr" | "customer" | "system";
             /** @description Position in the session; list with after=seq to get what is new */
             seq: number;
-            /** @description For system lines: the event, so a console can word it in its own language */
+            /** @description For system lines: the event type and its data, so a console can word it in its own language (`body` is the English wording). A script run’s line (type script_run) is rewritten when the run ends; its data then has runId, scriptName, version, position, count, status, exitCode, durationMs, error, `output` (the path of the run’s whole output: GET /api/v1/script-runs/{id}/output), outputBytes, outputTruncated and `tail`: its last lines (at most 10 lines, 2,000 characters). */
             systemEvent: {
                 data: {
                     [key: string]: unknown;
@@ -1856,6 +1856,7 @@ export interface components {
             id: string;
             lastLoginAt: string | null;
             name: string;
+            passwordPolicy: components["schemas"]["PasswordPolicy"];
             role: components["schemas"]["Role"];
             /** @description Signs in with a code from an authenticator app as well as the password */
             twoFactorEnabled: boolean;
@@ -1877,6 +1878,12 @@ export interface components {
          * @enum {unknown}
          */
         OutputStream: "stdout" | "stderr" | "info";
+        PasswordPolicy: {
+            /** @description Fewest different characters a new password may have */
+            minDistinct: number;
+            /** @description Fewest characters a new password may have (PASSWORD_MIN_LENGTH) */
+            minLength: number;
+        };
         RecoveryCodes: {
             /** @description Ten single-use codes for when the authenticator is lost. Shown only in this response; the server keeps only their hashes. */
             recoveryCodes: string[];
