@@ -1098,7 +1098,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The session report as a .txt file */
+        /**
+         * The session report as a .txt file, in English or Japanese
+         * @description Headings, statuses, durations, timeline entries and the server’s chat lines are worded in the language of `lang` (en or ja), or else of Accept-Language; any other language reads English. Content-Language says which.
+         */
         get: operations["exportSessionReportText"];
         put?: never;
         post?: never;
@@ -1166,7 +1169,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** One snapshot as a readable .txt file with every category */
+        /**
+         * One snapshot as a readable .txt file with every category, in English or Japanese
+         * @description The headings are worded in the language of `lang` (en or ja), or else of Accept-Language; any other language reads English. Content-Language says which.
+         */
         get: operations["exportSnapshotText"];
         put?: never;
         post?: never;
@@ -8368,7 +8374,10 @@ export interface operations {
     };
     exportSessionReportText: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description en or ja; any other value is English. Without it the Accept-Language header chooses (English by default). */
+                lang?: string;
+            };
             header?: never;
             path: {
                 id: string;
@@ -8691,7 +8700,10 @@ export interface operations {
     };
     exportSnapshotText: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description en or ja; any other value is English. Without it the Accept-Language header chooses (English by default). */
+                lang?: string;
+            };
             header?: never;
             path: {
                 id: string;

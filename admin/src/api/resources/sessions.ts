@@ -214,8 +214,15 @@ export function sessionActions(client: HelplineClient) {
     getSnapshot: (id: string, snapshotId: string): Promise<Snapshot> =>
       call(async () => dataOf(await client.GET('/api/v1/sessions/{id}/snapshots/{itemId}', { params: item(id, snapshotId) }))),
     /** The API's own .txt rendering of a snapshot: every category, headings, aligned columns. */
-    snapshotText: (id: string, snapshotId: string): Promise<string> =>
-      call(async () => dataOf(await client.GET('/api/v1/sessions/{id}/snapshots/{itemId}/text', { params: item(id, snapshotId), parseAs: 'text' }))),
+    snapshotText: (id: string, snapshotId: string, lang?: string): Promise<string> =>
+      call(async () =>
+        dataOf(
+          await client.GET('/api/v1/sessions/{id}/snapshots/{itemId}/text', {
+            params: { ...item(id, snapshotId), query: lang ? { lang } : {} },
+            parseAs: 'text',
+          }),
+        ),
+      ),
 
     /** Asks the customer to allow logging on as another user; the answer carries the agent's public key. */
     requestLogon: (id: string): Promise<LogonRequested> =>
@@ -233,7 +240,9 @@ export function sessionActions(client: HelplineClient) {
     getSessionReport: (id: string): Promise<SessionReport> =>
       call(async () => dataOf(await client.GET('/api/v1/sessions/{id}/report', { params: path(id) }))),
     /** The API's .txt rendering of the report, for a ticket or an archive. */
-    sessionReportText: (id: string): Promise<string> =>
-      call(async () => dataOf(await client.GET('/api/v1/sessions/{id}/report/text', { params: path(id), parseAs: 'text' }))),
+    sessionReportText: (id: string, lang?: string): Promise<string> =>
+      call(async () =>
+        dataOf(await client.GET('/api/v1/sessions/{id}/report/text', { params: { ...path(id), query: lang ? { lang } : {} }, parseAs: 'text' })),
+      ),
   }
 }

@@ -4,6 +4,7 @@ import { Type } from 'typebox'
 import { principalOf } from '../../plugins/app/auth.ts'
 import { ActionAccepted, LogonCredentials, SessionReport } from '../../schemas/access.ts'
 import { errors, ref } from '../../schemas/common.ts'
+import { ExportLangQuery, exportLang } from '../../lib/export-words.ts'
 import { SessionParams } from '../../schemas/sessions.ts'
 import { ADMIN_OVERSIGHT_NOTE } from '../../services/oversight.ts'
 
@@ -112,8 +113,10 @@ export default async function accessRoutes(fastify: FastifyInstance) {
       schema: {
         operationId: 'exportSessionReportText',
         tags,
-        summary: 'The session report as a .txt file',
+        summary: 'The session report as a .txt file, in English or Japanese',
+        description: 'Headings, statuses, durations, timeline entries and the server’s chat lines are worded in the language of `lang` (en or ja), or else of Accept-Language; any other language reads English. Content-Language says which.',
         params: SessionParams,
+        querystring: ExportLangQuery,
         response: {
           200: { description: 'Plain text, UTF-8, served as an attachment named session-report-<number>.txt', content: { 'text/plain': { schema: Type.String() } } },
           ...errors(404),
@@ -121,8 +124,11 @@ export default async function accessRoutes(fastify: FastifyInstance) {
       },
     },
     async (request, reply) => {
-      const { filename, text } = await reports.reportText(principalOf(request), request.params.id)
-      return reply.type('text/plain; charset=utf-8').header('content-disposition', `attachment; filename="${filename}"`).send(text)
+      const lang = exportLang(request.query.lang, request.headers['accept-language'])
+      const { filename, text } = await reports.reportText(principalOf(request), request.params.id, lang)
+      return reply
+        .type('text/plain; charset=utf-8')
+        .header('content-language', lang).header('content-disposition', `attachment; filename="${filename}"`).send(text)
     },
   )
 }

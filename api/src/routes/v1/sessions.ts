@@ -29,6 +29,7 @@ import {
   StreamQuery,
 } from '../../schemas/sessions.ts'
 import { ActionAccepted } from '../../schemas/access.ts'
+import { ExportLangQuery, exportLang } from '../../lib/export-words.ts'
 import { openSessionStream, trackStreams } from './session-stream.ts'
 import { ADMIN_OVERSIGHT_NOTE } from '../../services/oversight.ts'
 
@@ -310,8 +311,10 @@ export default async function sessionRoutes(fastify: FastifyInstance) {
       schema: {
         operationId: 'exportSnapshotText',
         tags,
-        summary: 'One snapshot as a readable .txt file with every category',
+        summary: 'One snapshot as a readable .txt file with every category, in English or Japanese',
+        description: 'The headings are worded in the language of `lang` (en or ja), or else of Accept-Language; any other language reads English. Content-Language says which.',
         params: SessionItemParams,
+        querystring: ExportLangQuery,
         response: {
           200: {
             description: 'Plain text, UTF-8, served as an attachment named system-info-<number>-<time>.txt',
@@ -322,8 +325,11 @@ export default async function sessionRoutes(fastify: FastifyInstance) {
       },
     },
     async (request, reply) => {
-      const { filename, text } = await systemInfo.exportText(principalOf(request), request.params.id, request.params.itemId)
-      return reply.type('text/plain; charset=utf-8').header('content-disposition', `attachment; filename="${filename}"`).send(text)
+      const lang = exportLang(request.query.lang, request.headers['accept-language'])
+      const { filename, text } = await systemInfo.exportText(principalOf(request), request.params.id, request.params.itemId, lang)
+      return reply
+        .type('text/plain; charset=utf-8')
+        .header('content-language', lang).header('content-disposition', `attachment; filename="${filename}"`).send(text)
     },
   )
 

@@ -7,7 +7,7 @@ import { refused } from '../helpers/refused.ts'
 import { createCategory, upload } from '../helpers/scripts.ts'
 
 /**
- * Issue 14, item 7: the API reads the same way everywhere. Actions that queue work answer 202
+ * Issue 14, items 7 and 3: the API reads the same way everywhere, and its exports speak the CSR’s language. Actions that queue work answer 202
  * with one body; snapshots come newest first; a run's chat line carries its output; an ended
  * session's agent is `left`; an approved logon takes three attempts; the password policy is
  * served and named.
@@ -142,4 +142,51 @@ t.test('the password policy is served with /me, and WEAK_PASSWORD names it', asy
     h.admin.client.POST('/api/v1/users', { body: { email: 'rep@example.com', name: 'Rep', role: 'csr', password: 'aaaaaaaaaaaaaaaa' } }),
   )
   t.match(repetitive.message, /too repetitive: use at least 12 characters, at least 4 of them different/)
+})
+
+t.test('item 3: the .txt exports in the chosen language: ?lang, then Accept-Language, else English', async (t) => {
+  const { session, agent } = await activeSession()
+  const { data } = await csr.client.POST('/api/v1/sessions/{id}/system-info/refresh', at(session.id))
+  await answer(agent, data!.consent!.id)
+  await agent.client.POST('/api/v1/agent/commands/{id}/system-info', { params: { path: { id: data!.command!.id } }, body: sampleUpload() })
+  const [snapshot] = (await csr.client.GET('/api/v1/sessions/{id}/snapshots', at(session.id))).data!.data
+  const get = (url: string, headers: Record<string, string> = {}) => h.inject({ method: 'GET', url, token: csr.token, headers })
+  const report = `/api/v1/sessions/${session.id}/report/text`
+
+  const ja = await get(`${report}?lang=ja`)
+  t.equal(ja.statusCode, 200)
+  t.equal(ja.headers['content-language'], 'ja')
+  t.match(ja.body, /^Helpline セッションレポート \d{3}-\d{3}-\d{3}/)
+  t.match(ja.body, /お客様:\s+Alice/)
+  t.match(ja.body, /システム情報を収集しました/, 'the server’s chat lines are worded in Japanese from their event')
+  t.match(ja.body, /お客様が許可しました: システム情報の表示/, 'timeline entries too')
+  t.notMatch(ja.body, /Who and when|Timeline|Consent requests|Customer:/, 'no English headings')
+
+  const cases: [string, Record<string, string>, 'en' | 'ja'][] = [
+    ['', {}, 'en'],
+    ['', { 'accept-language': 'fr-FR, ja;q=0.8, en;q=0.5' }, 'ja'],
+    ['', { 'accept-language': 'ja;q=0.3, en-GB' }, 'en'],
+    ['', { 'accept-language': 'de, fr' }, 'en'],
+    ['?lang=fr', { 'accept-language': 'ja' }, 'en'],
+    ['?lang=EN', { 'accept-language': 'ja' }, 'en'],
+    ['?lang=ja-JP', {}, 'ja'],
+  ]
+  for (const [query, headers, expected] of cases) {
+    const res = await get(`${report}${query}`, headers)
+    t.equal(res.headers['content-language'], expected, `${query || '(no lang)'} ${JSON.stringify(headers)} → ${expected}`)
+    t.match(res.body, expected === 'ja' ? /^Helpline セッションレポート/ : /^Helpline session report/)
+  }
+  const en = await get(report)
+  t.match(en.body, /Customer: {3}Alice/, 'English keeps its layout')
+  t.match(en.body, /System information collected/)
+
+  const snapshotText = `/api/v1/sessions/${session.id}/snapshots/${snapshot!.id}/text`
+  const sysJa = await get(snapshotText, { 'accept-language': 'ja-JP,ja;q=0.9' })
+  t.equal(sysJa.headers['content-language'], 'ja')
+  t.match(sysJa.body, /Helpline: システム情報/)
+  t.match(sysJa.body, /# ハードウェア/, 'category headings in Japanese')
+  const sysFr = await get(`${snapshotText}?lang=fr`)
+  t.match(sysFr.body, /Helpline: system information/, 'another language reads English')
+  const tooLong = await get(`${snapshotText}?lang=${'x'.repeat(40)}`)
+  t.equal(tooLong.statusCode, 400, 'a nonsense value is a 400, never a 500')
 })
