@@ -131,3 +131,12 @@ export {
   type FileNameProblemCode,
   type FileNameRule,
 } from './text-rules.js'
+export {
+  formatBytes,
+  formatSeconds,
+  formatSystemInfoValue,
+  systemInfoColumn,
+  systemInfoLabel,
+  type SystemInfoKind,
+  type SystemInfoLang,
+} from './system-info-words.js'

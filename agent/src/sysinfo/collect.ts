@@ -3,7 +3,7 @@ import { userInfo } from 'node:os'
 import si from 'systeminformation'
 import type { ExecFn } from '../platform/exec.ts'
 import { redactEnvironment } from './environment.ts'
-import { bytes, duration, fields, percent, text } from './format.ts'
+import { bytes, fields, percent, raw, text, typedFields } from './format.ts'
 import { CATEGORY_IDS, CATEGORY_TITLES, type CategoryId, type SystemInfoCategory, type SystemInfoTable } from './types.ts'
 
 /** How long one category may take before it is reported as unreadable. */
@@ -24,21 +24,21 @@ export interface CollectOptions {
 async function system(): Promise<Content> {
   const [os, time, sys] = await Promise.all([si.osInfo(), Promise.resolve(si.time()), si.system()])
   return {
-    fields: fields([
-      ['OS', os.distro],
-      ['Version', os.release],
-      ['Codename', os.codename],
-      ['Kernel', os.kernel],
-      ['Architecture', os.arch],
-      ['Platform', os.platform],
-      ['Hostname', os.hostname],
-      ['FQDN', os.fqdn !== os.hostname ? os.fqdn : ''],
-      ['Uptime', duration(Number(time.uptime))],
-      ['Time zone', [time.timezoneName, time.timezone].filter(Boolean).join(' ')],
-      ['Local time', new Date().toString()],
-      ['Manufacturer', sys.manufacturer],
-      ['Model', sys.model],
-      ['Virtual machine', sys.virtual ? 'yes' : ''],
+    fields: typedFields([
+      ['system.os', 'OS', os.distro],
+      ['system.version', 'Version', os.release],
+      ['system.codename', 'Codename', os.codename],
+      ['system.kernel', 'Kernel', os.kernel],
+      ['system.architecture', 'Architecture', os.arch],
+      ['system.platform', 'Platform', os.platform],
+      ['system.hostname', 'Hostname', os.hostname],
+      ['system.fqdn', 'FQDN', os.fqdn !== os.hostname ? os.fqdn : ''],
+      ['system.uptime', 'Uptime', Number(time.uptime), 'seconds'],
+      ['system.timezone', 'Time zone', [time.timezoneName, time.timezone].filter(Boolean).join(' ')],
+      ['system.localTime', 'Local time', new Date(), 'date'],
+      ['system.manufacturer', 'Manufacturer', sys.manufacturer],
+      ['system.model', 'Model', sys.model],
+      ['system.virtual', 'Virtual machine', sys.virtual ? true : '', 'boolean'],
     ]),
     tables: [],
   }
@@ -61,16 +61,18 @@ async function hardware(): Promise<Content> {
     })
   }
   return {
-    fields: fields([
-      ['CPU', [cpu.manufacturer, cpu.brand].filter(Boolean).join(' ')],
-      ['CPU cores', `${cpu.cores} logical, ${cpu.physicalCores} physical`],
-      ['CPU speed', cpu.speed ? `${cpu.speed} GHz` : ''],
-      ['Memory total', bytes(mem.total)],
-      ['Memory available', bytes(mem.available)],
-      ['Memory used', bytes(mem.active)],
-      ['Swap', mem.swaptotal ? `${bytes(mem.swapused)} of ${bytes(mem.swaptotal)}` : 'none'],
-      ['Baseboard', [board.manufacturer, board.model, board.version].filter(Boolean).join(' ')],
-      ['BIOS', [bios.vendor, bios.version, bios.releaseDate].filter(Boolean).join(' ')],
+    fields: typedFields([
+      ['hardware.cpu', 'CPU', [cpu.manufacturer, cpu.brand].filter(Boolean).join(' ')],
+      ['hardware.cpuLogical', 'Logical CPU cores', cpu.cores, 'number'],
+      ['hardware.cpuPhysical', 'Physical CPU cores', cpu.physicalCores, 'number'],
+      ['hardware.cpuSpeed', 'CPU speed', cpu.speed ? `${cpu.speed} GHz` : ''],
+      ['hardware.memoryTotal', 'Memory total', mem.total, 'bytes'],
+      ['hardware.memoryAvailable', 'Memory available', mem.available, 'bytes'],
+      ['hardware.memoryUsed', 'Memory used', mem.active, 'bytes'],
+      ['hardware.swapTotal', 'Swap total', mem.swaptotal, 'bytes'],
+      ['hardware.swapUsed', 'Swap used', mem.swaptotal ? mem.swapused : '', 'bytes'],
+      ['hardware.baseboard', 'Baseboard', [board.manufacturer, board.model, board.version].filter(Boolean).join(' ')],
+      ['hardware.bios', 'BIOS', [bios.vendor, bios.version, bios.releaseDate].filter(Boolean).join(' ')],
     ]),
     tables,
   }
@@ -90,8 +92,11 @@ async function storage(): Promise<Content> {
       { title: 'Disks', columns: ['Device', 'Type', 'Model', 'Size', 'Interface', 'SMART'], rows: diskRows.map((r) => r.map(text)) },
       {
         title: 'File systems',
+        key: 'storage.fileSystems',
         columns: ['Mount', 'File system', 'Type', 'Size', 'Used', 'Available', 'Use'],
-        rows: fs.map((f) => [f.mount, f.fs, f.type, bytes(f.size), bytes(f.used), bytes(f.available), percent(f.use)]),
+        columnKeys: ['mount', 'fileSystem', 'type', 'size', 'used', 'available', 'use'],
+        columnKinds: ['text', 'text', 'text', 'bytes', 'bytes', 'bytes', 'percent'],
+        rows: fs.map((f) => [f.mount, f.fs, f.type, raw(f.size, 'bytes'), raw(f.used, 'bytes'), raw(f.available, 'bytes'), raw(f.use, 'percent')]),
       },
     ],
   }
@@ -213,15 +218,18 @@ async function services(): Promise<Content> {
   }
   const rows = [...list].sort((a, b) => a.name.localeCompare(b.name))
   return {
-    fields: fields([
-      ['Services', String(rows.length)],
-      ['Running', String(rows.filter((s) => s.running).length)],
+    fields: typedFields([
+      ['services.count', 'Services', rows.length, 'number'],
+      ['services.running', 'Running', rows.filter((s) => s.running).length, 'number'],
     ]),
     tables: [
       {
         title: 'Services',
+        key: 'services.services',
         columns: ['Name', 'Running', 'Start mode', 'PIDs', 'CPU', 'Memory'],
-        rows: rows.map((s) => [s.name, s.running ? 'yes' : 'no', s.startmode, s.pids.join(' '), percent(s.cpu), percent(s.mem)]),
+        columnKeys: ['name', 'running', 'startMode', 'pids', 'cpu', 'memory'],
+        columnKinds: ['text', 'boolean', 'text', 'text', 'percent', 'percent'],
+        rows: rows.map((s) => [s.name, raw(s.running, 'boolean'), s.startmode, s.pids.join(' '), raw(s.cpu, 'percent'), raw(s.mem, 'percent')]),
       },
     ],
   }
@@ -230,9 +238,9 @@ async function services(): Promise<Content> {
 async function users(): Promise<Content> {
   const list = await si.users()
   return {
-    fields: fields([
-      ['Logged-in sessions', String(list.length)],
-      ['Agent runs as', safeUser()],
+    fields: typedFields([
+      ['users.sessions', 'Logged-in sessions', list.length, 'number'],
+      ['users.agentRunsAs', 'Agent runs as', safeUser()],
     ]),
     tables: [
       {

@@ -211,13 +211,21 @@ export const SystemInfoCategoryId = Type.Enum([...SYSTEM_INFO_CATEGORIES], { $id
 const Text = Type.String({ maxLength: 65_536 })
 // The shapes are written once; named copies ($id) are for responses, plain ones for the upload
 // body, which the request validator compiles on its own without the shared components.
+const InfoKey = Type.String({ pattern: '^[a-z][A-Za-z0-9_.]{0,63}$', description: 'A stable name (e.g. system.uptime) a reader words in its own language' })
+const InfoKind = Type.Enum(['text', 'number', 'bytes', 'seconds', 'date', 'percent', 'boolean'], {
+  description:
+    'How to read `value`: text as is; number, bytes, seconds and percent are decimal numbers, date is ISO 8601, boolean is true or false — a reader formats them in its own language. Absent: text.',
+})
 const tableShape = {
   title: Type.String({ maxLength: 200 }),
+  key: Type.Optional(InfoKey),
   columns: Type.Array(Type.String({ maxLength: 200 }), { minItems: 1, maxItems: 50 }),
+  columnKeys: Type.Optional(Type.Array(InfoKey, { maxItems: 50, description: 'One per column: names to word the headings by' })),
+  columnKinds: Type.Optional(Type.Array(InfoKind, { maxItems: 50, description: 'One per column: how to read its cells (see SystemInfoField.kind)' })),
   rows: Type.Array(Type.Array(Text, { maxItems: 50 }), { maxItems: 20_000 }),
   note: Type.Optional(Type.String({ maxLength: 1000, description: 'e.g. “top 25 by CPU of 312”' })),
 }
-const fieldShape = { label: Type.String({ minLength: 1, maxLength: 200 }), value: Text }
+const fieldShape = { label: Type.String({ minLength: 1, maxLength: 200 }), value: Text, key: Type.Optional(InfoKey), kind: Type.Optional(InfoKind) }
 const categoryShape = <F extends TSchema, T extends TSchema, I extends TSchema>(id: I, field: F, table: T) => ({
   id,
   title: Type.String({ minLength: 1, maxLength: 100 }),
