@@ -2333,11 +2333,24 @@ export interface components {
         /** @enum {unknown} */
         SystemInfoCategoryId: "system" | "hardware" | "storage" | "network" | "software" | "processes" | "services" | "users" | "environment";
         SystemInfoField: {
+            /** @description A stable name (e.g. system.uptime) a reader words in its own language */
+            key?: string;
+            /**
+             * @description How to read `value`: text as is; number, bytes, seconds and percent are decimal numbers, date is ISO 8601, boolean is true or false — a reader formats them in its own language. Absent: text.
+             * @enum {unknown}
+             */
+            kind?: "text" | "number" | "bytes" | "seconds" | "date" | "percent" | "boolean";
             label: string;
             value: string;
         };
         SystemInfoTable: {
+            /** @description One per column: names to word the headings by */
+            columnKeys?: string[];
+            /** @description One per column: how to read its cells (see SystemInfoField.kind) */
+            columnKinds?: ("text" | "number" | "bytes" | "seconds" | "date" | "percent" | "boolean")[];
             columns: string[];
+            /** @description A stable name (e.g. system.uptime) a reader words in its own language */
+            key?: string;
             /** @description e.g. “top 25 by CPU of 312” */
             note?: string;
             rows: string[][];
@@ -2709,6 +2722,13 @@ export interface operations {
                         /** @description false when the agent could not read this category; `reason` says why */
                         available: boolean;
                         fields: {
+                            /** @description A stable name (e.g. system.uptime) a reader words in its own language */
+                            key?: string;
+                            /**
+                             * @description How to read `value`: text as is; number, bytes, seconds and percent are decimal numbers, date is ISO 8601, boolean is true or false — a reader formats them in its own language. Absent: text.
+                             * @enum {unknown}
+                             */
+                            kind?: "text" | "number" | "bytes" | "seconds" | "date" | "percent" | "boolean";
                             label: string;
                             value: string;
                         }[];
@@ -2716,7 +2736,13 @@ export interface operations {
                         id: "system" | "hardware" | "storage" | "network" | "software" | "processes" | "services" | "users" | "environment";
                         reason?: string;
                         tables: {
+                            /** @description One per column: names to word the headings by */
+                            columnKeys?: string[];
+                            /** @description One per column: how to read its cells (see SystemInfoField.kind) */
+                            columnKinds?: ("text" | "number" | "bytes" | "seconds" | "date" | "percent" | "boolean")[];
                             columns: string[];
+                            /** @description A stable name (e.g. system.uptime) a reader words in its own language */
+                            key?: string;
                             /** @description e.g. “top 25 by CPU of 312” */
                             note?: string;
                             rows: string[][];

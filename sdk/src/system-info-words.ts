@@ -76,7 +76,7 @@ export function formatSystemInfoValue(value: string, kind: SystemInfoKind | unde
   if (kind === 'date') {
     const date = new Date(value)
     if (Number.isNaN(date.getTime())) return value
-    return new Intl.DateTimeFormat(locale, { dateStyle: 'medium', timeStyle: 'medium', ...(timeZone ? { timeZone } : {}) }).format(date)
+    return new Intl.DateTimeFormat(locale, { dateStyle: 'medium', timeStyle: timeZone ? 'long' : 'medium', ...(timeZone ? { timeZone } : {}) }).format(date)
   }
   const n = Number(value)
   if (!Number.isFinite(n)) return value

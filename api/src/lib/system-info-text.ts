@@ -1,4 +1,5 @@
 import type { SystemInfoCategory } from '../schemas/sessions.ts'
+import { formatSystemInfoValue, systemInfoColumn, systemInfoLabel, type SystemInfoLang } from '@helpline/sdk'
 import { exportWords, type ExportWords } from './export-words.ts'
 
 export interface SystemInfoDocument {
@@ -36,6 +37,20 @@ function clip(text: string, max = MAX_CELL): string {
 
 function heading(title: string, underline: string): string[] {
   return [title, underline.repeat(Math.max(displayWidth(title), 3))]
+}
+
+/** Labels by key and raw values formatted in the export's language (dates in UTC: a file has no local time). */
+function readable(fields: SystemInfoCategory['fields'], lang: SystemInfoLang): { label: string; value: string }[] {
+  return fields.map((f) => ({ label: systemInfoLabel(f.key, f.label, lang), value: formatSystemInfoValue(f.value, f.kind, lang, 'UTC') }))
+}
+
+function readableTable(t: SystemInfoCategory['tables'][number], lang: SystemInfoLang): SystemInfoCategory['tables'][number] {
+  return {
+    ...t,
+    title: systemInfoLabel(t.key, t.title, lang),
+    columns: t.columns.map((c, i) => systemInfoColumn(t.columnKeys?.[i], c, lang)),
+    rows: t.columnKinds ? t.rows.map((r) => r.map((cell, i) => formatSystemInfoValue(cell, t.columnKinds?.[i], lang, 'UTC'))) : t.rows,
+  }
 }
 
 function keyValues(fields: { label: string; value: string }[]): string[] {
@@ -83,8 +98,8 @@ export function renderSystemInfoText(doc: SystemInfoDocument, words: ExportWords
       out.push(w('notAvailable', { reason: category.reason ?? w('noReason') }))
       continue
     }
-    if (category.fields.length > 0) out.push(...keyValues(category.fields))
-    for (const t of category.tables) out.push('', ...table(t, w('none')))
+    if (category.fields.length > 0) out.push(...keyValues(readable(category.fields, words.lang)))
+    for (const t of category.tables) out.push('', ...table(readableTable(t, words.lang), w('none')))
     if (category.fields.length === 0 && category.tables.length === 0) out.push(w('nothingReported'))
   }
   out.push('', w('sysinfoEnd', { n: doc.categories.length }), '')
