@@ -135,6 +135,7 @@ export {
   formatBytes,
   formatSeconds,
   formatSystemInfoValue,
+  systemInfoCategoryTitle,
   systemInfoColumn,
   systemInfoLabel,
   type SystemInfoKind,

@@ -8,6 +8,15 @@ export type SystemInfoLang = 'en' | 'ja'
 export type SystemInfoKind = 'text' | 'number' | 'bytes' | 'seconds' | 'date' | 'percent' | 'boolean'
 
 const labelsJa: Record<string, string> = {
+  'category.system': 'システム',
+  'category.hardware': 'ハードウェア',
+  'category.storage': 'ストレージ',
+  'category.network': 'ネットワーク',
+  'category.software': 'ソフトウェア',
+  'category.processes': 'プロセス',
+  'category.services': 'サービス',
+  'category.users': 'ユーザー',
+  'category.environment': '環境変数',
   'system.os': 'OS',
   'system.version': 'バージョン',
   'system.codename': 'コードネーム',
@@ -113,4 +122,9 @@ export function formatSeconds(total: number, locale: string): string {
   const shown = first < 0 ? [parts[3]!] : parts.slice(first, first + 2).filter(([v], i) => i === 0 || v > 0)
   const unit = (v: number, u: string) => new Intl.NumberFormat(locale, { style: 'unit', unit: u, unitDisplay: 'short' }).format(v)
   return new Intl.ListFormat(locale, { style: 'narrow', type: 'unit' }).format(shown.map(([v, u]) => unit(v, u)))
+}
+
+/** A category's heading: ours in Japanese, the agent's (English) title otherwise. */
+export function systemInfoCategoryTitle(category: { id: string; title: string }, lang: SystemInfoLang): string {
+  return systemInfoLabel(`category.${category.id}`, category.title, lang)
 }

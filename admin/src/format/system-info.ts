@@ -1,5 +1,5 @@
 import { useLocaleState } from 'react-admin'
-import { formatSystemInfoValue, systemInfoColumn, systemInfoLabel, type SystemInfoKind, type SystemInfoLang } from '@helpline/sdk'
+import { formatSystemInfoValue, systemInfoCategoryTitle, systemInfoColumn, systemInfoLabel, type SystemInfoKind, type SystemInfoLang } from '@helpline/sdk'
 
 /** The console's locale as the system-information words know it (anything else reads English). */
 export function systemInfoLang(locale: string): SystemInfoLang {
@@ -15,6 +15,7 @@ export function useSystemInfoWords() {
   const [locale] = useLocaleState()
   const lang = systemInfoLang(locale)
   return {
+    category: (c: { id: string; title: string }) => systemInfoCategoryTitle(c, lang),
     label: (f: { key?: string; label: string }) => systemInfoLabel(f.key, f.label, lang),
     title: (t: { key?: string; title: string }) => systemInfoLabel(t.key, t.title, lang),
     column: (keys: readonly string[] | undefined, i: number, label: string) => systemInfoColumn(keys?.[i], label, lang),

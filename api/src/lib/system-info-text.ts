@@ -1,5 +1,5 @@
 import type { SystemInfoCategory } from '../schemas/sessions.ts'
-import { formatSystemInfoValue, systemInfoColumn, systemInfoLabel, type SystemInfoLang } from '@helpline/sdk'
+import { formatSystemInfoValue, systemInfoCategoryTitle, systemInfoColumn, systemInfoLabel, type SystemInfoLang } from '@helpline/sdk'
 import { exportWords, type ExportWords } from './export-words.ts'
 
 export interface SystemInfoDocument {
@@ -78,7 +78,7 @@ function table(t: SystemInfoCategory['tables'][number], none = '(none)'): string
  */
 export function renderSystemInfoText(doc: SystemInfoDocument, words: ExportWords = exportWords('en')): string {
   const w = words.w
-  const title = (c: SystemInfoCategory) => (words.lang === 'ja' ? (CATEGORY_TITLES_JA[c.id] ?? c.title) : c.title)
+  const title = (c: SystemInfoCategory) => systemInfoCategoryTitle(c, words.lang)
   const out: string[] = [
     '='.repeat(WIDTH),
     w('sysinfoTitle'),
@@ -106,15 +106,3 @@ export function renderSystemInfoText(doc: SystemInfoDocument, words: ExportWords
   return out.join('\n')
 }
 
-/** The category headings in Japanese (the agent sends ids with English titles). */
-const CATEGORY_TITLES_JA: Record<string, string> = {
-  system: 'システム',
-  hardware: 'ハードウェア',
-  storage: 'ストレージ',
-  network: 'ネットワーク',
-  software: 'ソフトウェア',
-  processes: 'プロセス',
-  services: 'サービス',
-  users: 'ユーザー',
-  environment: '環境変数',
-}

@@ -9,8 +9,8 @@ type InfoTable = SystemInfoCategory['tables'][number]
 
 /** A category's name in the console's language; the agent's own title for one we do not know. */
 export function useCategoryTitle() {
-  const translate = useTranslate()
-  return (category: Pick<SystemInfoCategory, 'id' | 'title'>) => translate(`helpline.sysinfo.categories.${category.id}`, { _: category.title })
+  const words = useSystemInfoWords()
+  return (category: Pick<SystemInfoCategory, 'id' | 'title'>) => words.category(category)
 }
 
 function InfoTableView({ table, rowLimit, scroll }: { table: InfoTable; rowLimit: number | undefined; scroll: boolean }) {
