@@ -3,8 +3,8 @@ import { userInfo } from 'node:os'
 import si from 'systeminformation'
 import type { ExecFn } from '../platform/exec.ts'
 import { redactEnvironment } from './environment.ts'
-import { bytes, fields, percent, raw, text, typedFields } from './format.ts'
-import { CATEGORY_IDS, CATEGORY_TITLES, type CategoryId, type SystemInfoCategory, type SystemInfoTable } from './types.ts'
+import { fields, raw, text, typedFields } from './format.ts'
+import { CATEGORY_IDS, CATEGORY_TITLES, type CategoryId, type InfoKind, type SystemInfoCategory, type SystemInfoTable } from './types.ts'
 
 /** How long one category may take before it is reported as unreadable. */
 const CATEGORY_TIMEOUT_MS = 30_000
@@ -81,15 +81,22 @@ async function hardware(): Promise<Content> {
 async function storage(): Promise<Content> {
   const [disks, fs, blocks] = await Promise.all([si.diskLayout(), si.fsSize(), si.blockDevices()])
   const diskRows = disks.length
-    ? disks.map((d) => [d.device, d.type, d.name || d.vendor, bytes(d.size), d.interfaceType, d.smartStatus])
-    : blocks.filter((b) => b.type === 'disk').map((b) => [b.device || b.name, b.physical, b.model, bytes(b.size), b.protocol, ''])
+    ? disks.map((d) => [d.device, d.type, d.name || d.vendor, raw(d.size, 'bytes'), d.interfaceType, d.smartStatus])
+    : blocks.filter((b) => b.type === 'disk').map((b) => [b.device || b.name, b.physical, b.model, raw(b.size, 'bytes'), b.protocol, ''])
   return {
-    fields: fields([
-      ['Disks', String(diskRows.length)],
-      ['File systems', String(fs.length)],
+    fields: typedFields([
+      ['storage.diskCount', 'Disks', diskRows.length, 'number'],
+      ['storage.fileSystemCount', 'File systems', fs.length, 'number'],
     ]),
     tables: [
-      { title: 'Disks', columns: ['Device', 'Type', 'Model', 'Size', 'Interface', 'SMART'], rows: diskRows.map((r) => r.map(text)) },
+      {
+        title: 'Disks',
+        key: 'storage.disks',
+        columns: ['Device', 'Type', 'Model', 'Size', 'Interface', 'SMART'],
+        columnKeys: ['device', 'type', 'model', 'size', 'interface', 'smart'],
+        columnKinds: ['text', 'text', 'text', 'bytes', 'text', 'text'],
+        rows: diskRows.map((r) => r.map(text)),
+      },
       {
         title: 'File systems',
         key: 'storage.fileSystems',
@@ -193,8 +200,20 @@ async function software(exec: ExecFn): Promise<Content> {
 
 async function processes(): Promise<Content> {
   const data = await si.processes()
-  const row = (p: (typeof data.list)[number]) => [String(p.pid), p.name, percent(p.cpu), percent(p.mem), bytes(p.memRss * 1024), p.user, [p.command, p.params].filter(Boolean).join(' ')]
+  const row = (p: (typeof data.list)[number]) => [
+    String(p.pid),
+    p.name,
+    raw(p.cpu, 'percent'),
+    raw(p.mem, 'percent'),
+    raw(p.memRss * 1024, 'bytes'),
+    p.user,
+    [p.command, p.params].filter(Boolean).join(' '),
+  ]
   const columns = ['PID', 'Name', 'CPU', 'Memory', 'Resident', 'User', 'Command']
+  const typed = {
+    columnKeys: ['pid', 'name', 'cpu', 'memory', 'resident', 'user', 'command'],
+    columnKinds: ['text', 'text', 'percent', 'percent', 'bytes', 'text', 'text'] satisfies InfoKind[],
+  }
   const byCpu = [...data.list].sort((a, b) => b.cpu - a.cpu).slice(0, TOP_PROCESSES)
   const byMem = [...data.list].sort((a, b) => b.memRss - a.memRss).slice(0, TOP_PROCESSES)
   return {
@@ -205,8 +224,8 @@ async function processes(): Promise<Content> {
       ['Blocked', String(data.blocked)],
     ]),
     tables: [
-      { title: 'Top by CPU', columns, rows: byCpu.map(row), note: `top ${byCpu.length} of ${data.all}` },
-      { title: 'Top by memory', columns, rows: byMem.map(row), note: `top ${byMem.length} of ${data.all}` },
+      { title: 'Top by CPU', key: 'processes.topCpu', columns, ...typed, rows: byCpu.map(row), note: `top ${byCpu.length} of ${data.all}` },
+      { title: 'Top by memory', key: 'processes.topMemory', columns, ...typed, rows: byMem.map(row), note: `top ${byMem.length} of ${data.all}` },
     ],
   }
 }
