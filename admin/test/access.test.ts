@@ -234,9 +234,9 @@ t.test('the access and report calls over the SDK', async (t) => {
     const json = (body: unknown, status = 200) => new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json' } })
     switch (`${input.method} ${url.pathname.replace(SID, ':id')}`) {
       case 'POST /api/v1/sessions/:id/logon':
-        return json({ consent: consent('c1', 'pending'), publicKey: 'PEM', algorithm: 'RSA-OAEP-256' }, 201)
+        return json({ command: null, consent: consent('c1', 'pending'), publicKey: 'PEM', algorithm: 'RSA-OAEP-256' }, 202)
       case 'POST /api/v1/sessions/:id/logon/credentials':
-        return json({ command: command('k1', 'logon_as_user', 'queued') }, 202)
+        return json({ command: command('k1', 'logon_as_user', 'queued'), consent: null }, 202)
       case 'POST /api/v1/sessions/:id/logoff':
         return json({ statusCode: 409, code: 'NOT_LOGGED_ON', error: 'Conflict', message: 'no' }, 409)
       case 'POST /api/v1/sessions/:id/reboot':
@@ -253,7 +253,7 @@ t.test('the access and report calls over the SDK', async (t) => {
   const asked = await actions.requestLogon(SID)
   t.equal(asked.publicKey, 'PEM')
   const sent = await actions.submitLogonCredentials(SID, 'c1', 'Y2lwaGVydGV4dGNpcGhlcnRleHQ=')
-  t.equal(sent.command.kind, 'logon_as_user')
+  t.equal(sent.command!.kind, 'logon_as_user')
   t.same(seen.at(-1), { method: 'POST', path: '/api/v1/sessions/:id/logon/credentials', body: { consentId: 'c1', ciphertext: 'Y2lwaGVydGV4dGNpcGhlcnRleHQ=' } }, 'only the consent and the ciphertext travel')
   await t.rejects(actions.logoff(SID), { message: 'helpline.errors.NOT_LOGGED_ON', status: 409 })
   await t.rejects(actions.requestReboot(SID), { message: 'helpline.errors.ALREADY_QUEUED', status: 409 })

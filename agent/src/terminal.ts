@@ -36,6 +36,7 @@ export class Terminal {
   private readonly queue: Prompt[] = []
   private active: Prompt | undefined
   private onChat: ((text: string) => void) | undefined
+  private nothingToAnswer: string | undefined
 
   constructor(
     input: Readable,
@@ -52,6 +53,14 @@ export class Terminal {
 
   chat(handler: (text: string) => void) {
     this.onChat = handler
+  }
+
+  /**
+   * What to say when the customer types a lone yes or no while no question is open: an answer
+   * meant for a question that has gone is not chat for the CSR.
+   */
+  loneAnswer(line: string) {
+    this.nothingToAnswer = line
   }
 
   /** Shows a question and resolves with the answer, or undefined when cancelled first. */
@@ -90,7 +99,8 @@ export class Terminal {
       } else if (text) this.say(prompt.again)
       return
     }
-    if (text) this.onChat?.(text)
+    if (this.nothingToAnswer !== undefined && (YES.test(text) || NO.test(text))) this.say(this.nothingToAnswer)
+    else if (text) this.onChat?.(text)
   }
 
   close() {

@@ -49,16 +49,16 @@ const commandDone = (sessionId: string, commandId: string) =>
 /** The CSR's whole logon: ask, wait for the customer's approval, encrypt for the agent's key (or another), send. */
 async function logon(session: Session, credentials: { username: string; password: string }, encryptFor?: string): Promise<Schemas['Command']> {
   const { data: asked, response } = await api.POST('/api/v1/sessions/{id}/logon', at(session.id))
-  if (response.status !== 201) throw new Error(`logon request: ${response.status}`)
+  if (response.status !== 202) throw new Error(`logon request: ${response.status}`)
   await until(
     'the customer to approve',
-    async () => (await api.GET('/api/v1/sessions/{id}/consents', at(session.id))).data!.data.find((c) => c.id === asked!.consent.id)!,
+    async () => (await api.GET('/api/v1/sessions/{id}/consents', at(session.id))).data!.data.find((c) => c.id === asked!.consent!.id)!,
     (c) => c.status === 'approved',
     20_000,
   )
-  const ciphertext = await encryptCredentials(encryptFor ?? asked!.publicKey, credentials)
-  const { data: queued } = await api.POST('/api/v1/sessions/{id}/logon/credentials', { ...at(session.id), body: { consentId: asked!.consent.id, ciphertext } })
-  return commandDone(session.id, queued!.command.id)
+  const ciphertext = await encryptCredentials(encryptFor ?? asked!.publicKey!, credentials)
+  const { data: queued } = await api.POST('/api/v1/sessions/{id}/logon/credentials', { ...at(session.id), body: { consentId: asked!.consent!.id, ciphertext } })
+  return commandDone(session.id, queued!.command!.id)
 }
 
 /** Runs the `id -un` script in the session and returns what it printed. */
@@ -178,7 +178,7 @@ t.test(
     t.same(users.fields.find((f) => f.label === 'Agent runs as')?.value, `${username} (uid ${uid})`, 'system information is read as that user')
 
     const { data: off } = await api.POST('/api/v1/sessions/{id}/logoff', at(session.id))
-    t.equal((await commandDone(session.id, off!.command.id)).status, 'succeeded', 'log off succeeds')
+    t.equal((await commandDone(session.id, off!.command!.id)).status, 'succeeded', 'log off succeeds')
     t.equal((await sessionOf(session.id)).agent!.workingAs, null, 'workingAs is cleared')
     await agent.waitFor(new RegExp(`Logged off “${username}”: your support representative works as your own user \\(${ownUser}\\) again`))
     t.equal((await runWhoami(session)).split('\n')[0], ownUser, 'a script runs as the customer’s own user again')
@@ -225,15 +225,15 @@ t.test('restart with automatic rejoin (simulated): exit 10, rejoin from the save
   const oldToken = (JSON.parse(readFileSync(join(dir, 'state.json'), 'utf8')) as { rejoinToken: string }).rejoinToken
 
   const { data: asked, response } = await api.POST('/api/v1/sessions/{id}/reboot', at(session.id))
-  t.equal(response.status, 201, 'the restart is asked for')
-  t.equal(asked!.consent.kind, 'reboot', 'the customer is asked first')
+  t.equal(response.status, 202, 'the restart is asked for')
+  t.equal(asked!.consent!.kind, 'reboot', 'the customer is asked first')
   t.equal(await agent.exited, 10, 'after approval the agent exits with code 10 (EXIT.rebooting)')
   t.match(agent.output(), /Restarting this computer at Carla CSR’s request\. The agent starts again by itself/, 'the customer is told')
   t.match(agent.output(), /Simulated restart: the agent exits now \(exit code 10\)/, 'and why it exits')
   t.equal((await sessionOf(session.id)).agent!.rebooting, true, 'the CSR sees the computer restarting')
-  t.equal((await commandsOf(session.id)).find((c) => c.id === asked!.command.id)!.status, 'succeeded', 'the command succeeded before the restart')
+  t.equal((await commandsOf(session.id)).find((c) => c.id === asked!.command!.id)!.status, 'succeeded', 'the command succeeded before the restart')
   const journal = readFileSync(join(dir, 'journal.jsonl'), 'utf8')
-  t.match(journal, `"t":"reboot","commandId":"${asked!.command.id}"`, 'the restart was journaled')
+  t.match(journal, `"t":"reboot","commandId":"${asked!.command!.id}"`, 'the restart was journaled')
 
   const again = startAgent(t, ['rejoin', '--state-dir', dir, '--platform', 'simulated', '--approve', 'all'])
   await again.waitFor(/Rejoined your support session \d{3}-\d{3}-\d{3} with Carla CSR\./)

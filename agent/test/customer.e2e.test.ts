@@ -118,7 +118,7 @@ t.test('the bundled .mjs: a restart with the desktop autostart entry brings the 
   await page.getByRole('button', { name: 'Join' }).click()
   await page.locator('#phase.joined').waitFor()
   const { data: asked } = await api.POST('/api/v1/sessions/{id}/reboot', at(session.id))
-  const consent = page.locator(`article.consent[data-consent-id="${asked!.consent.id}"]`)
+  const consent = page.locator(`article.consent[data-consent-id="${asked!.consent!.id}"]`)
   await consent.waitFor()
   t.match(await consent.innerText(), /Restart this computer[\s\S]*Save your work/, 'the restart warning')
   await consent.getByRole('button', { name: 'Allow' }).click()

@@ -12,6 +12,9 @@ import { StateStore } from '../src/state.ts'
 import { isSecretName, redactEnvironment } from '../src/sysinfo/environment.ts'
 import { CATEGORY_IDS } from '../src/sysinfo/types.ts'
 import { Terminal } from '../src/terminal.ts'
+import { UiHub } from '../src/ui/hub.ts'
+import { safeUser } from '../src/sysinfo/collect.ts'
+import { raw, typedFields } from '../src/sysinfo/format.ts'
 import { compatible } from '../src/version.ts'
 
 const placeholders = (text: string) => [...text.matchAll(/\{(\w+)\}/g)].map((m) => m[1]).sort()
@@ -86,6 +89,50 @@ t.test('terminal: y/n answers the open question, other lines are chat', async (t
   t.same(chat, ['hello before', 'after'])
   t.match(printed, /Question one\?\ny or n please\nQuestion two\?/)
   terminal.close()
+})
+
+t.test('terminal: a lone y or n with no question open is not chat; the customer is told', async (t) => {
+  const input = new PassThrough()
+  const output = new PassThrough()
+  let printed = ''
+  output.on('data', (d: Buffer) => (printed += d.toString()))
+  const hub = new UiHub(new Terminal(input, output), { answeredInWindow: () => '', nothingToAnswer: translator('en')('nothingToAnswer') })
+  const chat: string[] = []
+  hub.chat((line) => chat.push(line))
+  for (const line of ['y', 'no', 'はい', 'yes please']) input.write(`${line}\n`)
+  await new Promise((r) => setImmediate(r))
+  t.same(chat, ['yes please'], 'only the sentence is sent')
+  t.equal(printed.match(/There is no question to answer right now/g)?.length, 3)
+  hub.close()
+})
+
+t.test('the agent runs as the account the operating system names, not $USER', async (t) => {
+  t.equal(safeUser(() => ({ username: 'svc-helpline', uid: 0 })), 'svc-helpline (uid 0)')
+  t.equal(safeUser(() => ({ username: 'alice', uid: -1 })), 'alice', 'Windows has no uid')
+  t.match(safeUser(() => { throw new Error('no passwd entry') }), /^\(uid /)
+})
+
+t.test('system information goes out as keys and raw values, not English words', async (t) => {
+  t.same(
+    typedFields([
+      ['system.uptime', 'Uptime', 1260.7, 'seconds'],
+      ['system.localTime', 'Local time', new Date('2026-12-02T10:00:00Z'), 'date'],
+      ['system.virtual', 'Virtual machine', true, 'boolean'],
+      ['hardware.memoryTotal', 'Memory total', 8 * 1024 ** 3, 'bytes'],
+      ['system.fqdn', 'FQDN', ''],
+      ['system.os', 'OS', 'Debian GNU/Linux'],
+    ]),
+    [
+      { label: 'Uptime', key: 'system.uptime', value: '1261', kind: 'seconds' },
+      { label: 'Local time', key: 'system.localTime', value: '2026-12-02T10:00:00.000Z', kind: 'date' },
+      { label: 'Virtual machine', key: 'system.virtual', value: 'true', kind: 'boolean' },
+      { label: 'Memory total', key: 'hardware.memoryTotal', value: '8589934592', kind: 'bytes' },
+      { label: 'OS', key: 'system.os', value: 'Debian GNU/Linux' },
+    ],
+    'empty values are left out',
+  )
+  t.equal(raw(12.345, 'percent'), '12.3')
+  t.equal(raw(-1, 'bytes'), '', 'systeminformation’s -1 (unknown) is no value')
 })
 
 t.test('the system-info runner takes its collector as a field', async (t) => {

@@ -110,6 +110,8 @@ export const Config = Type.Object({
    * requests may finish within it) before it exits anyway.
    */
   SHUTDOWN_TIMEOUT_SECONDS: Type.Integer({ minimum: 1, maximum: 300, default: 10 }),
+  /** An approved logon takes up to LOGON_ATTEMPTS sets of credentials within this long of the approval. */
+  LOGON_APPROVAL_MINUTES: Type.Integer({ minimum: 1, maximum: 240, default: 10 }),
   /** How often each instance expires waiting sessions and consents and marks silent agents offline. */
   SWEEP_INTERVAL_MS: Type.Integer({ minimum: 50, default: 1000 }),
 })

@@ -132,3 +132,13 @@ export {
   type FileNameRule,
 } from './text-rules.js'
 export { verifyWebhook, WebhookVerificationError, type VerifyWebhookOptions, type WebhookEventType, type WebhookHeaders, type WebhookMessage } from './webhooks.js'
+export {
+  formatBytes,
+  formatSeconds,
+  formatSystemInfoValue,
+  systemInfoCategoryTitle,
+  systemInfoColumn,
+  systemInfoLabel,
+  type SystemInfoKind,
+  type SystemInfoLang,
+} from './system-info-words.js'

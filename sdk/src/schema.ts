@@ -1044,8 +1044,8 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Send the encrypted credentials for an approved logon request (once per approval)
-         * @description The ciphertext is relayed to the agent once and removed when it is handed out, or after 2 minutes if the agent does not pick it up; it is never logged. 409 CONSENT_REQUIRED: the request is not approved, or its approval was already used. 409 AGENT_OFFLINE. The outcome (logged on, or logon failed) arrives as a command result, a chat line and agent.workingAs. The session’s CSR or a site admin; when a site admin acts on another CSR’s session, that session’s chat names the admin and the action and its audit trail gets an admin.acted event (docs/access.md).
+         * Send the encrypted credentials for an approved logon request (up to 3 attempts per approval)
+         * @description The ciphertext is relayed to the agent once and removed when it is handed out, or after 2 minutes if the agent does not pick it up; it is never logged. One approval takes up to 3 sets of credentials, one at a time, within LOGON_APPROVAL_MINUTES (10 by default) of the approval, so a mistyped password does not use up the customer’s consent; a successful logon ends it. 409 CONSENT_REQUIRED: the request is not approved, a logon already succeeded with it, its 3 attempts are used or it is too old. 409 ALREADY_QUEUED: the previous attempt is still on its way. 409 AGENT_OFFLINE. The outcome (logged on, or logon failed) arrives as a command result, a chat line and agent.workingAs. The session’s CSR or a site admin; when a site admin acts on another CSR’s session, that session’s chat names the admin and the action and its audit trail gets an admin.acted event (docs/access.md).
          */
         post: operations["submitLogonCredentials"];
         delete?: never;
@@ -1098,7 +1098,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The session report as a .txt file */
+        /**
+         * The session report as a .txt file, in English or Japanese
+         * @description Headings, statuses, durations, timeline entries and the server’s chat lines are worded in the language of `lang` (en or ja), or else of Accept-Language; any other language reads English. Content-Language says which.
+         */
         get: operations["exportSessionReportText"];
         put?: never;
         post?: never;
@@ -1132,7 +1135,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** System-information snapshots of a session (newest last by default) */
+        /** System-information snapshots of a session (newest first by default; order=asc for oldest first) */
         get: operations["listSnapshots"];
         put?: never;
         post?: never;
@@ -1166,7 +1169,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** One snapshot as a readable .txt file with every category */
+        /**
+         * One snapshot as a readable .txt file with every category, in English or Japanese
+         * @description The headings are worded in the language of `lang` (en or ja), or else of Accept-Language; any other language reads English. Content-Language says which.
+         */
         get: operations["exportSnapshotText"];
         put?: never;
         post?: never;
@@ -1501,6 +1507,19 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        ActionAccepted: {
+            /**
+             * @description Logon request only: RSA-OAEP with SHA-256 over the UTF-8 JSON {"username","password","domain"?}
+             * @enum {string}
+             */
+            algorithm?: "RSA-OAEP-256";
+            /** @description The queued command; null only for a logon request, whose command is queued when the credentials are sent */
+            command: components["schemas"]["Command"] | null;
+            /** @description The consent request the command waits for; null when none is needed or the session’s consent was already approved */
+            consent: components["schemas"]["Consent"] | null;
+            /** @description Logon request only: the agent’s RSA public key (SPKI, PEM); encrypt the credentials for it once the consent is approved */
+            publicKey?: string;
+        };
         /** @description The CSR (or an admin) let one new computer join with the number until `until`; the first join uses it up and replaces the current agent */
         AgentAdmission: {
             admittedBy: {
@@ -1759,7 +1778,7 @@ export interface components {
             sender: "csr" | "customer" | "system";
             /** @description Position in the session; list with after=seq to get what is new */
             seq: number;
-            /** @description For system lines: the event, so a console can word it in its own language */
+            /** @description For system lines: the event type and its data, so a console can word it in its own language (`body` is the English wording). A script run’s line (type script_run) is rewritten when the run ends; its data then has runId, scriptName, version, position, count, status, exitCode, durationMs, error, `output` (the path of the run’s whole output: GET /api/v1/script-runs/{id}/output), outputBytes, outputTruncated and `tail`: its last lines (at most 10 lines, 2,000 characters). */
             systemEvent: {
                 data: {
                     [key: string]: unknown;
@@ -1789,9 +1808,6 @@ export interface components {
         CommandList: {
             data: components["schemas"]["Command"][];
             total: number;
-        };
-        CommandQueued: {
-            command: components["schemas"]["Command"];
         };
         /**
          * @description awaiting_consent: held until its consent is approved; queued: released to the agent; delivered: the agent has fetched it
@@ -1914,16 +1930,6 @@ export interface components {
             token: string;
             user: components["schemas"]["User"];
         };
-        LogonRequested: {
-            /**
-             * @description RSA-OAEP with SHA-256 over the UTF-8 JSON {"username","password","domain"?}
-             * @enum {string}
-             */
-            algorithm: "RSA-OAEP-256";
-            consent: components["schemas"]["Consent"];
-            /** @description The agent’s RSA public key (SPKI, PEM): encrypt the credentials for it once the consent is approved */
-            publicKey: string;
-        };
         Me: {
             /** Format: date-time */
             createdAt: string;
@@ -1933,6 +1939,7 @@ export interface components {
             id: string;
             lastLoginAt: string | null;
             name: string;
+            passwordPolicy: components["schemas"]["PasswordPolicy"];
             role: components["schemas"]["Role"];
             /** @description Signs in with a code from an authenticator app as well as the password */
             twoFactorEnabled: boolean;
@@ -1954,9 +1961,11 @@ export interface components {
          * @enum {unknown}
          */
         OutputStream: "stdout" | "stderr" | "info";
-        RebootRequested: {
-            command: components["schemas"]["Command"];
-            consent: components["schemas"]["Consent"];
+        PasswordPolicy: {
+            /** @description Fewest different characters a new password may have */
+            minDistinct: number;
+            /** @description Fewest characters a new password may have (PASSWORD_MIN_LENGTH) */
+            minLength: number;
         };
         RecoveryCodes: {
             /** @description Ten single-use codes for when the authenticator is lost. Shown only in this response; the server keeps only their hashes. */
@@ -2401,16 +2410,24 @@ export interface components {
         /** @enum {unknown} */
         SystemInfoCategoryId: "system" | "hardware" | "storage" | "network" | "software" | "processes" | "services" | "users" | "environment";
         SystemInfoField: {
+            /** @description A stable name (e.g. system.uptime) a reader words in its own language */
+            key?: string;
+            /**
+             * @description How to read `value`: text as is; number, bytes, seconds and percent are decimal numbers, date is ISO 8601, boolean is true or false — a reader formats them in its own language. Absent: text.
+             * @enum {unknown}
+             */
+            kind?: "text" | "number" | "bytes" | "seconds" | "date" | "percent" | "boolean";
             label: string;
             value: string;
         };
-        SystemInfoRequested: {
-            command: components["schemas"]["Command"];
-            /** @description The consent request the command waits for; null when the session’s consent was already approved */
-            consent: components["schemas"]["Consent"] | null;
-        };
         SystemInfoTable: {
+            /** @description One per column: names to word the headings by */
+            columnKeys?: string[];
+            /** @description One per column: how to read its cells (see SystemInfoField.kind) */
+            columnKinds?: ("text" | "number" | "bytes" | "seconds" | "date" | "percent" | "boolean")[];
             columns: string[];
+            /** @description A stable name (e.g. system.uptime) a reader words in its own language */
+            key?: string;
             /** @description e.g. “top 25 by CPU of 312” */
             note?: string;
             rows: string[][];
@@ -2864,6 +2881,13 @@ export interface operations {
                         /** @description false when the agent could not read this category; `reason` says why */
                         available: boolean;
                         fields: {
+                            /** @description A stable name (e.g. system.uptime) a reader words in its own language */
+                            key?: string;
+                            /**
+                             * @description How to read `value`: text as is; number, bytes, seconds and percent are decimal numbers, date is ISO 8601, boolean is true or false — a reader formats them in its own language. Absent: text.
+                             * @enum {unknown}
+                             */
+                            kind?: "text" | "number" | "bytes" | "seconds" | "date" | "percent" | "boolean";
                             label: string;
                             value: string;
                         }[];
@@ -2871,7 +2895,13 @@ export interface operations {
                         id: "system" | "hardware" | "storage" | "network" | "software" | "processes" | "services" | "users" | "environment";
                         reason?: string;
                         tables: {
+                            /** @description One per column: names to word the headings by */
+                            columnKeys?: string[];
+                            /** @description One per column: how to read its cells (see SystemInfoField.kind) */
+                            columnKinds?: ("text" | "number" | "bytes" | "seconds" | "date" | "percent" | "boolean")[];
                             columns: string[];
+                            /** @description A stable name (e.g. system.uptime) a reader words in its own language */
+                            key?: string;
                             /** @description e.g. “top 25 by CPU of 312” */
                             note?: string;
                             rows: string[][];
@@ -8100,7 +8130,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["CommandQueued"];
+                    "application/json": components["schemas"]["ActionAccepted"];
                 };
             };
             /** @description The request is malformed or fails validation */
@@ -8181,13 +8211,13 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Created */
-            201: {
+            /** @description Accepted */
+            202: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["LogonRequested"];
+                    "application/json": components["schemas"]["ActionAccepted"];
                 };
             };
             /** @description The request is malformed or fails validation */
@@ -8283,7 +8313,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["CommandQueued"];
+                    "application/json": components["schemas"]["ActionAccepted"];
                 };
             };
             /** @description The request is malformed or fails validation */
@@ -8382,13 +8412,13 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Created */
-            201: {
+            /** @description Accepted */
+            202: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["RebootRequested"];
+                    "application/json": components["schemas"]["ActionAccepted"];
                 };
             };
             /** @description The request is malformed or fails validation */
@@ -8538,7 +8568,10 @@ export interface operations {
     };
     exportSessionReportText: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description en or ja; any other value is English. Without it the Accept-Language header chooses (English by default). */
+                lang?: string;
+            };
             header?: never;
             path: {
                 id: string;
@@ -8861,7 +8894,10 @@ export interface operations {
     };
     exportSnapshotText: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description en or ja; any other value is English. Without it the Accept-Language header chooses (English by default). */
+                lang?: string;
+            };
             header?: never;
             path: {
                 id: string;
@@ -9047,7 +9083,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["SystemInfoRequested"];
+                    "application/json": components["schemas"]["ActionAccepted"];
                 };
             };
             /** @description The request is malformed or fails validation */

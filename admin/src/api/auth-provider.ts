@@ -82,6 +82,7 @@ export function createAuthProvider(client: HelplineClient, tokens: TokenStore): 
         role: user.role,
         twoFactorEnabled: user.twoFactorEnabled,
         twoFactorEnrollmentRequired: user.twoFactorEnrollmentRequired,
+        passwordPolicy: user.passwordPolicy,
       }
     },
 

@@ -631,17 +631,6 @@ export const en = {
       computer: 'Computer',
       collected_at: 'Collected',
       categories_label: 'Categories',
-      categories: {
-        system: 'System',
-        hardware: 'Hardware',
-        storage: 'Storage',
-        network: 'Network',
-        software: 'Software',
-        processes: 'Processes',
-        services: 'Services',
-        users: 'Users',
-        environment: 'Environment',
-      },
     },
   },
   resources: {

@@ -629,17 +629,6 @@ export const ja: Messages = {
       computer: 'コンピューター',
       collected_at: '取得日時',
       categories_label: 'カテゴリ',
-      categories: {
-        system: 'システム',
-        hardware: 'ハードウェア',
-        storage: 'ストレージ',
-        network: 'ネットワーク',
-        software: 'ソフトウェア',
-        processes: 'プロセス',
-        services: 'サービス',
-        users: 'ユーザー',
-        environment: '環境変数',
-      },
     },
   },
   resources: {

@@ -14,7 +14,7 @@ import {
   type HttpError,
 } from 'react-admin'
 import type { AppDataProvider } from '../api/index.ts'
-import { passwordRule } from '../resources/users/validation.ts'
+import { usePasswordRule } from '../resources/users/validation.ts'
 import { TwoFactorCard } from './TwoFactorCard.tsx'
 
 interface PasswordForm {
@@ -47,6 +47,7 @@ function Identity() {
 
 function ChangePassword() {
   const translate = useTranslate()
+  const passwordRule = usePasswordRule()
   const notify = useNotify()
   const dataProvider = useDataProvider<AppDataProvider>()
 

@@ -164,6 +164,7 @@ export const en = {
   win_leave: 'Leave session',
   win_leave_confirm: 'Leave the support session? Your support representative will see that you left.',
   win_back: 'You are back in your support session with {csr}.',
+  nothingToAnswer: 'There is no question to answer right now, so this was not sent. To tell your support representative yes or no, write a few more words.',
   answeredInWindow: 'Answered in the support window: {answer}.',
   answerAllowed: 'allowed',
   answerDenied: 'denied',

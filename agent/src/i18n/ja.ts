@@ -162,6 +162,7 @@ export const ja: Record<MessageKey, string> = {
   win_leave: 'セッションから退出',
   win_leave_confirm: 'サポートセッションから退出しますか？ 退出したことはサポート担当者に表示されます。',
   win_back: '{csr} とのサポートセッションに戻りました。',
+  nothingToAnswer: '今は回答する質問がないため、送信しませんでした。サポート担当者に「はい」「いいえ」を伝えるには、もう少し言葉を添えて入力してください。',
   answeredInWindow: 'サポートウィンドウで回答しました: {answer}。',
   answerAllowed: '許可',
   answerDenied: '拒否',

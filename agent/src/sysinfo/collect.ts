@@ -1,9 +1,10 @@
 import { getServers } from 'node:dns'
+import { userInfo } from 'node:os'
 import si from 'systeminformation'
 import type { ExecFn } from '../platform/exec.ts'
 import { redactEnvironment } from './environment.ts'
-import { bytes, duration, fields, percent, text } from './format.ts'
-import { CATEGORY_IDS, CATEGORY_TITLES, type CategoryId, type SystemInfoCategory, type SystemInfoTable } from './types.ts'
+import { fields, raw, text, typedFields } from './format.ts'
+import { CATEGORY_IDS, CATEGORY_TITLES, type CategoryId, type InfoKind, type SystemInfoCategory, type SystemInfoTable } from './types.ts'
 
 /** How long one category may take before it is reported as unreadable. */
 const CATEGORY_TIMEOUT_MS = 30_000
@@ -63,21 +64,21 @@ function osPackageManagers(platform: NodeJS.Platform): PackageManager[] | undefi
 async function system(): Promise<Content> {
   const [os, time, sys] = await Promise.all([si.osInfo(), Promise.resolve(si.time()), si.system()])
   return {
-    fields: fields([
-      ['OS', os.distro],
-      ['Version', os.release],
-      ['Codename', os.codename],
-      ['Kernel', os.kernel],
-      ['Architecture', os.arch],
-      ['Platform', os.platform],
-      ['Hostname', os.hostname],
-      ['FQDN', os.fqdn !== os.hostname ? os.fqdn : ''],
-      ['Uptime', duration(Number(time.uptime))],
-      ['Time zone', [time.timezoneName, time.timezone].filter(Boolean).join(' ')],
-      ['Local time', new Date().toString()],
-      ['Manufacturer', sys.manufacturer],
-      ['Model', sys.model],
-      ['Virtual machine', sys.virtual ? 'yes' : ''],
+    fields: typedFields([
+      ['system.os', 'OS', os.distro],
+      ['system.version', 'Version', os.release],
+      ['system.codename', 'Codename', os.codename],
+      ['system.kernel', 'Kernel', os.kernel],
+      ['system.architecture', 'Architecture', os.arch],
+      ['system.platform', 'Platform', os.platform],
+      ['system.hostname', 'Hostname', os.hostname],
+      ['system.fqdn', 'FQDN', os.fqdn !== os.hostname ? os.fqdn : ''],
+      ['system.uptime', 'Uptime', Number(time.uptime), 'seconds'],
+      ['system.timezone', 'Time zone', [time.timezoneName, time.timezone].filter(Boolean).join(' ')],
+      ['system.localTime', 'Local time', new Date(), 'date'],
+      ['system.manufacturer', 'Manufacturer', sys.manufacturer],
+      ['system.model', 'Model', sys.model],
+      ['system.virtual', 'Virtual machine', sys.virtual ? true : '', 'boolean'],
     ]),
     tables: [],
   }
@@ -100,16 +101,18 @@ async function hardware(): Promise<Content> {
     })
   }
   return {
-    fields: fields([
-      ['CPU', [cpu.manufacturer, cpu.brand].filter(Boolean).join(' ')],
-      ['CPU cores', `${cpu.cores} logical, ${cpu.physicalCores} physical`],
-      ['CPU speed', cpu.speed ? `${cpu.speed} GHz` : ''],
-      ['Memory total', bytes(mem.total)],
-      ['Memory available', bytes(mem.available)],
-      ['Memory used', bytes(mem.active)],
-      ['Swap', mem.swaptotal ? `${bytes(mem.swapused)} of ${bytes(mem.swaptotal)}` : 'none'],
-      ['Baseboard', [board.manufacturer, board.model, board.version].filter(Boolean).join(' ')],
-      ['BIOS', [bios.vendor, bios.version, bios.releaseDate].filter(Boolean).join(' ')],
+    fields: typedFields([
+      ['hardware.cpu', 'CPU', [cpu.manufacturer, cpu.brand].filter(Boolean).join(' ')],
+      ['hardware.cpuLogical', 'Logical CPU cores', cpu.cores, 'number'],
+      ['hardware.cpuPhysical', 'Physical CPU cores', cpu.physicalCores, 'number'],
+      ['hardware.cpuSpeed', 'CPU speed', cpu.speed ? `${cpu.speed} GHz` : ''],
+      ['hardware.memoryTotal', 'Memory total', mem.total, 'bytes'],
+      ['hardware.memoryAvailable', 'Memory available', mem.available, 'bytes'],
+      ['hardware.memoryUsed', 'Memory used', mem.active, 'bytes'],
+      ['hardware.swapTotal', 'Swap total', mem.swaptotal, 'bytes'],
+      ['hardware.swapUsed', 'Swap used', mem.swaptotal ? mem.swapused : '', 'bytes'],
+      ['hardware.baseboard', 'Baseboard', [board.manufacturer, board.model, board.version].filter(Boolean).join(' ')],
+      ['hardware.bios', 'BIOS', [bios.vendor, bios.version, bios.releaseDate].filter(Boolean).join(' ')],
     ]),
     tables,
   }
@@ -118,19 +121,29 @@ async function hardware(): Promise<Content> {
 async function storage(): Promise<Content> {
   const [disks, fs, blocks] = await Promise.all([si.diskLayout(), si.fsSize(), si.blockDevices()])
   const diskRows = disks.length
-    ? disks.map((d) => [d.device, d.type, d.name || d.vendor, bytes(d.size), d.interfaceType, d.smartStatus])
-    : blocks.filter((b) => b.type === 'disk').map((b) => [b.device || b.name, b.physical, b.model, bytes(b.size), b.protocol, ''])
+    ? disks.map((d) => [d.device, d.type, d.name || d.vendor, raw(d.size, 'bytes'), d.interfaceType, d.smartStatus])
+    : blocks.filter((b) => b.type === 'disk').map((b) => [b.device || b.name, b.physical, b.model, raw(b.size, 'bytes'), b.protocol, ''])
   return {
-    fields: fields([
-      ['Disks', String(diskRows.length)],
-      ['File systems', String(fs.length)],
+    fields: typedFields([
+      ['storage.diskCount', 'Disks', diskRows.length, 'number'],
+      ['storage.fileSystemCount', 'File systems', fs.length, 'number'],
     ]),
     tables: [
-      { title: 'Disks', columns: ['Device', 'Type', 'Model', 'Size', 'Interface', 'SMART'], rows: diskRows.map((r) => r.map(text)) },
+      {
+        title: 'Disks',
+        key: 'storage.disks',
+        columns: ['Device', 'Type', 'Model', 'Size', 'Interface', 'SMART'],
+        columnKeys: ['device', 'type', 'model', 'size', 'interface', 'smart'],
+        columnKinds: ['text', 'text', 'text', 'bytes', 'text', 'text'],
+        rows: diskRows.map((r) => r.map(text)),
+      },
       {
         title: 'File systems',
+        key: 'storage.fileSystems',
         columns: ['Mount', 'File system', 'Type', 'Size', 'Used', 'Available', 'Use'],
-        rows: fs.map((f) => [f.mount, f.fs, f.type, bytes(f.size), bytes(f.used), bytes(f.available), percent(f.use)]),
+        columnKeys: ['mount', 'fileSystem', 'type', 'size', 'used', 'available', 'use'],
+        columnKinds: ['text', 'text', 'text', 'bytes', 'bytes', 'bytes', 'percent'],
+        rows: fs.map((f) => [f.mount, f.fs, f.type, raw(f.size, 'bytes'), raw(f.used, 'bytes'), raw(f.available, 'bytes'), raw(f.use, 'percent')]),
       },
     ],
   }
@@ -227,8 +240,20 @@ export async function software(exec: ExecFn, platform: NodeJS.Platform): Promise
 
 async function processes(): Promise<Content> {
   const data = await si.processes()
-  const row = (p: (typeof data.list)[number]) => [String(p.pid), p.name, percent(p.cpu), percent(p.mem), bytes(p.memRss * 1024), p.user, [p.command, p.params].filter(Boolean).join(' ')]
+  const row = (p: (typeof data.list)[number]) => [
+    String(p.pid),
+    p.name,
+    raw(p.cpu, 'percent'),
+    raw(p.mem, 'percent'),
+    raw(p.memRss * 1024, 'bytes'),
+    p.user,
+    [p.command, p.params].filter(Boolean).join(' '),
+  ]
   const columns = ['PID', 'Name', 'CPU', 'Memory', 'Resident', 'User', 'Command']
+  const typed = {
+    columnKeys: ['pid', 'name', 'cpu', 'memory', 'resident', 'user', 'command'],
+    columnKinds: ['text', 'text', 'percent', 'percent', 'bytes', 'text', 'text'] satisfies InfoKind[],
+  }
   const byCpu = [...data.list].sort((a, b) => b.cpu - a.cpu).slice(0, TOP_PROCESSES)
   const byMem = [...data.list].sort((a, b) => b.memRss - a.memRss).slice(0, TOP_PROCESSES)
   return {
@@ -239,8 +264,8 @@ async function processes(): Promise<Content> {
       ['Blocked', String(data.blocked)],
     ]),
     tables: [
-      { title: 'Top by CPU', columns, rows: byCpu.map(row), note: `top ${byCpu.length} of ${data.all}` },
-      { title: 'Top by memory', columns, rows: byMem.map(row), note: `top ${byMem.length} of ${data.all}` },
+      { title: 'Top by CPU', key: 'processes.topCpu', columns, ...typed, rows: byCpu.map(row), note: `top ${byCpu.length} of ${data.all}` },
+      { title: 'Top by memory', key: 'processes.topMemory', columns, ...typed, rows: byMem.map(row), note: `top ${byMem.length} of ${data.all}` },
     ],
   }
 }
@@ -252,15 +277,18 @@ async function services(): Promise<Content> {
   }
   const rows = [...list].sort((a, b) => a.name.localeCompare(b.name))
   return {
-    fields: fields([
-      ['Services', String(rows.length)],
-      ['Running', String(rows.filter((s) => s.running).length)],
+    fields: typedFields([
+      ['services.count', 'Services', rows.length, 'number'],
+      ['services.running', 'Running', rows.filter((s) => s.running).length, 'number'],
     ]),
     tables: [
       {
         title: 'Services',
+        key: 'services.services',
         columns: ['Name', 'Running', 'Start mode', 'PIDs', 'CPU', 'Memory'],
-        rows: rows.map((s) => [s.name, s.running ? 'yes' : 'no', s.startmode, s.pids.join(' '), percent(s.cpu), percent(s.mem)]),
+        columnKeys: ['name', 'running', 'startMode', 'pids', 'cpu', 'memory'],
+        columnKinds: ['text', 'boolean', 'text', 'text', 'percent', 'percent'],
+        rows: rows.map((s) => [s.name, raw(s.running, 'boolean'), s.startmode, s.pids.join(' '), raw(s.cpu, 'percent'), raw(s.mem, 'percent')]),
       },
     ],
   }
@@ -269,9 +297,9 @@ async function services(): Promise<Content> {
 async function users(): Promise<Content> {
   const list = await si.users()
   return {
-    fields: fields([
-      ['Logged-in sessions', String(list.length)],
-      ['Agent runs as', safeUser()],
+    fields: typedFields([
+      ['users.sessions', 'Logged-in sessions', list.length, 'number'],
+      ['users.agentRunsAs', 'Agent runs as', safeUser()],
     ]),
     tables: [
       {
@@ -284,11 +312,16 @@ async function users(): Promise<Content> {
   }
 }
 
-function safeUser(): string {
+/**
+ * The account the agent process runs as, from the operating system ($USER is not set for a
+ * service, which would show only the uid).
+ */
+export function safeUser(info: () => { username: string; uid: number } = userInfo): string {
   try {
-    return `${process.env.USER ?? process.env.USERNAME ?? ''} (uid ${process.getuid?.() ?? '?'})`.trim()
+    const { username, uid } = info()
+    return uid >= 0 ? `${username} (uid ${uid})` : username
   } catch {
-    return ''
+    return `(uid ${process.getuid?.() ?? '?'})`
   }
 }
 

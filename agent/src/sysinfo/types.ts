@@ -1,11 +1,19 @@
 /** The wire shape of one category (the API's SystemInfoCategory). */
+/** How a value is written: a raw number, ISO date or true/false that the reader formats in its own language. */
+export type InfoKind = 'text' | 'number' | 'bytes' | 'seconds' | 'date' | 'percent' | 'boolean'
 export interface SystemInfoField {
+  /** English, for readers that do not know `key`. */
   label: string
   value: string
+  key?: string
+  kind?: InfoKind
 }
 export interface SystemInfoTable {
   title: string
+  key?: string
   columns: string[]
+  columnKeys?: string[]
+  columnKinds?: InfoKind[]
   rows: string[][]
   note?: string
 }

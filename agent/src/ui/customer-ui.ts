@@ -45,7 +45,10 @@ export class CustomerSurface {
     private readonly terminal: Terminal,
   ) {
     const { t } = options
-    this.hub = new UiHub(terminal, { answeredInWindow: (approved) => t('answeredInWindow', { answer: t(approved ? 'answerAllowed' : 'answerDenied') }) })
+    this.hub = new UiHub(terminal, {
+      answeredInWindow: (approved) => t('answeredInWindow', { answer: t(approved ? 'answerAllowed' : 'answerDenied') }),
+      nothingToAnswer: t('nothingToAnswer'),
+    })
   }
 
   static async open(options: CustomerUiOptions): Promise<CustomerSurface> {

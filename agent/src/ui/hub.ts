@@ -26,6 +26,8 @@ export interface ConsentMeta {
 export interface HubMessages {
   /** Said in the terminal when the window answered a question first. */
   answeredInWindow(approved: boolean): string
+  /** Said in the terminal when a lone y/n is typed with no question open (it is not sent as chat). */
+  nothingToAnswer?: string
 }
 
 /**
@@ -42,7 +44,9 @@ export class UiHub implements CustomerUi {
   constructor(
     private readonly terminal: Terminal,
     private readonly messages: HubMessages,
-  ) {}
+  ) {
+    if (messages.nothingToAnswer !== undefined) terminal.loneAnswer(messages.nothingToAnswer)
+  }
 
   attach(window: WindowServer) {
     this.window = window

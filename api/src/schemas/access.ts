@@ -8,15 +8,6 @@ import { OutputChunk, ScriptRun } from './runs.ts'
 /** How the console and the SDK encrypt credentials for an agent (WebCrypto's name for it). */
 export const CREDENTIALS_ALGORITHM = 'RSA-OAEP-256' as const
 
-export const LogonRequested = Type.Object(
-  {
-    consent: ref(Consent),
-    publicKey: Type.String({ description: 'The agent’s RSA public key (SPKI, PEM): encrypt the credentials for it once the consent is approved' }),
-    algorithm: Type.Literal(CREDENTIALS_ALGORITHM, { description: 'RSA-OAEP with SHA-256 over the UTF-8 JSON {"username","password","domain"?}' }),
-  },
-  { $id: 'LogonRequested', additionalProperties: false },
-)
-
 export const LogonCredentials = Type.Object(
   {
     consentId: Uuid,
@@ -30,8 +21,29 @@ export const LogonCredentials = Type.Object(
   { additionalProperties: false },
 )
 
-export const CommandQueued = Type.Object({ command: ref(Command) }, { $id: 'CommandQueued', additionalProperties: false })
-export const RebootRequested = Type.Object({ command: ref(Command), consent: ref(Consent) }, { $id: 'RebootRequested', additionalProperties: false })
+/**
+ * The one answer (202) of every action request that queues work for the customer's computer:
+ * log on, send the credentials, log off, restart, collect system information. What is queued,
+ * and what the customer is asked first; a client reads every action the same way.
+ */
+export const ActionAccepted = Type.Object(
+  {
+    command: Type.Union([ref(Command), Type.Null()], {
+      description: 'The queued command; null only for a logon request, whose command is queued when the credentials are sent',
+    }),
+    consent: Type.Union([ref(Consent), Type.Null()], {
+      description: 'The consent request the command waits for; null when none is needed or the session’s consent was already approved',
+    }),
+    publicKey: Type.Optional(
+      Type.String({ description: 'Logon request only: the agent’s RSA public key (SPKI, PEM); encrypt the credentials for it once the consent is approved' }),
+    ),
+    algorithm: Type.Optional(
+      Type.Literal(CREDENTIALS_ALGORITHM, { description: 'Logon request only: RSA-OAEP with SHA-256 over the UTF-8 JSON {"username","password","domain"?}' }),
+    ),
+  },
+  { $id: 'ActionAccepted', additionalProperties: false },
+)
+export type ActionAccepted = Static<typeof ActionAccepted>
 
 // ── The session detail report ───────────────────────────────────────────────────────────────
 
@@ -59,4 +71,4 @@ export const SessionReport = Type.Object(
 )
 export type SessionReport = Static<typeof SessionReport>
 
-export const accessSchemas = [LogonRequested, CommandQueued, RebootRequested, ReportScriptRun, SessionReport]
+export const accessSchemas = [ActionAccepted, ReportScriptRun, SessionReport]

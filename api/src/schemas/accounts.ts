@@ -62,12 +62,23 @@ export const LoginResponse = Type.Object(
   { token: Type.String(), expiresAt: DateTime, user: ref(User) },
   { $id: 'LoginResponse', additionalProperties: false },
 )
+/** The server's password rules, served so that a form checks what the server will check (one source of truth). */
+export const PasswordPolicy = Type.Object(
+  {
+    minLength: Type.Integer({ minimum: 1, description: 'Fewest characters a new password may have (PASSWORD_MIN_LENGTH)' }),
+    minDistinct: Type.Integer({ minimum: 1, description: 'Fewest different characters a new password may have' }),
+  },
+  { $id: 'PasswordPolicy', additionalProperties: false },
+)
+export type PasswordPolicy = Static<typeof PasswordPolicy>
+
 export const Me = Type.Object(
   {
     ...User.properties,
     twoFactorEnrollmentRequired: Type.Boolean({
       description: 'The site requires two-factor sign-in and you have not set it up: until you do, only that (and signing out) is open to you',
     }),
+    passwordPolicy: ref(PasswordPolicy),
   },
   { $id: 'Me', additionalProperties: false },
 )
@@ -167,4 +178,4 @@ export const Health = Type.Object(
 )
 
 /** Shared schemas registered with fastify (and so named components in openapi.yaml). */
-export const accountSchemas = [Role, Scope, User, Me, TwoFactorEnrollment, RecoveryCodes, SiteSettings, UserList, LoginResponse, ApiToken, ApiTokenList, ApiTokenCreated, Health]
+export const accountSchemas = [Role, Scope, User, PasswordPolicy, Me, TwoFactorEnrollment, RecoveryCodes, SiteSettings, UserList, LoginResponse, ApiToken, ApiTokenList, ApiTokenCreated, Health]

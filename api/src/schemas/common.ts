@@ -16,13 +16,17 @@ export const IdParams = Type.Object({ id: Uuid }, { additionalProperties: false 
 export const DateTime = Type.String({ format: 'date-time' })
 
 /** Common list query: react-admin sends page, perPage, sort and order; all optional. */
-export function listQuery<const S extends string[], F extends Record<string, TSchema> = {}>(sortable: [...S], filters?: F) {
+export function listQuery<const S extends string[], F extends Record<string, TSchema> = {}>(
+  sortable: [...S],
+  filters?: F,
+  defaultOrder: 'asc' | 'desc' = 'asc',
+) {
   return Type.Object(
     {
       page: Type.Optional(Type.Integer({ minimum: 1, maximum: 100_000, default: 1 })),
       perPage: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: 25 })),
       sort: Type.Optional(Type.Enum(sortable, { default: sortable[0] })),
-      order: Type.Optional(Type.Enum(['asc', 'desc'], { default: 'asc' })),
+      order: Type.Optional(Type.Enum(['asc', 'desc'], { default: defaultOrder })),
       ...((filters ?? {}) as F),
     },
     { additionalProperties: false },
@@ -40,9 +44,10 @@ export interface Paging<S extends string> {
 export function paging<S extends string>(
   query: { page?: number | undefined; perPage?: number | undefined; sort?: S | undefined; order?: 'asc' | 'desc' | undefined },
   defaultSort: S,
+  defaultOrder: 'asc' | 'desc' = 'asc',
 ): Paging<S> {
   const perPage = query.perPage ?? 25
-  return { limit: perPage, offset: ((query.page ?? 1) - 1) * perPage, sort: query.sort ?? defaultSort, order: query.order ?? 'asc' }
+  return { limit: perPage, offset: ((query.page ?? 1) - 1) * perPage, sort: query.sort ?? defaultSort, order: query.order ?? defaultOrder }
 }
 
 /** `{ data, total }`, the shape of every list response. */

@@ -203,16 +203,6 @@ export type Command = Static<typeof Command>
 export const CommandList = page(Command, 'CommandList')
 export const CommandListQuery = listQuery(['createdAt'], { status: Type.Optional(CommandStatus) })
 
-export const SystemInfoRequested = Type.Object(
-  {
-    command: ref(Command),
-    consent: Type.Union([ref(Consent), Type.Null()], {
-      description: 'The consent request the command waits for; null when the session’s consent was already approved',
-    }),
-  },
-  { $id: 'SystemInfoRequested', additionalProperties: false },
-)
-
 // ── System information ──────────────────────────────────────────────────────────────────────
 
 export const SYSTEM_INFO_CATEGORIES = ['system', 'hardware', 'storage', 'network', 'software', 'processes', 'services', 'users', 'environment'] as const
@@ -221,13 +211,21 @@ export const SystemInfoCategoryId = Type.Enum([...SYSTEM_INFO_CATEGORIES], { $id
 const Text = Type.String({ maxLength: 65_536 })
 // The shapes are written once; named copies ($id) are for responses, plain ones for the upload
 // body, which the request validator compiles on its own without the shared components.
+const InfoKey = Type.String({ pattern: '^[a-z][A-Za-z0-9_.]{0,63}$', description: 'A stable name (e.g. system.uptime) a reader words in its own language' })
+const InfoKind = Type.Enum(['text', 'number', 'bytes', 'seconds', 'date', 'percent', 'boolean'], {
+  description:
+    'How to read `value`: text as is; number, bytes, seconds and percent are decimal numbers, date is ISO 8601, boolean is true or false — a reader formats them in its own language. Absent: text.',
+})
 const tableShape = {
   title: Type.String({ maxLength: 200 }),
+  key: Type.Optional(InfoKey),
   columns: Type.Array(Type.String({ maxLength: 200 }), { minItems: 1, maxItems: 50 }),
+  columnKeys: Type.Optional(Type.Array(InfoKey, { maxItems: 50, description: 'One per column: names to word the headings by' })),
+  columnKinds: Type.Optional(Type.Array(InfoKind, { maxItems: 50, description: 'One per column: how to read its cells (see SystemInfoField.kind)' })),
   rows: Type.Array(Type.Array(Text, { maxItems: 50 }), { maxItems: 20_000 }),
   note: Type.Optional(Type.String({ maxLength: 1000, description: 'e.g. “top 25 by CPU of 312”' })),
 }
-const fieldShape = { label: Type.String({ minLength: 1, maxLength: 200 }), value: Text }
+const fieldShape = { label: Type.String({ minLength: 1, maxLength: 200 }), value: Text, key: Type.Optional(InfoKey), kind: Type.Optional(InfoKind) }
 const categoryShape = <F extends TSchema, T extends TSchema, I extends TSchema>(id: I, field: F, table: T) => ({
   id,
   title: Type.String({ minLength: 1, maxLength: 100 }),
@@ -278,7 +276,8 @@ const SnapshotSummaryProps = {
 export const SnapshotSummary = Type.Object(SnapshotSummaryProps, { $id: 'SnapshotSummary', additionalProperties: false })
 export type SnapshotSummary = Static<typeof SnapshotSummary>
 export const SnapshotList = page(SnapshotSummary, 'SnapshotList')
-export const SnapshotListQuery = listQuery(['collectedAt'], {})
+/** Newest first by default: the console and integrators want the latest collection. */
+export const SnapshotListQuery = listQuery(['collectedAt'], {}, 'desc')
 export const Snapshot = Type.Object(
   { ...SnapshotSummaryProps, categories: Type.Array(ref(SystemInfoCategory)) },
   { $id: 'Snapshot', additionalProperties: false },
@@ -296,7 +295,12 @@ export const ChatMessage = Type.Object(
     body: Type.String(),
     systemEvent: Type.Union(
       [Type.Object({ type: Type.String(), data: Type.Record(Type.String(), Type.Unknown()) }, { additionalProperties: false }), Type.Null()],
-      { description: 'For system lines: the event, so a console can word it in its own language' },
+      {
+        description:
+          'For system lines: the event type and its data, so a console can word it in its own language (`body` is the English wording). ' +
+          'A script run’s line (type script_run) is rewritten when the run ends; its data then has runId, scriptName, version, position, count, status, exitCode, durationMs, error, ' +
+          '`output` (the path of the run’s whole output: GET /api/v1/script-runs/{id}/output), outputBytes, outputTruncated and `tail`: its last lines (at most 10 lines, 2,000 characters).',
+      },
     ),
     createdAt: DateTime,
   },
@@ -342,7 +346,6 @@ export const sessionSchemas = [
   ConsentList,
   Command,
   CommandList,
-  SystemInfoRequested,
   SystemInfoCategoryId,
   SystemInfoTable,
   SystemInfoField,

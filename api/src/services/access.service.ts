@@ -14,16 +14,30 @@ export interface AccessTimings {
   offlineAfterMs: number
   /** How long posted credentials wait for the agent before they are dropped. */
   credentialsTtlMs: number
+  /** How long after the customer's approval credentials may still be sent (a mistyped password is retried). */
+  approvalLifetimeMs: number
 }
+
+/** Sets of credentials one approval takes: a mistyped password does not use up the customer's consent. */
+export const LOGON_ATTEMPTS = 3
 
 const agentOffline = () => conflict('AGENT_OFFLINE', 'The customer’s agent is not connected; ask them to rejoin first')
 const consentRequired = (why: string) => conflict('CONSENT_REQUIRED', why)
+const FINAL_COMMAND: readonly string[] = ['succeeded', 'failed', 'cancelled']
 
 /** What the customer is told (their agent words it in their language from the kind). */
 const LOGON_EFFECT =
   'Your support representative will work on this computer as another user (for example an administrator account) until they log off or the session ends; ' +
   'then your own user comes back by itself. On Windows, open programs may close.'
 const REBOOT_EFFECT = 'Restarts this computer. Save your work and close your programs first. The agent rejoins this support session by itself after the restart.'
+
+/**
+ * The agent's message may already start with "Logon failed:" (older agents always did): the line
+ * says it once.
+ */
+export function withoutLogonPrefix(message: string): string {
+  return message.replace(/^\s*(logon failed:\s*)+/i, '').trim()
+}
 
 /**
  * Log on as another user, log off, reboot. Each is a command behind the customer's consent
@@ -48,8 +62,9 @@ export class AccessService {
           await s.systemLine(`Logged on to the customer’s computer as ${username}`, 'agent.logged_on', { username })
         } else if (report.status === 'failed') {
           const reason = String(report.data?.reason ?? 'failed')
-          await s.event('agent.logon_failed', { type: 'agent', id: agentId }, { commandId: row.id, reason, message: report.message ?? '' })
-          await s.systemLine(`Logon failed: ${report.message ?? reason}`, 'agent.logon_failed', { reason })
+          const message = withoutLogonPrefix(report.message ?? '')
+          await s.event('agent.logon_failed', { type: 'agent', id: agentId }, { commandId: row.id, reason, message })
+          await s.systemLine(`Logon failed: ${message || reason}`, 'agent.logon_failed', { reason, message })
         }
       },
     })
@@ -114,7 +129,7 @@ export class AccessService {
       await noteAdminAction(s, principal, 'logon')
       return { consent, publicKey: agent.publicKey }
     })
-    return { consent: (await this.consents.toConsents([consent]))[0]!, publicKey, algorithm: CREDENTIALS_ALGORITHM }
+    return { command: null, consent: (await this.consents.toConsents([consent]))[0]!, publicKey, algorithm: CREDENTIALS_ALGORITHM }
   }
 
   /** One set of credentials per approval, relayed to the agent once. */
@@ -128,8 +143,7 @@ export class AccessService {
         .where(and(eq(consentRequests.id, input.consentId), eq(consentRequests.sessionId, sessionId), eq(consentRequests.kind, 'logon_as_user')))
       if (!consent) throw notFound('Consent request', 'CONSENT_NOT_FOUND')
       if (consent.status !== 'approved') throw consentRequired(`The customer has not approved logging on as another user (the request is ${consent.status})`)
-      const [used] = await s.tx.select({ id: commands.id }).from(commands).where(eq(commands.consentId, consent.id)).limit(1)
-      if (used) throw consentRequired('These credentials’ approval was already used; ask the customer again')
+      await this.refuseSpentApproval(s, consent)
       await this.onlineAgent(s)
       await noteAdminAction(s, principal, 'logon_credentials')
       return this.commands.enqueue(s, {
@@ -139,7 +153,22 @@ export class AccessService {
         createdBy: principal.userId,
       })
     })
-    return { command: toCommand(command) }
+    return { command: toCommand(command), consent: null }
+  }
+
+  /**
+   * An approval takes up to LOGON_ATTEMPTS sets of credentials within its lifetime, one at a
+   * time, and none after a logon succeeded with it.
+   */
+  private async refuseSpentApproval(s: SessionTx, consent: typeof consentRequests.$inferSelect) {
+    const tries = await s.tx.select({ status: commands.status }).from(commands).where(eq(commands.consentId, consent.id))
+    if (tries.some((c) => c.status === 'succeeded')) throw consentRequired('This approval was already used to log on; ask the customer again')
+    if (tries.some((c) => !FINAL_COMMAND.includes(c.status))) throw conflict('ALREADY_QUEUED', 'Credentials for this approval are already on their way to the agent')
+    if (tries.length >= LOGON_ATTEMPTS) throw consentRequired(`This approval allowed ${LOGON_ATTEMPTS} attempts and all were used; ask the customer again`)
+    const approvedAt = consent.answeredAt ?? consent.createdAt
+    if (approvedAt.getTime() + this.timings.approvalLifetimeMs < Date.now()) {
+      throw consentRequired(`This approval is older than ${Math.round(this.timings.approvalLifetimeMs / 60_000)} minutes; ask the customer again`)
+    }
   }
 
   async logoff(principal: Principal, sessionId: string) {
@@ -152,7 +181,7 @@ export class AccessService {
       await noteAdminAction(s, principal, 'logoff')
       return this.commands.enqueue(s, { kind: 'logoff', consentId: null, createdBy: principal.userId })
     })
-    return { command: toCommand(command) }
+    return { command: toCommand(command), consent: null }
   }
 
   async reboot(principal: Principal, sessionId: string) {

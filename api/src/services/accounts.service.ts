@@ -6,7 +6,7 @@ import { appendSiteEvent } from '../lib/audit-chain.ts'
 import { hashPassword } from '../lib/crypto.ts'
 import { refuseControlCharacters } from '../lib/text.ts'
 import type { Keyring } from '../lib/keyring.ts'
-import type { User } from '../schemas/accounts.ts'
+import type { PasswordPolicy, User } from '../schemas/accounts.ts'
 import type { Paging } from '../schemas/common.ts'
 import { requireSignIn, type Principal } from './auth.service.ts'
 import type { TokensService } from './tokens.service.ts'
@@ -44,6 +44,8 @@ export function isUniqueViolation(err: unknown): boolean {
   return e?.code === '23505' || e?.cause?.code === '23505'
 }
 
+const MIN_DISTINCT_CHARACTERS = 4
+
 export class AccountsService {
   constructor(
     private readonly db: Db,
@@ -52,12 +54,20 @@ export class AccountsService {
     private readonly tokens: TokensService,
   ) {}
 
+  /** What checkPasswordStrength checks, for forms to check the same. */
+  get passwordPolicy(): PasswordPolicy {
+    return { minLength: this.passwordMinLength, minDistinct: MIN_DISTINCT_CHARACTERS }
+  }
+
+  /** 422 WEAK_PASSWORD; the message always names the rule, so a reader knows what would pass. */
   checkPasswordStrength(password: string, field = 'password') {
+    const { minLength, minDistinct } = this.passwordPolicy
+    const rule = `at least ${minLength} characters, at least ${minDistinct} of them different`
     const problem =
-      password.length < this.passwordMinLength
-        ? `must be at least ${this.passwordMinLength} characters`
-        : new Set(password).size < 4
-          ? 'is too repetitive'
+      [...password].length < minLength
+        ? `is too short (${[...password].length} characters): use ${rule}`
+        : new Set(password).size < minDistinct
+          ? `is too repetitive: use ${rule}`
           : undefined
     if (problem) throw unprocessable('WEAK_PASSWORD', `Password ${problem}`, { [field]: `Password ${problem}` })
   }

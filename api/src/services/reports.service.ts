@@ -1,6 +1,8 @@
 import { asc, eq, inArray } from 'drizzle-orm'
 import type { Db } from '../db/client.ts'
 import { chatMessages, consentRequests, scriptOutputChunks, scriptRuns, sessionEvents, systemInfoSnapshots } from '../db/schema.ts'
+import { exportWords, type ExportLang, type ExportWords } from '../lib/export-words.ts'
+import { displayWidth } from '../lib/system-info-text.ts'
 import type { SessionReport } from '../schemas/access.ts'
 import type { Principal } from './auth.service.ts'
 import type { ChatService } from './chat.service.ts'
@@ -9,66 +11,80 @@ import { toScriptRun } from './runs.service.ts'
 import { toSessionEvent, type SessionsService } from './sessions.service.ts'
 import { snapshotSummaryColumns, toSummary } from './system-info.service.ts'
 
-const stamp = (iso: string | null) => (iso ? iso.replace('T', ' ').replace(/\.\d+Z$/, ' UTC') : '—')
-
-function duration(seconds: number | null): string {
-  if (seconds === null) return '—'
-  const h = Math.floor(seconds / 3600)
-  const m = Math.floor((seconds % 3600) / 60)
-  const s = seconds % 60
-  return h ? `${h} h ${m} min` : m ? `${m} min ${s} s` : `${s} s`
-}
-
-/** One line per event: when, what, who, and its details in a short key=value form. */
-function eventLine(e: SessionReport['timeline'][number]): string {
+/** One line per event: when, what (in words when we have them), who, and its details in a short key=value form. */
+function eventLine(e: SessionReport['timeline'][number], words: ExportWords, customerName: string): string {
   const details = Object.entries(e.data)
     .filter(([, v]) => v !== null && v !== undefined && typeof v !== 'object')
     .map(([k, v]) => `${k}=${String(v)}`)
     .join(' ')
-  return `${stamp(e.createdAt)}  ${e.type.padEnd(24)} ${e.actorType}${details ? `  ${details}` : ''}`
+  const said = words.event(e.type, e.data, { customerName })
+  return `${words.time(e.createdAt)}  ${e.type.padEnd(24)} ${words.term('actor', e.actorType)}${said ? `  ${said}` : ''}${details ? `  ${details}` : ''}`
 }
 
-/** The report as plain text: the same sections as the JSON, for a ticket or an archive. */
-export function renderReportText(r: SessionReport): string {
+/** A chat line: people's words as written; the server's own lines worded from their event. */
+function chatText(m: SessionReport['chat'][number], words: ExportWords, customerName: string): string {
+  if (m.sender !== 'system' || !m.systemEvent) return m.body
+  return words.event(m.systemEvent.type, m.systemEvent.data, { customerName }) ?? m.body
+}
+
+/** The report as plain text in the chosen language: the same sections as the JSON, for a ticket or an archive. */
+export function renderReportText(r: SessionReport, words: ExportWords = exportWords('en')): string {
   const s = r.session
+  const w = words.w
   const out: string[] = []
-  const section = (title: string) => out.push('', title, '='.repeat(title.length))
-  out.push(`Helpline session report ${s.number}`, `Generated ${stamp(r.generatedAt)}`)
-  section('Who and when')
+  const section = (title: string) => out.push('', title, '='.repeat(Math.max(title.length, 3)))
+  const labels = [w('customer'), w('csr'), w('agent'), w('status'), w('created'), w('started'), w('ended'), w('duration'), w('notes')]
+  const labelWidth = Math.max(...labels.map((l) => displayWidth(l))) + 3
+  const row = (label: string, value: string) => `${label}:${' '.repeat(Math.max(1, labelWidth - displayWidth(label)))}${value}`
+  const p = s.agent?.platform
+  out.push(w('reportTitle', { number: s.number }), w('generated', { time: words.time(r.generatedAt) }))
+  section(w('whoAndWhen'))
   out.push(
-    `Customer:   ${s.customerName}${s.customerEmail ? ` <${s.customerEmail}>` : ''}`,
-    `CSR:        ${s.csr.name}`,
-    `Agent:      ${s.agent ? `${s.agent.platform.hostname} (${s.agent.platform.os} ${s.agent.platform.osVersion}, ${s.agent.platform.arch}), agent ${s.agent.agentVersion}` : 'never joined'}`,
-    `Status:     ${s.status}${s.endedReason ? ` (${s.endedReason})` : ''}`,
-    `Created:    ${stamp(s.createdAt)}`,
-    `Started:    ${stamp(s.startedAt)}`,
-    `Ended:      ${stamp(s.endedAt)}`,
-    `Duration:   ${duration(r.durationSeconds)}`,
+    row(w('customer'), `${s.customerName}${s.customerEmail ? ` <${s.customerEmail}>` : ''}`),
+    row(w('csr'), s.csr.name),
+    row(w('agent'), s.agent && p ? w('agentLine', { host: p.hostname, os: p.os, osVersion: p.osVersion, arch: p.arch, version: s.agent.agentVersion }) : w('agentNever')),
+    row(w('status'), `${words.term('status', s.status)}${s.endedReason ? ` (${words.term('reason', s.endedReason)})` : ''}`),
+    row(w('created'), words.time(s.createdAt)),
+    row(w('started'), words.time(s.startedAt)),
+    row(w('ended'), words.time(s.endedAt)),
+    row(w('duration'), words.seconds(r.durationSeconds)),
   )
-  if (s.description) out.push(`Notes:      ${s.description}`)
-  section(`Timeline (${r.timeline.length} events)`)
-  for (const e of r.timeline) out.push(eventLine(e))
-  section(`Consent requests (${r.consents.length})`)
-  for (const c of r.consents) out.push(`${stamp(c.createdAt)}  ${c.kind.padEnd(17)} ${c.status.padEnd(9)} asked by ${c.requestedBy.name}, answered ${stamp(c.answeredAt)}`)
-  section(`System information (${r.snapshots.length} snapshots)`)
-  for (const snap of r.snapshots) out.push(`${stamp(snap.collectedAt)}  ${snap.hostname ?? ''} ${snap.os ?? ''}  ${snap.sizeBytes} bytes  (full text: snapshot ${snap.id})`)
-  section(`Scripts run (${r.scriptRuns.length})`)
+  if (s.description) out.push(row(w('notes'), s.description))
+  section(w('timeline', { n: r.timeline.length }))
+  for (const e of r.timeline) out.push(eventLine(e, words, s.customerName))
+  section(w('consents', { n: r.consents.length }))
+  for (const c of r.consents) {
+    out.push(
+      w('consentLine', {
+        time: words.time(c.createdAt),
+        kind: words.term('kind', c.kind),
+        status: words.term('consent', c.status),
+        name: c.requestedBy.name,
+        answered: words.time(c.answeredAt),
+      }),
+    )
+  }
+  section(w('snapshots', { n: r.snapshots.length }))
+  for (const snap of r.snapshots) {
+    out.push(w('snapshotLine', { time: words.time(snap.collectedAt), host: snap.hostname ?? '', os: snap.os ?? '', size: words.bytes(snap.sizeBytes), id: snap.id }))
+  }
+  section(w('scripts', { n: r.scriptRuns.length }))
   for (const { run, output } of r.scriptRuns) {
     out.push(
       '',
-      `${run.scriptName} v${run.version}  [${run.status}]  batch ${run.batchId}, #${run.position + 1}`,
+      w('runHead', { name: run.scriptName, version: run.version, status: words.term('run', run.status), batch: run.batchId, position: run.position + 1 }),
       `  sha256 ${run.digest}`,
-      `  arguments: ${run.args.length ? run.args.map((a) => JSON.stringify(a)).join(' ') : '(none)'}  timeout ${run.timeoutSeconds} s`,
-      `  started ${stamp(run.startedAt)}, finished ${stamp(run.finishedAt)}, ${run.durationMs !== null ? `${run.durationMs} ms` : 'no duration'}, exit code ${run.exitCode ?? '—'}${run.outputTruncated ? ', output cut at 1 MiB' : ''}`,
+      `  ${w('runArgs', { args: run.args.length ? run.args.map((a) => JSON.stringify(a)).join(' ') : w('none'), timeout: words.seconds(run.timeoutSeconds) })}`,
+      `  ${w('runTimes', { started: words.time(run.startedAt), finished: words.time(run.finishedAt), duration: words.ms(run.durationMs), exit: run.exitCode ?? '—' })}${run.outputTruncated ? w('outputCut') : ''}`,
     )
-    if (run.error) out.push(`  error: ${run.error}`)
+    if (run.error) out.push(`  ${w('error')}: ${run.error}`)
     const text = output
       .map((c) => (c.stream === 'stdout' ? c.data : c.data.replace(/^(?=.)/gm, c.stream === 'stderr' ? '[stderr] ' : '[helpline] ')))
       .join('')
-    if (text) out.push('  output:', ...text.replace(/\n$/, '').split('\n').map((l) => `  | ${l}`))
+    if (text) out.push(`  ${w('output')}`, ...text.replace(/\n$/, '').split('\n').map((l) => `  | ${l}`))
   }
-  section(`Chat (${r.chat.length} messages)`)
-  for (const m of r.chat) out.push(`${stamp(m.createdAt)}  ${m.authorName}: ${m.body}`)
+  section(w('chat', { n: r.chat.length }))
+  for (const m of r.chat) out.push(`${words.time(m.createdAt)}  ${m.authorName}: ${chatText(m, words, s.customerName)}`)
   return `${out.join('\n')}\n`
 }
 
@@ -118,8 +134,8 @@ export class ReportsService {
     }
   }
 
-  async reportText(principal: Principal, sessionId: string): Promise<{ filename: string; text: string }> {
+  async reportText(principal: Principal, sessionId: string, lang: ExportLang = 'en'): Promise<{ filename: string; text: string }> {
     const report = await this.report(principal, sessionId)
-    return { filename: `session-report-${report.session.number}.txt`, text: renderReportText(report) }
+    return { filename: `session-report-${report.session.number}.txt`, text: renderReportText(report, exportWords(lang)) }
   }
 }

@@ -129,8 +129,33 @@ export function toScriptRun(row: ScriptRunRow): ScriptRun {
   }
 }
 
-/** The chat line of a run: one per script, written when it starts and rewritten when it ends. */
-function chatLine(run: ScriptRunRow, count: number): { body: string; systemEvent: { type: string; data: Record<string, unknown> } } {
+/** How much of a run's output its chat line carries for API readers (the whole log: …/output). */
+export const CHAT_TAIL_LINES = 10
+export const CHAT_TAIL_CHARS = 2000
+
+/** The last lines of a text, at most CHAT_TAIL_LINES and CHAT_TAIL_CHARS characters together. */
+export function tailLines(text: string): string[] {
+  const lines = text.replace(/\r\n?/g, '\n').replace(/\n+$/, '').split('\n').slice(-CHAT_TAIL_LINES)
+  const kept: string[] = []
+  let chars = 0
+  for (let i = lines.length - 1; i >= 0; i--) {
+    const line = cleanText(lines[i]!)
+    if (chars + line.length > CHAT_TAIL_CHARS) {
+      if (kept.length === 0) kept.unshift(line.slice(-CHAT_TAIL_CHARS))
+      break
+    }
+    chars += line.length
+    kept.unshift(line)
+  }
+  return text === '' ? [] : kept
+}
+
+/**
+ * The chat line of a run: one per script, written when it starts and rewritten when it ends.
+ * When it ends it carries where its output is and its last lines (`tail`), so an integrator
+ * reading /chat sees what the console shows.
+ */
+function chatLine(run: ScriptRunRow, count: number, tail?: string[]): { body: string; systemEvent: { type: string; data: Record<string, unknown> } } {
   const title = `"${run.scriptName}" v${run.version} (${run.position + 1}/${count})`
   let body = `Running ${title}`
   if (run.status !== 'running') {
@@ -152,6 +177,11 @@ function chatLine(run: ScriptRunRow, count: number): { body: string; systemEvent
         status: run.status,
         exitCode: run.exitCode,
         durationMs: run.durationMs,
+        error: run.error,
+        output: `/api/v1/script-runs/${run.id}/output`,
+        outputBytes: run.outputBytes,
+        outputTruncated: run.outputTruncated,
+        ...(tail ? { tail } : {}),
       },
     },
   }
@@ -965,6 +995,22 @@ export class RunsService {
     })
   }
 
+  /** The last lines a run wrote (stdout and stderr as they came), read from its last chunks only. */
+  private async outputTail(s: SessionTx, runId: string): Promise<string[]> {
+    const chunks = await s.tx
+      .select({ data: scriptOutputChunks.data })
+      .from(scriptOutputChunks)
+      .where(eq(scriptOutputChunks.runId, runId))
+      .orderBy(desc(scriptOutputChunks.sequence))
+      .limit(20)
+    return tailLines(
+      chunks
+        .reverse()
+        .map((c) => c.data)
+        .join(''),
+    )
+  }
+
   private async scriptCount(s: SessionTx, commandId: string): Promise<number> {
     const [row] = await s.tx.select({ n: count() }).from(scriptRuns).where(eq(scriptRuns.commandId, commandId))
     return row?.n ?? 0
@@ -1006,7 +1052,7 @@ export class RunsService {
       .returning()
     if (!done) return
     if (done.chatMessageId) {
-      const line = chatLine(done, await this.scriptCount(s, run.commandId))
+      const line = chatLine(done, await this.scriptCount(s, run.commandId), await this.outputTail(s, run.id))
       await s.tx
         .update(chatMessages)
         .set({ body: line.body, systemEvent: line.systemEvent, seq: await s.next() })

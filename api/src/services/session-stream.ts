@@ -66,7 +66,7 @@ export class SessionStream {
     consents.forEach((row, i) => events.push({ seq: row.seq, event: 'consent', data: consentOut[i] }))
     for (const row of commandRows) events.push({ seq: row.seq, event: 'command', data: toCommand(row) })
     for (const { seq, ...row } of snapshots) events.push({ seq, event: 'snapshot', data: toSummary(row) })
-    for (const row of agentRows) events.push({ seq: row.seq, event: 'agent', data: toAgentInfo(row, this.offlineAfterMs) })
+    for (const row of agentRows) events.push({ seq: row.seq, event: 'agent', data: toAgentInfo(row, this.offlineAfterMs, session.status === 'ended' ? session.endedAt : null) })
     for (const row of runRows) events.push({ seq: row.seq, event: 'script_run', data: toScriptRun(row) })
     for (const c of chunks) {
       events.push({ seq: c.seq, event: 'script_output', data: { runId: c.runId, sequence: c.sequence, stream: c.stream, data: c.data, createdAt: c.createdAt.toISOString() } })

@@ -42,23 +42,26 @@ export function normalizeNumber(text: string): string {
  * The agent's status as the console shows it. The sweeper marks silent agents offline, but a
  * read does not wait for it: an online agent not seen within the threshold is offline now.
  */
-export function agentStatus(row: AgentRow, offlineAfterMs: number, now = Date.now()): AgentInfo['status'] {
-  if (row.state === 'left' || row.state === 'replaced') return 'left'
+export function agentStatus(row: AgentRow, offlineAfterMs: number, now = Date.now(), sessionEnded = false): AgentInfo['status'] {
+  // An ended session has no agent working in it, whether or not the agent has said goodbye yet.
+  if (row.state === 'left' || row.state === 'replaced' || sessionEnded) return 'left'
   if (row.state === 'offline' || now - row.lastSeenAt.getTime() > offlineAfterMs) return 'offline'
   return 'online'
 }
 
-export function toAgentInfo(row: AgentRow, offlineAfterMs: number): AgentInfo {
+/** `sessionEndedAt`: when the agent's session ended (it is `left` from then on), null while open. */
+export function toAgentInfo(row: AgentRow, offlineAfterMs: number, sessionEndedAt: Date | null = null): AgentInfo {
+  const status = agentStatus(row, offlineAfterMs, Date.now(), sessionEndedAt !== null)
   return {
     id: row.id,
-    status: agentStatus(row, offlineAfterMs),
+    status,
     agentVersion: row.agentVersion,
     platform: row.platform,
     joinedAt: row.joinedAt.toISOString(),
     lastSeenAt: row.lastSeenAt.toISOString(),
-    leftAt: row.leftAt?.toISOString() ?? null,
+    leftAt: (row.leftAt ?? sessionEndedAt)?.toISOString() ?? null,
     workingAs: row.workingAs,
-    rebooting: row.rebootingAt !== null && row.state !== 'left' && row.state !== 'replaced',
+    rebooting: row.rebootingAt !== null && status !== 'left',
   }
 }
 
@@ -216,7 +219,7 @@ export class SessionsService {
         endedAt: row.endedAt?.toISOString() ?? null,
         endedReason: row.endedReason === 'expired' ? 'expired' : row.endedReason ? 'ended' : null,
         expiresAt: row.status === 'waiting' ? row.expiresAt.toISOString() : null,
-        agent: agent ? toAgentInfo(agent, this.timings.offlineAfterMs) : null,
+        agent: agent ? toAgentInfo(agent, this.timings.offlineAfterMs, row.status === 'ended' ? (row.endedAt ?? now) : null) : null,
         joinAttempt: row.joinAttempt ? toJoinAttempt(row.joinAttempt) : null,
         admission: admission ? { until: admission.until.toISOString(), admittedBy: { id: admission.by, name: csrName.get(admission.by) ?? '' } } : null,
         systemInfoConsent: consentOf.get(row.id) ?? null,
@@ -287,6 +290,11 @@ export class SessionsService {
       await s.tx.update(agents).set({ workingAs: null, seq: await s.next() }).where(eq(agents.id, agent.id))
       await s.event('agent.logged_off', actor, { username: agent.workingAs, reason: 'session_ended' })
     }
+    // The stream sends the agent again, now `left`.
+    await s.tx
+      .update(agents)
+      .set({ seq: await s.next() })
+      .where(and(eq(agents.sessionId, s.sessionId), inArray(agents.state, ['online', 'offline'])))
     await s.event(reason === 'expired' ? 'session.expired' : 'session.ended', actor)
     await s.systemLine(reason === 'expired' ? 'The session expired before anyone joined' : 'The session was ended', `session.${reason}`)
     return true

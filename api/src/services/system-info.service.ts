@@ -2,6 +2,7 @@ import { and, asc, count, desc, eq } from 'drizzle-orm'
 import type { Db } from '../db/client.ts'
 import { systemInfoSnapshots } from '../db/schema.ts'
 import { badRequest, conflict, notFound } from '../errors.ts'
+import { exportWords, type ExportLang } from '../lib/export-words.ts'
 import { renderSystemInfoText } from '../lib/system-info-text.ts'
 import type { Paging } from '../schemas/common.ts'
 import { SYSTEM_INFO_CATEGORIES, type Snapshot, type SnapshotSummary, type SystemInfoCategory, type SystemInfoUpload } from '../schemas/sessions.ts'
@@ -166,7 +167,7 @@ export class SystemInfoService {
     return { ...toSummary(row), categories: row.data.categories as SystemInfoCategory[] }
   }
 
-  async exportText(principal: Principal, sessionId: string, snapshotId: string): Promise<{ filename: string; text: string }> {
+  async exportText(principal: Principal, sessionId: string, snapshotId: string, lang: ExportLang = 'en'): Promise<{ filename: string; text: string }> {
     const { session, row } = await this.findRow(principal, sessionId, snapshotId)
     const number = formatNumber(session.number)
     const text = renderSystemInfoText({
@@ -175,7 +176,7 @@ export class SystemInfoService {
       collectedAt: row.collectedAt,
       hostname: row.hostname,
       categories: row.data.categories as SystemInfoCategory[],
-    })
+    }, exportWords(lang))
     const stamp = row.collectedAt.toISOString().replace(/[:]/g, '').replace(/\..*$/, 'Z')
     return { filename: `system-info-${number}-${stamp}.txt`, text }
   }

@@ -34,7 +34,7 @@ const joinBody = (number: string, extra: Record<string, unknown> = {}) => ({
 async function approvedCollect(sessionId: string, agent: TestAgent) {
   const { data } = await csr.client.POST('/api/v1/sessions/{id}/system-info/refresh', at(sessionId))
   if (data!.consent) await agent.client.POST('/api/v1/agent/consents/{id}/answer', { params: { path: { id: data!.consent.id } }, body: { approved: true } })
-  return data!.command
+  return data!.command!
 }
 
 t.test('join: token, rejoin token, session info; the public key is stored', async (t) => {
@@ -141,7 +141,7 @@ t.test('the long-poll returns within 200 ms of a command being queued', async (t
   const { data: woken } = await polling
   const answeredAt = Date.now()
   unsubscribe()
-  t.same(woken!.commands.map((c) => c.id), [queued!.command.id], 'the held poll carries the new command')
+  t.same(woken!.commands.map((c) => c.id), [queued!.command!.id], 'the held poll carries the new command')
   t.ok(requestedAt - started >= 300, 'it was held while there was nothing')
   t.ok(committedAt > 0, 'the change was announced')
   t.ok(answeredAt - committedAt < 200, `answered ${answeredAt - committedAt} ms after the command was queued (${answeredAt - requestedAt} ms after the CSR asked)`)
@@ -159,7 +159,7 @@ t.test('the command queue hands out nothing whose consent is not approved', asyn
   const { data } = await csr.client.POST('/api/v1/sessions/{id}/system-info/refresh', at(session.id))
   const { db } = h.db.database
   // Forge what a bug elsewhere might do: mark the waiting command released while its consent is pending.
-  await db.update(commands).set({ status: 'queued', dispatchSeq: 1 }).where(eq(commands.id, data!.command.id))
+  await db.update(commands).set({ status: 'queued', dispatchSeq: 1 }).where(eq(commands.id, data!.command!.id))
   t.same(await h.app.services.commands.takeForAgent(session.id, 0, 1_000_000), [], 'the one place that hands commands out refuses it')
   const { data: feed } = await agent.client.GET('/api/v1/agent/poll', { params: { query: { wait: 0 } } })
   t.same(feed!.commands, [], 'so the poll does not carry it')
@@ -169,9 +169,9 @@ t.test('the command queue hands out nothing whose consent is not approved', asyn
   const other = await activeSession()
   const approved = await approvedCollect(other.session.id, other.agent)
   const [otherCommand] = await db.select().from(commands).where(eq(commands.id, approved.id))
-  await db.update(commands).set({ consentId: otherCommand!.consentId }).where(eq(commands.id, data!.command.id))
+  await db.update(commands).set({ consentId: otherCommand!.consentId }).where(eq(commands.id, data!.command!.id))
   t.same(await h.app.services.commands.takeForAgent(session.id, 0, 1_000_000), [], 'another session’s approval does not release it')
-  await db.update(commands).set({ kind: 'no_such_kind', consentId: null }).where(eq(commands.id, data!.command.id))
+  await db.update(commands).set({ kind: 'no_such_kind', consentId: null }).where(eq(commands.id, data!.command!.id))
   t.same(await h.app.services.commands.takeForAgent(session.id, 0, 1_000_000), [], 'an unknown kind is never handed out')
 
   const { data: otherFeed } = await other.agent.client.GET('/api/v1/agent/poll', { params: { query: { wait: 0 } } })

@@ -35,7 +35,7 @@ t.test('two API instances on one PostgreSQL', { skip }, async (t) => {
     const { data: first } = await csr.client.POST('/api/v1/sessions/{id}/system-info/refresh', path)
     await agent.client.POST('/api/v1/agent/consents/{id}/answer', { params: { path: { id: first!.consent!.id } }, body: { approved: true } })
     const { data: caughtUp } = await agent.client.GET('/api/v1/agent/poll', { params: { query: { wait: 0 } } })
-    await agent.client.POST('/api/v1/agent/commands/{id}/reports', { params: { path: { id: first!.command.id } }, body: { sequence: 0, status: 'failed', message: 'test' } })
+    await agent.client.POST('/api/v1/agent/commands/{id}/reports', { params: { path: { id: first!.command!.id } }, body: { sequence: 0, status: 'failed', message: 'test' } })
 
     // The agent talks to the second instance over real HTTP; the CSR to the first.
     const remote = createClient({ baseUrl: address, token: agent.token })
@@ -45,7 +45,7 @@ t.test('two API instances on one PostgreSQL', { skip }, async (t) => {
     const { data: queued } = await csr.client.POST('/api/v1/sessions/{id}/system-info/refresh', path)
     const { data: woken } = await holding
     const latency = Date.now() - created
-    t.same(woken!.commands.map((c) => c.id), [queued!.command.id])
+    t.same(woken!.commands.map((c) => c.id), [queued!.command!.id])
     t.ok(latency < 1000, `delivered ${latency} ms after it was created on the other instance`)
   })
 })

@@ -149,7 +149,7 @@ t.test('system information: refresh asks once, snapshots list/get/text, 409 whil
   t.equal(waiting.code, 'SESSION_NOT_ACTIVE')
   const agent = await joinAgent(h, s.number)
   const { data: first } = await csr.client.POST('/api/v1/sessions/{id}/system-info/refresh', at(s.id))
-  t.equal(first!.command.status, 'awaiting_consent')
+  t.equal(first!.command!.status, 'awaiting_consent')
   t.equal(first!.consent?.status, 'pending')
   const queued = await refused(csr.client.POST('/api/v1/sessions/{id}/system-info/refresh', at(s.id)))
   t.equal(queued.status, 409)
@@ -157,13 +157,13 @@ t.test('system information: refresh asks once, snapshots list/get/text, 409 whil
 
   await agent.client.POST('/api/v1/agent/consents/{id}/answer', { params: { path: { id: first!.consent!.id } }, body: { approved: true } })
   const { data: feed } = await agent.client.GET('/api/v1/agent/poll', { params: { query: { wait: 0 } } })
-  t.same(feed!.commands.map((c) => c.id), [first!.command.id])
-  await agent.client.POST('/api/v1/agent/commands/{id}/system-info', { params: { path: { id: first!.command.id } }, body: sampleUpload() })
+  t.same(feed!.commands.map((c) => c.id), [first!.command!.id])
+  await agent.client.POST('/api/v1/agent/commands/{id}/system-info', { params: { path: { id: first!.command!.id } }, body: sampleUpload() })
 
   const { data: again } = await csr.client.POST('/api/v1/sessions/{id}/system-info/refresh', at(s.id))
   t.equal(again!.consent, null, 'consent lasts for the session: no new request')
-  t.equal(again!.command.status, 'queued', 'released at once')
-  await agent.client.POST('/api/v1/agent/commands/{id}/system-info', { params: { path: { id: again!.command.id } }, body: sampleUpload() })
+  t.equal(again!.command!.status, 'queued', 'released at once')
+  await agent.client.POST('/api/v1/agent/commands/{id}/system-info', { params: { path: { id: again!.command!.id } }, body: sampleUpload() })
 
   const { data: snaps } = await csr.client.GET('/api/v1/sessions/{id}/snapshots', { params: { path: { id: s.id }, query: { order: 'desc' } } })
   t.equal(snaps!.total, 2, 'older snapshots stay listed')

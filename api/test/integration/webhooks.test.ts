@@ -172,7 +172,7 @@ t.test('the five events arrive signed (Standard Webhooks), once each, with the r
   await answer(agent, runConsent.id, false)
   // agent.rebooted: approved reboot, the agent goes, and rejoins with its token.
   const { data: reboot } = await csr.client.POST('/api/v1/sessions/{id}/reboot', at(id))
-  await answer(agent, reboot!.consent.id, true)
+  await answer(agent, reboot!.consent!.id, true)
   const command = (await poll(agent)).commands.find((c) => c.kind === 'reboot')!
   const report = (body: { sequence: number; status: 'running' | 'succeeded'; data?: Record<string, unknown> }) =>
     agent.client.POST('/api/v1/agent/commands/{id}/reports', { params: { path: { id: command.id } }, body })

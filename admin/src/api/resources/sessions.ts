@@ -16,13 +16,15 @@ export type ChatMessage = Schemas['ChatMessage']
 export type SnapshotSummary = Schemas['SnapshotSummary']
 export type Snapshot = Schemas['Snapshot']
 export type SystemInfoCategory = Schemas['SystemInfoCategory']
-export type SystemInfoRequested = Schemas['SystemInfoRequested']
 export type SessionEvent = Schemas['SessionEvent']
 export type SessionReport = Schemas['SessionReport']
 export type ReportScriptRun = Schemas['ReportScriptRun']
-export type LogonRequested = Schemas['LogonRequested']
-export type CommandQueued = Schemas['CommandQueued']
-export type RebootRequested = Schemas['RebootRequested']
+/** Every action that queues work (logon, credentials, log off, restart, system information) answers 202 with this. */
+export type ActionAccepted = Schemas['ActionAccepted']
+export type SystemInfoRequested = ActionAccepted
+export type LogonRequested = ActionAccepted
+export type CommandQueued = ActionAccepted
+export type RebootRequested = ActionAccepted
 export type JoinAttempt = Schemas['JoinAttempt']
 export type AgentAdmission = Schemas['AgentAdmission']
 
@@ -212,8 +214,15 @@ export function sessionActions(client: HelplineClient) {
     getSnapshot: (id: string, snapshotId: string): Promise<Snapshot> =>
       call(async () => dataOf(await client.GET('/api/v1/sessions/{id}/snapshots/{itemId}', { params: item(id, snapshotId) }))),
     /** The API's own .txt rendering of a snapshot: every category, headings, aligned columns. */
-    snapshotText: (id: string, snapshotId: string): Promise<string> =>
-      call(async () => dataOf(await client.GET('/api/v1/sessions/{id}/snapshots/{itemId}/text', { params: item(id, snapshotId), parseAs: 'text' }))),
+    snapshotText: (id: string, snapshotId: string, lang?: string): Promise<string> =>
+      call(async () =>
+        dataOf(
+          await client.GET('/api/v1/sessions/{id}/snapshots/{itemId}/text', {
+            params: { ...item(id, snapshotId), query: lang ? { lang } : {} },
+            parseAs: 'text',
+          }),
+        ),
+      ),
 
     /** Asks the customer to allow logging on as another user; the answer carries the agent's public key. */
     requestLogon: (id: string): Promise<LogonRequested> =>
@@ -231,7 +240,9 @@ export function sessionActions(client: HelplineClient) {
     getSessionReport: (id: string): Promise<SessionReport> =>
       call(async () => dataOf(await client.GET('/api/v1/sessions/{id}/report', { params: path(id) }))),
     /** The API's .txt rendering of the report, for a ticket or an archive. */
-    sessionReportText: (id: string): Promise<string> =>
-      call(async () => dataOf(await client.GET('/api/v1/sessions/{id}/report/text', { params: path(id), parseAs: 'text' }))),
+    sessionReportText: (id: string, lang?: string): Promise<string> =>
+      call(async () =>
+        dataOf(await client.GET('/api/v1/sessions/{id}/report/text', { params: { ...path(id), query: lang ? { lang } : {} }, parseAs: 'text' })),
+      ),
   }
 }

@@ -2,7 +2,7 @@ import type { ReactNode } from 'react'
 import { useMutation } from '@tanstack/react-query'
 import { Box, Button, Stack, Table, TableBody, TableCell, TableHead, TableRow, Typography } from '@mui/material'
 import Download from '@mui/icons-material/Download'
-import { useDataProvider, useNotify, useTranslate } from 'react-admin'
+import { useDataProvider, useLocaleState, useNotify, useTranslate } from 'react-admin'
 import type { AppDataProvider } from '../../api/index.ts'
 import type { ReportScriptRun, SessionReport, SnapshotSummary } from '../../api/resources/sessions.ts'
 import { RunStatusChip } from '../script-batches/chips.tsx'
@@ -74,8 +74,9 @@ function SnapshotDownload({ report, snapshot }: { report: SessionReport; snapsho
   const translate = useTranslate()
   const notify = useNotify()
   const dataProvider = useDataProvider<AppDataProvider>()
+  const [locale] = useLocaleState()
   const { mutate, isPending } = useMutation<string, Error>({
-    mutationFn: () => dataProvider.snapshotText(report.session.id, snapshot.id),
+    mutationFn: () => dataProvider.snapshotText(report.session.id, snapshot.id, locale),
     onSuccess: (text) => {
       if (typeof text !== 'string') return
       const file = snapshotFileName(report.session.customerName, report.session.number, snapshot.collectedAt)

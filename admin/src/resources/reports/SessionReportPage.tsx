@@ -3,7 +3,7 @@ import { Alert, Box, Button, Card, CardContent, Stack, Typography } from '@mui/m
 import ArrowBack from '@mui/icons-material/ArrowBack'
 import Download from '@mui/icons-material/Download'
 import Print from '@mui/icons-material/Print'
-import { Loading, Title, useDataProvider, useNotify, useTranslate } from 'react-admin'
+import { Loading, Title, useDataProvider, useLocaleState, useNotify, useTranslate } from 'react-admin'
 import { Link, useParams } from 'react-router-dom'
 import type { AppDataProvider } from '../../api/index.ts'
 import type { SessionReport } from '../../api/resources/sessions.ts'
@@ -21,11 +21,12 @@ export function SessionReportPage() {
   const translate = useTranslate()
   const notify = useNotify()
   const dataProvider = useDataProvider<AppDataProvider>()
+  const [locale] = useLocaleState()
   const report = useSessionReport(id)
   const data: SessionReport | undefined = report.data?.session ? report.data : undefined
 
   const download = useMutation<string, Error, SessionReport>({
-    mutationFn: (r) => dataProvider.sessionReportText(r.session.id),
+    mutationFn: (r) => dataProvider.sessionReportText(r.session.id, locale),
     onSuccess: (text, r) => {
       if (typeof text !== 'string') return
       const file = reportFileName(r.session.customerName, r.session.number, r.session.createdAt)

@@ -3,24 +3,26 @@ import { Alert, Box, Button, Table, TableBody, TableCell, TableContainer, TableH
 import WarningAmber from '@mui/icons-material/WarningAmber'
 import { useTranslate } from 'react-admin'
 import type { SystemInfoCategory } from '../../api/resources/sessions.ts'
+import { useSystemInfoWords } from '../../format/system-info.ts'
 
 type InfoTable = SystemInfoCategory['tables'][number]
 
 /** A category's name in the console's language; the agent's own title for one we do not know. */
 export function useCategoryTitle() {
-  const translate = useTranslate()
-  return (category: Pick<SystemInfoCategory, 'id' | 'title'>) => translate(`helpline.sysinfo.categories.${category.id}`, { _: category.title })
+  const words = useSystemInfoWords()
+  return (category: Pick<SystemInfoCategory, 'id' | 'title'>) => words.category(category)
 }
 
 function InfoTableView({ table, rowLimit, scroll }: { table: InfoTable; rowLimit: number | undefined; scroll: boolean }) {
   const translate = useTranslate()
+  const words = useSystemInfoWords()
   const [all, setAll] = useState(false)
   const limited = rowLimit !== undefined && !all && table.rows.length > rowLimit
   const rows = limited ? table.rows.slice(0, rowLimit) : table.rows
   return (
     <Box className="hl-info-table" sx={{ mt: 2 }}>
       <Typography variant="subtitle2" component="h4" sx={{ fontWeight: 700 }}>
-        {table.title}
+        {words.title(table)}
       </Typography>
       <TableContainer sx={scroll ? { maxHeight: 480 } : undefined}>
         <Table size="small" stickyHeader={scroll}>
@@ -28,7 +30,7 @@ function InfoTableView({ table, rowLimit, scroll }: { table: InfoTable; rowLimit
             <TableRow>
               {table.columns.map((c, i) => (
                 <TableCell key={i} sx={{ fontWeight: 700, whiteSpace: 'nowrap' }}>
-                  {c}
+                  {words.column(table.columnKeys, i, c)}
                 </TableCell>
               ))}
             </TableRow>
@@ -45,7 +47,7 @@ function InfoTableView({ table, rowLimit, scroll }: { table: InfoTable; rowLimit
               <TableRow key={r}>
                 {table.columns.map((_, i) => (
                   <TableCell key={i} sx={{ wordBreak: 'break-word', verticalAlign: 'top' }}>
-                    {row[i] ?? ''}
+                    {words.value(row[i] ?? '', table.columnKinds?.[i])}
                   </TableCell>
                 ))}
               </TableRow>
@@ -88,6 +90,7 @@ export function CategoryView({
 }) {
   const translate = useTranslate()
   const title = useCategoryTitle()
+  const words = useSystemInfoWords()
   const empty = category.available && category.fields.length === 0 && category.tables.length === 0
   return (
     <Box component="section" className="hl-category" data-category={category.id} aria-label={title(category)}>
@@ -110,9 +113,9 @@ export function CategoryView({
             {category.fields.map((f, i) => (
               <TableRow key={i}>
                 <TableCell component="th" scope="row" sx={{ fontWeight: 600, width: '32%', verticalAlign: 'top' }}>
-                  {f.label}
+                  {words.label(f)}
                 </TableCell>
-                <TableCell sx={{ whiteSpace: 'pre-wrap', wordBreak: 'break-word' }}>{f.value}</TableCell>
+                <TableCell sx={{ whiteSpace: 'pre-wrap', wordBreak: 'break-word' }}>{words.value(f.value, f.kind)}</TableCell>
               </TableRow>
             ))}
           </TableBody>

@@ -59,7 +59,7 @@ export function LogonButton({ live, apply, disabled, hidden = false }: { live: L
   const ask = useMutation<LogonRequested, Error>({
     mutationFn: () => dataProvider.requestLogon(sessionId),
     onSuccess: ({ consent, publicKey }) => {
-      if (!consent?.id) return
+      if (!consent?.id || !publicKey) return
       apply({ event: 'consent', data: consent })
       setAttempt({ consent, publicKey })
     },

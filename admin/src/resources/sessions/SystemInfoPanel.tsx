@@ -23,7 +23,7 @@ import Refresh from '@mui/icons-material/Refresh'
 import Save from '@mui/icons-material/Save'
 import Print from '@mui/icons-material/Print'
 import WarningAmber from '@mui/icons-material/WarningAmber'
-import { useDataProvider, useNotify, useTranslate } from 'react-admin'
+import { useDataProvider, useLocaleState, useNotify, useTranslate } from 'react-admin'
 import type { AppDataProvider } from '../../api/index.ts'
 import type { Session, Snapshot, SnapshotSummary, SystemInfoRequested } from '../../api/resources/sessions.ts'
 import { CategoryView, useCategoryTitle } from './CategoryView.tsx'
@@ -99,6 +99,7 @@ export function SystemInfoPanel({ live, apply }: { live: LiveState; apply: Apply
   const time = useFormatTime()
   const categoryTitle = useCategoryTitle()
   const dataProvider = useDataProvider<AppDataProvider>()
+  const [locale] = useLocaleState()
   const { session, snapshots } = live
   const latest = snapshots.at(-1)
   const [picked, setPicked] = useState<string | undefined>(latest?.id)
@@ -121,12 +122,12 @@ export function SystemInfoPanel({ live, apply }: { live: LiveState; apply: Apply
     mutationFn: () => dataProvider.requestSystemInfo(session.id),
     onSuccess: ({ command, consent }) => {
       if (consent) apply({ event: 'consent', data: consent })
-      apply({ event: 'command', data: command })
+      if (command) apply({ event: 'command', data: command })
     },
     onError: (error) => notify(error.message || 'ra.notification.http_error', { type: 'error' }),
   })
   const save = useMutation<string, Error, SnapshotSummary>({
-    mutationFn: (s) => dataProvider.snapshotText(session.id, s.id),
+    mutationFn: (s) => dataProvider.snapshotText(session.id, s.id, locale),
     onSuccess: (text, s) => {
       if (typeof text !== 'string') return
       const file = snapshotFileName(session.customerName, session.number, s.collectedAt)

@@ -19,7 +19,7 @@ import { roleChoices } from './roles.ts'
 import { ToggleDisabledButton } from './ToggleDisabledButton.tsx'
 import { UserStatusField } from './UserStatusField.tsx'
 import { UserCredentials } from './UserCredentials.tsx'
-import { passwordRule, validateEmail, validateName } from './validation.ts'
+import { usePasswordRule, validateEmail, validateName } from './validation.ts'
 import type { User } from '../../api/resources/users.ts'
 
 /** The user's name rather than react-admin's "User #<uuid>". */
@@ -48,6 +48,7 @@ function EditToolbar() {
 }
 
 export function UserEdit() {
+  const passwordRule = usePasswordRule()
   return (
     <>
       <Edit title={<UserTitle />} actions={<EditActions />} mutationMode="pessimistic" redirect="list">

@@ -61,7 +61,11 @@ function createServices(app: FastifyInstance) {
   const agents = new AgentsService(db, feed, commands, consents, runs, { pollWaitMs, offlineAfterMs, rejoinWindowMs: c.AGENT_REJOIN_WINDOW_MINUTES * 60_000 }, app.keyring)
   const systemInfo = new SystemInfoService(db, feed, sessions, consents, commands)
   const chat = new ChatService(db, feed, sessions)
-  const access = new AccessService(db, feed, sessions, consents, commands, { offlineAfterMs, credentialsTtlMs: c.LOGON_CREDENTIALS_TTL_SECONDS * 1000 })
+  const access = new AccessService(db, feed, sessions, consents, commands, {
+    offlineAfterMs,
+    credentialsTtlMs: c.LOGON_CREDENTIALS_TTL_SECONDS * 1000,
+    approvalLifetimeMs: c.LOGON_APPROVAL_MINUTES * 60_000,
+  })
   const audit = new AuditService(db, app.keyring)
   const reports = new ReportsService(db, sessions, consents, chat)
   const stream = new SessionStream(db, feed, sessions, chat, consents, offlineAfterMs)

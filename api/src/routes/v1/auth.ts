@@ -75,7 +75,7 @@ export default async function authRoutes(fastify: FastifyInstance) {
     },
     async (request) => {
       const p = principalOf(request)
-      return { ...toUser(await accounts.findRow(p.userId)), twoFactorEnrollmentRequired: p.mustEnrolTwoFactor }
+      return { ...toUser(await accounts.findRow(p.userId)), twoFactorEnrollmentRequired: p.mustEnrolTwoFactor, passwordPolicy: accounts.passwordPolicy }
     },
   )
 

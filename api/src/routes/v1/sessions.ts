@@ -27,8 +27,9 @@ import {
   SnapshotList,
   SnapshotListQuery,
   StreamQuery,
-  SystemInfoRequested,
 } from '../../schemas/sessions.ts'
+import { ActionAccepted } from '../../schemas/access.ts'
+import { ExportLangQuery, exportLang } from '../../lib/export-words.ts'
 import { openSessionStream, trackStreams } from './session-stream.ts'
 import { ADMIN_OVERSIGHT_NOTE } from '../../services/oversight.ts'
 
@@ -266,7 +267,7 @@ export default async function sessionRoutes(fastify: FastifyInstance) {
           'Queues a collection. Without an approved view_system_info consent the customer is asked first and the collection waits; once approved, the consent lasts for the session (until another computer is let in) and Refresh does not ask again. ' +
           '409: a collection is already waiting or running (ALREADY_QUEUED), or the session is not active. ' + ADMIN_OVERSIGHT_NOTE,
         params: SessionParams,
-        response: { 202: ref(SystemInfoRequested), ...errors(404, 409) },
+        response: { 202: ref(ActionAccepted), ...errors(404, 409) },
       },
     },
     async (request, reply) => reply.code(202).send(await systemInfo.requestRefresh(principalOf(request), request.params.id)),
@@ -279,13 +280,13 @@ export default async function sessionRoutes(fastify: FastifyInstance) {
       schema: {
         operationId: 'listSnapshots',
         tags,
-        summary: 'System-information snapshots of a session (newest last by default)',
+        summary: 'System-information snapshots of a session (newest first by default; order=asc for oldest first)',
         params: SessionParams,
         querystring: SnapshotListQuery,
         response: { 200: ref(SnapshotList), ...errors(404) },
       },
     },
-    async (request) => systemInfo.list(principalOf(request), request.params.id, paging(request.query, 'collectedAt')),
+    async (request) => systemInfo.list(principalOf(request), request.params.id, paging(request.query, 'collectedAt', 'desc')),
   )
 
   app.get(
@@ -310,8 +311,10 @@ export default async function sessionRoutes(fastify: FastifyInstance) {
       schema: {
         operationId: 'exportSnapshotText',
         tags,
-        summary: 'One snapshot as a readable .txt file with every category',
+        summary: 'One snapshot as a readable .txt file with every category, in English or Japanese',
+        description: 'The headings are worded in the language of `lang` (en or ja), or else of Accept-Language; any other language reads English. Content-Language says which.',
         params: SessionItemParams,
+        querystring: ExportLangQuery,
         response: {
           200: {
             description: 'Plain text, UTF-8, served as an attachment named system-info-<number>-<time>.txt',
@@ -322,8 +325,11 @@ export default async function sessionRoutes(fastify: FastifyInstance) {
       },
     },
     async (request, reply) => {
-      const { filename, text } = await systemInfo.exportText(principalOf(request), request.params.id, request.params.itemId)
-      return reply.type('text/plain; charset=utf-8').header('content-disposition', `attachment; filename="${filename}"`).send(text)
+      const lang = exportLang(request.query.lang, request.headers['accept-language'])
+      const { filename, text } = await systemInfo.exportText(principalOf(request), request.params.id, request.params.itemId, lang)
+      return reply
+        .type('text/plain; charset=utf-8')
+        .header('content-language', lang).header('content-disposition', `attachment; filename="${filename}"`).send(text)
     },
   )
 
