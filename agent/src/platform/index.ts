@@ -1,5 +1,6 @@
 import type { SystemInfoCategory } from '../sysinfo/types.ts'
 import type { ExecFn } from './exec.ts'
+import type { WindowsRunAs } from './windows-runas.ts'
 import { createDarwinPlatform } from './darwin.ts'
 import { createLinuxPlatform } from './linux.ts'
 import { createSimulatedPlatform } from './simulated.ts'
@@ -21,6 +22,11 @@ export interface RunAs {
   gid: number
   username: string
   home: string
+  /**
+   * Windows only (uid/gid are -1 there): whom Start-Process -Credential starts programs as, with
+   * the password held in the agent's memory until log off or the session ends.
+   */
+  windows?: WindowsRunAs
 }
 
 /** A user of this computer, as its user database (getent passwd) describes it. */
@@ -44,7 +50,7 @@ export type LogonOutcome =
       ok: true
       account: UserAccount
       runAs: RunAs | undefined
-      /** 'windows': Windows checked the password, but programs keep running as the customer (runAs undefined), and the customer is told so. */
+      /** 'windows': scripts start through the Secondary Logon service (runAs.windows) and the customer is told what that means on Windows. */
       notice?: 'windows'
     }
   | { ok: false; reason: LogonFailure; message: string }

@@ -124,11 +124,12 @@ export function cmdCommandLine(parts: string[]): string {
 }
 
 /**
- * icacls: the run folder's inherited permissions removed, full control for the user the script
- * runs as only (files made in it inherit that). `user` is DOMAIN\name or *SID.
+ * icacls: the run folder's inherited permissions removed (no Everyone, no Users), full control
+ * for the agent's own user and, after a logon as another user, that user (files made in it
+ * inherit that). Each user is DOMAIN\name or *SID.
  */
-export function runFolderAcl(dir: string, user: string): ScriptCommand {
-  return { command: 'icacls.exe', args: [dir, '/inheritance:r', '/grant:r', `${user}:(OI)(CI)F`, '/q'] }
+export function runFolderAcl(dir: string, users: string[]): ScriptCommand {
+  return { command: 'icacls.exe', args: [dir, '/inheritance:r', '/grant:r', ...users.map((u) => `${u}:(OI)(CI)F`), '/q'] }
 }
 
 /** Windows has no process groups: taskkill walks the tree by parent pid (/T), forcibly (/F). */

@@ -7,6 +7,7 @@ import type { Autostart, Credentials, LogonOutcome, PlatformAdapter } from './in
 import { BAD_CREDENTIALS } from './linux-logon.ts'
 import { describeComputer, safeUsername } from './linux.ts'
 import { codePageEncoding, parseChcp, type ScriptCommand } from './script-commands.ts'
+import { WindowsSecret } from './windows-runas.ts'
 
 /**
  * Windows, without a native add-on: system information through systeminformation, programs
@@ -109,11 +110,17 @@ export function logonCommand(): ScriptCommand {
 const BAD = new Set([1326 /* wrong user name or password */, 1317 /* no such user */])
 const NOT_PERMITTED = new Set([1327, 1330, 1331, 1385, 1907, 1909, 1058 /* Secondary Logon disabled */])
 
-/** The marker line of LOGON_SCRIPT → the outcome (the account has no uid on Windows: -1). */
+/**
+ * The marker line of LOGON_SCRIPT → the outcome (the account has no uid on Windows: -1). On
+ * success the password is kept, in memory only, for the scripts started as that user (RunAs.windows).
+ */
 export function parseLogonAnswer(stdout: string, credentials: Credentials): LogonOutcome {
   const line = stdout.split(/\r?\n/).find((l) => l.startsWith('HELPLINE-LOGON ')) ?? ''
   const username = credentials.domain ? `${credentials.domain}\\${credentials.username}` : credentials.username
-  if (line === 'HELPLINE-LOGON ok') return { ok: true, account: { username, uid: -1, gid: -1, home: '', shell: 'cmd.exe' }, runAs: undefined, notice: 'windows' }
+  if (line === 'HELPLINE-LOGON ok') {
+    const runAs = { username, uid: -1, gid: -1, home: '', windows: { user: username, secret: new WindowsSecret(credentials.password) } }
+    return { ok: true, account: { username, uid: -1, gid: -1, home: '', shell: 'cmd.exe' }, runAs, notice: 'windows' }
+  }
   const m = /^HELPLINE-LOGON error (-?\d+) ?(.*)$/.exec(line)
   const code = Number(m?.[1] ?? 0)
   if (BAD.has(code)) return { ok: false, reason: 'bad_credentials', message: BAD_CREDENTIALS }
@@ -139,7 +146,8 @@ export function createWindowsPlatform(exec: ExecFn = execProgram, options: Windo
     name: 'windows',
     exec,
     details: () => describeComputer('win32', 'Windows'),
-    // No "as another user" child on Windows: logon checks the password but does not switch (runAs undefined).
+    // Always as the customer, even after a logon: the agent's own file usually sits in the
+    // customer's profile, which the other user cannot read, so `__sysinfo` could not start as them.
     collectSystemInfo: () => collectSystemInfo({ exec, env }),
     ownUsername: safeUsername,
     async logon(credentials) {

@@ -25,12 +25,14 @@ export class Identity {
   }
 
   switchTo(account: UserAccount, runAs: RunAs | undefined) {
+    this.current?.runAs?.windows?.secret.drop()
     this.current = { account, runAs }
   }
 
-  /** Back to the customer's own user; returns whom the agent worked as, if anyone. */
+  /** Back to the customer's own user; returns whom the agent worked as, if anyone. Drops a kept Windows password. */
   reset(): string | undefined {
     const was = this.current?.account.username
+    this.current?.runAs?.windows?.secret.drop()
     this.current = undefined
     return was
   }

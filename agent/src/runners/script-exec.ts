@@ -8,7 +8,9 @@ import { execProgram, type ExecFn, type SpawnFn } from '../platform/exec.ts'
 import type { RunAs } from '../platform/index.ts'
 import { CmdArgumentError, darwinLaunch, runFolderAcl, windowsKillTree, windowsLaunch, WindowsOutputDecoder, type ScriptCommand, type ScriptLaunch } from '../platform/script-commands.ts'
 import { consoleEncoding, windowsAccount } from '../platform/windows.ts'
+import type { TailReader } from '../platform/windows-runas.ts'
 import { agentBuild } from '../self.ts'
+import { runAsWindowsUser } from './script-exec-windows.ts'
 
 /**
  * Runs one library script on the customer's computer: a fresh private folder, the right
@@ -58,6 +60,8 @@ export interface ExecuteOptions {
    * Runs the script as this user (after "log on as another user"; the agent must be root): its
    * uid and gid, HOME/USER/LOGNAME of that user, the run folder and its files owned by it (still
    * 0700/0600). Supplementary groups are dropped (Node's spawn clears them).
+   * Windows (runAs.windows): through Start-Process -Credential (script-exec-windows.ts), the run
+   * folder's ACL granting that user and the agent's own, output read from files.
    */
   runAs?: RunAs | undefined
   /** Whose rules start the script (interpreters, quoting, ACL, tree kill); default process.platform. */
@@ -68,6 +72,8 @@ export interface ExecuteOptions {
   windowsUser?: string
   /** Windows: the TextDecoder label of the console's code page; default asked of chcp once. */
   codePageEncoding?: string
+  /** Windows, as another user: how the output files are read as they grow; tests swap it. */
+  tailReader?: TailReader
 }
 
 export interface ExecuteResult {
@@ -174,6 +180,7 @@ export async function executeScript(options: ExecuteOptions): Promise<ExecuteRes
   }
 
   let dir: string
+  const outputDirs: string[] = []
   try {
     dir = await mkdtemp(join(options.tmpRoot ?? tmpdir(), `${RUN_DIR_PREFIX}${process.pid}-`))
   } catch (err) {
@@ -187,9 +194,11 @@ export async function executeScript(options: ExecuteOptions): Promise<ExecuteRes
       // Explicitly: modes at creation go through the umask, and a strict one (0277, say) would
       // leave a folder we cannot write into, or a script we cannot run.
       await chmod(dir, 0o700)
-      for (const file of options.files) await writeRunFile(dir, file.name, file.content, file.executable ? 0o700 : 0o600, options.runAs)
+      // Windows has no owners to hand over: the ACL below grants that user access instead.
+      const owner = (options.platform ?? process.platform) === 'win32' ? undefined : options.runAs
+      for (const file of options.files) await writeRunFile(dir, file.name, file.content, file.executable ? 0o700 : 0o600, owner)
       // Last, so the user never sees a half-written folder; the agent (root) still removes it.
-      if (options.runAs) await chown(dir, options.runAs.uid, options.runAs.gid)
+      if (owner) await chown(dir, owner.uid, owner.gid)
     } catch (err) {
       return fail(dir, `Could not write the script's files: ${messageOf(err)}`)
     }
@@ -200,17 +209,30 @@ export async function executeScript(options: ExecuteOptions): Promise<ExecuteRes
     if (platform === 'win32') {
       const exec = options.exec ?? execProgram
       // %TEMP% is the user's own, but may be shared with an elevated agent or others by policy.
-      const acl = runFolderAcl(dir, options.windowsUser ?? windowsAccount())
+      const users = [options.windowsUser ?? windowsAccount(), ...(options.runAs?.windows ? [options.runAs.windows.user] : [])]
+      const acl = runFolderAcl(dir, users)
       const set = await exec(acl.command, acl.args, { timeoutMs: 30_000 }).catch((err: unknown) => ({ code: -1, stdout: '', stderr: messageOf(err) }))
       if (set.code !== 0) return fail(dir, `Could not restrict the script's folder to its user (icacls: ${(set.stderr || set.stdout).trim() || `exit code ${set.code}`})`)
       output.useWindowsDecoding(options.codePageEncoding ?? (await consoleEncoding(exec)))
     }
 
     const { runAs } = options
+    const asWindowsUser = platform === 'win32' ? runAs?.windows : undefined
+    if (platform === 'win32' && runAs && !asWindowsUser) return fail(dir, `Cannot start programs as ${runAs.username} on Windows without its credentials`)
+    let outDir: string | undefined
+    if (asWindowsUser) {
+      try {
+        // The agent's own (the script's user cannot see it): where the wrapper sends the output.
+        outDir = await mkdtemp(join(options.tmpRoot ?? tmpdir(), `${RUN_DIR_PREFIX}${process.pid}-out-`))
+      } catch (err) {
+        return fail(dir, `Could not make a folder for the script's output: ${messageOf(err)}`)
+      }
+      outputDirs.push(outDir)
+    }
     const env = {
       ...launch.env,
       ...(options.env ?? process.env),
-      ...(runAs ? { HOME: runAs.home, USER: runAs.username, LOGNAME: runAs.username } : {}),
+      ...(runAs && !asWindowsUser ? { HOME: runAs.home, USER: runAs.username, LOGNAME: runAs.username } : {}),
     }
     const wrap = options.wrapCommand ?? ((command, args) => ({ command, args }))
     const commands = launch.candidates.map((c) => c.command)
@@ -220,8 +242,24 @@ export async function executeScript(options: ExecuteOptions): Promise<ExecuteRes
         output.info('[cancelled before it started]')
         return end(dir, { status: 'cancelled', error: 'Cancelled' })
       }
-      const line = wrap(command, candidate.args)
-      const run = await runOnce({ ...line, verbatim: candidate.verbatim === true }, dir, env, options, output)
+      const line = { ...wrap(command, candidate.args), verbatim: candidate.verbatim === true }
+      const run =
+        asWindowsUser && outDir
+          ? await runAsWindowsUser({
+              line,
+              cwd: dir,
+              outDir,
+              env,
+              as: asWindowsUser,
+              spawnFn: options.spawnFn ?? spawn,
+              timeoutMs: options.timeoutMs,
+              signal: options.signal,
+              take: (stream, bytes) => output.take(stream, bytes),
+              info: (text) => output.info(text),
+              onSpawn: options.onSpawn,
+              ...(options.tailReader ? { reader: options.tailReader } : {}),
+            }).then((r) => (output.flush(), r))
+          : await runOnce(line, dir, env, options, output)
       if (run.spawnError) {
         if (errnoOf(run.spawnError) === 'ENOENT' && line.command === command) continue
         return fail(dir, `Could not start ${line.command}: ${messageOf(run.spawnError)}`)
@@ -236,7 +274,7 @@ export async function executeScript(options: ExecuteOptions): Promise<ExecuteRes
     const missing = commands.length > 1 ? `Neither ${commands.slice(0, -1).join(', ')} nor ${commands.at(-1)} is` : `${commands[0]} is not`
     return fail(dir, `${missing} installed on this computer (${launch.neededFor})`)
   } finally {
-    await rm(dir, { recursive: true, force: true }).catch(() => undefined)
+    for (const d of [dir, ...outputDirs]) await rm(d, { recursive: true, force: true }).catch(() => undefined)
   }
 }
 
