@@ -79,11 +79,11 @@ export const en = {
   status_timed_out: 'stopped after its time limit',
   status_cancelled: 'cancelled',
   effect_logon_as_user:
-    'Your support representative will work on this computer as another user (for example an administrator account): scripts and system information run as that user until they log off or the session ends; then your own user comes back by itself. They type that user’s password; this agent checks it with the computer and does not keep it.',
+    'Your support representative will work on this computer as another user (for example an administrator account): scripts and system information run as that user until they log off or the session ends; then your own user comes back by itself. They type that user’s password; this agent checks it with the computer and never saves it (on Windows it stays in the agent’s memory until they log off, because Windows needs it to start each script as that user).',
   effect_reboot: 'Restarts this computer. Save your work and close your programs first. The agent rejoins this support session by itself after the restart.',
   loggedOnAs: '{csr} now works on this computer as the user “{username}”: scripts and system information run as {username} until they log off or the session ends.',
   loggedOnWindows:
-    'Windows accepted the password of “{username}” that {csr} typed. This version of the agent does not yet start programs as another Windows user: scripts and system information keep running as your own user, and nothing on your screen changes.',
+    'Windows accepted the password of “{username}” that {csr} typed. From now on scripts run as {username}, started by Windows’ Secondary Logon service as “Run as different user” does. You stay logged on: your own user is not logged off, Windows closes none of your programs, and nothing on your screen changes. System information is still read as your own user. The agent keeps the password in its memory only (never on disk) until {csr} logs off or the session ends; then everything runs as your own user again.',
   loggedOnSimulated: '(Simulated computer: nothing really switches; programs keep running as this agent’s own user.)',
   logonBadCredentials: 'Logging on as “{username}” failed: wrong user name or password. Nothing changed.',
   logonNotPermitted: 'Your support representative asked to work as another user, but this agent does not run with the rights to switch users (run it as root / as a service). Nothing changed.',
