@@ -264,7 +264,7 @@ t.test('Windows adapter: restart, autostart, logon (argv only)', async (t) => {
   })
   const logonWin = createWindowsPlatform(exec, { spawnFn: logonSpawn.spawnFn, env: { SystemRoot: 'C:\\Windows' } })
   const good = await logonWin.logon({ username: 'helpdesk', password: 'secret-ok', domain: 'ACME' })
-  t.match(good, { ok: true, account: { username: 'ACME\\helpdesk' }, runAs: undefined, notice: 'windows' })
+  t.match(good, { ok: true, account: { username: 'ACME\\helpdesk' }, runAs: { windows: { user: 'ACME\\helpdesk' } }, notice: 'windows' })
   const call = logonSpawn.calls[0]!
   t.equal(call.command, 'powershell.exe')
   t.same(call.args.slice(0, 6), ['-NoLogo', '-NoProfile', '-NonInteractive', '-ExecutionPolicy', 'Bypass', '-EncodedCommand'])
