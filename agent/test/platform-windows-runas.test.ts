@@ -169,6 +169,13 @@ t.test('a fallback interpreter when Windows cannot find the first; a timeout kil
   t.equal(kill.options.env?.HELPLINE_RUNAS_OUT, '', 'its output goes nowhere')
   assertNoSecret(t, kill)
   t.ok(timed.out.some((l) => l.startsWith('info:[timed out')))
+
+  const hung = fakeSpawn([], async () => undefined)
+  const cancel = new AbortController()
+  setTimeout(() => cancel.abort(), 20)
+  const stuck = await run(t, hung, files, { signal: cancel.signal, killGraceMs: 50 })
+  t.equal(stuck.result.status, 'cancelled', 'a wrapper that never told a pid is ended after the grace time')
+  t.equal(hung.calls.length, 1, 'no taskkill without a pid')
 })
 
 t.test('wrapper answers, the tail, the length limit', async (t) => {

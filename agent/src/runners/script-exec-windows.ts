@@ -13,7 +13,7 @@ import { FileTail, fileTailReader, killTreeAs, startAs, type TailReader, type Wi
 /** How often the two output files are read while the script runs. */
 const TAIL_POLL_MS = 250
 /** After the kill, how long the wrapper gets to report before it is ended too. */
-const AFTER_KILL_WAIT_MS = 5000
+const DEFAULT_KILL_WAIT_MS = 5000
 
 export interface WindowsRunAsRun {
   line: ScriptCommand
@@ -27,9 +27,13 @@ export interface WindowsRunAsRun {
   signal?: AbortSignal | undefined
   take(stream: 'stdout' | 'stderr', bytes: Uint8Array): void
   info(line: string): void
+  /** The agent's note when it stops the script (the same words as for any other run). */
+  stopNote(reason: 'timeout' | 'cancel'): string
   onSpawn?: ((pid: number) => void) | undefined
   reader?: TailReader
   pollMs?: number
+  /** From the kill to ending the wrapper too; default 5000. */
+  killWaitMs?: number | undefined
 }
 
 export interface WindowsRunAsOutcome {
@@ -62,11 +66,10 @@ export async function runAsWindowsUser(run: WindowsRunAsRun): Promise<WindowsRun
   const stop = (reason: 'timeout' | 'cancel') => {
     if (stoppedBy) return
     stoppedBy = reason
-    run.info(reason === 'timeout' ? `[timed out after ${Math.round(run.timeoutMs / 100) / 10} s; stopped]` : '[cancelled; stopped]')
-    void proc.pid.then(async (pid) => {
-      if (pid !== undefined) await killTreeAs(run.spawnFn, run.as, pid, run.cwd, run.env)
-      timers.push(setTimeout(() => proc.stop(), AFTER_KILL_WAIT_MS))
-    })
+    run.info(run.stopNote(reason))
+    void proc.pid.then((pid) => pid !== undefined && killTreeAs(run.spawnFn, run.as, pid, run.cwd, run.env))
+    // Also when the wrapper never told a pid (hung before Start-Process answered).
+    timers.push(setTimeout(() => proc.stop(), run.killWaitMs ?? DEFAULT_KILL_WAIT_MS))
   }
   const onAbort = () => stop('cancel')
   void proc.pid.then((pid) => pid !== undefined && run.onSpawn?.(pid))

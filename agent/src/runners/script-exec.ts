@@ -256,6 +256,8 @@ export async function executeScript(options: ExecuteOptions): Promise<ExecuteRes
               signal: options.signal,
               take: (stream, bytes) => output.take(stream, bytes),
               info: (text) => output.info(text),
+              stopNote: (reason) => stopNote(reason, options.timeoutMs),
+              killWaitMs: options.killGraceMs,
               onSpawn: options.onSpawn,
               ...(options.tailReader ? { reader: options.tailReader } : {}),
             }).then((r) => (output.flush(), r))
@@ -401,7 +403,7 @@ function runOnce(line: ScriptCommand, cwd: string, env: NodeJS.ProcessEnv, optio
     const stop = (reason: 'timeout' | 'cancel') => {
       if (stoppedBy || exited || settled) return
       stoppedBy = reason
-      output.info(reason === 'timeout' ? `[timed out after ${formatDuration(options.timeoutMs)}; stopped]` : '[cancelled; stopped]')
+      output.info(stopNote(reason, options.timeoutMs))
       killTree('SIGTERM')
       later(options.killGraceMs ?? DEFAULT_KILL_GRACE_MS, () => {
         killTree('SIGKILL')
@@ -527,6 +529,10 @@ function isAlive(pid: number): boolean {
     // EPERM: it exists, it just belongs to someone else.
     return errnoOf(err) !== 'ESRCH'
   }
+}
+
+function stopNote(reason: 'timeout' | 'cancel', timeoutMs: number): string {
+  return reason === 'timeout' ? `[timed out after ${formatDuration(timeoutMs)}; stopped]` : '[cancelled; stopped]'
 }
 
 function formatDuration(ms: number): string {
