@@ -67,7 +67,9 @@ export async function runAsWindowsUser(run: WindowsRunAsRun): Promise<WindowsRun
     if (stoppedBy) return
     stoppedBy = reason
     run.info(run.stopNote(reason))
-    void proc.pid.then((pid) => pid !== undefined && killTreeAs(run.spawnFn, run.as, pid, run.cwd, run.env))
+    void proc.pid.then(async (pid) => {
+      if (pid !== undefined) await killTreeAs(run.spawnFn, run.as, pid, run.cwd, run.env)
+    })
     // Also when the wrapper never told a pid (hung before Start-Process answered).
     timers.push(setTimeout(() => proc.stop(), run.killWaitMs ?? DEFAULT_KILL_WAIT_MS))
   }
