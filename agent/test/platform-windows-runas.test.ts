@@ -116,6 +116,7 @@ t.test('a script as the logged-on user: the wrapper, its environment, the passwo
   t.equal(call.command, 'powershell.exe')
   t.same(call.args.slice(0, 6), ['-NoLogo', '-NoProfile', '-NonInteractive', '-ExecutionPolicy', 'Bypass', '-EncodedCommand'])
   t.equal(Buffer.from(call.args[6]!, 'base64').toString('utf16le'), RUNAS_SCRIPT)
+  t.ok(RUNAS_SCRIPT.includes('[Console]::OpenStandardInput(), (New-Object System.Text.UTF8Encoding $false)'), 'the password read from stdin as UTF-8')
   for (const part of ['Start-Process @start', 'Credential = $credential', 'WindowStyle = \'Hidden\'', 'PassThru = $true', 'RedirectStandardOutput', 'RedirectStandardError', '$p.WaitForExit()']) {
     t.ok(RUNAS_SCRIPT.includes(part), `the wrapper uses ${part}`)
   }
@@ -176,6 +177,9 @@ t.test('a fallback interpreter when Windows cannot find the first; a timeout kil
   const stuck = await run(t, hung, files, { signal: cancel.signal, killGraceMs: 50 })
   t.equal(stuck.result.status, 'cancelled', 'a wrapper that never told a pid is ended after the grace time')
   t.equal(hung.calls.length, 1, 'no taskkill without a pid')
+
+  const noPowerShell = await run(t, fakeSpawn(['powershell.exe']), files)
+  t.match(noPowerShell.result, { status: 'failed', error: /Could not start pwsh.exe: powershell.exe is not installed/ }, 'no wrapper: failed, not “interpreter missing”')
 })
 
 t.test('wrapper answers, the tail, the length limit', async (t) => {

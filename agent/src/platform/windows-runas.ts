@@ -46,16 +46,28 @@ export interface WindowsRunAs {
 }
 
 /**
+ * PowerShell lines that make `$credential` from the user named in env `userVariable` and the
+ * password on the first line of stdin, read as UTF-8 bytes: [Console]::In would decode them
+ * with the console's code page and garble a password that is not ASCII.
+ */
+export function readCredential(userVariable: string): string[] {
+  return [
+    "$ErrorActionPreference = 'Stop'",
+    '$stdin = New-Object System.IO.StreamReader([Console]::OpenStandardInput(), (New-Object System.Text.UTF8Encoding $false))',
+    '$password = $stdin.ReadLine()',
+    '$secure = ConvertTo-SecureString -String $password -AsPlainText -Force',
+    '$password = $null',
+    `$credential = New-Object System.Management.Automation.PSCredential($env:${userVariable}, $secure)`,
+  ]
+}
+
+/**
  * The wrapper. The password comes on stdin, everything else in the environment (HELPLINE_RUNAS_*),
  * so no command line another process can read holds anything secret or anything to re-quote.
  * `$p.Handle` is read at once: without it PowerShell 5.1 forgets the exit code.
  */
 export const RUNAS_SCRIPT = [
-  "$ErrorActionPreference = 'Stop'",
-  '$password = [Console]::In.ReadLine()',
-  '$secure = ConvertTo-SecureString -String $password -AsPlainText -Force',
-  '$password = $null',
-  '$credential = New-Object System.Management.Automation.PSCredential($env:HELPLINE_RUNAS_USER, $secure)',
+  ...readCredential('HELPLINE_RUNAS_USER'),
   "$start = @{ FilePath = $env:HELPLINE_RUNAS_FILE; Credential = $credential; WorkingDirectory = $env:HELPLINE_RUNAS_DIR; PassThru = $true; WindowStyle = 'Hidden' }",
   'if ($env:HELPLINE_RUNAS_ARGS) { $start.ArgumentList = $env:HELPLINE_RUNAS_ARGS }',
   'if ($env:HELPLINE_RUNAS_OUT) { $start.RedirectStandardOutput = $env:HELPLINE_RUNAS_OUT; $start.RedirectStandardError = $env:HELPLINE_RUNAS_ERR }',
@@ -146,6 +158,10 @@ export function startAs(spawnFn: SpawnFn, as: WindowsRunAs, spec: RunAsSpec): Ru
   const done = new Promise<RunAsEnd>((resolveDone) => {
     let buffered = ''
     let end: RunAsEnd | undefined
+    const finish = (last: RunAsEnd) => {
+      resolvePid(undefined)
+      resolveDone(last)
+    }
     const onLine = (line: string) => {
       const parsed = parseRunAsLine(line)
       if (!parsed) return
@@ -162,13 +178,15 @@ export function startAs(spawnFn: SpawnFn, as: WindowsRunAs, spec: RunAsSpec): Ru
     child.stderr?.resume()
     child.stdin?.on('error', () => undefined)
     child.stdin?.end(`${password}\n`)
+    let spawned = false
+    child.once('spawn', () => (spawned = true))
+    // A failed spawn may not be followed by 'close': settle on its error (later calls are no-ops).
     child.on('error', (err: NodeJS.ErrnoException) => {
-      end ??= { error: err.code === 'ENOENT' ? `${c.command} is not installed` : err.message, missing: false }
+      if (!spawned) finish(end ?? { error: err.code === 'ENOENT' ? `${c.command} is not installed` : err.message, missing: false })
     })
     child.on('close', (code) => {
       onLine(buffered)
-      resolvePid(undefined)
-      resolveDone(end ?? { error: `PowerShell ended (exit code ${code}) without starting the program`, missing: false })
+      finish(end ?? { error: `PowerShell ended (exit code ${code}) without starting the program`, missing: false })
     })
   })
   return { pid, done, stop: () => void child.kill() }

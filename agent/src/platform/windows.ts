@@ -7,7 +7,7 @@ import type { Autostart, Credentials, LogonOutcome, PlatformAdapter } from './in
 import { BAD_CREDENTIALS } from './linux-logon.ts'
 import { describeComputer, safeUsername } from './linux.ts'
 import { codePageEncoding, parseChcp, type ScriptCommand } from './script-commands.ts'
-import { WindowsSecret } from './windows-runas.ts'
+import { readCredential, WindowsSecret } from './windows-runas.ts'
 
 /**
  * Windows, without a native add-on: system information through systeminformation, programs
@@ -84,11 +84,7 @@ export function restartCommand(): ScriptCommand {
  * read; the answer is one marker line.
  */
 export const LOGON_SCRIPT = [
-  "$ErrorActionPreference = 'Stop'",
-  '$password = [Console]::In.ReadLine()',
-  '$secure = ConvertTo-SecureString -String $password -AsPlainText -Force',
-  '$password = $null',
-  '$credential = New-Object System.Management.Automation.PSCredential($env:HELPLINE_LOGON_USER, $secure)',
+  ...readCredential('HELPLINE_LOGON_USER'),
   'try {',
   "  $p = Start-Process -FilePath \"$env:SystemRoot\\System32\\cmd.exe\" -ArgumentList '/d','/c','exit 0' -Credential $credential -WorkingDirectory $env:SystemRoot -WindowStyle Hidden -Wait -PassThru",
   "  if ($p.ExitCode -eq 0) { 'HELPLINE-LOGON ok' } else { \"HELPLINE-LOGON error 0 exit code $($p.ExitCode)\" }",
