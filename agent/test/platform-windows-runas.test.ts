@@ -171,9 +171,9 @@ t.test('a fallback interpreter when Windows cannot find the first; a timeout kil
   assertNoSecret(t, kill)
   t.ok(timed.out.some((l) => l.startsWith('info:[timed out')))
 
-  const hung = fakeSpawn([], async () => undefined)
+  // Cancelled once the wrapper has started (not on a timer: a loaded machine may not have spawned it yet).
   const cancel = new AbortController()
-  setTimeout(() => cancel.abort(), 20)
+  const hung = fakeSpawn([], async () => cancel.abort())
   const stuck = await run(t, hung, files, { signal: cancel.signal, killGraceMs: 50 })
   t.equal(stuck.result.status, 'cancelled', 'a wrapper that never told a pid is ended after the grace time')
   t.equal(hung.calls.length, 1, 'no taskkill without a pid')
