@@ -511,6 +511,13 @@ interface KnownToken {
 
 /** Entries kept at most; past it memory starts over (a lookup each is all a miss costs). */
 const MEMORY_LIMIT = 200_000
+/**
+ * How long "nothing after this change number" is believed without a query. Changes reach other
+ * instances by a NOTIFY sent after the commit; an instance that dies between the two never sends
+ * it, and a belief kept forever would then hide that change from its agents for good (found by
+ * the HAProxy test). With a limit, such a change waits at most one hold.
+ */
+const QUIET_TTL_MS = 10_000
 
 /**
  * What this instance derived from the database about sessions' agents: their tokens, and the
@@ -522,7 +529,7 @@ class AgentMemory {
   epoch = 0
   private readonly tokens = new Map<string, KnownToken>()
   private readonly tokensOf = new Map<string, Set<string>>()
-  private readonly quietAt = new Map<string, { seq: number; session: AgentFeed['session'] }>()
+  private readonly quietAt = new Map<string, { seq: number; session: AgentFeed['session']; at: number }>()
   private readonly changedAt = new Map<string, number>()
 
   forget(sessionId: string | null) {
@@ -562,13 +569,13 @@ class AgentMemory {
   /** An empty answer at `cursor` when the session is known to have nothing after it. */
   quiet(sessionId: string, cursor: number): AgentFeed | undefined {
     const q = this.quietAt.get(sessionId)
-    return q && q.seq === cursor ? emptyFeed(q.seq, q.session) : undefined
+    return q && q.seq === cursor && Date.now() - q.at < QUIET_TTL_MS ? emptyFeed(q.seq, q.session) : undefined
   }
 
   rememberQuiet(sessionId: string, seq: number, session: AgentFeed['session'], since: number): AgentFeed {
     if (!this.stale(sessionId, since)) {
       if (this.quietAt.size >= MEMORY_LIMIT) this.quietAt.clear()
-      this.quietAt.set(sessionId, { seq, session })
+      this.quietAt.set(sessionId, { seq, session, at: Date.now() })
     }
     return emptyFeed(seq, session)
   }
