@@ -40,7 +40,7 @@ t.test('join → consent on stdin → a snapshot with every category → .txt; r
   t.match(agent.output(), /What it does: Reads information about this computer/, 'what it will do')
   agent.type('y')
   await agent.waitFor(/You allowed: View this computer’s system information\./)
-  const snapshots = await until('the snapshot', () => api.GET('/api/v1/sessions/{id}/snapshots', at(s.id)).then((r) => r.data!), (d) => d.total === 1, 120_000)
+  const snapshots = await until('the snapshot', () => api.GET('/api/v1/sessions/{id}/snapshots', at(s.id)).then((r) => r.data!), (d) => d.total === 1 && d.data.length === 1, 120_000)
   await agent.waitFor(/System information sent \(9 categories\)\./)
   const { data: snap } = await api.GET('/api/v1/sessions/{id}/snapshots/{itemId}', { params: { path: { id: s.id, itemId: snapshots.data[0]!.id } } })
   t.same(snap!.categories.map((c) => c.id), ['system', 'hardware', 'storage', 'network', 'software', 'processes', 'services', 'users', 'environment'])
