@@ -1,9 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process'
-import { generateKeyPairSync, randomBytes } from 'node:crypto'
+import { generateKeyPairSync } from 'node:crypto'
 import { readFileSync } from 'node:fs'
-import { createServer } from 'node:net'
 import { fileURLToPath } from 'node:url'
-import postgres from 'postgres'
 
 /**
  * Agent fleet: N simulated agents long-poll one API process on PostgreSQL (a throwaway
@@ -16,6 +14,7 @@ import postgres from 'postgres'
  *
  * Targets on a 2-core machine: 10,000 agents under 1 GiB RSS, dispatch p99 under 100 ms.
  */
+import { freePort, scratchDatabase } from './lib/scratch.ts'
 const root = fileURLToPath(new URL('..', import.meta.url))
 const SIZES = (process.env.BENCH_FLEET_SIZES ?? '1000,5000,10000').split(',').map(Number)
 const MAX = Number(process.env.BENCH_FLEET_MAX ?? Infinity)
@@ -28,14 +27,6 @@ interface SimAgent {
   token: string
   cursor: number
   stopped: boolean
-}
-
-async function freePort(): Promise<number> {
-  const srv = createServer()
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r))
-  const port = (srv.address() as { port: number }).port
-  await new Promise((r) => srv.close(r))
-  return port
 }
 
 /** Runs `task` over `items` with at most `limit` at a time. */
@@ -69,11 +60,7 @@ async function json<T>(res: Response): Promise<T> {
 export async function run(): Promise<void> {
   const sizes = SIZES.map((n) => Math.min(n, MAX)).filter((n, i, all) => n > 0 && all.indexOf(n) === i)
   const baseUrl = process.env.BENCH_DATABASE_URL ?? process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres'
-  const dbName = `helpline_bench_${process.pid}_${randomBytes(3).toString('hex')}`
-  const admin = postgres(baseUrl, { max: 1, onnotice: () => {} })
-  await admin.unsafe(`create database ${dbName}`)
-  const dbUrl = new URL(baseUrl)
-  dbUrl.pathname = `/${dbName}`
+  const db = await scratchDatabase(baseUrl)
   const port = await freePort()
   const api = `http://127.0.0.1:${port}`
   let server: ChildProcess | undefined
@@ -83,7 +70,7 @@ export async function run(): Promise<void> {
       cwd: root,
       env: {
         ...process.env,
-        DATABASE_URL: dbUrl.toString(),
+        DATABASE_URL: db.url,
         PORT: String(port),
         HOST: '127.0.0.1',
         ADMIN_EMAIL: ADMIN.email,
@@ -204,8 +191,7 @@ export async function run(): Promise<void> {
     for (const a of agents) a.stopped = true
     server?.kill('SIGKILL')
     await new Promise((r) => setTimeout(r, 300))
-    await admin.unsafe(`drop database if exists ${dbName} with (force)`).catch(() => undefined)
-    await admin.end()
+    await db.drop()
   }
 }
 

@@ -7,23 +7,14 @@
  *   BENCH_DATABASE_URL=postgres://…      the server to create the database on
  */
 import { spawn, type ChildProcess } from 'node:child_process'
-import { generateKeyPairSync, randomBytes } from 'node:crypto'
-import { createServer } from 'node:net'
+import { generateKeyPairSync } from 'node:crypto'
 import { fileURLToPath, pathToFileURL } from 'node:url'
-import postgres from 'postgres'
 
+import { freePort, scratchDatabase } from './lib/scratch.ts'
 const root = fileURLToPath(new URL('..', import.meta.url))
 const SECONDS = process.env.BENCH_QUICK === '1' ? 3 : 10
 const CONNECTIONS = 10
 const ADMIN = { email: 'bench@helpline.local', password: 'bench-password-1' }
-
-async function freePort(): Promise<number> {
-  const srv = createServer()
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r))
-  const port = (srv.address() as { port: number }).port
-  await new Promise((r) => srv.close(r))
-  return port
-}
 
 /** Runs a bench/lib script in its own process and returns what it printed. */
 function child(script: string, args: string[]): { proc: ChildProcess; output: Promise<string> } {
@@ -51,11 +42,7 @@ async function load(url: string, authorization?: string): Promise<{ requests: nu
 
 export async function run(): Promise<void> {
   const baseUrl = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres'
-  const dbName = `helpline_bench_${process.pid}_${randomBytes(3).toString('hex')}`
-  const admin = postgres(baseUrl, { max: 1, onnotice: () => {} })
-  await admin.unsafe(`create database ${dbName}`)
-  const dbUrl = new URL(baseUrl)
-  dbUrl.pathname = `/${dbName}`
+  const db = await scratchDatabase(baseUrl)
   const port = await freePort()
   const api = `http://127.0.0.1:${port}`
   let server: ChildProcess | undefined
@@ -65,7 +52,7 @@ export async function run(): Promise<void> {
     const profile = process.env.BENCH_PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`] : []
     server = spawn(process.execPath, [...profile, '--import', 'tsx', 'api/src/server.ts'], {
       cwd: root,
-      env: { ...process.env, DATABASE_URL: dbUrl.toString(), PORT: String(port), HOST: '127.0.0.1', ADMIN_EMAIL: ADMIN.email, ADMIN_PASSWORD: ADMIN.password, LOG_LEVEL: 'warn', CONSOLE_DIR: '/nonexistent' },
+      env: { ...process.env, DATABASE_URL: db.url, PORT: String(port), HOST: '127.0.0.1', ADMIN_EMAIL: ADMIN.email, ADMIN_PASSWORD: ADMIN.password, LOG_LEVEL: 'warn', CONSOLE_DIR: '/nonexistent' },
       stdio: ['ignore', 'inherit', 'inherit'],
     })
     for (let i = 0; !(await fetch(`${api}/health`).then((r) => r.ok, () => false)); i++) {
@@ -111,8 +98,7 @@ export async function run(): Promise<void> {
     }
     server?.kill('SIGKILL')
     await new Promise((r) => setTimeout(r, 300))
-    await admin.unsafe(`drop database if exists ${dbName} with (force)`).catch(() => undefined)
-    await admin.end()
+    await db.drop()
   }
 }
 

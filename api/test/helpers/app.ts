@@ -5,6 +5,7 @@ import { buildApp, redactPaths } from '../../src/app.ts'
 import { loadConfig, type Config } from '../../src/config.ts'
 import { ephemeralKeyring, type Keyring } from '../../src/lib/keyring.ts'
 import { checkResponse } from './contract.ts'
+import { openDatabase } from '../../src/db/client.ts'
 import { createTestDatabase, type TestDatabase } from './db.ts'
 
 /** Runs an SDK call that must fail and returns the ApiError. */
@@ -135,4 +136,25 @@ export async function setupApp(t: T, overrides: Partial<Config> = {}, options: S
   }
 
   return { app, db, config, keyring, logs, admin, inject, client, createUser, login }
+}
+
+/**
+ * A second API instance on the same PostgreSQL database as `h` (its own connections, the same
+ * keys), listening on a free loopback port; closed when the test ends.
+ */
+export async function secondInstance(t: T, h: TestApp, overrides: Partial<Config> = {}): Promise<{ app: FastifyInstance; address: string }> {
+  if (!h.db.url) throw new Error('a second instance needs PostgreSQL (TEST_DATABASE_URL)')
+  const database = await openDatabase({ url: h.db.url, dataDir: 'memory://' })
+  const app = await buildApp({
+    config: loadConfig({}, { CONSOLE_DIR: '/nonexistent', ...overrides }),
+    database,
+    keyring: h.keyring,
+    logger: { level: 'warn', redact: { paths: redactPaths, censor: '[redacted]' } },
+  })
+  const address = await app.listen({ port: 0, host: '127.0.0.1' })
+  t.teardown(async () => {
+    await app.close()
+    await database.close()
+  })
+  return { app, address }
 }

@@ -1,9 +1,6 @@
 import t from 'tap'
-import { buildApp, redactPaths } from '../../src/app.ts'
-import { loadConfig } from '../../src/config.ts'
-import { openDatabase } from '../../src/db/client.ts'
 import { createClient } from '@helpline/sdk'
-import { setupApp } from '../helpers/app.ts'
+import { secondInstance, setupApp } from '../helpers/app.ts'
 import { joinAgent } from '../helpers/agent.ts'
 import { testDatabaseUrl } from '../helpers/db.ts'
 
@@ -15,18 +12,7 @@ const skip = testDatabaseUrl ? false : 'needs PostgreSQL: set TEST_DATABASE_URL 
 t.test('two API instances on one PostgreSQL', { skip }, async (t) => {
   const h = await setupApp(t)
   const csr = await h.createUser('csr')
-  const second = await openDatabase({ url: h.db.url, dataDir: 'memory://' })
-  const other = await buildApp({
-    config: loadConfig({}, { CONSOLE_DIR: '/nonexistent' }),
-    database: second,
-    logger: { level: 'warn', redact: { paths: redactPaths, censor: '[redacted]' } },
-  })
-  await other.ready()
-  const address = await other.listen({ port: 0, host: '127.0.0.1' })
-  t.teardown(async () => {
-    await other.close()
-    await second.close()
-  })
+  const { address } = await secondInstance(t, h)
 
   t.test('a command created on one instance reaches a poll held by the other within a second', async (t) => {
     const { data: s } = await csr.client.POST('/api/v1/sessions', { body: { customerName: 'Two instances' } })

@@ -1,12 +1,9 @@
 import t from 'tap'
 import { eq, sql } from 'drizzle-orm'
 import { createClient } from '@helpline/sdk'
-import { buildApp, redactPaths } from '../../src/app.ts'
-import { loadConfig } from '../../src/config.ts'
-import { openDatabase } from '../../src/db/client.ts'
 import { agents, scriptOutputChunks, scriptRuns, supportSessions } from '../../src/db/schema.ts'
 import { joinAgent } from '../helpers/agent.ts'
-import { setupApp } from '../helpers/app.ts'
+import { secondInstance, setupApp } from '../helpers/app.ts'
 import { testDatabaseUrl } from '../helpers/db.ts'
 import { refused } from '../helpers/refused.ts'
 import { createCategory, upload } from '../helpers/scripts.ts'
@@ -127,18 +124,7 @@ t.test('output posted many times at once is stored exactly once, in order', asyn
 
 const skip = testDatabaseUrl ? false : 'needs PostgreSQL: set TEST_DATABASE_URL (two instances, LISTEN/NOTIFY)'
 t.test('two instances: a change on one wakes a quiet poll held by the other; a token revoked on one is refused by the other', { skip }, async (t) => {
-  const second = await openDatabase({ url: h.db.url, dataDir: 'memory://' })
-  const other = await buildApp({
-    config: loadConfig({}, { CONSOLE_DIR: '/nonexistent', AGENT_POLL_WAIT_SECONDS: 10 }),
-    database: second,
-    logger: { level: 'warn', redact: { paths: redactPaths, censor: '[redacted]' } },
-  })
-  await other.ready()
-  const address = await other.listen({ port: 0, host: '127.0.0.1' })
-  t.teardown(async () => {
-    await other.close()
-    await second.close()
-  })
+  const { address } = await secondInstance(t, h, { AGENT_POLL_WAIT_SECONDS: 10 })
 
   const { session, agent } = await activeSession('Two instances')
   const remote = createClient({ baseUrl: address, token: agent.token })

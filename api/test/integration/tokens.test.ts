@@ -1,10 +1,7 @@
 import t, { type Test } from 'tap'
 import { and, eq, sql } from 'drizzle-orm'
 import { accessTokens, auditEvents, users } from '../../src/db/schema.ts'
-import { buildApp, redactPaths } from '../../src/app.ts'
-import { loadConfig } from '../../src/config.ts'
-import { openDatabase } from '../../src/db/client.ts'
-import { refused, setupApp, type TestApp, type TestUser } from '../helpers/app.ts'
+import { refused, secondInstance, setupApp, type TestApp, type TestUser } from '../helpers/app.ts'
 import { testDatabaseUrl } from '../helpers/db.ts'
 import { checkResponse } from '../helpers/contract.ts'
 import { openStream, type SseStream } from '../helpers/sse.ts'
@@ -318,18 +315,7 @@ t.test('two admins disabling or demoting each other at once: exactly one succeed
 
 const postgresOnly = testDatabaseUrl ? false : 'needs PostgreSQL: set TEST_DATABASE_URL (LISTEN/NOTIFY between two instances)'
 t.test('a revocation on one instance ends a stream held by another within a second', { skip: postgresOnly }, async (t) => {
-  const second = await openDatabase({ url: h.db.url, dataDir: 'memory://' })
-  const other = await buildApp({
-    config: loadConfig({}, { CONSOLE_DIR: '/nonexistent' }),
-    database: second,
-    keyring: h.keyring,
-    logger: { level: 'warn', redact: { paths: redactPaths, censor: '[redacted]' } },
-  })
-  const otherAddress = await other.listen({ port: 0, host: '127.0.0.1' })
-  t.teardown(async () => {
-    await other.close()
-    await second.close()
-  })
+  const { address: otherAddress } = await secondInstance(t, h)
   const u = await h.createUser('csr')
   const api = await token(u, ['read'])
   const { data: s } = await u.client.POST('/api/v1/sessions', { body: { customerName: 'Elsewhere' } })
