@@ -20,7 +20,7 @@ const inputFiles = ['package.json', 'package-lock.json', 'openapi.yaml', 'tsconf
 /** Folders that are outputs, tests or dependencies, never build inputs. */
 const skipped = new Set(['node_modules', 'dist', 'test', '.tap', 'data', 'keys'])
 /** What the server needs from the build; a stamp without them is no stamp. */
-const outputs = ['api/dist/server.js', 'sdk/dist/index.js', 'admin/dist/index.html', 'agent/dist/downloads/manifest.json']
+const outputs = ['api/dist/server.js', 'api/dist/audit-verify.js', 'api/dist/keys-rotate.js', 'sdk/dist/index.js', 'admin/dist/index.html', 'agent/dist/downloads/manifest.json']
 
 function* files(dir) {
   for (const entry of readdirSync(dir, { withFileTypes: true })) {
@@ -51,11 +51,15 @@ export function writeStamp() {
   writeFileSync(stampFile, fingerprint())
 }
 
-/** Builds when the build is not current; exits the process when the build fails. */
-export function ensureBuilt() {
+/**
+ * Builds when the build is not current; exits the process when the build fails. `log` and
+ * `stdio` say where the notice and the build's output go (a command whose stdout is its
+ * result sends them to stderr).
+ */
+export function ensureBuilt({ log = console.log, stdio = 'inherit' } = {}) {
   if (isFresh()) return
-  console.log('the build is missing or older than the sources: npm run build')
-  const result = spawnSync('npm', ['run', 'build'], { cwd: root, stdio: 'inherit' })
+  log('the build is missing or older than the sources: npm run build')
+  const result = spawnSync('npm', ['run', 'build'], { cwd: root, stdio })
   if (result.status !== 0) process.exit(result.status ?? 1)
 }
 

@@ -1,5 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process'
+import { generateKeyPairSync, randomBytes } from 'node:crypto'
 import { existsSync, readFileSync } from 'node:fs'
+import { createServer } from 'node:net'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { apiSourceHash } from '../../scripts/source-hash.ts'
@@ -7,6 +9,8 @@ import { apiSourceHash } from '../../scripts/source-hash.ts'
 /** The repository root, and the built server `npm run build` makes (api/scripts/build.ts). */
 export const root = fileURLToPath(new URL('../../../', import.meta.url))
 export const builtServer = join(root, 'api', 'dist', 'server.js')
+/** A built one-shot command (`npm run audit:verify`, `npm run keys:rotate` run these with plain node). */
+export const builtCommand = (name: 'audit-verify' | 'keys-rotate') => join(root, 'api', 'dist', `${name}.js`)
 
 /**
  * Fails with what to do when the built server is missing or older than a source file: these
@@ -71,6 +75,45 @@ async function waitForHealth(base: string, exited: Promise<unknown>): Promise<st
     await new Promise((resolve) => setTimeout(resolve, 100))
   }
   return new Promise(() => {}) // the exit rejects `url`
+}
+
+/** A free loopback port. */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer()
+    server.once('error', reject)
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number }
+      server.close(() => resolve(port))
+    })
+  })
+}
+
+/** The site admin `instancesBehindBalancer` creates. */
+export const balancedAdmin = { email: 'ops@example.com', password: 'ops-password-123' }
+
+/**
+ * `count` built instances on one PostgreSQL database (`databaseUrl`), as a balancer sees them:
+ * each on a free loopback port with its own KEY_DIR and DATA_DIR in `dir`, sharing the database
+ * and the two secrets and nothing else. `env` adds to or overrides the common settings.
+ */
+export async function instancesBehindBalancer(count: number, databaseUrl: string, dir: string, env: Record<string, string> = {}) {
+  const signingKey = generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }).toString()
+  const common = {
+    DATABASE_URL: databaseUrl,
+    SIGNING_KEY: signingKey,
+    SERVER_SECRET: randomBytes(32).toString('hex'),
+    ADMIN_EMAIL: balancedAdmin.email,
+    ADMIN_PASSWORD: balancedAdmin.password,
+    CONSOLE_DIR: '/nonexistent',
+    LOG_LEVEL: 'warn',
+    ...env,
+  }
+  const instances: Running[] = []
+  for (let i = 0; i < count; i++) {
+    instances.push(startBuilt({ ...common, PORT: String(await freePort()), KEY_DIR: join(dir, `keys-${i}`), DATA_DIR: join(dir, `data-${i}`) }))
+  }
+  return instances
 }
 
 /** The process's resident memory in MiB (Linux /proc). */

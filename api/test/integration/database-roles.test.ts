@@ -11,6 +11,7 @@ import { buildApp } from '../../src/app.ts'
 import { loadConfig } from '../../src/config.ts'
 import { Keyring, newSigningKeyPem } from '../../src/lib/keyring.ts'
 import { testPlatform, testPublicKey } from '../helpers/agent.ts'
+import { assertBuildCurrent, builtCommand } from '../helpers/built-server.ts'
 import { testDatabaseUrl } from '../helpers/db.ts'
 
 /**
@@ -24,11 +25,12 @@ import { testDatabaseUrl } from '../helpers/db.ts'
 const root = fileURLToPath(new URL('../../../', import.meta.url))
 const skip = testDatabaseUrl ? false : 'needs PostgreSQL (roles, grants and triggers of a real server): set TEST_DATABASE_URL'
 
-/** `npm run audit:verify` with the given environment: exit code and output. */
+/** `npm run audit:verify` with the given environment (the built command, plain node): exit code and output. */
 function auditVerify(env: Record<string, string>): Promise<{ code: number | null; output: string }> {
+  assertBuildCurrent()
   return new Promise((resolve) => {
     let output = ''
-    const child = spawn(process.execPath, ['--import', 'tsx', 'api/src/bin/audit-verify.ts'], {
+    const child = spawn(process.execPath, ['--enable-source-maps', builtCommand('audit-verify')], {
       cwd: root,
       env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],

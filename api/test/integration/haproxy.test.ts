@@ -1,19 +1,18 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
-import { generateKeyPairSync, randomBytes } from 'node:crypto'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
 import { testPlatform, testPublicKey } from '../helpers/agent.ts'
-import { assertBuildCurrent, startBuilt, type Running } from '../helpers/built-server.ts'
+import { assertBuildCurrent, balancedAdmin, freePort, instancesBehindBalancer } from '../helpers/built-server.ts'
 import { createTestDatabase, testDatabaseUrl } from '../helpers/db.ts'
+import { haproxyFromDoc } from '../helpers/deployment-doc.ts'
 import { openStream, type SseStream } from '../helpers/sse.ts'
 
 /**
  * The deployment docs/deployment.md describes, end to end: three built server processes on one
- * PostgreSQL behind HAProxy (Debian's package, run by the test with its own config on loopback
- * ports), 200 simulated agents polling through the balancer, commands queued through it; then
+ * PostgreSQL behind HAProxy (Debian's package, run by the test with the configuration read from
+ * docs/deployment.md, on loopback ports: api/test/helpers/deployment-doc.ts), 200 simulated agents polling through the balancer, commands queued through it; then
  * one instance is SIGKILLed and another SIGTERMed while commands are on their way. Every command
  * reaches its agent exactly once, every agent is polling again within 60 s, and the console's
  * live streams (reconnecting with Last-Event-ID as a browser does) see what happened after.
@@ -30,45 +29,6 @@ const POLL_WAIT_SECONDS = 5
 /** How long a wave of commands may take to reach every agent: seconds on a quiet machine, far more on a loaded one. */
 const WAVE_MS = 120_000
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number }
-      server.close(() => resolve(port))
-    })
-  })
-}
-
-/** The configuration docs/deployment.md explains, with loopback ports and quick health checks. */
-function haproxyConfig(port: number, backends: string[]): string {
-  return [
-    'global',
-    '  maxconn 4096',
-    'defaults',
-    '  mode http',
-    '  timeout connect 2s',
-    '  timeout client 60s',
-    // Longer than the longest held poll (25 s) and than a live stream's heartbeat (15 s).
-    '  timeout server 60s',
-    '  timeout http-keep-alive 5s',
-    '  option redispatch',
-    '  retries 3',
-    '  retry-on conn-failure empty-response response-timeout',
-    'frontend helpline',
-    `  bind 127.0.0.1:${port}`,
-    '  default_backend api',
-    'backend api',
-    '  balance roundrobin',
-    '  option httpchk GET /health',
-    '  http-check expect status 200',
-    '  default-server check inter 500ms fall 2 rise 2',
-    ...backends.map((address, i) => `  server api${i} ${address.replace('http://', '')}`),
-    '',
-  ].join('\n')
-}
 
 interface Stats {
   /** Command id → times the agent received it (deduplicated by id it runs once). */
@@ -166,30 +126,19 @@ t.test('three instances behind HAProxy, one killed and one stopped while 200 age
   const dir = mkdtempSync(join(tmpdir(), 'helpline-haproxy-'))
   t.teardown(() => rmSync(dir, { recursive: true, force: true }))
 
-  // Instances share the database and the two secrets, and nothing else.
-  const signingKey = generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }).toString()
-  const env = {
-    DATABASE_URL: db.url!,
-    SIGNING_KEY: signingKey,
-    SERVER_SECRET: randomBytes(32).toString('hex'),
-    ADMIN_EMAIL: 'ops@example.com',
-    ADMIN_PASSWORD: 'ops-password-123',
-    CONSOLE_DIR: '/nonexistent',
-    LOG_LEVEL: 'warn',
+  const instances = await instancesBehindBalancer(3, db.url!, dir, {
     JOIN_MAX_ATTEMPTS_PER_IP: '100000',
     JOIN_MAX_ATTEMPTS_PER_NUMBER: '100000',
     LOGIN_MAX_ATTEMPTS_PER_IP: '100000',
     SHUTDOWN_TIMEOUT_SECONDS: '10',
-  }
-  const ports = [await freePort(), await freePort(), await freePort()]
-  const instances: Running[] = ports.map((port, i) => startBuilt({ ...env, PORT: String(port), KEY_DIR: join(dir, `keys-${i}`), DATA_DIR: join(dir, `data-${i}`) }))
+  })
   t.teardown(() => instances.forEach((i) => i.child.kill('SIGKILL')))
   const addresses = await Promise.all(instances.map((i) => i.url))
   t.comment(`three instances up in ${Math.max(...(await Promise.all(instances.map((i) => i.startedIn))))} ms`)
 
   const port = await freePort()
   const config = join(dir, 'haproxy.cfg')
-  writeFileSync(config, haproxyConfig(port, addresses))
+  writeFileSync(config, haproxyFromDoc(port, addresses))
   const balancer: ChildProcess = spawn(haproxy!, ['-db', '-f', config], { stdio: ['ignore', 'ignore', 'pipe'] })
   let balancerLog = ''
   balancer.stderr!.on('data', (chunk: Buffer) => (balancerLog += chunk.toString()))
@@ -213,7 +162,7 @@ t.test('three instances behind HAProxy, one killed and one stopped while 200 age
       await sleep(250)
     }
   }
-  const { body: login } = await json('POST', '/auth/login', undefined, { email: env.ADMIN_EMAIL, password: env.ADMIN_PASSWORD })
+  const { body: login } = await json('POST', '/auth/login', undefined, balancedAdmin)
   const token = login.token as string
 
   // 200 sessions, 200 agents joined through the balancer, all polling.
