@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import { and, count, eq, sql } from 'drizzle-orm'
 import type { Db } from '../db/client.ts'
+import type { Notifier } from '../lib/notifier.ts'
 import { consentRequests, runBatches, scriptRuns, supportSessions, webhookDeliveries, webhookEndpoints } from '../db/schema.ts'
 import type { ScriptRunStatus } from '../schemas/runs.ts'
 import { formatNumber } from './sessions.service.ts'
@@ -23,13 +24,53 @@ export interface WebhookEvent {
 
 const OPEN_RUN: ScriptRunStatus[] = ['awaiting_consent', 'queued', 'running']
 
+/** The notifier topic announcing that webhook endpoints changed: every instance forgets what it knew of them. */
+export const WEBHOOK_ENDPOINTS_TOPIC = 'webhooks:endpoints'
+/** How long the event types subscribed to are believed from memory without a re-read (a lost announcement costs at most this). */
+export const SUBSCRIBED_TYPES_TTL_MS = 10_000
+
 /**
  * Turns the audit events of a session's change into webhook deliveries, inside the change's own
  * transaction: a delivery exists if and only if its event committed. SessionFeed calls it for
  * every event, so no service can write one of these events and forget its webhook.
  */
 export class WebhookOutbox {
-  constructor(private readonly publicUrl: string | undefined) {}
+  /**
+   * The event types some enabled endpoint subscribes to, as last read, and when: an event of any
+   * other type is no webhook and costs no query. Forgotten when endpoints change (this instance:
+   * `forget()` right after the commit; others: WEBHOOK_ENDPOINTS_TOPIC), when announcements may
+   * have been lost, and after SUBSCRIBED_TYPES_TTL_MS.
+   */
+  private subscribed: { types: Set<string>; readAt: number } | undefined
+  /** Bumped by every `forget()`: a read that began before it is not kept. */
+  private generation = 0
+
+  constructor(
+    private readonly publicUrl: string | undefined,
+    notifier?: Notifier,
+  ) {
+    notifier?.watch((topic) => {
+      if (topic === null || topic === WEBHOOK_ENDPOINTS_TOPIC) this.forget()
+    })
+  }
+
+  /** Drops what this instance knows of the endpoints (they changed). */
+  forget(): void {
+    this.subscribed = undefined
+    this.generation += 1
+  }
+
+  /** Whether some enabled endpoint may subscribe to `type`: from memory, or one read of the enabled endpoints' types. */
+  private async anySubscribes(tx: Db, type: WebhookEventType): Promise<boolean> {
+    const known = this.subscribed
+    if (known && Date.now() - known.readAt < SUBSCRIBED_TYPES_TTL_MS) return known.types.has(type)
+    const generation = this.generation
+    const readAt = Date.now()
+    const rows = await tx.select({ eventTypes: webhookEndpoints.eventTypes }).from(webhookEndpoints).where(eq(webhookEndpoints.enabled, true))
+    const types = new Set(rows.flatMap((r) => r.eventTypes))
+    if (generation === this.generation) this.subscribed = { types, readAt }
+    return types.has(type)
+  }
 
   async onSessionEvent(tx: Db, sessionId: string, type: string, data: Record<string, unknown>): Promise<void> {
     const event = this.toWebhookEvent(tx, sessionId, type, data)
@@ -54,7 +95,9 @@ export class WebhookOutbox {
     }
   }
 
-  private subscribers(tx: Db, type: WebhookEventType): Promise<{ id: string }[]> {
+  /** The enabled endpoints subscribed to `type`, read in the event's transaction (when memory says there may be some). */
+  private async subscribers(tx: Db, type: WebhookEventType): Promise<{ id: string }[]> {
+    if (!(await this.anySubscribes(tx, type))) return []
     return tx
       .select({ id: webhookEndpoints.id })
       .from(webhookEndpoints)

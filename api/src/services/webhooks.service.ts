@@ -90,6 +90,8 @@ export class WebhooksService {
   constructor(
     private readonly db: Db,
     private readonly keyring: Keyring,
+    /** Called after each committed change of an endpoint (the outboxes' memory of who subscribes). */
+    private readonly onEndpointsChanged: () => void = () => {},
   ) {}
 
   async list(query: Paging<'createdAt' | 'url'>): Promise<{ data: WebhookEndpoint[]; total: number }> {
@@ -125,6 +127,7 @@ export class WebhooksService {
       await appendSiteEvent(tx, this.keyring, { type: 'webhook.created', actor: { type: 'user', id: actor.userId }, targetType: 'webhook', targetId: created!.id, data: { url, eventTypes: input.eventTypes } })
       return created!
     })
+    this.onEndpointsChanged()
     return { ...toEndpoint(row), secret }
   }
 
@@ -147,6 +150,7 @@ export class WebhooksService {
       await appendSiteEvent(tx, this.keyring, { type: 'webhook.updated', actor: { type: 'user', id: actor.userId }, targetType: 'webhook', targetId: id, data: { ...changes } })
       return updated
     })
+    this.onEndpointsChanged()
     return toEndpoint(row)
   }
 
@@ -157,6 +161,7 @@ export class WebhooksService {
       if (!gone) throw endpointNotFound()
       await appendSiteEvent(tx, this.keyring, { type: 'webhook.deleted', actor: { type: 'user', id: actor.userId }, targetType: 'webhook', targetId: id, data: { url: gone.url } })
     })
+    this.onEndpointsChanged()
   }
 
   async deliveries(endpointId: string, query: Paging<'createdAt'> & { status?: DeliveryRow['status'] | undefined }): Promise<{ data: WebhookDelivery[]; total: number }> {

@@ -6,9 +6,10 @@ import { eq } from 'drizzle-orm'
 import { verifyWebhook } from '@helpline/sdk'
 import { webhookDeliveries, webhookEndpoints } from '../../src/db/schema.ts'
 import { systemActor } from '../../src/services/feed.ts'
+import { SUBSCRIBED_TYPES_TTL_MS, WEBHOOK_ENDPOINTS_TOPIC } from '../../src/services/webhooks-outbox.ts'
 import { WebhookWorker } from '../../src/services/webhooks-worker.ts'
 import { joinAgent, type TestAgent } from '../helpers/agent.ts'
-import { setupApp, type TestUser } from '../helpers/app.ts'
+import { secondInstance, setupApp, type TestUser } from '../helpers/app.ts'
 import { refused } from '../helpers/refused.ts'
 import { createCategory, upload } from '../helpers/scripts.ts'
 
@@ -304,4 +305,31 @@ t.test('a failing receiver is retried until it answers; a hanging one times out 
   const copies = received.filter((r) => r.path === '/redirect')
   t.equal(copies.at(-1)!.headers['webhook-id'], done.webhookId, 'the replay carries the same webhook-id')
   t.equal(copies.at(-1)!.body, copies[0]!.body, 'and the same body')
+})
+
+// Last: it disables every endpoint. Each instance remembers which event types have subscribers
+// (so most events cost no query); a change made through another instance must reach that memory.
+t.test('an endpoint enabled through another instance is seen by this instance’s outbox at once', { skip: h.db.url ? false : 'needs PostgreSQL (two instances share one database)' }, async (t) => {
+  const other = await secondInstance(t, h)
+  const { data: all } = await h.admin.client.GET('/api/v1/webhooks', { params: { query: { perPage: 100 } } })
+  for (const e of all!.data) await h.admin.client.PATCH('/api/v1/webhooks/{id}', { ...at(e.id), body: { enabled: false } })
+  const endpoint = await createEndpoint('/elsewhere', ['session.started'])
+  await h.admin.client.PATCH('/api/v1/webhooks/{id}', { ...at(endpoint.id), body: { enabled: false } })
+  await activeSession() // read while no endpoint is enabled: this instance now remembers "nobody subscribes"
+  t.equal((await deliveries(endpoint.id)).length, 0, 'a disabled endpoint gets nothing')
+
+  const announced = new Promise<void>((resolve) => {
+    const unwatch = h.app.notifier.watch((topic) => topic === WEBHOOK_ENDPOINTS_TOPIC && (unwatch(), resolve()))
+  })
+  const enabled = await fetch(`${other.address}/api/v1/webhooks/${endpoint.id}`, {
+    method: 'PATCH',
+    headers: { authorization: `Bearer ${h.admin.token}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ enabled: true }),
+  })
+  t.equal(enabled.status, 200, 'enabled through the other instance')
+  await announced
+  const started = Date.now()
+  await activeSession()
+  t.equal((await deliveries(endpoint.id)).length, 1, 'the next session started here is delivered')
+  t.ok(Date.now() - started < SUBSCRIBED_TYPES_TTL_MS, 'well within the memory’s own lifetime (so the announcement, not its expiry, made it re-read)')
 })

@@ -23,7 +23,7 @@ import { SystemInfoService } from '../../services/system-info.service.ts'
 import { SettingsService } from '../../services/settings.service.ts'
 import { TokensService } from '../../services/tokens.service.ts'
 import { TwoFactorService } from '../../services/two-factor.service.ts'
-import { WebhookOutbox } from '../../services/webhooks-outbox.ts'
+import { WEBHOOK_ENDPOINTS_TOPIC, WebhookOutbox } from '../../services/webhooks-outbox.ts'
 import { WebhooksService } from '../../services/webhooks.service.ts'
 import { WebhookWorker } from '../../services/webhooks-worker.ts'
 import { installPath } from '../../paths.ts'
@@ -41,8 +41,13 @@ function createServices(app: FastifyInstance) {
 
   const pollWaitMs = c.AGENT_POLL_WAIT_SECONDS * 1000
   const offlineAfterMs = (c.AGENT_OFFLINE_AFTER_SECONDS ?? 2 * c.AGENT_POLL_WAIT_SECONDS + 5) * 1000
-  const feed = new SessionFeed(db, app.notifier, app.keyring, new WebhookOutbox(c.PUBLIC_URL))
-  const webhooks = new WebhooksService(db, app.keyring)
+  const outbox = new WebhookOutbox(c.PUBLIC_URL, app.notifier)
+  const feed = new SessionFeed(db, app.notifier, app.keyring, outbox)
+  // This instance forgets at once; the others when the announcement reaches them.
+  const webhooks = new WebhooksService(db, app.keyring, () => {
+    outbox.forget()
+    app.notifier.publish(WEBHOOK_ENDPOINTS_TOPIC)
+  })
   const webhookWorker = new WebhookWorker(
     db,
     app.keyring,
