@@ -1,10 +1,13 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { generateKeyPairSync, randomBytes } from 'node:crypto'
-import { existsSync, readFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { createServer } from 'node:net'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { apiSourceHash } from '../../scripts/source-hash.ts'
+import type { T } from './app.ts'
+import { createTestDatabase } from './db.ts'
 
 /** The repository root, and the built server `npm run build` makes (api/scripts/build.ts). */
 export const root = fileURLToPath(new URL('../../../', import.meta.url))
@@ -87,6 +90,19 @@ export async function freePort(): Promise<number> {
       server.close(() => resolve(port))
     })
   })
+}
+
+/**
+ * What a test of built instances behind a balancer starts from: the build checked, a PostgreSQL
+ * database and a working folder of its own (`helpline-<name>-…`), both gone when the test ends.
+ */
+export async function balancerScratch(t: T, name: string) {
+  assertBuildCurrent()
+  const db = await createTestDatabase()
+  t.teardown(() => db.drop())
+  const dir = mkdtempSync(join(tmpdir(), `helpline-${name}-`))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  return { db, dir }
 }
 
 /** The site admin `instancesBehindBalancer` creates. */

@@ -1,11 +1,10 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
 import { testPlatform, testPublicKey } from '../helpers/agent.ts'
-import { assertBuildCurrent, balancedAdmin, freePort, instancesBehindBalancer } from '../helpers/built-server.ts'
-import { createTestDatabase, testDatabaseUrl } from '../helpers/db.ts'
+import { balancedAdmin, balancerScratch, freePort, instancesBehindBalancer } from '../helpers/built-server.ts'
+import { testDatabaseUrl } from '../helpers/db.ts'
 import { haproxyFromDoc } from '../helpers/deployment-doc.ts'
 import { openStream, type SseStream } from '../helpers/sse.ts'
 
@@ -120,11 +119,7 @@ class SimAgent {
 }
 
 t.test('three instances behind HAProxy, one killed and one stopped while 200 agents work', { skip }, async (t) => {
-  assertBuildCurrent()
-  const db = await createTestDatabase()
-  t.teardown(() => db.drop())
-  const dir = mkdtempSync(join(tmpdir(), 'helpline-haproxy-'))
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  const { db, dir } = await balancerScratch(t, 'haproxy')
 
   const instances = await instancesBehindBalancer(3, db.url!, dir, {
     JOIN_MAX_ATTEMPTS_PER_IP: '100000',

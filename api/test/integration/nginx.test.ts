@@ -1,13 +1,12 @@
 import { spawn, spawnSync } from 'node:child_process'
-import { readFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { readFileSync, writeFileSync } from 'node:fs'
 import { request as httpRequest } from 'node:http'
 import { get as httpsGet } from 'node:https'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
 import { testPlatform, testPublicKey } from '../helpers/agent.ts'
-import { assertBuildCurrent, balancedAdmin, freePort, instancesBehindBalancer } from '../helpers/built-server.ts'
-import { createTestDatabase, testDatabaseUrl } from '../helpers/db.ts'
+import { balancedAdmin, balancerScratch, freePort, instancesBehindBalancer } from '../helpers/built-server.ts'
+import { testDatabaseUrl } from '../helpers/db.ts'
 import { nginxFromDoc } from '../helpers/deployment-doc.ts'
 import { openStream } from '../helpers/sse.ts'
 
@@ -47,11 +46,7 @@ function wrongSignIn(port: number, localAddress: string): Promise<number> {
 }
 
 t.test('two instances behind nginx configured as docs/deployment.md says', { skip }, async (t) => {
-  assertBuildCurrent()
-  const db = await createTestDatabase()
-  t.teardown(() => db.drop())
-  const dir = mkdtempSync(join(tmpdir(), 'helpline-nginx-'))
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  const { db, dir } = await balancerScratch(t, 'nginx')
 
   // The balancer runs on this machine: the app believes X-Forwarded-For from it only.
   const instances = await instancesBehindBalancer(2, db.url!, dir, { TRUST_PROXY: '127.0.0.1', LOGIN_MAX_ATTEMPTS_PER_IP: String(LOGIN_LIMIT_PER_CLIENT) })
