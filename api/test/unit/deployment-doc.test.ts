@@ -78,3 +78,19 @@ t.test('a comment after a value is part of the value for systemd, and the server
   t.equal(env.PORT, '3000 # the API')
   t.throws(() => loadConfig(env), /PORT/)
 })
+
+t.test('the systemd unit of docs/deployment.md runs the built server and waits out its shutdown', async (t) => {
+  const unit = Object.fromEntries(
+    deploymentBlock('ini')
+      .split('\n')
+      .filter((line) => /^\w+=/.test(line))
+      .map((line) => [line.slice(0, line.indexOf('=')), line.slice(line.indexOf('=') + 1)]),
+  )
+  const [node, ...args] = unit.ExecStart!.split(' ')
+  t.equal(node, '/usr/bin/node', 'plain node, no npm or tsx')
+  t.equal(args.at(-1), `${unit.WorkingDirectory}/api/dist/server.js`, 'the file `npm run build` writes (and the process tests run)')
+  t.equal(unit.KillSignal, 'SIGTERM', 'the signal the server shuts down gracefully on')
+  const env = parseEnvironmentFile(deploymentBlock('env'))
+  t.ok(Number(unit.TimeoutStopSec) > Number(env.SHUTDOWN_TIMEOUT_SECONDS), 'systemd waits longer than the server takes to stop')
+  t.ok(Number(unit.LimitNOFILE) >= 65536, 'room for tens of thousands of held polls')
+})
