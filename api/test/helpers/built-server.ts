@@ -15,6 +15,22 @@ export const builtServer = join(root, 'api', 'dist', 'server.js')
 /** A built one-shot command (`npm run audit:verify`, `npm run keys:rotate` run these with plain node). */
 export const builtCommand = (name: 'audit-verify' | 'keys-rotate') => join(root, 'api', 'dist', `${name}.js`)
 
+/** Runs a built one-shot command as `npm run …` does (plain node, from the repository) with only `env`: its exit code and output. */
+export function runBuiltCommand(name: 'audit-verify' | 'keys-rotate', env: Record<string, string>): Promise<{ code: number | null; output: string }> {
+  assertBuildCurrent()
+  return new Promise((resolve) => {
+    let output = ''
+    const child = spawn(process.execPath, ['--enable-source-maps', builtCommand(name)], {
+      cwd: root,
+      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
+    child.stdout.on('data', (d: Buffer) => (output += d.toString()))
+    child.stderr.on('data', (d: Buffer) => (output += d.toString()))
+    child.on('exit', (code) => resolve({ code, output }))
+  })
+}
+
 /**
  * Fails with what to do when the built server is missing or older than a source file: these
  * tests run the build, not the sources (`npm test` builds first; a single file run does not).

@@ -1,9 +1,7 @@
-import { spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { existsSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import t from 'tap'
 import postgres from 'postgres'
 import type { FastifyInstance } from 'fastify'
@@ -11,7 +9,7 @@ import { buildApp } from '../../src/app.ts'
 import { loadConfig } from '../../src/config.ts'
 import { Keyring, newSigningKeyPem } from '../../src/lib/keyring.ts'
 import { testPlatform, testPublicKey } from '../helpers/agent.ts'
-import { assertBuildCurrent, builtCommand } from '../helpers/built-server.ts'
+import { runBuiltCommand } from '../helpers/built-server.ts'
 import { testDatabaseUrl } from '../helpers/db.ts'
 
 /**
@@ -22,24 +20,10 @@ import { testDatabaseUrl } from '../helpers/db.ts'
  *
  * Roles are cluster-wide: each run creates uniquely named ones and drops them afterwards.
  */
-const root = fileURLToPath(new URL('../../../', import.meta.url))
 const skip = testDatabaseUrl ? false : 'needs PostgreSQL (roles, grants and triggers of a real server): set TEST_DATABASE_URL'
 
 /** `npm run audit:verify` with the given environment (the built command, plain node): exit code and output. */
-function auditVerify(env: Record<string, string>): Promise<{ code: number | null; output: string }> {
-  assertBuildCurrent()
-  return new Promise((resolve) => {
-    let output = ''
-    const child = spawn(process.execPath, ['--enable-source-maps', builtCommand('audit-verify')], {
-      cwd: root,
-      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    })
-    child.stdout.on('data', (d: Buffer) => (output += d.toString()))
-    child.stderr.on('data', (d: Buffer) => (output += d.toString()))
-    child.on('exit', (code) => resolve({ code, output }))
-  })
-}
+const auditVerify = (env: Record<string, string>) => runBuiltCommand('audit-verify', env)
 
 t.test('audit:verify without the server’s keys refuses to check and makes no keys of its own', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'helpline-audit-'))
