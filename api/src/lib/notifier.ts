@@ -1,4 +1,6 @@
+import { sql as q } from 'drizzle-orm'
 import type postgres from 'postgres'
+import type { Db } from '../db/client.ts'
 
 /**
  * Wakes whoever waits on a session (held agent polls, console streams) after a change was
@@ -9,6 +11,14 @@ import type postgres from 'postgres'
 export interface Notifier {
   /** Announces a committed change in a session, to every API instance. */
   publish(sessionId: string): void
+  /**
+   * Announces topics as part of the transaction `tx`: to every API instance when, and only when,
+   * it commits (on PostgreSQL a `pg_notify` in the transaction, delivered at the commit, exactly
+   * when the change becomes visible; an instance that dies right after its commit cannot lose the
+   * wake-up). The last statement of the transaction. Answers false when this notifier cannot
+   * (one process, PGlite): then the caller publishes each topic after the commit.
+   */
+  publishIn(tx: Db, topics: readonly string[]): Promise<boolean>
   /** Calls `listener` on each change in the session until the returned function is called. */
   subscribe(sessionId: string, listener: () => void): () => void
   /**
@@ -69,6 +79,8 @@ export function createLocalNotifier(): Notifier {
   return {
     // Deferred so a publisher never runs listeners inside its own call stack.
     publish: (sessionId) => queueMicrotask(() => listeners.emit(sessionId)),
+    // One process: nobody else can miss a wake-up, and the commit's caller publishes right after.
+    publishIn: async () => false,
     subscribe: (sessionId, listener) => listeners.subscribe(sessionId, listener),
     watch: (listener) => listeners.watch(listener),
     close: async () => {},
@@ -98,6 +110,12 @@ export async function createPostgresNotifier(sql: postgres.Sql, onError: (err: u
   return {
     publish: (sessionId) => {
       sql.notify(NOTIFY_CHANNEL, sessionId).catch(onError)
+    },
+    publishIn: async (tx, topics) => {
+      if (topics.length === 0) return true
+      // One statement for any number of topics (PostgreSQL drops duplicates within a transaction).
+      await tx.execute(q`select pg_notify(${NOTIFY_CHANNEL}, t) from jsonb_array_elements_text(${JSON.stringify(topics)}::jsonb) as t`)
+      return true
     },
     subscribe: (sessionId, listener) => listeners.subscribe(sessionId, listener),
     watch: (listener) => listeners.watch(listener),

@@ -64,7 +64,9 @@ export function chunks<T>(rows: readonly T[], size = BULK_ROWS): T[][] {
 /**
  * Every change that the console or the agent must see goes through here: one transaction, change
  * numbers from the session row (so commit order = number order within a session), the audit
- * event in the same transaction, and a wake-up for the session's listeners after the commit.
+ * event in the same transaction, and a wake-up for the session's listeners on every instance:
+ * sent inside the transaction on PostgreSQL (delivered by the commit itself, so an instance that
+ * dies right after committing loses no wake-up), after the commit in one process (PGlite).
  */
 export class SessionFeed {
   constructor(
@@ -106,6 +108,7 @@ export class SessionFeed {
    */
   async changeMany<T>(sessionIds: readonly string[], fn: (of: (sessionId: string) => SessionTx, bulk: BulkTx) => Promise<T>): Promise<T> {
     const changed = new Set<string>()
+    let published = false
     const ids = [...new Set(sessionIds)].sort()
     const result = await this.db.transaction(async (tx) => {
       const writers = new Map<string, SessionEventWriter>()
@@ -123,11 +126,13 @@ export class SessionFeed {
         if (!s) throw new Error(`session ${sessionId} is not part of this change`)
         return s
       }
-      return fn(of, this.bulkTx(tx, writers, changed))
+      const result = await fn(of, this.bulkTx(tx, writers, changed))
+      published = await this.notifier.publishIn(tx, [...changed])
+      return result
     })
     for (const sessionId of changed) {
       for (const listener of this.local) listener(sessionId)
-      this.notifier.publish(sessionId)
+      if (!published) this.notifier.publish(sessionId)
     }
     return result
   }
