@@ -64,8 +64,13 @@ class LocalListeners {
 
   /** Wakes every subscriber: each re-reads the database and finds what it missed. */
   emitAll() {
-    for (const watcher of this.watchers) watcher(null)
+    this.forgetAll()
     for (const sessionId of [...this.bySession.keys()]) this.emit(sessionId)
+  }
+
+  /** Tells the watchers that anything may have changed (without waking the subscribers). */
+  forgetAll() {
+    for (const watcher of this.watchers) watcher(null)
   }
 
   get size() {
@@ -87,19 +92,53 @@ export function createLocalNotifier(): Notifier {
   }
 }
 
+/** How often a PostgreSQL notifier checks that its LISTEN connection still hears (see `deafAfterMs`). */
+export interface HeartbeatOptions {
+  /** A NOTIFY of its own this often (ms). */
+  everyMs: number
+  /** Nothing heard for this long (ms): announcements may be lost, memory is no longer trusted. */
+  deafAfterMs: number
+}
+
+export const HEARTBEAT: HeartbeatOptions = { everyMs: 3_000, deafAfterMs: 7_000 }
+
+/** The topic of a heartbeat: heard by every instance, meant for none (no session, no user). */
+const HEARTBEAT_TOPIC = 'heartbeat:'
+
 /**
  * Several API instances on one PostgreSQL: NOTIFY reaches every instance's LISTEN connection
- * (this one included), and each fans out to its own subscribers. postgres.js re-listens after a
- * dropped connection by itself (again and again while the database is down); notifications sent
- * while nobody listened are lost, so each re-listen wakes every subscriber here to catch up.
+ * (this one included), and each fans out to its own subscribers. Changes are announced inside
+ * their transaction (`publishIn`), so a committed change always reaches every listening
+ * instance. Announcements are lost only while a LISTEN connection does not listen:
+ * - postgres.js re-listens after a dropped connection by itself (again and again while the
+ *   database is down); each re-listen wakes every subscriber here to catch up, and tells the
+ *   watchers that everything may have changed;
+ * - a connection that died without saying so (a half-open TCP connection, a stalled proxy) is
+ *   found by a heartbeat: a NOTIFY of its own every few seconds, and when nothing at all was
+ *   heard for `deafAfterMs` the same catch-up happens, and the watchers are told again at every
+ *   heartbeat until something is heard, so nothing derived meanwhile is trusted for long.
  */
-export async function createPostgresNotifier(sql: postgres.Sql, onError: (err: unknown) => void, onRelisten?: () => void): Promise<Notifier> {
+export async function createPostgresNotifier(
+  sql: postgres.Sql,
+  onError: (err: unknown) => void,
+  onRelisten?: () => void,
+  heartbeat: HeartbeatOptions = HEARTBEAT,
+  onDeaf?: () => void,
+): Promise<Notifier> {
   const listeners = new LocalListeners()
   let listened = false
+  let heardAt = Date.now()
+  let deaf = false
   const subscription = await sql.listen(
     NOTIFY_CHANNEL,
-    (payload) => listeners.emit(payload),
+    (payload) => {
+      heardAt = Date.now()
+      deaf = false
+      if (payload !== HEARTBEAT_TOPIC) listeners.emit(payload)
+    },
     () => {
+      heardAt = Date.now()
+      deaf = false
       if (listened) {
         onRelisten?.()
         listeners.emitAll()
@@ -107,6 +146,28 @@ export async function createPostgresNotifier(sql: postgres.Sql, onError: (err: u
       listened = true
     },
   )
+  let tickAt = Date.now()
+  const beat = setInterval(() => {
+    const now = Date.now()
+    // A tick far behind time means this process was too busy to read its socket (what it was
+    // sent is still waiting there): not deaf, and the heartbeat starts counting again.
+    const late = now - tickAt > 2 * heartbeat.everyMs
+    tickAt = now
+    if (late) heardAt = now
+    if (now - heardAt > heartbeat.deafAfterMs) {
+      if (!deaf) {
+        deaf = true
+        onDeaf?.()
+        listeners.emitAll()
+      } else {
+        listeners.forgetAll()
+      }
+    }
+    sql.notify(NOTIFY_CHANNEL, HEARTBEAT_TOPIC).catch(() => {
+      // The database is away: the next re-listen catches up, and the heartbeat stays unheard.
+    })
+  }, heartbeat.everyMs)
+  beat.unref()
   return {
     publish: (sessionId) => {
       sql.notify(NOTIFY_CHANNEL, sessionId).catch(onError)
@@ -120,9 +181,12 @@ export async function createPostgresNotifier(sql: postgres.Sql, onError: (err: u
     subscribe: (sessionId, listener) => listeners.subscribe(sessionId, listener),
     watch: (listener) => listeners.watch(listener),
     // The connection may already be gone (database closed first): then there is nothing to unlisten.
-    close: () => subscription.unlisten().then(
-      () => undefined,
-      () => undefined,
-    ),
+    close: () => {
+      clearInterval(beat)
+      return subscription.unlisten().then(
+        () => undefined,
+        () => undefined,
+      )
+    },
   }
 }
