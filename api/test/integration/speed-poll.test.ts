@@ -79,6 +79,24 @@ t.test('a cached agent token is refused on its next poll once the agent left', a
   t.same([err.status, err.code], [401, 'INVALID_TOKEN'])
 })
 
+t.test('every answer carries the security headers, worked out once at start-up', async (t) => {
+  const { agent } = await activeSession('Headers')
+  const answers = [
+    await h.inject({ method: 'GET', url: '/api/v1/agent/poll?wait=0', token: agent.token }),
+    await h.inject({ method: 'GET', url: '/api/v1/agent/poll?wait=0', token: 'hla_not-a-token-at-all-000000' }),
+    await h.inject({ method: 'GET', url: '/api/v1/no-such-route' }),
+  ]
+  t.same(answers.map((r) => r.statusCode), [200, 401, 404])
+  for (const r of answers) {
+    t.match(r.headers['content-security-policy'], /script-src 'self'/)
+    t.match(r.headers['content-security-policy'], /style-src 'self' 'unsafe-inline'/)
+    t.equal(r.headers['x-content-type-options'], 'nosniff')
+    t.equal(r.headers['x-frame-options'], 'SAMEORIGIN')
+    t.match(r.headers['strict-transport-security'], /max-age=\d+/)
+    t.equal(r.headers['cross-origin-opener-policy'], 'same-origin')
+  }
+})
+
 t.test('polls write no last-seen of their own', async (t) => {
   const { agent } = await activeSession('Seen')
   // Older than now, younger than the offline threshold (the sweeper must not take it offline).
