@@ -161,6 +161,11 @@ export class SessionEventWriter {
     await this.tx.insert(sessionEvents).values(this.link(type, actor, data))
   }
 
+  /** Whether this transaction holds the session row's lock (see `markLocked`). */
+  get isLocked(): boolean {
+    return this.locked
+  }
+
   /** Whether the chain's last hash is known in this transaction (else `knowHead` must be called first). */
   get headKnown(): boolean {
     return this.head !== undefined

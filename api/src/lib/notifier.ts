@@ -1,4 +1,6 @@
+import { sql as q } from 'drizzle-orm'
 import type postgres from 'postgres'
+import type { Db } from '../db/client.ts'
 
 /**
  * Wakes whoever waits on a session (held agent polls, console streams) after a change was
@@ -9,6 +11,14 @@ import type postgres from 'postgres'
 export interface Notifier {
   /** Announces a committed change in a session, to every API instance. */
   publish(sessionId: string): void
+  /**
+   * Announces topics as part of the transaction `tx`: to every API instance when, and only when,
+   * it commits (on PostgreSQL a `pg_notify` in the transaction, delivered at the commit, exactly
+   * when the change becomes visible; an instance that dies right after its commit cannot lose the
+   * wake-up). The last statement of the transaction. Answers false when this notifier cannot
+   * (one process, PGlite): then the caller publishes each topic after the commit.
+   */
+  publishIn(tx: Db, topics: readonly string[]): Promise<boolean>
   /** Calls `listener` on each change in the session until the returned function is called. */
   subscribe(sessionId: string, listener: () => void): () => void
   /**
@@ -54,8 +64,13 @@ class LocalListeners {
 
   /** Wakes every subscriber: each re-reads the database and finds what it missed. */
   emitAll() {
-    for (const watcher of this.watchers) watcher(null)
+    this.forgetAll()
     for (const sessionId of [...this.bySession.keys()]) this.emit(sessionId)
+  }
+
+  /** Tells the watchers that anything may have changed (without waking the subscribers). */
+  forgetAll() {
+    for (const watcher of this.watchers) watcher(null)
   }
 
   get size() {
@@ -69,25 +84,61 @@ export function createLocalNotifier(): Notifier {
   return {
     // Deferred so a publisher never runs listeners inside its own call stack.
     publish: (sessionId) => queueMicrotask(() => listeners.emit(sessionId)),
+    // One process: nobody else can miss a wake-up, and the commit's caller publishes right after.
+    publishIn: async () => false,
     subscribe: (sessionId, listener) => listeners.subscribe(sessionId, listener),
     watch: (listener) => listeners.watch(listener),
     close: async () => {},
   }
 }
 
+/** How often a PostgreSQL notifier checks that its LISTEN connection still hears (see `deafAfterMs`). */
+export interface HeartbeatOptions {
+  /** A NOTIFY of its own this often (ms). */
+  everyMs: number
+  /** Nothing heard for this long (ms): announcements may be lost, memory is no longer trusted. */
+  deafAfterMs: number
+}
+
+export const HEARTBEAT: HeartbeatOptions = { everyMs: 3_000, deafAfterMs: 7_000 }
+
+/** The topic of a heartbeat: heard by every instance, meant for none (no session, no user). */
+const HEARTBEAT_TOPIC = 'heartbeat:'
+
 /**
  * Several API instances on one PostgreSQL: NOTIFY reaches every instance's LISTEN connection
- * (this one included), and each fans out to its own subscribers. postgres.js re-listens after a
- * dropped connection by itself (again and again while the database is down); notifications sent
- * while nobody listened are lost, so each re-listen wakes every subscriber here to catch up.
+ * (this one included), and each fans out to its own subscribers. Changes are announced inside
+ * their transaction (`publishIn`), so a committed change always reaches every listening
+ * instance. Announcements are lost only while a LISTEN connection does not listen:
+ * - postgres.js re-listens after a dropped connection by itself (again and again while the
+ *   database is down); each re-listen wakes every subscriber here to catch up, and tells the
+ *   watchers that everything may have changed;
+ * - a connection that died without saying so (a half-open TCP connection, a stalled proxy) is
+ *   found by a heartbeat: a NOTIFY of its own every few seconds, and when nothing at all was
+ *   heard for `deafAfterMs` the same catch-up happens, and the watchers are told again at every
+ *   heartbeat until something is heard, so nothing derived meanwhile is trusted for long.
  */
-export async function createPostgresNotifier(sql: postgres.Sql, onError: (err: unknown) => void, onRelisten?: () => void): Promise<Notifier> {
+export async function createPostgresNotifier(
+  sql: postgres.Sql,
+  onError: (err: unknown) => void,
+  onRelisten?: () => void,
+  heartbeat: HeartbeatOptions = HEARTBEAT,
+  onDeaf?: () => void,
+): Promise<Notifier> {
   const listeners = new LocalListeners()
   let listened = false
+  let heardAt = Date.now()
+  let deaf = false
   const subscription = await sql.listen(
     NOTIFY_CHANNEL,
-    (payload) => listeners.emit(payload),
+    (payload) => {
+      heardAt = Date.now()
+      deaf = false
+      if (payload !== HEARTBEAT_TOPIC) listeners.emit(payload)
+    },
     () => {
+      heardAt = Date.now()
+      deaf = false
       if (listened) {
         onRelisten?.()
         listeners.emitAll()
@@ -95,16 +146,47 @@ export async function createPostgresNotifier(sql: postgres.Sql, onError: (err: u
       listened = true
     },
   )
+  let tickAt = Date.now()
+  const beat = setInterval(() => {
+    const now = Date.now()
+    // A tick far behind time means this process was too busy to read its socket (what it was
+    // sent is still waiting there): not deaf, and the heartbeat starts counting again.
+    const late = now - tickAt > 2 * heartbeat.everyMs
+    tickAt = now
+    if (late) heardAt = now
+    if (now - heardAt > heartbeat.deafAfterMs) {
+      if (!deaf) {
+        deaf = true
+        onDeaf?.()
+        listeners.emitAll()
+      } else {
+        listeners.forgetAll()
+      }
+    }
+    sql.notify(NOTIFY_CHANNEL, HEARTBEAT_TOPIC).catch(() => {
+      // The database is away: the next re-listen catches up, and the heartbeat stays unheard.
+    })
+  }, heartbeat.everyMs)
+  beat.unref()
   return {
     publish: (sessionId) => {
       sql.notify(NOTIFY_CHANNEL, sessionId).catch(onError)
     },
+    publishIn: async (tx, topics) => {
+      if (topics.length === 0) return true
+      // One statement for any number of topics (PostgreSQL drops duplicates within a transaction).
+      await tx.execute(q`select pg_notify(${NOTIFY_CHANNEL}, t) from jsonb_array_elements_text(${JSON.stringify(topics)}::jsonb) as t`)
+      return true
+    },
     subscribe: (sessionId, listener) => listeners.subscribe(sessionId, listener),
     watch: (listener) => listeners.watch(listener),
     // The connection may already be gone (database closed first): then there is nothing to unlisten.
-    close: () => subscription.unlisten().then(
-      () => undefined,
-      () => undefined,
-    ),
+    close: () => {
+      clearInterval(beat)
+      return subscription.unlisten().then(
+        () => undefined,
+        () => undefined,
+      )
+    },
   }
 }

@@ -5,7 +5,8 @@ import { conflict, notFound } from '../errors.ts'
 import type { AgentCommand } from '../schemas/agent.ts'
 import type { Paging } from '../schemas/common.ts'
 import type { Command } from '../schemas/sessions.ts'
-import type { ConsentKind } from './consents.service.ts'
+import { rows as rowsOf } from '../db/raw.ts'
+import type { ConsentKind, ConsentRow } from './consents.service.ts'
 import type { SessionFeed, SessionTx } from './feed.ts'
 
 export type CommandRow = typeof commands.$inferSelect
@@ -99,18 +100,21 @@ export class CommandQueue {
     return (await this.release(s, row!)) ?? row!
   }
 
-  /** Whether the consent a command points at allows it to be handed out now. */
-  private async allowed(s: SessionTx, row: CommandRow): Promise<boolean> {
+  /**
+   * Whether the consent a command points at allows it to be handed out now. `known`: that consent
+   * as this transaction just wrote it (no need to read it again).
+   */
+  private async allowed(s: SessionTx, row: CommandRow, known?: ConsentRow): Promise<boolean> {
     const needed = COMMAND_KINDS[row.kind as CommandKind] as ConsentKind | null | undefined
     if (needed === undefined) return false
     if (needed === null) return true
     if (!row.consentId) return false
-    const [consent] = await s.tx.select().from(consentRequests).where(eq(consentRequests.id, row.consentId))
+    const [consent] = known?.id === row.consentId ? [known] : await s.tx.select().from(consentRequests).where(eq(consentRequests.id, row.consentId))
     return consent?.status === 'approved' && consent.kind === needed && consent.sessionId === row.sessionId
   }
 
-  private async release(s: SessionTx, row: CommandRow): Promise<CommandRow | undefined> {
-    if (row.status !== 'awaiting_consent' || !(await this.allowed(s, row))) return undefined
+  private async release(s: SessionTx, row: CommandRow, consent?: ConsentRow): Promise<CommandRow | undefined> {
+    if (row.status !== 'awaiting_consent' || !(await this.allowed(s, row, consent))) return undefined
     const seq = await s.next()
     const [released] = await s.tx
       .update(commands)
@@ -125,13 +129,13 @@ export class CommandQueue {
   }
 
   /** A consent was approved: release what waited on it. */
-  async releaseForConsent(s: SessionTx, consentId: string) {
+  async releaseForConsent(s: SessionTx, consent: ConsentRow) {
     const waiting = await s.tx
       .select()
       .from(commands)
-      .where(and(eq(commands.consentId, consentId), eq(commands.status, 'awaiting_consent')))
+      .where(and(eq(commands.consentId, consent.id), eq(commands.status, 'awaiting_consent')))
       .orderBy(asc(commands.seq))
-    for (const row of waiting) await this.release(s, row)
+    for (const row of waiting) await this.release(s, row, consent)
   }
 
   /** A consent was denied, expired or withdrawn: what waited on it will never run. */
@@ -212,15 +216,24 @@ export class CommandQueue {
   async markDelivered(sessionId: string, rows: CommandRow[]) {
     const fresh = rows.filter((r) => r.status === 'queued')
     if (fresh.length === 0) return
-    await this.feed.change(sessionId, async (s) => {
-      for (const row of fresh) {
-        const [done] = await s.tx
-          .update(commands)
-          .set({ status: 'delivered', deliveredAt: new Date(), seq: await s.next(), ...(WIPE_ON_DELIVERY.has(row.kind) ? { payload: {} } : {}) })
-          .where(and(eq(commands.id, row.id), eq(commands.status, 'queued')))
-          .returning({ id: commands.id })
-        if (done) await s.event('command.delivered', { type: 'system' }, { commandId: row.id, kind: row.kind })
-      }
+    await this.feed.changeMany([sessionId], async (of, bulk) => {
+      // A change number per command, in order, as one at a time would take them; one statement
+      // for all the commands, and their events written together at the end of the change.
+      const first = (await bulk.reserve([sessionId], () => fresh.length)).get(sessionId)!
+      const list = fresh.map((row, i) => ({ id: row.id, seq: first + i, wipe: WIPE_ON_DELIVERY.has(row.kind) }))
+      const done = new Set(
+        (
+          await rowsOf<{ id: string }>(
+            bulk.tx,
+            sql`update commands c set status = 'delivered', delivered_at = ${new Date().toISOString()}::timestamptz, seq = r.seq,
+                  payload = case when r.wipe then '{}'::jsonb else c.payload end
+                from jsonb_to_recordset(${JSON.stringify(list)}::jsonb) as r(id uuid, seq integer, wipe boolean)
+                where c.id = r.id and c.status = 'queued'
+                returning c.id::text as id`,
+          )
+        ).map((r) => r.id),
+      )
+      for (const row of fresh) if (done.has(row.id)) await of(sessionId).event('command.delivered', { type: 'system' }, { commandId: row.id, kind: row.kind })
     })
   }
 

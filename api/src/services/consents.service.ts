@@ -191,7 +191,7 @@ export class ConsentsService {
       cancelled: `Request withdrawn: ${title}`,
     }[status]
     await s.systemLine(line, `consent.${status}`, data)
-    if (status === 'approved') await this.commands.releaseForConsent(s, row.id)
+    if (status === 'approved') await this.commands.releaseForConsent(s, updated)
     else await this.commands.cancelForConsent(s, row.id, status)
     return updated
   }

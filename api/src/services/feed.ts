@@ -61,10 +61,67 @@ export function chunks<T>(rows: readonly T[], size = BULK_ROWS): T[][] {
   return out
 }
 
+function writerIn(writers: Map<string, SessionEventWriter>, sessionId: string): SessionEventWriter {
+  const writer = writers.get(sessionId)
+  if (!writer) throw new Error(`session ${sessionId} is not part of this change`)
+  return writer
+}
+
+/**
+ * The audit events of one change, written together at its end (and before any set-based write of
+ * events, which continues the same trails): one statement for the trails' heads, one insert, instead
+ * of a read and an insert per event. Nothing in a change reads its own events back.
+ */
+class PendingEvents {
+  private list: BulkEvent[] = []
+
+  constructor(
+    private readonly tx: Db,
+    private readonly writers: Map<string, SessionEventWriter>,
+  ) {}
+
+  add(event: BulkEvent) {
+    writerIn(this.writers, event.sessionId)
+    this.list.push(event)
+  }
+
+  async flush() {
+    if (this.list.length === 0) return
+    const list = this.list
+    this.list = []
+    await this.write(list)
+  }
+
+  /** Links `list` onto its trails (their heads read once per transaction, under the rows' locks) and inserts it. */
+  async write(list: readonly BulkEvent[]) {
+    if (list.length === 0) return
+    const ids = [...new Set(list.map((e) => e.sessionId))]
+    const unlocked = ids.filter((id) => !writerIn(this.writers, id).isLocked).sort()
+    if (unlocked.length > 0) {
+      // A change that wrote events without taking a change number: the trail's lock, as append takes it.
+      await this.tx.execute(sql`select 1 from support_sessions where id in (${sql.join(unlocked.map((id) => sql`${id}::uuid`), sql`, `)}) order by id for update`)
+      for (const id of unlocked) writerIn(this.writers, id).markLocked()
+    }
+    const unknown = ids.filter((id) => !writerIn(this.writers, id).headKnown)
+    if (unknown.length > 0) {
+      const heads = await rows<{ session_id: string; hash: string | null }>(this.tx, sql`
+        select distinct on (session_id) session_id::text as session_id, hash from session_events
+        where session_id in (${sql.join(unknown.map((id) => sql`${id}::uuid`), sql`, `)})
+        order by session_id, id desc`)
+      const found = new Map(heads.map((r) => [r.session_id, r.hash ?? '']))
+      for (const id of unknown) writerIn(this.writers, id).knowHead(found.get(id) ?? '')
+    }
+    const links = list.map((e) => writerIn(this.writers, e.sessionId).link(e.type, e.actor, e.data ?? {}))
+    for (const part of chunks(links)) await this.tx.insert(sessionEvents).values(part)
+  }
+}
+
 /**
  * Every change that the console or the agent must see goes through here: one transaction, change
  * numbers from the session row (so commit order = number order within a session), the audit
- * event in the same transaction, and a wake-up for the session's listeners after the commit.
+ * event in the same transaction, and a wake-up for the session's listeners on every instance:
+ * sent inside the transaction on PostgreSQL (delivered by the commit itself, so an instance that
+ * dies right after committing loses no wake-up), after the commit in one process (PGlite).
  */
 export class SessionFeed {
   constructor(
@@ -106,38 +163,39 @@ export class SessionFeed {
    */
   async changeMany<T>(sessionIds: readonly string[], fn: (of: (sessionId: string) => SessionTx, bulk: BulkTx) => Promise<T>): Promise<T> {
     const changed = new Set<string>()
+    let published = false
     const ids = [...new Set(sessionIds)].sort()
     const result = await this.db.transaction(async (tx) => {
       const writers = new Map<string, SessionEventWriter>()
       const txs = new Map<string, SessionTx>()
       for (const sessionId of ids) {
-        const writer = new SessionEventWriter(tx, this.keyring, sessionId)
-        writers.set(sessionId, writer)
-        txs.set(sessionId, this.sessionTx(tx, sessionId, changed, writer))
+        writers.set(sessionId, new SessionEventWriter(tx, this.keyring, sessionId))
       }
       if (ids.length > 1) {
         await tx.select({ id: supportSessions.id }).from(supportSessions).where(inArray(supportSessions.id, ids)).orderBy(asc(supportSessions.id)).for('update')
+        for (const writer of writers.values()) writer.markLocked()
       }
       const of = (sessionId: string) => {
         const s = txs.get(sessionId)
         if (!s) throw new Error(`session ${sessionId} is not part of this change`)
         return s
       }
-      return fn(of, this.bulkTx(tx, writers, changed))
+      const trail = new PendingEvents(tx, writers)
+      for (const sessionId of ids) txs.set(sessionId, this.sessionTx(tx, sessionId, changed, writers.get(sessionId)!, trail))
+      const result = await fn(of, this.bulkTx(tx, writers, changed, trail))
+      await trail.flush()
+      published = await this.notifier.publishIn(tx, [...changed])
+      return result
     })
     for (const sessionId of changed) {
       for (const listener of this.local) listener(sessionId)
-      this.notifier.publish(sessionId)
+      if (!published) this.notifier.publish(sessionId)
     }
     return result
   }
 
-  private bulkTx(tx: Db, writers: Map<string, SessionEventWriter>, changed: Set<string>): BulkTx {
-    const writerOf = (sessionId: string) => {
-      const writer = writers.get(sessionId)
-      if (!writer) throw new Error(`session ${sessionId} is not part of this change`)
-      return writer
-    }
+  private bulkTx(tx: Db, writers: Map<string, SessionEventWriter>, changed: Set<string>, trail: PendingEvents): BulkTx {
+    const writerOf = (sessionId: string) => writerIn(writers, sessionId)
     return {
       tx,
       reserve: async (sessionIds, count) => {
@@ -160,23 +218,15 @@ export class SessionFeed {
         return first
       },
       events: async (list) => {
-        const unknown = [...new Set(list.map((e) => e.sessionId))].filter((id) => !writerOf(id).headKnown)
-        if (unknown.length > 0) {
-          const heads = await rows<{ session_id: string; hash: string | null }>(tx, sql`
-            select distinct on (session_id) session_id::text as session_id, hash from session_events
-            where session_id in (${sql.join(unknown.map((id) => sql`${id}::uuid`), sql`, `)})
-            order by session_id, id desc`)
-          const found = new Map(heads.map((r) => [r.session_id, r.hash ?? '']))
-          for (const id of unknown) writerOf(id).knowHead(found.get(id) ?? '')
-        }
-        const links = list.map((e) => writerOf(e.sessionId).link(e.type, e.actor, e.data ?? {}))
-        for (const part of chunks(links)) await tx.insert(sessionEvents).values(part)
+        // The single events appended so far come first in their trails.
+        await trail.flush()
+        await trail.write(list)
         await this.outbox?.onSessionEvents(tx, list)
       },
     }
   }
 
-  private sessionTx(tx: Db, sessionId: string, changed: Set<string>, events: SessionEventWriter): SessionTx {
+  private sessionTx(tx: Db, sessionId: string, changed: Set<string>, events: SessionEventWriter, trail: PendingEvents): SessionTx {
     const next = async () => {
       const [row] = await tx
         .update(supportSessions)
@@ -193,7 +243,7 @@ export class SessionFeed {
       sessionId,
       next,
       event: async (type, actor, data = {}) => {
-        await events.append(type, actor, data)
+        trail.add({ sessionId, type, actor, data })
         await this.outbox?.onSessionEvent(tx, sessionId, type, data)
       },
       systemLine: async (body, type, data = {}) => {

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import { and, asc, count, desc, eq, exists, gt, inArray, isNotNull, lt, sql, type SQL } from 'drizzle-orm'
 import type { Db } from '../db/client.ts'
+import { rows } from '../db/raw.ts'
 import {
   agents,
   chatMessages,
@@ -58,6 +59,9 @@ export const isFinalRun = (status: ScriptRunStatus) => FINAL_RUN.includes(status
 function runsOnAgent(run: ScriptRunRow): boolean {
   return run.status === 'running' || (run.status === 'cancelled' && run.startedAt !== null && run.durationMs === null)
 }
+
+/** A UTF-16 half without its other half (in unicode mode, paired halves are one code point). */
+const LONE_SURROGATE = /\p{Cs}/gu
 
 /** The agent says how many output chunks it produced; the end of a run with some missing is refused. */
 function assertOutputComplete(run: ScriptRunRow, produced: number | undefined) {
@@ -935,13 +939,14 @@ export class RunsService {
       }
       let room = MAX_OUTPUT_BYTES - run.outputBytes
       let truncated = run.outputTruncated
-      const rows: (typeof scriptOutputChunks.$inferInsert)[] = []
+      const list: { sequence: number; stream: string; data: string; bytes: number }[] = []
       const seq = await s.next()
       for (const c of fresh) {
         // The agent cuts output at the limit itself; this keeps a misbehaving one to it too.
         // Its own short notes (info) are kept past it.
-        // PostgreSQL text cannot hold NUL; a script that prints one still gets its output kept.
-        const clean = c.data.includes('\u0000') ? c.data.replaceAll('\u0000', '\uFFFD') : c.data
+        // PostgreSQL text cannot hold NUL, nor JSON a lone surrogate: a script that prints one
+        // still gets its output kept (U+FFFD instead, as the UTF-8 bytes would have said).
+        const clean = (c.data.includes('\u0000') ? c.data.replaceAll('\u0000', '\uFFFD') : c.data).replace(LONE_SURROGATE, '\uFFFD')
         let data = c.stream === 'info' ? cutUtf8(clean, 4096) : clean
         let bytes = Buffer.byteLength(data, 'utf8')
         if (c.stream !== 'info' && bytes > room) {
@@ -951,15 +956,24 @@ export class RunsService {
           bytes = Buffer.byteLength(data, 'utf8')
         }
         if (c.stream !== 'info') room -= bytes
-        rows.push({ runId, sessionId: s.sessionId, sequence: c.sequence, stream: c.stream, data, bytes: c.stream === 'info' ? 0 : bytes, seq })
+        list.push({ sequence: c.sequence, stream: c.stream, data, bytes: c.stream === 'info' ? 0 : bytes })
       }
-      const inserted = rows.length ? await s.tx.insert(scriptOutputChunks).values(rows).onConflictDoNothing().returning({ bytes: scriptOutputChunks.bytes }) : []
-      const added = inserted.reduce((n, r) => n + r.bytes, 0)
-      await s.tx
-        .update(scriptRuns)
-        .set({ outputBytes: sql`${scriptRuns.outputBytes} + ${added}`, outputTruncated: truncated, outputNextSeq: expected + fresh.length })
-        .where(eq(scriptRuns.id, runId))
-      return { stored: inserted.length, duplicates: chunks.length - fresh.length, status: run.status }
+      // One statement whatever the number of chunks (one parameter: no limit of 65,535 to reach):
+      // the chunks stored once each, and the run's counters moved by what was really stored.
+      const [done] = await rows<{ stored: number }>(
+        s.tx,
+        sql`with stored as (
+              insert into script_output_chunks (run_id, session_id, sequence, stream, data, bytes, seq)
+              select ${runId}::uuid, ${s.sessionId}::uuid, r.sequence, r.stream::output_stream, r.data, r.bytes, ${seq}
+              from jsonb_to_recordset(${JSON.stringify(list)}::jsonb) as r(sequence integer, stream text, data text, bytes integer)
+              on conflict do nothing
+              returning bytes)
+            update script_runs set output_bytes = output_bytes + (select coalesce(sum(bytes), 0) from stored),
+              output_truncated = ${truncated}, output_next_seq = ${expected + fresh.length}
+            where id = ${runId}
+            returning (select count(*) from stored)::integer as stored`,
+      )
+      return { stored: Number(done?.stored ?? 0), duplicates: chunks.length - fresh.length, status: run.status }
     })
   }
 

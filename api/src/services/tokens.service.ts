@@ -42,7 +42,7 @@ function toApiToken(row: TokenRow, role: Role): ApiToken {
 
 const MAX_PERSONAL_TOKENS = 50
 
-/** Revocations inside one transaction (TokensService.revoking); each is announced after the commit. */
+/** Revocations inside one transaction (TokensService.revoking); each is announced by its commit. */
 export interface Revoker {
   tx: Db
   /** Ends every live credential of a user but `keepTokenId`; returns how many. */
@@ -53,7 +53,7 @@ export interface Revoker {
 
 /**
  * Sign-ins and personal API tokens: made, listed and revoked here. Every revocation is announced
- * on the user's credentials topic after its commit, so an open live stream of that user on any
+ * on the user's credentials topic with its commit (see Notifier.publishIn), so an open live stream of that user on any
  * instance re-checks its credential at once instead of delivering until it next asks.
  */
 export class TokensService {
@@ -63,11 +63,12 @@ export class TokensService {
     private readonly keyring: Keyring,
   ) {}
 
-  /** One transaction whose revocations are announced to every instance once it commits. */
+  /** One transaction whose revocations are announced to every instance by its commit. */
   async revoking<T>(fn: (r: Revoker) => Promise<T>): Promise<T> {
     const touched = new Set<string>()
-    const result = await this.db.transaction(async (tx) =>
-      fn({
+    let published = false
+    const result = await this.db.transaction(async (tx) => {
+      const result = await fn({
         tx,
         all: async (userId, reason, keepTokenId) => {
           touched.add(userId)
@@ -87,9 +88,12 @@ export class TokensService {
             .returning({ id: accessTokens.id, kind: accessTokens.kind })
           return row
         },
-      }),
-    )
-    for (const userId of touched) this.notifier.publish(credentialsTopic(userId))
+      })
+      // In the transaction on PostgreSQL: every instance hears of the revocation with its commit.
+      published = await this.notifier.publishIn(tx, [...touched].map(credentialsTopic))
+      return result
+    })
+    if (!published) for (const userId of touched) this.notifier.publish(credentialsTopic(userId))
     return result
   }
 

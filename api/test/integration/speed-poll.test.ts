@@ -79,6 +79,24 @@ t.test('a cached agent token is refused on its next poll once the agent left', a
   t.same([err.status, err.code], [401, 'INVALID_TOKEN'])
 })
 
+t.test('every answer carries the security headers, worked out once at start-up', async (t) => {
+  const { agent } = await activeSession('Headers')
+  const answers = [
+    await h.inject({ method: 'GET', url: '/api/v1/agent/poll?wait=0', token: agent.token }),
+    await h.inject({ method: 'GET', url: '/api/v1/agent/poll?wait=0', token: 'hla_not-a-token-at-all-000000' }),
+    await h.inject({ method: 'GET', url: '/api/v1/no-such-route' }),
+  ]
+  t.same(answers.map((r) => r.statusCode), [200, 401, 404])
+  for (const r of answers) {
+    t.match(r.headers['content-security-policy'], /script-src 'self'/)
+    t.match(r.headers['content-security-policy'], /style-src 'self' 'unsafe-inline'/)
+    t.equal(r.headers['x-content-type-options'], 'nosniff')
+    t.equal(r.headers['x-frame-options'], 'SAMEORIGIN')
+    t.match(r.headers['strict-transport-security'], /max-age=\d+/)
+    t.equal(r.headers['cross-origin-opener-policy'], 'same-origin')
+  }
+})
+
 t.test('polls write no last-seen of their own', async (t) => {
   const { agent } = await activeSession('Seen')
   // Older than now, younger than the offline threshold (the sweeper must not take it offline).
@@ -93,9 +111,10 @@ t.test('polls write no last-seen of their own', async (t) => {
   t.equal(row!.at.getTime(), old.getTime(), 'nothing written by the polls themselves (the batched write comes at most every 5 s per agent)')
 })
 
-t.test('output posted many times at once is stored exactly once, in order', async (t) => {
-  const { session, agent } = await activeSession('Output')
-  const script = await upload(csr, await createCategory(h, 'Output'), { name: 'Talkative', published: true })
+/** A run started by its agent, and a post of its output chunks `from` up to `to` (excluded). */
+async function startedRun(name: string) {
+  const { session, agent } = await activeSession(name)
+  const script = await upload(csr, await createCategory(h, name), { name: `Talkative ${name}`, published: true })
   const { data: batch } = await csr.client.POST('/api/v1/script-batches', { body: { scripts: [{ scriptId: script.id }], sessionIds: [session.id] } })
   const { data: feed } = await agent.client.GET('/api/v1/agent/poll', { params: { query: { cursor: 0, wait: 0 } } })
   const consent = feed!.consents.find((c) => c.kind === 'run_scripts' && c.status === 'pending')!
@@ -103,10 +122,15 @@ t.test('output posted many times at once is stored exactly once, in order', asyn
   await agent.client.GET('/api/v1/agent/poll', { params: { query: { cursor: feed!.cursor, wait: 0 } } })
   const runId = batch!.sessions[0]!.runs[0]!.id
   const path = { params: { path: { id: runId } } }
-  await agent.client.POST('/api/v1/agent/script-runs/{id}/start', { ...path, body: { startId: 'start-output-0001' } })
+  await agent.client.POST('/api/v1/agent/script-runs/{id}/start', { ...path, body: { startId: `start-${runId}` } })
   const chunk = (sequence: number) => ({ sequence, stream: 'stdout' as const, data: `line ${sequence}\n` })
   const post = (from: number, to: number) =>
     h.inject({ method: 'POST', url: `/api/v1/agent/script-runs/${runId}/output`, token: agent.token, payload: { chunks: Array.from({ length: to - from }, (_, i) => chunk(from + i)) } })
+  return { runId, post }
+}
+
+t.test('output posted many times at once is stored exactly once, in order', async (t) => {
+  const { runId, post } = await startedRun('Output')
 
   // Ten copies of the same post at once: each acknowledged, the chunks stored once.
   const same = await Promise.all(Array.from({ length: 10 }, () => post(0, 4)))
@@ -120,6 +144,28 @@ t.test('output posted many times at once is stored exactly once, in order', asyn
   const [run] = await db.select().from(scriptRuns).where(eq(scriptRuns.id, runId))
   t.equal(run!.outputNextSeq, 8)
   t.equal(run!.outputBytes, rows.reduce((n, r) => n + r.bytes, 0), 'the byte count matches the chunks stored')
+})
+
+t.test('posts of many chunks, each sent three times at once: every chunk stored once, in order', async (t) => {
+  const { runId, post } = await startedRun('Many chunks')
+  const perPost = 64 // the most one post may carry
+  const many = perPost * 3
+  for (let from = 0; from < many; from += perPost) {
+    const posts = await Promise.all([post(from, from + perPost), post(from, from + perPost), post(from, from + perPost)])
+    t.same(posts.map((r) => r.statusCode), [200, 200, 200], posts.map((r) => r.body.slice(0, 200)).join(' '))
+    t.equal(posts.reduce((n, r) => n + r.json<{ stored: number }>().stored, 0), perPost, 'stored once across the three answers')
+  }
+  const rows = await db.select({ sequence: scriptOutputChunks.sequence, data: scriptOutputChunks.data }).from(scriptOutputChunks).where(eq(scriptOutputChunks.runId, runId)).orderBy(scriptOutputChunks.sequence)
+  t.equal(rows.length, many)
+  t.ok(rows.every((r, i) => r.sequence === i && r.data === `line ${i}\n`), 'every chunk, in order, with its own text')
+  const [run] = await db.select().from(scriptRuns).where(eq(scriptRuns.id, runId))
+  t.equal(run!.outputNextSeq, many)
+  t.equal(run!.outputBytes, rows.reduce((n, r) => n + Buffer.byteLength(r.data), 0))
+  const { data: page } = await csr.client.GET('/api/v1/script-runs/{id}/output', { params: { path: { id: runId }, query: { after: many - 3 } } })
+  t.same(page!.chunks.map((c) => c.data), [`line ${many - 2}\n`, `line ${many - 1}\n`], 'the CSR reads the end of it')
+  // The sequence rules are unchanged: a gap is refused with where to resume.
+  const gap = await post(many + 1, many + 3)
+  t.same([gap.statusCode, gap.json<{ code: string }>().code], [409, 'OUTPUT_SEQUENCE_GAP'])
 })
 
 const skip = testDatabaseUrl ? false : 'needs PostgreSQL: set TEST_DATABASE_URL (two instances, LISTEN/NOTIFY)'
@@ -147,4 +193,55 @@ t.test('two instances: a change on one wakes a quiet poll held by the other; a t
   }
   t.equal(status, 401, `refused by the other instance ${Date.now() - left} ms after the leave`)
   t.ok(Date.now() - left < 1000)
+})
+
+t.test('two instances: a change whose instance never announces it after its commit still wakes a held poll and ends a cached token elsewhere', { skip }, async (t) => {
+  const other = await secondInstance(t, h, { AGENT_POLL_WAIT_SECONDS: 10 })
+  // The other instance dies right after its commits, before any post-commit step could run: what
+  // it commits must still reach this instance, so the announcement travels with the commit.
+  other.app.notifier.publish = () => {}
+  const onOther = (token: string) => createClient({ baseUrl: other.address, token })
+
+  const { session, agent } = await activeSession('Announced by the commit')
+  const { data: first } = await agent.client.GET('/api/v1/agent/poll', { params: { query: { cursor: 0, wait: 0 } } })
+  await agent.client.GET('/api/v1/agent/poll', { params: { query: { cursor: first!.cursor, wait: 0 } } }) // quiet, token cached here
+  const holding = agent.client.GET('/api/v1/agent/poll', { params: { query: { cursor: first!.cursor, wait: 10 } } })
+  await new Promise((r) => setTimeout(r, 300))
+  const sent = Date.now()
+  const { response } = await onOther(csr.token).POST('/api/v1/sessions/{id}/chat', { params: { path: { id: session.id } }, body: { body: 'Committed elsewhere' } })
+  t.equal(response.status, 201)
+  const { data: woken } = await holding
+  t.same(woken!.chat.map((m) => m.body), ['Committed elsewhere'])
+  t.ok(Date.now() - sent < 1000, `woken ${Date.now() - sent} ms after the commit on the other instance`)
+
+  // The agent leaves through the other instance; this one, holding its token in memory, refuses it.
+  await agent.client.GET('/api/v1/agent/poll', { params: { query: { cursor: woken!.cursor, wait: 0 } } }) // cached again
+  const { response: leaving } = await onOther(agent.token).POST('/api/v1/agent/leave')
+  t.equal(leaving.status, 204)
+  const left = Date.now()
+  let status = 200
+  while (status === 200 && Date.now() - left < 2000) {
+    status = (await h.inject({ method: 'GET', url: '/api/v1/agent/poll?wait=0', token: agent.token })).statusCode
+  }
+  t.equal(status, 401, `refused here ${Date.now() - left} ms after the leave on the other instance`)
+  t.ok(Date.now() - left < 1000)
+})
+
+t.test('a dropped LISTEN connection: once listening again, cached tokens and quiet sessions are forgotten', { skip }, async (t) => {
+  const { agent } = await activeSession('Re-listen')
+  const { data: first } = await agent.client.GET('/api/v1/agent/poll', { params: { query: { cursor: 0, wait: 0 } } })
+  await new Promise((r) => setTimeout(r, 300)) // the join's own notification lands
+  await agent.client.GET('/api/v1/agent/poll', { params: { query: { cursor: first!.cursor, wait: 0 } } }) // token cached
+  // A change nobody announced (as if its notification was sent while nobody listened), then the
+  // LISTEN connection drops: postgres.js listens again, and the instance must stop trusting memory.
+  await db.update(agents).set({ state: 'left' }).where(eq(agents.id, agent.joined.agentId))
+  t.equal((await h.inject({ method: 'GET', url: '/api/v1/agent/poll?wait=0', token: agent.token })).statusCode, 200, 'accepted from memory before')
+  await db.execute(sql`select pg_terminate_backend(pid) from pg_stat_activity where datname = current_database() and query ilike 'listen%' and pid <> pg_backend_pid()`)
+  const dropped = Date.now()
+  let status = 200
+  while (status === 200 && Date.now() - dropped < 5000) {
+    await new Promise((r) => setTimeout(r, 50))
+    status = (await h.inject({ method: 'GET', url: '/api/v1/agent/poll?wait=0', token: agent.token })).statusCode
+  }
+  t.equal(status, 401, `refused ${Date.now() - dropped} ms after the LISTEN connection dropped`)
 })

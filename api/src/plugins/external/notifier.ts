@@ -17,6 +17,8 @@ export default fp(
           postgres,
           (err) => app.log.warn({ err }, 'NOTIFY failed; listeners catch up on their next read'),
           () => app.log.info('listening for session changes again; waking every listener to catch up'),
+          undefined,
+          () => app.log.warn('the LISTEN connection heard nothing, not even its own heartbeat; trusting no memory and waking every listener until it hears again'),
         )
       : createLocalNotifier()
     app.decorate('notifier', notifier)
