@@ -110,6 +110,12 @@ export class OidcService {
         // http:// is allowed only for a loopback issuer (config.ts), i.e. a provider in a test.
         s.issuer.protocol === 'http:' ? { execute: [client.allowInsecureRequests], timeout: 10 } : { timeout: 10 },
       )
+      .then((config) => {
+        // The ID token's signature is checked too, not only TLS to the token endpoint (which the
+        // specification allows): a token swapped on its way, or a provider that does not sign, is refused.
+        client.enableNonRepudiationChecks(config)
+        return config
+      })
       .catch((err: unknown) => {
         this.configuration = undefined
         throw err
