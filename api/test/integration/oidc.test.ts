@@ -1,102 +1,31 @@
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
-import type { AddressInfo } from 'node:net'
 import t from 'tap'
 type Tap = Pick<typeof t, 'equal' | 'notOk' | 'ok'>
 import { eq, sql } from 'drizzle-orm'
-import { decodeJwt, exportJWK, generateKeyPair, SignJWT, type JWK } from 'jose'
-import Provider from 'oidc-provider'
 import { Secret, TOTP } from 'otpauth'
-import { ConfigError, loadConfig, type Config } from '../../src/config.ts'
+import { ConfigError, loadConfig } from '../../src/config.ts'
 import { accessTokens, auditEvents, oidcLogins, siteSettings, users } from '../../src/db/schema.ts'
 import { adminEmail, refused, setupApp, type TestApp } from '../helpers/app.ts'
+import { startProvider, type Account } from '../helpers/oidc-provider.ts'
 
 /**
- * Single sign-on against a real OpenID Connect provider (oidc-provider) started here on a
- * loopback port. Its interaction signs in whichever account the test chose, so each flow is the
- * browser's: start → provider → callback → console with a one-time code → exchange. The ID tokens
- * the provider signs can be swapped at its token endpoint for forged ones (another audience,
- * expired, signed with another key), as an attacker between the two would.
+ * Single sign-on against a real OpenID Connect provider (oidc-provider, helpers/oidc-provider.ts)
+ * on a loopback port. Each flow is the browser's: start → provider → callback → console with a
+ * one-time code → exchange. The ID tokens the provider signs are swapped at its token endpoint for
+ * forged ones (another audience, expired, signed with another key) where a test says so.
  */
 
-// --- The identity provider ------------------------------------------------------------------
+// --- The identity provider and the browser -----------------------------------------------------
 
 const redirectUrl = 'http://helpline.test/api/v1/auth/oidc/callback'
-const clientSecret = 'provider-client-secret-0123456789'
-const { privateKey } = await generateKeyPair('RS256', { extractable: true })
-const signingJwk: JWK = { ...(await exportJWK(privateKey)), kid: 'test-key', alg: 'RS256', use: 'sig' }
-const { privateKey: strangerKey } = await generateKeyPair('RS256')
+const idp = await startProvider(t, redirectUrl)
+const { issuer, clientSecret, accounts } = idp
+const account = (id: string, fields: Partial<Account> = {}) => idp.account(id, fields)
 
-interface Account {
-  email: string
-  email_verified: boolean
-  name: string
-  groups: string[]
-}
-const accounts: Record<string, Account> = {}
-const account = (id: string, fields: Partial<Account> = {}) => {
-  accounts[id] = { email: `${id}@example.com`, email_verified: true, name: `Ms ${id}`, groups: ['helpline-csrs'], ...fields }
-  return id
-}
-/** Who the provider signs in next; `deny`: the user refuses instead. */
-let next: { accountId: string; deny?: boolean } = { accountId: '' }
-/** Replaces the ID token the token endpoint sends (a forgery), when set. */
-let tamper: ((idToken: string) => Promise<string>) | undefined
-
-const server = createServer()
-await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-const issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
-const provider = new Provider(issuer, {
-  clients: [{ client_id: 'helpline', client_secret: clientSecret, redirect_uris: [redirectUrl], response_types: ['code'], grant_types: ['authorization_code'] }],
-  jwks: { keys: [signingJwk] },
-  cookies: { keys: ['a-cookie-key-for-the-test-provider'] },
-  claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['name', 'groups'] },
-  features: { devInteractions: { enabled: false } },
-  findAccount: async (_ctx, id) => (accounts[id] ? { accountId: id, claims: async () => ({ sub: id, ...accounts[id] }) } : undefined),
-})
-provider.use(async (ctx, nextMiddleware) => {
-  await nextMiddleware()
-  const body = ctx.body as { id_token?: string } | undefined
-  if (ctx.path === '/token' && tamper && body?.id_token) body.id_token = await tamper(body.id_token)
-})
-const handle = provider.callback()
-async function interact(req: IncomingMessage, res: ServerResponse) {
-  const details = await provider.interactionDetails(req, res)
-  if (next.deny) {
-    await provider.interactionFinished(req, res, { error: 'access_denied', error_description: 'The user said no' }, { mergeWithLastSubmission: false })
-    return
-  }
-  const grant = new provider.Grant({ accountId: next.accountId, clientId: String(details.params.client_id) })
-  grant.addOIDCScope(String(details.params.scope))
-  const grantId = await grant.save()
-  await provider.interactionFinished(req, res, { login: { accountId: next.accountId }, consent: { grantId } }, { mergeWithLastSubmission: false })
-}
-server.on('request', (req: IncomingMessage, res: ServerResponse) => {
-  if (req.url?.startsWith('/interaction/')) interact(req, res).catch((err: unknown) => res.writeHead(500).end(String(err)))
-  else void handle(req, res)
-})
-t.teardown(() => new Promise<void>((resolve) => server.close(() => resolve())))
-
-/** Signs an ID token like the provider's, with changes (and with another key when `key` is given). */
-async function forge(idToken: string, changes: Record<string, unknown>, key: CryptoKey = privateKey) {
-  return new SignJWT({ ...decodeJwt(idToken), ...changes }).setProtectedHeader({ alg: 'RS256', kid: 'test-key', typ: 'JWT' }).sign(key)
-}
-
-// --- The browser ------------------------------------------------------------------------------
-
-const sso: Partial<Config> = {
-  OIDC_ISSUER: issuer,
-  OIDC_CLIENT_ID: 'helpline',
-  OIDC_CLIENT_SECRET: clientSecret,
-  OIDC_REDIRECT_URL: redirectUrl,
-  OIDC_ALLOWED_DOMAINS: 'example.com',
-  OIDC_ADMIN_VALUES: 'helpline-admins',
-  OIDC_CSR_VALUES: 'helpline-csrs,helpdesk',
-  OIDC_DISPLAY_NAME: 'Example SSO',
-}
+const sso = idp.config(redirectUrl)
 
 /** Starts a sign-in and follows the provider's redirects (with its cookies) until it sends the browser back to us. */
 async function toProviderAndBack(h: TestApp, accountId: string, options: { returnTo?: string; deny?: boolean } = {}) {
-  next = { accountId, ...(options.deny ? { deny: true } : {}) }
+  idp.next = { accountId, ...(options.deny ? { deny: true } : {}) }
   const start = await h.inject({ method: 'GET', url: `/api/v1/auth/oidc/start${options.returnTo ? `?returnTo=${encodeURIComponent(options.returnTo)}` : ''}` })
   if (start.statusCode !== 302) throw new Error(`start answered ${start.statusCode}: ${start.body}`)
   const jar = new Map<string, string>()
@@ -274,23 +203,23 @@ t.test('a wrong nonce: 400 OIDC_NONCE_INVALID and no sign-in', async (t) => {
 })
 
 t.test('an ID token for another client (wrong audience): refused', async (t) => {
-  tamper = (token) => forge(token, { aud: 'some-other-client', azp: 'some-other-client' })
-  t.teardown(() => (tamper = undefined))
+  idp.tamper = (token) => idp.forge(token, { aud: 'some-other-client', azp: 'some-other-client' })
+  t.teardown(() => (idp.tamper = undefined))
   const { callback: url } = await toProviderAndBack(h, account('ivy'))
   await refusedCallback(t, url, 401, 'OIDC_TOKEN_INVALID', 'ivy@example.com')
 })
 
 t.test('an expired ID token: refused', async (t) => {
   const now = Math.floor(Date.now() / 1000)
-  tamper = (token) => forge(token, { iat: now - 7200, exp: now - 3600 })
-  t.teardown(() => (tamper = undefined))
+  idp.tamper = (token) => idp.forge(token, { iat: now - 7200, exp: now - 3600 })
+  t.teardown(() => (idp.tamper = undefined))
   const { callback: url } = await toProviderAndBack(h, account('jack'))
   await refusedCallback(t, url, 401, 'OIDC_TOKEN_EXPIRED', 'jack@example.com')
 })
 
 t.test('an ID token not signed by the provider: refused', async (t) => {
-  tamper = (token) => forge(token, {}, strangerKey)
-  t.teardown(() => (tamper = undefined))
+  idp.tamper = (token) => idp.forge(token, {}, { strangerKey: true })
+  t.teardown(() => (idp.tamper = undefined))
   const { callback: url } = await toProviderAndBack(h, account('kim'))
   await refusedCallback(t, url, 401, 'OIDC_TOKEN_INVALID', 'kim@example.com')
 })
@@ -348,14 +277,17 @@ t.test('LOCAL_PASSWORDS=off: only the break-glass admin signs in with a password
   t.equal(noCode.code, 'TOTP_REQUIRED', 'the break-glass admin still needs their second factor')
 })
 
+/** One request to each step of a single sign-on, as a stranger would send it. */
+const ssoSteps = [
+  { method: 'GET' as const, url: '/api/v1/auth/oidc/start' },
+  { method: 'GET' as const, url: '/api/v1/auth/oidc/callback?state=x&code=y' },
+  { method: 'POST' as const, url: '/api/v1/auth/oidc/exchange', payload: { code: 'hlo_aaaaaaaaaaaaaaaaaaaaaaaa' } },
+]
+
 t.test('without SSO: the page offers passwords only, and the SSO operations are 404', async (t) => {
   const plain = await setupApp(t)
   t.same((await plain.client().GET('/api/v1/auth/methods')).data, { password: 'all' })
-  for (const request of [
-    { method: 'GET' as const, url: '/api/v1/auth/oidc/start' },
-    { method: 'GET' as const, url: '/api/v1/auth/oidc/callback?state=x&code=y' },
-    { method: 'POST' as const, url: '/api/v1/auth/oidc/exchange', payload: { code: 'hlo_aaaaaaaaaaaaaaaaaaaaaaaa' } },
-  ]) {
+  for (const request of ssoSteps) {
     const res = await plain.inject(request)
     t.equal(res.statusCode, 404, request.url)
     t.equal(res.json().code, 'OIDC_NOT_CONFIGURED')
@@ -365,12 +297,8 @@ t.test('without SSO: the page offers passwords only, and the SSO operations are 
 t.test('start, callback and exchange share a per-address budget', async (t) => {
   const limited = await setupApp(t, { ...sso, LOGIN_MAX_ATTEMPTS_PER_IP: 2 })
   t.equal((await limited.inject({ method: 'GET', url: '/api/v1/auth/oidc/start' })).statusCode, 302)
-  t.equal((await limited.inject({ method: 'POST', url: '/api/v1/auth/oidc/exchange', payload: { code: 'hlo_aaaaaaaaaaaaaaaaaaaaaaaa' } })).statusCode, 401)
-  for (const request of [
-    { method: 'GET' as const, url: '/api/v1/auth/oidc/start' },
-    { method: 'GET' as const, url: '/api/v1/auth/oidc/callback?state=x&code=y' },
-    { method: 'POST' as const, url: '/api/v1/auth/oidc/exchange', payload: { code: 'hlo_aaaaaaaaaaaaaaaaaaaaaaaa' } },
-  ]) {
+  t.equal((await limited.inject(ssoSteps[2]!)).statusCode, 401)
+  for (const request of ssoSteps) {
     const res = await limited.inject(request)
     t.equal(res.statusCode, 429, request.url)
     t.match(res.headers['retry-after'], /^\d+$/)
