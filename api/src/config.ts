@@ -114,6 +114,26 @@ export const Config = Type.Object({
   LOGON_APPROVAL_MINUTES: Type.Integer({ minimum: 1, maximum: 240, default: 10 }),
   /** How often each instance expires waiting sessions and consents and marks silent agents offline. */
   SWEEP_INTERVAL_MS: Type.Integer({ minimum: 50, default: 1000 }),
+  // Single sign-on with OpenID Connect (docs/sso.md); checked together by checkSso below.
+  /** The identity provider's issuer URL (its /.well-known/openid-configuration is read from it). Unset: no SSO. */
+  OIDC_ISSUER: Type.Optional(Type.String({ pattern: '^https?://\\S+$', maxLength: 2048 })),
+  OIDC_CLIENT_ID: Type.Optional(Type.String({ minLength: 1, maxLength: 500 })),
+  /** Never logged. Unset: a public client (PKCE only). */
+  OIDC_CLIENT_SECRET: Type.Optional(Type.String({ minLength: 1, maxLength: 2000 })),
+  /** The redirect URL registered at the provider; unset → PUBLIC_URL + /api/v1/auth/oidc/callback. */
+  OIDC_REDIRECT_URL: Type.Optional(Type.String({ pattern: '^https?://\\S+$', maxLength: 2048 })),
+  /** Comma-separated email domains allowed to sign in (the email must be verified); unset: any. */
+  OIDC_ALLOWED_DOMAINS: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9.-]+(\\s*,\\s*[A-Za-z0-9.-]+)*$', maxLength: 2000 })),
+  /** The claim that carries the user's groups or roles (ID token or userinfo). */
+  OIDC_ROLE_CLAIM: Type.String({ minLength: 1, maxLength: 200, default: 'groups' }),
+  /** Comma-separated claim values that make a site admin, and a CSR (`*`: anyone allowed in). */
+  OIDC_ADMIN_VALUES: Type.Optional(Type.String({ minLength: 1, maxLength: 2000 })),
+  OIDC_CSR_VALUES: Type.Optional(Type.String({ minLength: 1, maxLength: 2000 })),
+  /** The sign-in button's text: "Sign in with <OIDC_DISPLAY_NAME>". */
+  OIDC_DISPLAY_NAME: Type.String({ minLength: 1, maxLength: 60, default: 'single sign-on' }),
+  /** off: password sign-in (and password changes) only for BREAK_GLASS_ADMIN; needs OIDC_ISSUER. */
+  LOCAL_PASSWORDS: Type.Enum(['on', 'off'], { default: 'on' }),
+  BREAK_GLASS_ADMIN: Type.Optional(Type.String({ format: 'email' })),
 })
 export type Config = Static<typeof Config>
 
@@ -146,5 +166,24 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (config.DATABASE_OWNER_URL && !config.DATABASE_URL) {
     throw new ConfigError('Invalid configuration:\n  DATABASE_OWNER_URL: needs DATABASE_URL (the role the app runs as); the embedded database has no roles')
   }
+  const sso = checkSso(config)
+  if (sso.length > 0) throw new ConfigError(`Invalid configuration:\n${sso.map((line) => `  ${line}`).join('\n')}`)
   return config
+}
+
+/** The single sign-on settings that only make sense together (docs/sso.md): one line per problem. */
+function checkSso(c: Config): string[] {
+  const problems: string[] = []
+  const set = (['OIDC_CLIENT_ID', 'OIDC_CLIENT_SECRET', 'OIDC_REDIRECT_URL', 'OIDC_ALLOWED_DOMAINS', 'OIDC_ADMIN_VALUES', 'OIDC_CSR_VALUES'] as const).filter((k) => c[k] !== undefined)
+  if (!c.OIDC_ISSUER) {
+    for (const key of set) problems.push(`${key}: needs OIDC_ISSUER`)
+    if (c.LOCAL_PASSWORDS === 'off') problems.push('LOCAL_PASSWORDS: off needs single sign-on (OIDC_ISSUER), or nobody could sign in')
+    return problems
+  }
+  const issuer = new URL(c.OIDC_ISSUER)
+  if (issuer.protocol === 'http:' && !['127.0.0.1', 'localhost', '[::1]'].includes(issuer.hostname)) problems.push('OIDC_ISSUER: must be https:// (http:// only on loopback, for tests)')
+  if (!c.OIDC_CLIENT_ID) problems.push('OIDC_CLIENT_ID: needed with OIDC_ISSUER')
+  if (!c.OIDC_REDIRECT_URL && !c.PUBLIC_URL) problems.push('OIDC_REDIRECT_URL: needed with OIDC_ISSUER when PUBLIC_URL is not set')
+  if (!c.OIDC_ADMIN_VALUES && !c.OIDC_CSR_VALUES) problems.push('OIDC_ADMIN_VALUES / OIDC_CSR_VALUES: set at least one, or nobody signing in gets a role')
+  return problems
 }

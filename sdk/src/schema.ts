@@ -326,7 +326,7 @@ export interface paths {
         put?: never;
         /**
          * Sign in with email and password (and a code, with two-factor sign-in)
-         * @description Returns a bearer token for the console. It expires after a period of inactivity. A user with two-factor sign-in gets 401 TOTP_REQUIRED until the request also carries `code` (6 digits from the authenticator app, or a recovery code); a wrong or already used code is 401 TOTP_INVALID. Codes count against the same attempt limits as passwords.
+         * @description Returns a bearer token for the console. It expires after a period of inactivity. A user with two-factor sign-in gets 401 TOTP_REQUIRED until the request also carries `code` (6 digits from the authenticator app, or a recovery code); a wrong or already used code is 401 TOTP_INVALID. Codes count against the same attempt limits as passwords. With LOCAL_PASSWORDS=off, 403 LOCAL_PASSWORDS_OFF for everyone but the break-glass admin; an account made by single sign-on has no password (401 INVALID_CREDENTIALS).
          */
         post: operations["login"];
         delete?: never;
@@ -346,6 +346,83 @@ export interface paths {
         put?: never;
         /** Sign out: revoke the token used for this request */
         post: operations["logout"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/auth/methods": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** How one signs in here: passwords, single sign-on, or both */
+        get: operations["getAuthMethods"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/auth/oidc/callback": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Single sign-on: the identity provider’s answer
+         * @description The redirect URL registered at the identity provider. On success, redirects (302) to the console with a one-time code (`#/login?oidc=…`, valid 60 s, once) for POST /auth/oidc/exchange; the provider’s refusal (e.g. the user cancelled) redirects to the console with `oidc_error`. 400 OIDC_STATE_INVALID: unknown, expired or already used state (no sign-in); 400 OIDC_NONCE_INVALID; 400 OIDC_CODE_REJECTED: the provider refused the code; 401 OIDC_TOKEN_INVALID (wrong audience or issuer, bad signature) or OIDC_TOKEN_EXPIRED; 403 OIDC_DOMAIN_NOT_ALLOWED (email unverified or of another domain), OIDC_NO_ROLE (in none of the mapped groups), ACCOUNT_DISABLED, OIDC_ACCOUNT_MISMATCH (the email is linked to another identity).
+         */
+        get: operations["handleOidcCallback"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/auth/oidc/exchange": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Single sign-on: exchange the one-time code for a console sign-in
+         * @description The same answer as POST /auth/login. 401 OIDC_CODE_INVALID: unknown, expired or already used; 401 ACCOUNT_DISABLED. A single sign-on is not asked for a two-factor code here: the identity provider does that (docs/sso.md).
+         */
+        post: operations["exchangeOidcCode"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/auth/oidc/start": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Single sign-on: go to the identity provider
+         * @description A browser navigation, not an API call: redirects (302) to the identity provider with a fresh state, nonce and PKCE challenge, which the server keeps for 10 minutes. `returnTo`: the console page to open afterwards. 404 OIDC_NOT_CONFIGURED without single sign-on; 503 OIDC_PROVIDER_UNAVAILABLE when the provider cannot be reached.
+         */
+        get: operations["startOidcSignIn"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -419,7 +496,7 @@ export interface paths {
         get?: never;
         /**
          * Change your own password
-         * @description Your other console sign-ins AND all your personal API tokens end (whoever knew the old password may have made them); this sign-in stays. Console sign-in only.
+         * @description Your other console sign-ins AND all your personal API tokens end (whoever knew the old password may have made them); this sign-in stays. Console sign-in only. 403 NO_LOCAL_PASSWORD: an account made by single sign-on has no password; 403 LOCAL_PASSWORDS_OFF: passwords are off for all but the break-glass admin.
          */
         put: operations["changeMyPassword"];
         post?: never;
@@ -1324,7 +1401,7 @@ export interface paths {
         head?: never;
         /**
          * Change a user’s email, name, role or password
-         * @description Setting the password ends every sign-in and API token of the user at once (yours stays when you change yourself). Setting a password or giving the admin role needs a console sign-in (403 SIGN_IN_REQUIRED for an API token). Removing the admin role from the last active site admin is refused (LAST_ADMIN), also when two admins demote each other at once. 422 WEAK_PASSWORD; CONTROL_CHARACTERS: the name holds control or bidi override characters (agents show it to customers).
+         * @description Setting the password ends every sign-in and API token of the user at once (yours stays when you change yourself). Setting a password or giving the admin role needs a console sign-in (403 SIGN_IN_REQUIRED for an API token). Removing the admin role from the last active site admin is refused (LAST_ADMIN), also when two admins demote each other at once. 422 WEAK_PASSWORD; CONTROL_CHARACTERS: the name holds control or bidi override characters (agents show it to customers). With LOCAL_PASSWORDS=off, setting a password is refused (403 LOCAL_PASSWORDS_OFF) except for the break-glass admin.
          */
         patch: operations["updateUser"];
         trace?: never;
@@ -1733,6 +1810,16 @@ export interface components {
             data: components["schemas"]["AuditEvent"][];
             total: number;
         };
+        AuthMethods: {
+            /** @description `all`: anyone may sign in with a password; `break_glass`: only the break-glass admin (LOCAL_PASSWORDS=off) */
+            password: "all" | "break_glass";
+            sso?: {
+                /** @description The identity provider, for the button: "Sign in with <displayName>" */
+                displayName: string;
+                /** @description Where the browser goes to sign in (GET /api/v1/auth/oidc/start) */
+                startUrl: string;
+            };
+        };
         BatchScript: {
             args: string[];
             /** @description The version digest (docs/scripts.md) */
@@ -1931,6 +2018,8 @@ export interface components {
             user: components["schemas"]["User"];
         };
         Me: {
+            /** @description You have a password here and the server lets you use it (false for an account made by single sign-on, and with LOCAL_PASSWORDS=off for all but the break-glass admin) */
+            canChangePassword: boolean;
             /** Format: date-time */
             createdAt: string;
             disabled: boolean;
@@ -4046,6 +4135,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description The request body is too large */
             413: {
                 headers: {
@@ -4116,6 +4214,309 @@ export interface operations {
             /** @description Missing, invalid or expired credentials */
             401: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unexpected server error (details are logged with the request id) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The database is unavailable for now; try again after Retry-After seconds (code SERVICE_UNAVAILABLE) */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    getAuthMethods: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AuthMethods"];
+                };
+            };
+            /** @description Unexpected server error (details are logged with the request id) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The database is unavailable for now; try again after Retry-After seconds (code SERVICE_UNAVAILABLE) */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    handleOidcCallback: {
+        parameters: {
+            query?: {
+                code?: string;
+                state?: string;
+                iss?: string;
+                error?: string;
+                error_description?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description To the console (Location) */
+            302: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The request is malformed or fails validation */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Too many requests; see Retry-After */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unexpected server error (details are logged with the request id) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The database is unavailable for now; try again after Retry-After seconds (code SERVICE_UNAVAILABLE) */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    exchangeOidcCode: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    code: string;
+                };
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LoginResponse"];
+                };
+            };
+            /** @description The request is malformed or fails validation */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The request body is too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unsupported content type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Too many requests; see Retry-After */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unexpected server error (details are logged with the request id) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The database is unavailable for now; try again after Retry-After seconds (code SERVICE_UNAVAILABLE) */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    startOidcSignIn: {
+        parameters: {
+            query?: {
+                /** @description The console page to open after signing in, as a `#/…` path */
+                returnTo?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description To the identity provider (Location) */
+            302: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The request is malformed or fails validation */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Too many requests; see Retry-After */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {

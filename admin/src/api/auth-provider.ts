@@ -7,6 +7,8 @@ import type { TokenStore } from './token-store.ts'
 export type Role = Schemas['Role']
 /** The signed-in user, as GET /api/v1/me answers. */
 export type Me = Schemas['Me']
+/** What the sign-in page offers, as GET /api/v1/auth/methods answers. */
+export type AuthMethods = Schemas['AuthMethods']
 
 /** The API's error code behind a react-admin HttpError (or an SDK ApiError), if any. */
 export function errorCode(error: unknown): string | undefined {
@@ -37,11 +39,16 @@ export function createAuthProvider(client: HelplineClient, tokens: TokenStore): 
   }
 
   return {
-    /** `code`: the second step for a user with two-factor sign-in (the first try answers TOTP_REQUIRED). */
-    async login({ email, password, code }: { email: string; password: string; code?: string }) {
+    /**
+     * `code`: the second step for a user with two-factor sign-in (the first try answers TOTP_REQUIRED).
+     * `oidcCode`: single sign-on, the one-time code the server sent the browser back with.
+     */
+    async login(params: { email: string; password: string; code?: string } | { oidcCode: string }) {
       try {
-        const body = { email, password, ...(code ? { code } : {}) }
-        const result = dataOf(await client.POST('/api/v1/auth/login', { body }))
+        const result =
+          'oidcCode' in params
+            ? dataOf(await client.POST('/api/v1/auth/oidc/exchange', { body: { code: params.oidcCode } }))
+            : dataOf(await client.POST('/api/v1/auth/login', { body: { email: params.email, password: params.password, ...(params.code ? { code: params.code } : {}) } }))
         tokens.set(result.token)
       } catch (error) {
         throw toHttpError(error)
@@ -83,7 +90,13 @@ export function createAuthProvider(client: HelplineClient, tokens: TokenStore): 
         twoFactorEnabled: user.twoFactorEnabled,
         twoFactorEnrollmentRequired: user.twoFactorEnrollmentRequired,
         passwordPolicy: user.passwordPolicy,
+        canChangePassword: user.canChangePassword,
       }
+    },
+
+    /** Not react-admin's: the sign-in page asks which methods to show (no credentials needed). */
+    async getAuthMethods(): Promise<AuthMethods> {
+      return call(async () => dataOf(await client.GET('/api/v1/auth/methods', {})))
     },
 
     async getPermissions(): Promise<Role | undefined> {

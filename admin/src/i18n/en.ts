@@ -1,4 +1,5 @@
 import { integrationsEn } from './integrations.en.ts'
+import { ssoEn } from './sso.en.ts'
 
 /**
  * Our own English messages. react-admin's come from ra-language-english and are
@@ -16,6 +17,7 @@ export const en = {
       failed: 'Sign-in failed: check your email and password',
       code: 'Code',
       code_needed: 'Two-factor sign-in is on for this account: enter the 6-digit code from your authenticator app, or one of your recovery codes.',
+      ...ssoEn.login,
     },
     menu: {
       profile: 'Profile',

@@ -1,5 +1,6 @@
 import type { Messages } from './en.ts'
 import { integrationsJa } from './integrations.ja.ts'
+import { ssoJa } from './sso.ja.ts'
 
 /** Our own Japanese messages; the same keys as en.ts (test/i18n.test.ts). */
 export const ja: Messages = {
@@ -14,6 +15,7 @@ export const ja: Messages = {
       failed: 'サインインできませんでした。メールアドレスとパスワードを確認してください',
       code: 'コード',
       code_needed: 'このアカウントは 2 段階認証が有効です。認証アプリに表示される 6 桁のコード、またはリカバリーコードを入力してください。',
+      ...ssoJa.login,
     },
     menu: {
       profile: 'プロフィール',

@@ -99,12 +99,14 @@ function ChangePassword() {
 }
 
 export function ProfilePage() {
+  const { identity } = useGetIdentity()
   return (
     <Stack spacing={2} sx={{ mt: 2, maxWidth: 640 }}>
       <Title title="helpline.profile.title" />
       <Identity />
       <TwoFactorCard />
-      <ChangePassword />
+      {/* An account made by single sign-on has no password here (nor anyone but the break-glass admin with LOCAL_PASSWORDS=off). */}
+      {identity?.canChangePassword !== false && <ChangePassword />}
     </Stack>
   )
 }

@@ -25,8 +25,11 @@ export const users = pgTable(
     totpRecoveryCodes: jsonb('totp_recovery_codes').$type<string[]>(),
     /** The last TOTP time step accepted, so a code works once. */
     totpLastStep: integer('totp_last_step'),
+    /** The identity provider and its subject (`sub`) this user signs in as (docs/sso.md); null: never signed in by SSO. */
+    oidcIssuer: text('oidc_issuer'),
+    oidcSubject: text('oidc_subject'),
   },
-  (t) => [uniqueIndex('users_email_lower_idx').on(sql`lower(${t.email})`)],
+  (t) => [uniqueIndex('users_email_lower_idx').on(sql`lower(${t.email})`), uniqueIndex('users_oidc_subject_idx').on(t.oidcIssuer, t.oidcSubject)],
 )
 
 /**
@@ -57,6 +60,8 @@ export const accessTokens = pgTable(
     scopes: text('scopes').array().notNull().default(sql`'{read}'::text[]`),
     /** The client address of the latest use. */
     lastUsedIp: text('last_used_ip'),
+    /** How a console sign-in was made: 'password' or 'oidc' (single sign-on); null for API tokens. */
+    signInMethod: text('sign_in_method'),
   },
   (t) => [uniqueIndex('access_tokens_hash_idx').on(t.tokenHash), index('access_tokens_user_idx').on(t.userId, t.kind)],
 )

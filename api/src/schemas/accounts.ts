@@ -79,6 +79,9 @@ export const Me = Type.Object(
       description: 'The site requires two-factor sign-in and you have not set it up: until you do, only that (and signing out) is open to you',
     }),
     passwordPolicy: ref(PasswordPolicy),
+    canChangePassword: Type.Boolean({
+      description: 'You have a password here and the server lets you use it (false for an account made by single sign-on, and with LOCAL_PASSWORDS=off for all but the break-glass admin)',
+    }),
   },
   { $id: 'Me', additionalProperties: false },
 )
@@ -178,4 +181,42 @@ export const Health = Type.Object(
 )
 
 /** Shared schemas registered with fastify (and so named components in openapi.yaml). */
-export const accountSchemas = [Role, Scope, User, PasswordPolicy, Me, TwoFactorEnrollment, RecoveryCodes, SiteSettings, UserList, LoginResponse, ApiToken, ApiTokenList, ApiTokenCreated, Health]
+
+/** What the sign-in page offers (GET /auth/methods): passwords, single sign-on, or both. */
+export const AuthMethods = Type.Object(
+  {
+    password: Type.Union([Type.Literal('all'), Type.Literal('break_glass')], {
+      description: '`all`: anyone may sign in with a password; `break_glass`: only the break-glass admin (LOCAL_PASSWORDS=off)',
+    }),
+    sso: Type.Optional(
+      Type.Object(
+        {
+          displayName: Type.String({ description: 'The identity provider, for the button: "Sign in with <displayName>"' }),
+          startUrl: Type.String({ description: 'Where the browser goes to sign in (GET /api/v1/auth/oidc/start)' }),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+  },
+  { $id: 'AuthMethods', additionalProperties: false },
+)
+export const OidcStartQuery = Type.Object(
+  {
+    returnTo: Type.Optional(Type.String({ pattern: '^#/(?!/)[A-Za-z0-9/_.~%=&?+-]*$', maxLength: 500, description: 'The console page to open after signing in, as a `#/…` path' })),
+  },
+  { additionalProperties: false },
+)
+export const OidcCallbackQuery = Type.Object(
+  {
+    code: Type.Optional(Type.String({ maxLength: 4096 })),
+    state: Type.Optional(Type.String({ maxLength: 1024 })),
+    iss: Type.Optional(Type.String({ maxLength: 2048 })),
+    error: Type.Optional(Type.String({ maxLength: 200 })),
+    error_description: Type.Optional(Type.String({ maxLength: 2000 })),
+  },
+  // Providers add their own parameters (session_state, …).
+  { additionalProperties: Type.String({ maxLength: 4096 }) },
+)
+export const OidcExchange = Type.Object({ code: Type.String({ minLength: 1, maxLength: 200 }) }, { additionalProperties: false })
+
+export const accountSchemas = [Role, Scope, User, PasswordPolicy, Me, TwoFactorEnrollment, RecoveryCodes, SiteSettings, UserList, LoginResponse, ApiToken, ApiTokenList, ApiTokenCreated, Health, AuthMethods]

@@ -67,33 +67,59 @@ export class AuthService {
     private readonly tokens: TokensService,
     private readonly twoFactor: TwoFactorService,
     private readonly sessionTtlMs: number,
+    /** LOCAL_PASSWORDS=off: only this email (BREAK_GLASS_ADMIN, if any) may use a password. */
+    private readonly localPasswords: { on: boolean; breakGlass?: string | undefined } = { on: true },
   ) {}
+
+  /** Whether this account may sign in with, or change, a password (LOCAL_PASSWORDS, docs/sso.md). */
+  passwordAllowed(email: string): boolean {
+    return this.localPasswords.on || (this.localPasswords.breakGlass !== undefined && this.localPasswords.breakGlass.toLowerCase() === email.trim().toLowerCase())
+  }
+
+  private refuseWithoutPasswords(email: string) {
+    if (!this.passwordAllowed(email)) throw forbidden('LOCAL_PASSWORDS_OFF', 'Password sign-in is turned off on this server: sign in with single sign-on')
+  }
 
   /** Signs in with the password and, when the user has two-factor on, a code (TOTP_REQUIRED without one). */
   async login(email: string, password: string, ip: string, code?: string) {
+    this.refuseWithoutPasswords(email)
     const user = await this.accounts.findByEmail(email)
-    // Same work and the same answer for an unknown email as for a wrong password.
-    const ok = await verifyPassword(password, user?.passwordHash ?? dummyPasswordHash)
-    if (!user || !ok) throw invalidCredentials()
+    // Same work and the same answer for an unknown email, a wrong password, or an SSO-only account.
+    const ok = await verifyPassword(password, user?.passwordHash.startsWith('scrypt$') ? user.passwordHash : dummyPasswordHash)
+    if (!user || !ok || !user.passwordHash.startsWith('scrypt$')) throw invalidCredentials()
     if (user.disabled) throw unauthorized(disabledProblem.code, disabledProblem.message)
     await this.twoFactor.checkSignIn(user, code)
+    return this.issueSession(user.id, ip, 'password')
+  }
+
+  /**
+   * A new console sign-in for a user who has proved who they are (password, or single sign-on);
+   * `audit` runs in the same transaction. A disabled account is refused.
+   */
+  async issueSession(userId: string, ip: string, method: 'password' | 'oidc', audit?: (tx: Db, userId: string) => Promise<void>) {
     const token = newToken('hls')
     const now = new Date()
     const expiresAt = new Date(now.getTime() + this.sessionTtlMs)
-    await this.db.insert(accessTokens).values({
-      userId: user.id,
-      kind: 'session',
-      name: 'console',
-      tokenHash: hashToken(token),
-      prefix: token.slice(0, 8),
-      expiresAt,
-      lastUsedAt: now,
-      lastUsedIp: ip,
-      // Informational: a sign-in's scopes follow its user's role at each request.
-      scopes: scopesForRole(user.role),
+    const row = await this.db.transaction(async (tx) => {
+      const [user] = await tx.update(users).set({ lastLoginAt: now }).where(eq(users.id, userId)).returning()
+      if (!user || user.disabled) throw unauthorized(disabledProblem.code, disabledProblem.message)
+      await tx.insert(accessTokens).values({
+        userId,
+        kind: 'session',
+        name: 'console',
+        tokenHash: hashToken(token),
+        prefix: token.slice(0, 8),
+        expiresAt,
+        lastUsedAt: now,
+        lastUsedIp: ip,
+        // Informational: a sign-in's scopes follow its user's role at each request.
+        scopes: scopesForRole(user.role),
+        signInMethod: method,
+      })
+      await audit?.(tx, userId)
+      return user
     })
-    const [row] = await this.db.update(users).set({ lastLoginAt: now }).where(eq(users.id, user.id)).returning()
-    return { token, expiresAt: expiresAt.toISOString(), user: toUser(row!) }
+    return { token, expiresAt: expiresAt.toISOString(), user: toUser(row) }
   }
 
   private async load(where: SQL) {
@@ -141,7 +167,8 @@ export class AuthService {
       tokenKind: row.kind,
       scopes,
       expiresAt,
-      mustEnrolTwoFactor: found.requireTwoFactor && user.totpEnabledAt === null,
+      // A single sign-on is exempt: the identity provider does the second factor (docs/sso.md).
+      mustEnrolTwoFactor: found.requireTwoFactor && user.totpEnabledAt === null && row.signInMethod !== 'oidc',
     }
   }
 
@@ -160,7 +187,9 @@ export class AuthService {
    * (whoever knew the old password may have made them); the sign-in used for this stays.
    */
   async changePassword(principal: Principal, currentPassword: string, newPassword: string) {
+    this.refuseWithoutPasswords(principal.email)
     const user = await this.accounts.findRow(principal.userId)
+    if (!user.passwordHash.startsWith('scrypt$')) throw forbidden('NO_LOCAL_PASSWORD', 'This account signs in with single sign-on and has no password here')
     if (!(await verifyPassword(currentPassword, user.passwordHash))) {
       throw unprocessable('WRONG_PASSWORD', 'The current password is wrong', { currentPassword: 'Wrong password' })
     }

@@ -20,8 +20,12 @@ const someId = '00000000-0000-4000-8000-000000000000'
 const pathValues: Record<string, string> = { number: session!.number, fileName: 'helpline-agent.mjs' }
 const url = (op: OperationRef) => op.path.replace(/\{([^}]+)\}/g, (_whole, name: string) => pathValues[name] ?? someId)
 
-/** Operations that never touch the database: the customer can still download the agent. */
-const withoutDatabase = new Set(['listAgentDownloads', 'downloadAgent'])
+/**
+ * Operations that never touch the database: the customer can still download the agent; the
+ * sign-in page still learns its methods. Single sign-on is not configured in this app, so its
+ * steps answer 404 OIDC_NOT_CONFIGURED before any database work.
+ */
+const withoutDatabase = new Set(['listAgentDownloads', 'downloadAgent', 'getAuthMethods', 'startOidcSignIn', 'handleOidcCallback', 'exchangeOidcCode'])
 
 /** Public operations reach the database only with a valid request; each gets one here. */
 const publicRequests: Record<string, unknown> = {
@@ -31,6 +35,10 @@ const publicRequests: Record<string, unknown> = {
   downloadAgent: undefined,
   downloadJoinAgent: undefined,
   login: { email: h.admin.email, password: h.admin.password },
+  getAuthMethods: undefined,
+  startOidcSignIn: undefined,
+  handleOidcCallback: undefined,
+  exchangeOidcCode: { code: 'hlo_aaaaaaaaaaaaaaaaaaaaaaaa' },
   joinSession: { number: session!.number, protocol: 1, agentVersion: '0.1.0', platform: testPlatform, publicKey: testPublicKey },
   rejoinSession: { rejoinToken: agent.joined.rejoinToken, protocol: 1, agentVersion: '0.1.0' },
 }

@@ -26,6 +26,7 @@ import { TwoFactorService } from '../../services/two-factor.service.ts'
 import { WEBHOOK_ENDPOINTS_TOPIC, WebhookOutbox } from '../../services/webhooks-outbox.ts'
 import { WebhooksService } from '../../services/webhooks.service.ts'
 import { WebhookWorker } from '../../services/webhooks-worker.ts'
+import { OidcService, oidcSettings } from '../../services/oidc.service.ts'
 import { installPath } from '../../paths.ts'
 
 function createServices(app: FastifyInstance) {
@@ -35,7 +36,9 @@ function createServices(app: FastifyInstance) {
   const accounts = new AccountsService(db, c.PASSWORD_MIN_LENGTH, app.keyring, tokens)
   const settings = new SettingsService(db, app.keyring)
   const twoFactor = new TwoFactorService(db, app.keyring, accounts, settings)
-  const auth = new AuthService(db, accounts, tokens, twoFactor, c.SESSION_TTL_MINUTES * 60_000)
+  const auth = new AuthService(db, accounts, tokens, twoFactor, c.SESSION_TTL_MINUTES * 60_000, { on: c.LOCAL_PASSWORDS === 'on', breakGlass: c.BREAK_GLASS_ADMIN })
+  const sso = oidcSettings(c)
+  const oidc = sso ? new OidcService(db, app.keyring, auth, sso) : undefined
   const categories = new CategoriesService(db)
   const scripts = new ScriptsService(db, c.SCRIPT_MAX_BYTES, bytes, new ScriptIntegrity(db, app.keyring), app.keyring)
 
@@ -82,12 +85,13 @@ function createServices(app: FastifyInstance) {
       { name: 'mark lost script runs', run: () => runs.markLost() },
       { name: 'drop credentials nobody picked up', run: () => access.expireCredentials() },
       { name: 'give up on computers that did not come back', run: () => agents.expireRejoins() },
+      ...(oidc ? [{ name: 'drop single sign-ons nobody came back from', run: () => oidc.expire() }] : []),
     ],
     c.SWEEP_INTERVAL_MS,
     app.log,
   )
   const downloads = AgentDownloads.fromDir(installPath(c.AGENT_DOWNLOADS_DIR), version)
-  return { webhooks, webhookWorker, downloads, audit, accounts, auth, tokens, settings, twoFactor, categories, scripts, feed, commands, sessions, consents, runs, access, reports, agents, systemInfo, chat, stream, sweeper }
+  return { oidc, webhooks, webhookWorker, downloads, audit, accounts, auth, tokens, settings, twoFactor, categories, scripts, feed, commands, sessions, consents, runs, access, reports, agents, systemInfo, chat, stream, sweeper }
 }
 
 export type Services = ReturnType<typeof createServices>

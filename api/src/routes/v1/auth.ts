@@ -41,9 +41,10 @@ export default async function authRoutes(fastify: FastifyInstance) {
           'Returns a bearer token for the console. It expires after a period of inactivity.',
           'A user with two-factor sign-in gets 401 TOTP_REQUIRED until the request also carries `code` (6 digits from the authenticator app, or a recovery code); a wrong or already used code is 401 TOTP_INVALID.',
           'Codes count against the same attempt limits as passwords.',
+          'With LOCAL_PASSWORDS=off, 403 LOCAL_PASSWORDS_OFF for everyone but the break-glass admin; an account made by single sign-on has no password (401 INVALID_CREDENTIALS).',
         ].join(' '),
         body: LoginRequest,
-        response: { 200: ref(LoginResponse), ...errors(401) },
+        response: { 200: ref(LoginResponse), ...errors(401, 403) },
       },
     },
     async (request) => auth.login(request.body.email, request.body.password, request.ip, request.body.code),
@@ -75,7 +76,9 @@ export default async function authRoutes(fastify: FastifyInstance) {
     },
     async (request) => {
       const p = principalOf(request)
-      return { ...toUser(await accounts.findRow(p.userId)), twoFactorEnrollmentRequired: p.mustEnrolTwoFactor, passwordPolicy: accounts.passwordPolicy }
+      const row = await accounts.findRow(p.userId)
+      const canChangePassword = row.passwordHash.startsWith('scrypt$') && auth.passwordAllowed(row.email)
+      return { ...toUser(row), twoFactorEnrollmentRequired: p.mustEnrolTwoFactor, passwordPolicy: accounts.passwordPolicy, canChangePassword }
     },
   )
 
@@ -88,7 +91,7 @@ export default async function authRoutes(fastify: FastifyInstance) {
         tags: ['auth'],
         summary: 'Change your own password',
         description:
-          'Your other console sign-ins AND all your personal API tokens end (whoever knew the old password may have made them); this sign-in stays. Console sign-in only.',
+          'Your other console sign-ins AND all your personal API tokens end (whoever knew the old password may have made them); this sign-in stays. Console sign-in only. 403 NO_LOCAL_PASSWORD: an account made by single sign-on has no password; 403 LOCAL_PASSWORDS_OFF: passwords are off for all but the break-glass admin.',
         body: PasswordChange,
         response: { 204: Type.Null({ description: 'Password changed' }), ...errors(422) },
       },

@@ -14,10 +14,12 @@ import twoFactorRoutes from './two-factor.ts'
 import userRoutes from './users.ts'
 import downloadRoutes from './downloads.ts'
 import webhookRoutes from './webhooks.ts'
+import oidcRoutes from './oidc.ts'
 
 /** The versioned API, mounted at /api/v1. */
 export default async function v1(app: FastifyInstance) {
   await app.register(authRoutes)
+  await app.register(oidcRoutes)
   await app.register(userRoutes)
   await app.register(tokenRoutes)
   await app.register(twoFactorRoutes)

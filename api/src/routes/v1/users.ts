@@ -5,6 +5,7 @@ import { ApiTokenList, User, UserCreate, UserList, UserListQuery, UserUpdate } f
 import { errors, IdParams, listQuery, paging, ref, Uuid } from '../../schemas/common.ts'
 import { principalOf } from '../../plugins/app/auth.ts'
 import { toUser } from '../../services/accounts.service.ts'
+import { forbidden } from '../../errors.ts'
 
 export default async function userRoutes(fastify: FastifyInstance) {
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>()
@@ -58,13 +59,22 @@ export default async function userRoutes(fastify: FastifyInstance) {
           'Setting a password or giving the admin role needs a console sign-in (403 SIGN_IN_REQUIRED for an API token).',
           'Removing the admin role from the last active site admin is refused (LAST_ADMIN), also when two admins demote each other at once.',
           '422 WEAK_PASSWORD; CONTROL_CHARACTERS: the name holds control or bidi override characters (agents show it to customers).',
+          'With LOCAL_PASSWORDS=off, setting a password is refused (403 LOCAL_PASSWORDS_OFF) except for the break-glass admin.',
         ].join(' '),
         params: IdParams,
         body: UserUpdate,
         response: { 200: ref(User), ...errors(404, 409, 422) },
       },
     },
-    async (request) => accounts.update(principalOf(request), request.params.id, request.body),
+    async (request) => {
+      if (request.body.password !== undefined) {
+        const target = await accounts.findRow(request.params.id)
+        if (!app.services.auth.passwordAllowed(request.body.email ?? target.email)) {
+          throw forbidden('LOCAL_PASSWORDS_OFF', 'Password sign-in is turned off on this server: only the break-glass admin has a password')
+        }
+      }
+      return accounts.update(principalOf(request), request.params.id, request.body)
+    },
   )
 
   app.post(
