@@ -310,6 +310,8 @@ export const en = {
       closed: 'The session has ended: the chat is closed',
       system: {
         agent_joined: '%{name} joined',
+        script_run: '"%{script}" v%{version} (%{position}/%{count}): %{status}%{facts}',
+        script_running: 'Running "%{script}" v%{version} (%{position}/%{count})',
         agent_rejoined: '%{name} rejoined',
         agent_left: '%{name} left the session',
         consent_requested: 'Asked the customer: %{what}',
@@ -567,6 +569,7 @@ export const en = {
       cancelled_notice: 'Cancelled',
       not_found: 'This script run does not exist, or it is not yours',
       exit_code: 'exit code %{code}',
+      seconds_short: '%{seconds} s',
       started_at: 'started %{time}',
       open_output: 'Output of %{name} for %{customer}',
       output_title: '%{name} (version %{version}) for %{customer}',

@@ -308,6 +308,8 @@ export const ja: Messages = {
       closed: 'セッションは終了しました。チャットは閉じられています',
       system: {
         agent_joined: '%{name} さんが参加しました',
+        script_run: '「%{script}」v%{version}（%{position}/%{count}）: %{status}%{facts}',
+        script_running: '「%{script}」v%{version}（%{position}/%{count}）を実行しています',
         agent_rejoined: '%{name} さんが再参加しました',
         agent_left: '%{name} さんがセッションから退出しました',
         consent_requested: 'お客様に依頼しました: %{what}',
@@ -565,6 +567,7 @@ export const ja: Messages = {
       cancelled_notice: '取り消しました',
       not_found: 'このスクリプトの実行は存在しないか、あなたのものではありません',
       exit_code: '終了コード %{code}',
+      seconds_short: '%{seconds} 秒',
       started_at: '開始 %{time}',
       open_output: '%{customer} さんの %{name} の出力',
       output_title: '%{name}（バージョン %{version}）: %{customer} さん',
