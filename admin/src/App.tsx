@@ -4,6 +4,7 @@ import { Route } from 'react-router-dom'
 import { authProvider, dataProvider } from './api/index.ts'
 import { Layout } from './layout/Layout.tsx'
 import { LoginPage } from './layout/LoginPage.tsx'
+import { PageNotification } from './layout/PageNotification.tsx'
 import { theme } from './layout/theme.ts'
 import { lazyPage } from './lazy.ts'
 import sessions, { SnapshotPrintPage } from './resources/sessions/index.ts'
@@ -34,6 +35,7 @@ export function App({ i18nProvider }: { i18nProvider: I18nProvider }) {
       layout={Layout}
       theme={theme}
       loginPage={LoginPage}
+      notification={PageNotification}
       requireAuth
       disableTelemetry
     >
