@@ -126,6 +126,14 @@ t.test('the console in Japanese shows no English UI word', async (t) => {
     t.same([...found.keys()], [], `${name}: no English UI words`)
   }
 
+  /** Opens a page of the console, waits for `ready` and for the data to load, and checks it. */
+  async function visit(t: Test, path: string, ready: string, name = path) {
+    await page.goto(`${server.url}/#/${path}`)
+    await page.locator(ready).first().waitFor()
+    await page.locator('[role="progressbar"]').first().waitFor({ state: 'detached' }).catch(() => undefined)
+    await check(t, page, name)
+  }
+
   await step('a language other than English or Japanese reads English', async (t) => {
     const context = await browser.newContext({ locale: 'fr-FR' })
     const page = await context.newPage()
@@ -165,19 +173,8 @@ t.test('the console in Japanese shows no English UI word', async (t) => {
 
   await step('signed in: the empty pages', async (t) => {
     await signIn(page, server.url, me.email, me.password)
-    for (const [path, ready] of [
-      ['sessions', 'main'],
-      ['workspace', 'main'],
-      ['script-batches', 'main'],
-      ['scripts', 'main'],
-      ['reports', 'main'],
-      ['tokens', 'main'],
-      ['webhooks', 'main'],
-    ] as const) {
-      await page.goto(`${server.url}/#/${path}`)
-      await page.locator(ready).first().waitFor()
-      await page.locator('[role="progressbar"]').first().waitFor({ state: 'detached' }).catch(() => undefined)
-      await check(t, page, `${path} (empty)`)
+    for (const path of ['sessions', 'workspace', 'script-batches', 'scripts', 'reports', 'tokens', 'webhooks']) {
+      await visit(t, path, 'main', `${path} (empty)`)
     }
   })
 
@@ -245,10 +242,7 @@ t.test('the console in Japanese shows no English UI word', async (t) => {
       ['profile', 'main form'],
       ['tokens/create', 'main form'],
     ] as const) {
-      await page.goto(`${server.url}/#/${path}`)
-      await page.locator(ready).first().waitFor()
-      await page.locator('[role="progressbar"]').first().waitFor({ state: 'detached' }).catch(() => undefined)
-      await check(t, page, path)
+      await visit(t, path, ready)
     }
     await page.goto(`${server.url}/#/script-batches`)
     await page.getByRole('row').filter({ hasText: `ディスク確認 ${suffix}` }).first().click()

@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { runScripts, uploadScript, waitForBatch } from '@helpline/sdk'
 import { AgentProcess } from './helpers/agent.ts'
-import { ensureConsoleBuilt, launch, signIn, steps, target, tokenFor } from './helpers/browser.ts'
+import { ensureConsoleBuilt, launch, sideways, signIn, steps, target, tokenFor } from './helpers/browser.ts'
 
 t.setTimeout(180_000)
 
@@ -87,14 +87,7 @@ t.test('notifications stay on their page; the report on a phone', async (t) => {
       const at = await button.boundingBox()
       t.ok(at && at.x >= 0 && at.x + at.width <= 390, `${name} is on screen`)
     }
-    const width = await page.evaluate(() => document.documentElement.scrollWidth)
-    const wide = await page.evaluate(() =>
-      Array.from(document.querySelectorAll('body *'))
-        // The outermost of what sticks out: its parent fits.
-        .filter((el) => el.getBoundingClientRect().right > 391 && !el.closest('.hl-scroll-x') && (el.parentElement?.getBoundingClientRect().right ?? 0) <= 391)
-        .slice(0, 3)
-        .map((el) => `${el.tagName}.${String(el.className).slice(0, 80)} [${el.getAttribute('data-testid') ?? ''}] ${Math.round(el.getBoundingClientRect().right)}`),
-    )
+    const { scrollWidth: width, wide } = await sideways(page, 390)
     t.ok(width <= 390, `the page does not scroll sideways (${width} px): ${wide.join(' | ')}`)
     // react-admin's own content box is 394 px here (known, and clipped by the layout); the report's card must fit.
     t.same(

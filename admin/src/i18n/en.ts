@@ -365,7 +365,7 @@ export const en = {
       no_reason: 'no reason given',
       again: 'Ask the customer again',
       retry: 'Try again',
-      attempts_left: '%{smart_count} attempt left with this approval |||| %{smart_count} attempts left with this approval',
+      attempts_left: '1 attempt left with this approval |||| %{smart_count} attempts left with this approval',
       no_attempts_left: 'This approval has no attempts left: ask the customer again to try once more.',
       close: 'Close',
       denied: 'The customer denied logging on as another user',

@@ -133,3 +133,18 @@ export function steps(t: Test) {
       if (!t.passing()) broken = true
     })
 }
+
+/**
+ * At a phone's `width`: how wide the page scrolls, and what sticks out (the outermost elements
+ * wider than the screen, outside a table that scrolls by itself), to say where when it fails.
+ */
+export async function sideways(page: Page, width: number): Promise<{ scrollWidth: number; wide: string[] }> {
+  return page.evaluate((limit) => {
+    const right = (el: Element | null) => (el ? el.getBoundingClientRect().right : 0)
+    const wide = Array.from(document.querySelectorAll('body *'))
+      .filter((el) => right(el) > limit + 1 && !el.closest('.hl-scroll-x') && right(el.parentElement) <= limit + 1)
+      .slice(0, 3)
+      .map((el) => `${el.tagName}.${String(el.className).slice(0, 80)} [${el.getAttribute('data-testid') ?? ''}] ${Math.round(right(el))}`)
+    return { scrollWidth: document.documentElement.scrollWidth, wide }
+  }, width)
+}
