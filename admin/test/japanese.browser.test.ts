@@ -23,6 +23,7 @@ import { fileURLToPath } from 'node:url'
 import { runScripts, uploadScript, waitForBatch } from '@helpline/sdk'
 import type { Page } from 'playwright-core'
 import { catalog } from '../src/i18n/catalog.ts'
+import { consoleJa } from '../src/i18n/console.ja.ts'
 import { AgentProcess } from './helpers/agent.ts'
 import { ensureConsoleBuilt, launch, signIn, steps, target, tokenFor } from './helpers/browser.ts'
 
@@ -243,11 +244,17 @@ t.test('the console in Japanese shows no English UI word', async (t) => {
       ['tokens/create', 'main form'],
     ] as const) {
       await visit(t, path, ready)
+      if (path.startsWith('workspace')) {
+        // Found by this walk: the workspace, visited empty before, read its cached (empty) list and
+        // said the linked session was not one of ours.
+        t.equal(await page.getByText(consoleJa.workspace.dropped_unknown).count(), 0, 'the workspace does not call a session it has not read yet unknown')
+      }
     }
     await page.goto(`${server.url}/#/script-batches`)
     await page.getByRole('row').filter({ hasText: `ディスク確認 ${suffix}` }).first().click()
     await page.getByTestId('batch-grid').waitFor()
     await check(t, page, 'script batch')
+
   })
 
   t.teardown(() => {
