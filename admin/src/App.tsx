@@ -1,10 +1,10 @@
 import { Suspense } from 'react'
-import { Admin, CustomRoutes, Loading, Resource } from 'react-admin'
+import { Admin, CustomRoutes, Loading, Resource, type I18nProvider } from 'react-admin'
 import { Route } from 'react-router-dom'
 import { authProvider, dataProvider } from './api/index.ts'
-import { createI18nProvider } from './i18n/index.ts'
 import { Layout } from './layout/Layout.tsx'
 import { LoginPage } from './layout/LoginPage.tsx'
+import { PageNotification } from './layout/PageNotification.tsx'
 import { theme } from './layout/theme.ts'
 import { lazyPage } from './lazy.ts'
 import sessions, { SnapshotPrintPage } from './resources/sessions/index.ts'
@@ -20,14 +20,12 @@ const ProfilePage = lazyPage(() => import('./profile/ProfilePage.tsx'), 'Profile
 const SettingsPage = lazyPage(() => import('./settings/SettingsPage.tsx'), 'SettingsPage')
 const WorkspacePage = lazyPage(() => import('./workspace/WorkspacePage.tsx'), 'WorkspacePage')
 
-const i18nProvider = createI18nProvider()
-
 /**
  * Resources are offered by role: the API enforces the same rules, this only
  * keeps the menu to what the user may use. Add a resource here and in
  * ./api/index.ts. Sessions come first: they are what a CSR opens the console for.
  */
-export function App() {
+export function App({ i18nProvider }: { i18nProvider: I18nProvider }) {
   return (
     <Admin
       title="Helpline"
@@ -37,6 +35,7 @@ export function App() {
       layout={Layout}
       theme={theme}
       loginPage={LoginPage}
+      notification={PageNotification}
       requireAuth
       disableTelemetry
     >

@@ -110,6 +110,24 @@ t.test('log on as another user, log off, restart and the report, in the console'
     await dialog.getByRole('button', { name: 'Log on' }).click()
     await dialog.getByTestId('logon-outcome').getByText('Logon failed: wrong user name or password').waitFor()
     t.pass('the failure, in our words')
+    const logonConsents = page.getByTestId('consents').locator('[data-consent="logon_as_user"]')
+    const asked = await logonConsents.count()
+    // The approval takes three tries: the CSR retries without asking the customer again.
+    for (const left of [2, 1]) {
+      await dialog.locator(`[data-testid="logon-attempts"][data-left="${left}"]`).waitFor()
+      t.match(await dialog.getByTestId('logon-attempts').innerText(), new RegExp(`${left} attempts? left`), `${left} left, it says`)
+      await dialog.getByRole('button', { name: 'Try again' }).click()
+      await page.locator('[data-testid="logon-dialog"][data-phase="credentials"]').waitFor()
+      t.match(await dialog.innerText(), new RegExp(`${left} attempts? left with this approval`), 'the form says how many tries are left')
+      await dialog.getByTestId('logon-username').fill('fixer')
+      await dialog.getByTestId('logon-password').fill(`still-wrong-${left}`)
+      await dialog.getByRole('button', { name: 'Log on' }).click()
+      await dialog.getByTestId('logon-outcome').getByText('Logon failed: wrong user name or password').waitFor()
+    }
+    t.equal(await logonConsents.count(), asked, 'the customer was not asked again')
+    await dialog.locator('[data-testid="logon-attempts"][data-left="0"]').getByText('no attempts left').waitFor()
+    t.equal(await dialog.getByRole('button', { name: 'Try again' }).count(), 0, 'no retry after the third try')
+    t.ok(await dialog.getByRole('button', { name: 'Ask the customer again' }).isVisible(), 'a new request is offered')
     await dialog.getByRole('button', { name: 'Close' }).click()
     await dialog.waitFor({ state: 'detached' })
     t.equal(await header.getByTestId('working-as').count(), 0, 'still the customer’s own user')
@@ -160,7 +178,9 @@ t.test('log on as another user, log off, restart and the report, in the console'
     const access = report.getByTestId('report-access')
     await access.locator('[data-event-type="agent.rejoined"]').waitFor()
     const types = await access.locator('[data-event-type]').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-event-type')))
-    t.same(types, ['agent.logged_on', 'agent.logged_off', 'agent.logon_failed', 'agent.rebooting', 'agent.rejoined'], 'in order')
+    // Three failed logons: the wrong password and its two retries with the same approval.
+    const failed = ['agent.logon_failed', 'agent.logon_failed', 'agent.logon_failed']
+    t.same(types, ['agent.logged_on', 'agent.logged_off', ...failed, 'agent.rebooting', 'agent.rejoined'], 'in order')
     const text = await access.innerText()
     t.match(text, 'Logged on as fixer')
     t.match(text, 'Logged off fixer')

@@ -6,6 +6,7 @@
 import t from 'tap'
 import { createClient, type Schemas } from '@helpline/sdk'
 import { createI18nProvider } from '../src/i18n/index.ts'
+import { catalog } from '../src/i18n/catalog.ts'
 import { dayBoundary, sessionActions, toSessionQuery, type SessionView } from '../src/api/resources/sessions.ts'
 import { initialState, liveReducer, type LiveState } from '../src/resources/sessions/live.ts'
 import { accessControls, logonFailureText, logonPhase, type LogonAttempt } from '../src/resources/sessions/access.ts'
@@ -24,8 +25,8 @@ import {
 } from '../src/resources/reports/report.ts'
 import { SID, USER, agent, session } from './helpers/fixtures.ts'
 
-const en = createI18nProvider('en-US').translate
-const ja = createI18nProvider('ja').translate
+const en = createI18nProvider('en-US', catalog).translate
+const ja = createI18nProvider('ja', catalog).translate
 
 function consent(id: string, status: Schemas['ConsentStatus'], kind: Schemas['ConsentKind'] = 'logon_as_user'): Schemas['Consent'] {
   return { id, sessionId: SID, kind, status, requestedBy: USER, details: {}, createdAt: '2026-05-01T10:01:00.000Z', expiresAt: '2026-05-01T10:03:00.000Z', answeredAt: null }

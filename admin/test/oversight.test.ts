@@ -6,6 +6,7 @@
 import t from 'tap'
 import { createClient, type Schemas } from '@helpline/sdk'
 import { createI18nProvider } from '../src/i18n/index.ts'
+import { catalog } from '../src/i18n/catalog.ts'
 import { en as messages } from '../src/i18n/en.ts'
 import { sessionActions } from '../src/api/resources/sessions.ts'
 import { scriptActions } from '../src/api/resources/scripts.ts'
@@ -13,8 +14,8 @@ import { computerText, systemLineText } from '../src/resources/sessions/system-l
 import { eventText } from '../src/resources/reports/report.ts'
 import { SID, USER, session } from './helpers/fixtures.ts'
 
-const en = createI18nProvider('en-US').translate
-const ja = createI18nProvider('ja').translate
+const en = createI18nProvider('en-US', catalog).translate
+const ja = createI18nProvider('ja', catalog).translate
 const at = (iso: string) => `at ${iso.slice(11, 16)}`
 
 const line = (type: string, data: Record<string, unknown>): Schemas['ChatMessage'] => ({

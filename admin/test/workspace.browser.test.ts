@@ -17,7 +17,7 @@ import { join } from 'node:path'
 import { runScripts, uploadScript, waitForBatch } from '@helpline/sdk'
 import type { Page } from 'playwright-core'
 import { AgentProcess } from './helpers/agent.ts'
-import { ensureConsoleBuilt, launch, signIn, target, steps, tokenFor } from './helpers/browser.ts'
+import { ensureConsoleBuilt, launch, sideways, signIn, target, steps, tokenFor } from './helpers/browser.ts'
 
 t.setTimeout(180_000)
 
@@ -221,14 +221,7 @@ t.test('the workspace, waits that do not block, keyboard, phone and axe', async 
       const at = await button.boundingBox()
       t.ok(at && at.x >= 0 && at.x + at.width <= 390, `${name} is on screen`)
     }
-    const width = await page.evaluate(() => document.documentElement.scrollWidth)
-    // What sticks out, to say where when it fails.
-    const wide = await page.evaluate(() =>
-      Array.from(document.querySelectorAll('body *'))
-        .filter((el) => el.getBoundingClientRect().right > 391)
-        .slice(-3)
-        .map((el) => `${el.tagName}.${String(el.className).slice(0, 80)} [${el.getAttribute('data-testid') ?? ''}] ${Math.round(el.getBoundingClientRect().right)}`),
-    )
+    const { scrollWidth: width, wide } = await sideways(page, 390)
     t.ok(width <= 390, `the page does not scroll sideways (${width} px): ${wide.join(' | ')}`)
     const userMenu = page.locator('header button[aria-label^="Profile"]')
     const box = await userMenu.boundingBox()

@@ -2519,6 +2519,10 @@ export interface components {
             key?: string;
             /** @description e.g. “top 25 by CPU of 312” */
             note?: string;
+            /** @description A stable name (e.g. system.uptime) a reader words in its own language */
+            noteKey?: string;
+            /** @description The numbers `noteKey` is worded with (e.g. 25 and 312 for note.top), so a reader says the note in its own language */
+            noteValues?: string[];
             rows: string[][];
             title: string;
         };
@@ -2993,6 +2997,10 @@ export interface operations {
                             key?: string;
                             /** @description e.g. “top 25 by CPU of 312” */
                             note?: string;
+                            /** @description A stable name (e.g. system.uptime) a reader words in its own language */
+                            noteKey?: string;
+                            /** @description The numbers `noteKey` is worded with (e.g. 25 and 312 for note.top), so a reader says the note in its own language */
+                            noteValues?: string[];
                             rows: string[][];
                             title: string;
                         }[];

@@ -75,6 +75,102 @@ const labelsJa: Record<string, string> = {
   'column.used': '使用済み',
   'column.available': '空き',
   'column.use': '使用率',
+  'column.vendor': 'ベンダー',
+  'column.bus': 'バス',
+  'column.main': 'メイン',
+  'column.resolution': '解像度',
+  'column.connection': '接続',
+  'column.ipv4': 'IPv4',
+  'column.ipv6': 'IPv6',
+  'column.mac': 'MAC',
+  'column.state': '状態',
+  'column.speed': '速度',
+  'column.version': 'バージョン',
+  'column.architecture': 'アーキテクチャ',
+  'column.terminal': '端末',
+  'column.since': 'ログイン時刻',
+  'column.from': '接続元',
+  'column.value': '値',
+  'hardware.graphics': 'グラフィックス コントローラー',
+  'hardware.displays': 'ディスプレイ',
+  'network.defaultInterface': '既定のインターフェイス',
+  'network.defaultGateway': '既定のゲートウェイ',
+  'network.dns': 'DNS サーバー',
+  'network.interfaces': 'インターフェイス',
+  'software.packageManager': 'パッケージ マネージャー',
+  'software.packageCount': 'インストール済みパッケージ数',
+  'software.node': 'Node.js（エージェント）',
+  'software.packages': 'インストール済みパッケージ',
+  'processes.count': 'プロセス数',
+  'processes.running': '実行中',
+  'processes.sleeping': 'スリープ中',
+  'processes.blocked': 'ブロック中',
+  'users.loggedIn': 'ログイン中のユーザー',
+  'environment.variables': '環境変数',
+  'environment.count': '変数の数',
+  'environment.leftOut': '除外した変数（名前に KEY、TOKEN、SECRET、PASSWORD、PASS を含むもの）',
+}
+
+/**
+ * Words for cells and notes the agent sends as tokens: a cell's value by its column's key
+ * (`value.<column>.<token>`), a table's note by its `noteKey` with `{0}`, `{1}` for `noteValues`.
+ * English is here too: the token itself ("wired") is not a sentence.
+ */
+const wordsByLang: Record<SystemInfoLang, Record<string, string>> = {
+  en: {
+    'value.type.loopback': 'loopback',
+    'value.type.wired': 'wired',
+    'value.type.wireless': 'wireless',
+    'value.type.virtual': 'virtual',
+    'value.state.up': 'up',
+    'value.state.down': 'down',
+    'value.state.unknown': 'unknown',
+    'value.state.dormant': 'dormant',
+    'value.state.lowerlayerdown': 'lower layer down',
+    'value.state.notpresent': 'not present',
+    'value.state.testing': 'testing',
+    'note.top': 'top {0} of {1}',
+    'note.first': 'first {0} of {1}',
+    'note.nobody': 'nobody is logged in on a terminal',
+  },
+  ja: {
+    'value.type.loopback': 'ループバック',
+    'value.type.wired': '有線',
+    'value.type.wireless': '無線',
+    'value.type.virtual': '仮想',
+    'value.state.up': '接続',
+    'value.state.down': '切断',
+    'value.state.unknown': '不明',
+    'value.state.dormant': '休止',
+    'value.state.lowerlayerdown': '下位層が切断',
+    'value.state.notpresent': 'なし',
+    'value.state.testing': 'テスト中',
+    'note.top': '上位 {0} 件（全 {1} 件）',
+    'note.first': '先頭 {0} 件（全 {1} 件）',
+    'note.nobody': '端末にログインしているユーザーはいません',
+  },
+}
+
+/**
+ * A table cell in words: a raw value formatted by its kind, or a token the agent sends for a
+ * column we know (an interface's type and state). `worded` is false for data shown as it came
+ * (names, paths, versions): the console marks those `translate="no"`.
+ */
+export function systemInfoCell(value: string, kind: SystemInfoKind | undefined, columnKey: string | undefined, lang: SystemInfoLang, timeZone?: string): { text: string; worded: boolean } {
+  if (kind && kind !== 'text') return { text: formatSystemInfoValue(value, kind, lang, timeZone), worded: true }
+  const word = columnKey ? wordsByLang[lang][`value.${columnKey}.${value}`] : undefined
+  return word === undefined ? { text: value, worded: false } : { text: word, worded: true }
+}
+
+/** A table's note in words (`noteKey` with `noteValues` as locale numbers), else the agent's `note`. */
+export function systemInfoNote(table: { note?: string; noteKey?: string; noteValues?: string[] }, lang: SystemInfoLang): string | undefined {
+  const template = table.noteKey ? wordsByLang[lang][table.noteKey] : undefined
+  if (template === undefined) return table.note
+  const nf = new Intl.NumberFormat(locales[lang])
+  return template.replace(/\{(\d)\}/g, (_, i: string) => {
+    const v = table.noteValues?.[Number(i)] ?? ''
+    return v !== '' && Number.isFinite(Number(v)) ? nf.format(Number(v)) : v
+  })
 }
 
 /** A field's or table's label: ours for a key we know in Japanese, otherwise the agent's (English) one. */

@@ -1,5 +1,14 @@
 import { useLocaleState } from 'react-admin'
-import { formatSystemInfoValue, systemInfoCategoryTitle, systemInfoColumn, systemInfoLabel, type SystemInfoKind, type SystemInfoLang } from '@helpline/sdk'
+import {
+  formatSystemInfoValue,
+  systemInfoCategoryTitle,
+  systemInfoCell,
+  systemInfoColumn,
+  systemInfoLabel,
+  systemInfoNote,
+  type SystemInfoKind,
+  type SystemInfoLang,
+} from '@helpline/sdk'
 
 /** The console's locale as the system-information words know it (anything else reads English). */
 export function systemInfoLang(locale: string): SystemInfoLang {
@@ -20,5 +29,8 @@ export function useSystemInfoWords() {
     title: (t: { key?: string; title: string }) => systemInfoLabel(t.key, t.title, lang),
     column: (keys: readonly string[] | undefined, i: number, label: string) => systemInfoColumn(keys?.[i], label, lang),
     value: (value: string, kind: SystemInfoKind | undefined) => formatSystemInfoValue(value, kind, lang),
+    /** A cell in words, and whether it is worded (else data shown as it came, marked translate="no"). */
+    cell: (value: string, kind: SystemInfoKind | undefined, columnKey: string | undefined) => systemInfoCell(value, kind, columnKey, lang),
+    note: (table: { note?: string; noteKey?: string; noteValues?: string[] }) => systemInfoNote(table, lang),
   }
 }

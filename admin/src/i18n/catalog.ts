@@ -1,35 +1,11 @@
 import type { TranslationMessages } from 'react-admin'
-import englishMessages from 'ra-language-english'
-import japaneseModule from '@bicstone/ra-language-japanese'
-import { en } from './en.ts'
-import { ja } from './ja.ts'
-import { consoleEn } from './console.en.ts'
-import { consoleJa } from './console.ja.ts'
+import { catalogEn } from './catalog.en.ts'
+import { catalogJa } from './catalog.ja.ts'
 import type { Locale } from './locale.ts'
 
-// The Japanese pack is CommonJS with `exports.default`; depending on the
-// bundler or runtime a default import yields the messages or the whole
-// `exports`. Take the messages either way.
-const japaneseExports = japaneseModule as unknown as TranslationMessages | { default: TranslationMessages }
-const japaneseMessages = 'ra' in japaneseExports ? japaneseExports : japaneseExports.default
-
-/** Keys react-admin 5 has that the Japanese pack does not (yet). */
-const japaneseGaps = {
-  validation: { unique: '一意である必要があります' },
-  guesser: { empty: { title: '表示するデータがありません', message: 'データプロバイダーを確認してください' } },
-}
-
-/** react-admin's messages plus ours, per locale. */
-export const catalog: Record<Locale, TranslationMessages> = {
-  en: { ...englishMessages, ...en, ...consoleEn },
-  ja: {
-    ...japaneseMessages,
-    ra: {
-      ...japaneseMessages.ra,
-      validation: { ...japaneseMessages.ra.validation, ...japaneseGaps.validation },
-      guesser: { ...japaneseGaps.guesser, ...japaneseMessages.ra.guesser },
-    },
-    ...ja,
-    ...consoleJa,
-  },
-}
+/**
+ * Both catalogues at once, for tests and tools. The console itself never imports this file: it
+ * loads only the current language's catalogue (`loadCatalog` in ./index.ts), so the first page
+ * does not download the other language.
+ */
+export const catalog: Record<Locale, TranslationMessages> = { en: catalogEn, ja: catalogJa }

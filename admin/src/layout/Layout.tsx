@@ -97,6 +97,9 @@ const focusRing = {
   // On a phone react-admin's frame is a few pixels wider than the screen (its content's width
   // plus padding): clip it, so the page never scrolls sideways and only wide tables do, inside.
   '@media (max-width: 599.95px)': { '.RaLayout-appFrame': { overflowX: 'clip', maxWidth: '100vw' } },
+  // The content is a flex item: without this it grows to its widest table (the report's were
+  // 700 px on a 390 px phone, pushing Download off screen) instead of letting the table scroll.
+  '.RaLayout-content': { minWidth: 0 },
 }
 
 export function Layout({ children }: { children: ReactNode }) {

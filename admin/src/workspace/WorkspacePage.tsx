@@ -40,7 +40,8 @@ function useOpenSessions() {
     () => [...(active.data ?? []), ...(waiting.data ?? [])].sort((a, b) => a.createdAt.localeCompare(b.createdAt)),
     [active.data, waiting.data],
   )
-  return { sessions, loaded: active.isSuccess && waiting.isSuccess }
+  // `fetching`: the lists may be the cache of an earlier visit, being read again.
+  return { sessions, loaded: active.isSuccess && waiting.isSuccess, fetching: active.isFetching || waiting.isFetching }
 }
 
 function TabBadges({ summary }: { summary: PaneSummary | undefined }) {
@@ -169,7 +170,7 @@ export function WorkspacePage() {
   const translate = useTranslate()
   const location = useLocation()
   const navigate = useNavigate()
-  const { sessions, loaded } = useOpenSessions()
+  const { sessions, loaded, fetching } = useOpenSessions()
   const requested = useMemo(() => parseOpen(location.search), [location.search])
   const [current, setCurrent] = useState<string>()
   const [summaries, setSummaries] = useState<Record<string, PaneSummary>>({})
@@ -187,11 +188,13 @@ export function WorkspacePage() {
   useEffect(() => {
     if (!loaded || requested.length === 0) return
     const known = new Set(sessions.map((s) => s.id))
+    // A session the cached lists do not have yet (opened since the last visit): wait for the fresh read.
+    if (requested.some((id) => !known.has(id)) && fetching) return
     if (requested.some((id) => !known.has(id))) setMessages((m) => [...m, translate('workspace.dropped_unknown')])
     const first = requested.find((id) => known.has(id))
     if (first) setCurrent(first)
     navigate(workspacePath(), { replace: true })
-  }, [loaded, requested, sessions, navigate, translate])
+  }, [loaded, fetching, requested, sessions, navigate, translate])
 
   // Always something shown while there is a tab; a tab that went away hands over to the first.
   useEffect(() => {

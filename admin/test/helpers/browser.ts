@@ -133,3 +133,23 @@ export function steps(t: Test) {
       if (!t.passing()) broken = true
     })
 }
+
+/**
+ * At a phone's `width`: how wide the page scrolls, and what sticks out (the outermost elements
+ * wider than the screen, outside a table that scrolls by itself), to say where when it fails.
+ */
+export async function sideways(page: Page, width: number): Promise<{ scrollWidth: number; wide: string[] }> {
+  // No named functions inside: the test's transpiler would wrap them in a helper the page does not have.
+  return page.evaluate((limit) => {
+    const wide = Array.from(document.querySelectorAll('body *'))
+      .filter(
+        (el) =>
+          el.getBoundingClientRect().right > limit + 1 &&
+          !el.closest('.hl-scroll-x') &&
+          (el.parentElement?.getBoundingClientRect().right ?? 0) <= limit + 1,
+      )
+      .slice(0, 3)
+      .map((el) => `${el.tagName}.${String(el.className).slice(0, 80)} [${el.getAttribute('data-testid') ?? ''}] ${Math.round(el.getBoundingClientRect().right)}`)
+    return { scrollWidth: document.documentElement.scrollWidth, wide }
+  }, width)
+}

@@ -3,7 +3,7 @@ import { userInfo } from 'node:os'
 import si from 'systeminformation'
 import type { ExecFn } from '../platform/exec.ts'
 import { redactEnvironment } from './environment.ts'
-import { fields, raw, text, typedFields } from './format.ts'
+import { raw, text, typedFields } from './format.ts'
 import { CATEGORY_IDS, CATEGORY_TITLES, type CategoryId, type InfoKind, type SystemInfoCategory, type SystemInfoTable } from './types.ts'
 
 /** How long one category may take before it is reported as unreadable. */
@@ -89,15 +89,21 @@ async function hardware(): Promise<Content> {
   const tables: SystemInfoTable[] = [
     {
       title: 'Graphics controllers',
+      key: 'hardware.graphics',
       columns: ['Vendor', 'Model', 'Memory', 'Bus'],
-      rows: graphics.controllers.map((g) => [g.vendor, g.model, g.vram ? `${g.vram} MiB` : '', g.bus]),
+      columnKeys: ['vendor', 'model', 'memory', 'bus'],
+      columnKinds: ['text', 'text', 'bytes', 'text'],
+      rows: graphics.controllers.map((g) => [g.vendor, g.model, g.vram ? raw(g.vram * 1024 * 1024, 'bytes') : '', g.bus].map(text)),
     },
   ]
   if (graphics.displays.length > 0) {
     tables.push({
       title: 'Displays',
+      key: 'hardware.displays',
       columns: ['Model', 'Main', 'Resolution', 'Connection'],
-      rows: graphics.displays.map((d) => [d.model, d.main ? 'yes' : '', d.currentResX ? `${d.currentResX}×${d.currentResY}` : '', d.connection ?? '']),
+      columnKeys: ['model', 'main', 'resolution', 'connection'],
+      columnKinds: ['text', 'boolean', 'text', 'text'],
+      rows: graphics.displays.map((d) => [d.model, raw(d.main, 'boolean'), d.currentResX ? `${d.currentResX}×${d.currentResY}` : '', d.connection ?? ''].map(text)),
     })
   }
   return {
@@ -153,24 +159,29 @@ async function network(): Promise<Content> {
   const [ifaces, gateway, defaultIface] = await Promise.all([si.networkInterfaces(), si.networkGatewayDefault(), si.networkInterfaceDefault()])
   const list = Array.isArray(ifaces) ? ifaces : [ifaces]
   return {
-    fields: fields([
-      ['Default interface', defaultIface],
-      ['Default gateway', gateway],
-      ['DNS servers', getServers().join(', ')],
+    fields: typedFields([
+      ['network.defaultInterface', 'Default interface', defaultIface],
+      ['network.defaultGateway', 'Default gateway', gateway],
+      ['network.dns', 'DNS servers', getServers().join(', ')],
     ]),
     tables: [
       {
         title: 'Interfaces',
+        key: 'network.interfaces',
         columns: ['Interface', 'IPv4', 'IPv6', 'MAC', 'Type', 'State', 'Speed'],
-        rows: list.map((n) => [
-          n.ifaceName || n.iface,
-          n.ip4 ? `${n.ip4}/${n.ip4subnet}` : '',
-          n.ip6,
-          n.mac,
-          n.internal ? 'loopback' : n.virtual ? `${n.type} (virtual)` : n.type,
-          n.operstate,
-          n.speed && n.speed > 0 ? `${n.speed} Mbit/s` : '',
-        ]),
+        columnKeys: ['interface', 'ipv4', 'ipv6', 'mac', 'type', 'state', 'speed'],
+        // Type and state are tokens (wired, loopback, up, …) a reader words by the column's key.
+        rows: list.map((n) =>
+          [
+            n.ifaceName || n.iface,
+            n.ip4 ? `${n.ip4}/${n.ip4subnet}` : '',
+            n.ip6,
+            n.mac,
+            n.internal ? 'loopback' : n.virtual ? 'virtual' : n.type,
+            n.operstate,
+            n.speed && n.speed > 0 ? `${n.speed} Mbit/s` : '',
+          ].map(text),
+        ),
       },
     ],
   }
@@ -217,17 +228,19 @@ export async function software(exec: ExecFn, platform: NodeJS.Platform): Promise
       rows.sort((a, b) => a[0]!.localeCompare(b[0]!))
       const shown = rows.slice(0, MAX_PACKAGES)
       return {
-        fields: fields([
-          ['Package manager', m.name],
-          ['Installed packages', String(rows.length)],
-          ['Node.js (agent)', process.version],
+        fields: typedFields([
+          ['software.packageManager', 'Package manager', m.name],
+          ['software.packageCount', 'Installed packages', rows.length, 'number'],
+          ['software.node', 'Node.js (agent)', process.version],
         ]),
         tables: [
           {
             title: 'Installed packages',
+            key: 'software.packages',
             columns: ['Name', 'Version', 'Architecture'],
+            columnKeys: ['name', 'version', 'architecture'],
             rows: shown,
-            ...(shown.length < rows.length ? { note: `first ${shown.length} of ${rows.length}` } : {}),
+            ...(shown.length < rows.length ? note('note.first', `first ${shown.length} of ${rows.length}`, shown.length, rows.length) : {}),
           },
         ],
       }
@@ -257,15 +270,15 @@ async function processes(): Promise<Content> {
   const byCpu = [...data.list].sort((a, b) => b.cpu - a.cpu).slice(0, TOP_PROCESSES)
   const byMem = [...data.list].sort((a, b) => b.memRss - a.memRss).slice(0, TOP_PROCESSES)
   return {
-    fields: fields([
-      ['Processes', String(data.all)],
-      ['Running', String(data.running)],
-      ['Sleeping', String(data.sleeping)],
-      ['Blocked', String(data.blocked)],
+    fields: typedFields([
+      ['processes.count', 'Processes', data.all, 'number'],
+      ['processes.running', 'Running', data.running, 'number'],
+      ['processes.sleeping', 'Sleeping', data.sleeping, 'number'],
+      ['processes.blocked', 'Blocked', data.blocked, 'number'],
     ]),
     tables: [
-      { title: 'Top by CPU', key: 'processes.topCpu', columns, ...typed, rows: byCpu.map(row), note: `top ${byCpu.length} of ${data.all}` },
-      { title: 'Top by memory', key: 'processes.topMemory', columns, ...typed, rows: byMem.map(row), note: `top ${byMem.length} of ${data.all}` },
+      { title: 'Top by CPU', key: 'processes.topCpu', columns, ...typed, rows: byCpu.map(row), ...note('note.top', `top ${byCpu.length} of ${data.all}`, byCpu.length, data.all) },
+      { title: 'Top by memory', key: 'processes.topMemory', columns, ...typed, rows: byMem.map(row), ...note('note.top', `top ${byMem.length} of ${data.all}`, byMem.length, data.all) },
     ],
   }
 }
@@ -304,9 +317,11 @@ async function users(): Promise<Content> {
     tables: [
       {
         title: 'Logged-in users',
+        key: 'users.loggedIn',
         columns: ['User', 'Terminal', 'Since', 'From', 'Command'],
+        columnKeys: ['user', 'terminal', 'since', 'from', 'command'],
         rows: list.map((u) => [u.user, u.tty, [u.date, u.time].filter(Boolean).join(' '), u.ip, u.command]),
-        ...(list.length === 0 ? { note: 'nobody is logged in on a terminal' } : {}),
+        ...(list.length === 0 ? note('note.nobody', 'nobody is logged in on a terminal') : {}),
       },
     ],
   }
@@ -328,12 +343,17 @@ export function safeUser(info: () => { username: string; uid: number } = userInf
 function environment(env: Record<string, string | undefined>): Content {
   const { kept, removed } = redactEnvironment(env)
   return {
-    fields: fields([
-      ['Variables', String(kept.length)],
-      ['Left out', `${removed} whose names contain KEY, TOKEN, SECRET, PASSWORD or PASS`],
+    fields: typedFields([
+      ['environment.count', 'Variables', kept.length, 'number'],
+      ['environment.leftOut', 'Left out (names containing KEY, TOKEN, SECRET, PASSWORD or PASS)', removed, 'number'],
     ]),
-    tables: [{ title: 'Environment variables', columns: ['Name', 'Value'], rows: kept }],
+    tables: [{ title: 'Environment variables', key: 'environment.variables', columns: ['Name', 'Value'], columnKeys: ['name', 'value'], rows: kept }],
   }
+}
+
+/** A table's note: English for older readers, and its key and numbers for a reader to word. */
+function note(noteKey: string, english: string, ...values: number[]): Pick<SystemInfoTable, 'note' | 'noteKey' | 'noteValues'> {
+  return { note: english, noteKey, ...(values.length ? { noteValues: values.map(String) } : {}) }
 }
 
 function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {

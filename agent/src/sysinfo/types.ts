@@ -15,7 +15,10 @@ export interface SystemInfoTable {
   columnKeys?: string[]
   columnKinds?: InfoKind[]
   rows: string[][]
+  /** English, for readers that do not know `noteKey`. */
   note?: string
+  noteKey?: string
+  noteValues?: string[]
 }
 export type CategoryId = 'system' | 'hardware' | 'storage' | 'network' | 'software' | 'processes' | 'services' | 'users' | 'environment'
 export interface SystemInfoCategory {

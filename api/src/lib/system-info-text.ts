@@ -1,5 +1,5 @@
 import type { SystemInfoCategory } from '../schemas/sessions.ts'
-import { formatSystemInfoValue, systemInfoCategoryTitle, systemInfoColumn, systemInfoLabel, type SystemInfoLang } from '@helpline/sdk'
+import { formatSystemInfoValue, systemInfoCategoryTitle, systemInfoCell, systemInfoColumn, systemInfoLabel, systemInfoNote, type SystemInfoLang } from '@helpline/sdk'
 import { exportWords, type ExportWords } from './export-words.ts'
 
 export interface SystemInfoDocument {
@@ -49,7 +49,8 @@ function readableTable(t: SystemInfoCategory['tables'][number], lang: SystemInfo
     ...t,
     title: systemInfoLabel(t.key, t.title, lang),
     columns: t.columns.map((c, i) => systemInfoColumn(t.columnKeys?.[i], c, lang)),
-    rows: t.columnKinds ? t.rows.map((r) => r.map((cell, i) => formatSystemInfoValue(cell, t.columnKinds?.[i], lang, 'UTC'))) : t.rows,
+    rows: t.rows.map((r) => r.map((cell, i) => systemInfoCell(cell, t.columnKinds?.[i], t.columnKeys?.[i], lang, 'UTC').text)),
+    note: systemInfoNote(t, lang),
   }
 }
 

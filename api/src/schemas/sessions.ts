@@ -224,6 +224,10 @@ const tableShape = {
   columnKinds: Type.Optional(Type.Array(InfoKind, { maxItems: 50, description: 'One per column: how to read its cells (see SystemInfoField.kind)' })),
   rows: Type.Array(Type.Array(Text, { maxItems: 50 }), { maxItems: 20_000 }),
   note: Type.Optional(Type.String({ maxLength: 1000, description: 'e.g. “top 25 by CPU of 312”' })),
+  noteKey: Type.Optional(InfoKey),
+  noteValues: Type.Optional(
+    Type.Array(Type.String({ maxLength: 100 }), { maxItems: 10, description: 'The numbers `noteKey` is worded with (e.g. 25 and 312 for note.top), so a reader says the note in its own language' }),
+  ),
 }
 const fieldShape = { label: Type.String({ minLength: 1, maxLength: 200 }), value: Text, key: Type.Optional(InfoKey), kind: Type.Optional(InfoKind) }
 const categoryShape = <F extends TSchema, T extends TSchema, I extends TSchema>(id: I, field: F, table: T) => ({

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { formatSystemInfoValue } from '@helpline/sdk'
+import { formatSystemInfoValue, systemInfoCell, systemInfoNote } from '@helpline/sdk'
 import { exportLang, exportWords } from '../../src/lib/export-words.ts'
 import { renderSystemInfoText } from '../../src/lib/system-info-text.ts'
 
@@ -23,6 +23,19 @@ t.test('raw values formatted with Intl in English and Japanese', async (t) => {
   }
   t.match(formatSystemInfoValue('2026-12-02T10:00:00.000Z', 'date', 'ja', 'UTC'), /^2026\/12\/02 10:00:00 UTC$/)
   t.match(formatSystemInfoValue('2026-12-02T10:00:00.000Z', 'date', 'en', 'UTC'), /^Dec 2, 2026, 10:00:00 AM UTC$/)
+})
+
+t.test('tokens in cells and notes with numbers, worded per language', async (t) => {
+  t.same(systemInfoCell('wired', undefined, 'type', 'ja'), { text: '有線', worded: true }, 'an interface type')
+  t.same(systemInfoCell('up', 'text', 'state', 'en'), { text: 'up', worded: true }, 'a state, in English too')
+  t.same(systemInfoCell('SSD', undefined, 'type', 'ja'), { text: 'SSD', worded: false }, 'a token we do not know is data')
+  t.same(systemInfoCell('eth0', undefined, 'interface', 'ja'), { text: 'eth0', worded: false }, 'names are data')
+  t.same(systemInfoCell('1048576', 'bytes', 'memory', 'ja'), { text: '1 MiB', worded: true }, 'a kind formats')
+  const top = { note: 'top 25 of 1234', noteKey: 'note.top', noteValues: ['25', '1234'] }
+  t.equal(systemInfoNote(top, 'en'), 'top 25 of 1,234')
+  t.equal(systemInfoNote(top, 'ja'), '上位 25 件（全 1,234 件）')
+  t.equal(systemInfoNote({ note: 'from an older agent' }, 'ja'), 'from an older agent', 'no key: the agent’s note')
+  t.equal(systemInfoNote({ note: 'x', noteKey: 'note.unknown' }, 'ja'), 'x', 'an unknown key: the agent’s note')
 })
 
 t.test('the .txt export words keys and formats kinds; untyped values stay as sent', async (t) => {

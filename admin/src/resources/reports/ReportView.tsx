@@ -15,6 +15,9 @@ import { useFormatTime } from '../sessions/useSessionLive.ts'
 import { formatBytes } from '../scripts/format.ts'
 import { accessEvents, actorText, argsText, durationText, eventDetails, eventText, platformText } from './report.ts'
 
+/** A wide table scrolls inside itself on a narrow screen: the page never scrolls sideways. */
+const scrollX = { maxWidth: '100%', overflowX: 'auto' } as const
+
 function Section({ title, testId, children }: { title: string; testId: string; children: ReactNode }) {
   return (
     <Box component="section" className="hl-report-section" data-testid={testId} sx={{ mb: 4 }}>
@@ -38,6 +41,7 @@ function Nothing() {
 /** Label / value rows, the label as the row's header. */
 function Facts({ rows }: { rows: [string, ReactNode][] }) {
   return (
+    <Box className="hl-scroll-x" sx={scrollX}>
     <Table size="small" sx={{ width: 'auto' }}>
       <TableBody>
         {rows.map(([label, value]) => (
@@ -50,6 +54,7 @@ function Facts({ rows }: { rows: [string, ReactNode][] }) {
         ))}
       </TableBody>
     </Table>
+    </Box>
   )
 }
 
@@ -171,6 +176,7 @@ export function ReportView({ report, print = false }: { report: SessionReport; p
         {access.length === 0 ? (
           <Nothing />
         ) : (
+          <Box className="hl-scroll-x" sx={scrollX}>
           <Table size="small">
             <TableBody>
               {access.map((e) => (
@@ -181,6 +187,7 @@ export function ReportView({ report, print = false }: { report: SessionReport; p
               ))}
             </TableBody>
           </Table>
+          </Box>
         )}
       </Section>
 
@@ -188,6 +195,7 @@ export function ReportView({ report, print = false }: { report: SessionReport; p
         {report.timeline.length === 0 ? (
           <Nothing />
         ) : (
+          <Box className="hl-scroll-x" sx={scrollX}>
           <Table size="small">
             <Head cells={[translate('helpline.report.time'), translate('helpline.report.event'), translate('helpline.report.by')]} />
             <TableBody>
@@ -213,6 +221,7 @@ export function ReportView({ report, print = false }: { report: SessionReport; p
               })}
             </TableBody>
           </Table>
+          </Box>
         )}
       </Section>
 
@@ -220,6 +229,7 @@ export function ReportView({ report, print = false }: { report: SessionReport; p
         {report.consents.length === 0 ? (
           <Nothing />
         ) : (
+          <Box className="hl-scroll-x" sx={scrollX}>
           <Table size="small">
             <Head
               cells={[
@@ -244,6 +254,7 @@ export function ReportView({ report, print = false }: { report: SessionReport; p
               ))}
             </TableBody>
           </Table>
+          </Box>
         )}
       </Section>
 
@@ -251,6 +262,7 @@ export function ReportView({ report, print = false }: { report: SessionReport; p
         {report.snapshots.length === 0 ? (
           <Nothing />
         ) : (
+          <Box className="hl-scroll-x" sx={scrollX}>
           <Table size="small">
             <Head cells={[translate('helpline.sysinfo.collected_at'), translate('helpline.report.computer'), translate('helpline.report.size'), '']} />
             <TableBody>
@@ -266,6 +278,7 @@ export function ReportView({ report, print = false }: { report: SessionReport; p
               ))}
             </TableBody>
           </Table>
+          </Box>
         )}
       </Section>
 
@@ -277,6 +290,7 @@ export function ReportView({ report, print = false }: { report: SessionReport; p
         {report.chat.length === 0 ? (
           <Nothing />
         ) : (
+          <Box className="hl-scroll-x" sx={scrollX}>
           <Table size="small">
             <Head cells={[translate('helpline.report.time'), translate('helpline.report.from'), translate('helpline.report.message')]} />
             <TableBody>
@@ -291,6 +305,7 @@ export function ReportView({ report, print = false }: { report: SessionReport; p
               ))}
             </TableBody>
           </Table>
+          </Box>
         )}
       </Section>
     </Box>

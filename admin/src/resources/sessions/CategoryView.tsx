@@ -19,6 +19,7 @@ function InfoTableView({ table, rowLimit, scroll }: { table: InfoTable; rowLimit
   const [all, setAll] = useState(false)
   const limited = rowLimit !== undefined && !all && table.rows.length > rowLimit
   const rows = limited ? table.rows.slice(0, rowLimit) : table.rows
+  const note = words.note(table)
   return (
     <Box className="hl-info-table" sx={{ mt: 2 }}>
       <Typography variant="subtitle2" component="h4" sx={{ fontWeight: 700 }}>
@@ -45,22 +46,26 @@ function InfoTableView({ table, rowLimit, scroll }: { table: InfoTable; rowLimit
             )}
             {rows.map((row, r) => (
               <TableRow key={r}>
-                {table.columns.map((_, i) => (
-                  <TableCell key={i} sx={{ wordBreak: 'break-word', verticalAlign: 'top' }}>
-                    {words.value(row[i] ?? '', table.columnKinds?.[i])}
-                  </TableCell>
-                ))}
+                {table.columns.map((_, i) => {
+                  const cell = words.cell(row[i] ?? '', table.columnKinds?.[i], table.columnKeys?.[i])
+                  return (
+                    // The customer's data as it came (names, paths, versions) is not to be translated.
+                    <TableCell key={i} sx={{ wordBreak: 'break-word', verticalAlign: 'top' }} translate={cell.worded ? undefined : 'no'}>
+                      {cell.text}
+                    </TableCell>
+                  )
+                })}
               </TableRow>
             ))}
           </TableBody>
         </Table>
       </TableContainer>
-      {(table.note || limited) && (
+      {(note || limited) && (
         <Typography variant="caption" color="text.secondary" component="div" sx={{ mt: 0.5 }}>
-          {table.note}
+          {note}
           {limited && (
             <>
-              {table.note ? ' — ' : ''}
+              {note ? ' — ' : ''}
               {translate('helpline.sysinfo.rows_limited', { shown: rowLimit, total: table.rows.length })}{' '}
               <Button size="small" onClick={() => setAll(true)} className="hl-no-print">
                 {translate('helpline.sysinfo.show_all')}
@@ -115,7 +120,9 @@ export function CategoryView({
                 <TableCell component="th" scope="row" sx={{ fontWeight: 600, width: '32%', verticalAlign: 'top' }}>
                   {words.label(f)}
                 </TableCell>
-                <TableCell sx={{ whiteSpace: 'pre-wrap', wordBreak: 'break-word' }}>{words.value(f.value, f.kind)}</TableCell>
+                <TableCell sx={{ whiteSpace: 'pre-wrap', wordBreak: 'break-word' }} translate={f.kind && f.kind !== 'text' ? undefined : 'no'}>
+                  {words.value(f.value, f.kind)}
+                </TableCell>
               </TableRow>
             ))}
           </TableBody>

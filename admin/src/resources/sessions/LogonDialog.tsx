@@ -19,7 +19,7 @@ import { encryptCredentials } from '@helpline/sdk'
 import { useDataProvider, useNotify, useTranslate } from 'react-admin'
 import type { AppDataProvider } from '../../api/index.ts'
 import type { Consent, LogonRequested } from '../../api/resources/sessions.ts'
-import { logonFailureText, logonPhase, type LogonAttempt } from './access.ts'
+import { LOGON_ATTEMPTS, logonAttemptsLeft, logonFailureText, logonPhase, type LogonAttempt } from './access.ts'
 import type { LiveState } from './live.ts'
 import { useFormatTime, type ApplyChange } from './useSessionLive.ts'
 
@@ -84,6 +84,12 @@ export function LogonButton({ live, apply, disabled, hidden = false }: { live: L
     setOpen(true)
     ask.mutate()
   }
+  /** After a failed logon: the same approval again, while it has attempts left (the customer is not asked again). */
+  const retry = () => {
+    if (!attempt) return
+    setSending(false)
+    setAttempt({ consent: attempt.consent, publicKey: attempt.publicKey })
+  }
   const onClose = () => {
     setOpen(false)
     setAttempt(undefined)
@@ -125,6 +131,10 @@ export function LogonButton({ live, apply, disabled, hidden = false }: { live: L
   }
 
   const waiting = phase.kind === 'asking' || phase.kind === 'waiting_consent'
+  // A logon the agent refused leaves the approval usable for LOGON_ATTEMPTS tries in all; an error
+  // from the API (e.g. the approval is too old) does not: then only a new request helps.
+  const attemptsLeft = attempt ? logonAttemptsLeft(live, attempt.consent.id) : 0
+  const canRetry = phase.kind === 'failed' && !attempt?.error && attemptsLeft > 0
   const close = () => {
     // Closing while the customer has not answered withdraws the request: nobody would send credentials for it.
     if (phase.kind === 'waiting_consent') withdraw.mutate(phase.consent.id)
@@ -174,6 +184,7 @@ export function LogonButton({ live, apply, disabled, hidden = false }: { live: L
           <DialogContent sx={{ pt: 0 }}>
             <Alert severity="success" sx={{ mb: 2 }}>
               {translate('helpline.logon.approved')}
+              {attemptsLeft < LOGON_ATTEMPTS && ` ${translate('helpline.logon.attempts_left', { smart_count: attemptsLeft })}`}
             </Alert>
             <Stack spacing={2}>
               <TextField name="username" label={translate('helpline.logon.username')} required autoFocus fullWidth slotProps={{ htmlInput: { autoComplete: 'off', maxLength: 200, 'data-testid': 'logon-username' } }} />
@@ -224,15 +235,25 @@ export function LogonButton({ live, apply, disabled, hidden = false }: { live: L
                 {logonFailureText(phase, translate)}
               </Alert>
             )}
+            {phase.kind === 'failed' && !attempt?.error && (
+              <Typography variant="body2" sx={{ mt: 1.5 }} data-testid="logon-attempts" data-left={attemptsLeft}>
+                {attemptsLeft > 0 ? translate('helpline.logon.attempts_left', { smart_count: attemptsLeft }) : translate('helpline.logon.no_attempts_left')}
+              </Typography>
+            )}
           </DialogContent>
           <DialogActions>
+            {canRetry && (
+              <Button variant="contained" onClick={retry}>
+                {translate('helpline.logon.retry')}
+              </Button>
+            )}
             {phase.kind === 'failed' && (
               <Button onClick={start}>
                 {translate('helpline.logon.again')}
               </Button>
             )}
             {(phase.kind === 'logged_on' || phase.kind === 'failed' || phase.kind === 'sending') && (
-              <Button variant={phase.kind === 'sending' ? 'text' : 'contained'} onClick={onClose}>
+              <Button variant={phase.kind === 'logged_on' || (phase.kind === 'failed' && !canRetry) ? 'contained' : 'text'} onClick={onClose}>
                 {translate('helpline.logon.close')}
               </Button>
             )}

@@ -85,6 +85,14 @@ export type LogonPhase =
  * Where a logon attempt stands, from the live state: the consent (followed through the stream),
  * then the command the credentials travel in, and what the agent said.
  */
+/** Sets of credentials one approval takes (the API's LOGON_ATTEMPTS): a mistyped password does not use up the customer's consent. */
+export const LOGON_ATTEMPTS = 3
+
+/** Tries left with an approval: LOGON_ATTEMPTS less the logons already sent with it. */
+export function logonAttemptsLeft(live: Pick<LiveState, 'commands'>, consentId: string): number {
+  return Math.max(0, LOGON_ATTEMPTS - live.commands.filter((c) => c.consentId === consentId).length)
+}
+
 export function logonPhase(live: Pick<LiveState, 'session' | 'consents' | 'commands' | 'chat'>, attempt: LogonAttempt | undefined, sending = false): LogonPhase {
   if (!attempt) return { kind: 'asking' }
   if (attempt.error) return { kind: 'failed', message: attempt.error }

@@ -42,6 +42,8 @@ export function systemLineText(
       return translate('helpline.chat.system.admission_granted', { time: text(data.until) ? time(text(data.until)) : '?', _: message.body })
     case 'agent.replaced':
       return translate('helpline.chat.system.agent_replaced', { name: text(data.admittedByName) || '?', _: message.body })
+    case 'script_run':
+      return scriptRunText(data, translate, message.body)
     case 'admin.acted':
       return translate(`helpline.chat.system.admin_acted.${text(data.action)}`, { admin: text(data.adminName), _: message.body })
   }
@@ -60,6 +62,32 @@ export function systemLineText(
     username: typeof data.username === 'string' ? data.username : '',
     minutes: typeof data.minutes === 'number' ? data.minutes : '',
     _: message.body,
+  })
+}
+
+/** A script run's line: its name, version, place in the batch and status, with its exit code and duration when it has ended. */
+function scriptRunText(data: Record<string, unknown>, translate: TranslateFunction, body: string): string {
+  const num = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) ? v : undefined)
+  const status = typeof data.status === 'string' ? data.status : ''
+  const values = {
+    script: typeof data.scriptName === 'string' ? data.scriptName : '?',
+    version: num(data.version) ?? '?',
+    position: (num(data.position) ?? -1) + 1 || '?',
+    count: num(data.count) ?? '?',
+    _: body,
+  }
+  if (status === 'running') return translate('helpline.chat.system.script_running', values)
+  const exitCode = num(data.exitCode)
+  const durationMs = num(data.durationMs)
+  const facts = [
+    exitCode === undefined ? '' : translate('helpline.runs.exit_code', { code: exitCode }),
+    durationMs === undefined ? '' : translate('helpline.runs.seconds_short', { seconds: (durationMs / 1000).toFixed(1) }),
+  ].filter(Boolean)
+  const error = typeof data.error === 'string' && data.error ? ` — ${data.error}` : ''
+  return translate('helpline.chat.system.script_run', {
+    ...values,
+    status: translate(`helpline.runs.status.${status}`, { _: status }),
+    facts: (facts.length ? ` (${facts.join(', ')})` : '') + error,
   })
 }
 

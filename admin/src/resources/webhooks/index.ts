@@ -1,8 +1,10 @@
 import Webhook from '@mui/icons-material/Webhook'
-import { WebhookCreate } from './WebhookCreate.tsx'
-import { WebhookEdit } from './WebhookEdit.tsx'
-import { WebhookList } from './WebhookList.tsx'
-import { WebhookShow } from './WebhookShow.tsx'
+import { lazyPage } from '../../lazy.ts'
+
+const WebhookList = lazyPage(() => import('./WebhookList.tsx'), 'WebhookList')
+const WebhookCreate = lazyPage(() => import('./WebhookCreate.tsx'), 'WebhookCreate')
+const WebhookEdit = lazyPage(() => import('./WebhookEdit.tsx'), 'WebhookEdit')
+const WebhookShow = lazyPage(() => import('./WebhookShow.tsx'), 'WebhookShow')
 
 /** Site admins: webhook endpoints for integrators, their deliveries and replays. */
 export default {
