@@ -10,7 +10,7 @@
  * reported.
  *
  *   npx tsx bench/fleet.bench.ts                       1,000 / 20,000 / 50,000 agents
- *   BENCH_QUICK=1                                       50 / 150 / 300 agents, short windows
+ *   BENCH_QUICK=1                                       20 / 50 / 100 agents, short windows
  *   BENCH_FLEET_SIZES=1000,5000,10000                   other sizes (first = the 1,000 line, …)
  *   BENCH_FLEET_SAMPLES=200  BENCH_FLEET_WINDOW=15       dispatches timed; idle window in s
  *   BENCH_FLEET_JOIN_SECONDS=900                        give up growing after this long per size
@@ -30,9 +30,9 @@ import { postgresUrl, track } from './lib/scratch.ts'
 import { summarize } from './stats.ts'
 
 const QUICK = process.env.BENCH_QUICK === '1'
-const SIZES = (process.env.BENCH_FLEET_SIZES ?? (QUICK ? '50,150,300' : '1000,20000,50000')).split(',').map(Number)
-const SAMPLES = Number(process.env.BENCH_FLEET_SAMPLES ?? (QUICK ? 20 : 200))
-const WINDOW = Number(process.env.BENCH_FLEET_WINDOW ?? (QUICK ? 3 : 15))
+const SIZES = (process.env.BENCH_FLEET_SIZES ?? (QUICK ? '20,50,100' : '1000,20000,50000')).split(',').map(Number)
+const SAMPLES = Number(process.env.BENCH_FLEET_SAMPLES ?? (QUICK ? 10 : 200))
+const WINDOW = Number(process.env.BENCH_FLEET_WINDOW ?? (QUICK ? 2 : 15))
 const JOIN_SECONDS = Number(process.env.BENCH_FLEET_JOIN_SECONDS ?? (QUICK ? 60 : 900))
 
 /** The load generator, forked with room for `fds` sockets. */
