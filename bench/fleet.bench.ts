@@ -104,7 +104,9 @@ export async function run(): Promise<void> {
       await new Promise((r) => setTimeout(r, WINDOW * 1000))
       const after = usage(server.pid)
       const cpu = ((after.cpu - before.cpu) / WINDOW) * 100
+      const d0 = performance.now()
       const { latencies, posts } = await agents.ask({ type: 'dispatch', samples: SAMPLES }, 'dispatched')
+      const dispatchSeconds = (performance.now() - d0) / 1000
       const { count, examples } = await agents.ask({ type: 'errors' }, 'errors')
       const s = summarize(latencies)
       const f: Figures = { agents: grown.agents, wanted: size, rss: after.rss, cpu, p50: s.p50, p99: s.p99, errors: count - errorsBefore, setup: grown.seconds, load: load() }
@@ -112,13 +114,15 @@ export async function run(): Promise<void> {
       figures.push(f)
       console.log(
         `  ${thousands(f.agents).padStart(6)}   ${`${f.setup.toFixed(0)} s`.padStart(9)}   ${`${(f.rss / 2 ** 20).toFixed(0)} MiB`.padStart(10)}   ${`${cpu.toFixed(1)} %`.padStart(19)}   ${ms(f.p50).padStart(12)}   ${ms(f.p99).padStart(8)}   ${String(f.errors).padStart(6)}   ${f.load}` +
-          `   (hold ${grown.pollWaitSeconds} s, ${latencies.length} dispatches; the CSR's POST answered in p50 ${ms(summarize(posts).p50)})`,
+          `   (hold ${grown.pollWaitSeconds} s, ${latencies.length} dispatches; the CSR's POST answered in p50 ${ms(summarize(posts).p50)}; dispatching took ${dispatchSeconds.toFixed(0)} s)`,
       )
       for (const e of examples.slice(0, f.errors > 0 ? 3 : 0)) console.log(`    error: ${e}`)
     }
   } finally {
+    const s0 = performance.now()
     agents?.proc.send({ type: 'stop' } satisfies Request)
     await server?.stop()
+    console.log(`  (stopped in ${((performance.now() - s0) / 1000).toFixed(1)} s)`)
     agents?.proc.kill('SIGKILL')
   }
 

@@ -8,7 +8,7 @@
  *   bare route taking the same bytes raw: target ≥ 50 %.
  * Each measurement is taken after a warm-up of both, bare first.
  *
- *   npx tsx bench/poll.bench.ts          BENCH_QUICK=1: 3 s per measurement instead of 10
+ *   npx tsx bench/poll.bench.ts          BENCH_QUICK=1: 2 s per measurement instead of 10
  *   BENCH_PROFILE_DIR=/tmp/prof          the server writes a CPU profile when it stops
  */
 import { spawn, type ChildProcess } from 'node:child_process'
@@ -21,7 +21,9 @@ import { report, thousands } from './lib/report.ts'
 import { adminToken, load, root, startServer, type Server } from './lib/server.ts'
 import { postgresUrl, track } from './lib/scratch.ts'
 
-const SECONDS = process.env.BENCH_QUICK === '1' ? 3 : 10
+const QUICK = process.env.BENCH_QUICK === '1'
+const SECONDS = QUICK ? 2 : 10
+const WARMUP_SECONDS = QUICK ? 1 : 3
 const POLL_CONNECTIONS = 10
 const UPLOAD_CONNECTIONS = 4
 
@@ -51,8 +53,8 @@ async function firstLine(proc: ChildProcess): Promise<string> {
   })
 }
 
-async function load1(url: string, connections: number, authorization?: string, env?: Record<string, string>): Promise<Load> {
-  const { output } = child('loadgen.ts', [url, String(connections), String(SECONDS), ...(authorization ? [authorization] : [])], env)
+async function load1(url: string, connections: number, authorization?: string, env?: Record<string, string>, seconds = SECONDS): Promise<Load> {
+  const { output } = child('loadgen.ts', [url, String(connections), String(seconds), ...(authorization ? [authorization] : [])], env)
   return JSON.parse(await output) as Load
 }
 
@@ -110,8 +112,8 @@ export async function run(): Promise<void> {
     const bareUrl = `http://127.0.0.1:${await firstLine(bare)}`
 
     // Empty polls.
-    await load1(`${bareUrl}/poll`, POLL_CONNECTIONS)
-    await load1(pollUrl, POLL_CONNECTIONS, authorization)
+    await load1(`${bareUrl}/poll`, POLL_CONNECTIONS, undefined, undefined, WARMUP_SECONDS)
+    await load1(pollUrl, POLL_CONNECTIONS, authorization, undefined, WARMUP_SECONDS)
     const baseline = await load1(`${bareUrl}/poll`, POLL_CONNECTIONS)
     const ours = await load1(pollUrl, POLL_CONNECTIONS, authorization)
     const share = (100 * ours.rps) / baseline.rps
@@ -133,10 +135,10 @@ export async function run(): Promise<void> {
     writeFileSync(file, upload.payload)
     const env = { LOADGEN_BODY: file, LOADGEN_CONTENT_TYPE: upload.contentType }
     const scriptsUrl = `${api}/api/v1/scripts`
-    await load1(`${bareUrl}/upload`, UPLOAD_CONNECTIONS, undefined, env)
+    await load1(`${bareUrl}/upload`, UPLOAD_CONNECTIONS, undefined, env, WARMUP_SECONDS)
     // The warm-up's names are taken: the measured run numbers from where the counter starts
     // again, so it gets a fresh random suffix.
-    const warm = await load1(scriptsUrl, UPLOAD_CONNECTIONS, `Bearer ${token}`, env)
+    const warm = await load1(scriptsUrl, UPLOAD_CONNECTIONS, `Bearer ${token}`, env, WARMUP_SECONDS)
     if (warm.errors > 0) console.log(`  upload warm-up: ${JSON.stringify(warm.statuses)}`)
     const upload2 = uploadBody(category.id)
     writeFileSync(file, upload2.payload)

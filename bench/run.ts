@@ -3,7 +3,9 @@
 // falls short). Exits 1 when a bench failed or reported errors (failed requests, lost commands),
 // not when a figure falls short: `BENCH_QUICK=1 npm run bench` is a CI step that checks the
 // benchmarks run, not how fast this machine is.
+import { AsyncLocalStorage } from 'node:async_hooks'
 import { readdirSync } from 'node:fs'
+import { format } from 'node:util'
 import { errorCount, failed, summary } from './lib/report.ts'
 import { load } from './lib/server.ts'
 
@@ -14,10 +16,27 @@ const files = readdirSync(dir)
   .filter((f) => wanted.length === 0 || wanted.some((w) => f.includes(w)))
   .sort()
 
-const began = performance.now()
-console.log(`bench: ${files.length} files, ${process.env.BENCH_QUICK === '1' ? 'quick (BENCH_QUICK=1)' : 'full'}, ${new Date().toISOString()}, load average ${load()}`)
-if (files.length === 0) console.log('no benchmarks found')
-for (const file of files) {
+const QUICK = process.env.BENCH_QUICK === '1'
+/**
+ * BENCH_QUICK=1 runs the benches in two lines at the same time (their figures mean little then;
+ * what counts is that they run without errors): those that start their own server processes
+ * and mostly wait on them, and those that build the app in this process. Each bench's output is
+ * held back and printed when it ends. BENCH_SERIAL=1: one after another.
+ */
+const parallel = QUICK && process.env.BENCH_SERIAL !== '1'
+const output = new AsyncLocalStorage<string[]>()
+if (parallel) {
+  for (const method of ['log', 'error'] as const) {
+    const original = console[method].bind(console)
+    console[method] = (...args: unknown[]) => {
+      const buffer = output.getStore()
+      if (buffer) buffer.push(format(...args))
+      else original(...args)
+    }
+  }
+}
+
+async function one(file: string) {
   const t0 = performance.now()
   console.log(`\n## ${file}`)
   try {
@@ -29,6 +48,23 @@ for (const file of files) {
     failed(file, err)
   }
   console.log(`(${file}: ${((performance.now() - t0) / 1000).toFixed(0)} s, load average ${load()})`)
+}
+
+const began = performance.now()
+console.log(`bench: ${files.length} files, ${QUICK ? 'quick (BENCH_QUICK=1), all at once' : 'full, one after another'}, ${new Date().toISOString()}, load average ${load()}`)
+if (files.length === 0) console.log('no benchmarks found')
+if (parallel) {
+  const outOfProcess = new Set(['fleet.bench.ts', 'idle.bench.ts', 'poll.bench.ts'])
+  const chain = async (list: string[]) => {
+    for (const file of list) {
+      const buffer: string[] = []
+      await output.run(buffer, () => one(file))
+      console.log(buffer.join('\n'))
+    }
+  }
+  await Promise.all([chain(files.filter((f) => outOfProcess.has(f))), chain(files.filter((f) => !outOfProcess.has(f)))])
+} else {
+  for (const file of files) await one(file)
 }
 console.log(summary())
 console.log(`(all: ${((performance.now() - began) / 1000).toFixed(0)} s)`)

@@ -41,10 +41,10 @@ const int = (name: string, fallback: number) => {
   return value
 }
 const QUICK = process.env.BENCH_QUICK === '1'
-const SESSIONS = Math.min(int('BENCH_RUN_SESSIONS', QUICK ? 20 : 100), MAX_BATCH_SESSIONS)
+const SESSIONS = Math.min(int('BENCH_RUN_SESSIONS', QUICK ? 10 : 100), MAX_BATCH_SESSIONS)
 const SCRIPTS = int('BENCH_RUN_SCRIPTS', 3)
 const ROUNDS = int('BENCH_RUN_ROUNDS', QUICK ? 1 : 5)
-const STREAM_AGENTS = Math.min(int('BENCH_RUN_AGENTS', QUICK ? 4 : 10), MAX_BATCH_SESSIONS)
+const STREAM_AGENTS = Math.min(int('BENCH_RUN_AGENTS', QUICK ? 2 : 10), MAX_BATCH_SESSIONS)
 const STREAM_RUNS = int('BENCH_RUN_RUNS', QUICK ? 1 : 5)
 const CHUNKS_PER_POST = Math.min(int('BENCH_RUN_CHUNKS_PER_POST', 16), 64)
 const CHUNK_CHARS = 32 * 1024

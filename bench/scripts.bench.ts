@@ -6,7 +6,7 @@
  *
  * Not a line of issue 13's table (its upload line is poll.bench.ts, over the network against a bare
  * route). Alone: `npx tsx bench/scripts.bench.ts` (BENCH_DATABASE_URL overrides the PostgreSQL
- * server); BENCH_QUICK=1: a 500-script library, 5 uploads, 20 pages.
+ * server); BENCH_QUICK=1: PGlite only, a 200-script library, 5 uploads, 20 pages.
  */
 import { randomBytes, randomUUID } from 'node:crypto'
 import { pathToFileURL } from 'node:url'
@@ -20,7 +20,7 @@ import { postgresReachable, postgresUrl, scratchDatabase } from './lib/scratch.t
 
 const MiB = 1024 * 1024
 const QUICK = process.env.BENCH_QUICK === '1'
-const LIBRARY_SIZE = QUICK ? 500 : 10_000
+const LIBRARY_SIZE = QUICK ? 200 : 10_000
 const UPLOADS = QUICK ? 5 : 40
 const LIST_PAGES = QUICK ? 20 : 200
 const WARMUP = QUICK ? 2 : 5
@@ -199,6 +199,7 @@ export async function run(): Promise<void> {
     await pglite.close()
   }
 
+  if (QUICK) return
   if (!(await postgresReachable(postgresUrl))) {
     console.log(`scripts (PostgreSQL): skipped, nothing answers at ${postgresUrl.replace(/\/\/[^@]*@/, '//…@')}`)
     return
