@@ -89,12 +89,14 @@ export async function run(): Promise<void> {
       nodeArgs: process.env.BENCH_PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`, '--cpu-prof-name=fleet-server.cpuprofile'] : [],
     })
     agents = loadGenerator(fds)
+    const token = await adminToken(server.url)
+    // Read once prlimit has exec'd node (the first answer proves it).
+    await agents.ask({ type: 'errors' }, 'errors')
     const loadgenFiles = openFiles(agents.proc.pid!).soft
     console.log(
       `fleet (PostgreSQL, built server with plain node; load generator in its own process; open files: server ${server.openFiles}, load generator ${loadgenFiles}; load average ${load()})`,
     )
     if (server.openFiles < largest + 256) console.log(`  the server may hold only ${server.openFiles} descriptors: sizes above that will see refused connections`)
-    const token = await adminToken(server.url)
     console.log('  agents   joined in   server RSS   idle CPU (one core)   dispatch p50      p99   errors   load')
     for (const size of SIZES) {
       const grown = await agents.ask({ type: 'grow', api: server.url, token, to: size, concurrency: 50, deadlineSeconds: JOIN_SECONDS }, 'grown')
