@@ -45,6 +45,8 @@ function loadGenerator(fds: number) {
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     }),
   )
+  // A load generator that died (ctrl-C, a crash) is reported by the next ask, not thrown here.
+  proc.on('error', () => undefined)
   const ask = <T extends Reply['type']>(msg: Request, type: T): Promise<Extract<Reply, { type: T }>> =>
     new Promise((resolve, reject) => {
       const onMessage = (reply: Reply) => {
@@ -55,6 +57,7 @@ function loadGenerator(fds: number) {
         else resolve(reply as Extract<Reply, { type: T }>)
       }
       const onExit = (code: number | null) => reject(new Error(`the load generator exited (${code})`))
+      if (!proc.connected) return reject(new Error('the load generator is gone'))
       proc.on('message', onMessage)
       proc.once('exit', onExit)
       proc.send(msg)
@@ -122,7 +125,7 @@ export async function run(): Promise<void> {
     }
   } finally {
     const s0 = performance.now()
-    agents?.proc.send({ type: 'stop' } satisfies Request)
+    if (agents?.proc.connected) agents.proc.send({ type: 'stop' } satisfies Request)
     await server?.stop()
     console.log(`  (stopped in ${((performance.now() - s0) / 1000).toFixed(1)} s)`)
     agents?.proc.kill('SIGKILL')

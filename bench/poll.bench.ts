@@ -8,7 +8,7 @@
  *   bare route taking the same bytes raw: target ≥ 50 %.
  * Each measurement is taken after a warm-up of both, bare first.
  *
- *   npx tsx bench/poll.bench.ts          BENCH_QUICK=1: 2 s per measurement instead of 10
+ *   npx tsx bench/poll.bench.ts          BENCH_QUICK=1: 2 s per measurement instead of 10, no warm-up
  *   BENCH_PROFILE_DIR=/tmp/prof          the server writes a CPU profile when it stops
  */
 import { spawn, type ChildProcess } from 'node:child_process'
@@ -19,11 +19,12 @@ import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { report, thousands } from './lib/report.ts'
 import { adminToken, load, root, startServer, type Server } from './lib/server.ts'
-import { postgresUrl, track } from './lib/scratch.ts'
+import { onAbort, postgresUrl, track } from './lib/scratch.ts'
 
 const QUICK = process.env.BENCH_QUICK === '1'
 const SECONDS = QUICK ? 2 : 10
-const WARMUP_SECONDS = QUICK ? 1 : 3
+/** Quick runs skip the warm-ups: their figures are not compared with anything. */
+const WARMUP_SECONDS = QUICK ? 0 : 3
 const POLL_CONNECTIONS = 10
 const UPLOAD_CONNECTIONS = 4
 
@@ -84,6 +85,7 @@ export async function run(): Promise<void> {
   let server: Server | undefined
   let bare: ChildProcess | undefined
   const tmp = mkdtempSync(join(tmpdir(), 'helpline-bench-'))
+  const removeTmp = onAbort(() => rmSync(tmp, { recursive: true, force: true }))
   try {
     const profile = process.env.BENCH_PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`, '--cpu-prof-name=poll-server.cpuprofile'] : []
     server = await startServer({ postgres: postgresUrl, nodeArgs: profile })
@@ -112,8 +114,10 @@ export async function run(): Promise<void> {
     const bareUrl = `http://127.0.0.1:${await firstLine(bare)}`
 
     // Empty polls.
-    await load1(`${bareUrl}/poll`, POLL_CONNECTIONS, undefined, undefined, WARMUP_SECONDS)
-    await load1(pollUrl, POLL_CONNECTIONS, authorization, undefined, WARMUP_SECONDS)
+    if (WARMUP_SECONDS > 0) {
+      await load1(`${bareUrl}/poll`, POLL_CONNECTIONS, undefined, undefined, WARMUP_SECONDS)
+      await load1(pollUrl, POLL_CONNECTIONS, authorization, undefined, WARMUP_SECONDS)
+    }
     const baseline = await load1(`${bareUrl}/poll`, POLL_CONNECTIONS)
     const ours = await load1(pollUrl, POLL_CONNECTIONS, authorization)
     const share = (100 * ours.rps) / baseline.rps
@@ -135,11 +139,13 @@ export async function run(): Promise<void> {
     writeFileSync(file, upload.payload)
     const env = { LOADGEN_BODY: file, LOADGEN_CONTENT_TYPE: upload.contentType }
     const scriptsUrl = `${api}/api/v1/scripts`
-    await load1(`${bareUrl}/upload`, UPLOAD_CONNECTIONS, undefined, env, WARMUP_SECONDS)
-    // The warm-up's names are taken: the measured run numbers from where the counter starts
-    // again, so it gets a fresh random suffix.
-    const warm = await load1(scriptsUrl, UPLOAD_CONNECTIONS, `Bearer ${token}`, env, WARMUP_SECONDS)
-    if (warm.errors > 0) console.log(`  upload warm-up: ${JSON.stringify(warm.statuses)}`)
+    if (WARMUP_SECONDS > 0) {
+      await load1(`${bareUrl}/upload`, UPLOAD_CONNECTIONS, undefined, env, WARMUP_SECONDS)
+      // The warm-up's names are taken: the measured run numbers from 0 again, so it gets a
+      // body with a fresh random suffix.
+      const warm = await load1(scriptsUrl, UPLOAD_CONNECTIONS, `Bearer ${token}`, env, WARMUP_SECONDS)
+      if (warm.errors > 0) console.log(`  upload warm-up: ${JSON.stringify(warm.statuses)}`)
+    }
     const upload2 = uploadBody(category.id)
     writeFileSync(file, upload2.payload)
     const env2 = { LOADGEN_BODY: file, LOADGEN_CONTENT_TYPE: upload2.contentType }
@@ -159,6 +165,7 @@ export async function run(): Promise<void> {
   } finally {
     bare?.kill('SIGKILL')
     await server?.stop()
+    removeTmp.release()
     rmSync(tmp, { recursive: true, force: true })
   }
 }

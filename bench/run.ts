@@ -7,6 +7,7 @@ import { AsyncLocalStorage } from 'node:async_hooks'
 import { readdirSync } from 'node:fs'
 import { format } from 'node:util'
 import { errorCount, failed, summary } from './lib/report.ts'
+import { aborted, onAbort } from './lib/scratch.ts'
 import { load } from './lib/server.ts'
 
 const dir = new URL('./', import.meta.url)
@@ -25,7 +26,12 @@ const QUICK = process.env.BENCH_QUICK === '1'
  */
 const parallel = QUICK && process.env.BENCH_SERIAL !== '1'
 const output = new AsyncLocalStorage<string[]>()
+const held = new Set<string[]>()
 if (parallel) {
+  // On ctrl-C, what the running benches printed so far (registered first: runs last).
+  onAbort(() => {
+    for (const buffer of held) process.stdout.write(`${buffer.join('\n')}\n`)
+  })
   for (const method of ['log', 'error'] as const) {
     const original = console[method].bind(console)
     console[method] = (...args: unknown[]) => {
@@ -37,6 +43,7 @@ if (parallel) {
 }
 
 async function one(file: string) {
+  if (aborted()) return
   const t0 = performance.now()
   console.log(`\n## ${file}`)
   try {
@@ -58,7 +65,9 @@ if (parallel) {
   const chain = async (list: string[]) => {
     for (const file of list) {
       const buffer: string[] = []
+      held.add(buffer)
       await output.run(buffer, () => one(file))
+      held.delete(buffer)
       console.log(buffer.join('\n'))
     }
   }

@@ -15,14 +15,28 @@ export async function freePort(): Promise<number> {
 // ── Clean-up whatever happens: a bench that throws, ctrl-C, SIGTERM ────────────────────────────
 
 const cleanups = new Set<() => Promise<void> | void>()
+/** Clean-ups registered after the signal, running now: the exit waits for them. */
+const late = new Set<Promise<unknown>>()
 let signalled = false
 
-/** Runs `fn` at exit through a signal (SIGINT, SIGTERM, SIGHUP) unless `release`d first. */
+/**
+ * Runs `fn` at exit through a signal (SIGINT, SIGTERM, SIGHUP) unless `release`d first; at once
+ * when the signal has come already (a bench still starting things while the others clean up).
+ */
 export function onAbort(fn: () => Promise<void> | void): { release(): void } {
-  if (cleanups.size === 0 && !signalled) installHandlers()
+  if (signalled) {
+    const done = Promise.resolve().then(fn).catch(() => undefined)
+    late.add(done)
+    void done.then(() => late.delete(done))
+    return { release: () => undefined }
+  }
+  installHandlers()
   cleanups.add(fn)
   return { release: () => void cleanups.delete(fn) }
 }
+
+/** Whether a signal has come: benches start nothing new then. */
+export const aborted = () => signalled
 
 let installed = false
 function installHandlers() {
@@ -32,11 +46,14 @@ function installHandlers() {
     process.on(signal, () => {
       if (signalled) return
       signalled = true
-      console.error(`\n${signal}: stopping the bench's processes and dropping its scratch databases`)
+      process.stderr.write(`\n${signal}: stopping the bench's processes and dropping its scratch databases\n`)
       const all = [...cleanups].reverse()
       cleanups.clear()
       void (async () => {
         for (const fn of all) await Promise.resolve().then(fn).catch(() => undefined)
+        // Benches still starting things (a database being created) register and clean up now.
+        await new Promise((r) => setTimeout(r, 500))
+        while (late.size > 0) await Promise.all(late)
         process.exit(130)
       })()
     })
@@ -86,8 +103,11 @@ export async function scratchDatabase(baseUrl: string): Promise<{ url: string; d
   const dbName = `${PREFIX}${process.pid}_${randomBytes(3).toString('hex')}`
   const admin = postgres(baseUrl, { max: 1, onnotice: () => {} })
   const swept = await sweep(admin)
+  if (signalled) {
+    await admin.end({ timeout: 1 })
+    throw new Error('stopped by a signal')
+  }
   if (swept.length > 0) console.log(`  (dropped ${swept.length} scratch database(s) left by earlier runs: ${swept.join(', ')})`)
-  await admin.unsafe(`create database ${dbName}`)
   const url = new URL(baseUrl)
   url.pathname = `/${dbName}`
   let dropped = false
@@ -100,7 +120,9 @@ export async function scratchDatabase(baseUrl: string): Promise<{ url: string; d
     })
     await admin.end({ timeout: 2 })
   }
+  // Registered before it exists: a signal while it is being created drops it after.
   const handle = onAbort(drop)
+  await admin.unsafe(`create database ${dbName}`)
   return { url: url.toString(), drop }
 }
 
