@@ -3,7 +3,7 @@
  * npx, no tsx), in its own process, on PGlite (a fresh data directory) or on a PostgreSQL scratch
  * database. Both are removed when it stops, and on ctrl-C.
  */
-import { spawn, type ChildProcess } from 'node:child_process'
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -34,15 +34,25 @@ export interface ServerOptions {
 }
 
 /**
- * `prlimit` raises a child's limit when this process may (root, or up to our hard limit); the
- * child gets the highest it can. Returns the command line to spawn.
+ * `prlimit` raises a child's open-file limit: up to our hard limit always, past it only with
+ * CAP_SYS_RESOURCE (root in a container often lacks it: "Operation not permitted"). Probed once;
+ * the child gets the most it can. Returns the command line to spawn.
  */
 export function withOpenFiles(want: number | undefined, argv: string[]): string[] {
   if (!want || !existsSync('/usr/bin/prlimit')) return argv
-  const hard = openFiles().hard
-  const isRoot = process.getuid?.() === 0
-  const n = isRoot ? want : Math.min(want, hard)
-  return ['/usr/bin/prlimit', `--nofile=${n}:${Math.max(n, isRoot ? n : hard)}`, '--', ...argv]
+  const n = Math.min(want, maxOpenFiles())
+  return ['/usr/bin/prlimit', `--nofile=${n}:${Math.max(n, openFiles().hard)}`, '--', ...argv]
+}
+
+let raisable: number | undefined
+/** The most open files a child can get: past our hard limit when prlimit may raise it. */
+export function maxOpenFiles(): number {
+  if (raisable !== undefined) return raisable
+  const { hard } = openFiles()
+  const probe = 1_048_576
+  const ok = existsSync('/usr/bin/prlimit') && spawnSync('/usr/bin/prlimit', [`--nofile=${probe}:${probe}`, '--', 'true'], { stdio: 'ignore' }).status === 0
+  raisable = ok ? probe : hard
+  return raisable
 }
 
 /** This process's open-file limits, from /proc (Linux). */
