@@ -1,24 +1,43 @@
 /**
- * Empty-poll throughput against a bare Fastify route returning the same JSON, in the same run:
- * the API server, the bare server and the load generator each in their own process (a throwaway
- * PostgreSQL database). The issue's line: `wait=0`, 10 connections, target ≥ 50 % of bare.
+ * Throughput against bare Fastify in the same run, on PostgreSQL: the built API server (plain
+ * node, a scratch database), the bare server (lib/bare-server.ts) and the load generator
+ * (lib/loadgen.ts) each in their own process. The issue's lines:
+ * - empty poll (`wait=0`, the cursor at the session's change number), 10 connections, against a
+ *   bare route answering the same JSON: target ≥ 50 %;
+ * - 1 MiB script upload (multipart: the executable and three inputs), 4 connections, against a
+ *   bare route taking the same bytes raw: target ≥ 50 %.
+ * Each measurement is taken after a warm-up of both, bare first.
  *
- *   npx tsx bench/poll.bench.ts          BENCH_QUICK=1 (3 s per measurement instead of 10)
- *   BENCH_DATABASE_URL=postgres://…      the server to create the database on
+ *   npx tsx bench/poll.bench.ts          BENCH_QUICK=1: 2 s per measurement instead of 10, no warm-up
+ *   BENCH_PROFILE_DIR=/tmp/prof          the server writes a CPU profile when it stops
  */
 import { spawn, type ChildProcess } from 'node:child_process'
-import { generateKeyPairSync } from 'node:crypto'
-import { fileURLToPath, pathToFileURL } from 'node:url'
+import { generateKeyPairSync, randomBytes } from 'node:crypto'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { pathToFileURL } from 'node:url'
+import { report, thousands } from './lib/report.ts'
+import { adminToken, load, root, startServer, type Server } from './lib/server.ts'
+import { onAbort, postgresUrl, track } from './lib/scratch.ts'
 
-import { freePort, scratchDatabase } from './lib/scratch.ts'
-const root = fileURLToPath(new URL('..', import.meta.url))
-const SECONDS = process.env.BENCH_QUICK === '1' ? 3 : 10
-const CONNECTIONS = 10
-const ADMIN = { email: 'bench@helpline.local', password: 'bench-password-1' }
+const QUICK = process.env.BENCH_QUICK === '1'
+const SECONDS = QUICK ? 2 : 10
+/** Quick runs skip the warm-ups: their figures are not compared with anything. */
+const WARMUP_SECONDS = QUICK ? 0 : 3
+const POLL_CONNECTIONS = 10
+const UPLOAD_CONNECTIONS = 4
 
-/** Runs a bench/lib script in its own process and returns what it printed. */
-function child(script: string, args: string[]): { proc: ChildProcess; output: Promise<string> } {
-  const proc = spawn(process.execPath, ['--import', 'tsx', `bench/lib/${script}`, ...args], { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] })
+interface Load {
+  requests: number
+  errors: number
+  rps: number
+  statuses: Record<string, number>
+}
+
+/** Runs a bench/lib script in its own process; its stdout. */
+function child(script: string, args: string[], env: Record<string, string> = {}): { proc: ChildProcess; output: Promise<string> } {
+  const proc = track(spawn(process.execPath, ['--import', 'tsx', `bench/lib/${script}`, ...args], { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] }))
   let out = ''
   proc.stdout!.on('data', (d: Buffer) => (out += d.toString()))
   const output = new Promise<string>((resolve) => proc.stdout!.on('end', () => resolve(out)))
@@ -35,36 +54,48 @@ async function firstLine(proc: ChildProcess): Promise<string> {
   })
 }
 
-async function load(url: string, authorization?: string): Promise<{ requests: number; errors: number; rps: number }> {
-  const { output } = child('loadgen.ts', [url, String(CONNECTIONS), String(SECONDS), ...(authorization ? [authorization] : [])])
-  return JSON.parse(await output) as { requests: number; errors: number; rps: number }
+async function load1(url: string, connections: number, authorization?: string, env?: Record<string, string>, seconds = SECONDS): Promise<Load> {
+  const { output } = child('loadgen.ts', [url, String(connections), String(seconds), ...(authorization ? [authorization] : [])], env)
+  return JSON.parse(await output) as Load
 }
 
+/** A multipart body with exactly 1 MiB of files; its name carries the loadgen's counter. */
+function uploadBody(categoryId: string) {
+  const boundary = `bench${randomBytes(8).toString('hex')}`
+  const files: [string, string, Buffer][] = [
+    ['executable', 'run.sh', Buffer.concat([Buffer.from('#!/bin/sh\n'), randomBytes(256 * 1024 - 10)])],
+    ['inputs', 'a.bin', randomBytes(256 * 1024)],
+    ['inputs', 'b.bin', randomBytes(256 * 1024)],
+    ['inputs', 'c.bin', randomBytes(256 * 1024)],
+  ]
+  const parts: Buffer[] = []
+  for (const [field, value] of [['name', `Bench upload @@@@@@@@ ${randomBytes(3).toString('hex')}`], ['categoryId', categoryId], ['published', 'true']]) {
+    parts.push(Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="${field}"\r\n\r\n${value}\r\n`))
+  }
+  for (const [field, filename, content] of files) {
+    parts.push(Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="${field}"; filename="${filename}"\r\nContent-Type: application/octet-stream\r\n\r\n`), content, Buffer.from('\r\n'))
+  }
+  parts.push(Buffer.from(`--${boundary}--\r\n`))
+  return { payload: Buffer.concat(parts), contentType: `multipart/form-data; boundary=${boundary}` }
+}
+
+const errorsOf = (l: Load) => (l.errors > 0 ? `; errors ${l.errors} (${JSON.stringify(l.statuses)})` : '')
+
 export async function run(): Promise<void> {
-  const baseUrl = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres'
-  const db = await scratchDatabase(baseUrl)
-  const port = await freePort()
-  const api = `http://127.0.0.1:${port}`
-  let server: ChildProcess | undefined
+  let server: Server | undefined
   let bare: ChildProcess | undefined
+  const tmp = mkdtempSync(join(tmpdir(), 'helpline-bench-'))
+  const removeTmp = onAbort(() => rmSync(tmp, { recursive: true, force: true }))
   try {
-    // BENCH_PROFILE_DIR: the server writes a CPU profile there when it stops.
-    const profile = process.env.BENCH_PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`] : []
-    server = spawn(process.execPath, [...profile, '--import', 'tsx', 'api/src/server.ts'], {
-      cwd: root,
-      env: { ...process.env, DATABASE_URL: db.url, PORT: String(port), HOST: '127.0.0.1', ADMIN_EMAIL: ADMIN.email, ADMIN_PASSWORD: ADMIN.password, LOG_LEVEL: 'warn', CONSOLE_DIR: '/nonexistent' },
-      stdio: ['ignore', 'inherit', 'inherit'],
-    })
-    for (let i = 0; !(await fetch(`${api}/health`).then((r) => r.ok, () => false)); i++) {
-      if (i > 600) throw new Error('the server did not start')
-      await new Promise((r) => setTimeout(r, 100))
-    }
-    const post = async <T>(path: string, body: unknown, token?: string) => {
-      const res = await fetch(`${api}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) }, body: JSON.stringify(body) })
+    const profile = process.env.BENCH_PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`, '--cpu-prof-name=poll-server.cpuprofile'] : []
+    server = await startServer({ postgres: postgresUrl, nodeArgs: profile })
+    const api = server.url
+    const token = await adminToken(api)
+    const post = async <T>(path: string, body: unknown, bearer?: string) => {
+      const res = await fetch(`${api}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', ...(bearer ? { authorization: `Bearer ${bearer}` } : {}) }, body: JSON.stringify(body) })
       if (!res.ok) throw new Error(`${path}: ${res.status} ${await res.text()}`)
       return (await res.json()) as T
     }
-    const { token } = await post<{ token: string }>('/api/v1/auth/login', ADMIN)
     const session = await post<{ number: string }>('/api/v1/sessions', { customerName: 'Bench' }, token)
     const publicKey = generateKeyPairSync('ed25519').publicKey.export({ type: 'spki', format: 'pem' }).toString()
     const joined = await post<{ agentToken: string }>('/api/v1/agent/join', {
@@ -80,25 +111,62 @@ export async function run(): Promise<void> {
     const body = await fetch(pollUrl, { headers: { authorization } }).then((r) => r.text())
 
     bare = child('bare-server.ts', [body]).proc
-    const barePort = await firstLine(bare)
-    await load(`http://127.0.0.1:${barePort}/poll`) // warm-up, both
-    await load(pollUrl, authorization)
-    const baseline = await load(`http://127.0.0.1:${barePort}/poll`)
-    const ours = await load(pollUrl, authorization)
+    const bareUrl = `http://127.0.0.1:${await firstLine(bare)}`
+
+    // Empty polls.
+    if (WARMUP_SECONDS > 0) {
+      await load1(`${bareUrl}/poll`, POLL_CONNECTIONS, undefined, undefined, WARMUP_SECONDS)
+      await load1(pollUrl, POLL_CONNECTIONS, authorization, undefined, WARMUP_SECONDS)
+    }
+    const baseline = await load1(`${bareUrl}/poll`, POLL_CONNECTIONS)
+    const ours = await load1(pollUrl, POLL_CONNECTIONS, authorization)
     const share = (100 * ours.rps) / baseline.rps
-    console.log(`empty poll throughput (wait=0, ${CONNECTIONS} connections, ${SECONDS} s, PostgreSQL; today in the issue: 0.9 %, 458 vs 50,465 req/s)`)
-    console.log(
-      `  ${share.toFixed(1)} % of a bare Fastify route (${Math.round(ours.rps)} vs ${Math.round(baseline.rps)} req/s; errors ${ours.errors}/${baseline.errors})   target ≥ 50 %   ${share >= 50 && ours.errors === 0 ? 'ok' : 'falls short'}`,
-    )
+    console.log(`empty poll (wait=0, ${POLL_CONNECTIONS} connections, ${SECONDS} s): ${thousands(ours.rps)} vs ${thousands(baseline.rps)} req/s bare${errorsOf(ours)}; load average ${load()}`)
+    report({
+      what: `empty poll throughput (wait=0, ${POLL_CONNECTIONS} connections), % of bare Fastify`,
+      db: 'PostgreSQL',
+      today: '0.9 % (458 vs 50,465 req/s)',
+      figure: `${share.toFixed(1)} % (${thousands(ours.rps)} vs ${thousands(baseline.rps)} req/s)`,
+      target: '≥ 50 %',
+      ok: share >= 50,
+      errors: ours.errors + baseline.errors,
+    })
+
+    // 1 MiB uploads.
+    const category = await post<{ id: string }>('/api/v1/script-categories', { name: `Bench ${randomBytes(3).toString('hex')}` }, token)
+    const upload = uploadBody(category.id)
+    const file = join(tmp, 'upload.bin')
+    writeFileSync(file, upload.payload)
+    const env = { LOADGEN_BODY: file, LOADGEN_CONTENT_TYPE: upload.contentType }
+    const scriptsUrl = `${api}/api/v1/scripts`
+    if (WARMUP_SECONDS > 0) {
+      await load1(`${bareUrl}/upload`, UPLOAD_CONNECTIONS, undefined, env, WARMUP_SECONDS)
+      // The warm-up's names are taken: the measured run numbers from 0 again, so it gets a
+      // body with a fresh random suffix.
+      const warm = await load1(scriptsUrl, UPLOAD_CONNECTIONS, `Bearer ${token}`, env, WARMUP_SECONDS)
+      if (warm.errors > 0) console.log(`  upload warm-up: ${JSON.stringify(warm.statuses)}`)
+    }
+    const upload2 = uploadBody(category.id)
+    writeFileSync(file, upload2.payload)
+    const env2 = { LOADGEN_BODY: file, LOADGEN_CONTENT_TYPE: upload2.contentType }
+    const bareUp = await load1(`${bareUrl}/upload`, UPLOAD_CONNECTIONS, undefined, env2)
+    const ourUp = await load1(scriptsUrl, UPLOAD_CONNECTIONS, `Bearer ${token}`, env2)
+    const upShare = (100 * ourUp.rps) / bareUp.rps
+    console.log(`1 MiB upload (${UPLOAD_CONNECTIONS} connections, ${SECONDS} s): ${ourUp.rps.toFixed(1)} vs ${bareUp.rps.toFixed(1)} req/s bare${errorsOf(ourUp)}; load average ${load()}`)
+    report({
+      what: `1 MiB script upload (${UPLOAD_CONNECTIONS} connections), % of a bare raw-body route`,
+      db: 'PostgreSQL',
+      today: '8.9 % (68 vs 762 req/s)',
+      figure: `${upShare.toFixed(1)} % (${ourUp.rps.toFixed(0)} vs ${bareUp.rps.toFixed(0)} req/s)`,
+      target: '≥ 50 %',
+      ok: upShare >= 50,
+      errors: ourUp.errors + bareUp.errors,
+    })
   } finally {
     bare?.kill('SIGKILL')
-    if (server && process.env.BENCH_PROFILE_DIR) {
-      server.kill('SIGTERM')
-      await new Promise((r) => server!.once('exit', r))
-    }
-    server?.kill('SIGKILL')
-    await new Promise((r) => setTimeout(r, 300))
-    await db.drop()
+    await server?.stop()
+    removeTmp.release()
+    rmSync(tmp, { recursive: true, force: true })
   }
 }
 

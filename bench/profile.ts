@@ -23,7 +23,7 @@ const SESSIONS = 100
 const inspector = new Session()
 inspector.connect()
 await inspector.post('Profiler.enable')
-const profiles = new Map<string, unknown[]>()
+let written = 0
 /** Profiles `fn` (CPU, this process) into PROFILE_DIR/<name>.cpuprofile when PROFILE_DIR is set. */
 async function phase<T>(name: string, fn: () => Promise<T>): Promise<T> {
   if (!process.env.PROFILE_DIR) return fn()
@@ -32,8 +32,7 @@ async function phase<T>(name: string, fn: () => Promise<T>): Promise<T> {
     return await fn()
   } finally {
     const { profile } = await inspector.post('Profiler.stop')
-    writeFileSync(`${process.env.PROFILE_DIR}/${name}-${profiles.size}.cpuprofile`, JSON.stringify(profile))
-    profiles.set(name, [])
+    writeFileSync(`${process.env.PROFILE_DIR}/${name}-${written++}.cpuprofile`, JSON.stringify(profile))
   }
 }
 

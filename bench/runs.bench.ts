@@ -25,13 +25,14 @@ import { generateKeyPairSync, randomBytes } from 'node:crypto'
 import { pathToFileURL } from 'node:url'
 import { inArray, sql } from 'drizzle-orm'
 import type { FastifyInstance, InjectOptions } from 'fastify'
-import postgres from 'postgres'
 import { createClient, uploadScript, type HelplineClient, type Schemas } from '@helpline/sdk'
 import { buildApp } from '../api/src/app.ts'
 import { loadConfig } from '../api/src/config.ts'
 import { openDatabase, type Database } from '../api/src/db/client.ts'
 import { scriptCategories, scriptOutputChunks } from '../api/src/db/schema.ts'
 import { MAX_BATCH_SESSIONS, MAX_OUTPUT_BYTES, type RunScriptsPayload } from '../api/src/schemas/runs.ts'
+import { ms, report } from './lib/report.ts'
+import { postgresReachable, postgresUrl, scratchDatabase } from './lib/scratch.ts'
 import { fmt, summarize } from './stats.ts'
 
 const int = (name: string, fallback: number) => {
@@ -39,16 +40,15 @@ const int = (name: string, fallback: number) => {
   if (!Number.isInteger(value) || value < 1) throw new Error(`${name} must be a positive integer`)
   return value
 }
-const SESSIONS = Math.min(int('BENCH_RUN_SESSIONS', 100), MAX_BATCH_SESSIONS)
-const SCRIPTS = int('BENCH_RUN_SCRIPTS', 3)
 const QUICK = process.env.BENCH_QUICK === '1'
+const SESSIONS = Math.min(int('BENCH_RUN_SESSIONS', QUICK ? 10 : 100), MAX_BATCH_SESSIONS)
+const SCRIPTS = int('BENCH_RUN_SCRIPTS', 3)
 const ROUNDS = int('BENCH_RUN_ROUNDS', QUICK ? 1 : 5)
-const STREAM_AGENTS = Math.min(int('BENCH_RUN_AGENTS', 10), MAX_BATCH_SESSIONS)
+const STREAM_AGENTS = Math.min(int('BENCH_RUN_AGENTS', QUICK ? 2 : 10), MAX_BATCH_SESSIONS)
 const STREAM_RUNS = int('BENCH_RUN_RUNS', QUICK ? 1 : 5)
 const CHUNKS_PER_POST = Math.min(int('BENCH_RUN_CHUNKS_PER_POST', 16), 64)
 const CHUNK_CHARS = 32 * 1024
 const EXECUTE = process.env.BENCH_RUN_EXECUTE === '1'
-const postgresUrl = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres'
 const publicKey = generateKeyPairSync('rsa', { modulusLength: 2048 }).publicKey.export({ type: 'spki', format: 'pem' }).toString()
 
 type Feed = Schemas['AgentFeed']
@@ -91,6 +91,13 @@ export async function harness(database: Database): Promise<Harness> {
   return { app, csr: client(token), client, categoryId: category!.id }
 }
 
+/** Errors the simulated agents met (failed polls, answers, runs): each bench reports its own. */
+let agentErrors = 0
+function agentError(message: string) {
+  agentErrors++
+  console.error(message)
+}
+
 /**
  * A customer's agent reduced to its protocol: long-polls, approves every consent at once, and
  * hands each run_scripts command to `runner`, one command at a time, as the real agent does.
@@ -119,7 +126,7 @@ class SimAgent {
         feed = (await this.api.GET('/api/v1/agent/poll', { params: { query: { cursor: this.cursor, wait: 25 } } })).data!
       } catch (err) {
         if (this.stopped) return
-        console.error(`poll failed: ${String(err)}`)
+        agentError(`poll failed: ${String(err)}`)
         await new Promise((r) => setTimeout(r, 1000))
         continue
       }
@@ -130,7 +137,7 @@ class SimAgent {
         this.seen.add(c.id)
         this.hooks.consent(this, at)
         this.api.POST('/api/v1/agent/consents/{id}/answer', { params: { path: { id: c.id } }, body: { approved: true } }).catch((err: unknown) => {
-          console.error(`answer failed: ${String(err)}`)
+          agentError(`answer failed: ${String(err)}`)
         })
       }
       for (const c of feed.commands) {
@@ -138,7 +145,7 @@ class SimAgent {
         this.seen.add(c.id)
         const payload = c.payload as unknown as RunScriptsPayload
         this.hooks.command(this, payload, at)
-        this.work = this.work.then(() => this.hooks.runner(this, payload)).catch((err: unknown) => console.error(`runner failed: ${String(err)}`))
+        this.work = this.work.then(() => this.hooks.runner(this, payload)).catch((err: unknown) => agentError(`runner failed: ${String(err)}`))
       }
       if (feed.session.status === 'ended') return
     }
@@ -203,8 +210,8 @@ async function smallScripts(h: Harness, count: number) {
 const seconds = (since: number) => `${((performance.now() - since) / 1000).toFixed(0)} s in all`
 
 /** One line of the issue's table: the figure, the issue's "today" and the target, ok or falls short. */
-const verdict = (what: string, ms: number, targetMs: number, today: string) =>
-  `  ${what.padEnd(52)} ${fmt(ms).padStart(10)}   today ${today.padStart(6)}   target < ${fmt(targetMs)}   ${ms < targetMs ? 'ok' : 'falls short'}`
+const verdict = (what: string, db: string, value: number, targetMs: number, today: string, errors = 0) =>
+  report({ what, db, today, figure: ms(value), target: `< ${ms(targetMs)}`, ok: value < targetMs, errors })
 
 const row = (what: string, samples: number[]) => {
   const s = summarize(samples)
@@ -215,6 +222,7 @@ const row = (what: string, samples: number[]) => {
 
 async function dispatch(label: string, database: Database) {
   const began = performance.now()
+  const errorsBefore = agentErrors
   const h = await harness(database)
   const consentSeen = new Map<string, number>() // sessionId → when its agent saw the latest consent
   const held = new Map<string, Map<string, number>>() // batchId → sessionId → when
@@ -287,10 +295,11 @@ async function dispatch(label: string, database: Database) {
     console.log(row(`POST sent → all ${agents.length} agents hold it`, all))
     if (cancels.length > 0) console.log(row('POST /script-batches/{id}/cancel', cancels))
     // The issue's lines, with today's figures (before the set-based work) and the targets.
-    const today = label.startsWith('PGlite') ? { post: '2.7 s', held: '10.8 s', cancel: '2.8 s' } : { post: '1.5 s', held: '4.3 s', cancel: '3.5 s' }
-    console.log(verdict(`POST /script-batches, ${SCRIPTS} × ${agents.length}: p99`, summarize(posts).p99, 300, today.post))
-    console.log(verdict('POST sent → every agent holds its command: p99', summarize(each).p99, 1000, today.held))
-    if (cancels.length > 0) console.log(verdict(`cancel a batch on ${agents.length} sessions: p50`, summarize(cancels).p50, 300, today.cancel))
+    const db = label.startsWith('PGlite') ? 'PGlite' : 'PostgreSQL'
+    const today = db === 'PGlite' ? { post: '2.7 s', held: '10.8 s', cancel: '2.8 s' } : { post: '1.5 s', held: '4.3 s', cancel: '3.5 s' }
+    verdict(`POST /script-batches, ${SCRIPTS} scripts × ${agents.length} sessions: p99`, db, summarize(posts).p99, 300, today.post, agentErrors - errorsBefore)
+    verdict(`POST sent → every agent holds its command (${agents.length}): p99`, db, summarize(each).p99, 1000, today.held)
+    if (cancels.length > 0) verdict(`cancel a batch on ${agents.length} sessions: p50`, db, summarize(cancels).p50, 300, today.cancel)
   } finally {
     for (const a of agents) a.stopped = true
     await h.app.close()
@@ -317,6 +326,7 @@ function outputBodies(chunksPerRun: number, perPost: number): string[] {
 
 async function streaming(label: string, database: Database) {
   const began = performance.now()
+  const errorsBefore = agentErrors
   const h = await harness(database)
   const chunksPerRun = MAX_OUTPUT_BYTES / CHUNK_CHARS
   const bodies = outputBodies(chunksPerRun, CHUNKS_PER_POST)
@@ -395,10 +405,16 @@ async function streaming(label: string, database: Database) {
         `${Number(inTable!.bytes) === stored ? '' : `; the chunk table holds ${Number(inTable!.bytes).toLocaleString('en-US')} bytes`}`,
     )
     const rate = stored / 1e6 / elapsed
-    console.log(
-      `  output stored from ${agents.length} agents: ${rate.toFixed(1)} MB/s   today 11–14 MB/s   target ≥ 50 MB/s, none lost or duplicated   ` +
-        `${rate >= 50 && stored === sent && Number(inTable!.bytes) === stored ? 'ok' : 'falls short'}`,
-    )
+    const intact = stored === sent && Number(inTable!.bytes) === stored
+    report({
+      what: `output stored from ${agents.length} agents`,
+      db: label.startsWith('PGlite') ? 'PGlite' : 'PostgreSQL',
+      today: '11–14 MB/s',
+      figure: `${rate.toFixed(1)} MB/s${intact ? '' : ` (stored ${stored} of ${sent} bytes)`}`,
+      target: '≥ 50 MB/s, none lost or duplicated',
+      ok: rate >= 50 && intact,
+      errors: refused.length + (agentErrors - errorsBefore) + (intact ? 0 : 1),
+    })
     console.log(row(`POST …/output (${CHUNKS_PER_POST} × 32 KiB, ${(bodies[0]!.length / 1024).toFixed(0)} KiB of JSON)`, latencies))
     if (refused.length > 0) console.log(`  ${refused.length} posts refused, e.g. ${refused[0]}`)
     if (done!.status !== 'finished') console.log(`  the batch is ${done!.status}: ${JSON.stringify(done!.counts)}`)
@@ -417,18 +433,6 @@ async function streaming(label: string, database: Database) {
 
 // ── Databases ─────────────────────────────────────────────────────────────────────────────────
 
-async function postgresReachable(url: string): Promise<boolean> {
-  const probe = postgres(url, { max: 1, connect_timeout: 2, onnotice: () => {} })
-  try {
-    await probe`select 1`
-    return true
-  } catch {
-    return false
-  } finally {
-    await probe.end({ timeout: 1 })
-  }
-}
-
 /** Runs the benches on a fresh in-memory PGlite, then on a throwaway PostgreSQL database. */
 async function onEachDatabase(benches: ((label: string, database: Database) => Promise<void>)[]) {
   const pglite = await openDatabase({ dataDir: 'memory://' })
@@ -441,21 +445,16 @@ async function onEachDatabase(benches: ((label: string, database: Database) => P
     console.log(`runs (PostgreSQL): skipped, nothing answers at ${postgresUrl.replace(/\/\/[^@]*@/, '//…@')}`)
     return
   }
-  const dbName = `helpline_bench_${process.pid}_${randomBytes(3).toString('hex')}`
-  const admin = postgres(postgresUrl, { max: 1, onnotice: () => {} })
-  await admin.unsafe(`create database ${dbName}`)
+  const scratch = await scratchDatabase(postgresUrl)
   try {
-    const url = new URL(postgresUrl)
-    url.pathname = `/${dbName}`
-    const database = await openDatabase({ url: url.toString(), dataDir: 'memory://' })
+    const database = await openDatabase({ url: scratch.url, dataDir: 'memory://' })
     try {
       for (const bench of benches) await bench('PostgreSQL', database)
     } finally {
       await database.close()
     }
   } finally {
-    await admin.unsafe(`drop database if exists ${dbName} with (force)`)
-    await admin.end()
+    await scratch.drop()
   }
 }
 

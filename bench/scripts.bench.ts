@@ -4,24 +4,26 @@
  * the whole app (authentication, multipart parsing, validation, the database) by app.inject, so
  * the figures are the server's own time without the network.
  *
- * Alone: `npx tsx bench/scripts.bench.ts` (BENCH_DATABASE_URL overrides the PostgreSQL server).
+ * Not a line of issue 13's table (its upload line is poll.bench.ts, over the network against a bare
+ * route). Alone: `npx tsx bench/scripts.bench.ts` (BENCH_DATABASE_URL overrides the PostgreSQL
+ * server); BENCH_QUICK=1: PGlite only, a 200-script library, 5 uploads, 20 pages.
  */
 import { randomBytes, randomUUID } from 'node:crypto'
 import { pathToFileURL } from 'node:url'
 import { sql } from 'drizzle-orm'
-import postgres from 'postgres'
 import { buildApp } from '../api/src/app.ts'
 import { loadConfig } from '../api/src/config.ts'
 import { openDatabase, type Database } from '../api/src/db/client.ts'
 import { scriptCategories, scriptFiles, scripts, scriptVersions, users } from '../api/src/db/schema.ts'
 import { sha256Hex, versionDigest } from '../api/src/lib/script-files.ts'
+import { postgresReachable, postgresUrl, scratchDatabase } from './lib/scratch.ts'
 
 const MiB = 1024 * 1024
-const LIBRARY_SIZE = 10_000
-const UPLOADS = 40
-const LIST_PAGES = 200
-const WARMUP = 5
-const postgresUrl = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres'
+const QUICK = process.env.BENCH_QUICK === '1'
+const LIBRARY_SIZE = QUICK ? 200 : 10_000
+const UPLOADS = QUICK ? 5 : 40
+const LIST_PAGES = QUICK ? 20 : 200
+const WARMUP = QUICK ? 2 : 5
 
 interface Figures {
   p50: number
@@ -189,18 +191,6 @@ async function benchOn(label: string, database: Database) {
   }
 }
 
-async function postgresReachable(url: string): Promise<boolean> {
-  const probe = postgres(url, { max: 1, connect_timeout: 2, onnotice: () => {} })
-  try {
-    await probe`select 1`
-    return true
-  } catch {
-    return false
-  } finally {
-    await probe.end({ timeout: 1 })
-  }
-}
-
 export async function run(): Promise<void> {
   const pglite = await openDatabase({ dataDir: 'memory://' })
   try {
@@ -209,26 +199,22 @@ export async function run(): Promise<void> {
     await pglite.close()
   }
 
+  if (QUICK) return
   if (!(await postgresReachable(postgresUrl))) {
     console.log(`scripts (PostgreSQL): skipped, nothing answers at ${postgresUrl.replace(/\/\/[^@]*@/, '//…@')}`)
     return
   }
   // A throwaway database, dropped afterwards whatever happens.
-  const name = `helpline_bench_${process.pid}_${randomBytes(3).toString('hex')}`
-  const admin = postgres(postgresUrl, { max: 1, onnotice: () => {} })
-  await admin.unsafe(`create database ${name}`)
+  const scratch = await scratchDatabase(postgresUrl)
   try {
-    const url = new URL(postgresUrl)
-    url.pathname = `/${name}`
-    const database = await openDatabase({ url: url.toString(), dataDir: 'memory://' })
+    const database = await openDatabase({ url: scratch.url, dataDir: 'memory://' })
     try {
       await benchOn('PostgreSQL', database)
     } finally {
       await database.close()
     }
   } finally {
-    await admin.unsafe(`drop database if exists ${name} with (force)`)
-    await admin.end()
+    await scratch.drop()
   }
 }
 
