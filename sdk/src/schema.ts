@@ -378,7 +378,7 @@ export interface paths {
         };
         /**
          * Single sign-on: the identity provider’s answer
-         * @description The redirect URL registered at the identity provider. On success, redirects (302) to the console with a one-time code (`#/login?oidc=…`, valid 60 s, once) for POST /auth/oidc/exchange; the provider’s refusal (e.g. the user cancelled) redirects to the console with `oidc_error`. 400 OIDC_STATE_INVALID: unknown, expired or already used state (no sign-in); 400 OIDC_NONCE_INVALID; 400 OIDC_CODE_REJECTED: the provider refused the code; 401 OIDC_TOKEN_INVALID (wrong audience or issuer, bad signature) or OIDC_TOKEN_EXPIRED; 403 OIDC_DOMAIN_NOT_ALLOWED (email unverified or of another domain), OIDC_NO_ROLE (in none of the mapped groups), ACCOUNT_DISABLED, OIDC_ACCOUNT_MISMATCH (the email is linked to another identity).
+         * @description The redirect URL registered at the identity provider. On success, redirects (302) to the console with a one-time code (`#/login?oidc=…`, valid 60 s, once) for POST /auth/oidc/exchange; the provider’s refusal (e.g. the user cancelled) redirects to the console with `oidc_error`. 400 OIDC_STATE_INVALID: unknown, expired or already used state (no sign-in); 400 OIDC_NONCE_INVALID; 400 OIDC_CODE_REJECTED: the provider refused the code; 401 OIDC_TOKEN_INVALID (wrong audience or issuer, bad signature) or OIDC_TOKEN_EXPIRED; 403 OIDC_DOMAIN_NOT_ALLOWED (email unverified or of another domain), OIDC_NO_ROLE (in none of the mapped groups), ACCOUNT_DISABLED, OIDC_ACCOUNT_MISMATCH (the email is linked to another identity), OIDC_BREAK_GLASS_ACCOUNT (the break-glass admin signs in with its password only).
          */
         get: operations["handleOidcCallback"];
         put?: never;

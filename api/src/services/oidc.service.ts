@@ -31,6 +31,8 @@ export interface OidcSettings {
   adminValues: string[]
   csrValues: string[]
   displayName: string
+  /** BREAK_GLASS_ADMIN, lower-cased: the account single sign-on never links, re-maps or signs in. */
+  breakGlass: string | undefined
 }
 
 const list = (value: string | undefined) =>
@@ -55,6 +57,7 @@ export function oidcSettings(c: Config): OidcSettings | undefined {
     adminValues: list(c.OIDC_ADMIN_VALUES),
     csrValues: list(c.OIDC_CSR_VALUES),
     displayName: c.OIDC_DISPLAY_NAME,
+    breakGlass: c.BREAK_GLASS_ADMIN?.trim().toLowerCase(),
   }
 }
 
@@ -206,6 +209,11 @@ export class OidcService {
     if (!email || claims.email_verified !== true) throw forbidden('OIDC_DOMAIN_NOT_ALLOWED', 'The identity provider did not give a verified email address for this account')
     if (this.settings.allowedDomains.length > 0 && !this.settings.allowedDomains.includes(domain)) {
       throw forbidden('OIDC_DOMAIN_NOT_ALLOWED', `Accounts of ${domain} may not sign in here`)
+    }
+    // The break-glass admin is the way in when the provider is down or misconfigured: a provider
+    // that claimed its email must not link it, take it over, or demote it by its groups.
+    if (this.settings.breakGlass !== undefined && email.toLowerCase() === this.settings.breakGlass) {
+      throw forbidden('OIDC_BREAK_GLASS_ACCOUNT', 'This is the break-glass administrator: it signs in with its password, not with single sign-on')
     }
     const role = mapRole(this.settings, claims)
     if (!role) throw forbidden('OIDC_NO_ROLE', `Your account is in none of the groups that give access to Helpline (claim ${this.settings.roleClaim})`)

@@ -275,6 +275,20 @@ t.test('LOCAL_PASSWORDS=off: only the break-glass admin signs in with a password
   await admin.POST('/api/v1/me/two-factor/confirm', { body: { code: totp.generate() } })
   const noCode = await refused(off.client().POST('/api/v1/auth/login', { body: { email: adminEmail, password: 'break-glass-pw-2' } }))
   t.equal(noCode.code, 'TOTP_REQUIRED', 'the break-glass admin still needs their second factor')
+
+  // The provider claims the break-glass admin's email (with a group that would make it a CSR):
+  // the account is neither linked nor demoted, so the way in stays open when SSO goes wrong.
+  const before = await off.db.database.db.select().from(users).where(sql`lower(${users.email}) = ${adminEmail.toLowerCase()}`)
+  const { callback: url } = await toProviderAndBack(off, account('glass-at-idp', { email: adminEmail }))
+  const res = await callback(off, url)
+  t.equal(res.statusCode, 403, 'single sign-on refuses the break-glass account')
+  t.equal(res.json().code, 'OIDC_BREAK_GLASS_ACCOUNT')
+  const after = await off.db.database.db.select().from(users).where(sql`lower(${users.email}) = ${adminEmail.toLowerCase()}`)
+  t.same(
+    after.map((u) => [u.role, u.oidcSubject]),
+    before.map((u) => [u.role, u.oidcSubject]),
+    'still an admin, and linked to no identity',
+  )
 })
 
 /** One request to each step of a single sign-on, as a stranger would send it. */
