@@ -58,6 +58,8 @@ export const EXIT = { ok: 0, usage: 2, incompatible: 3, sessionGone: 4, tooMany:
 
 /** The longest one call may take: a poll is held up to 25 s, a file is at most 1 MiB. */
 const REQUEST_TIMEOUT_MS = 90_000
+/** The first contact answers at once when it answers at all: a connection that hangs is told to the customer as unreachable (and retried) after this long, not after REQUEST_TIMEOUT_MS. */
+const HEALTH_TIMEOUT_MS = 10_000
 
 type Feed = Schemas['AgentFeed']
 type Joined = Schemas['AgentJoined']
@@ -66,6 +68,7 @@ function describe(err: unknown): string {
   const cause = (err as { cause?: { code?: string; message?: string } })?.cause
   if (cause?.code) return cause.code
   if (err instanceof ApiError) return `${err.status} ${err.code}`
+  if ((err as { name?: string })?.name === 'TimeoutError') return 'TimeoutError'
   return err instanceof Error ? err.message : String(err)
 }
 
@@ -314,7 +317,7 @@ export class Agent {
     let health: { version?: string } | undefined
     try {
       // A 503 is an answer here: a Helpline whose database is down still says its version.
-      health = (await this.retry('connect', () => this.api.GET('/health'), (err) => isTransient(err) && !(err instanceof ApiError && err.status === 503))).data
+      health = (await this.retry('connect', () => this.api.GET('/health', { signal: AbortSignal.timeout(HEALTH_TIMEOUT_MS) }), (err) => isTransient(err) && !(err instanceof ApiError && err.status === 503))).data
     } catch (err) {
       if (err instanceof ApiError && err.status === 503) {
         health = (err.body as unknown as { version?: string }).version ? (err.body as unknown as { version: string }) : undefined
