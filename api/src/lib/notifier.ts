@@ -1,4 +1,4 @@
-import { sql as q } from 'drizzle-orm'
+import { sql as q, type SQL } from 'drizzle-orm'
 import type postgres from 'postgres'
 import type { Db } from '../db/client.ts'
 
@@ -19,6 +19,12 @@ export interface Notifier {
    * (one process, PGlite): then the caller publishes each topic after the commit.
    */
   publishIn(tx: Db, topics: readonly string[]): Promise<boolean>
+  /**
+   * `publishIn` as a SELECT to end a statement of the transaction with (after its data-modifying
+   * CTEs: the last writes and the announcement in one round trip); undefined when this notifier
+   * cannot announce inside a transaction (then `publishIn`'s false applies).
+   */
+  notifySql(topics: readonly string[]): SQL | undefined
   /** Calls `listener` on each change in the session until the returned function is called. */
   subscribe(sessionId: string, listener: () => void): () => void
   /**
@@ -78,6 +84,11 @@ class LocalListeners {
   }
 }
 
+/** One statement for any number of topics (PostgreSQL drops duplicates within a transaction). */
+function notifySql(topics: readonly string[]): SQL {
+  return q`select pg_notify(${NOTIFY_CHANNEL}, t) from jsonb_array_elements_text(${JSON.stringify(topics)}::jsonb) as t`
+}
+
 /** One process, one database (PGlite): an in-process fan-out is all it takes. */
 export function createLocalNotifier(): Notifier {
   const listeners = new LocalListeners()
@@ -86,6 +97,7 @@ export function createLocalNotifier(): Notifier {
     publish: (sessionId) => queueMicrotask(() => listeners.emit(sessionId)),
     // One process: nobody else can miss a wake-up, and the commit's caller publishes right after.
     publishIn: async () => false,
+    notifySql: () => undefined,
     subscribe: (sessionId, listener) => listeners.subscribe(sessionId, listener),
     watch: (listener) => listeners.watch(listener),
     close: async () => {},
@@ -174,10 +186,10 @@ export async function createPostgresNotifier(
     },
     publishIn: async (tx, topics) => {
       if (topics.length === 0) return true
-      // One statement for any number of topics (PostgreSQL drops duplicates within a transaction).
-      await tx.execute(q`select pg_notify(${NOTIFY_CHANNEL}, t) from jsonb_array_elements_text(${JSON.stringify(topics)}::jsonb) as t`)
+      await tx.execute(notifySql(topics))
       return true
     },
+    notifySql,
     subscribe: (sessionId, listener) => listeners.subscribe(sessionId, listener),
     watch: (listener) => listeners.watch(listener),
     // The connection may already be gone (database closed first): then there is nothing to unlisten.

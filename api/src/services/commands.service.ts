@@ -1,4 +1,5 @@
-import { and, asc, count, desc, eq, gt, inArray, isNotNull, lte, sql, type SQL } from 'drizzle-orm'
+import { randomUUID } from 'node:crypto'
+import { and, asc, count, desc, eq, inArray, isNotNull, sql, type SQL } from 'drizzle-orm'
 import type { Db } from '../db/client.ts'
 import { commandReports, commands, consentRequests } from '../db/schema.ts'
 import { conflict, notFound } from '../errors.ts'
@@ -47,6 +48,56 @@ export const OPEN_COMMAND_STATUSES: CommandStatus[] = ['awaiting_consent', 'queu
 const OPEN = OPEN_COMMAND_STATUSES
 const HANDED_OUT: CommandStatus[] = ['queued', 'delivered', 'running']
 
+/** The consent rule of `takeForAgent`, per kind (constants of this file, not input). */
+const CONSENT_OK = sql.raw(
+  Object.entries(COMMAND_KINDS)
+    .map(([kind, consent]) =>
+      consent === null
+        ? `(c.kind = '${kind}')`
+        : `(c.kind = '${kind}' and r.kind = '${consent}' and r.status = 'approved' and r.session_id = c.session_id)`,
+    )
+    .join(' or '),
+)
+
+/** A command row as a hand-written select returns it (snake_case; timestamps as Date or text, by driver). */
+interface RawCommand extends Record<string, unknown> {
+  id: string
+  session_id: string
+  kind: string
+  status: CommandStatus
+  consent_id: string | null
+  payload: Record<string, unknown>
+  created_by: string | null
+  created_at: Date | string
+  delivered_at: Date | string | null
+  finished_at: Date | string | null
+  error: string | null
+  result: Record<string, unknown> | null
+  seq: number
+  dispatch_seq: number | null
+}
+
+const date = (v: Date | string) => (v instanceof Date ? v : new Date(v))
+
+function fromRaw(r: RawCommand): CommandRow {
+  return {
+    id: r.id,
+    sessionId: r.session_id,
+    kind: r.kind,
+    status: r.status,
+    consentId: r.consent_id,
+    payload: r.payload,
+    createdBy: r.created_by,
+    createdAt: date(r.created_at),
+    deliveredAt: r.delivered_at === null ? null : date(r.delivered_at),
+    finishedAt: r.finished_at === null ? null : date(r.finished_at),
+    error: r.error,
+    result: r.result,
+    seq: Number(r.seq),
+    dispatchSeq: r.dispatch_seq === null ? null : Number(r.dispatch_seq),
+  }
+}
+
 export function toCommand(row: CommandRow): Command {
   return {
     id: row.id,
@@ -79,8 +130,15 @@ export class CommandQueue {
     this.observers.set(kind, observer)
   }
 
-  /** Adds a command inside a session change, released at once when its consent allows it. */
-  async enqueue(s: SessionTx, input: { kind: CommandKind; consentId: string | null; payload?: Record<string, unknown>; createdBy: string | null }): Promise<CommandRow> {
+  /**
+   * Adds a command inside a session change, released at once when its consent allows it.
+   * `consent`: the command's consent as this change just read or wrote it (not read again).
+   */
+  async enqueue(
+    s: SessionTx,
+    input: { kind: CommandKind; consentId: string | null; payload?: Record<string, unknown>; createdBy: string | null },
+    consent?: ConsentRow,
+  ): Promise<CommandRow> {
     const [row] = await s.tx
       .insert(commands)
       .values({
@@ -97,7 +155,40 @@ export class CommandQueue {
       commandId: row!.id,
       kind: input.kind,
     })
-    return (await this.release(s, row!)) ?? row!
+    return (await this.release(s, row!, consent)) ?? row!
+  }
+
+  /**
+   * `enqueue` for a command whose consent this change has just seen approved (for its kind, in
+   * its session, under the session's lock), in one statement: the row is written released, with
+   * the change number `seq` (the one the change took with its lock) as its dispatch number, and
+   * the same events as `enqueue` (created, then queued). Nothing reads the row back: the caller
+   * gets it as written. `takeForAgent` still checks the consent when it hands the command out.
+   */
+  async enqueueApproved(s: SessionTx, input: { kind: CommandKind; consent: { id: string; status: string }; createdBy: string }, seq: number): Promise<CommandRow> {
+    if (input.consent.status !== 'approved' || COMMAND_KINDS[input.kind] === null) throw new Error(`${input.kind} has no approved consent to be released with`)
+    const row: CommandRow = {
+      id: randomUUID(),
+      sessionId: s.sessionId,
+      kind: input.kind,
+      status: 'queued',
+      consentId: input.consent.id,
+      payload: {},
+      createdBy: input.createdBy,
+      createdAt: new Date(),
+      deliveredAt: null,
+      finishedAt: null,
+      error: null,
+      result: null,
+      seq,
+      dispatchSeq: seq,
+    }
+    await s.tx.execute(sql`insert into commands (id, session_id, kind, status, consent_id, payload, created_by, created_at, seq, dispatch_seq)
+      values (${row.id}, ${row.sessionId}, ${row.kind}, 'queued', ${row.consentId}, '{}'::jsonb, ${row.createdBy}, ${row.createdAt.toISOString()}::timestamptz, ${seq}, ${seq})`)
+    await s.event('command.created', { type: 'user', id: input.createdBy }, { commandId: row.id, kind: input.kind })
+    await s.event('command.queued', { type: 'system' }, { commandId: row.id, kind: input.kind })
+    await this.observers.get(row.kind)?.released?.(s, row)
+    return row
   }
 
   /**
@@ -185,31 +276,17 @@ export class CommandQueue {
    * kind, in its session) is not returned whatever its status says.
    */
   async takeForAgent(sessionId: string, cursor: number, upTo: number): Promise<CommandRow[]> {
-    const consentOk = sql.join(
-      Object.entries(COMMAND_KINDS).map(([kind, consent]) =>
-        consent === null
-          ? sql`(${commands.kind} = ${kind})`
-          : sql`(${commands.kind} = ${kind} and ${consentRequests.kind} = ${consent} and ${consentRequests.status} = 'approved' and ${consentRequests.sessionId} = ${commands.sessionId})`,
-      ),
-      sql` or `,
+    // Hand-written: run by every poll that finds something new (no query building per poll).
+    const found = await rowsOf<RawCommand>(
+      this.db,
+      sql`select c.id::text as id, c.session_id::text as session_id, c.kind, c.status::text as status, c.consent_id::text as consent_id,
+            c.payload, c.created_by::text as created_by, c.created_at, c.delivered_at, c.finished_at, c.error, c.result, c.seq, c.dispatch_seq
+          from commands c left join consent_requests r on r.id = c.consent_id
+          where c.session_id = ${sessionId} and c.dispatch_seq is not null and c.dispatch_seq > ${cursor} and c.dispatch_seq <= ${upTo}
+            and c.status in ('queued', 'delivered', 'running') and (${CONSENT_OK})
+          order by c.dispatch_seq limit 100`,
     )
-    const rows = await this.db
-      .select({ command: commands })
-      .from(commands)
-      .leftJoin(consentRequests, eq(consentRequests.id, commands.consentId))
-      .where(
-        and(
-          eq(commands.sessionId, sessionId),
-          isNotNull(commands.dispatchSeq),
-          gt(commands.dispatchSeq, cursor),
-          lte(commands.dispatchSeq, upTo),
-          inArray(commands.status, HANDED_OUT),
-          sql`(${consentOk})`,
-        ),
-      )
-      .orderBy(asc(commands.dispatchSeq))
-      .limit(100)
-    return rows.map((r) => r.command)
+    return found.map(fromRaw)
   }
 
   /** Records that the agent has fetched these commands (first delivery only). */
@@ -218,22 +295,24 @@ export class CommandQueue {
     if (fresh.length === 0) return
     await this.feed.changeMany([sessionId], async (of, bulk) => {
       // A change number per command, in order, as one at a time would take them; one statement
-      // for all the commands, and their events written together at the end of the change.
+      // for all the commands, which also reads the trail's head (the lock is held by then), and
+      // their events written together with the commit's notification at the end of the change.
+      const s = of(sessionId)
       const first = (await bulk.reserve([sessionId], () => fresh.length)).get(sessionId)!
       const list = fresh.map((row, i) => ({ id: row.id, seq: first + i, wipe: WIPE_ON_DELIVERY.has(row.kind) }))
-      const done = new Set(
-        (
-          await rowsOf<{ id: string }>(
-            bulk.tx,
-            sql`update commands c set status = 'delivered', delivered_at = ${new Date().toISOString()}::timestamptz, seq = r.seq,
-                  payload = case when r.wipe then '{}'::jsonb else c.payload end
-                from jsonb_to_recordset(${JSON.stringify(list)}::jsonb) as r(id uuid, seq integer, wipe boolean)
-                where c.id = r.id and c.status = 'queued'
-                returning c.id::text as id`,
-          )
-        ).map((r) => r.id),
+      const [result] = await rowsOf<{ ids: string[] | null; head: string | null }>(
+        bulk.tx,
+        sql`with done as (
+              update commands c set status = 'delivered', delivered_at = ${new Date().toISOString()}::timestamptz, seq = r.seq,
+                payload = case when r.wipe then '{}'::jsonb else c.payload end
+              from jsonb_to_recordset(${JSON.stringify(list)}::jsonb) as r(id uuid, seq integer, wipe boolean)
+              where c.id = r.id and c.status = 'queued'
+              returning c.id::text as id)
+            select (select json_agg(id) from done) as ids, ${s.headSql} as head`,
       )
-      for (const row of fresh) if (done.has(row.id)) await of(sessionId).event('command.delivered', { type: 'system' }, { commandId: row.id, kind: row.kind })
+      s.knowHead(result?.head ?? null)
+      const done = new Set(result?.ids ?? [])
+      for (const row of fresh) if (done.has(row.id)) await s.event('command.delivered', { type: 'system' }, { commandId: row.id, kind: row.kind })
     })
   }
 

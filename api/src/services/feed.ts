@@ -1,7 +1,7 @@
-import { asc, eq, inArray, sql } from 'drizzle-orm'
+import { asc, inArray, sql, type SQL } from 'drizzle-orm'
 import type { Db } from '../db/client.ts'
 import { rows } from '../db/raw.ts'
-import { chatMessages, sessionEvents, supportSessions } from '../db/schema.ts'
+import { chatMessages, supportSessions } from '../db/schema.ts'
 import { SessionEventWriter } from '../lib/audit-chain.ts'
 import type { Keyring } from '../lib/keyring.ts'
 import { cleanText } from '../lib/text.ts'
@@ -19,6 +19,20 @@ export interface SessionTx {
   sessionId: string
   /** The session's next change number; takes the session row's lock until commit. */
   next(): Promise<number>
+  /**
+   * Like `next()` (the lock and a change number, one statement), and what that statement saw of
+   * the session: its status and CSR, so a change can check access and state under the lock without
+   * a read of its own. Undefined when the session does not exist (nothing was locked).
+   */
+  enter(): Promise<EnteredSession | undefined>
+  /**
+   * A scalar subquery giving the last hash of the session's audit trail (null when empty), for a
+   * change to select together with its own reads in a statement run after `next()`/`enter()` (the
+   * lock must be held when it runs, or a concurrent change's events could be missed), and to pass
+   * to `knowHead`: then the change's events need no read of their own.
+   */
+  readonly headSql: SQL
+  knowHead(hash: string | null): void
   /** Appends to the session's audit trail (hash-chained, see lib/audit-chain.ts). */
   event(type: string, actor: Actor, data?: Record<string, unknown>): Promise<void>
   /**
@@ -26,6 +40,13 @@ export interface SessionTx {
    * text is cleaned of control and bidi characters, whatever values were interpolated into it.
    */
   systemLine(body: string, type: string, data?: Record<string, unknown>): Promise<void>
+}
+
+/** What `SessionTx.enter()` saw of the session, under its lock. */
+export interface EnteredSession {
+  seq: number
+  status: 'waiting' | 'active' | 'ended'
+  csrId: string
 }
 
 /** One event of a set-based change: which session's trail, what, by whom. */
@@ -85,15 +106,20 @@ class PendingEvents {
     this.list.push(event)
   }
 
-  async flush() {
-    if (this.list.length === 0) return
+  /**
+   * Writes the pending events; `then`: a SELECT to run in the same statement after the insert (the
+   * commit's notification). False when there was nothing to write (and `then` was not run).
+   */
+  async flush(then?: SQL): Promise<boolean> {
+    if (this.list.length === 0) return false
     const list = this.list
     this.list = []
-    await this.write(list)
+    await this.write(list, then)
+    return true
   }
 
   /** Links `list` onto its trails (their heads read once per transaction, under the rows' locks) and inserts it. */
-  async write(list: readonly BulkEvent[]) {
+  async write(list: readonly BulkEvent[], then?: SQL) {
     if (list.length === 0) return
     const ids = [...new Set(list.map((e) => e.sessionId))]
     const unlocked = ids.filter((id) => !writerIn(this.writers, id).isLocked).sort()
@@ -112,7 +138,25 @@ class PendingEvents {
       for (const id of unknown) writerIn(this.writers, id).knowHead(found.get(id) ?? '')
     }
     const links = list.map((e) => writerIn(this.writers, e.sessionId).link(e.type, e.actor, e.data ?? {}))
-    for (const part of chunks(links)) await this.tx.insert(sessionEvents).values(part)
+    // Hand-written, all rows as one JSON parameter: nothing to build per row, no parameter limit.
+    // The rows are inserted in the list's order (a function scan), so ids follow each chain's order.
+    const json = JSON.stringify(
+      links.map((l) => ({
+        session_id: l.sessionId,
+        type: l.type,
+        actor_type: l.actorType,
+        actor_id: l.actorId ?? null,
+        data: l.data ?? {},
+        created_at: (l.createdAt as Date).toISOString(),
+        prev_hash: l.prevHash,
+        hash: l.hash,
+        key_id: l.keyId,
+      })),
+    )
+    const insert = sql`insert into session_events (session_id, type, actor_type, actor_id, data, created_at, prev_hash, hash, key_id)
+      select session_id, type, actor_type, actor_id, data, created_at, prev_hash, hash, key_id
+      from jsonb_to_recordset(${json}::jsonb) as r(session_id uuid, type text, actor_type actor_type, actor_id uuid, data jsonb, created_at timestamptz, prev_hash text, hash text, key_id text)`
+    await this.tx.execute(then ? sql`with inserted as (${insert}) ${then}` : insert)
   }
 }
 
@@ -183,8 +227,11 @@ export class SessionFeed {
       const trail = new PendingEvents(tx, writers)
       for (const sessionId of ids) txs.set(sessionId, this.sessionTx(tx, sessionId, changed, writers.get(sessionId)!, trail))
       const result = await fn(of, this.bulkTx(tx, writers, changed, trail))
-      await trail.flush()
-      published = await this.notifier.publishIn(tx, [...changed])
+      // The events and the commit's notification in one statement where the notifier can.
+      const topics = [...changed]
+      const notify = topics.length > 0 ? this.notifier.notifySql(topics) : undefined
+      const sent = await trail.flush(notify)
+      published = sent && notify !== undefined ? true : await this.notifier.publishIn(tx, topics)
       return result
     })
     for (const sessionId of changed) {
@@ -227,21 +274,33 @@ export class SessionFeed {
   }
 
   private sessionTx(tx: Db, sessionId: string, changed: Set<string>, events: SessionEventWriter, trail: PendingEvents): SessionTx {
-    const next = async () => {
-      const [row] = await tx
-        .update(supportSessions)
-        .set({ feedSeq: sql`${supportSessions.feedSeq} + 1`, updatedAt: new Date() })
-        .where(eq(supportSessions.id, sessionId))
-        .returning({ seq: supportSessions.feedSeq })
-      if (!row) throw new Error(`session ${sessionId} vanished inside its own change`)
+    // Hand-written: every change runs it first (it is the session's lock).
+    const enter = async (): Promise<EnteredSession | undefined> => {
+      const [row] = await rows<{ seq: number; status: EnteredSession['status']; csr_id: string }>(
+        tx,
+        sql`update support_sessions set feed_seq = feed_seq + 1, updated_at = now() where id = ${sessionId}
+            returning feed_seq as seq, status::text as status, csr_id::text as csr_id`,
+      )
+      if (!row) return undefined
       events.markLocked()
       changed.add(sessionId)
+      return { seq: Number(row.seq), status: row.status, csrId: row.csr_id }
+    }
+    const next = async () => {
+      const row = await enter()
+      if (!row) throw new Error(`session ${sessionId} vanished inside its own change`)
       return row.seq
     }
     return {
       tx,
       sessionId,
       next,
+      enter,
+      headSql: sql`(select hash from session_events where session_id = ${sessionId} order by id desc limit 1)`,
+      knowHead: (hash) => {
+        if (!events.isLocked) throw new Error(`the head of session ${sessionId}'s trail was read without its lock`)
+        events.knowHead(hash ?? '')
+      },
       event: async (type, actor, data = {}) => {
         trail.add({ sessionId, type, actor, data })
         await this.outbox?.onSessionEvent(tx, sessionId, type, data)

@@ -87,7 +87,7 @@ export class SessionsService {
   /** The session if this user may see it; someone else's is as unknown as a missing one. */
   async findAccessible(principal: Principal, id: string): Promise<SessionRow> {
     const [row] = await this.db.select().from(supportSessions).where(eq(supportSessions.id, id))
-    if (!row || (principal.role !== 'admin' && row.csrId !== principal.userId)) throw notFound('Session', 'SESSION_NOT_FOUND')
+    if (!row || !mayAccess(principal, row.csrId)) throw sessionNotFound()
     return row
   }
 
@@ -368,6 +368,14 @@ export function toSessionEvent(r: typeof sessionEvents.$inferSelect) {
 export function toJoinAttempt(a: JoinAttempt) {
   return { firstAt: a.firstAt, lastAt: a.lastAt, attempts: a.attempts, hostname: a.hostname, os: a.os, osVersion: a.osVersion, address: a.address }
 }
+
+/** Whether this user may see a session of this CSR (CSRs their own, admins all). */
+export function mayAccess(principal: Principal, csrId: string): boolean {
+  return principal.role === 'admin' || csrId === principal.userId
+}
+
+/** Someone else's session is as unknown as a missing one. */
+export const sessionNotFound = () => notFound('Session', 'SESSION_NOT_FOUND')
 
 export const sessionEnded = () => conflict('SESSION_ENDED', 'The session has ended')
 export const sessionNotActive = () => conflict('SESSION_NOT_ACTIVE', 'No agent has joined this session yet')

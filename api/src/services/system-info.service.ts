@@ -1,5 +1,6 @@
-import { and, asc, count, desc, eq } from 'drizzle-orm'
+import { and, asc, count, desc, eq, sql } from 'drizzle-orm'
 import type { Db } from '../db/client.ts'
+import { rows } from '../db/raw.ts'
 import { systemInfoSnapshots } from '../db/schema.ts'
 import { badRequest, conflict, notFound } from '../errors.ts'
 import { exportWords, type ExportLang } from '../lib/export-words.ts'
@@ -11,7 +12,7 @@ import { toCommand, type CommandQueue } from './commands.service.ts'
 import type { ConsentsService } from './consents.service.ts'
 import type { SessionFeed } from './feed.ts'
 import { noteAdminAction } from './oversight.ts'
-import { formatNumber, isUniqueViolation, sessionEnded, sessionNotActive, type SessionsService } from './sessions.service.ts'
+import { formatNumber, isUniqueViolation, mayAccess, sessionEnded, sessionNotActive, sessionNotFound, type SessionsService } from './sessions.service.ts'
 
 type SnapshotRow = typeof systemInfoSnapshots.$inferSelect
 
@@ -62,23 +63,44 @@ export class SystemInfoService {
     private readonly commands: CommandQueue,
   ) {}
 
+  /**
+   * The CSR's Refresh: a collect command, behind the session's consent. The common case (consent
+   * already given) is four statements in the transaction: the session's lock (which also answers
+   * access and state), one read (an open collection? the latest consent? the trail's head), the
+   * command written released, and its events with the commit's notification.
+   */
   async requestRefresh(principal: Principal, sessionId: string) {
-    const session = await this.sessions.findAccessible(principal, sessionId)
-    if (session.status === 'ended') throw sessionEnded()
-    if (session.status !== 'active') throw sessionNotActive()
     const { command, consent } = await this.feed.change(sessionId, async (s) => {
-      await s.next()
-      if (await this.commands.openOfKind(s, 'collect_system_info')) {
-        throw conflict('ALREADY_QUEUED', 'A collection is already waiting or running for this session')
+      const session = await s.enter() // the session's lock first: two refreshes at once see each other
+      if (!session || !mayAccess(principal, session.csrId)) throw sessionNotFound()
+      if (session.status === 'ended') throw sessionEnded()
+      if (session.status !== 'active') throw sessionNotActive()
+      const [state] = await rows<{ open: boolean; consent_id: string | null; consent_status: string | null; head: string | null }>(
+        s.tx,
+        sql`select exists (select 1 from commands where session_id = ${sessionId} and kind = 'collect_system_info'
+                             and status in ('awaiting_consent', 'queued', 'delivered', 'running')) as open,
+                   c.id::text as consent_id, c.status::text as consent_status, ${s.headSql} as head
+            from (select 1) as one
+            left join lateral (select id, status from consent_requests where session_id = ${sessionId} and kind = 'view_system_info'
+                               order by seq desc limit 1) as c on true`,
+      )
+      s.knowHead(state!.head)
+      if (state!.open) throw conflict('ALREADY_QUEUED', 'A collection is already waiting or running for this session')
+      const adminOnOthers = principal.role === 'admin' && session.csrId !== principal.userId
+      if (state!.consent_status === 'approved') {
+        const command = await this.commands.enqueueApproved(
+          s,
+          { kind: 'collect_system_info', consent: { id: state!.consent_id!, status: 'approved' }, createdBy: principal.userId },
+          session.seq,
+        )
+        if (adminOnOthers) await noteAdminAction(s, principal, 'system_info')
+        return { command, consent: null }
       }
-      let consent = await this.consents.latestInTx(s, 'view_system_info')
-      const approved = consent?.status === 'approved'
-      if (!consent || (consent.status !== 'approved' && consent.status !== 'pending')) {
-        consent = await this.consents.createInTx(s, 'view_system_info', principal.userId)
-      }
-      const command = await this.commands.enqueue(s, { kind: 'collect_system_info', consentId: consent.id, createdBy: principal.userId })
-      await noteAdminAction(s, principal, 'system_info')
-      return { command, consent: approved ? null : consent }
+      let consent = state!.consent_status === 'pending' ? await this.consents.latestInTx(s, 'view_system_info') : undefined
+      consent ??= await this.consents.createInTx(s, 'view_system_info', principal.userId)
+      const command = await this.commands.enqueue(s, { kind: 'collect_system_info', consentId: consent.id, createdBy: principal.userId }, consent)
+      if (adminOnOthers) await noteAdminAction(s, principal, 'system_info')
+      return { command, consent }
     })
     return { command: toCommand(command), consent: consent ? (await this.consents.toConsents([consent]))[0]! : null }
   }
