@@ -12,6 +12,7 @@
  * the command, including marking it delivered). Consent is given once per session beforehand.
  *
  *   npx tsx bench/dispatch.bench.ts      BENCH_DISPATCH_SESSIONS=20  BENCH_DISPATCH_SAMPLES=200
+ *   BENCH_DISPATCH_DB=postgres skips PGlite; BENCH_DISPATCH_POOL=10 the pool's size
  *   BENCH_DISPATCH_LOG=1 prints the statements of one refresh and one answered poll
  */
 import { pathToFileURL } from 'node:url'
@@ -262,11 +263,13 @@ async function measure(name: string, database: Database, log: StatementLog) {
 
 export async function run() {
   const log = new StatementLog()
-  const pglite = await countedPglite(log)
-  try {
-    await measure('PGlite', pglite, log)
-  } finally {
-    await pglite.close()
+  if (process.env.BENCH_DISPATCH_DB !== 'postgres') {
+    const pglite = await countedPglite(log)
+    try {
+      await measure('PGlite', pglite, log)
+    } finally {
+      await pglite.close()
+    }
   }
   if (await postgresReachable(postgresUrl)) {
     const scratch = await scratchDatabase(postgresUrl)

@@ -34,6 +34,12 @@ export const Config = Type.Object({
    */
   DATABASE_STATEMENT_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 3_600_000, default: 15_000 }),
   /**
+   * The most connections this instance opens to PostgreSQL (postgres.js's pool; PGlite has one).
+   * Every instance counts against the server's `max_connections` (100 by default), LISTEN's own
+   * connection and migrations' included: several instances share it.
+   */
+  DATABASE_POOL_MAX: Type.Integer({ minimum: 2, maximum: 500, default: 10 }),
+  /**
    * Where the server keeps the secrets that must not live in the database (the script signing key
    * and the server secret); created on first start, mode 0600. See docs/security.md.
    */

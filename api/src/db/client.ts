@@ -53,6 +53,8 @@ export interface DatabaseOptions {
   connectTimeoutSeconds?: number | undefined
   /** The longest one statement may run before the database cancels it (default 15 s). */
   statementTimeoutMs?: number | undefined
+  /** PostgreSQL: the most connections of the pool (default 10; config DATABASE_POOL_MAX). */
+  poolMax?: number | undefined
   /**
    * postgres:// URL of the tables' owner: migrations run as it, then `url`'s role is granted
    * exactly what the app needs (db/roles.ts). Without it, `url` migrates (and owns the tables).
@@ -88,7 +90,7 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
       }
     }
     const settings = {
-      max: 10,
+      max: options.poolMax ?? 10,
       onnotice: () => {},
       connect_timeout: connectTimeout,
       connection: {

@@ -23,6 +23,7 @@ export default fp<DatabasePluginOptions>(
         dataDir: app.config.DATA_DIR,
         connectTimeoutSeconds: app.config.DATABASE_CONNECT_TIMEOUT_SECONDS,
         statementTimeoutMs: app.config.DATABASE_STATEMENT_TIMEOUT_MS,
+        poolMax: app.config.DATABASE_POOL_MAX,
       }))
     app.decorate('database', db)
     for (const warning of db.warnings) app.log.warn(warning)
