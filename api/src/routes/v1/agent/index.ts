@@ -107,6 +107,9 @@ export default async function agentRoutes(fastify: FastifyInstance) {
     '/agent/poll',
     {
       config: agent,
+      // A fleet polls thousands of times a second: its two request lines ("incoming request",
+      // "request completed") show at debug, not at the default info. Warnings and errors stay.
+      ...(c.LOG_LEVEL === 'info' ? { logLevel: 'warn' } : {}),
       schema: {
         operationId: 'pollAgent',
         tags,
@@ -120,13 +123,17 @@ export default async function agentRoutes(fastify: FastifyInstance) {
       },
     },
     async (request, reply) => {
+      const wait = (request.query.wait ?? c.AGENT_POLL_WAIT_SECONDS) * 1000
+      const agent = agentOf(request)
+      const cursor = request.query.cursor ?? 0
+      // Nothing to hold (wait=0): no abort signal, no listener, no entry in `held`.
+      if (wait === 0) return agents.poll(agent, cursor, 0)
       const aborted = new AbortController()
       const abort = () => aborted.abort()
       reply.raw.once('close', abort) // the agent hung up
       held.add(abort)
       try {
-        const wait = (request.query.wait ?? c.AGENT_POLL_WAIT_SECONDS) * 1000
-        return await agents.poll(agentOf(request), request.query.cursor ?? 0, wait, aborted.signal)
+        return await agents.poll(agent, cursor, wait, aborted.signal)
       } finally {
         held.delete(abort)
         // Aborting creates a DOMException (with a stack): not for every answered poll's close.
