@@ -1,6 +1,8 @@
 import t from 'tap'
 import { eq, sql } from 'drizzle-orm'
 import { createClient } from '@helpline/sdk'
+import { pino } from 'pino'
+import { DeferredLogger } from '../../src/routes/v1/agent/index.ts'
 import { agents, scriptOutputChunks, scriptRuns, supportSessions } from '../../src/db/schema.ts'
 import { joinAgent } from '../helpers/agent.ts'
 import { secondInstance, setupApp } from '../helpers/app.ts'
@@ -120,6 +122,22 @@ t.test('polls log no request lines at info; other requests and a poll’s errors
   const urls = lines.filter((l) => l.msg === 'incoming request').map((l) => l.req?.url)
   t.same(urls, ['/health'], 'a poll’s request lines are debug-level')
   t.notOk(lines.some((l) => l.msg === 'request completed' && l.res?.statusCode === 409), 'a refused poll (409) is an answer like any other: no line at info')
+})
+
+t.test('a poll’s deferred logger: nothing made below its level, a real line with the request id above', async (t) => {
+  const lines: string[] = []
+  const root = pino({ level: 'info' }, { write: (line: string) => lines.push(line) })
+  const log = new DeferredLogger(root, { reqId: 'req-1' }, 'warn')
+  log.info('quiet')
+  log.debug('quieter')
+  t.same(lines, [], 'below its level: no line (and no pino child made)')
+  log.warn({ code: 'X' }, 'shown')
+  const line = JSON.parse(lines[0]!) as { reqId: string; msg: string; code: string; level: number }
+  t.same([line.reqId, line.msg, line.code, line.level], ['req-1', 'shown', 'X', 40])
+  log.level = 'debug'
+  log.debug('now shown')
+  t.equal(lines.length, 2)
+  t.equal(log.child({ extra: 1 }).level, 'debug')
 })
 
 t.test('polls write no last-seen of their own', async (t) => {

@@ -1,4 +1,4 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify'
+import type { FastifyBaseLogger, FastifyInstance, FastifyRequest } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
 import { tooManyRequests } from '../../../errors.ts'
@@ -109,7 +109,7 @@ export default async function agentRoutes(fastify: FastifyInstance) {
       config: agent,
       // A fleet polls thousands of times a second: its two request lines ("incoming request",
       // "request completed") show at debug, not at the default info. Warnings and errors stay.
-      ...(c.LOG_LEVEL === 'info' ? { logLevel: 'warn' } : {}),
+      childLoggerFactory: (logger, bindings, options) => new DeferredLogger(logger, bindings, options.level ?? (c.LOG_LEVEL === 'info' ? 'warn' : logger.level)),
       schema: {
         operationId: 'pollAgent',
         tags,
@@ -238,3 +238,68 @@ export default async function agentRoutes(fastify: FastifyInstance) {
     },
   )
 }
+
+const LEVELS: Record<string, number> = { trace: 10, debug: 20, info: 30, warn: 40, error: 50, fatal: 60 }
+
+/**
+ * A poll's request logger, made only when the poll logs something at a level that shows. A
+ * pino child per request is CPU for every poll and memory for every held one, and a quiet poll
+ * logs nothing at all. Logs at `level` and above, with the request id, like any request's logger.
+ */
+export class DeferredLogger {
+  private made: FastifyBaseLogger | undefined
+  private threshold = 0
+
+  constructor(
+    private readonly parent: FastifyBaseLogger,
+    private readonly bindings: Bindings,
+    private initial: string,
+  ) {
+    this.level = initial
+  }
+
+  get level(): string {
+    return this.made?.level ?? this.initial
+  }
+
+  set level(level: string) {
+    this.initial = level
+    this.threshold = LEVELS[level] ?? Number.POSITIVE_INFINITY // 'silent'
+    if (this.made) this.made.level = level
+  }
+
+  private get logger(): FastifyBaseLogger {
+    return (this.made ??= this.parent.child(this.bindings, { level: this.initial }))
+  }
+
+  private log(level: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal', args: unknown[]) {
+    if (LEVELS[level]! < this.threshold) return
+    ;(this.logger[level] as (...a: unknown[]) => void)(...args)
+  }
+
+  trace(...args: unknown[]) {
+    this.log('trace', args)
+  }
+  debug(...args: unknown[]) {
+    this.log('debug', args)
+  }
+  info(...args: unknown[]) {
+    this.log('info', args)
+  }
+  warn(...args: unknown[]) {
+    this.log('warn', args)
+  }
+  error(...args: unknown[]) {
+    this.log('error', args)
+  }
+  fatal(...args: unknown[]) {
+    this.log('fatal', args)
+  }
+  silent() {}
+  child(bindings: Bindings, options?: ChildOptions): FastifyBaseLogger {
+    return this.logger.child(bindings, options)
+  }
+}
+
+type Bindings = Parameters<FastifyBaseLogger['child']>[0]
+type ChildOptions = Parameters<FastifyBaseLogger['child']>[1]
