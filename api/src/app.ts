@@ -80,9 +80,10 @@ export async function buildApp(options: AppOptions = {}): Promise<FastifyInstanc
   app.addHook('preClose', async () => {
     closing = true
   })
-  app.addHook('onSend', async (request, reply) => {
+  app.addHook('onSend', (request, reply, payload, done) => {
     void reply.header('x-request-id', request.id)
     if (closing) void reply.header('connection', 'close')
+    done(null, payload)
   })
 
   await app.register(contract)

@@ -360,6 +360,8 @@ export class AgentsService {
    * otherwise when a change wakes it or the wait is over.
    */
   async poll(agent: AgentPrincipal, cursor: number, waitMs: number, signal?: AbortSignal): Promise<AgentFeed> {
+    // Caught up and not waiting: the answer from memory, without subscribing to wake-ups.
+    if (waitMs <= 0) return this.memory.quiet(agent.sessionId, cursor) ?? this.read(agent, cursor)
     let last: AgentFeed | undefined
     const found = await this.feed.hold(agent.sessionId, Math.min(waitMs, this.timings.pollWaitMs), signal, async () => {
       // Nothing changed in the session since a read that ended at this cursor: no query at all.

@@ -1,6 +1,8 @@
 import t from 'tap'
 import { eq, sql } from 'drizzle-orm'
 import { createClient } from '@helpline/sdk'
+import { pino } from 'pino'
+import { DeferredLogger } from '../../src/routes/v1/agent/index.ts'
 import { agents, scriptOutputChunks, scriptRuns, supportSessions } from '../../src/db/schema.ts'
 import { joinAgent } from '../helpers/agent.ts'
 import { secondInstance, setupApp } from '../helpers/app.ts'
@@ -79,15 +81,15 @@ t.test('a cached agent token is refused on its next poll once the agent left', a
   t.same([err.status, err.code], [401, 'INVALID_TOKEN'])
 })
 
-t.test('every answer carries the security headers, worked out once at start-up', async (t) => {
+t.test('security headers: helmet’s set on pages and the API, nosniff alone on the agent’s token routes', async (t) => {
   const { agent } = await activeSession('Headers')
-  const answers = [
-    await h.inject({ method: 'GET', url: '/api/v1/agent/poll?wait=0', token: agent.token }),
-    await h.inject({ method: 'GET', url: '/api/v1/agent/poll?wait=0', token: 'hla_not-a-token-at-all-000000' }),
+  const full = [
     await h.inject({ method: 'GET', url: '/api/v1/no-such-route' }),
+    await h.inject({ method: 'GET', url: '/api/v1/me', token: csr.token }),
+    await h.inject({ method: 'GET', url: '/api/v1/me' }),
   ]
-  t.same(answers.map((r) => r.statusCode), [200, 401, 404])
-  for (const r of answers) {
+  t.same(full.map((r) => r.statusCode), [404, 200, 401])
+  for (const r of full) {
     t.match(r.headers['content-security-policy'], /script-src 'self'/)
     t.match(r.headers['content-security-policy'], /style-src 'self' 'unsafe-inline'/)
     t.equal(r.headers['x-content-type-options'], 'nosniff')
@@ -95,6 +97,47 @@ t.test('every answer carries the security headers, worked out once at start-up',
     t.match(r.headers['strict-transport-security'], /max-age=\d+/)
     t.equal(r.headers['cross-origin-opener-policy'], 'same-origin')
   }
+  // JSON for a program with a bearer token, never a page: only what keeps a browser from reading it as one.
+  const agentRoutes = [
+    await h.inject({ method: 'GET', url: '/api/v1/agent/poll?wait=0', token: agent.token }),
+    await h.inject({ method: 'GET', url: '/api/v1/agent/poll?wait=0', token: 'hla_not-a-token-at-all-000000' }),
+    await h.inject({ method: 'GET', url: '/api/v1/agent/poll?wait=0' }),
+  ]
+  t.same(agentRoutes.map((r) => r.statusCode), [200, 401, 401])
+  for (const r of agentRoutes) {
+    t.equal(r.headers['x-content-type-options'], 'nosniff')
+    t.equal(r.headers['content-security-policy'], undefined)
+    t.equal(r.headers['strict-transport-security'], undefined)
+    t.equal(String(r.headers['x-request-id']).length, 36, 'the request id stays')
+  }
+})
+
+t.test('polls log no request lines at info; other requests and a poll’s errors still do', async (t) => {
+  const { agent } = await activeSession('Quiet log')
+  const from = h.logs.length
+  for (let i = 0; i < 3; i++) await agent.client.GET('/api/v1/agent/poll', { params: { query: { wait: 0 } } })
+  await h.inject({ method: 'GET', url: '/health' })
+  await h.inject({ method: 'GET', url: '/api/v1/agent/poll?cursor=999999&wait=0', token: agent.token }) // 409
+  const lines = h.logs.slice(from).map((l) => JSON.parse(l) as { msg: string; req?: { url?: string }; res?: { statusCode?: number } })
+  const urls = lines.filter((l) => l.msg === 'incoming request').map((l) => l.req?.url)
+  t.same(urls, ['/health'], 'a poll’s request lines are debug-level')
+  t.notOk(lines.some((l) => l.msg === 'request completed' && l.res?.statusCode === 409), 'a refused poll (409) is an answer like any other: no line at info')
+})
+
+t.test('a poll’s deferred logger: nothing made below its level, a real line with the request id above', async (t) => {
+  const lines: string[] = []
+  const root = pino({ level: 'info' }, { write: (line: string) => lines.push(line) })
+  const log = new DeferredLogger(root, { reqId: 'req-1' }, 'warn')
+  log.info('quiet')
+  log.debug('quieter')
+  t.same(lines, [], 'below its level: no line (and no pino child made)')
+  log.warn({ code: 'X' }, 'shown')
+  const line = JSON.parse(lines[0]!) as { reqId: string; msg: string; code: string; level: number }
+  t.same([line.reqId, line.msg, line.code, line.level], ['req-1', 'shown', 'X', 40])
+  log.level = 'debug'
+  log.debug('now shown')
+  t.equal(lines.length, 2)
+  t.equal(log.child({ extra: 1 }).level, 'debug')
 })
 
 t.test('polls write no last-seen of their own', async (t) => {

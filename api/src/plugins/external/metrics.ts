@@ -1,6 +1,6 @@
 import { createHash, randomUUID, timingSafeEqual } from 'node:crypto'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
-import type { FastifyInstance } from 'fastify'
+import type { FastifyInstance, onRequestHookHandler, onResponseHookHandler } from 'fastify'
 import fp from 'fastify-plugin'
 import { unauthorized } from '../../errors.ts'
 import { createMetrics, type Metrics } from '../../lib/metrics.ts'
@@ -46,17 +46,45 @@ export default fp(
     app.decorate('metrics', metrics)
     const expected = token ? digest(token) : undefined
 
-    app.addHook('onRequest', async (request, reply) => {
-      const gauge = request.routeOptions.url === POLL_ROUTE ? metrics.pollsHeld : request.routeOptions.url === STREAM_ROUTE ? metrics.streamsOpen : undefined
-      if (!gauge) return
-      gauge.inc()
-      // 'close' comes for every response, also when the client hung up first.
-      reply.raw.once('close', () => gauge.dec())
+    // Per route, worked out when the route registers: a fleet's polls pay no lookup of their
+    // route, nor prom-client's label hashing (one child series per status, made on first use).
+    const observer = (method: string, route: string) => {
+      const byStatus = new Map<number, ReturnType<Metrics['httpDuration']['labels']>>()
+      return (statusCode: number, seconds: number) => {
+        let series = byStatus.get(statusCode)
+        if (!series) byStatus.set(statusCode, (series = metrics.httpDuration.labels({ method, route, status: String(statusCode) })))
+        series.observe(seconds)
+      }
+    }
+    app.addHook('onRoute', (route) => {
+      const gauge = route.url === POLL_ROUTE ? metrics.pollsHeld : route.url === STREAM_ROUTE ? metrics.streamsOpen : undefined
+      if (gauge) {
+        const count: onRequestHookHandler = (_request, reply, done) => {
+          gauge.inc()
+          // 'close' comes for every response, also when the client hung up first.
+          reply.raw.once('close', () => gauge.dec())
+          done()
+        }
+        route.onRequest = [count, ...(route.onRequest ? [route.onRequest].flat() : [])]
+      }
+      for (const method of [route.method].flat()) {
+        const observe = observer(method, route.url)
+        const timed: onResponseHookHandler = (request, reply, done) => {
+          if (request.method === method) observe(reply.statusCode, reply.elapsedTime / 1000)
+          done()
+        }
+        route.onResponse = [...(route.onResponse ? [route.onResponse].flat() : []), timed]
+      }
     })
-    app.addHook('onResponse', async (request, reply) => {
-      // Unmatched URLs share one label: a scanner must not mint a time series per path it tries.
-      const route = request.routeOptions.url ?? 'unmatched'
-      metrics.httpDuration.observe({ method: request.method, route, status: String(reply.statusCode) }, reply.elapsedTime / 1000)
+    // Unmatched URLs share one label: a scanner must not mint a time series per path it tries.
+    const unmatched = new Map<string, ReturnType<typeof observer>>()
+    app.addHook('onResponse', (request, reply, done) => {
+      if (request.is404) {
+        let observe = unmatched.get(request.method)
+        if (!observe) unmatched.set(request.method, (observe = observer(request.method, 'unmatched')))
+        observe(reply.statusCode, reply.elapsedTime / 1000)
+      }
+      done()
     })
     app.addHook('onError', async (_request, _reply, err) => metrics.noteError(err))
     app.addHook('onClose', async () => metrics.close())

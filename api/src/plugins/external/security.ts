@@ -39,12 +39,32 @@ export function securityHeaders(options: HelmetOptions = HELMET): { set: Record<
   return { set, removed }
 }
 
-/** Security headers everywhere and rate limits where a route asks for them. */
+/**
+ * The one header of helmet's set that protects an answer of the agent routes (those opened by an
+ * agent token). Those routes answer JSON to a program sending a bearer token, never a page, and
+ * a fleet polls them thousands of times a second, so each header is paid for many times over:
+ * - kept: `x-content-type-options: nosniff`, so that a browser never reads the JSON (chat text
+ *   and script names the customer's side can influence) as HTML or script;
+ * - dropped: the content security policy, `x-frame-options`, the cross-origin opener policy,
+ *   `origin-agent-cluster`, `referrer-policy`, `x-xss-protection`, `x-dns-prefetch-control` and
+ *   `x-download-options` govern a document a browser renders or the links it follows, and a JSON
+ *   answer with nosniff is never rendered; `cross-origin-resource-policy` guards answers another
+ *   site could load with the visitor's cookies, and these routes take no cookie (a cross-site
+ *   load without the bearer token gets a 401); `strict-transport-security` is read by browsers
+ *   only, and every other answer of the host (the console's included) carries it; `x-permitted-cross-domain-policies` is for Flash and PDF readers.
+ */
+export const AGENT_ROUTE_HEADERS: Readonly<Record<string, string>> = { 'x-content-type-options': 'nosniff' }
+
+/**
+ * Security headers everywhere (on the agent routes the one that matters there, see above) and
+ * rate limits where a route asks for them.
+ */
 export default fp(
   async function security(app: FastifyInstance) {
     const { set } = securityHeaders()
-    app.addHook('onRequest', (_request, reply, done) => {
-      reply.headers(set)
+    // Global, so it runs before the auth hook: a 401 carries the headers too.
+    app.addHook('onRequest', (request, reply, done) => {
+      reply.headers(request.routeOptions.config?.auth === 'agent' ? AGENT_ROUTE_HEADERS : set)
       done()
     })
     await app.register(rateLimit, {

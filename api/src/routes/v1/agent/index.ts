@@ -1,4 +1,4 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify'
+import type { FastifyBaseLogger, FastifyInstance, FastifyRequest } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
 import { tooManyRequests } from '../../../errors.ts'
@@ -107,6 +107,9 @@ export default async function agentRoutes(fastify: FastifyInstance) {
     '/agent/poll',
     {
       config: agent,
+      // A fleet polls thousands of times a second: its two request lines ("incoming request",
+      // "request completed") show at debug, not at the default info. Warnings and errors stay.
+      childLoggerFactory: (logger, bindings, options) => new DeferredLogger(logger, bindings, options.level ?? (c.LOG_LEVEL === 'info' ? 'warn' : logger.level)),
       schema: {
         operationId: 'pollAgent',
         tags,
@@ -120,13 +123,17 @@ export default async function agentRoutes(fastify: FastifyInstance) {
       },
     },
     async (request, reply) => {
+      const wait = (request.query.wait ?? c.AGENT_POLL_WAIT_SECONDS) * 1000
+      const agent = agentOf(request)
+      const cursor = request.query.cursor ?? 0
+      // Nothing to hold (wait=0): no abort signal, no listener, no entry in `held`.
+      if (wait === 0) return agents.poll(agent, cursor, 0)
       const aborted = new AbortController()
       const abort = () => aborted.abort()
       reply.raw.once('close', abort) // the agent hung up
       held.add(abort)
       try {
-        const wait = (request.query.wait ?? c.AGENT_POLL_WAIT_SECONDS) * 1000
-        return await agents.poll(agentOf(request), request.query.cursor ?? 0, wait, aborted.signal)
+        return await agents.poll(agent, cursor, wait, aborted.signal)
       } finally {
         held.delete(abort)
         // Aborting creates a DOMException (with a stack): not for every answered poll's close.
@@ -231,3 +238,68 @@ export default async function agentRoutes(fastify: FastifyInstance) {
     },
   )
 }
+
+const LEVELS: Record<string, number> = { trace: 10, debug: 20, info: 30, warn: 40, error: 50, fatal: 60 }
+
+/**
+ * A poll's request logger, made only when the poll logs something at a level that shows. A
+ * pino child per request is CPU for every poll and memory for every held one, and a quiet poll
+ * logs nothing at all. Logs at `level` and above, with the request id, like any request's logger.
+ */
+export class DeferredLogger {
+  private made: FastifyBaseLogger | undefined
+  private threshold = 0
+
+  constructor(
+    private readonly parent: FastifyBaseLogger,
+    private readonly bindings: Bindings,
+    private initial: string,
+  ) {
+    this.level = initial
+  }
+
+  get level(): string {
+    return this.made?.level ?? this.initial
+  }
+
+  set level(level: string) {
+    this.initial = level
+    this.threshold = LEVELS[level] ?? Number.POSITIVE_INFINITY // 'silent'
+    if (this.made) this.made.level = level
+  }
+
+  private get logger(): FastifyBaseLogger {
+    return (this.made ??= this.parent.child(this.bindings, { level: this.initial }))
+  }
+
+  private log(level: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal', args: unknown[]) {
+    if (LEVELS[level]! < this.threshold) return
+    ;(this.logger[level] as (...a: unknown[]) => void)(...args)
+  }
+
+  trace(...args: unknown[]) {
+    this.log('trace', args)
+  }
+  debug(...args: unknown[]) {
+    this.log('debug', args)
+  }
+  info(...args: unknown[]) {
+    this.log('info', args)
+  }
+  warn(...args: unknown[]) {
+    this.log('warn', args)
+  }
+  error(...args: unknown[]) {
+    this.log('error', args)
+  }
+  fatal(...args: unknown[]) {
+    this.log('fatal', args)
+  }
+  silent() {}
+  child(bindings: Bindings, options?: ChildOptions): FastifyBaseLogger {
+    return this.logger.child(bindings, options)
+  }
+}
+
+type Bindings = Parameters<FastifyBaseLogger['child']>[0]
+type ChildOptions = Parameters<FastifyBaseLogger['child']>[1]
