@@ -20,8 +20,13 @@
  *   BENCH_RUN_SESSIONS=100  BENCH_RUN_SCRIPTS=3  BENCH_RUN_ROUNDS=5  BENCH_RUN_EXECUTE=1  dispatch
  *   BENCH_RUN_AGENTS=10  BENCH_RUN_RUNS=5  BENCH_RUN_CHUNKS_PER_POST=16                  streaming
  *   BENCH_DATABASE_URL=postgres://…                                                    PostgreSQL
+ *   BENCH_RUN_PARTS=streaming                                                      one part only
+ *   BENCH_PROFILE_DIR=/tmp/prof     a CPU profile of the streaming window (runs-output-<db>.cpuprofile)
  */
 import { generateKeyPairSync, randomBytes } from 'node:crypto'
+import { writeFileSync } from 'node:fs'
+import { loadavg } from 'node:os'
+import { Session } from 'node:inspector/promises'
 import { pathToFileURL } from 'node:url'
 import { inArray, sql } from 'drizzle-orm'
 import type { FastifyInstance, InjectOptions } from 'fastify'
@@ -324,6 +329,23 @@ function outputBodies(chunksPerRun: number, perPost: number): string[] {
   return bodies
 }
 
+/** With BENCH_PROFILE_DIR: a CPU profile of this process (server and simulated agents) until `stop`. */
+async function startProfile() {
+  const dir = process.env.BENCH_PROFILE_DIR
+  if (!dir) return undefined
+  const inspector = new Session()
+  inspector.connect()
+  await inspector.post('Profiler.enable')
+  await inspector.post('Profiler.start')
+  return {
+    async stop(name: string) {
+      const { profile } = await inspector.post('Profiler.stop')
+      writeFileSync(`${dir}/${name}.cpuprofile`, JSON.stringify(profile))
+      inspector.disconnect()
+    },
+  }
+}
+
 async function streaming(label: string, database: Database) {
   const began = performance.now()
   const errorsBefore = agentErrors
@@ -382,10 +404,16 @@ async function streaming(label: string, database: Database) {
       body: { scripts: Array.from({ length: STREAM_RUNS }, () => ({ scriptId: scriptId! })), sessionIds: agents.map((a) => a.sessionId) },
     })
     await until('every agent to download its files', () => ready === agents.length)
+    const profiler = await startProfile()
     const t0 = performance.now()
+    const cpu0 = process.cpuUsage()
     go()
     await Promise.all(agents.map((a) => a.work))
     const elapsed = (performance.now() - t0) / 1000
+    // This process's CPU time is the server's work plus the simulated agents' (small): unlike the
+    // MB/s, it hardly moves with what else the machine runs.
+    const cpu = process.cpuUsage(cpu0)
+    await profiler?.stop(`runs-output-${label.startsWith('PGlite') ? 'pglite' : 'postgres'}`)
 
     const { data: done } = await h.csr.GET('/api/v1/script-batches/{id}', { params: { path: { id: batch!.id } } })
     const runs = done!.sessions.flatMap((s) => s.runs)
@@ -403,6 +431,11 @@ async function streaming(label: string, database: Database) {
       `  stored ${stored.toLocaleString('en-US')} of ${sent.toLocaleString('en-US')} bytes sent in ${elapsed.toFixed(2)} s: ` +
         `${(stored / 1e6 / elapsed).toFixed(1)} MB/s (${(stored / 1024 / 1024 / elapsed).toFixed(1)} MiB/s)` +
         `${Number(inTable!.bytes) === stored ? '' : `; the chunk table holds ${Number(inTable!.bytes).toLocaleString('en-US')} bytes`}`,
+    )
+    console.log(
+      `  this process's CPU meanwhile: ${((cpu.user + cpu.system) / 1e6).toFixed(2)} s, ${((cpu.user + cpu.system) / 1e3 / (stored / 1024 / 1024)).toFixed(1)} ms per MiB stored; load average ${loadavg()
+        .map((n) => n.toFixed(1))
+        .join(' ')}`,
     )
     const rate = stored / 1e6 / elapsed
     const intact = stored === sent && Number(inTable!.bytes) === stored
@@ -459,7 +492,9 @@ async function onEachDatabase(benches: ((label: string, database: Database) => P
 }
 
 export async function run(): Promise<void> {
-  await onEachDatabase([dispatch, streaming])
+  // BENCH_RUN_PARTS=streaming (or dispatch) runs one part alone, e.g. to profile it.
+  const parts = (process.env.BENCH_RUN_PARTS ?? 'dispatch,streaming').split(',')
+  await onEachDatabase([dispatch, streaming].filter((bench) => parts.includes(bench.name)))
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) await run()

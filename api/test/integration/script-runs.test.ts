@@ -358,6 +358,30 @@ t.test('output is capped at 1 MiB per run; the agent’s notes are kept', async 
   t.equal(out!.chunks.at(-1)!.data, '[output cut]', 'the agent’s note past the limit is kept')
 })
 
+t.test('output keeps what text cannot hold as U+FFFD; the chat line’s tail is the last lines of a long output', async (t) => {
+  const { session, agent } = await activeSession(csr, 'Tail')
+  const { data: batch } = await csr.client.POST('/api/v1/script-batches', { body: { scripts: [{ scriptId: hello.id }], sessionIds: [session.id] } })
+  await approve(agent)
+  const runId = batch!.sessions[0]!.runs[0]!.id
+  await agent.client.POST('/api/v1/agent/script-runs/{id}/start', { ...runPath(runId), body: { startId: 'tail-start-01' } })
+  // 40 KiB of numbered lines in 10 KiB chunks (lines cut across chunks), ending with NUL, a lone
+  // surrogate and a pair: far more than the window the tail is read from.
+  const text = Array.from({ length: 4000 }, (_, i) => `line ${i} ${'z'.repeat(i % 7)}\n`).join('')
+  const pieces = [...Array.from({ length: Math.ceil(text.length / 10_240) }, (_, i) => text.slice(i * 10_240, (i + 1) * 10_240)), 'odd \u0000 \uD800 \uD83D\uDE00 end\n']
+  const { data: ack } = await agent.client.POST('/api/v1/agent/script-runs/{id}/output', {
+    ...runPath(runId),
+    body: { chunks: pieces.map((data, sequence) => ({ sequence, stream: 'stdout' as const, data })) },
+  })
+  t.same(ack, { stored: pieces.length, duplicates: 0, status: 'running' })
+  const { data: out } = await csr.client.GET('/api/v1/script-runs/{id}/output', { params: { path: { id: runId }, query: { limit: 5000 } } })
+  t.equal(out!.chunks.map((c) => c.data).join(''), text + 'odd \uFFFD \uFFFD \uD83D\uDE00 end\n', 'stored in order; NUL and the lone surrogate as U+FFFD, the pair kept')
+  t.equal(out!.outputBytes, Buffer.byteLength(text) + Buffer.byteLength('odd \uFFFD \uFFFD \uD83D\uDE00 end\n'))
+  await agent.client.POST('/api/v1/agent/script-runs/{id}/finish', { ...runPath(runId), body: { status: 'succeeded', exitCode: 0, durationMs: 5 } })
+  const { data: chat } = await csr.client.GET('/api/v1/sessions/{id}/chat', at(session.id))
+  const tail = (chat!.data.find((m) => m.systemEvent?.type === 'script_run')!.systemEvent!.data as { tail: string[] }).tail
+  t.same(tail, [...text.trimEnd().split('\n').slice(-9), 'odd \uFFFD \uFFFD \uD83D\uDE00 end'], 'the last 10 lines, as written')
+})
+
 t.test('ending the session cancels its runs; who sees what', async (t) => {
   const { session, agent } = await activeSession(csr, 'Ends')
   const { data: batch } = await csr.client.POST('/api/v1/script-batches', { body: { scripts: [{ scriptId: hello.id }], sessionIds: [session.id] } })
