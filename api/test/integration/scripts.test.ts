@@ -306,6 +306,8 @@ t.test('a new version keeps the old one readable with its old digest', async (t)
   )
   t.equal(v2.size, v2exe.length + 3 + 4)
   t.equal(v2.name, s.name, 'the metadata stays')
+  const { data: v2read } = await alice.client.GET('/api/v1/scripts/{id}', id(s.id))
+  t.same(v2read, v2, 'the answer (built from what was written) is what a read gives')
 
   const { data: old } = await bob.client.GET('/api/v1/scripts/{id}/versions/{version}', { params: { path: { id: s.id, version: 1 } } })
   t.equal(old?.digest, s.digest, 'version 1 keeps its digest')
