@@ -37,6 +37,8 @@ export function pgSocketFactory(replyTimeoutMs: number) {
   return (options: SocketOptions): Socket => {
     const i = next++ % Math.max(1, options.host.length)
     const socket = options.path ? connect(options.path) : connect(options.port[i] ?? 5432, options.host[i] ?? 'localhost')
+    // As libpq does: a short message after a large one (COPY's end after its data) goes at once, not after a delayed ACK (~40 ms).
+    socket.setNoDelay(true)
     if (options.ssl) return socket
     let failed = false
     socket.on('error', () => (failed = true))

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto'
 import type { FastifyRequest } from 'fastify'
 import type { Static, TSchema } from 'typebox'
 import { AppError, badRequest } from '../errors.ts'
@@ -8,6 +9,8 @@ export interface UploadedFile {
   field: string
   name: string
   content: Buffer
+  /** sha256 (hex) of `content`, computed over the bytes as they arrived. */
+  sha256: string
 }
 
 export interface UploadSpec<S extends TSchema> {
@@ -93,18 +96,22 @@ export async function readUpload<S extends TSchema>(
         continue
       }
       const chunks: Buffer[] = []
+      // Hashed as it streams, while each chunk is still in the cache: no second pass later.
+      const hash = createHash('sha256')
       for await (const chunk of part.file as AsyncIterable<Buffer>) {
         total += chunk.length
         if (total > readCap) throw cutOff(spec.tooLarge(total, true))
         // Past the limit nothing more is kept; the rest is only counted.
-        if (total <= spec.maxBytes) chunks.push(chunk)
-        else chunks.length = 0
+        if (total <= spec.maxBytes) {
+          chunks.push(chunk)
+          hash.update(chunk)
+        } else chunks.length = 0
       }
       if (part.file.truncated) throw cutOff(spec.tooLarge(total, true))
       if (allowed === undefined) {
         fieldErrors[part.fieldname] = 'is not allowed'
       } else if (total <= spec.maxBytes) {
-        files.push({ field: part.fieldname, name: part.filename, content: Buffer.concat(chunks) })
+        files.push({ field: part.fieldname, name: part.filename, content: Buffer.concat(chunks), sha256: hash.digest('hex') })
       }
     }
   } catch (err) {

@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto'
 import { and, asc, count, desc, eq, ilike, inArray, isNull, or, sql, type AnyColumn, type SQL } from 'drizzle-orm'
 import type { Db } from '../db/client.ts'
+import { copyBinary, postgresJsOf } from '../db/copy-binary.ts'
+import { rows as rowsOf } from '../db/raw.ts'
 import { scriptCategories, scriptFiles, scripts, scriptVersions, users } from '../db/schema.ts'
 import { AppError, badRequest, conflict, forbidden, notFound, tooLarge, unprocessable } from '../errors.ts'
 import { appendSiteEvent } from '../lib/audit-chain.ts'
@@ -26,6 +28,8 @@ export interface NewFile {
   name: string
   role: FileRole
   content: Buffer
+  /** sha256 (hex) of `content` when this server already hashed it as it arrived (lib/upload.ts). */
+  sha256?: string
 }
 
 export interface StoredFile extends ScriptFile {
@@ -105,7 +109,8 @@ function describe(files: readonly NewFile[]) {
     name: f.name,
     role: f.role,
     size: f.content.length,
-    sha256: sha256Hex(f.content),
+    // Always this server's own hash of these bytes: hashed as they streamed in, or here.
+    sha256: f.sha256 ?? sha256Hex(f.content),
     content: f.content,
   }))
   const size = rows.reduce((sum, r) => sum + r.size, 0)
@@ -349,40 +354,98 @@ export class ScriptsService {
     if (taken && taken.id !== exceptId) throw nameTaken()
   }
 
-  /** A new immutable version, signed as it is stored (the agent checks the signature before it runs anything). */
-  private async insertVersion(tx: Tx, scriptId: string, number: number, createdById: string, files: readonly NewFile[]) {
+  /** A new immutable version's rows, signed before it is stored (the agent checks the signature before it runs anything). */
+  private prepareVersion(scriptId: string, number: number, files: readonly NewFile[]) {
     const { rows, size, digest } = describe(files)
     const id = randomUUID()
-    const signed = this.integrity.sign({ scriptId, versionId: id, number, digest })
-    await tx.insert(scriptVersions).values({ id, scriptId, number, digest, size, createdById, ...signed })
-    await tx.insert(scriptFiles).values(rows.map((r) => ({ ...r, content: this.bytes(r.content), versionId: id })))
-    return { size }
+    return { id, rows, size, digest, ...this.integrity.sign({ scriptId, versionId: id, number, digest }) }
   }
 
-  /** Creates the script and its version 1 in one transaction: all of it or nothing. */
+  /**
+   * A version's files in one statement: on PostgreSQL a binary COPY (the bytes as they are, not
+   * as text to decode), on PGlite one insert whose bytes go as binary parameters.
+   */
+  private async storeFiles(tx: Tx, versionId: string, rows: ReturnType<typeof describe>['rows']) {
+    const postgres = postgresJsOf(tx)
+    if (postgres) {
+      const columns = ['version_id', 'position', 'name', 'role', 'size', 'sha256', 'content']
+      await copyBinary(
+        postgres,
+        'script_files',
+        columns,
+        rows.map((r) => [{ uuid: versionId }, { int4: r.position }, { text: r.name }, { text: r.role }, { int4: r.size }, { text: r.sha256 }, { bytes: r.content }]),
+      )
+      return
+    }
+    const values = rows.map(
+      (r) => sql`(${versionId}::uuid, ${r.position}::int, ${r.name}::text, ${r.role}::script_file_role, ${r.size}::int, ${r.sha256}::text, ${this.bytes(r.content)})`,
+    )
+    await tx.execute(sql`insert into script_files (version_id, position, name, role, size, sha256, content) values ${sql.join(values, sql`, `)}`)
+  }
+
+  /** The answer for a script just written, from what was written: nothing is read back. */
+  private written(
+    script: { id: string; name: string; description: string; categoryId: string; ownerId: string; published: boolean; defaultTimeoutSeconds: number },
+    names: { categoryName: string; ownerName: string; createdAt: Date | string; updatedAt: Date | string },
+    version: { number: number; id: string; digest: string; size: number; rows: ReturnType<typeof describe>['rows'] },
+  ): Script {
+    return {
+      ...script,
+      categoryName: names.categoryName,
+      ownerName: names.ownerName,
+      version: version.number,
+      versionId: version.id,
+      digest: version.digest,
+      size: version.size,
+      files: version.rows.map(({ name, role, size, sha256 }) => ({ name, role, size, sha256 })),
+      createdAt: new Date(names.createdAt).toISOString(),
+      updatedAt: new Date(names.updatedAt).toISOString(),
+    }
+  }
+
+  /**
+   * Creates the script and its version 1 in one transaction: all of it or nothing. Two statements:
+   * one locks the category (FOR SHARE, so it cannot be deleted under the new script) and inserts
+   * the script and its version, the other stores the files. A name in use fails the unique index.
+   */
   async create(actor: Actor, fields: ScriptFields, files: readonly NewFile[]): Promise<Script> {
     const name = cleanName(fields.name)
     checkFileSet(files, this.maxBytes)
+    const script = {
+      id: randomUUID(),
+      name,
+      description: fields.description ?? '',
+      categoryId: fields.categoryId,
+      ownerId: actor.userId,
+      published: fields.published ?? false,
+      defaultTimeoutSeconds: fields.defaultTimeoutSeconds ?? 600,
+    }
+    const version = { number: 1, ...this.prepareVersion(script.id, 1, files) }
     try {
       return await this.db.transaction(async (tx) => {
-        await this.lockCategory(tx, fields.categoryId)
-        await this.assertNameFree(tx, name)
-        const size = files.reduce((sum, f) => sum + f.content.length, 0)
-        const [script] = await tx
-          .insert(scripts)
-          .values({
-            name,
-            categoryId: fields.categoryId,
-            description: fields.description ?? '',
-            ownerId: actor.userId,
-            published: fields.published ?? false,
-            defaultTimeoutSeconds: fields.defaultTimeoutSeconds ?? 600,
-            version: 1,
-            size,
-          })
-          .returning()
-        await this.insertVersion(tx, script!.id, 1, actor.userId, files)
-        return this.load(script!.id, tx)
+        const [names] = await rowsOf<{ categoryName: string; ownerName: string; createdAt: Date | string; updatedAt: Date | string }>(
+          tx as unknown as Db,
+          sql`with category as (
+                select name from script_categories where id = ${script.categoryId}::uuid and deleted_at is null for share
+              ), script as (
+                insert into scripts (id, name, category_id, description, owner_id, published, default_timeout_seconds, version, size)
+                select ${script.id}::uuid, ${name}::text, ${script.categoryId}::uuid, ${script.description}::text, ${script.ownerId}::uuid,
+                       ${script.published}::boolean, ${script.defaultTimeoutSeconds}::int, 1, ${version.size}::int
+                from category
+                returning created_at, updated_at
+              ), version as (
+                insert into script_versions (id, script_id, number, digest, size, created_by, signature, signature_key_id)
+                select ${version.id}::uuid, ${script.id}::uuid, 1, ${version.digest}::text, ${version.size}::int, ${script.ownerId}::uuid,
+                       ${version.signature}::text, ${version.signatureKeyId}::text
+                from script
+              )
+              select category.name as "categoryName", users.name as "ownerName", script.created_at as "createdAt", script.updated_at as "updatedAt"
+              from category, script, users
+              where users.id = ${script.ownerId}::uuid`,
+        )
+        if (!names) throw unknownCategory()
+        await this.storeFiles(tx, version.id, version.rows)
+        return this.written(script, names, version)
       })
     } catch (err) {
       // Two uploads of the same name at once: the unique index decides, the loser hears why.
@@ -464,9 +527,34 @@ export class ScriptsService {
       const files = [...uploaded, ...kept]
       checkFileSet(files, this.maxBytes)
       const number = script.version + 1
-      const { size } = await this.insertVersion(tx, id, number, actor.userId, files)
-      await tx.update(scripts).set({ version: number, size, updatedAt: new Date() }).where(eq(scripts.id, id))
-      return this.load(id, tx)
+      const version = { number, ...this.prepareVersion(id, number, files) }
+      // The version row and the script's move to it in one statement; the answer's names with them.
+      const [row] = await rowsOf<{ categoryName: string; ownerName: string; createdAt: Date | string; updatedAt: Date | string }>(
+        tx as unknown as Db,
+        sql`with version as (
+              insert into script_versions (id, script_id, number, digest, size, created_by, signature, signature_key_id)
+              values (${version.id}::uuid, ${id}::uuid, ${number}::int, ${version.digest}::text, ${version.size}::int, ${actor.userId}::uuid,
+                      ${version.signature}::text, ${version.signatureKeyId}::text)
+            ), script as (
+              update scripts set version = ${number}::int, size = ${version.size}::int, updated_at = now() where id = ${id}::uuid
+              returning category_id, owner_id, created_at, updated_at
+            )
+            select script_categories.name as "categoryName", users.name as "ownerName", script.created_at as "createdAt", script.updated_at as "updatedAt"
+            from script
+            join script_categories on script_categories.id = script.category_id
+            join users on users.id = script.owner_id`,
+      )
+      await this.storeFiles(tx, version.id, version.rows)
+      const fields = {
+        id,
+        name: script.name,
+        description: script.description,
+        categoryId: script.categoryId,
+        ownerId: script.ownerId,
+        published: script.published,
+        defaultTimeoutSeconds: script.defaultTimeoutSeconds,
+      }
+      return this.written(fields, row!, version)
     })
   }
 

@@ -306,6 +306,8 @@ t.test('a new version keeps the old one readable with its old digest', async (t)
   )
   t.equal(v2.size, v2exe.length + 3 + 4)
   t.equal(v2.name, s.name, 'the metadata stays')
+  const { data: v2read } = await alice.client.GET('/api/v1/scripts/{id}', id(s.id))
+  t.same(v2read, v2, 'the answer (built from what was written) is what a read gives')
 
   const { data: old } = await bob.client.GET('/api/v1/scripts/{id}/versions/{version}', { params: { path: { id: s.id, version: 1 } } })
   t.equal(old?.digest, s.digest, 'version 1 keeps its digest')
@@ -453,13 +455,13 @@ t.test('listing sorts, filters, pages and counts', async (t) => {
 })
 
 t.test('a failure mid-write leaves nothing behind', async (t) => {
-  const service = h.app.services.scripts as unknown as { insertVersion: (...args: unknown[]) => Promise<unknown> }
-  const original = service.insertVersion
+  const service = h.app.services.scripts as unknown as { storeFiles: (...args: unknown[]) => Promise<unknown> }
+  const original = service.storeFiles
   t.teardown(() => {
-    service.insertVersion = original
+    service.storeFiles = original
   })
   const before = await rowCounts(h)
-  service.insertVersion = async function (this: unknown, ...args: unknown[]) {
+  service.storeFiles = async function (this: unknown, ...args: unknown[]) {
     await original.apply(this, args)
     throw new Error('simulated failure after the files were written')
   }
@@ -475,7 +477,7 @@ t.test('a failure mid-write leaves nothing behind', async (t) => {
   t.equal(res.statusCode, 500, 'the failure is a server error')
   t.notMatch(res.body, /simulated/, 'its cause is not shown to the client')
   t.same(await rowCounts(h), before, 'no script, version or file rows remain')
-  service.insertVersion = original
+  service.storeFiles = original
   const ok = await upload(alice, tools, { name: 'Half written' })
   t.equal(ok.name, 'Half written', 'the name was never taken')
 })
