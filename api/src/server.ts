@@ -1,8 +1,11 @@
 import type { FastifyInstance } from 'fastify'
 import { buildApp } from './app.ts'
 import { ConfigError, loadConfig } from './config.ts'
+import { migrationsFolder } from './db/client.ts'
+import { preparePgliteDataDir } from './db/pglite.ts'
 import { generatePassword } from './lib/crypto.ts'
 import { connectionBudget, openFileLimit } from './lib/fd-limit.ts'
+import { collectStartupGarbage } from './lib/startup-memory.ts'
 
 /** The only file that listens. Built into api/dist/server.js (`npm run build`); started by `npm start` or `node api/dist/server.js`. */
 async function main() {
@@ -16,6 +19,8 @@ async function main() {
     }
     throw err
   }
+  // A fresh embedded database is set up first: that can outlast a plugin's start-up timeout.
+  if (!config.DATABASE_URL) await preparePgliteDataDir(config.DATA_DIR, migrationsFolder)
   const app = await buildApp({ config })
 
   const first = await app.services.accounts.ensureFirstAdmin(config.ADMIN_EMAIL, config.ADMIN_PASSWORD, generatePassword)
@@ -43,6 +48,7 @@ async function main() {
   const address = await app.listen({ port: config.PORT, host: config.HOST })
   app.log.info(`Helpline on ${address} (database: ${app.database.driver})`)
   limitConnections(app)
+  collectStartupGarbage()
 }
 
 /**

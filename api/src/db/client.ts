@@ -9,6 +9,7 @@ import { migrate as migratePostgres } from 'drizzle-orm/postgres-js/migrator'
 import postgres from 'postgres'
 import { migrationsFolder } from '../paths.ts'
 import { pgSocketFactory } from './pg-socket.ts'
+import { pgliteOptions, preparePgliteDataDir } from './pglite.ts'
 import { grantAppRole, roleOf } from './roles.ts'
 import * as schema from './schema.ts'
 
@@ -122,14 +123,20 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
     }
   }
   if (!options.dataDir.startsWith('memory://')) mkdirSync(options.dataDir, { recursive: true })
-  const client = new PGlite(options.dataDir, {
-    ...(options.pgliteSnapshot ? { loadDataDir: options.pgliteSnapshot } : {}),
-    // PGlite's own bytea codec goes byte by byte in JavaScript (about 350 ms per MiB). Handing
-    // the bytes through untouched makes the protocol send them in binary; answers come back as
-    // hex, which Buffer decodes natively.
-    serializers: { [BYTEA_OID]: passBytes },
-    parsers: { [BYTEA_OID]: (text: string) => Buffer.from(text.slice(2), 'hex') },
-  })
+  // initdb's memory would stay in this process for good: a fresh directory is set up in a child
+  // process that has exited before we open it (db/pglite.ts).
+  if (!options.pgliteSnapshot) await preparePgliteDataDir(options.dataDir, options.migrate !== false ? migrationsFolder : undefined)
+  const client = new PGlite(
+    options.dataDir,
+    pgliteOptions({
+      ...(options.pgliteSnapshot ? { loadDataDir: options.pgliteSnapshot } : {}),
+      // PGlite's own bytea codec goes byte by byte in JavaScript (about 350 ms per MiB). Handing
+      // the bytes through untouched makes the protocol send them in binary; answers come back as
+      // hex, which Buffer decodes natively.
+      serializers: { [BYTEA_OID]: passBytes },
+      parsers: { [BYTEA_OID]: (text: string) => Buffer.from(text.slice(2), 'hex') },
+    }),
+  )
   const db = drizzlePglite(client, { schema }) as unknown as Db
   if (options.migrate !== false) await migratePglite(drizzlePglite(client), { migrationsFolder })
   // Applied for parity with PostgreSQL; the embedded engine runs each statement on this process's
