@@ -38,6 +38,9 @@ export function needsInitdb(dataDir: string): boolean {
  * server and under tsx in tests.
  */
 const INIT_PROGRAM = `
+// Ends with the server: when the server's end of our stdin closes (it exited or was killed during
+// start-up), so do we, instead of writing on into a directory nobody will open.
+process.stdin.on('end', () => process.exit(1)).resume()
 const { pglite, drizzle, migrator, dataDir, migrationsFolder, startParams } = JSON.parse(process.env.HELPLINE_PGLITE_INIT)
 const { PGlite } = await import(pglite)
 const { drizzle: connect } = await import(drizzle)
@@ -48,6 +51,7 @@ try {
 } finally {
   await client.close()
 }
+process.exit(0)
 `
 
 /**
@@ -70,7 +74,7 @@ export async function initPgliteDataDir(dataDir: string, migrationsFolder: strin
     }),
   }
   // Plain node, none of our execArgv (a profiler's or tsx's flags are not wanted in the child).
-  const child = spawn(process.execPath, ['--input-type=module', '-e', INIT_PROGRAM], { env, stdio: ['ignore', 'ignore', 'pipe'] })
+  const child = spawn(process.execPath, ['--input-type=module', '-e', INIT_PROGRAM], { env, stdio: ['pipe', 'ignore', 'pipe'] })
   let stderr = ''
   child.stderr.setEncoding('utf8')
   child.stderr.on('data', (text: string) => {
