@@ -42,7 +42,7 @@ export default fp(
       app.decorate('metrics', undefined)
       return
     }
-    const metrics = createMetrics(app.database, app.notifier, { poolMax: app.database.driver === 'postgres' ? 10 : 1, instance: randomUUID() })
+    const metrics = createMetrics(app.database, app.notifier, { poolMax: app.database.driver === 'postgres' ? app.config.DATABASE_POOL_MAX : 1, instance: randomUUID() })
     app.decorate('metrics', metrics)
     const expected = token ? digest(token) : undefined
 
