@@ -11,15 +11,16 @@
  *   npx tsx bench/poll.bench.ts          BENCH_QUICK=1: 2 s per measurement instead of 10, no warm-up
  *   BENCH_PROFILE_DIR=/tmp/prof          the server writes a CPU profile when it stops
  */
-import { spawn, type ChildProcess } from 'node:child_process'
+import type { ChildProcess } from 'node:child_process'
 import { generateKeyPairSync, randomBytes } from 'node:crypto'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
+import { child, uploadBody } from './lib/children.ts'
 import { report, thousands } from './lib/report.ts'
-import { adminToken, load, root, startServer, type Server } from './lib/server.ts'
-import { onAbort, postgresUrl, track } from './lib/scratch.ts'
+import { adminToken, load, startServer, type Server } from './lib/server.ts'
+import { onAbort, postgresUrl } from './lib/scratch.ts'
 
 const QUICK = process.env.BENCH_QUICK === '1'
 const SECONDS = QUICK ? 2 : 10
@@ -33,15 +34,6 @@ interface Load {
   errors: number
   rps: number
   statuses: Record<string, number>
-}
-
-/** Runs a bench/lib script in its own process; its stdout. */
-function child(script: string, args: string[], env: Record<string, string> = {}): { proc: ChildProcess; output: Promise<string> } {
-  const proc = track(spawn(process.execPath, ['--import', 'tsx', `bench/lib/${script}`, ...args], { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] }))
-  let out = ''
-  proc.stdout!.on('data', (d: Buffer) => (out += d.toString()))
-  const output = new Promise<string>((resolve) => proc.stdout!.on('end', () => resolve(out)))
-  return { proc, output }
 }
 
 async function firstLine(proc: ChildProcess): Promise<string> {
@@ -59,25 +51,6 @@ async function load1(url: string, connections: number, authorization?: string, e
   return JSON.parse(await output) as Load
 }
 
-/** A multipart body with exactly 1 MiB of files; its name carries the loadgen's counter. */
-function uploadBody(categoryId: string) {
-  const boundary = `bench${randomBytes(8).toString('hex')}`
-  const files: [string, string, Buffer][] = [
-    ['executable', 'run.sh', Buffer.concat([Buffer.from('#!/bin/sh\n'), randomBytes(256 * 1024 - 10)])],
-    ['inputs', 'a.bin', randomBytes(256 * 1024)],
-    ['inputs', 'b.bin', randomBytes(256 * 1024)],
-    ['inputs', 'c.bin', randomBytes(256 * 1024)],
-  ]
-  const parts: Buffer[] = []
-  for (const [field, value] of [['name', `Bench upload @@@@@@@@ ${randomBytes(3).toString('hex')}`], ['categoryId', categoryId], ['published', 'true']]) {
-    parts.push(Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="${field}"\r\n\r\n${value}\r\n`))
-  }
-  for (const [field, filename, content] of files) {
-    parts.push(Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="${field}"; filename="${filename}"\r\nContent-Type: application/octet-stream\r\n\r\n`), content, Buffer.from('\r\n'))
-  }
-  parts.push(Buffer.from(`--${boundary}--\r\n`))
-  return { payload: Buffer.concat(parts), contentType: `multipart/form-data; boundary=${boundary}` }
-}
 
 const errorsOf = (l: Load) => (l.errors > 0 ? `; errors ${l.errors} (${JSON.stringify(l.statuses)})` : '')
 

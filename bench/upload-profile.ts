@@ -9,14 +9,15 @@
  *   BENCH_PROFILE_DIR=/tmp/prof …                the server writes upload-server.cpuprofile
  *   UPLOAD_SERVER=/other/checkout/api/dist/server.js …   measure another build (before/after in the same minute)
  */
-import { spawn, type ChildProcess } from 'node:child_process'
+import type { ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import postgres from 'postgres'
-import { adminToken, load, root, startServer, usage, type Server } from './lib/server.ts'
-import { postgresUrl, track } from './lib/scratch.ts'
+import { child, uploadBody } from './lib/children.ts'
+import { adminToken, load, startServer, usage, type Server } from './lib/server.ts'
+import { postgresUrl } from './lib/scratch.ts'
 
 const SECONDS = Number(process.env.UPLOAD_SECONDS ?? 5)
 const CONNECTIONS = 4
@@ -29,32 +30,7 @@ interface Load {
   statuses: Record<string, number>
 }
 
-function child(script: string, args: string[], env: Record<string, string> = {}) {
-  const proc = track(spawn(process.execPath, ['--import', 'tsx', `bench/lib/${script}`, ...args], { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] }))
-  let out = ''
-  proc.stdout!.on('data', (d: Buffer) => (out += d.toString()))
-  const output = new Promise<string>((resolve) => proc.stdout!.on('end', () => resolve(out)))
-  return { proc, output }
-}
 
-function uploadBody(categoryId: string) {
-  const boundary = `bench${randomBytes(8).toString('hex')}`
-  const files: [string, string, Buffer][] = [
-    ['executable', 'run.sh', Buffer.concat([Buffer.from('#!/bin/sh\n'), randomBytes(256 * 1024 - 10)])],
-    ['inputs', 'a.bin', randomBytes(256 * 1024)],
-    ['inputs', 'b.bin', randomBytes(256 * 1024)],
-    ['inputs', 'c.bin', randomBytes(256 * 1024)],
-  ]
-  const parts: Buffer[] = []
-  for (const [field, value] of [['name', `Bench upload @@@@@@@@ ${randomBytes(3).toString('hex')}`], ['categoryId', categoryId], ['published', 'true']]) {
-    parts.push(Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="${field}"\r\n\r\n${value}\r\n`))
-  }
-  for (const [field, filename, content] of files) {
-    parts.push(Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="${field}"; filename="${filename}"\r\nContent-Type: application/octet-stream\r\n\r\n`), content, Buffer.from('\r\n'))
-  }
-  parts.push(Buffer.from(`--${boundary}--\r\n`))
-  return { payload: Buffer.concat(parts), contentType: `multipart/form-data; boundary=${boundary}` }
-}
 
 /** CPU seconds of the PostgreSQL backends serving the server's scratch database. */
 async function backendCpu(sql: postgres.Sql | undefined, database: string | undefined): Promise<number> {
