@@ -73,6 +73,16 @@ export function storableText(text: string): string {
   return (noNul as WellFormed).isWellFormed() ? noNul : (noNul as WellFormed).toWellFormed()
 }
 
+/** What an output post reads of its run (and whether its command was handed out: no row when not). */
+type OutputTarget = { status: string; started: boolean; unreported: boolean; next_seq: number; bytes: number; truncated: boolean }
+
+/** An output post with nothing new (a retried post): its answer, and its transaction rolled back. */
+class NothingNew extends Error {
+  constructor(readonly answer: { stored: number; duplicates: number; status: ScriptRunStatus }) {
+    super('nothing new')
+  }
+}
+
 /** The agent says how many output chunks it produced; the end of a run with some missing is refused. */
 function assertOutputComplete(run: ScriptRunRow, produced: number | undefined) {
   if (produced === undefined || produced <= run.outputNextSeq) return
@@ -883,10 +893,33 @@ export class RunsService {
     return file
   }
 
+  /**
+   * Five statements inside the transaction: the change number (the session's lock), one read of
+   * the run with what its checks need (its command handed out, an earlier script still open, the
+   * number of scripts, the head of the audit trail), one write of the chat line, the run and its
+   * command (with the same change numbers one after another as when they were separate), and the
+   * audit events.
+   */
   async start(agent: { agentId: string; sessionId: string }, runId: string, startId: string): Promise<{ duplicate: boolean; status: ScriptRunStatus }> {
     return this.feed.change(agent.sessionId, async (s) => {
       await s.next()
-      const { run, command } = await this.runForAgent(s, runId)
+      const [row] = await s.tx
+        .select({
+          run: scriptRuns,
+          commandStatus: commands.status,
+          commandKind: commands.kind,
+          earlier: sql<number | null>`(select min(e.position) from script_runs e
+            where e.command_id = ${scriptRuns.commandId} and e.position < ${scriptRuns.position} and e.status in ('awaiting_consent', 'queued', 'running'))`,
+          total: sql<number>`(select count(*) from script_runs t where t.command_id = ${scriptRuns.commandId})::integer`,
+          head: sql<string | null>`${s.headSql}`,
+        })
+        .from(scriptRuns)
+        // A command not handed out makes the run not exist for the agent.
+        .innerJoin(commands, and(eq(commands.id, scriptRuns.commandId), eq(commands.sessionId, s.sessionId), isNotNull(commands.dispatchSeq)))
+        .where(and(eq(scriptRuns.id, runId), eq(scriptRuns.sessionId, s.sessionId)))
+        .for('update', { of: scriptRuns })
+      if (!row) throw runNotFound()
+      const { run } = row
       if (run.startId !== null) {
         if (run.startId === startId) return { duplicate: true, status: run.status }
         throw conflict('RUN_ALREADY_STARTED', `This script was already started (now ${run.status}); a script runs at most once per approval`)
@@ -895,24 +928,31 @@ export class RunsService {
       if (run.status === 'skipped') throw conflict('RUN_SKIPPED', 'This run was skipped after an earlier script failed; do not start it')
       if (run.status === 'awaiting_consent') throw conflict('CONSENT_REQUIRED', 'The customer has not approved this run')
       if (run.status !== 'queued') throw conflict('RUN_FINISHED', `This run already ${run.status}`)
-      const [earlier] = await s.tx
-        .select({ position: scriptRuns.position })
-        .from(scriptRuns)
-        .where(and(eq(scriptRuns.commandId, run.commandId), lt(scriptRuns.position, run.position), inArray(scriptRuns.status, OPEN_RUN)))
-        .limit(1)
-      if (earlier) throw conflict('RUN_OUT_OF_ORDER', `Script ${earlier.position + 1} of this batch has not finished; scripts run one after another in order`)
-      const total = await this.scriptCount(s, run.commandId)
+      if (row.earlier !== null) {
+        throw conflict('RUN_OUT_OF_ORDER', `Script ${Number(row.earlier) + 1} of this batch has not finished; scripts run one after another in order`)
+      }
+      s.knowHead(row.head)
       const started: ScriptRunRow = { ...run, status: 'running', startId, startedAt: new Date() }
-      const line = chatLine(started, total)
-      const [message] = await s.tx
-        .insert(chatMessages)
-        .values({ sessionId: s.sessionId, sender: 'system', body: line.body, systemEvent: line.systemEvent, seq: await s.next() })
-        .returning({ id: chatMessages.id })
-      await s.tx
-        .update(scriptRuns)
-        .set({ status: 'running', startId, startedAt: started.startedAt, chatMessageId: message!.id, seq: await s.next() })
-        .where(eq(scriptRuns.id, run.id))
-      await this.commands.markRunning(s, command, agent.agentId)
+      const line = chatLine(started, Number(row.total))
+      // The command becomes running with its first script (commands.markRunning, in this statement).
+      const markRunning = row.commandStatus !== 'running'
+      const numbers = markRunning ? 3 : 2
+      const command = markRunning
+        ? sql`, c as (update commands set status = 'running', seq = (select feed_seq from n)
+              where id = ${run.commandId}::uuid and status in ('queued', 'delivered', 'running') returning id)
+            select exists (select 1 from c) as running`
+        : sql` select false as running`
+      const [written] = await rows<{ running: boolean }>(
+        s.tx,
+        sql`with n as (update support_sessions set feed_seq = feed_seq + ${numbers}::integer, updated_at = now() where id = ${s.sessionId}::uuid returning feed_seq),
+            m as (insert into chat_messages (session_id, sender, body, system_event, seq)
+              select ${s.sessionId}::uuid, 'system'::chat_sender, ${line.body}::text, ${JSON.stringify(line.systemEvent)}::jsonb, n.feed_seq - ${numbers - 1}::integer from n
+              returning id),
+            r as (update script_runs set status = 'running', start_id = ${startId}::text, started_at = ${started.startedAt!.toISOString()}::timestamptz,
+              chat_message_id = (select id from m), seq = (select feed_seq - ${numbers - 2}::integer from n)
+              where id = ${run.id}::uuid returning id)${command}`,
+      )
+      if (written?.running) await s.event('command.running', { type: 'agent', id: agent.agentId }, { commandId: run.commandId, kind: row.commandKind })
       await s.event('script_run.started', { type: 'agent', id: agent.agentId }, {
         runId,
         batchId: run.batchId,
@@ -932,67 +972,88 @@ export class RunsService {
    * limit; chunks past it still count as received.
    */
   async appendOutput(agent: { agentId: string; sessionId: string }, runId: string, chunks: { sequence: number; stream: 'stdout' | 'stderr' | 'info'; data: string }[]) {
-    return this.feed.change(agent.sessionId, async (s) => {
-      // The session row first, then the run's, like every other change of a run: a CSR's cancel
-      // arriving at the same moment waits instead of deadlocking.
-      await s.tx.select({ id: supportSessions.id }).from(supportSessions).where(eq(supportSessions.id, s.sessionId)).for('update')
-      const { run } = await this.runForAgent(s, runId)
-      if (!run.startedAt) throw conflict('RUN_NOT_STARTED', 'Start the run before sending its output')
-      if (!runsOnAgent(run)) throw conflict('RUN_FINISHED', `This run already ${run.status}: its output is complete`)
-      const expected = run.outputNextSeq
-      const fresh = [...new Map(chunks.map((c) => [c.sequence, c])).values()].filter((c) => c.sequence >= expected).sort((a, b) => a.sequence - b.sequence)
-      if (fresh.length === 0) return { stored: 0, duplicates: chunks.length, status: run.status }
-      const hole = fresh.findIndex((c, i) => c.sequence !== expected + i)
-      if (hole !== -1) {
-        const missing = hole === 0 ? expected : fresh[hole - 1]!.sequence + 1
-        throw conflict('OUTPUT_SEQUENCE_GAP', `Output chunk ${missing} is missing; the server expects chunk ${expected} next: send again from there`, {
-          expectedSequence: String(expected),
-        })
+    try {
+      return await this.feed.change(agent.sessionId, (s) => this.appendIn(s, runId, chunks))
+    } catch (err) {
+      if (err instanceof NothingNew) return err.answer
+      throw err
+    }
+  }
+
+  /**
+   * Four statements inside the transaction, whatever the number of chunks: the change number
+   * (the session row's lock: every change of a run takes it first, so posts of one session are
+   * serialised and a CSR's cancel waits instead of deadlocking), the run with the handed-out check
+   * of its command (read after the lock, so it sees the latest post), the chunks with the run's
+   * counters. A post with nothing new is rolled back: no change number spent, nobody woken.
+   */
+  private async appendIn(s: SessionTx, runId: string, chunks: { sequence: number; stream: 'stdout' | 'stderr' | 'info'; data: string }[]) {
+    const seq = await s.next()
+    const [run] = await rows<OutputTarget>(
+      s.tx,
+      sql`select r.status::text as status, r.started_at is not null as started, r.duration_ms is null as unreported,
+            r.output_next_seq as next_seq, r.output_bytes as bytes, r.output_truncated as truncated
+          from script_runs r join commands c on c.id = r.command_id and c.session_id = r.session_id and c.dispatch_seq is not null
+          where r.id = ${runId}::uuid and r.session_id = ${s.sessionId}::uuid
+          for update of r`,
+    )
+    // A run of another session, or of a command not handed out, does not exist for the agent.
+    if (!run) throw runNotFound()
+    const status = run.status as ScriptRunStatus
+    if (!run.started) throw conflict('RUN_NOT_STARTED', 'Start the run before sending its output')
+    // runsOnAgent(): running, or cancelled while it ran and its end not yet reported.
+    if (!(status === 'running' || (status === 'cancelled' && run.unreported))) throw conflict('RUN_FINISHED', `This run already ${status}: its output is complete`)
+    const expected = Number(run.next_seq)
+    const fresh = [...new Map(chunks.map((c) => [c.sequence, c])).values()].filter((c) => c.sequence >= expected).sort((a, b) => a.sequence - b.sequence)
+    if (fresh.length === 0) throw new NothingNew({ stored: 0, duplicates: chunks.length, status })
+    const hole = fresh.findIndex((c, i) => c.sequence !== expected + i)
+    if (hole !== -1) {
+      const missing = hole === 0 ? expected : fresh[hole - 1]!.sequence + 1
+      throw conflict('OUTPUT_SEQUENCE_GAP', `Output chunk ${missing} is missing; the server expects chunk ${expected} next: send again from there`, {
+        expectedSequence: String(expected),
+      })
+    }
+    let room = MAX_OUTPUT_BYTES - Number(run.bytes)
+    let truncated = run.truncated
+    const list: { sequence: number; stream: string; data: string; bytes: number }[] = []
+    for (const c of fresh) {
+      // The agent cuts output at the limit itself; this keeps a misbehaving one to it too.
+      // Its own short notes (info) are kept past it.
+      // A script that prints NUL or a lone surrogate still gets its output kept.
+      const clean = storableText(c.data)
+      let data = c.stream === 'info' ? cutUtf8(clean, 4096) : clean
+      let bytes = Buffer.byteLength(data, 'utf8')
+      if (c.stream !== 'info' && bytes > room) {
+        truncated = true
+        if (room <= 0) continue
+        data = cutUtf8(data, room)
+        bytes = Buffer.byteLength(data, 'utf8')
       }
-      let room = MAX_OUTPUT_BYTES - run.outputBytes
-      let truncated = run.outputTruncated
-      const list: { sequence: number; stream: string; data: string; bytes: number }[] = []
-      const seq = await s.next()
-      for (const c of fresh) {
-        // The agent cuts output at the limit itself; this keeps a misbehaving one to it too.
-        // Its own short notes (info) are kept past it.
-        // A script that prints NUL or a lone surrogate still gets its output kept.
-        const clean = storableText(c.data)
-        let data = c.stream === 'info' ? cutUtf8(clean, 4096) : clean
-        let bytes = Buffer.byteLength(data, 'utf8')
-        if (c.stream !== 'info' && bytes > room) {
-          truncated = true
-          if (room <= 0) continue
-          data = cutUtf8(data, room)
-          bytes = Buffer.byteLength(data, 'utf8')
-        }
-        if (c.stream !== 'info') room -= bytes
-        list.push({ sequence: c.sequence, stream: c.stream, data, bytes: c.stream === 'info' ? 0 : bytes })
-      }
-      // One statement whatever the number of chunks: the chunks stored once each, and the run's
-      // counters moved by what was really stored. Each chunk's text is its own parameter (at most
-      // 64 chunks, 4 parameters each): no JSON document to build here and parse again in the
-      // database, which for 512 KiB of output was most of a post's time.
-      const values = sql.join(
-        list.map((c) => sql`(${c.sequence}::integer, ${c.stream}::output_stream, ${c.data}::text, ${c.bytes}::integer)`),
-        sql`, `,
-      )
-      const [done] = await rows<{ stored: number }>(
-        s.tx,
-        sql`with r (sequence, stream, data, bytes) as (values ${values}),
-            stored as (
-              insert into script_output_chunks (run_id, session_id, sequence, stream, data, bytes, seq)
-              select ${runId}::uuid, ${s.sessionId}::uuid, r.sequence, r.stream, r.data, r.bytes, ${seq}
-              from r
-              on conflict do nothing
-              returning bytes)
-            update script_runs set output_bytes = output_bytes + (select coalesce(sum(bytes), 0) from stored),
-              output_truncated = ${truncated}, output_next_seq = ${expected + fresh.length}
-            where id = ${runId}
-            returning (select count(*) from stored)::integer as stored`,
-      )
-      return { stored: Number(done?.stored ?? 0), duplicates: chunks.length - fresh.length, status: run.status }
-    })
+      if (c.stream !== 'info') room -= bytes
+      list.push({ sequence: c.sequence, stream: c.stream, data, bytes: c.stream === 'info' ? 0 : bytes })
+    }
+    // One statement whatever the number of chunks: the chunks stored once each, and the run's
+    // counters moved by what was really stored. Each chunk's text is its own parameter (at most
+    // 64 chunks, 4 parameters each): no JSON document to build here and parse again in the
+    // database, which for 512 KiB of output was most of a post's time. The unique index on
+    // (run, sequence) stays the backstop of exactly-once.
+    const stored = list.length === 0 ? sql`select null::integer as bytes where false` : sql`insert into script_output_chunks (run_id, session_id, sequence, stream, data, bytes, seq)
+            select ${runId}::uuid, ${s.sessionId}::uuid, r.sequence, r.stream, r.data, r.bytes, ${seq}
+            from (values ${sql.join(
+              list.map((c) => sql`(${c.sequence}::integer, ${c.stream}::output_stream, ${c.data}::text, ${c.bytes}::integer)`),
+              sql`, `,
+            )}) as r (sequence, stream, data, bytes)
+            on conflict do nothing
+            returning bytes`
+    const [done] = await rows<{ stored: number }>(
+      s.tx,
+      sql`with stored as (${stored})
+          update script_runs set output_bytes = output_bytes + (select coalesce(sum(bytes), 0) from stored),
+            output_truncated = ${truncated}, output_next_seq = ${expected + fresh.length}
+          where id = ${runId}::uuid
+          returning (select count(*) from stored)::integer as stored`,
+    )
+    return { stored: Number(done?.stored ?? 0), duplicates: chunks.length - fresh.length, status }
   }
 
   async finish(agent: { agentId: string; sessionId: string }, runId: string, body: RunFinish): Promise<{ duplicate: boolean; status: ScriptRunStatus }> {
