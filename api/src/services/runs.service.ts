@@ -76,6 +76,20 @@ export function storableText(text: string): string {
 /** What an output post reads of its run (and whether its command was handed out: no row when not). */
 type OutputTarget = { status: string; started: boolean; unreported: boolean; next_seq: number; bytes: number; truncated: boolean }
 
+/** One script of a session's part, as `finish` reads them all. */
+type Sibling = { id: string; position: number; status: ScriptRunStatus; scriptName: string; version: number }
+/** What `finish` reads in its one statement. */
+type FinishRead = { run: ScriptRunRow; siblings: string; tail: string | null; head: string | null }
+/** What `finish` writes: the run's end, the scripts after it closed (`rest`), the command when it is done. */
+type FinishPlan = {
+  status: ScriptRunStatus
+  facts: { exitCode?: number | null; durationMs?: number | null; error?: string | null; truncated?: boolean }
+  actor: Actor
+  completing: boolean
+  rest?: { status: 'skipped' | 'cancelled'; error: string } | undefined
+  command?: CommandRow
+}
+
 /** An output post with nothing new (a retried post): its answer, and its transaction rolled back. */
 class NothingNew extends Error {
   constructor(readonly answer: { stored: number; duplicates: number; status: ScriptRunStatus }) {
@@ -1056,15 +1070,43 @@ export class RunsService {
     return { stored: Number(done?.stored ?? 0), duplicates: chunks.length - fresh.length, status }
   }
 
+  /**
+   * Five statements inside the transaction however the batch goes on: the change number (the
+   * session's lock), one read (the run, its command, its batch's stop-on-failure, its siblings,
+   * the tail of its output, the head of the audit trail), one write (the run, its chat line, the
+   * scripts after it that will not run, the command when this was its last open script, with the
+   * change numbers one after another as `finishRun`/`closeRest`/`completeCommand` took them), and
+   * the audit events.
+   */
   async finish(agent: { agentId: string; sessionId: string }, runId: string, body: RunFinish): Promise<{ duplicate: boolean; status: ScriptRunStatus }> {
     return this.feed.change(agent.sessionId, async (s) => {
       await s.next()
-      const { run, command } = await this.runForAgent(s, runId)
+      const [row] = await s.tx
+        .select({
+          run: scriptRuns,
+          command: commands,
+          stopOnFailure: runBatches.stopOnFailure,
+          // Every script of the session's part, this one included, in order.
+          siblings: sql<string>`(select coalesce(json_agg(json_build_object('id', o.id, 'position', o.position, 'status', o.status,
+              'scriptName', o.script_name, 'version', o.version) order by o.position), '[]')::text
+            from script_runs o where o.command_id = ${scriptRuns.commandId})`,
+          tail: sql<string | null>`(${this.tailSql(runId)})`,
+          head: sql<string | null>`${s.headSql}`,
+        })
+        .from(scriptRuns)
+        // A command not handed out makes the run not exist for the agent.
+        .innerJoin(commands, and(eq(commands.id, scriptRuns.commandId), eq(commands.sessionId, s.sessionId), isNotNull(commands.dispatchSeq)))
+        .innerJoin(runBatches, eq(runBatches.id, scriptRuns.batchId))
+        .where(and(eq(scriptRuns.id, runId), eq(scriptRuns.sessionId, s.sessionId)))
+        .for('update', { of: scriptRuns })
+      if (!row) throw runNotFound()
+      const { run, command } = row
       const facts = { exitCode: body.exitCode ?? null, durationMs: body.durationMs, error: body.error ?? null, truncated: body.truncated ?? false }
+      const agentActor: Actor = { type: 'agent', id: agent.agentId }
       if (run.status === 'cancelled' && runsOnAgent(run)) {
         // Cancelled by the CSR while it ran: the agent's report of how it ended completes the record.
         assertOutputComplete(run, body.outputChunks)
-        await this.finishRun(s, run, 'cancelled', { ...facts, error: run.error }, { type: 'agent', id: agent.agentId }, true)
+        await this.finishWrite(s, row, { status: 'cancelled', facts: { ...facts, error: run.error }, actor: agentActor, completing: true })
         return { duplicate: false, status: 'cancelled' as const }
       }
       if (isFinalRun(run.status)) {
@@ -1076,16 +1118,105 @@ export class RunsService {
       const needsStart = body.status === 'succeeded' || body.status === 'timed_out'
       if (needsStart && !run.startedAt) throw conflict('RUN_NOT_STARTED', `A run that never started cannot have ${body.status}`)
       assertOutputComplete(run, body.outputChunks)
-      await this.finishRun(s, run, body.status, facts, { type: 'agent', id: agent.agentId })
-      const [batch] = await s.tx.select({ stopOnFailure: runBatches.stopOnFailure }).from(runBatches).where(eq(runBatches.id, run.batchId))
+      let rest: FinishPlan['rest']
       if (body.status === 'lost') {
-        await this.closeRest(s, run, 'cancelled', 'Not run: the agent restarted while an earlier script of this batch was running')
-      } else if (body.status !== 'succeeded' && body.status !== 'skipped' && batch?.stopOnFailure) {
-        await this.closeRest(s, run, 'skipped', `Skipped: "${run.scriptName}" ${statusWords[body.status]} and the batch stops at the first failure`)
+        rest = { status: 'cancelled', error: 'Not run: the agent restarted while an earlier script of this batch was running' }
+      } else if (body.status !== 'succeeded' && body.status !== 'skipped' && row.stopOnFailure) {
+        rest = { status: 'skipped', error: `Skipped: "${run.scriptName}" ${statusWords[body.status]} and the batch stops at the first failure` }
       }
-      await this.completeCommand(s, command)
+      await this.finishWrite(s, row, { status: body.status, facts, actor: agentActor, completing: false, rest, command })
       return { duplicate: false, status: body.status }
     })
+  }
+
+  /**
+   * The writes of `finish` in one statement: what `finishRun` does for the run, `closeRest` for
+   * the queued scripts after it, and `completeCommand` (commands.finish) for its command when no
+   * script of it stays open. The command's own observer (this class's `finished`) has nothing to
+   * do then (no run left open), so it is not called.
+   */
+  private async finishWrite(s: SessionTx, row: FinishRead, plan: FinishPlan) {
+    const { run } = row
+    s.knowHead(row.head)
+    const siblings = JSON.parse(row.siblings) as Sibling[]
+    const now = new Date()
+    const finishedAt = plan.completing ? (run.finishedAt ?? now) : now
+    const durationMs = plan.facts.durationMs !== undefined ? plan.facts.durationMs : run.startedAt ? now.getTime() - run.startedAt.getTime() : null
+    const done: ScriptRunRow = {
+      ...run,
+      status: plan.status,
+      exitCode: plan.facts.exitCode ?? null,
+      durationMs,
+      error: plan.facts.error ?? null,
+      finishedAt,
+      outputTruncated: run.outputTruncated || (plan.facts.truncated ?? false),
+    }
+    // Change numbers in the order the separate writes took them: the run, its chat line, each
+    // closed script, the command.
+    let offset = 0
+    const parts: SQL[] = [
+      sql`r as (update script_runs set status = ${done.status}::script_run_status, exit_code = ${done.exitCode}::integer, duration_ms = ${done.durationMs}::integer,
+        error = ${done.error}::text, finished_at = ${finishedAt.toISOString()}::timestamptz, output_truncated = ${done.outputTruncated}::boolean,
+        seq = (select base from n) + ${++offset}::integer where id = ${run.id}::uuid)`,
+    ]
+    if (done.chatMessageId) {
+      const line = chatLine(done, siblings.length, tailLines(row.tail ?? ''))
+      parts.push(sql`m as (update chat_messages set body = ${line.body}::text, system_event = ${JSON.stringify(line.systemEvent)}::jsonb,
+        seq = (select base from n) + ${++offset}::integer where id = ${done.chatMessageId}::uuid)`)
+    }
+    const closed = plan.rest ? siblings.filter((o) => o.position > run.position && o.status === 'queued') : []
+    if (closed.length > 0) {
+      const values = sql.join(
+        closed.map((o) => sql`(${o.id}::uuid, ${++offset}::integer)`),
+        sql`, `,
+      )
+      parts.push(sql`x as (update script_runs set status = ${plan.rest!.status}::script_run_status, exit_code = null, duration_ms = null, error = ${plan.rest!.error}::text,
+        finished_at = ${now.toISOString()}::timestamptz, seq = (select base from n) + v.o
+        from (values ${values}) as v (id, o) where script_runs.id = v.id)`)
+    }
+    // Every script of the part final after this change: the command is done.
+    const after = (o: Sibling) => (o.id === run.id ? plan.status : closed.some((c) => c.id === o.id) ? plan.rest!.status : o.status)
+    const command = plan.command && siblings.every((o) => isFinalRun(after(o))) ? plan.command : undefined
+    const bad = siblings.filter((o) => after(o) !== 'succeeded').length
+    const commandStatus = bad === 0 ? 'succeeded' : 'failed'
+    const commandError = bad === 0 ? null : `${bad} of ${siblings.length} scripts did not succeed`
+    if (command) {
+      parts.push(sql`c as (update commands set status = ${commandStatus}::command_status, error = ${commandError}::text, finished_at = ${now.toISOString()}::timestamptz,
+        seq = (select base from n) + ${++offset}::integer
+        where id = ${command.id}::uuid and status in (${sql.join(OPEN_COMMAND_STATUSES.map((st) => sql`${st}::command_status`), sql`, `)}) returning id)`)
+    }
+    const [written] = await rows<{ command_finished: boolean }>(
+      s.tx,
+      sql`with n as (update support_sessions set feed_seq = feed_seq + ${offset}::integer, updated_at = now() where id = ${s.sessionId}::uuid
+            returning feed_seq - ${offset}::integer as base),
+          ${sql.join(parts, sql`, `)}
+          select ${command ? sql`exists (select 1 from c)` : sql`false`} as command_finished`,
+    )
+    await s.event(plan.completing ? 'script_run.ended' : `script_run.${plan.status}`, plan.actor, {
+      runId: run.id,
+      batchId: run.batchId,
+      scriptName: run.scriptName,
+      version: run.version,
+      status: plan.status,
+      exitCode: done.exitCode,
+      durationMs: done.durationMs,
+      ...(done.error ? { error: done.error } : {}),
+    })
+    for (const o of closed) {
+      await s.event(`script_run.${plan.rest!.status}`, systemActor, {
+        runId: o.id,
+        batchId: run.batchId,
+        scriptName: o.scriptName,
+        version: o.version,
+        status: plan.rest!.status,
+        exitCode: null,
+        durationMs: null,
+        error: plan.rest!.error,
+      })
+    }
+    if (command && written?.command_finished) {
+      await s.event(`command.${commandStatus}`, systemActor, { commandId: command.id, kind: command.kind, ...(commandError ? { error: commandError } : {}) })
+    }
   }
 
   /**
@@ -1095,16 +1226,17 @@ export class RunsService {
    * unless the output ends in thousands of blank lines or control characters.
    */
   private async outputTail(s: SessionTx, runId: string): Promise<string[]> {
-    const chunks = await rows<{ data: string }>(
-      s.tx,
-      sql`select case when w.before + w.len > ${OUTPUT_TAIL_WINDOW} then right(w.data, ${OUTPUT_TAIL_WINDOW} - w.before::integer) else w.data end as data
+    const [row] = await rows<{ tail: string | null }>(s.tx, sql`select (${this.tailSql(runId)}) as tail`)
+    return tailLines(row?.tail ?? '')
+  }
+
+  /** A scalar subquery: the last OUTPUT_TAIL_WINDOW characters of a run's output (null when it has none). */
+  private tailSql(runId: string): SQL {
+    return sql`select string_agg(case when w.before + w.len > ${OUTPUT_TAIL_WINDOW}::integer then right(w.data, ${OUTPUT_TAIL_WINDOW}::integer - w.before::integer) else w.data end, '' order by w.sequence)
           from (select l.data, l.sequence, char_length(l.data) as len,
                   coalesce(sum(char_length(l.data)) over (order by l.sequence desc rows between unbounded preceding and 1 preceding), 0) as before
                 from (select data, sequence from script_output_chunks where run_id = ${runId}::uuid order by sequence desc limit 20) as l) as w
-          where w.before < ${OUTPUT_TAIL_WINDOW}
-          order by w.sequence`,
-    )
-    return tailLines(chunks.map((c) => c.data).join(''))
+          where w.before < ${OUTPUT_TAIL_WINDOW}::integer`
   }
 
   private async scriptCount(s: SessionTx, commandId: string): Promise<number> {
