@@ -76,6 +76,23 @@ export function storableText(text: string): string {
 /** What an output post reads of its run (and whether its command was handed out: no row when not). */
 type OutputTarget = { status: string; started: boolean; unreported: boolean; next_seq: number; bytes: number; truncated: boolean }
 
+/** The audit data of a run's end: what `finishRun` and `finish` record alike. */
+function runEndData(
+  run: Pick<ScriptRunRow, 'id' | 'batchId' | 'scriptName' | 'version'>,
+  end: Pick<ScriptRunRow, 'status' | 'exitCode' | 'durationMs' | 'error'>,
+): Record<string, unknown> {
+  return {
+    runId: run.id,
+    batchId: run.batchId,
+    scriptName: run.scriptName,
+    version: run.version,
+    status: end.status,
+    exitCode: end.exitCode,
+    durationMs: end.durationMs,
+    ...(end.error ? { error: end.error } : {}),
+  }
+}
+
 /** One script of a session's part, as `finish` reads them all. */
 type Sibling = { id: string; position: number; status: ScriptRunStatus; scriptName: string; version: number }
 /** What `finish` reads in its one statement. */
@@ -1192,27 +1209,10 @@ export class RunsService {
           ${sql.join(parts, sql`, `)}
           select ${command ? sql`exists (select 1 from c)` : sql`false`} as command_finished`,
     )
-    await s.event(plan.completing ? 'script_run.ended' : `script_run.${plan.status}`, plan.actor, {
-      runId: run.id,
-      batchId: run.batchId,
-      scriptName: run.scriptName,
-      version: run.version,
-      status: plan.status,
-      exitCode: done.exitCode,
-      durationMs: done.durationMs,
-      ...(done.error ? { error: done.error } : {}),
-    })
+    await s.event(plan.completing ? 'script_run.ended' : `script_run.${plan.status}`, plan.actor, runEndData(run, done))
     for (const o of closed) {
-      await s.event(`script_run.${plan.rest!.status}`, systemActor, {
-        runId: o.id,
-        batchId: run.batchId,
-        scriptName: o.scriptName,
-        version: o.version,
-        status: plan.rest!.status,
-        exitCode: null,
-        durationMs: null,
-        error: plan.rest!.error,
-      })
+      const end = { status: plan.rest!.status, exitCode: null, durationMs: null, error: plan.rest!.error }
+      await s.event(`script_run.${end.status}`, systemActor, runEndData({ ...o, batchId: run.batchId }, end))
     }
     if (command && written?.command_finished) {
       await s.event(`command.${commandStatus}`, systemActor, { commandId: command.id, kind: command.kind, ...(commandError ? { error: commandError } : {}) })
@@ -1286,16 +1286,7 @@ export class RunsService {
         .set({ body: line.body, systemEvent: line.systemEvent, seq: await s.next() })
         .where(eq(chatMessages.id, done.chatMessageId))
     }
-    await s.event(completing ? 'script_run.ended' : `script_run.${status}`, actor, {
-      runId: run.id,
-      batchId: run.batchId,
-      scriptName: run.scriptName,
-      version: run.version,
-      status,
-      exitCode: done.exitCode,
-      durationMs: done.durationMs,
-      ...(done.error ? { error: done.error } : {}),
-    })
+    await s.event(completing ? 'script_run.ended' : `script_run.${status}`, actor, runEndData(run, done))
   }
 
   /** The runs after this one in its command that have not started: skipped or cancelled. */

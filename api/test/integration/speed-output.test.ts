@@ -151,7 +151,7 @@ t.test('start and finish with stop-on-failure: the rows, change numbers, chat li
   t.ok(command!.finishedAt)
   const [ended] = await db.select().from(chatMessages).where(eq(chatMessages.id, line!.id))
   t.match(ended, { body: '"One" v1 (1/3): failed (exit 3, 1.5 s) — disk full', seq: seq1 + 3 })
-  t.same((ended!.systemEvent as { data: { tail: string[] } }).data.tail, [2, 3, 4, 5, 6, 7, 8, 9, 10, 11].map((n) => `step ${n}`), 'the chat line carries the last lines')
+  t.same(ended!.systemEvent!.data['tail'], [2, 3, 4, 5, 6, 7, 8, 9, 10, 11].map((n) => `step ${n}`), 'the chat line carries the last lines')
   t.same((await agent.client.POST('/api/v1/agent/script-runs/{id}/finish', { ...runPath(runIds[0]!), body: { status: 'failed', exitCode: 3, durationMs: 1500 } })).data, {
     duplicate: true,
     status: 'failed',
