@@ -925,7 +925,7 @@ export class RunsService {
   }
 
   /**
-   * Five statements inside the transaction: the change number (the session's lock), one read of
+   * Four statements between BEGIN and COMMIT: the change number (the session's lock), one read of
    * the run with what its checks need (its command handed out, an earlier script still open, the
    * number of scripts, the head of the audit trail), one write of the chat line, the run and its
    * command (with the same change numbers one after another as when they were separate), and the
@@ -1012,7 +1012,7 @@ export class RunsService {
   }
 
   /**
-   * Four statements inside the transaction, whatever the number of chunks: the change number
+   * Three statements between BEGIN and COMMIT, whatever the number of chunks: the change number
    * (the session row's lock: every change of a run takes it first, so posts of one session are
    * serialised and a CSR's cancel waits instead of deadlocking), the run with the handed-out check
    * of its command (read after the lock, so it sees the latest post), the chunks with the run's
@@ -1088,7 +1088,7 @@ export class RunsService {
   }
 
   /**
-   * Five statements inside the transaction however the batch goes on: the change number (the
+   * Four statements between BEGIN and COMMIT however the batch goes on: the change number (the
    * session's lock), one read (the run, its command, its batch's stop-on-failure, its siblings,
    * the tail of its output, the head of the audit trail), one write (the run, its chat line, the
    * scripts after it that will not run, the command when this was its last open script, with the
