@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto'
-import { and, asc, count, desc, eq, exists, gt, inArray, isNotNull, lt, sql, type SQL } from 'drizzle-orm'
+import { and, asc, count, desc, eq, exists, gt, inArray, isNotNull, sql, type SQL } from 'drizzle-orm'
 import type { Db } from '../db/client.ts'
 import { rows } from '../db/raw.ts'
 import {
@@ -14,7 +14,7 @@ import {
   users,
   type BatchScriptRecord,
 } from '../db/schema.ts'
-import { AppError, conflict, notFound, unprocessable } from '../errors.ts'
+import { conflict, notFound, unprocessable } from '../errors.ts'
 import { sha256Hex } from '../lib/script-files.ts'
 import { cleanText } from '../lib/text.ts'
 import type { Paging } from '../schemas/common.ts'
@@ -877,22 +877,6 @@ export class RunsService {
   }
 
   // ── The agent's side ────────────────────────────────────────────────────────────────────
-
-  /** A run of this agent's session whose command was handed out; others do not exist for it. */
-  private async runForAgent(s: SessionTx, runId: string): Promise<{ run: ScriptRunRow; command: CommandRow }> {
-    const [run] = await s.tx
-      .select()
-      .from(scriptRuns)
-      .where(and(eq(scriptRuns.id, runId), eq(scriptRuns.sessionId, s.sessionId)))
-      .for('update')
-    if (!run) throw runNotFound()
-    const command = await this.commands.findForAgent(s, run.commandId).catch((err: unknown) => {
-      // A command not handed out makes the run not exist for the agent; anything else (the
-      // database went away) is not a 404.
-      throw err instanceof AppError && err.statusCode === 404 ? runNotFound() : err
-    })
-    return { run, command }
-  }
 
   /**
    * The bytes of one file of a run's script version, while the run may still start or runs. Only
