@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto'
-import { and, asc, count, desc, eq, exists, gt, inArray, isNotNull, lt, sql, type SQL } from 'drizzle-orm'
+import { and, asc, count, desc, eq, exists, gt, inArray, isNotNull, sql, type SQL } from 'drizzle-orm'
 import type { Db } from '../db/client.ts'
 import { rows } from '../db/raw.ts'
 import {
@@ -14,7 +14,7 @@ import {
   users,
   type BatchScriptRecord,
 } from '../db/schema.ts'
-import { AppError, conflict, notFound, unprocessable } from '../errors.ts'
+import { conflict, notFound, unprocessable } from '../errors.ts'
 import { sha256Hex } from '../lib/script-files.ts'
 import { cleanText } from '../lib/text.ts'
 import type { Paging } from '../schemas/common.ts'
@@ -71,6 +71,47 @@ type WellFormed = string & { isWellFormed(): boolean; toWellFormed(): string }
 export function storableText(text: string): string {
   const noNul = text.includes('\u0000') ? text.replaceAll('\u0000', '\uFFFD') : text
   return (noNul as WellFormed).isWellFormed() ? noNul : (noNul as WellFormed).toWellFormed()
+}
+
+/** What an output post reads of its run (and whether its command was handed out: no row when not). */
+type OutputTarget = { status: string; started: boolean; unreported: boolean; next_seq: number; bytes: number; truncated: boolean }
+
+/** The audit data of a run's end: what `finishRun` and `finish` record alike. */
+function runEndData(
+  run: Pick<ScriptRunRow, 'id' | 'batchId' | 'scriptName' | 'version'>,
+  end: Pick<ScriptRunRow, 'status' | 'exitCode' | 'durationMs' | 'error'>,
+): Record<string, unknown> {
+  return {
+    runId: run.id,
+    batchId: run.batchId,
+    scriptName: run.scriptName,
+    version: run.version,
+    status: end.status,
+    exitCode: end.exitCode,
+    durationMs: end.durationMs,
+    ...(end.error ? { error: end.error } : {}),
+  }
+}
+
+/** One script of a session's part, as `finish` reads them all. */
+type Sibling = { id: string; position: number; status: ScriptRunStatus; scriptName: string; version: number }
+/** What `finish` reads in its one statement. */
+type FinishRead = { run: ScriptRunRow; siblings: string; tail: string | null; head: string | null }
+/** What `finish` writes: the run's end, the scripts after it closed (`rest`), the command when it is done. */
+type FinishPlan = {
+  status: ScriptRunStatus
+  facts: { exitCode?: number | null; durationMs?: number | null; error?: string | null; truncated?: boolean }
+  actor: Actor
+  completing: boolean
+  rest?: { status: 'skipped' | 'cancelled'; error: string } | undefined
+  command?: CommandRow
+}
+
+/** An output post with nothing new (a retried post): its answer, and its transaction rolled back. */
+class NothingNew extends Error {
+  constructor(readonly answer: { stored: number; duplicates: number; status: ScriptRunStatus }) {
+    super('nothing new')
+  }
 }
 
 /** The agent says how many output chunks it produced; the end of a run with some missing is refused. */
@@ -837,22 +878,6 @@ export class RunsService {
 
   // ── The agent's side ────────────────────────────────────────────────────────────────────
 
-  /** A run of this agent's session whose command was handed out; others do not exist for it. */
-  private async runForAgent(s: SessionTx, runId: string): Promise<{ run: ScriptRunRow; command: CommandRow }> {
-    const [run] = await s.tx
-      .select()
-      .from(scriptRuns)
-      .where(and(eq(scriptRuns.id, runId), eq(scriptRuns.sessionId, s.sessionId)))
-      .for('update')
-    if (!run) throw runNotFound()
-    const command = await this.commands.findForAgent(s, run.commandId).catch((err: unknown) => {
-      // A command not handed out makes the run not exist for the agent; anything else (the
-      // database went away) is not a 404.
-      throw err instanceof AppError && err.statusCode === 404 ? runNotFound() : err
-    })
-    return { run, command }
-  }
-
   /**
    * The bytes of one file of a run's script version, while the run may still start or runs. Only
    * files the customer was asked about are served, and only when their bytes still hash to the
@@ -883,10 +908,33 @@ export class RunsService {
     return file
   }
 
+  /**
+   * Four statements between BEGIN and COMMIT: the change number (the session's lock), one read of
+   * the run with what its checks need (its command handed out, an earlier script still open, the
+   * number of scripts, the head of the audit trail), one write of the chat line, the run and its
+   * command (with the same change numbers one after another as when they were separate), and the
+   * audit events.
+   */
   async start(agent: { agentId: string; sessionId: string }, runId: string, startId: string): Promise<{ duplicate: boolean; status: ScriptRunStatus }> {
     return this.feed.change(agent.sessionId, async (s) => {
       await s.next()
-      const { run, command } = await this.runForAgent(s, runId)
+      const [row] = await s.tx
+        .select({
+          run: scriptRuns,
+          commandStatus: commands.status,
+          commandKind: commands.kind,
+          earlier: sql<number | null>`(select min(e.position) from script_runs e
+            where e.command_id = ${scriptRuns.commandId} and e.position < ${scriptRuns.position} and e.status in ('awaiting_consent', 'queued', 'running'))`,
+          total: sql<number>`(select count(*) from script_runs t where t.command_id = ${scriptRuns.commandId})::integer`,
+          head: sql<string | null>`${s.headSql}`,
+        })
+        .from(scriptRuns)
+        // A command not handed out makes the run not exist for the agent.
+        .innerJoin(commands, and(eq(commands.id, scriptRuns.commandId), eq(commands.sessionId, s.sessionId), isNotNull(commands.dispatchSeq)))
+        .where(and(eq(scriptRuns.id, runId), eq(scriptRuns.sessionId, s.sessionId)))
+        .for('update', { of: scriptRuns })
+      if (!row) throw runNotFound()
+      const { run } = row
       if (run.startId !== null) {
         if (run.startId === startId) return { duplicate: true, status: run.status }
         throw conflict('RUN_ALREADY_STARTED', `This script was already started (now ${run.status}); a script runs at most once per approval`)
@@ -895,24 +943,31 @@ export class RunsService {
       if (run.status === 'skipped') throw conflict('RUN_SKIPPED', 'This run was skipped after an earlier script failed; do not start it')
       if (run.status === 'awaiting_consent') throw conflict('CONSENT_REQUIRED', 'The customer has not approved this run')
       if (run.status !== 'queued') throw conflict('RUN_FINISHED', `This run already ${run.status}`)
-      const [earlier] = await s.tx
-        .select({ position: scriptRuns.position })
-        .from(scriptRuns)
-        .where(and(eq(scriptRuns.commandId, run.commandId), lt(scriptRuns.position, run.position), inArray(scriptRuns.status, OPEN_RUN)))
-        .limit(1)
-      if (earlier) throw conflict('RUN_OUT_OF_ORDER', `Script ${earlier.position + 1} of this batch has not finished; scripts run one after another in order`)
-      const total = await this.scriptCount(s, run.commandId)
+      if (row.earlier !== null) {
+        throw conflict('RUN_OUT_OF_ORDER', `Script ${Number(row.earlier) + 1} of this batch has not finished; scripts run one after another in order`)
+      }
+      s.knowHead(row.head)
       const started: ScriptRunRow = { ...run, status: 'running', startId, startedAt: new Date() }
-      const line = chatLine(started, total)
-      const [message] = await s.tx
-        .insert(chatMessages)
-        .values({ sessionId: s.sessionId, sender: 'system', body: line.body, systemEvent: line.systemEvent, seq: await s.next() })
-        .returning({ id: chatMessages.id })
-      await s.tx
-        .update(scriptRuns)
-        .set({ status: 'running', startId, startedAt: started.startedAt, chatMessageId: message!.id, seq: await s.next() })
-        .where(eq(scriptRuns.id, run.id))
-      await this.commands.markRunning(s, command, agent.agentId)
+      const line = chatLine(started, Number(row.total))
+      // The command becomes running with its first script (commands.markRunning, in this statement).
+      const markRunning = row.commandStatus !== 'running'
+      const numbers = markRunning ? 3 : 2
+      const command = markRunning
+        ? sql`, c as (update commands set status = 'running', seq = (select feed_seq from n)
+              where id = ${run.commandId}::uuid and status in ('queued', 'delivered', 'running') returning id)
+            select exists (select 1 from c) as running`
+        : sql` select false as running`
+      const [written] = await rows<{ running: boolean }>(
+        s.tx,
+        sql`with n as (update support_sessions set feed_seq = feed_seq + ${numbers}::integer, updated_at = now() where id = ${s.sessionId}::uuid returning feed_seq),
+            m as (insert into chat_messages (session_id, sender, body, system_event, seq)
+              select ${s.sessionId}::uuid, 'system'::chat_sender, ${line.body}::text, ${JSON.stringify(line.systemEvent)}::jsonb, n.feed_seq - ${numbers - 1}::integer from n
+              returning id),
+            r as (update script_runs set status = 'running', start_id = ${startId}::text, started_at = ${started.startedAt!.toISOString()}::timestamptz,
+              chat_message_id = (select id from m), seq = (select feed_seq - ${numbers - 2}::integer from n)
+              where id = ${run.id}::uuid returning id)${command}`,
+      )
+      if (written?.running) await s.event('command.running', { type: 'agent', id: agent.agentId }, { commandId: run.commandId, kind: row.commandKind })
       await s.event('script_run.started', { type: 'agent', id: agent.agentId }, {
         runId,
         batchId: run.batchId,
@@ -932,78 +987,127 @@ export class RunsService {
    * limit; chunks past it still count as received.
    */
   async appendOutput(agent: { agentId: string; sessionId: string }, runId: string, chunks: { sequence: number; stream: 'stdout' | 'stderr' | 'info'; data: string }[]) {
-    return this.feed.change(agent.sessionId, async (s) => {
-      // The session row first, then the run's, like every other change of a run: a CSR's cancel
-      // arriving at the same moment waits instead of deadlocking.
-      await s.tx.select({ id: supportSessions.id }).from(supportSessions).where(eq(supportSessions.id, s.sessionId)).for('update')
-      const { run } = await this.runForAgent(s, runId)
-      if (!run.startedAt) throw conflict('RUN_NOT_STARTED', 'Start the run before sending its output')
-      if (!runsOnAgent(run)) throw conflict('RUN_FINISHED', `This run already ${run.status}: its output is complete`)
-      const expected = run.outputNextSeq
-      const fresh = [...new Map(chunks.map((c) => [c.sequence, c])).values()].filter((c) => c.sequence >= expected).sort((a, b) => a.sequence - b.sequence)
-      if (fresh.length === 0) return { stored: 0, duplicates: chunks.length, status: run.status }
-      const hole = fresh.findIndex((c, i) => c.sequence !== expected + i)
-      if (hole !== -1) {
-        const missing = hole === 0 ? expected : fresh[hole - 1]!.sequence + 1
-        throw conflict('OUTPUT_SEQUENCE_GAP', `Output chunk ${missing} is missing; the server expects chunk ${expected} next: send again from there`, {
-          expectedSequence: String(expected),
-        })
-      }
-      let room = MAX_OUTPUT_BYTES - run.outputBytes
-      let truncated = run.outputTruncated
-      const list: { sequence: number; stream: string; data: string; bytes: number }[] = []
-      const seq = await s.next()
-      for (const c of fresh) {
-        // The agent cuts output at the limit itself; this keeps a misbehaving one to it too.
-        // Its own short notes (info) are kept past it.
-        // A script that prints NUL or a lone surrogate still gets its output kept.
-        const clean = storableText(c.data)
-        let data = c.stream === 'info' ? cutUtf8(clean, 4096) : clean
-        let bytes = Buffer.byteLength(data, 'utf8')
-        if (c.stream !== 'info' && bytes > room) {
-          truncated = true
-          if (room <= 0) continue
-          data = cutUtf8(data, room)
-          bytes = Buffer.byteLength(data, 'utf8')
-        }
-        if (c.stream !== 'info') room -= bytes
-        list.push({ sequence: c.sequence, stream: c.stream, data, bytes: c.stream === 'info' ? 0 : bytes })
-      }
-      // One statement whatever the number of chunks: the chunks stored once each, and the run's
-      // counters moved by what was really stored. Each chunk's text is its own parameter (at most
-      // 64 chunks, 4 parameters each): no JSON document to build here and parse again in the
-      // database, which for 512 KiB of output was most of a post's time.
-      const values = sql.join(
-        list.map((c) => sql`(${c.sequence}::integer, ${c.stream}::output_stream, ${c.data}::text, ${c.bytes}::integer)`),
-        sql`, `,
-      )
-      const [done] = await rows<{ stored: number }>(
-        s.tx,
-        sql`with r (sequence, stream, data, bytes) as (values ${values}),
-            stored as (
-              insert into script_output_chunks (run_id, session_id, sequence, stream, data, bytes, seq)
-              select ${runId}::uuid, ${s.sessionId}::uuid, r.sequence, r.stream, r.data, r.bytes, ${seq}
-              from r
-              on conflict do nothing
-              returning bytes)
-            update script_runs set output_bytes = output_bytes + (select coalesce(sum(bytes), 0) from stored),
-              output_truncated = ${truncated}, output_next_seq = ${expected + fresh.length}
-            where id = ${runId}
-            returning (select count(*) from stored)::integer as stored`,
-      )
-      return { stored: Number(done?.stored ?? 0), duplicates: chunks.length - fresh.length, status: run.status }
-    })
+    try {
+      return await this.feed.change(agent.sessionId, (s) => this.appendIn(s, runId, chunks))
+    } catch (err) {
+      if (err instanceof NothingNew) return err.answer
+      throw err
+    }
   }
 
+  /**
+   * Three statements between BEGIN and COMMIT, whatever the number of chunks: the change number
+   * (the session row's lock: every change of a run takes it first, so posts of one session are
+   * serialised and a CSR's cancel waits instead of deadlocking), the run with the handed-out check
+   * of its command (read after the lock, so it sees the latest post), the chunks with the run's
+   * counters. A post with nothing new is rolled back: no change number spent, nobody woken.
+   */
+  private async appendIn(s: SessionTx, runId: string, chunks: { sequence: number; stream: 'stdout' | 'stderr' | 'info'; data: string }[]) {
+    const seq = await s.next()
+    const [run] = await rows<OutputTarget>(
+      s.tx,
+      sql`select r.status::text as status, r.started_at is not null as started, r.duration_ms is null as unreported,
+            r.output_next_seq as next_seq, r.output_bytes as bytes, r.output_truncated as truncated
+          from script_runs r join commands c on c.id = r.command_id and c.session_id = r.session_id and c.dispatch_seq is not null
+          where r.id = ${runId}::uuid and r.session_id = ${s.sessionId}::uuid
+          for update of r`,
+    )
+    // A run of another session, or of a command not handed out, does not exist for the agent.
+    if (!run) throw runNotFound()
+    const status = run.status as ScriptRunStatus
+    if (!run.started) throw conflict('RUN_NOT_STARTED', 'Start the run before sending its output')
+    // runsOnAgent(): running, or cancelled while it ran and its end not yet reported.
+    if (!(status === 'running' || (status === 'cancelled' && run.unreported))) throw conflict('RUN_FINISHED', `This run already ${status}: its output is complete`)
+    const expected = Number(run.next_seq)
+    const fresh = [...new Map(chunks.map((c) => [c.sequence, c])).values()].filter((c) => c.sequence >= expected).sort((a, b) => a.sequence - b.sequence)
+    if (fresh.length === 0) throw new NothingNew({ stored: 0, duplicates: chunks.length, status })
+    const hole = fresh.findIndex((c, i) => c.sequence !== expected + i)
+    if (hole !== -1) {
+      const missing = hole === 0 ? expected : fresh[hole - 1]!.sequence + 1
+      throw conflict('OUTPUT_SEQUENCE_GAP', `Output chunk ${missing} is missing; the server expects chunk ${expected} next: send again from there`, {
+        expectedSequence: String(expected),
+      })
+    }
+    let room = MAX_OUTPUT_BYTES - Number(run.bytes)
+    let truncated = run.truncated
+    const list: { sequence: number; stream: string; data: string; bytes: number }[] = []
+    for (const c of fresh) {
+      // The agent cuts output at the limit itself; this keeps a misbehaving one to it too.
+      // Its own short notes (info) are kept past it.
+      // A script that prints NUL or a lone surrogate still gets its output kept.
+      const clean = storableText(c.data)
+      let data = c.stream === 'info' ? cutUtf8(clean, 4096) : clean
+      let bytes = Buffer.byteLength(data, 'utf8')
+      if (c.stream !== 'info' && bytes > room) {
+        truncated = true
+        if (room <= 0) continue
+        data = cutUtf8(data, room)
+        bytes = Buffer.byteLength(data, 'utf8')
+      }
+      if (c.stream !== 'info') room -= bytes
+      list.push({ sequence: c.sequence, stream: c.stream, data, bytes: c.stream === 'info' ? 0 : bytes })
+    }
+    // One statement whatever the number of chunks: the chunks stored once each, and the run's
+    // counters moved by what was really stored. Each chunk's text is its own parameter (at most
+    // 64 chunks, 4 parameters each): no JSON document to build here and parse again in the
+    // database, which for 512 KiB of output was most of a post's time. The unique index on
+    // (run, sequence) stays the backstop of exactly-once.
+    const stored = list.length === 0 ? sql`select null::integer as bytes where false` : sql`insert into script_output_chunks (run_id, session_id, sequence, stream, data, bytes, seq)
+            select ${runId}::uuid, ${s.sessionId}::uuid, r.sequence, r.stream, r.data, r.bytes, ${seq}
+            from (values ${sql.join(
+              list.map((c) => sql`(${c.sequence}::integer, ${c.stream}::output_stream, ${c.data}::text, ${c.bytes}::integer)`),
+              sql`, `,
+            )}) as r (sequence, stream, data, bytes)
+            on conflict do nothing
+            returning bytes`
+    const [done] = await rows<{ stored: number }>(
+      s.tx,
+      sql`with stored as (${stored})
+          update script_runs set output_bytes = output_bytes + (select coalesce(sum(bytes), 0) from stored),
+            output_truncated = ${truncated}, output_next_seq = ${expected + fresh.length}
+          where id = ${runId}::uuid
+          returning (select count(*) from stored)::integer as stored`,
+    )
+    return { stored: Number(done?.stored ?? 0), duplicates: chunks.length - fresh.length, status }
+  }
+
+  /**
+   * Four statements between BEGIN and COMMIT however the batch goes on: the change number (the
+   * session's lock), one read (the run, its command, its batch's stop-on-failure, its siblings,
+   * the tail of its output, the head of the audit trail), one write (the run, its chat line, the
+   * scripts after it that will not run, the command when this was its last open script, with the
+   * change numbers one after another as `finishRun`/`closeRest`/`completeCommand` took them), and
+   * the audit events.
+   */
   async finish(agent: { agentId: string; sessionId: string }, runId: string, body: RunFinish): Promise<{ duplicate: boolean; status: ScriptRunStatus }> {
     return this.feed.change(agent.sessionId, async (s) => {
       await s.next()
-      const { run, command } = await this.runForAgent(s, runId)
+      const [row] = await s.tx
+        .select({
+          run: scriptRuns,
+          command: commands,
+          stopOnFailure: runBatches.stopOnFailure,
+          // Every script of the session's part, this one included, in order.
+          siblings: sql<string>`(select coalesce(json_agg(json_build_object('id', o.id, 'position', o.position, 'status', o.status,
+              'scriptName', o.script_name, 'version', o.version) order by o.position), '[]')::text
+            from script_runs o where o.command_id = ${scriptRuns.commandId})`,
+          tail: sql<string | null>`(${this.tailSql(runId)})`,
+          head: sql<string | null>`${s.headSql}`,
+        })
+        .from(scriptRuns)
+        // A command not handed out makes the run not exist for the agent.
+        .innerJoin(commands, and(eq(commands.id, scriptRuns.commandId), eq(commands.sessionId, s.sessionId), isNotNull(commands.dispatchSeq)))
+        .innerJoin(runBatches, eq(runBatches.id, scriptRuns.batchId))
+        .where(and(eq(scriptRuns.id, runId), eq(scriptRuns.sessionId, s.sessionId)))
+        .for('update', { of: scriptRuns })
+      if (!row) throw runNotFound()
+      const { run, command } = row
       const facts = { exitCode: body.exitCode ?? null, durationMs: body.durationMs, error: body.error ?? null, truncated: body.truncated ?? false }
+      const agentActor: Actor = { type: 'agent', id: agent.agentId }
       if (run.status === 'cancelled' && runsOnAgent(run)) {
         // Cancelled by the CSR while it ran: the agent's report of how it ended completes the record.
         assertOutputComplete(run, body.outputChunks)
-        await this.finishRun(s, run, 'cancelled', { ...facts, error: run.error }, { type: 'agent', id: agent.agentId }, true)
+        await this.finishWrite(s, row, { status: 'cancelled', facts: { ...facts, error: run.error }, actor: agentActor, completing: true })
         return { duplicate: false, status: 'cancelled' as const }
       }
       if (isFinalRun(run.status)) {
@@ -1015,16 +1119,88 @@ export class RunsService {
       const needsStart = body.status === 'succeeded' || body.status === 'timed_out'
       if (needsStart && !run.startedAt) throw conflict('RUN_NOT_STARTED', `A run that never started cannot have ${body.status}`)
       assertOutputComplete(run, body.outputChunks)
-      await this.finishRun(s, run, body.status, facts, { type: 'agent', id: agent.agentId })
-      const [batch] = await s.tx.select({ stopOnFailure: runBatches.stopOnFailure }).from(runBatches).where(eq(runBatches.id, run.batchId))
+      let rest: FinishPlan['rest']
       if (body.status === 'lost') {
-        await this.closeRest(s, run, 'cancelled', 'Not run: the agent restarted while an earlier script of this batch was running')
-      } else if (body.status !== 'succeeded' && body.status !== 'skipped' && batch?.stopOnFailure) {
-        await this.closeRest(s, run, 'skipped', `Skipped: "${run.scriptName}" ${statusWords[body.status]} and the batch stops at the first failure`)
+        rest = { status: 'cancelled', error: 'Not run: the agent restarted while an earlier script of this batch was running' }
+      } else if (body.status !== 'succeeded' && body.status !== 'skipped' && row.stopOnFailure) {
+        rest = { status: 'skipped', error: `Skipped: "${run.scriptName}" ${statusWords[body.status]} and the batch stops at the first failure` }
       }
-      await this.completeCommand(s, command)
+      await this.finishWrite(s, row, { status: body.status, facts, actor: agentActor, completing: false, rest, command })
       return { duplicate: false, status: body.status }
     })
+  }
+
+  /**
+   * The writes of `finish` in one statement: what `finishRun` does for the run, `closeRest` for
+   * the queued scripts after it, and `completeCommand` (commands.finish) for its command when no
+   * script of it stays open. The command's own observer (this class's `finished`) has nothing to
+   * do then (no run left open), so it is not called.
+   */
+  private async finishWrite(s: SessionTx, row: FinishRead, plan: FinishPlan) {
+    const { run } = row
+    s.knowHead(row.head)
+    const siblings = JSON.parse(row.siblings) as Sibling[]
+    const now = new Date()
+    const finishedAt = plan.completing ? (run.finishedAt ?? now) : now
+    const durationMs = plan.facts.durationMs !== undefined ? plan.facts.durationMs : run.startedAt ? now.getTime() - run.startedAt.getTime() : null
+    const done: ScriptRunRow = {
+      ...run,
+      status: plan.status,
+      exitCode: plan.facts.exitCode ?? null,
+      durationMs,
+      error: plan.facts.error ?? null,
+      finishedAt,
+      outputTruncated: run.outputTruncated || (plan.facts.truncated ?? false),
+    }
+    // Change numbers in the order the separate writes took them: the run, its chat line, each
+    // closed script, the command.
+    let offset = 0
+    const parts: SQL[] = [
+      sql`r as (update script_runs set status = ${done.status}::script_run_status, exit_code = ${done.exitCode}::integer, duration_ms = ${done.durationMs}::integer,
+        error = ${done.error}::text, finished_at = ${finishedAt.toISOString()}::timestamptz, output_truncated = ${done.outputTruncated}::boolean,
+        seq = (select base from n) + ${++offset}::integer where id = ${run.id}::uuid)`,
+    ]
+    if (done.chatMessageId) {
+      const line = chatLine(done, siblings.length, tailLines(row.tail ?? ''))
+      parts.push(sql`m as (update chat_messages set body = ${line.body}::text, system_event = ${JSON.stringify(line.systemEvent)}::jsonb,
+        seq = (select base from n) + ${++offset}::integer where id = ${done.chatMessageId}::uuid)`)
+    }
+    const closed = plan.rest ? siblings.filter((o) => o.position > run.position && o.status === 'queued') : []
+    if (closed.length > 0) {
+      const values = sql.join(
+        closed.map((o) => sql`(${o.id}::uuid, ${++offset}::integer)`),
+        sql`, `,
+      )
+      parts.push(sql`x as (update script_runs set status = ${plan.rest!.status}::script_run_status, exit_code = null, duration_ms = null, error = ${plan.rest!.error}::text,
+        finished_at = ${now.toISOString()}::timestamptz, seq = (select base from n) + v.o
+        from (values ${values}) as v (id, o) where script_runs.id = v.id)`)
+    }
+    // Every script of the part final after this change: the command is done.
+    const after = (o: Sibling) => (o.id === run.id ? plan.status : closed.some((c) => c.id === o.id) ? plan.rest!.status : o.status)
+    const command = plan.command && siblings.every((o) => isFinalRun(after(o))) ? plan.command : undefined
+    const bad = siblings.filter((o) => after(o) !== 'succeeded').length
+    const commandStatus = bad === 0 ? 'succeeded' : 'failed'
+    const commandError = bad === 0 ? null : `${bad} of ${siblings.length} scripts did not succeed`
+    if (command) {
+      parts.push(sql`c as (update commands set status = ${commandStatus}::command_status, error = ${commandError}::text, finished_at = ${now.toISOString()}::timestamptz,
+        seq = (select base from n) + ${++offset}::integer
+        where id = ${command.id}::uuid and status in (${sql.join(OPEN_COMMAND_STATUSES.map((st) => sql`${st}::command_status`), sql`, `)}) returning id)`)
+    }
+    const [written] = await rows<{ command_finished: boolean }>(
+      s.tx,
+      sql`with n as (update support_sessions set feed_seq = feed_seq + ${offset}::integer, updated_at = now() where id = ${s.sessionId}::uuid
+            returning feed_seq - ${offset}::integer as base),
+          ${sql.join(parts, sql`, `)}
+          select ${command ? sql`exists (select 1 from c)` : sql`false`} as command_finished`,
+    )
+    await s.event(plan.completing ? 'script_run.ended' : `script_run.${plan.status}`, plan.actor, runEndData(run, done))
+    for (const o of closed) {
+      const end = { status: plan.rest!.status, exitCode: null, durationMs: null, error: plan.rest!.error }
+      await s.event(`script_run.${end.status}`, systemActor, runEndData({ ...o, batchId: run.batchId }, end))
+    }
+    if (command && written?.command_finished) {
+      await s.event(`command.${commandStatus}`, systemActor, { commandId: command.id, kind: command.kind, ...(commandError ? { error: commandError } : {}) })
+    }
   }
 
   /**
@@ -1034,16 +1210,17 @@ export class RunsService {
    * unless the output ends in thousands of blank lines or control characters.
    */
   private async outputTail(s: SessionTx, runId: string): Promise<string[]> {
-    const chunks = await rows<{ data: string }>(
-      s.tx,
-      sql`select case when w.before + w.len > ${OUTPUT_TAIL_WINDOW} then right(w.data, ${OUTPUT_TAIL_WINDOW} - w.before::integer) else w.data end as data
+    const [row] = await rows<{ tail: string | null }>(s.tx, sql`select (${this.tailSql(runId)}) as tail`)
+    return tailLines(row?.tail ?? '')
+  }
+
+  /** A scalar subquery: the last OUTPUT_TAIL_WINDOW characters of a run's output (null when it has none). */
+  private tailSql(runId: string): SQL {
+    return sql`select string_agg(case when w.before + w.len > ${OUTPUT_TAIL_WINDOW}::integer then right(w.data, ${OUTPUT_TAIL_WINDOW}::integer - w.before::integer) else w.data end, '' order by w.sequence)
           from (select l.data, l.sequence, char_length(l.data) as len,
                   coalesce(sum(char_length(l.data)) over (order by l.sequence desc rows between unbounded preceding and 1 preceding), 0) as before
                 from (select data, sequence from script_output_chunks where run_id = ${runId}::uuid order by sequence desc limit 20) as l) as w
-          where w.before < ${OUTPUT_TAIL_WINDOW}
-          order by w.sequence`,
-    )
-    return tailLines(chunks.map((c) => c.data).join(''))
+          where w.before < ${OUTPUT_TAIL_WINDOW}::integer`
   }
 
   private async scriptCount(s: SessionTx, commandId: string): Promise<number> {
@@ -1093,16 +1270,7 @@ export class RunsService {
         .set({ body: line.body, systemEvent: line.systemEvent, seq: await s.next() })
         .where(eq(chatMessages.id, done.chatMessageId))
     }
-    await s.event(completing ? 'script_run.ended' : `script_run.${status}`, actor, {
-      runId: run.id,
-      batchId: run.batchId,
-      scriptName: run.scriptName,
-      version: run.version,
-      status,
-      exitCode: done.exitCode,
-      durationMs: done.durationMs,
-      ...(done.error ? { error: done.error } : {}),
-    })
+    await s.event(completing ? 'script_run.ended' : `script_run.${status}`, actor, runEndData(run, done))
   }
 
   /** The runs after this one in its command that have not started: skipped or cancelled. */
