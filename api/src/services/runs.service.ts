@@ -886,6 +886,7 @@ export class RunsService {
   async start(agent: { agentId: string; sessionId: string }, runId: string, startId: string): Promise<{ duplicate: boolean; status: ScriptRunStatus }> {
     return this.feed.change(agent.sessionId, async (s) => {
       await s.next()
+      s.consoleOnly() // a system line, the run's and its command's status: nothing in the agent's feed
       const { run, command } = await this.runForAgent(s, runId)
       if (run.startId !== null) {
         if (run.startId === startId) return { duplicate: true, status: run.status }
@@ -936,6 +937,7 @@ export class RunsService {
       // The session row first, then the run's, like every other change of a run: a CSR's cancel
       // arriving at the same moment waits instead of deadlocking.
       await s.tx.select({ id: supportSessions.id }).from(supportSessions).where(eq(supportSessions.id, s.sessionId)).for('update')
+      s.consoleOnly() // output is the console's: the agent's held poll is not woken for it
       const { run } = await this.runForAgent(s, runId)
       if (!run.startedAt) throw conflict('RUN_NOT_STARTED', 'Start the run before sending its output')
       if (!runsOnAgent(run)) throw conflict('RUN_FINISHED', `This run already ${run.status}: its output is complete`)
