@@ -391,6 +391,8 @@ export class AgentsService {
   /** One read of the agent's feed: everything after the cursor up to the session's change number now. */
   async read(agent: AgentPrincipal, after: number): Promise<AgentFeed> {
     const since = this.memory.epoch
+    // What a read hands out is recorded as delivered here: an offer of the same items is spent.
+    this.memory.spend(agent.sessionId)
     // Hand-written: the one query every poll runs (the session and its CSR's name).
     const [row] = await rows<{ id: string; number: string; status: AgentFeed['session']['status']; customer_name: string; feed_seq: number; csr_name: string | null }>(
       this.db,
@@ -642,6 +644,10 @@ class AgentMemory {
     this.offers.delete(sessionId)
     this.quietAt.set(sessionId, { low: o.seq, seq: o.seq, session: o.feed.session, at: Date.now() })
     return o
+  }
+
+  spend(sessionId: string) {
+    this.offers.delete(sessionId)
   }
 
   rememberQuiet(sessionId: string, seq: number, session: AgentFeed['session'], since: number): AgentFeed {
