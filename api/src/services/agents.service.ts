@@ -434,6 +434,11 @@ export class AgentsService {
     ])
     // A full chat batch means there may be more: resume right after the last one sent.
     const next = chat.length === CHAT_BATCH ? chat[chat.length - 1]!.seq : upTo
+    if (consents.length === 0 && commandRows.length === 0 && chat.length === 0 && cancelled.length === 0 && row.status !== 'ended') {
+      // Nothing for the agent from its cursor up to now (changes it does not see, such as its own
+      // reports): memory knows that whole range, so a held poll at this cursor needs no read again.
+      return this.memory.rememberQuiet(agent.sessionId, upTo, session, since, cursor)
+    }
     await this.commands.markDelivered(agent.sessionId, commandRows)
     return {
       cursor: next,
@@ -650,11 +655,12 @@ class AgentMemory {
     this.offers.delete(sessionId)
   }
 
-  rememberQuiet(sessionId: string, seq: number, session: AgentFeed['session'], since: number): AgentFeed {
+  /** A read found nothing for the agent after `low` up to `seq`, the session's number then. */
+  rememberQuiet(sessionId: string, seq: number, session: AgentFeed['session'], since: number, low = seq): AgentFeed {
     if (!this.stale(sessionId, since)) {
       if (this.quietAt.size >= MEMORY_LIMIT) this.quietAt.clear()
       if (this.offers.size >= MEMORY_LIMIT) this.offers.clear()
-      this.quietAt.set(sessionId, { low: seq, seq, session, at: Date.now() })
+      this.quietAt.set(sessionId, { low, seq, session, at: Date.now() })
     }
     return emptyFeed(seq, session)
   }
