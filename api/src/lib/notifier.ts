@@ -1,16 +1,48 @@
 import { sql as q, type SQL } from 'drizzle-orm'
 import type postgres from 'postgres'
+import { randomBytes } from 'node:crypto'
 import type { Db } from '../db/client.ts'
 
 /**
+ * What a committed session change was, as its commit knows it. Memory may use it to stay valid
+ * across a change the agent does not see; anything else re-reads the database. A wake-up without
+ * one (a re-listen, an old-style topic) means "anything may have changed".
+ */
+export interface SessionChange {
+  /** The change numbers it took, `from`..`to`: the session's number was `from - 1` before it. */
+  from: number
+  to: number
+  /** False: nothing in the agent's feed changed (a console-only change, SessionTx.consoleOnly). */
+  agentSees: boolean
+  /**
+   * This instance only (never sent to others): the agent's feed items the change produced, when
+   * the change declared them complete (SessionTx.offer). Opaque here.
+   */
+  offer?: unknown
+}
+
+/**
  * Wakes whoever waits on a session (held agent polls, console streams) after a change was
- * committed. A wake-up carries no data: the listener reads the database, which stays the source
- * of truth, so a lost notification only delays until the next poll. A topic is a session id, or
+ * committed. The listener reads the database, which stays the source of truth; a wake-up may carry
+ * what the change was (`SessionChange`), which memory derived from the database may use instead of
+ * a read, and a lost or reordered notification only costs a read. A topic is a session id, or
  * `credentials:<userId>` when a user's sign-ins or tokens were revoked (their open streams re-check).
  */
 export interface Notifier {
-  /** Announces a committed change in a session, to every API instance. */
-  publish(sessionId: string): void
+  /** Announces a topic (a session id, or `changeTopic`'s encoding of a change) to every API instance. */
+  publish(topic: string): void
+  /**
+   * The topic announcing `change` of a session to every instance (`publish`, `publishIn`,
+   * `notifySql`): small (< 100 bytes), and marked as this instance's, which already had it
+   * through `deliver` and skips its echo.
+   */
+  changeTopic(sessionId: string, change: SessionChange): string
+  /**
+   * Hands a change this instance has just committed to its own watchers (synchronously) and
+   * subscribers (in a microtask), with what only this instance knows (the offer): no round trip
+   * through the database, and the announcement's echo is skipped here.
+   */
+  deliver(sessionId: string, change: SessionChange | undefined): void
   /**
    * Announces topics as part of the transaction `tx`: to every API instance when, and only when,
    * it commits (on PostgreSQL a `pg_notify` in the transaction, delivered at the commit, exactly
@@ -25,30 +57,81 @@ export interface Notifier {
    * cannot announce inside a transaction (then `publishIn`'s false applies).
    */
   notifySql(topics: readonly string[]): SQL | undefined
-  /** Calls `listener` on each change in the session until the returned function is called. */
-  subscribe(sessionId: string, listener: () => void): () => void
+  /**
+   * Calls `listener` on each change in the session until the returned function is called, with
+   * what the change was when the announcement says (see SessionChange).
+   */
+  subscribe(sessionId: string, listener: (change?: SessionChange) => void): () => void
   /**
    * Calls `listener` with every topic announced to this instance (before the topic's own
    * subscribers, so memory derived from the database is dropped before they re-read), and with
    * null when announcements may have been lost (a re-listen): then everything may have changed.
    */
-  watch(listener: (topic: string | null) => void): () => void
+  watch(listener: (topic: string | null, change?: SessionChange) => void): () => void
   close(): Promise<void>
 }
 
 export const NOTIFY_CHANNEL = 'helpline_session'
 
+type Listener = (change?: SessionChange) => void
+type Watcher = (topic: string | null, change?: SessionChange) => void
+
+/**
+ * A change's announcement: `<session id> <from> <to> <a|c> <instance>` (a: the agent sees it,
+ * c: console only). Anything else is a plain topic.
+ */
+function encodeChange(sessionId: string, change: SessionChange, origin: string): string {
+  return `${sessionId} ${change.from} ${change.to} ${change.agentSees ? 'a' : 'c'} ${origin}`
+}
+
+const CHANGE = /^(\S+) (\d{1,15}) (\d{1,15}) ([ac]) (\S+)$/
+
+function decode(payload: string): { topic: string; change?: SessionChange; origin?: string } {
+  const m = CHANGE.exec(payload)
+  if (!m) return { topic: payload }
+  const from = Number(m[2])
+  const to = Number(m[3])
+  // A malformed range is treated as "anything may have changed in the session" (a read).
+  if (!(from <= to)) return { topic: m[1]! }
+  return { topic: m[1]!, change: { from, to, agentSees: m[4] === 'a' }, origin: m[5]! }
+}
+
 /** Subscribers of this process, by session. */
 class LocalListeners {
-  private readonly bySession = new Map<string, Set<() => void>>()
-  private readonly watchers = new Set<(topic: string | null) => void>()
+  private readonly bySession = new Map<string, Set<Listener>>()
+  private readonly watchers = new Set<Watcher>()
+  /** This instance's tag in its announcements. */
+  readonly origin = randomBytes(6).toString('base64url')
+  /** Announcements of this instance not yet heard back (delivered here already: their echo is skipped). */
+  private readonly echoes = new Set<string>()
 
-  watch(listener: (topic: string | null) => void): () => void {
+  watch(listener: Watcher): () => void {
     this.watchers.add(listener)
     return () => this.watchers.delete(listener)
   }
 
-  subscribe(sessionId: string, listener: () => void): () => void {
+  changeTopic(sessionId: string, change: SessionChange): string {
+    const topic = encodeChange(sessionId, change, this.origin)
+    // Announcements of rolled-back transactions are never heard: bounded, and forgetting them
+    // only costs a duplicate wake-up (a read).
+    if (this.echoes.size >= 10_000) this.echoes.clear()
+    this.echoes.add(topic)
+    return topic
+  }
+
+  deliver(sessionId: string, change: SessionChange | undefined) {
+    for (const watcher of this.watchers) watcher(sessionId, change)
+    queueMicrotask(() => this.wake(sessionId, change))
+  }
+
+  /** An announcement heard: this instance's own changes were delivered already (`deliver`). */
+  hear(payload: string) {
+    const { topic, change, origin } = decode(payload)
+    if (origin === this.origin && this.echoes.delete(payload)) return
+    this.emit(topic, change)
+  }
+
+  subscribe(sessionId: string, listener: Listener): () => void {
     let set = this.bySession.get(sessionId)
     if (!set) {
       set = new Set()
@@ -61,16 +144,21 @@ class LocalListeners {
     }
   }
 
-  emit(sessionId: string) {
-    for (const watcher of this.watchers) watcher(sessionId)
+  emit(sessionId: string, change?: SessionChange) {
+    for (const watcher of this.watchers) watcher(sessionId, change)
+    this.wake(sessionId, change)
+  }
+
+  private wake(sessionId: string, change?: SessionChange) {
     const set = this.bySession.get(sessionId)
     if (!set) return
-    for (const listener of [...set]) listener()
+    for (const listener of [...set]) listener(change)
   }
 
   /** Wakes every subscriber: each re-reads the database and finds what it missed. */
   emitAll() {
     this.forgetAll()
+    this.echoes.clear()
     for (const sessionId of [...this.bySession.keys()]) this.emit(sessionId)
   }
 
@@ -94,7 +182,9 @@ export function createLocalNotifier(): Notifier {
   const listeners = new LocalListeners()
   return {
     // Deferred so a publisher never runs listeners inside its own call stack.
-    publish: (sessionId) => queueMicrotask(() => listeners.emit(sessionId)),
+    publish: (topic) => queueMicrotask(() => listeners.hear(topic)),
+    changeTopic: (sessionId, change) => listeners.changeTopic(sessionId, change),
+    deliver: (sessionId, change) => listeners.deliver(sessionId, change),
     // One process: nobody else can miss a wake-up, and the commit's caller publishes right after.
     publishIn: async () => false,
     notifySql: () => undefined,
@@ -146,7 +236,7 @@ export async function createPostgresNotifier(
     (payload) => {
       heardAt = Date.now()
       deaf = false
-      if (payload !== HEARTBEAT_TOPIC) listeners.emit(payload)
+      if (payload !== HEARTBEAT_TOPIC) listeners.hear(payload)
     },
     () => {
       heardAt = Date.now()
@@ -181,9 +271,11 @@ export async function createPostgresNotifier(
   }, heartbeat.everyMs)
   beat.unref()
   return {
-    publish: (sessionId) => {
-      sql.notify(NOTIFY_CHANNEL, sessionId).catch(onError)
+    publish: (topic) => {
+      sql.notify(NOTIFY_CHANNEL, topic).catch(onError)
     },
+    changeTopic: (sessionId, change) => listeners.changeTopic(sessionId, change),
+    deliver: (sessionId, change) => listeners.deliver(sessionId, change),
     publishIn: async (tx, topics) => {
       if (topics.length === 0) return true
       await tx.execute(notifySql(topics))

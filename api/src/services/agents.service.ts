@@ -5,9 +5,10 @@ import { agents, chatMessages, consentRequests, supportSessions, users, type Age
 import { conflict, notFound, unauthorized, unprocessable } from '../errors.ts'
 import { hashToken, newToken } from '../lib/crypto.ts'
 import type { Keyring } from '../lib/keyring.ts'
+import type { SessionChange } from '../lib/notifier.ts'
 import { AGENT_PROTOCOL, type AgentFeed, type AgentJoined } from '../schemas/agent.ts'
 import { version } from '../version.ts'
-import type { CommandQueue } from './commands.service.ts'
+import type { CommandQueue, CommandRow } from './commands.service.ts'
 import type { ConsentsService } from './consents.service.ts'
 import type { RunsService } from './runs.service.ts'
 import { systemActor, type SessionFeed, type SessionTx } from './feed.ts'
@@ -71,7 +72,7 @@ export class AgentsService {
     private readonly timings: AgentTimings,
     private readonly keyring: Keyring,
   ) {
-    feed.onChange((sessionId) => this.memory.forget(sessionId))
+    feed.onChange((sessionId, change) => this.memory.forget(sessionId, change))
   }
 
   private checkProtocol(protocol: number) {
@@ -364,7 +365,16 @@ export class AgentsService {
     if (waitMs <= 0) return this.memory.quiet(agent.sessionId, cursor) ?? this.read(agent, cursor)
     let last: AgentFeed | undefined
     const found = await this.feed.hold(agent.sessionId, Math.min(waitMs, this.timings.pollWaitMs), signal, async () => {
-      // Nothing changed in the session since a read that ended at this cursor: no query at all.
+      // A change this instance committed released what the agent is waiting for, and its commit
+      // said exactly what that is: the answer without a read (the delivery is still recorded, and
+      // a secret still wiped, before it leaves).
+      const offered = this.memory.offered(agent.sessionId, cursor)
+      if (offered) {
+        await this.commands.markDelivered(agent.sessionId, offered.rows)
+        return offered.feed
+      }
+      // Nothing for the agent in the session since a read that ended at this cursor (or only
+      // console-only changes since): no query at all.
       const quiet = this.memory.quiet(agent.sessionId, cursor)
       if (quiet) {
         last = quiet
@@ -381,6 +391,8 @@ export class AgentsService {
   /** One read of the agent's feed: everything after the cursor up to the session's change number now. */
   async read(agent: AgentPrincipal, after: number): Promise<AgentFeed> {
     const since = this.memory.epoch
+    // What a read hands out is recorded as delivered here: an offer of the same items is spent.
+    this.memory.spend(agent.sessionId)
     // Hand-written: the one query every poll runs (the session and its CSR's name).
     const [row] = await rows<{ id: string; number: string; status: AgentFeed['session']['status']; customer_name: string; feed_seq: number; csr_name: string | null }>(
       this.db,
@@ -422,6 +434,11 @@ export class AgentsService {
     ])
     // A full chat batch means there may be more: resume right after the last one sent.
     const next = chat.length === CHAT_BATCH ? chat[chat.length - 1]!.seq : upTo
+    if (consents.length === 0 && commandRows.length === 0 && chat.length === 0 && cancelled.length === 0 && row.status !== 'ended') {
+      // Nothing for the agent from its cursor up to now (changes it does not see, such as its own
+      // reports): memory knows that whole range, so a held poll at this cursor needs no read again.
+      return this.memory.rememberQuiet(agent.sessionId, upTo, session, since, cursor)
+    }
     await this.commands.markDelivered(agent.sessionId, commandRows)
     return {
       cursor: next,
@@ -523,29 +540,76 @@ const MEMORY_LIMIT = 200_000
 const QUIET_TTL_MS = 5 * 60_000
 
 /**
- * What this instance derived from the database about sessions' agents: their tokens, and the
- * sessions known to have nothing after a change number. Dropped per session on its every change
- * (SessionFeed.onChange), everything when notifications may have been lost. `epoch` guards
- * against remembering what a read found when a change came in while it ran.
+ * What the agent's feed is, as a change's commit declared it (SessionTx.offer, built by
+ * CommandQueue.enqueueApproved): the commands released, as `read` would return them.
+ */
+export interface AgentOffer {
+  rows: CommandRow[]
+  commands: AgentFeed['commands']
+}
+
+/**
+ * A session known to have nothing for its agent after `low` up to `seq` (the newest change number
+ * known): an agent at any cursor in between is answered "nothing, cursor `seq`".
+ */
+interface Quiet {
+  low: number
+  seq: number
+  session: AgentFeed['session']
+  at: number
+}
+
+/**
+ * What this instance derived from the database about sessions' agents: their tokens, the
+ * sessions known to have nothing after a change number, and what a change committed here released
+ * to an agent waiting at its start. Dropped per session on its every change the agent may see
+ * (SessionFeed.onChange), everything when notifications may have been lost. A console-only change
+ * moves "nothing after" over its numbers when it follows on what is known (else it is dropped too:
+ * a missed or reordered wake-up costs a read, never an item). `epoch` guards against remembering
+ * what a read found when a change came in while it ran.
  */
 class AgentMemory {
   epoch = 0
   private readonly tokens = new Map<string, KnownToken>()
   private readonly tokensOf = new Map<string, Set<string>>()
-  private readonly quietAt = new Map<string, { seq: number; session: AgentFeed['session']; at: number }>()
+  private readonly quietAt = new Map<string, Quiet>()
+  /** `low`..`high`: the cursors the offer answers; `seq`: the newest change number known (its cursor). */
+  private readonly offers = new Map<string, { low: number; high: number; seq: number; feed: AgentFeed; rows: CommandRow[] }>()
   private readonly changedAt = new Map<string, number>()
 
-  forget(sessionId: string | null) {
-    this.epoch++
+  forget(sessionId: string | null, change?: SessionChange) {
     if (sessionId === null) {
+      this.epoch++
       this.tokens.clear()
       this.tokensOf.clear()
       this.quietAt.clear()
+      this.offers.clear()
       this.changedAt.clear()
       return
     }
+    const q = this.quietAt.get(sessionId)
+    const follows = change !== undefined && q !== undefined && q.seq === change.from - 1 && Date.now() - q.at < QUIET_TTL_MS
+    if (change && !change.agentSees) {
+      // Nothing the agent sees, nor its tokens, changed. A read in flight is not stale for it either.
+      if (follows) q.seq = change.to
+      else this.quietAt.delete(sessionId)
+      const o = this.offers.get(sessionId)
+      if (o && o.seq === change.from - 1) {
+        o.seq = change.to
+        o.feed = { ...o.feed, cursor: change.to }
+      } else this.offers.delete(sessionId)
+      return
+    }
+    this.epoch++
     this.changedAt.set(sessionId, this.epoch)
     this.quietAt.delete(sessionId)
+    this.offers.delete(sessionId)
+    const offer = change?.offer as AgentOffer | undefined
+    if (offer && follows) {
+      // The change's whole effect on the agent is the offer (SessionTx.offer): its tokens stand.
+      this.offers.set(sessionId, { low: q.low, high: q.seq, seq: change.to, rows: offer.rows, feed: { ...emptyFeed(change.to, q.session), commands: offer.commands } })
+      return
+    }
     for (const hash of this.tokensOf.get(sessionId) ?? []) this.tokens.delete(hash)
     this.tokensOf.delete(sessionId)
     if (this.changedAt.size > MEMORY_LIMIT) this.changedAt.clear()
@@ -569,16 +633,34 @@ class AgentMemory {
     set.add(hash)
   }
 
-  /** An empty answer at `cursor` when the session is known to have nothing after it. */
+  /** An empty answer at `cursor` when the session is known to have nothing for the agent after it. */
   quiet(sessionId: string, cursor: number): AgentFeed | undefined {
     const q = this.quietAt.get(sessionId)
-    return q && q.seq === cursor && Date.now() - q.at < QUIET_TTL_MS ? emptyFeed(q.seq, q.session) : undefined
+    return q && q.low <= cursor && cursor <= q.seq && Date.now() - q.at < QUIET_TTL_MS ? emptyFeed(q.seq, q.session) : undefined
   }
 
-  rememberQuiet(sessionId: string, seq: number, session: AgentFeed['session'], since: number): AgentFeed {
+  /**
+   * What a change committed here released to an agent at `cursor` (taken once): afterwards the
+   * session is quiet at the answer's cursor, so the delivery's own console-only change keeps it so.
+   */
+  offered(sessionId: string, cursor: number): { feed: AgentFeed; rows: CommandRow[] } | undefined {
+    const o = this.offers.get(sessionId)
+    if (!o || cursor < o.low || cursor > o.high) return undefined
+    this.offers.delete(sessionId)
+    this.quietAt.set(sessionId, { low: o.seq, seq: o.seq, session: o.feed.session, at: Date.now() })
+    return o
+  }
+
+  spend(sessionId: string) {
+    this.offers.delete(sessionId)
+  }
+
+  /** A read found nothing for the agent after `low` up to `seq`, the session's number then. */
+  rememberQuiet(sessionId: string, seq: number, session: AgentFeed['session'], since: number, low = seq): AgentFeed {
     if (!this.stale(sessionId, since)) {
       if (this.quietAt.size >= MEMORY_LIMIT) this.quietAt.clear()
-      this.quietAt.set(sessionId, { seq, session, at: Date.now() })
+      if (this.offers.size >= MEMORY_LIMIT) this.offers.clear()
+      this.quietAt.set(sessionId, { low, seq, session, at: Date.now() })
     }
     return emptyFeed(seq, session)
   }

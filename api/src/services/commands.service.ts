@@ -8,6 +8,7 @@ import type { Paging } from '../schemas/common.ts'
 import type { Command } from '../schemas/sessions.ts'
 import { rows as rowsOf } from '../db/raw.ts'
 import type { ConsentKind, ConsentRow } from './consents.service.ts'
+import type { AgentOffer } from './agents.service.ts'
 import type { SessionFeed, SessionTx } from './feed.ts'
 
 export type CommandRow = typeof commands.$inferSelect
@@ -188,6 +189,10 @@ export class CommandQueue {
     await s.event('command.created', { type: 'user', id: input.createdBy }, { commandId: row.id, kind: input.kind })
     await s.event('command.queued', { type: 'system' }, { commandId: row.id, kind: input.kind })
     await this.observers.get(row.kind)?.released?.(s, row)
+    // The agent's whole feed from this change, when the change takes no other number (the feed
+    // checks that): this command, as `takeForAgent` and `read` would hand it out. Never a secret
+    // payload (those are wiped at delivery, which the poll still records before answering).
+    if (!WIPE_ON_DELIVERY.has(row.kind)) s.offer({ rows: [row], commands: [this.toAgentCommand(row)] } satisfies AgentOffer, 1)
     return row
   }
 
@@ -298,6 +303,9 @@ export class CommandQueue {
       // for all the commands, which also reads the trail's head (the lock is held by then), and
       // their events written together with the commit's notification at the end of the change.
       const s = of(sessionId)
+      // Delivered is a status only the console reads: the agent's feed follows dispatch numbers
+      // (unchanged here), so its held polls are not woken for it.
+      s.consoleOnly()
       const first = (await bulk.reserve([sessionId], () => fresh.length)).get(sessionId)!
       const list = fresh.map((row, i) => ({ id: row.id, seq: first + i, wipe: WIPE_ON_DELIVERY.has(row.kind) }))
       const [result] = await rowsOf<{ ids: string[] | null; head: string | null }>(

@@ -5,7 +5,7 @@ import { chatMessages, supportSessions } from '../db/schema.ts'
 import { SessionEventWriter } from '../lib/audit-chain.ts'
 import type { Keyring } from '../lib/keyring.ts'
 import { cleanText } from '../lib/text.ts'
-import type { Notifier } from '../lib/notifier.ts'
+import type { Notifier, SessionChange } from '../lib/notifier.ts'
 import type { WebhookOutbox } from './webhooks-outbox.ts'
 
 /** Who did something: a user (CSR, admin), the session's agent, or the server itself. */
@@ -40,6 +40,30 @@ export interface SessionTx {
    * text is cleaned of control and bidi characters, whatever values were interpolated into it.
    */
   systemLine(body: string, type: string, data?: Record<string, unknown>): Promise<void>
+  /**
+   * Declares that nothing this change writes in the session is in the agent's feed (consents,
+   * released commands, the CSR's chat, cancelled commands, the session's info, the agent's own
+   * row and tokens): run output, system lines, reports and statuses only the console reads. Its
+   * wake-up then tells held agent polls so, and they keep holding without a query. Undeclared, a
+   * change is visible to the agent (the safe default): a wrong declaration could hide an item from
+   * the agent until its next visible change, so declare only where the writes are known.
+   */
+  consoleOnly(): void
+  /**
+   * Declares the complete agent feed this change produces (every item, as `read` would build it):
+   * a held poll of this instance whose cursor is the session's number before the change answers
+   * with it without a read. Ignored unless the change took exactly `numbers` change numbers (so
+   * nothing else it wrote can be in the feed unseen); other instances read as usual.
+   */
+  offer(items: unknown, numbers: number): void
+  /**
+   * Tells the feed that a statement of the caller's own moved the session's change number up to
+   * `seq` (a write that takes its numbers in the same statement, `with n as (update
+   * support_sessions set feed_seq = feed_seq + k …)`), so the change's wake-up covers them. Untold,
+   * the range ends short: safe (the next wake-up is not contiguous and costs a held poll one read)
+   * but not free.
+   */
+  tookUpTo(seq: number): void
 }
 
 /** What `SessionTx.enter()` saw of the session, under its lock. */
@@ -176,25 +200,18 @@ export class SessionFeed {
     private readonly outbox?: WebhookOutbox,
   ) {}
 
-  /** Listeners of `onChange`, called in this process right after its own commits. */
-  private readonly local = new Set<(sessionId: string | null) => void>()
-
   /**
    * Calls `listener` with the id of every session changed, by this instance (synchronously, right
-   * after the commit) or another (when its notification arrives), and with null when
-   * notifications may have been lost. For memory derived from the database (agent tokens, the
-   * sessions known to be quiet): every change of a session's rows, its agents' included, is a
-   * change through this feed, so dropping what was derived from a session on its changes is exact.
+   * after the commit) or another (when its notification arrives), with what the change was when
+   * known, and with null when notifications may have been lost. For memory derived from the
+   * database (agent tokens, the sessions known to be quiet): every change of a session's rows, its
+   * agents' included, is a change through this feed, so dropping what was derived from a session
+   * on its changes is exact (a console-only change declares that it touched nothing the agent sees).
    */
-  onChange(listener: (sessionId: string | null) => void): () => void {
-    this.local.add(listener)
-    const unwatch = this.notifier.watch((topic) => {
-      if (topic === null || !topic.includes(':')) listener(topic)
+  onChange(listener: (sessionId: string | null, change?: SessionChange) => void): () => void {
+    return this.notifier.watch((topic, change) => {
+      if (topic === null || !topic.includes(':')) listener(topic, change)
     })
-    return () => {
-      this.local.delete(listener)
-      unwatch()
-    }
   }
 
   async change<T>(sessionId: string, fn: (s: SessionTx) => Promise<T>): Promise<T> {
@@ -206,42 +223,53 @@ export class SessionFeed {
    * Their rows are locked in id order up front, so two such changes cannot deadlock.
    */
   async changeMany<T>(sessionIds: readonly string[], fn: (of: (sessionId: string) => SessionTx, bulk: BulkTx) => Promise<T>): Promise<T> {
-    const changed = new Set<string>()
+    const changed = new Map<string, ChangeRange>()
     let published = false
+    let topics: string[] = []
+    const declared = new Map<string, Declared>()
+    let committing = false
     const ids = [...new Set(sessionIds)].sort()
-    const result = await this.db.transaction(async (tx) => {
-      const writers = new Map<string, SessionEventWriter>()
-      const txs = new Map<string, SessionTx>()
-      for (const sessionId of ids) {
-        writers.set(sessionId, new SessionEventWriter(tx, this.keyring, sessionId))
-      }
-      if (ids.length > 1) {
-        await tx.select({ id: supportSessions.id }).from(supportSessions).where(inArray(supportSessions.id, ids)).orderBy(asc(supportSessions.id)).for('update')
-        for (const writer of writers.values()) writer.markLocked()
-      }
-      const of = (sessionId: string) => {
-        const s = txs.get(sessionId)
-        if (!s) throw new Error(`session ${sessionId} is not part of this change`)
-        return s
-      }
-      const trail = new PendingEvents(tx, writers)
-      for (const sessionId of ids) txs.set(sessionId, this.sessionTx(tx, sessionId, changed, writers.get(sessionId)!, trail))
-      const result = await fn(of, this.bulkTx(tx, writers, changed, trail))
-      // The events and the commit's notification in one statement where the notifier can.
-      const topics = [...changed]
-      const notify = topics.length > 0 ? this.notifier.notifySql(topics) : undefined
-      const sent = await trail.flush(notify)
-      published = sent && notify !== undefined ? true : await this.notifier.publishIn(tx, topics)
-      return result
-    })
-    for (const sessionId of changed) {
-      for (const listener of this.local) listener(sessionId)
-      if (!published) this.notifier.publish(sessionId)
+    let result: T
+    try {
+      result = await this.db.transaction(async (tx) => {
+        const writers = new Map<string, SessionEventWriter>()
+        const txs = new Map<string, SessionTx>()
+        for (const sessionId of ids) {
+          writers.set(sessionId, new SessionEventWriter(tx, this.keyring, sessionId))
+        }
+        if (ids.length > 1) {
+          await tx.select({ id: supportSessions.id }).from(supportSessions).where(inArray(supportSessions.id, ids)).orderBy(asc(supportSessions.id)).for('update')
+          for (const writer of writers.values()) writer.markLocked()
+        }
+        const of = (sessionId: string) => {
+          const s = txs.get(sessionId)
+          if (!s) throw new Error(`session ${sessionId} is not part of this change`)
+          return s
+        }
+        const trail = new PendingEvents(tx, writers)
+        for (const sessionId of ids) txs.set(sessionId, this.sessionTx(tx, sessionId, changed, declared, writers.get(sessionId)!, trail))
+        const result = await fn(of, this.bulkTx(tx, writers, changed, trail))
+        // The events and the commit's notification in one statement where the notifier can.
+        topics = [...changed].map(([sessionId, range]) => this.notifier.changeTopic(sessionId, describe(range, declared.get(sessionId))))
+        committing = true
+        const notify = topics.length > 0 ? this.notifier.notifySql(topics) : undefined
+        const sent = await trail.flush(notify)
+        published = sent && notify !== undefined ? true : await this.notifier.publishIn(tx, topics)
+        return result
+      })
+    } catch (err) {
+      // Failed while committing (a connection lost during COMMIT): committed or not, nobody can
+      // tell from here, so what this instance derived from these sessions is dropped, and their
+      // listeners read. A change refused earlier was rolled back: nothing to tell.
+      if (committing) for (const sessionId of changed.keys()) this.notifier.deliver(sessionId, undefined)
+      throw err
     }
+    for (const [sessionId, range] of changed) this.notifier.deliver(sessionId, describe(range, declared.get(sessionId), true))
+    if (!published) for (const topic of topics) this.notifier.publish(topic)
     return result
   }
 
-  private bulkTx(tx: Db, writers: Map<string, SessionEventWriter>, changed: Set<string>, trail: PendingEvents): BulkTx {
+  private bulkTx(tx: Db, writers: Map<string, SessionEventWriter>, changed: Map<string, ChangeRange>, trail: PendingEvents): BulkTx {
     const writerOf = (sessionId: string) => writerIn(writers, sessionId)
     return {
       tx,
@@ -259,7 +287,7 @@ export class SessionFeed {
         for (const row of updated) {
           first.set(row.id, Number(row.seq) - byId.get(row.id)! + 1)
           writerOf(row.id).markLocked()
-          changed.add(row.id)
+          took(changed, row.id, Number(row.seq) - byId.get(row.id)! + 1, Number(row.seq))
         }
         for (const id of sessionIds) if (!first.has(id)) throw new Error(`session ${id} vanished inside its own change`)
         return first
@@ -273,7 +301,19 @@ export class SessionFeed {
     }
   }
 
-  private sessionTx(tx: Db, sessionId: string, changed: Set<string>, events: SessionEventWriter, trail: PendingEvents): SessionTx {
+  private sessionTx(
+    tx: Db,
+    sessionId: string,
+    changed: Map<string, ChangeRange>,
+    declarations: Map<string, Declared>,
+    events: SessionEventWriter,
+    trail: PendingEvents,
+  ): SessionTx {
+    const declare = () => {
+      let d = declarations.get(sessionId)
+      if (!d) declarations.set(sessionId, (d = { consoleOnly: false }))
+      return d
+    }
     // Hand-written: every change runs it first (it is the session's lock).
     const enter = async (): Promise<EnteredSession | undefined> => {
       const [row] = await rows<{ seq: number; status: EnteredSession['status']; csr_id: string }>(
@@ -283,7 +323,7 @@ export class SessionFeed {
       )
       if (!row) return undefined
       events.markLocked()
-      changed.add(sessionId)
+      took(changed, sessionId, Number(row.seq), Number(row.seq))
       return { seq: Number(row.seq), status: row.status, csrId: row.csr_id }
     }
     const next = async () => {
@@ -308,6 +348,17 @@ export class SessionFeed {
       systemLine: async (body, type, data = {}) => {
         await tx.insert(chatMessages).values({ sessionId, sender: 'system', body: cleanText(body), systemEvent: { type, data }, seq: await next() })
       },
+      consoleOnly: () => {
+        declare().consoleOnly = true
+      },
+      offer: (items, numbers) => {
+        declare().offer = { items, numbers }
+      },
+      tookUpTo: (seq) => {
+        const range = changed.get(sessionId)
+        if (!range) throw new Error(`session ${sessionId} took change numbers without its lock`)
+        took(changed, sessionId, range.from, seq)
+      },
     }
   }
 
@@ -320,6 +371,7 @@ export class SessionFeed {
     let dirty = false
     let wake: (() => void) | undefined
     const unsubscribe = this.notifier.subscribe(sessionId, () => {
+      // What the change was is already in the memory `read` consults (the watchers ran first).
       dirty = true
       wake?.()
     })
@@ -350,7 +402,38 @@ export class SessionFeed {
     }
   }
 
-  subscribe(sessionId: string, listener: () => void): () => void {
+  subscribe(sessionId: string, listener: (change?: SessionChange) => void): () => void {
     return this.notifier.subscribe(sessionId, listener)
   }
+}
+
+/** The change numbers a change took in one session. */
+interface ChangeRange {
+  from: number
+  to: number
+}
+
+/** What a change declared about one session (SessionTx.consoleOnly, SessionTx.offer). */
+interface Declared {
+  consoleOnly: boolean
+  offer?: { items: unknown; numbers: number }
+}
+
+function took(changed: Map<string, ChangeRange>, sessionId: string, from: number, to: number) {
+  const range = changed.get(sessionId)
+  if (!range) changed.set(sessionId, { from, to })
+  else {
+    range.from = Math.min(range.from, from)
+    range.to = Math.max(range.to, to)
+  }
+}
+
+/**
+ * What a change was, for its wake-up. `local`: for this instance, with the offer when the change
+ * took exactly the numbers its offer accounts for (any other number could be an item unseen).
+ */
+function describe(range: ChangeRange, d: Declared | undefined, local = false): SessionChange {
+  const change: SessionChange = { from: range.from, to: range.to, agentSees: !d?.consoleOnly }
+  if (local && d?.offer && !d.consoleOnly && d.offer.numbers === range.to - range.from + 1) change.offer = d.offer.items
+  return change
 }

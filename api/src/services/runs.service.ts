@@ -918,6 +918,7 @@ export class RunsService {
   async start(agent: { agentId: string; sessionId: string }, runId: string, startId: string): Promise<{ duplicate: boolean; status: ScriptRunStatus }> {
     return this.feed.change(agent.sessionId, async (s) => {
       await s.next()
+      s.consoleOnly() // a system line, the run's and its command's status: nothing in the agent's feed
       const [row] = await s.tx
         .select({
           run: scriptRuns,
@@ -955,9 +956,9 @@ export class RunsService {
       const command = markRunning
         ? sql`, c as (update commands set status = 'running', seq = (select feed_seq from n)
               where id = ${run.commandId}::uuid and status in ('queued', 'delivered', 'running') returning id)
-            select exists (select 1 from c) as running`
-        : sql` select false as running`
-      const [written] = await rows<{ running: boolean }>(
+            select exists (select 1 from c) as running, (select feed_seq from n) as seq`
+        : sql` select false as running, (select feed_seq from n) as seq`
+      const [written] = await rows<{ running: boolean; seq: number }>(
         s.tx,
         sql`with n as (update support_sessions set feed_seq = feed_seq + ${numbers}::integer, updated_at = now() where id = ${s.sessionId}::uuid returning feed_seq),
             m as (insert into chat_messages (session_id, sender, body, system_event, seq)
@@ -967,6 +968,7 @@ export class RunsService {
               chat_message_id = (select id from m), seq = (select feed_seq - ${numbers - 2}::integer from n)
               where id = ${run.id}::uuid returning id)${command}`,
       )
+      if (written) s.tookUpTo(Number(written.seq))
       if (written?.running) await s.event('command.running', { type: 'agent', id: agent.agentId }, { commandId: run.commandId, kind: row.commandKind })
       await s.event('script_run.started', { type: 'agent', id: agent.agentId }, {
         runId,
@@ -1004,6 +1006,7 @@ export class RunsService {
    */
   private async appendIn(s: SessionTx, runId: string, chunks: { sequence: number; stream: 'stdout' | 'stderr' | 'info'; data: string }[]) {
     const seq = await s.next()
+    s.consoleOnly() // output is the console's: the agent's held poll is not woken for it
     const [run] = await rows<OutputTarget>(
       s.tx,
       sql`select r.status::text as status, r.started_at is not null as started, r.duration_ms is null as unreported,
@@ -1186,13 +1189,14 @@ export class RunsService {
         seq = (select base from n) + ${++offset}::integer
         where id = ${command.id}::uuid and status in (${sql.join(OPEN_COMMAND_STATUSES.map((st) => sql`${st}::command_status`), sql`, `)}) returning id)`)
     }
-    const [written] = await rows<{ command_finished: boolean }>(
+    const [written] = await rows<{ command_finished: boolean; seq: number }>(
       s.tx,
       sql`with n as (update support_sessions set feed_seq = feed_seq + ${offset}::integer, updated_at = now() where id = ${s.sessionId}::uuid
             returning feed_seq - ${offset}::integer as base),
           ${sql.join(parts, sql`, `)}
-          select ${command ? sql`exists (select 1 from c)` : sql`false`} as command_finished`,
+          select ${command ? sql`exists (select 1 from c)` : sql`false`} as command_finished, (select base from n) + ${offset}::integer as seq`,
     )
+    if (written) s.tookUpTo(Number(written.seq))
     await s.event(plan.completing ? 'script_run.ended' : `script_run.${plan.status}`, plan.actor, runEndData(run, done))
     for (const o of closed) {
       const end = { status: plan.rest!.status, exitCode: null, durationMs: null, error: plan.rest!.error }
