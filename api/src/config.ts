@@ -77,9 +77,10 @@ export const Config = Type.Object({
   CONSENT_EXPIRY_SECONDS: Type.Integer({ minimum: 1, default: 120 }),
   /**
    * The longest an agent's poll is held open when there is nothing for it (the agent may ask for
-   * less). An idle fleet's CPU is its re-polls, agents ÷ this per second: 50 s halves 25 s's. It
-   * stays 10 s under the 60 s at which common proxies cut an idle request (nginx's
-   * proxy_read_timeout, an AWS ALB's idle timeout); see docs/deployment.md, "How long a poll is held".
+   * less). A quiet fleet re-polls agents ÷ this times a second, most of its idle CPU: 50 s halves
+   * 25 s's re-polls. It stays 10 s under the 60 s at which common proxies cut an idle request
+   * (nginx's proxy_read_timeout, an AWS ALB's idle timeout); docs/deployment.md, "How long a poll
+   * is held", has the trade-off (offline detection, dead connections).
    */
   AGENT_POLL_WAIT_SECONDS: Type.Integer({ minimum: 1, maximum: 60, default: 50 }),
   /** An agent not seen for this long is offline; unset → two poll periods plus 5 s. */

@@ -6,7 +6,7 @@ import { loadConfig } from '../../src/config.ts'
 import { testPlatform, testPublicKey } from '../helpers/agent.ts'
 import { balancedAdmin, balancerScratch, freePort, instancesBehindBalancer } from '../helpers/built-server.ts'
 import { testDatabaseUrl } from '../helpers/db.ts'
-import { haproxyFromDoc } from '../helpers/deployment-doc.ts'
+import { agentPoller, haproxyFromDoc } from '../helpers/deployment-doc.ts'
 import { openStream, type SseStream } from '../helpers/sse.ts'
 
 /**
@@ -168,19 +168,8 @@ t.test('three instances behind HAProxy, one killed and one stopped while 200 age
   // fleet is set up (no instance is stopped before it ends): the doc's timeouts must not cut it.
   const quiet = (await json('POST', '/sessions', token, { customerName: 'Quiet customer' })).body as { id: string; number: string }
   const quietJoin = await json('POST', '/agent/join', undefined, { number: quiet.number, protocol: 1, agentVersion: '0.1.0', platform: testPlatform, publicKey: testPublicKey })
-  const quietPoll = async (cursor: number, wait: number) => {
-    const begun = Date.now()
-    const res = await fetch(`${base}/api/v1/agent/poll?cursor=${cursor}&wait=${wait}`, { headers: { authorization: `Bearer ${quietJoin.body.agentToken as string}` } })
-    const feed = res.ok ? ((await res.json()) as { cursor: number }) : undefined
-    return { status: res.status, cursor: feed?.cursor ?? cursor, heldMs: Date.now() - begun }
-  }
-  let quietCursor = 0
-  for (let i = 0; i < 5; i++) {
-    const caughtUp = await quietPoll(quietCursor, 0)
-    if (caughtUp.cursor === quietCursor) break
-    quietCursor = caughtUp.cursor
-  }
-  const fullHold = quietPoll(quietCursor, DEFAULT_POLL_WAIT_SECONDS)
+  const quietAgent = agentPoller(base, quietJoin.body.agentToken as string)
+  const fullHold = quietAgent.poll(await quietAgent.caughtUp(0), DEFAULT_POLL_WAIT_SECONDS)
 
   // 200 sessions, 200 agents joined through the balancer, all polling.
   const sessions: { id: string; number: string }[] = []

@@ -8,7 +8,7 @@ import { loadConfig } from '../../src/config.ts'
 import { testPlatform, testPublicKey } from '../helpers/agent.ts'
 import { balancedAdmin, balancerScratch, freePort, instancesBehindBalancer } from '../helpers/built-server.ts'
 import { testDatabaseUrl } from '../helpers/db.ts'
-import { nginxFromDoc } from '../helpers/deployment-doc.ts'
+import { agentPoller, nginxFromDoc } from '../helpers/deployment-doc.ts'
 import { openStream } from '../helpers/sse.ts'
 
 /**
@@ -101,19 +101,9 @@ t.test('two instances behind nginx configured as docs/deployment.md says', { ski
   const joined = await api('POST', '/agent/join', { body: { number: polled.number, protocol: 1, agentVersion: '0.1.0', platform: testPlatform, publicKey: testPublicKey } })
   t.equal(joined.status, 201, 'an agent joins through nginx')
   const agentToken = joined.body.agentToken as string
-  const agentPoll = async (cursor: number, wait: number) => {
-    const begun = Date.now()
-    const res = await fetch(`${base}/api/v1/agent/poll?cursor=${cursor}&wait=${wait}`, { headers: { authorization: `Bearer ${agentToken}` } })
-    const feed = res.ok ? ((await res.json()) as { cursor: number }) : undefined
-    return { status: res.status, cursor: feed?.cursor ?? cursor, heldMs: Date.now() - begun }
-  }
+  const { poll: agentPoll, caughtUp } = agentPoller(base, agentToken)
   // Catch up with what the join left in the feed, then hold.
-  let cursor = 0
-  for (let i = 0; i < 5; i++) {
-    const caughtUp = await agentPoll(cursor, 1)
-    if (caughtUp.cursor === cursor) break
-    cursor = caughtUp.cursor
-  }
+  const cursor = await caughtUp(1)
   const held = agentPoll(cursor, DEFAULT_POLL_WAIT_SECONDS)
 
   await t.test('TLS ends at nginx (the doc’s listen … ssl http2 with its certificate)', { skip: tls ? false : 'openssl is not installed: no certificate to test with' }, async (t) => {
