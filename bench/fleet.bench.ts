@@ -75,6 +75,10 @@ interface Figures {
   errors: number
   setup: number
   load: string
+  /** Polls answered during the idle window, per second. */
+  repollsPerSecond: number
+  /** The server's CPU per answered poll in the idle window, ms. */
+  cpuPerRepoll: number
   /** Set when the size was not run: what the open-file limit allows. */
   holdable?: number
 }
@@ -113,27 +117,52 @@ export async function run(): Promise<void> {
     console.log('  agents   joined in   server RSS   idle CPU (one core)   dispatch p50      p99   errors   load')
     for (const size of SIZES) {
       if (size > holdable) {
-        figures.push({ agents: 0, wanted: size, rss: NaN, cpu: NaN, p50: NaN, p99: NaN, errors: 0, setup: 0, load: load(), holdable })
+        figures.push({ agents: 0, wanted: size, rss: NaN, cpu: NaN, p50: NaN, p99: NaN, errors: 0, setup: 0, load: load(), repollsPerSecond: NaN, cpuPerRepoll: NaN, holdable })
         continue
       }
       const grown = await agents.ask({ type: 'grow', api: server.url, token, to: size, concurrency: 50, deadlineSeconds: JOIN_SECONDS }, 'grown')
       // Let the joins' last polls settle, then measure the idle fleet.
       await new Promise((r) => setTimeout(r, (QUICK ? 1 : 3) * 1000))
+      // The polls answered in the window (nearly all of them re-polls at the end of a hold): the
+      // idle CPU divided by them is what one re-poll costs, the figure a longer hold divides.
+      const pollsBefore = (await agents.ask({ type: 'errors' }, 'errors')).polls
       const before = usage(server.pid)
+      const from = process.hrtime.bigint() / 1000n
       await new Promise((r) => setTimeout(r, WINDOW * 1000))
       const after = usage(server.pid)
+      // The profile's clock is the same monotonic one: its samples in this range are the idle fleet's.
+      if (process.env.BENCH_PROFILE_DIR) console.log(`    idle window in the profile's clock: ${from} ${process.hrtime.bigint() / 1000n} µs`)
+      const repolls = (await agents.ask({ type: 'errors' }, 'errors')).polls - pollsBefore
       const cpu = ((after.cpu - before.cpu) / WINDOW) * 100
       const d0 = performance.now()
       const { latencies, posts } = await agents.ask({ type: 'dispatch', samples: SAMPLES }, 'dispatched')
       const dispatchSeconds = (performance.now() - d0) / 1000
       const { count, examples } = await agents.ask({ type: 'errors' }, 'errors')
       const s = summarize(latencies)
-      const f: Figures = { agents: grown.agents, wanted: size, rss: after.rss, cpu, p50: s.p50, p99: s.p99, errors: count - errorsBefore, setup: grown.seconds, load: load() }
+      const f: Figures = {
+        agents: grown.agents,
+        wanted: size,
+        rss: after.rss,
+        cpu,
+        p50: s.p50,
+        p99: s.p99,
+        errors: count - errorsBefore,
+        setup: grown.seconds,
+        load: load(),
+        repollsPerSecond: repolls / WINDOW,
+        cpuPerRepoll: repolls > 0 ? ((after.cpu - before.cpu) * 1000) / repolls : NaN,
+      }
       errorsBefore = count
       figures.push(f)
       console.log(
         `  ${thousands(f.agents).padStart(6)}   ${`${f.setup.toFixed(0)} s`.padStart(9)}   ${`${(f.rss / 2 ** 20).toFixed(0)} MiB`.padStart(10)}   ${`${cpu.toFixed(1)} %`.padStart(19)}   ${ms(f.p50).padStart(12)}   ${ms(f.p99).padStart(8)}   ${String(f.errors).padStart(6)}   ${f.load}` +
           `   (hold ${grown.pollWaitSeconds} s, ${latencies.length} dispatches; the CSR's POST answered in p50 ${ms(summarize(posts).p50)}; dispatching took ${dispatchSeconds.toFixed(0)} s)`,
+      )
+      // Idle CPU is re-polls × their cost: per 1,000 held agents, and what 20,000 would take at this hold.
+      const perThousand = (cpu * 1000) / f.agents
+      console.log(
+        `    idle: ${f.repollsPerSecond.toFixed(0)} polls/s (${grown.pollWaitSeconds} s hold: ${(f.agents / grown.pollWaitSeconds).toFixed(0)} expected), ${f.cpuPerRepoll.toFixed(3)} ms of server CPU per poll, ` +
+          `${perThousand.toFixed(2)} % of one core per 1,000 held agents (20,000 at this hold and cost: ${(perThousand * 20).toFixed(1)} %)`,
       )
       for (const e of examples.slice(0, f.errors > 0 ? 3 : 0)) console.log(`    error: ${e}`)
     }

@@ -40,6 +40,8 @@ export interface AgentOptions {
   /** While the session's CSR has not let this computer in: how often to try the join again (10 s), and for how long (10 min). */
   admissionRetryMs?: number
   admissionWaitMs?: number
+  /** How long past the server's hold an unanswered poll is given up as a dead connection (POLL_MARGIN_MS). */
+  pollMarginMs?: number
 }
 
 /** Ends the agent with a message and an exit code. */
@@ -56,8 +58,14 @@ export class AgentExit extends Error {
 /** `rebooting`: the agent restarts the computer (or, simulated, exits as if it did) and rejoins from its saved state afterwards. */
 export const EXIT = { ok: 0, usage: 2, incompatible: 3, sessionGone: 4, tooMany: 5, notLetIn: 6, rebooting: 10 } as const
 
-/** The longest one call may take: a poll is held up to 25 s, a file is at most 1 MiB. */
+/** The longest one call may take: a poll is held at most 60 s (and has its own, shorter limit), a file is at most 1 MiB. */
 const REQUEST_TIMEOUT_MS = 90_000
+/**
+ * A poll is answered by the end of the server's hold; one still unanswered this long after it is
+ * on a dead connection (the laptop changed networks, a NAT forgot it) and is given up and sent
+ * again on a new one. The margin covers a loaded server or balancer answering a few seconds late.
+ */
+export const POLL_MARGIN_MS = 15_000
 /** The first contact answers at once when it answers at all: a connection that hangs is told to the customer as unreachable (and retried) after this long, not after REQUEST_TIMEOUT_MS. */
 const HEALTH_TIMEOUT_MS = 10_000
 
@@ -466,7 +474,11 @@ export class Agent {
       let feed: Feed
       try {
         const { data } = await this.retry('poll', () =>
-          this.api.GET('/api/v1/agent/poll', { params: { query: { cursor: this.state!.cursor, wait: this.pollWait } }, signal: this.stopping.signal }),
+          this.api.GET('/api/v1/agent/poll', {
+            params: { query: { cursor: this.state!.cursor, wait: this.pollWait } },
+            // A TimeoutError is transient: retried at once (with jitter), not the end of the agent.
+            signal: AbortSignal.any([this.stopping.signal, AbortSignal.timeout(this.pollWait * 1000 + (this.options.pollMarginMs ?? POLL_MARGIN_MS))]),
+          }),
         )
         feed = data!
       } catch (err) {

@@ -75,8 +75,14 @@ export const Config = Type.Object({
   SESSION_WAITING_EXPIRY_HOURS: Type.Number({ exclusiveMinimum: 0, default: 24 }),
   /** An unanswered consent request expires after this long. */
   CONSENT_EXPIRY_SECONDS: Type.Integer({ minimum: 1, default: 120 }),
-  /** The longest an agent's poll is held open when there is nothing for it (the agent may ask for less). */
-  AGENT_POLL_WAIT_SECONDS: Type.Integer({ minimum: 1, maximum: 60, default: 25 }),
+  /**
+   * The longest an agent's poll is held open when there is nothing for it (the agent may ask for
+   * less). A quiet fleet re-polls agents ÷ this times a second, most of its idle CPU: 50 s halves
+   * 25 s's re-polls. It stays 10 s under the 60 s at which common proxies cut an idle request
+   * (nginx's proxy_read_timeout, an AWS ALB's idle timeout); docs/deployment.md, "How long a poll
+   * is held", has the trade-off (offline detection, dead connections).
+   */
+  AGENT_POLL_WAIT_SECONDS: Type.Integer({ minimum: 1, maximum: 60, default: 50 }),
   /** An agent not seen for this long is offline; unset → two poll periods plus 5 s. */
   AGENT_OFFLINE_AFTER_SECONDS: Type.Optional(Type.Integer({ minimum: 1 })),
   /** How long after it was last seen an agent may rejoin with its rejoin token (crash, reboot). */

@@ -97,3 +97,27 @@ export function nginxFromDoc({ dir, port, tls, backends }: NginxTestSetup): stri
     '',
   ].join('\n')
 }
+
+/**
+ * One agent's polls through a balancer at `base` (plain fetch, no retries: a cut poll shows as
+ * its status): each answer's status, cursor and how long it was held.
+ */
+export function agentPoller(base: string, agentToken: string) {
+  const poll = async (cursor: number, wait: number) => {
+    const begun = Date.now()
+    const res = await fetch(`${base}/api/v1/agent/poll?cursor=${cursor}&wait=${wait}`, { headers: { authorization: `Bearer ${agentToken}` } })
+    const feed = res.ok ? ((await res.json()) as { cursor: number }) : undefined
+    return { status: res.status, cursor: feed?.cursor ?? cursor, heldMs: Date.now() - begun }
+  }
+  /** The cursor after what the join left in the feed, so that the next poll has nothing to answer at once. */
+  const caughtUp = async (wait: number) => {
+    let cursor = 0
+    for (let i = 0; i < 5; i++) {
+      const answer = await poll(cursor, wait)
+      if (answer.cursor === cursor) break
+      cursor = answer.cursor
+    }
+    return cursor
+  }
+  return { poll, caughtUp }
+}

@@ -2,10 +2,11 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
+import { loadConfig } from '../../src/config.ts'
 import { testPlatform, testPublicKey } from '../helpers/agent.ts'
 import { balancedAdmin, balancerScratch, freePort, instancesBehindBalancer } from '../helpers/built-server.ts'
 import { testDatabaseUrl } from '../helpers/db.ts'
-import { haproxyFromDoc } from '../helpers/deployment-doc.ts'
+import { agentPoller, haproxyFromDoc } from '../helpers/deployment-doc.ts'
 import { openStream, type SseStream } from '../helpers/sse.ts'
 
 /**
@@ -14,7 +15,8 @@ import { openStream, type SseStream } from '../helpers/sse.ts'
  * docs/deployment.md, on loopback ports: api/test/helpers/deployment-doc.ts), 200 simulated agents polling through the balancer, commands queued through it; then
  * one instance is SIGKILLed and another SIGTERMed while commands are on their way. Every command
  * reaches its agent exactly once, every agent is polling again within 60 s, and the console's
- * live streams (reconnecting with Last-Event-ID as a browser does) see what happened after.
+ * live streams (reconnecting with Last-Event-ID as a browser does) see what happened after; a
+ * poll held for the whole default hold is answered through the balancer, not cut.
  */
 const haproxy = ['haproxy', '/usr/sbin/haproxy'].find((bin) => spawnSync(bin, ['-v']).status === 0)
 const skip = !testDatabaseUrl
@@ -25,6 +27,8 @@ const skip = !testDatabaseUrl
 
 const AGENTS = Number(process.env.HAPROXY_TEST_AGENTS ?? 200)
 const POLL_WAIT_SECONDS = 5
+/** The instances' own hold (they leave AGENT_POLL_WAIT_SECONDS at its default): one poll is held this long through HAProxy. */
+const DEFAULT_POLL_WAIT_SECONDS = loadConfig({}).AGENT_POLL_WAIT_SECONDS
 /** How long a wave of commands may take to reach every agent: seconds on a quiet machine, far more on a loaded one. */
 const WAVE_MS = 120_000
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
@@ -160,6 +164,13 @@ t.test('three instances behind HAProxy, one killed and one stopped while 200 age
   const { body: login } = await json('POST', '/auth/login', undefined, balancedAdmin)
   const token = login.token as string
 
+  // One agent with nothing to do holds a poll for the whole default hold through HAProxy while the
+  // fleet is set up (no instance is stopped before it ends): the doc's timeouts must not cut it.
+  const quiet = (await json('POST', '/sessions', token, { customerName: 'Quiet customer' })).body as { id: string; number: string }
+  const quietJoin = await json('POST', '/agent/join', undefined, { number: quiet.number, protocol: 1, agentVersion: '0.1.0', platform: testPlatform, publicKey: testPublicKey })
+  const quietAgent = agentPoller(base, quietJoin.body.agentToken as string)
+  const fullHold = quietAgent.poll(await quietAgent.caughtUp(0), DEFAULT_POLL_WAIT_SECONDS)
+
   // 200 sessions, 200 agents joined through the balancer, all polling.
   const sessions: { id: string; number: string }[] = []
   for (let i = 0; i < AGENTS; i += 20) {
@@ -217,6 +228,10 @@ t.test('three instances behind HAProxy, one killed and one stopped while 200 age
   const streams = await Promise.all(watched.map((s) => followStream(`${base}/api/v1/sessions/${s.id}/stream`, token)))
   t.teardown(() => streams.forEach((s) => s.close()))
   await Promise.all(streams.map((s) => s.waitForEvents(1)))
+
+  const held = await fullHold
+  t.equal(held.status, 200, `a poll held for ${held.heldMs} ms is answered through HAProxy, not cut (timeout client / server)`)
+  t.ok(held.heldMs >= (DEFAULT_POLL_WAIT_SECONDS - 1) * 1000, `it was held for the default ${DEFAULT_POLL_WAIT_SECONDS} s (nothing new to answer earlier)`)
 
   // Mid-way: the second wave is being queued and handed out while one instance dies and another stops.
   const second = queueWave()

@@ -4,17 +4,18 @@ import { request as httpRequest } from 'node:http'
 import { get as httpsGet } from 'node:https'
 import { join } from 'node:path'
 import t from 'tap'
+import { loadConfig } from '../../src/config.ts'
 import { testPlatform, testPublicKey } from '../helpers/agent.ts'
 import { balancedAdmin, balancerScratch, freePort, instancesBehindBalancer } from '../helpers/built-server.ts'
 import { testDatabaseUrl } from '../helpers/db.ts'
-import { nginxFromDoc } from '../helpers/deployment-doc.ts'
+import { agentPoller, nginxFromDoc } from '../helpers/deployment-doc.ts'
 import { openStream } from '../helpers/sse.ts'
 
 /**
  * docs/deployment.md §4, "nginx instead", as written: two built instances on one PostgreSQL
  * behind Debian's nginx, run by the test with the doc's configuration (read from the doc:
  * api/test/helpers/deployment-doc.ts; only the listeners, the upstream's addresses and the
- * certificate differ). Through it: TLS termination, a poll held for the doc's 25 s, a live
+ * certificate differ). Through it: TLS termination, a poll held for the default hold (50 s), a live
  * stream's events arriving unbuffered, X-Forwarded-For reaching the app (TRUST_PROXY) so rate
  * limits count each client, a 1 MiB script upload (client_max_body_size), and one instance
  * killed without the requests noticing.
@@ -27,8 +28,8 @@ const skip = !testDatabaseUrl
     ? 'nginx is not installed (Debian: apt-get install -y nginx)'
     : false
 
-/** The agent's poll hold docs/deployment.md sizes nginx's proxy_read_timeout for (AGENT_POLL_WAIT_SECONDS' default). */
-const DOC_POLL_WAIT_SECONDS = 25
+/** The instances' hold (AGENT_POLL_WAIT_SECONDS' default: they do not set it), which nginx's proxy_read_timeout must outlast. */
+const DEFAULT_POLL_WAIT_SECONDS = loadConfig({}).AGENT_POLL_WAIT_SECONDS
 const LOGIN_LIMIT_PER_CLIENT = 3
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
@@ -95,25 +96,15 @@ t.test('two instances behind nginx configured as docs/deployment.md says', { ski
   const token = login.body.token as string
   const newSession = async (name: string) => (await api('POST', '/sessions', { token, body: { customerName: name } })).body as { id: string; number: string }
 
-  // An agent, joined through nginx, whose next poll is held for the doc's 25 s while the rest goes on.
+  // An agent, joined through nginx, whose next poll is held for the whole default hold while the rest goes on.
   const polled = await newSession('Polling customer')
   const joined = await api('POST', '/agent/join', { body: { number: polled.number, protocol: 1, agentVersion: '0.1.0', platform: testPlatform, publicKey: testPublicKey } })
   t.equal(joined.status, 201, 'an agent joins through nginx')
   const agentToken = joined.body.agentToken as string
-  const agentPoll = async (cursor: number, wait: number) => {
-    const begun = Date.now()
-    const res = await fetch(`${base}/api/v1/agent/poll?cursor=${cursor}&wait=${wait}`, { headers: { authorization: `Bearer ${agentToken}` } })
-    const feed = res.ok ? ((await res.json()) as { cursor: number }) : undefined
-    return { status: res.status, cursor: feed?.cursor ?? cursor, heldMs: Date.now() - begun }
-  }
+  const { poll: agentPoll, caughtUp } = agentPoller(base, agentToken)
   // Catch up with what the join left in the feed, then hold.
-  let cursor = 0
-  for (let i = 0; i < 5; i++) {
-    const caughtUp = await agentPoll(cursor, 1)
-    if (caughtUp.cursor === cursor) break
-    cursor = caughtUp.cursor
-  }
-  const held = agentPoll(cursor, DOC_POLL_WAIT_SECONDS)
+  const cursor = await caughtUp(1)
+  const held = agentPoll(cursor, DEFAULT_POLL_WAIT_SECONDS)
 
   await t.test('TLS ends at nginx (the doc’s listen … ssl http2 with its certificate)', { skip: tls ? false : 'openssl is not installed: no certificate to test with' }, async (t) => {
     const answer = await new Promise<{ status: number; body: string }>((resolve, reject) => {
@@ -167,7 +158,7 @@ t.test('two instances behind nginx configured as docs/deployment.md says', { ski
 
   const poll = await held
   t.equal(poll.status, 200, `a poll held for ${poll.heldMs} ms is answered, not cut by nginx (proxy_read_timeout)`)
-  t.ok(poll.heldMs >= (DOC_POLL_WAIT_SECONDS - 1) * 1000, `it was held for the doc’s ${DOC_POLL_WAIT_SECONDS} s (nothing new to answer earlier)`)
+  t.ok(poll.heldMs >= (DEFAULT_POLL_WAIT_SECONDS - 1) * 1000, `it was held for the default ${DEFAULT_POLL_WAIT_SECONDS} s (nothing new to answer earlier)`)
 
   await t.test('one instance killed: requests go to the other', async (t) => {
     instances[0]!.child.kill('SIGKILL')

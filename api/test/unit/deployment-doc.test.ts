@@ -1,8 +1,11 @@
 import { spawnSync } from 'node:child_process'
 import { generateKeyPairSync, randomBytes } from 'node:crypto'
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
 import t from 'tap'
-import { loadConfig } from '../../src/config.ts'
+import { Config, loadConfig } from '../../src/config.ts'
 import { Keyring } from '../../src/lib/keyring.ts'
+import { root } from '../helpers/built-server.ts'
 import { deploymentBlock } from '../helpers/deployment-doc.ts'
 
 /**
@@ -93,4 +96,29 @@ t.test('the systemd unit of docs/deployment.md runs the built server and waits o
   const env = parseEnvironmentFile(deploymentBlock('env'))
   t.ok(Number(unit.TimeoutStopSec) > Number(env.SHUTDOWN_TIMEOUT_SECONDS), 'systemd waits longer than the server takes to stop')
   t.ok(Number(unit.LimitNOFILE) >= 65536, 'room for tens of thousands of held polls')
+})
+
+t.test('the held poll fits the proxies: the default inside common 60 s defaults, the doc’s timeouts above any hold', async (t) => {
+  const hold = loadConfig({}).AGENT_POLL_WAIT_SECONDS
+  // The schema's own bound (typebox keeps it on the schema object; its type does not name it).
+  const longest = (Config.properties.AGENT_POLL_WAIT_SECONDS as { maximum?: number }).maximum!
+  // nginx's proxy_read_timeout and an AWS ALB's idle timeout are 60 s unless configured: a
+  // balancer nobody tuned must still answer a held poll, with room for a slow answer.
+  t.ok(hold + 10 <= 60, `the default hold (${hold} s) ends at least 10 s before 60 s`)
+  const seconds = (block: string, pattern: RegExp) => {
+    const m = pattern.exec(deploymentBlock(block))
+    if (!m) throw new Error(`docs/deployment.md: no ${pattern} in the ${block} block`)
+    return Number(m[1])
+  }
+  // Held polls go through nginx's `location /` (its first proxy_read_timeout; the second is the streams').
+  const timeouts = {
+    'HAProxy timeout client': seconds('haproxy', /^\s*timeout client (\d+)s\b/m),
+    'HAProxy timeout server': seconds('haproxy', /^\s*timeout server (\d+)s\b/m),
+    'nginx proxy_read_timeout': seconds('nginx', /^\s*proxy_read_timeout (\d+)s;/m),
+  }
+  for (const [name, s] of Object.entries(timeouts)) {
+    t.ok(s >= longest + 10, `${name} (${s} s) outlasts the longest hold allowed (${longest} s) by 10 s or more`)
+  }
+  const readme = readFileSync(join(root, 'README.md'), 'utf8')
+  t.equal(Number(/^\| `AGENT_POLL_WAIT_SECONDS` \| `(\d+)` \|/m.exec(readme)?.[1]), hold, 'README’s configuration table gives the default the server uses')
 })
