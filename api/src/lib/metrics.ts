@@ -27,8 +27,8 @@ export interface Metrics {
   close(): void
 }
 
-/** Request durations in seconds: fast API answers up to held polls (25 s) and streams. */
-const DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30]
+/** Request durations in seconds: fast API answers up to held polls (50 s by default, at most 60) and streams. */
+const DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60]
 /** How often the notifier's round trip (NOTIFY → this instance's LISTEN) is measured. */
 const PROBE_INTERVAL_MS = 5_000
 
