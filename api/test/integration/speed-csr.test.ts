@@ -57,7 +57,7 @@ async function answersEverywhere(tt: Check, token: string, status: number, url =
 }
 
 const tokenIdOf = async (token: string) => (await db.select({ id: accessTokens.id }).from(accessTokens).where(eq(accessTokens.tokenHash, hashToken(token))))[0]!.id
-const apiToken = async (u: TestUser, scopes: ('read' | 'write' | 'admin')[] = ['read'], expiresAt?: string) =>
+const apiToken = async (u: TestUser, scopes: ('read' | 'sessions' | 'admin')[] = ['read'], expiresAt?: string) =>
   (await u.client.POST('/api/v1/tokens', { body: { name: 'robot', scopes, ...(expiresAt ? { expiresAt } : {}) } })).data!
 
 t.test('memory answers: a revocation made behind the app’s back (no announcement) is not seen until memory is dropped', async (t) => {
