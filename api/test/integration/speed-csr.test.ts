@@ -1,8 +1,9 @@
 import t from 'tap'
-import { eq, sql } from 'drizzle-orm'
+import { and, asc, eq, sql } from 'drizzle-orm'
 import { Secret, TOTP } from 'otpauth'
-import { accessTokens } from '../../src/db/schema.ts'
+import { accessTokens, chatMessages, commands, consentRequests, sessionEvents } from '../../src/db/schema.ts'
 import { hashToken } from '../../src/lib/crypto.ts'
+import { joinAgent } from '../helpers/agent.ts'
 import { secondInstance, setupApp, type TestUser } from '../helpers/app.ts'
 import { testDatabaseUrl } from '../helpers/db.ts'
 
@@ -12,7 +13,8 @@ import { testDatabaseUrl } from '../helpers/db.ts'
  * user (disabled, password set or changed, role, two-factor enrolment), the site's two-factor
  * requirement — ends or changes what the memory gives on the credential's very next request on
  * this instance, and within moments on another one (PostgreSQL: a second instance on the same
- * database); expiry is checked against the clock on every use, and sliding still slides.
+ * database); expiry is checked against the clock on every use, and sliding still slides. And the
+ * consent answer, written in fewer statements, still releases what waited, in order.
  */
 /** The assertions the helpers make, on whichever test calls them. */
 type Check = Pick<typeof t, 'equal' | 'ok'>
@@ -206,4 +208,33 @@ t.test('a console sign-in still slides: a use from a new address writes last use
   await waitUntil(near)
   t.equal(await statusHere(signIn, '/api/v1/me'), 200, 'still works here past the old expiry')
   if (other) t.equal((await answerThere(signIn, '/api/v1/me')).status, 200, 'and on the other instance, which had the old expiry in memory')
+})
+
+t.test('a consent approved in its few statements: the answer, its chat line and the released command reach the agent in order; the chain verifies', async (t) => {
+  const csr = await h.createUser('csr')
+  const { data: session } = await csr.client.POST('/api/v1/sessions', { body: { customerName: 'Consent' } })
+  const agent = await joinAgent(h, session!.number)
+  const at = { params: { path: { id: session!.id } } }
+  const { data: refresh } = await csr.client.POST('/api/v1/sessions/{id}/system-info/refresh', at)
+  const { data: asked } = await agent.client.GET('/api/v1/agent/poll', { params: { query: { cursor: 0, wait: 0 } } })
+  t.same(asked!.commands, [], 'nothing to run before the answer')
+  const consentId = refresh!.consent!.id
+  const { response } = await agent.client.POST('/api/v1/agent/consents/{id}/answer', { params: { path: { id: consentId } }, body: { approved: true } })
+  t.equal(response.status, 204)
+  const { data: answered } = await agent.client.GET('/api/v1/agent/poll', { params: { query: { cursor: asked!.cursor, wait: 0 } } })
+  t.same(answered!.consents.map((c) => [c.id, c.status]), [[consentId, 'approved']])
+  t.same(answered!.commands.map((c) => c.id), [refresh!.command!.id], 'the waiting collection is released')
+  // The CSR's chat shows the answer, numbered between the answered request and the released command.
+  const [consent] = await db.select({ seq: consentRequests.seq }).from(consentRequests).where(eq(consentRequests.id, consentId))
+  const [line] = await db.select({ seq: chatMessages.seq }).from(chatMessages).where(and(eq(chatMessages.sessionId, session!.id), eq(chatMessages.body, 'The customer approved: View system information')))
+  const [command] = await db.select({ seq: commands.dispatchSeq }).from(commands).where(eq(commands.id, refresh!.command!.id))
+  t.ok(line, 'the system line is in the chat')
+  t.ok(consent!.seq < line!.seq && line!.seq < command!.seq!, `request ${consent!.seq} < line ${line!.seq} < release ${command!.seq}`)
+  t.ok(answered!.cursor >= command!.seq!, 'the agent’s cursor covers them')
+  const events = await db.select({ type: sessionEvents.type }).from(sessionEvents).where(eq(sessionEvents.sessionId, session!.id)).orderBy(asc(sessionEvents.id))
+  t.same(events.map((e) => e.type).slice(-3), ['consent.approved', 'command.queued', 'command.delivered'])
+  const { data: verified } = await h.admin.client.GET('/api/v1/sessions/{id}/events/verify', at)
+  t.match(verified, { ok: true, unchained: 0, firstBroken: null }, 'the audit chain verifies')
+  const twice = await h.inject({ method: 'POST', url: `/api/v1/agent/consents/${consentId}/answer`, token: agent.token, payload: { approved: false } })
+  t.same([twice.statusCode, twice.json<{ code: string }>().code], [409, 'CONSENT_ALREADY_ANSWERED'])
 })
