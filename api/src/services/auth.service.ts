@@ -166,7 +166,9 @@ export class AuthService {
     let known = this.memory.get(hash)
     // Past its expiry as this instance knows it: another instance may have slid it since, so the
     // database decides (and a sign-in that did expire is refused from there, with its reason).
-    if (known && known.expiresAt !== null && known.expiresAt <= now) {
+    // Read again after a while in any case: that bounds what never goes through the app (a hand
+    // edit in the database).
+    if (known && ((known.expiresAt !== null && known.expiresAt <= now) || now - known.readAt > CREDENTIAL_MEMORY_TTL_MS)) {
       this.memory.drop(hash)
       known = undefined
     }
@@ -189,6 +191,7 @@ export class AuthService {
           // A single sign-on is exempt: the identity provider does the second factor (docs/sso.md).
           mustEnrolTwoFactor: found.requireTwoFactor && user.totpEnabledAt === null && row.signInMethod !== 'oidc',
         },
+        readAt: now,
         expiresAt: row.expiresAt?.getTime() ?? null,
         lastUsedAt: row.lastUsedAt?.getTime() ?? null,
         lastUsedIp: row.lastUsedIp,
@@ -245,6 +248,8 @@ export class AuthService {
 /** What this instance knows of one credential: the principal it gives, and its use as last written. */
 interface KnownCredential {
   principal: Omit<Principal, 'expiresAt'>
+  /** When the database was read for it (ms). */
+  readAt: number
   /** When it expires (ms), as this instance last read or slid it; null: never. */
   expiresAt: number | null
   lastUsedAt: number | null
@@ -253,6 +258,11 @@ interface KnownCredential {
 
 /** Credentials kept at most; past it memory starts over (a lookup each is all a miss costs). */
 const CREDENTIAL_MEMORY_LIMIT = 50_000
+/**
+ * How long a credential is believed without a lookup. Not for changes made through the app (each
+ * is announced with its commit, see CredentialMemory): for what is not, a hand edit in the database.
+ */
+const CREDENTIAL_MEMORY_TTL_MS = 5 * 60_000
 
 /**
  * The credentials this instance has resolved, by token hash. A user's are dropped on every
