@@ -96,6 +96,17 @@ export class AccountsService {
     return { data: rows.map(toUser), total: total?.n ?? 0 }
   }
 
+  /**
+   * A transaction that changes what the user's credentials are derived from (two-factor
+   * enrolment): every instance forgets the credentials of this user it knows, with the commit.
+   */
+  changing<T>(userId: string, fn: (tx: Db) => Promise<T>): Promise<T> {
+    return this.tokens.revoking((r) => {
+      r.changed(userId)
+      return fn(r.tx)
+    })
+  }
+
   async findRow(id: string, db: Db = this.db): Promise<UserRow> {
     const [row] = await db.select().from(users).where(eq(users.id, id))
     if (!row) throw notFound('User', 'USER_NOT_FOUND')
@@ -156,6 +167,8 @@ export class AccountsService {
     const by = { type: 'user' as const, id: actor.userId }
     try {
       return await this.tokens.revoking(async (r) => {
+        // Role and email are part of every credential of the user: all instances forget them.
+        r.changed(id)
         if (input.role === 'csr' && current.role === 'admin') {
           if (!current.disabled) await this.lockOtherActiveAdmins(r.tx, id)
           if (id === actor.userId) throw conflict('CANNOT_DEMOTE_SELF', 'You cannot remove your own admin role')
@@ -180,6 +193,7 @@ export class AccountsService {
   /** Disables (ending every sign-in and token at once) or re-enables a user; recorded in the site's audit trail. */
   async setDisabled(actor: Principal, id: string, disabled: boolean): Promise<User> {
     return this.tokens.revoking(async (r) => {
+      r.changed(id)
       const current = await this.findRow(id, r.tx)
       // The last active admin is named as such first: that is the rule that matters most.
       if (disabled && current.role === 'admin' && !current.disabled) await this.lockOtherActiveAdmins(r.tx, id)

@@ -1,4 +1,4 @@
-import { eq, type SQL } from 'drizzle-orm'
+import { eq, sql, type SQL } from 'drizzle-orm'
 import type { Db } from '../db/client.ts'
 import { accessTokens, users } from '../db/schema.ts'
 import { forbidden, unauthorized, unprocessable } from '../errors.ts'
@@ -61,6 +61,8 @@ const invalidTokenProblem: CredentialProblem = { code: 'INVALID_TOKEN', message:
 const disabledProblem: CredentialProblem = { code: 'ACCOUNT_DISABLED', message: 'This account is disabled' }
 
 export class AuthService {
+  private readonly memory = new CredentialMemory()
+
   constructor(
     private readonly db: Db,
     private readonly accounts: AccountsService,
@@ -69,7 +71,17 @@ export class AuthService {
     private readonly sessionTtlMs: number,
     /** LOCAL_PASSWORDS=off: only this email (BREAK_GLASS_ADMIN, if any) may use a password. */
     private readonly localPasswords: { on: boolean; breakGlass?: string | undefined } = { on: true },
-  ) {}
+  ) {
+    tokens.onCredentialsChange((userId) => this.memory.forget(userId))
+  }
+
+  /**
+   * A transaction that may change what users' credentials are derived from (single sign-on maps
+   * a role): each user passed to `changed` is forgotten by every instance with the commit.
+   */
+  changingUsers<T>(fn: (tx: Db, changed: (userId: string) => void) => Promise<T>): Promise<T> {
+    return this.tokens.revoking((r) => fn(r.tx, r.changed))
+  }
 
   /** Whether this account may sign in with, or change, a password (LOCAL_PASSWORDS, docs/sso.md). */
   passwordAllowed(email: string): boolean {
@@ -142,34 +154,65 @@ export class AuthService {
 
   /**
    * Resolves a bearer token to its user and scopes, sliding a console sign-in's expiry forward and
-   * keeping last use and the client address current.
+   * keeping last use and the client address current. From memory after the first lookup: what the
+   * principal is derived from (the token's row, its user's, the site's two-factor requirement)
+   * changes only through `TokensService.revoking`, whose commit makes every instance forget the
+   * user's credentials (see CredentialMemory). Expiry is checked against the clock on every use.
    */
   async authenticate(token: string, ip: string): Promise<Principal> {
     if (!/^hl[sp]_[A-Za-z0-9_-]{20,}$/.test(token)) throw unauthorized(invalidTokenProblem.code, invalidTokenProblem.message)
-    const found = await this.load(eq(accessTokens.tokenHash, hashToken(token)))
-    const now = new Date()
-    const problem = this.problemOf(found, now)
-    if (problem || !found) throw unauthorized((problem ?? invalidTokenProblem).code, (problem ?? invalidTokenProblem).message)
-    const { token: row, user } = found
-    let expiresAt = row.expiresAt
-    if (row.lastUsedIp !== ip || !row.lastUsedAt || now.getTime() - row.lastUsedAt.getTime() > TOUCH_INTERVAL_MS) {
-      const changes: Partial<typeof accessTokens.$inferInsert> = { lastUsedAt: now, lastUsedIp: ip }
-      if (row.kind === 'session') changes.expiresAt = expiresAt = new Date(now.getTime() + this.sessionTtlMs)
-      await this.db.update(accessTokens).set(changes).where(eq(accessTokens.id, row.id))
+    const hash = hashToken(token)
+    const now = Date.now()
+    let known = this.memory.get(hash)
+    // Past its expiry as this instance knows it: another instance may have slid it since, so the
+    // database decides (and a sign-in that did expire is refused from there, with its reason).
+    // Read again after a while in any case: that bounds what never goes through the app (a hand
+    // edit in the database).
+    if (known && ((known.expiresAt !== null && known.expiresAt <= now) || now - known.readAt > CREDENTIAL_MEMORY_TTL_MS)) {
+      this.memory.drop(hash)
+      known = undefined
     }
-    const scopes = effectiveScopes(row.kind, row.scopes, user.role)
-    return {
-      userId: user.id,
-      role: user.role === 'admin' && scopes.includes('admin') ? 'admin' : 'csr',
-      accountRole: user.role,
-      email: user.email,
-      tokenId: row.id,
-      tokenKind: row.kind,
-      scopes,
-      expiresAt,
-      // A single sign-on is exempt: the identity provider does the second factor (docs/sso.md).
-      mustEnrolTwoFactor: found.requireTwoFactor && user.totpEnabledAt === null && row.signInMethod !== 'oidc',
+    if (!known) {
+      const since = this.memory.epoch
+      const found = await this.load(eq(accessTokens.tokenHash, hash))
+      const problem = this.problemOf(found, new Date(now))
+      if (problem || !found) throw unauthorized((problem ?? invalidTokenProblem).code, (problem ?? invalidTokenProblem).message)
+      const { token: row, user } = found
+      const scopes = effectiveScopes(row.kind, row.scopes, user.role)
+      known = {
+        principal: {
+          userId: user.id,
+          role: user.role === 'admin' && scopes.includes('admin') ? 'admin' : 'csr',
+          accountRole: user.role,
+          email: user.email,
+          tokenId: row.id,
+          tokenKind: row.kind,
+          scopes,
+          // A single sign-on is exempt: the identity provider does the second factor (docs/sso.md).
+          mustEnrolTwoFactor: found.requireTwoFactor && user.totpEnabledAt === null && row.signInMethod !== 'oidc',
+        },
+        readAt: now,
+        expiresAt: row.expiresAt?.getTime() ?? null,
+        lastUsedAt: row.lastUsedAt?.getTime() ?? null,
+        lastUsedIp: row.lastUsedIp,
+      }
+      this.memory.remember(hash, known, since)
     }
+    if (known.lastUsedIp !== ip || known.lastUsedAt === null || now - known.lastUsedAt > TOUCH_INTERVAL_MS) {
+      // Written before the answer, as before the memory: at most once a minute per credential
+      // (or on an address change), so a write that could be lost is not worth batching.
+      const at = new Date(now).toISOString()
+      const expiresAt = known.principal.tokenKind === 'session' ? now + this.sessionTtlMs : null
+      await this.db.execute(
+        expiresAt === null
+          ? sql`update access_tokens set last_used_at = ${at}::timestamptz, last_used_ip = ${ip} where id = ${known.principal.tokenId}::uuid`
+          : sql`update access_tokens set last_used_at = ${at}::timestamptz, last_used_ip = ${ip}, expires_at = ${new Date(expiresAt).toISOString()}::timestamptz where id = ${known.principal.tokenId}::uuid`,
+      )
+      known.lastUsedAt = now
+      known.lastUsedIp = ip
+      if (expiresAt !== null) known.expiresAt = expiresAt
+    }
+    return { ...known.principal, scopes: [...known.principal.scopes], expiresAt: known.expiresAt === null ? null : new Date(known.expiresAt) }
   }
 
   /**
@@ -199,5 +242,80 @@ export class AuthService {
       await r.tx.update(users).set({ passwordHash, updatedAt: new Date() }).where(eq(users.id, principal.userId))
       await r.all(principal.userId, 'password_changed', principal.tokenId)
     })
+  }
+}
+
+/** What this instance knows of one credential: the principal it gives, and its use as last written. */
+interface KnownCredential {
+  principal: Omit<Principal, 'expiresAt'>
+  /** When the database was read for it (ms). */
+  readAt: number
+  /** When it expires (ms), as this instance last read or slid it; null: never. */
+  expiresAt: number | null
+  lastUsedAt: number | null
+  lastUsedIp: string | null
+}
+
+/** Credentials kept at most; past it memory starts over (a lookup each is all a miss costs). */
+const CREDENTIAL_MEMORY_LIMIT = 50_000
+/**
+ * How long a credential is believed without a lookup. Not for changes made through the app (each
+ * is announced with its commit, see CredentialMemory): for what is not, a hand edit in the database.
+ */
+const CREDENTIAL_MEMORY_TTL_MS = 5 * 60_000
+
+/**
+ * The credentials this instance has resolved, by token hash. A user's are dropped on every
+ * announcement of a change of their credentials (TokensService.onCredentialsChange: revocation,
+ * sign-out, disabled, password, role, email, two-factor), all of them when a site setting changed
+ * or announcements may have been lost (a re-listen, a LISTEN connection that hears nothing).
+ * `epoch` guards against remembering what a lookup found when a change came in while it ran.
+ */
+class CredentialMemory {
+  epoch = 0
+  private readonly byHash = new Map<string, KnownCredential>()
+  private readonly hashesOf = new Map<string, Set<string>>()
+  /** The epoch of each user's last change, and of the last change of everyone. */
+  private readonly changedAt = new Map<string, number>()
+  private allChangedAt = 0
+
+  forget(userId: string | null) {
+    this.epoch++
+    if (userId === null) {
+      this.allChangedAt = this.epoch
+      this.byHash.clear()
+      this.hashesOf.clear()
+      this.changedAt.clear()
+      return
+    }
+    this.changedAt.set(userId, this.epoch)
+    for (const hash of this.hashesOf.get(userId) ?? []) this.byHash.delete(hash)
+    this.hashesOf.delete(userId)
+    if (this.changedAt.size > CREDENTIAL_MEMORY_LIMIT) {
+      this.changedAt.clear()
+      this.allChangedAt = this.epoch
+    }
+  }
+
+  get(hash: string): KnownCredential | undefined {
+    return this.byHash.get(hash)
+  }
+
+  drop(hash: string) {
+    const known = this.byHash.get(hash)
+    if (!known) return
+    this.byHash.delete(hash)
+    this.hashesOf.get(known.principal.userId)?.delete(hash)
+  }
+
+  /** Keeps what a lookup begun at `since` found, unless the user (or everyone) changed since. */
+  remember(hash: string, known: KnownCredential, since: number) {
+    const userId = known.principal.userId
+    if (this.allChangedAt > since || (this.changedAt.get(userId) ?? 0) > since) return
+    if (this.byHash.size >= CREDENTIAL_MEMORY_LIMIT) this.forget(null)
+    this.byHash.set(hash, known)
+    let set = this.hashesOf.get(userId)
+    if (!set) this.hashesOf.set(userId, (set = new Set()))
+    set.add(hash)
   }
 }

@@ -1,7 +1,9 @@
-import { and, asc, count, desc, eq, inArray, lt, type SQL } from 'drizzle-orm'
+import { and, asc, count, desc, eq, inArray, lt, sql, type SQL } from 'drizzle-orm'
+import { rows } from '../db/raw.ts'
 import type { Db } from '../db/client.ts'
 import { consentRequests, users } from '../db/schema.ts'
 import { conflict, notFound, unprocessable } from '../errors.ts'
+import { cleanText } from '../lib/text.ts'
 import type { Paging } from '../schemas/common.ts'
 import type { Consent } from '../schemas/sessions.ts'
 import type { Principal } from './auth.service.ts'
@@ -137,19 +139,24 @@ export class ConsentsService {
   /** The customer's answer, through their agent. Answering twice, or too late, is a 409. */
   async answer(agent: { agentId: string; sessionId: string }, consentId: string, approved: boolean): Promise<void> {
     await this.feed.change(agent.sessionId, async (s) => {
-      await s.next()
-      const [row] = await s.tx
-        .select()
+      // The session's lock, whose change number becomes the answered request's own.
+      const seq = await s.next()
+      // The request and the head of the session's trail in one read, under the lock (the answer's
+      // events then need no read of their own). Another session's request is not found.
+      const [found] = await s.tx
+        .select({ row: consentRequests, head: sql<string | null>`${s.headSql}` })
         .from(consentRequests)
         .where(and(eq(consentRequests.id, consentId), eq(consentRequests.sessionId, agent.sessionId)))
-      if (!row) throw notFound('Consent request', 'CONSENT_NOT_FOUND')
+      if (!found) throw notFound('Consent request', 'CONSENT_NOT_FOUND')
+      s.knowHead(found.head)
+      const { row } = found
       if (row.status === 'expired' || (row.status === 'pending' && row.expiresAt <= new Date())) {
         throw conflict('CONSENT_EXPIRED', 'This request expired before it was answered')
       }
       if (row.status === 'cancelled') throw conflict('CONSENT_CANCELLED', 'The support representative withdrew this request')
       if (row.status !== 'pending') throw conflict('CONSENT_ALREADY_ANSWERED', `This request was already ${row.status}`)
       const status = approved ? 'approved' : 'denied'
-      await this.close(s, row, status, { type: 'agent', id: agent.agentId })
+      await this.close(s, row, status, { type: 'agent', id: agent.agentId }, undefined, seq)
     })
   }
 
@@ -171,18 +178,13 @@ export class ConsentsService {
 
   /**
    * Moves a pending request to its final status and lets the command queue release or cancel
-   * what waited on it.
+   * what waited on it. `seq`: a change number the caller already took under the lock and has no
+   * other use for (else one is taken here).
    */
-  private async close(s: SessionTx, row: ConsentRow, status: 'approved' | 'denied' | 'expired' | 'cancelled', actor: Actor, reason?: string) {
-    const now = new Date()
-    const [updated] = await s.tx
-      .update(consentRequests)
-      .set({ status, answeredAt: status === 'approved' || status === 'denied' ? now : null, seq: await s.next() })
-      .where(and(eq(consentRequests.id, row.id), eq(consentRequests.status, 'pending')))
-      .returning()
-    if (!updated) return row
+  private async close(s: SessionTx, row: ConsentRow, status: 'approved' | 'denied' | 'expired' | 'cancelled', actor: Actor, reason?: string, seq?: number) {
+    const number = seq ?? (await s.next())
+    const answeredAt = status === 'approved' || status === 'denied' ? new Date() : null
     const data = { consentId: row.id, kind: row.kind, ...(reason ? { reason } : {}) }
-    await s.event(`consent.${status}`, actor, data)
     const title = consentTitles[row.kind]
     const line = {
       approved: `The customer approved: ${title}`,
@@ -190,7 +192,26 @@ export class ConsentsService {
       expired: `The request expired unanswered: ${title}`,
       cancelled: `Request withdrawn: ${title}`,
     }[status]
-    await s.systemLine(line, `consent.${status}`, data)
+    // One statement: the request's new status, and its system line in the chat with the next
+    // change number (as SessionTx.systemLine writes it), only when the request was still pending.
+    const [closed] = await rows<{ id: string }>(
+      s.tx,
+      sql`with c as (
+            update consent_requests set status = ${status}::consent_status, answered_at = ${answeredAt?.toISOString() ?? null}::timestamptz,
+              seq = ${number}
+            where id = ${row.id}::uuid and status = 'pending' returning id
+          ), n as (
+            update support_sessions set feed_seq = feed_seq + 1, updated_at = now()
+            where id = ${s.sessionId}::uuid and exists (select 1 from c) returning feed_seq
+          ), m as (
+            insert into chat_messages (session_id, sender, body, system_event, seq)
+            select ${s.sessionId}::uuid, 'system', ${cleanText(line)}, ${JSON.stringify({ type: `consent.${status}`, data })}::jsonb, n.feed_seq from n
+          )
+          select id::text as id from c`,
+    )
+    if (!closed) return row
+    const updated: ConsentRow = { ...row, status, answeredAt, seq: number }
+    await s.event(`consent.${status}`, actor, data)
     if (status === 'approved') await this.commands.releaseForConsent(s, updated)
     else await this.commands.cancelForConsent(s, row.id, status)
     return updated

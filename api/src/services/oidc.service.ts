@@ -218,7 +218,7 @@ export class OidcService {
     const role = mapRole(this.settings, claims)
     if (!role) throw forbidden('OIDC_NO_ROLE', `Your account is in none of the groups that give access to Helpline (claim ${this.settings.roleClaim})`)
     const name = (typeof claims.name === 'string' && claims.name.trim()) || email
-    return this.db.transaction(async (tx) => {
+    return this.auth.changingUsers(async (tx, changed) => {
       const [bySubject] = await tx.select().from(users).where(and(eq(users.oidcIssuer, issuer), eq(users.oidcSubject, subject))).for('update')
       const user = bySubject ?? (await tx.select().from(users).where(sql`lower(${users.email}) = ${email.toLowerCase()}`).for('update'))[0]
       const system = { type: 'system' as const }
@@ -234,6 +234,7 @@ export class OidcService {
         await appendSiteEvent(tx, this.keyring, { type: 'user.sso_linked', actor: system, targetType: 'user', targetId: user.id, data: { issuer } })
       }
       if (user.role !== role) {
+        changed(user.id)
         await tx.update(users).set({ role, updatedAt: new Date() }).where(eq(users.id, user.id))
         await appendSiteEvent(tx, this.keyring, { type: 'user.role_changed', actor: system, targetType: 'user', targetId: user.id, data: { from: user.role, to: role, method: 'oidc' } })
       }

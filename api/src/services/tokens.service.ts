@@ -19,6 +19,12 @@ export type RevokedReason = 'revoked' | 'revoked_by_admin' | 'user_disabled' | '
 
 /** The notifier topic on which a user's revocations are announced (every instance's streams listen). */
 export const credentialsTopic = (userId: string) => `credentials:${userId}`
+/**
+ * Announced when something every credential is derived from changed (the site's two-factor
+ * requirement): each instance forgets every credential it knows. No stream listens to it (a
+ * stream's credential check does not depend on it).
+ */
+const EVERY_CREDENTIAL_TOPIC = 'credentials:*'
 
 /** A console sign-in carries what its user's role allows now; a personal token what it was given. */
 export function effectiveScopes(kind: TokenRow['kind'], stored: readonly string[], role: Role): Scope[] {
@@ -42,6 +48,10 @@ function toApiToken(row: TokenRow, role: Role): ApiToken {
 
 const MAX_PERSONAL_TOKENS = 50
 
+function topicsOf(users: ReadonlySet<string>, everyone: boolean): string[] {
+  return [...[...users].map(credentialsTopic), ...(everyone ? [EVERY_CREDENTIAL_TOPIC] : [])]
+}
+
 /** Revocations inside one transaction (TokensService.revoking); each is announced by its commit. */
 export interface Revoker {
   tx: Db
@@ -49,6 +59,14 @@ export interface Revoker {
   all(userId: string, reason: RevokedReason, keepTokenId?: string): Promise<number>
   /** Ends one live credential of a user; undefined when there is no such live one. */
   one(userId: string, id: string, reason: RevokedReason, kind?: TokenRow['kind']): Promise<{ id: string; kind: TokenRow['kind'] } | undefined>
+  /**
+   * Announces that what the user's credentials are derived from changed (role, email, disabled,
+   * password, two-factor enrolment), without ending any: every instance forgets the credentials of
+   * this user it knows from memory, with the commit.
+   */
+  changed(userId: string): void
+  /** The same for every user (a site setting every credential is derived from changed). */
+  changedForEveryone(): void
 }
 
 /**
@@ -57,19 +75,47 @@ export interface Revoker {
  * instance re-checks its credential at once instead of delivering until it next asks.
  */
 export class TokensService {
+  /** Listeners of `onCredentialsChange`, called in this process right after its own commits. */
+  private readonly local = new Set<(userId: string | null) => void>()
+
   constructor(
     private readonly db: Db,
     private readonly notifier: Notifier,
     private readonly keyring: Keyring,
   ) {}
 
-  /** One transaction whose revocations are announced to every instance by its commit. */
+  /**
+   * Calls `listener` with the id of every user whose credentials (or what they are derived from)
+   * changed — by this instance synchronously right after the commit, by another when its
+   * announcement arrives — and with null when every credential may have changed (a site setting,
+   * or announcements may have been lost). For memory derived from the database: every such change
+   * goes through `revoking`, so dropping what was derived from a user on its announcement is exact.
+   */
+  onCredentialsChange(listener: (userId: string | null) => void): () => void {
+    this.local.add(listener)
+    const unwatch = this.notifier.watch((topic) => {
+      if (topic === null || topic === EVERY_CREDENTIAL_TOPIC) listener(null)
+      else if (topic.startsWith('credentials:')) listener(topic.slice('credentials:'.length))
+    })
+    return () => {
+      this.local.delete(listener)
+      unwatch()
+    }
+  }
+
+  /**
+   * One transaction whose revocations (and other changes of what credentials are derived from,
+   * `changed`) are announced to every instance by its commit.
+   */
   async revoking<T>(fn: (r: Revoker) => Promise<T>): Promise<T> {
     const touched = new Set<string>()
+    let everyone = false
     let published = false
     const result = await this.db.transaction(async (tx) => {
       const result = await fn({
         tx,
+        changed: (userId) => void touched.add(userId),
+        changedForEveryone: () => void (everyone = true),
         all: async (userId, reason, keepTokenId) => {
           touched.add(userId)
           const rows = await tx
@@ -90,10 +136,16 @@ export class TokensService {
         },
       })
       // In the transaction on PostgreSQL: every instance hears of the revocation with its commit.
-      published = await this.notifier.publishIn(tx, [...touched].map(credentialsTopic))
+      published = await this.notifier.publishIn(tx, topicsOf(touched, everyone))
       return result
     })
-    if (!published) for (const userId of touched) this.notifier.publish(credentialsTopic(userId))
+    // This instance forgets at once: its own announcement reaches it only later, and the caller's
+    // very next request must already be refused.
+    for (const listener of this.local) {
+      if (everyone) listener(null)
+      else for (const userId of touched) listener(userId)
+    }
+    if (!published) for (const topic of topicsOf(touched, everyone)) this.notifier.publish(topic)
     return result
   }
 

@@ -68,7 +68,7 @@ export class TwoFactorService {
     const step = this.stepOf(this.keyring.open(user.totpPendingSecret), user.email, code)
     if (step === undefined) throw unprocessable('TOTP_INVALID', 'The code is wrong or has expired', { code: 'Wrong or expired code' })
     const recoveryCodes = Array.from({ length: RECOVERY_CODES }, newRecoveryCode)
-    await this.db.transaction(async (tx) => {
+    await this.accounts.changing(user.id, async (tx) => {
       await tx
         .update(users)
         .set({
@@ -91,7 +91,7 @@ export class TwoFactorService {
     if (!user.totpEnabledAt) throw conflict('TOTP_NOT_ENABLED', 'Two-factor sign-in is not on')
     if ((await this.settings.get()).requireTwoFactor) throw conflict('TOTP_REQUIRED_BY_SITE', 'This site requires two-factor sign-in for everyone')
     await this.checkProof(user, proof)
-    await this.db.transaction(async (tx) => {
+    await this.accounts.changing(user.id, async (tx) => {
       await tx
         .update(users)
         .set({ totpSecret: null, totpPendingSecret: null, totpEnabledAt: null, totpLastStep: null, totpRecoveryCodes: null, updatedAt: new Date() })

@@ -34,7 +34,7 @@ function createServices(app: FastifyInstance) {
   const c = app.config
   const tokens = new TokensService(db, app.notifier, app.keyring)
   const accounts = new AccountsService(db, c.PASSWORD_MIN_LENGTH, app.keyring, tokens)
-  const settings = new SettingsService(db, app.keyring)
+  const settings = new SettingsService(db, app.keyring, tokens)
   const twoFactor = new TwoFactorService(db, app.keyring, accounts, settings)
   const auth = new AuthService(db, accounts, tokens, twoFactor, c.SESSION_TTL_MINUTES * 60_000, { on: c.LOCAL_PASSWORDS === 'on', breakGlass: c.BREAK_GLASS_ADMIN })
   const sso = oidcSettings(c)
