@@ -71,8 +71,15 @@ export class AgentsService {
     private readonly runs: RunsService,
     private readonly timings: AgentTimings,
     private readonly keyring: Keyring,
+    /** Changes of users' accounts (TokensService.onCredentialsChange): a CSR's name is in their sessions' answers. */
+    accountChanges?: (listener: (userId: string | null) => void) => unknown,
   ) {
     feed.onChange((sessionId, change) => this.memory.forget(sessionId, change))
+    // null: a site setting changed or announcements may have been lost; the latter reaches
+    // `forget(null)` through the feed as well, the former changes no name.
+    accountChanges?.((userId) => {
+      if (userId !== null) this.memory.forgetCsr(userId)
+    })
   }
 
   private checkProtocol(protocol: number) {
@@ -394,9 +401,9 @@ export class AgentsService {
     // What a read hands out is recorded as delivered here: an offer of the same items is spent.
     this.memory.spend(agent.sessionId)
     // Hand-written: the one query every poll runs (the session and its CSR's name).
-    const [row] = await rows<{ id: string; number: string; status: AgentFeed['session']['status']; customer_name: string; feed_seq: number; csr_name: string | null }>(
+    const [row] = await rows<{ id: string; number: string; status: AgentFeed['session']['status']; customer_name: string; feed_seq: number; csr_id: string; csr_name: string | null }>(
       this.db,
-      sql`select s.id::text as id, s.number, s.status::text as status, s.customer_name, s.feed_seq, u.name as csr_name
+      sql`select s.id::text as id, s.number, s.status::text as status, s.customer_name, s.feed_seq, s.csr_id::text as csr_id, u.name as csr_name
           from support_sessions s left join users u on u.id = s.csr_id where s.id = ${agent.sessionId}`,
     )
     if (!row) throw sessionNotFound()
@@ -405,7 +412,7 @@ export class AgentsService {
     const session = { id: row.id, number: formatNumber(row.number), status: row.status, customerName: row.customer_name, csrName: csr }
     if (after === upTo && row.status !== 'ended') {
       // Nothing after the cursor: no item query, and later polls at this cursor need none either.
-      return this.memory.rememberQuiet(agent.sessionId, upTo, session, since)
+      return this.memory.rememberQuiet(agent.sessionId, upTo, session, row.csr_id, since)
     }
     // A cursor from the future (a database restored from a backup, a hand-edited file) would
     // hide everything, and holding on it would answer at once again and again: refused, with the
@@ -437,7 +444,7 @@ export class AgentsService {
     if (consents.length === 0 && commandRows.length === 0 && chat.length === 0 && cancelled.length === 0 && row.status !== 'ended') {
       // Nothing for the agent from its cursor up to now (changes it does not see, such as its own
       // reports): memory knows that whole range, so a held poll at this cursor needs no read again.
-      return this.memory.rememberQuiet(agent.sessionId, upTo, session, since, cursor)
+      return this.memory.rememberQuiet(agent.sessionId, upTo, session, row.csr_id, since, cursor)
     }
     await this.commands.markDelivered(agent.sessionId, commandRows)
     return {
@@ -533,11 +540,14 @@ const MEMORY_LIMIT = 200_000
 /**
  * How long "nothing after this change number" is believed without a query. Not for lost
  * notifications: a change is announced by its own commit (Notifier.publishIn), a re-listen or a
- * LISTEN connection that hears nothing (not even its heartbeat) drops all memory. This bounds
- * what does not change the session's number, yet shows in the answer: a rename of the CSR, a hand
- * edit in the database. Long enough to cost a fleet of 20,000 quiet agents ~70 reads a second.
+ * LISTEN connection that hears nothing (not even its heartbeat) drops all memory. Nor for a
+ * rename of the CSR, which shows in the answer without changing the session's number: it is
+ * announced as a change of the CSR's account (TokensService.onCredentialsChange) and drops that
+ * CSR's sessions. This bounds only a hand edit in the database. At 5 minutes it cost a fleet of
+ * 20,000 quiet agents ~70 reads a second, a large part of its idle CPU at a 50 s hold
+ * (docs/notes/issue-13-hold-3.md); at 30, ~11.
  */
-const QUIET_TTL_MS = 5 * 60_000
+const QUIET_TTL_MS = 30 * 60_000
 
 /**
  * What the agent's feed is, as a change's commit declared it (SessionTx.offer, built by
@@ -556,6 +566,8 @@ interface Quiet {
   low: number
   seq: number
   session: AgentFeed['session']
+  /** The session's CSR, whose name `session` carries: a change of their account drops this. */
+  csrId: string
   at: number
 }
 
@@ -574,8 +586,11 @@ class AgentMemory {
   private readonly tokensOf = new Map<string, Set<string>>()
   private readonly quietAt = new Map<string, Quiet>()
   /** `low`..`high`: the cursors the offer answers; `seq`: the newest change number known (its cursor). */
-  private readonly offers = new Map<string, { low: number; high: number; seq: number; feed: AgentFeed; rows: CommandRow[] }>()
+  private readonly offers = new Map<string, { low: number; high: number; seq: number; feed: AgentFeed; rows: CommandRow[]; csrId: string }>()
   private readonly changedAt = new Map<string, number>()
+  /** The epoch of each CSR account's last change (their name is in their sessions' answers). */
+  private readonly csrChangedAt = new Map<string, number>()
+  private everyCsrChangedAt = 0
 
   forget(sessionId: string | null, change?: SessionChange) {
     if (sessionId === null) {
@@ -585,6 +600,7 @@ class AgentMemory {
       this.quietAt.clear()
       this.offers.clear()
       this.changedAt.clear()
+      this.csrChangedAt.clear()
       return
     }
     const q = this.quietAt.get(sessionId)
@@ -607,12 +623,27 @@ class AgentMemory {
     const offer = change?.offer as AgentOffer | undefined
     if (offer && follows) {
       // The change's whole effect on the agent is the offer (SessionTx.offer): its tokens stand.
-      this.offers.set(sessionId, { low: q.low, high: q.seq, seq: change.to, rows: offer.rows, feed: { ...emptyFeed(change.to, q.session), commands: offer.commands } })
+      this.offers.set(sessionId, { low: q.low, high: q.seq, seq: change.to, rows: offer.rows, csrId: q.csrId, feed: { ...emptyFeed(change.to, q.session), commands: offer.commands } })
       return
     }
     for (const hash of this.tokensOf.get(sessionId) ?? []) this.tokens.delete(hash)
     this.tokensOf.delete(sessionId)
     if (this.changedAt.size > MEMORY_LIMIT) this.changedAt.clear()
+  }
+
+  /**
+   * A user's account changed (their name, among others): the sessions whose answers carry them as
+   * the CSR are no longer known to be quiet, and a read in flight does not make them so.
+   */
+  forgetCsr(userId: string) {
+    this.epoch++
+    if (this.csrChangedAt.size >= MEMORY_LIMIT) {
+      this.csrChangedAt.clear()
+      this.everyCsrChangedAt = this.epoch
+    }
+    this.csrChangedAt.set(userId, this.epoch)
+    for (const [sessionId, q] of this.quietAt) if (q.csrId === userId) this.quietAt.delete(sessionId)
+    for (const [sessionId, o] of this.offers) if (o.csrId === userId) this.offers.delete(sessionId)
   }
 
   /** Whether the session changed after `since` (what a read begun then found may be stale). */
@@ -647,7 +678,7 @@ class AgentMemory {
     const o = this.offers.get(sessionId)
     if (!o || cursor < o.low || cursor > o.high) return undefined
     this.offers.delete(sessionId)
-    this.quietAt.set(sessionId, { low: o.seq, seq: o.seq, session: o.feed.session, at: Date.now() })
+    this.quietAt.set(sessionId, { low: o.seq, seq: o.seq, session: o.feed.session, csrId: o.csrId, at: Date.now() })
     return o
   }
 
@@ -656,11 +687,12 @@ class AgentMemory {
   }
 
   /** A read found nothing for the agent after `low` up to `seq`, the session's number then. */
-  rememberQuiet(sessionId: string, seq: number, session: AgentFeed['session'], since: number, low = seq): AgentFeed {
-    if (!this.stale(sessionId, since)) {
+  rememberQuiet(sessionId: string, seq: number, session: AgentFeed['session'], csrId: string, since: number, low = seq): AgentFeed {
+    const csrChanged = Math.max(this.everyCsrChangedAt, this.csrChangedAt.get(csrId) ?? 0) > since
+    if (!this.stale(sessionId, since) && !csrChanged) {
       if (this.quietAt.size >= MEMORY_LIMIT) this.quietAt.clear()
       if (this.offers.size >= MEMORY_LIMIT) this.offers.clear()
-      this.quietAt.set(sessionId, { low, seq, session, at: Date.now() })
+      this.quietAt.set(sessionId, { low, seq, session, csrId, at: Date.now() })
     }
     return emptyFeed(seq, session)
   }

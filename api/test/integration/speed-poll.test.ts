@@ -50,6 +50,24 @@ t.test('a poll at the known change number answers from memory; a change ends tha
   t.ok(woken!.cursor > first!.cursor)
 })
 
+t.test('a CSR renamed: a quiet agent’s next poll carries the new name at once', async (t) => {
+  const renamed = await h.createUser('csr', { name: 'Before Rename' })
+  const { data: s } = await renamed.client.POST('/api/v1/sessions', { body: { customerName: 'Renamed' } })
+  const agent = await joinAgent(h, s!.number)
+  const { data: first } = await agent.client.GET('/api/v1/agent/poll', { params: { query: { cursor: 0, wait: 0 } } })
+  const { data: quiet } = await agent.client.GET('/api/v1/agent/poll', { params: { query: { cursor: first!.cursor, wait: 0 } } })
+  t.equal(quiet!.session.csrName, 'Before Rename', 'known quiet, with the name')
+  // The rename changes no session number: only its announcement tells the memory.
+  const { response } = await h.admin.client.PATCH('/api/v1/users/{id}', { params: { path: { id: renamed.id } }, body: { name: 'After Rename' } })
+  t.equal(response.status, 200)
+  const { data: next } = await agent.client.GET('/api/v1/agent/poll', { params: { query: { cursor: first!.cursor, wait: 0 } } })
+  t.equal(next!.session.csrName, 'After Rename', 'the next poll reads the new name')
+  t.equal(next!.cursor, first!.cursor)
+  // Quiet again, now remembered with the new name.
+  const { data: again } = await agent.client.GET('/api/v1/agent/poll', { params: { query: { cursor: first!.cursor, wait: 0 } } })
+  t.equal(again!.session.csrName, 'After Rename')
+})
+
 t.test('the hold is configurable up to 60 s and told at join', async (t) => {
   const { session, agent } = await activeSession('Hold')
   t.equal(agent.joined.pollWaitSeconds, 10, 'the join answer tells the server’s hold')
@@ -236,6 +254,25 @@ t.test('two instances: a change on one wakes a quiet poll held by the other; a t
   }
   t.equal(status, 401, `refused by the other instance ${Date.now() - left} ms after the leave`)
   t.ok(Date.now() - left < 1000)
+})
+
+t.test('two instances: a CSR renamed on one, a quiet agent polling the other sees the new name at once', { skip }, async (t) => {
+  const other = await secondInstance(t, h, { AGENT_POLL_WAIT_SECONDS: 10 })
+  const renamed = await h.createUser('csr', { name: 'Remote Before' })
+  const { data: s } = await renamed.client.POST('/api/v1/sessions', { body: { customerName: 'Renamed remotely' } })
+  const agent = await joinAgent(h, s!.number)
+  const remote = createClient({ baseUrl: other.address, token: agent.token })
+  const { data: first } = await remote.GET('/api/v1/agent/poll', { params: { query: { cursor: 0, wait: 0 } } })
+  const { data: quiet } = await remote.GET('/api/v1/agent/poll', { params: { query: { cursor: first!.cursor, wait: 0 } } })
+  t.equal(quiet!.session.csrName, 'Remote Before', 'known quiet on the other instance')
+  await h.admin.client.PATCH('/api/v1/users/{id}', { params: { path: { id: renamed.id } }, body: { name: 'Remote After' } })
+  const renamedAt = Date.now()
+  let name = quiet!.session.csrName
+  while (name === 'Remote Before' && Date.now() - renamedAt < 2000) {
+    const { data } = await remote.GET('/api/v1/agent/poll', { params: { query: { cursor: first!.cursor, wait: 0 } } })
+    name = data!.session.csrName
+  }
+  t.equal(name, 'Remote After', `the other instance answers with the new name ${Date.now() - renamedAt} ms after the rename`)
 })
 
 t.test('two instances: a change whose instance never announces it after its commit still wakes a held poll and ends a cached token elsewhere', { skip }, async (t) => {

@@ -66,7 +66,9 @@ function createServices(app: FastifyInstance) {
   consents.sessions = sessions
   consents.commands = commands
   const runs = new RunsService(db, feed, consents, commands, scripts, { lostGraceMs: c.SCRIPT_LOST_GRACE_SECONDS * 1000 })
-  const agents = new AgentsService(db, feed, commands, consents, runs, { pollWaitMs, offlineAfterMs, rejoinWindowMs: c.AGENT_REJOIN_WINDOW_MINUTES * 60_000 }, app.keyring)
+  const agents = new AgentsService(db, feed, commands, consents, runs, { pollWaitMs, offlineAfterMs, rejoinWindowMs: c.AGENT_REJOIN_WINDOW_MINUTES * 60_000 }, app.keyring, (listener) =>
+    tokens.onCredentialsChange(listener),
+  )
   const systemInfo = new SystemInfoService(db, feed, sessions, consents, commands)
   const chat = new ChatService(db, feed, sessions)
   const access = new AccessService(db, feed, sessions, consents, commands, {
