@@ -12,9 +12,9 @@
  *   npx tsx bench/fleet.bench.ts                       1,000 / 20,000 / 50,000 agents
  *   BENCH_QUICK=1                                       20 / 50 / 100 agents, short windows
  *   BENCH_FLEET_SIZES=1000,5000,10000                   other sizes (first = the 1,000 line, …)
- *   BENCH_FLEET_SAMPLES=200  BENCH_FLEET_WINDOW=15       dispatches timed; idle window in s
+ *   BENCH_FLEET_SAMPLES=200  BENCH_FLEET_WINDOW=50       dispatches timed; idle window in s (default: one hold)
  *   BENCH_FLEET_JOIN_SECONDS=900                        give up growing after this long per size
- *   BENCH_FLEET_POLL_WAIT=60                            the server's hold (default: its own, 25 s)
+ *   BENCH_FLEET_POLL_WAIT=60                            the server's hold (default: its own, 50 s)
  *   BENCH_PROFILE_DIR=/tmp/prof                         the server writes a CPU profile on stop
  *
  * File descriptors: every held agent is a socket in the server and one in the load generator.
@@ -32,7 +32,8 @@ import { summarize } from './stats.ts'
 const QUICK = process.env.BENCH_QUICK === '1'
 const SIZES = (process.env.BENCH_FLEET_SIZES ?? (QUICK ? '20,50,100' : '1000,20000,50000')).split(',').map(Number)
 const SAMPLES = Number(process.env.BENCH_FLEET_SAMPLES ?? (QUICK ? 10 : 200))
-const WINDOW = Number(process.env.BENCH_FLEET_WINDOW ?? (QUICK ? 2 : 15))
+/** The idle window in seconds; unset: one hold (every held agent re-polls once in it), 2 s when quick. */
+const WINDOW_SET = process.env.BENCH_FLEET_WINDOW ? Number(process.env.BENCH_FLEET_WINDOW) : undefined
 const JOIN_SECONDS = Number(process.env.BENCH_FLEET_JOIN_SECONDS ?? (QUICK ? 60 : 900))
 
 /** The load generator, forked with room for `fds` sockets. */
@@ -121,19 +122,22 @@ export async function run(): Promise<void> {
         continue
       }
       const grown = await agents.ask({ type: 'grow', api: server.url, token, to: size, concurrency: 50, deadlineSeconds: JOIN_SECONDS }, 'grown')
-      // Let the joins' last polls settle, then measure the idle fleet.
-      await new Promise((r) => setTimeout(r, (QUICK ? 1 : 3) * 1000))
+      // Let the joins' last polls settle, then measure the idle fleet: after one whole hold, so
+      // that every agent is past the poll its join began with (until then nobody re-polls, and a
+      // fleet that joined faster than one hold looks free), over one hold (each re-polls once).
+      const windowSeconds = WINDOW_SET ?? (QUICK ? 2 : grown.pollWaitSeconds)
+      await new Promise((r) => setTimeout(r, (QUICK ? 1 : grown.pollWaitSeconds) * 1000))
       // The polls answered in the window (nearly all of them re-polls at the end of a hold): the
       // idle CPU divided by them is what one re-poll costs, the figure a longer hold divides.
       const pollsBefore = (await agents.ask({ type: 'errors' }, 'errors')).polls
       const before = usage(server.pid)
       const from = process.hrtime.bigint() / 1000n
-      await new Promise((r) => setTimeout(r, WINDOW * 1000))
+      await new Promise((r) => setTimeout(r, windowSeconds * 1000))
       const after = usage(server.pid)
       // The profile's clock is the same monotonic one: its samples in this range are the idle fleet's.
       if (process.env.BENCH_PROFILE_DIR) console.log(`    idle window in the profile's clock: ${from} ${process.hrtime.bigint() / 1000n} µs`)
       const repolls = (await agents.ask({ type: 'errors' }, 'errors')).polls - pollsBefore
-      const cpu = ((after.cpu - before.cpu) / WINDOW) * 100
+      const cpu = ((after.cpu - before.cpu) / windowSeconds) * 100
       const d0 = performance.now()
       const { latencies, posts } = await agents.ask({ type: 'dispatch', samples: SAMPLES }, 'dispatched')
       const dispatchSeconds = (performance.now() - d0) / 1000
@@ -149,7 +153,7 @@ export async function run(): Promise<void> {
         errors: count - errorsBefore,
         setup: grown.seconds,
         load: load(),
-        repollsPerSecond: repolls / WINDOW,
+        repollsPerSecond: repolls / windowSeconds,
         cpuPerRepoll: repolls > 0 ? ((after.cpu - before.cpu) * 1000) / repolls : NaN,
       }
       errorsBefore = count
