@@ -117,6 +117,8 @@ export class Agent {
   private restarting: 'restarting' | 'simulated' | undefined
   /** When the server stopped answering (the customer was told once); cleared by the next answer. */
   private lostAt: number | undefined
+  /** Calls whose last attempt failed and that are still retrying: while any is, the outage is not over. */
+  private failing = 0
 
   constructor(private readonly options: AgentOptions) {
     this.api = createClient({ baseUrl: options.server, token: () => this.state?.agentToken, fetch: fetchWithTimeout(REQUEST_TIMEOUT_MS) })
@@ -280,24 +282,38 @@ export class Agent {
    * back, however many calls retry meanwhile. Stops when the agent stops.
    */
   private async retry<T>(what: 'connect' | 'poll', call: () => Promise<T>, transient: (err: unknown) => boolean = isTransient): Promise<T> {
-    for (let attempt = 0; ; attempt++) {
-      const started = performance.now()
-      try {
-        const result = await call()
-        this.answered(started)
-        return result
-      } catch (err) {
-        if (this.stopping.signal.aborted || isAbort(err)) throw err
-        if (!transient(err)) {
-          if (err instanceof ApiError && !isTransient(err)) this.answered(started)
-          throw err
+    // Whether this call's last attempt failed (it counts in `failing` until it ends either way).
+    let failing = false
+    const settle = () => {
+      if (failing) this.failing--
+      failing = false
+    }
+    try {
+      for (let attempt = 0; ; attempt++) {
+        const started = performance.now()
+        try {
+          const result = await call()
+          settle()
+          this.answered(started)
+          return result
+        } catch (err) {
+          if (this.stopping.signal.aborted || isAbort(err)) throw err
+          if (!transient(err)) {
+            settle()
+            if (err instanceof ApiError && !isTransient(err)) this.answered(started)
+            throw err
+          }
+          if (!failing) this.failing++
+          failing = true
+          this.unanswered(what, err)
+          await sleep(retryDelay(err, attempt, this.options.retryMs ?? 1000, this.options.maxRetryMs ?? 30_000), undefined, { signal: this.stopping.signal }).catch(
+            () => undefined,
+          )
+          if (this.stopping.signal.aborted) throw err
         }
-        this.unanswered(what, err)
-        await sleep(retryDelay(err, attempt, this.options.retryMs ?? 1000, this.options.maxRetryMs ?? 30_000), undefined, { signal: this.stopping.signal }).catch(
-          () => undefined,
-        )
-        if (this.stopping.signal.aborted) throw err
       }
+    } finally {
+      settle()
     }
   }
 
@@ -310,11 +326,13 @@ export class Agent {
   }
 
   /**
-   * An answer to a call made after the connection was lost ends the outage, once. An answer to
-   * an older call (a long-poll held from before) says nothing about now.
+   * An answer to a call made after the connection was lost ends the outage, once — unless another
+   * call is still failing: a server whose database is down may answer a poll from memory while it
+   * refuses the script's output, and the customer must not read "lost … back … lost" each time.
+   * An answer to an older call (a long-poll held from before) says nothing about now.
    */
   private answered(startedAt: number) {
-    if (this.lostAt === undefined || startedAt < this.lostAt) return
+    if (this.lostAt === undefined || startedAt < this.lostAt || this.failing > 0) return
     this.lostAt = undefined
     if (this.state) this.options.terminal.status({ phase: 'joined' })
     this.say('reconnected')
