@@ -57,13 +57,15 @@ export interface SessionTx {
    */
   offer(items: unknown, numbers: number): void
   /**
-   * Tells the feed that a statement of the caller's own moved the session's change number up to
-   * `seq` (a write that takes its numbers in the same statement, `with n as (update
-   * support_sessions set feed_seq = feed_seq + k …)`), so the change's wake-up covers them. Untold,
-   * the range ends short: safe (the next wake-up is not contiguous and costs a held poll one read)
-   * but not free.
+   * Takes `count` more change numbers in a statement of the caller's own, for writes that number
+   * their rows in that same statement: the body of a CTE (`with n as (${s.take(k)}) …`) that moves
+   * the session's number up by `count` and gives `base`, the number before the first taken (the
+   * rows take `(select base from n) + 1` … `+ count`). Only after `next()`/`enter()` (the lock is
+   * held, so the numbers are known here): the change's range is recorded as it is built, and its
+   * wake-up covers them. The statement must run in this change, whatever it finds (the numbers are
+   * taken unconditionally; a row it does not write leaves a number unused, as a `next()` does).
    */
-  tookUpTo(seq: number): void
+  take(count: number): SQL
 }
 
 /** What `SessionTx.enter()` saw of the session, under its lock. */
@@ -354,10 +356,13 @@ export class SessionFeed {
       offer: (items, numbers) => {
         declare().offer = { items, numbers }
       },
-      tookUpTo: (seq) => {
+      take: (count) => {
         const range = changed.get(sessionId)
         if (!range) throw new Error(`session ${sessionId} took change numbers without its lock`)
-        took(changed, sessionId, range.from, seq)
+        if (!Number.isInteger(count) || count < 1) throw new Error(`cannot take ${count} change numbers`)
+        took(changed, sessionId, range.from, range.to + count)
+        return sql`update support_sessions set feed_seq = feed_seq + ${count}::integer, updated_at = now() where id = ${sessionId}::uuid
+          returning feed_seq - ${count}::integer as base`
       },
     }
   }

@@ -1,6 +1,9 @@
 import t from 'tap'
 import { createClient } from '@helpline/sdk'
 import type { PGlite } from '@electric-sql/pglite'
+import { eq } from 'drizzle-orm'
+import { supportSessions } from '../../src/db/schema.ts'
+import type { SessionChange } from '../../src/lib/notifier.ts'
 import type { Database } from '../../src/db/client.ts'
 import { joinAgent, type TestAgent } from '../helpers/agent.ts'
 import { secondInstance, setupApp } from '../helpers/app.ts'
@@ -127,6 +130,28 @@ t.test('run output wakes the console, not the agent’s held poll; a CSR’s cha
   const { data: chat } = await next
   t.same(chat!.chat.map((m) => m.body), ['Still there?'], 'the chat line, not the end of the hold')
   t.ok(Date.now() - sent < 8_000, 'long before the 10 s hold ended')
+})
+
+t.test('a consent withdrawn while the agent holds: the wake-up covers every number the close took, one read', async (t) => {
+  const { session, agent } = await activeSession('Withdrawn')
+  // A request nothing waits on: the close's chat line is the change's last number.
+  const { data: consent } = await csr.client.POST('/api/v1/sessions/{id}/consents', { ...at(session.id), body: { kind: 'view_system_info' } })
+  const cursor = await caughtUp(agent)
+  const changes: (SessionChange | undefined)[] = []
+  const stop = h.app.services.feed.subscribe(session.id, (change) => changes.push(change))
+  t.teardown(stop)
+  const count = statements(h.app.database)
+  const held = agent.client.GET('/api/v1/agent/poll', { params: { query: { cursor, wait: 10 } } })
+  await new Promise((r) => setTimeout(r, 50)) // the poll subscribes before its first (memory) answer
+  await csr.client.POST('/api/v1/sessions/{id}/consents/{itemId}/cancel', { params: { path: { id: session.id, itemId: consent!.id } } })
+  const { data: answer } = await held
+  count.stop()
+  const [row] = await h.app.database.db.select({ seq: supportSessions.feedSeq }).from(supportSessions).where(eq(supportSessions.id, session.id))
+  t.same(answer!.consents.map((c) => [c.id, c.status]), [[consent!.id, 'cancelled']], 'the held poll carries the withdrawn request')
+  t.same(changes, [{ from: cursor + 1, to: row!.seq, agentSees: true }], 'woken once, with the whole range: up to the session’s number after the close')
+  t.equal(answer!.cursor, row!.seq, 'the answer’s cursor is the session’s number')
+  // A read is its session row, then the item queries (isFeedRead matches both kinds).
+  t.equal(count.list.filter((q) => /left join users u on u\.id = s\.csr_id/.test(q)).length, 1, 'one read of the feed')
 })
 
 t.test('a command released on this instance reaches the held poll from memory, the same JSON as a read', async (t) => {
