@@ -1001,7 +1001,8 @@ export class RunsService {
    * (the session row's lock: every change of a run takes it first, so posts of one session are
    * serialised and a CSR's cancel waits instead of deadlocking), the run with the handed-out check
    * of its command (read after the lock, so it sees the latest post), the chunks with the run's
-   * counters. A post with nothing new is rolled back: no change number spent, nobody woken.
+   * counters and, on PostgreSQL, the commit's wake-up. A post with nothing new is rolled back: no
+   * change number spent, nobody woken.
    */
   private async appendIn(s: SessionTx, runId: string, chunks: { sequence: number; stream: 'stdout' | 'stderr' | 'info'; data: string }[]) {
     const seq = await s.next()
@@ -1062,14 +1063,17 @@ export class RunsService {
             )}) as r (sequence, stream, data, bytes)
             on conflict do nothing
             returning bytes`
-    const [done] = await rows<{ stored: number }>(
+    // The commit's wake-up rides on this last statement where the notifier can (PostgreSQL).
+    const announce = s.announceSql()
+    const [done] = await rows<{ stored: number; announced: number | null }>(
       s.tx,
       sql`with stored as (${stored})
           update script_runs set output_bytes = output_bytes + (select coalesce(sum(bytes), 0) from stored),
             output_truncated = ${truncated}, output_next_seq = ${expected + fresh.length}
           where id = ${runId}::uuid
-          returning (select count(*) from stored)::integer as stored`,
+          returning (select count(*) from stored)::integer as stored, ${announce ?? sql`null::integer`} as announced`,
     )
+    s.announced(done?.announced)
     return { stored: Number(done?.stored ?? 0), duplicates: chunks.length - fresh.length, status }
   }
 
