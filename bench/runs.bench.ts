@@ -21,6 +21,7 @@
  *   BENCH_RUN_AGENTS=10  BENCH_RUN_RUNS=5  BENCH_RUN_CHUNKS_PER_POST=16                  streaming
  *   BENCH_DATABASE_URL=postgres://…                                                    PostgreSQL
  *   BENCH_RUN_PARTS=streaming                                                      one part only
+ *   BENCH_RUN_DATABASES=postgres                    one database only (pglite, postgres; both by default)
  *   BENCH_PROFILE_DIR=/tmp/prof     a CPU profile of the streaming window (runs-output-<db>.cpuprofile)
  */
 import { generateKeyPairSync, randomBytes } from 'node:crypto'
@@ -468,12 +469,16 @@ async function streaming(label: string, database: Database) {
 
 /** Runs the benches on a fresh in-memory PGlite, then on a throwaway PostgreSQL database. */
 async function onEachDatabase(benches: ((label: string, database: Database) => Promise<void>)[]) {
-  const pglite = await openDatabase({ dataDir: 'memory://' })
-  try {
-    for (const bench of benches) await bench('PGlite, in memory', pglite)
-  } finally {
-    await pglite.close()
+  const databases = (process.env.BENCH_RUN_DATABASES ?? 'pglite,postgres').split(',')
+  if (databases.includes('pglite')) {
+    const pglite = await openDatabase({ dataDir: 'memory://' })
+    try {
+      for (const bench of benches) await bench('PGlite, in memory', pglite)
+    } finally {
+      await pglite.close()
+    }
   }
+  if (!databases.includes('postgres')) return
   if (!(await postgresReachable(postgresUrl))) {
     console.log(`runs (PostgreSQL): skipped, nothing answers at ${postgresUrl.replace(/\/\/[^@]*@/, '//…@')}`)
     return

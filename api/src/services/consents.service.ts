@@ -193,19 +193,18 @@ export class ConsentsService {
       cancelled: `Request withdrawn: ${title}`,
     }[status]
     // One statement: the request's new status, and its system line in the chat with the next
-    // change number (as SessionTx.systemLine writes it), only when the request was still pending.
+    // change number (as SessionTx.systemLine writes it), only when the request was still pending
+    // (every caller read it pending under the session's lock, so the number is always used).
     const [closed] = await rows<{ id: string }>(
       s.tx,
       sql`with c as (
             update consent_requests set status = ${status}::consent_status, answered_at = ${answeredAt?.toISOString() ?? null}::timestamptz,
               seq = ${number}
             where id = ${row.id}::uuid and status = 'pending' returning id
-          ), n as (
-            update support_sessions set feed_seq = feed_seq + 1, updated_at = now()
-            where id = ${s.sessionId}::uuid and exists (select 1 from c) returning feed_seq
-          ), m as (
+          ), n as (${s.take(1)}), m as (
             insert into chat_messages (session_id, sender, body, system_event, seq)
-            select ${s.sessionId}::uuid, 'system', ${cleanText(line)}, ${JSON.stringify({ type: `consent.${status}`, data })}::jsonb, n.feed_seq from n
+            select ${s.sessionId}::uuid, 'system', ${cleanText(line)}, ${JSON.stringify({ type: `consent.${status}`, data })}::jsonb, n.base + 1 from n
+            where exists (select 1 from c)
           )
           select id::text as id from c`,
     )

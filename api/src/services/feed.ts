@@ -57,13 +57,26 @@ export interface SessionTx {
    */
   offer(items: unknown, numbers: number): void
   /**
-   * Tells the feed that a statement of the caller's own moved the session's change number up to
-   * `seq` (a write that takes its numbers in the same statement, `with n as (update
-   * support_sessions set feed_seq = feed_seq + k …)`), so the change's wake-up covers them. Untold,
-   * the range ends short: safe (the next wake-up is not contiguous and costs a held poll one read)
-   * but not free.
+   * Takes `count` more change numbers in a statement of the caller's own, for writes that number
+   * their rows in that same statement: the body of a CTE (`with n as (${s.take(k)}) …`) that moves
+   * the session's number up by `count` and gives `base`, the number before the first taken (the
+   * rows take `(select base from n) + 1` … `+ count`). Only after `next()`/`enter()` (the lock is
+   * held, so the numbers are known here): the change's range is recorded as it is built, and its
+   * wake-up covers them. The statement must run in this change, whatever it finds (the numbers are
+   * taken unconditionally; a row it does not write leaves a number unused, as a `next()` does).
    */
-  tookUpTo(seq: number): void
+  take(count: number): SQL
+  /**
+   * The commit's announcement to every instance (on PostgreSQL its `pg_notify`s) as a scalar
+   * expression for the change's last statement to select, so that it needs no statement of its
+   * own; undefined where the notifier cannot announce inside a transaction (PGlite). It announces
+   * the change as it stands (its numbers and declarations so far). Hand the value the statement
+   * returned for it to `announced`: the commit then sends nothing more, unless the change moved on
+   * since (then it announces again; a second wake-up only costs a listener a read). Unconfirmed
+   * (not evaluated, or never handed back), the commit announces as usual.
+   */
+  announceSql(): SQL | undefined
+  announced(value: unknown): void
 }
 
 /** What `SessionTx.enter()` saw of the session, under its lock. */
@@ -227,6 +240,7 @@ export class SessionFeed {
     let published = false
     let topics: string[] = []
     const declared = new Map<string, Declared>()
+    const early: Announcement = { confirmed: false }
     let committing = false
     const ids = [...new Set(sessionIds)].sort()
     let result: T
@@ -247,14 +261,17 @@ export class SessionFeed {
           return s
         }
         const trail = new PendingEvents(tx, writers)
-        for (const sessionId of ids) txs.set(sessionId, this.sessionTx(tx, sessionId, changed, declared, writers.get(sessionId)!, trail))
+        const topicsNow = () => [...changed].map(([sessionId, range]) => this.notifier.changeTopic(sessionId, describe(range, declared.get(sessionId))))
+        for (const sessionId of ids) txs.set(sessionId, this.sessionTx(tx, sessionId, changed, declared, writers.get(sessionId)!, trail, early, topicsNow))
         const result = await fn(of, this.bulkTx(tx, writers, changed, trail))
-        // The events and the commit's notification in one statement where the notifier can.
-        topics = [...changed].map(([sessionId, range]) => this.notifier.changeTopic(sessionId, describe(range, declared.get(sessionId))))
+        topics = topicsNow()
         committing = true
-        const notify = topics.length > 0 ? this.notifier.notifySql(topics) : undefined
+        // Announced already by the change's last statement (SessionTx.announceSql), as it ends.
+        const already = early.confirmed && early.topics !== undefined && sameTopics(early.topics, topics)
+        // Else the events and the commit's notification in one statement where the notifier can.
+        const notify = !already && topics.length > 0 ? this.notifier.notifySql(topics) : undefined
         const sent = await trail.flush(notify)
-        published = sent && notify !== undefined ? true : await this.notifier.publishIn(tx, topics)
+        published = already || (sent && notify !== undefined) ? true : await this.notifier.publishIn(tx, topics)
         return result
       })
     } catch (err) {
@@ -308,6 +325,8 @@ export class SessionFeed {
     declarations: Map<string, Declared>,
     events: SessionEventWriter,
     trail: PendingEvents,
+    early: Announcement,
+    topicsNow: () => string[],
   ): SessionTx {
     const declare = () => {
       let d = declarations.get(sessionId)
@@ -354,10 +373,24 @@ export class SessionFeed {
       offer: (items, numbers) => {
         declare().offer = { items, numbers }
       },
-      tookUpTo: (seq) => {
+      announceSql: () => {
+        const topics = topicsNow()
+        const notify = topics.length > 0 ? this.notifier.notifySql(topics) : undefined
+        if (!notify) return undefined
+        early.topics = topics
+        early.confirmed = false
+        return sql`(select count(*) from (${notify}) as announced)::integer`
+      },
+      announced: (value) => {
+        early.confirmed = early.topics !== undefined && Number(value) === early.topics.length
+      },
+      take: (count) => {
         const range = changed.get(sessionId)
         if (!range) throw new Error(`session ${sessionId} took change numbers without its lock`)
-        took(changed, sessionId, range.from, seq)
+        if (!Number.isInteger(count) || count < 1) throw new Error(`cannot take ${count} change numbers`)
+        took(changed, sessionId, range.from, range.to + count)
+        return sql`update support_sessions set feed_seq = feed_seq + ${count}::integer, updated_at = now() where id = ${sessionId}::uuid
+          returning feed_seq - ${count}::integer as base`
       },
     }
   }
@@ -411,6 +444,16 @@ export class SessionFeed {
 interface ChangeRange {
   from: number
   to: number
+}
+
+/** What a change announced in a statement of its own (SessionTx.announceSql), and whether that statement ran. */
+interface Announcement {
+  topics?: string[]
+  confirmed: boolean
+}
+
+function sameTopics(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((topic, i) => topic === b[i])
 }
 
 /** What a change declared about one session (SessionTx.consoleOnly, SessionTx.offer). */

@@ -954,21 +954,20 @@ export class RunsService {
       const markRunning = row.commandStatus !== 'running'
       const numbers = markRunning ? 3 : 2
       const command = markRunning
-        ? sql`, c as (update commands set status = 'running', seq = (select feed_seq from n)
+        ? sql`, c as (update commands set status = 'running', seq = (select base + 3 from n)
               where id = ${run.commandId}::uuid and status in ('queued', 'delivered', 'running') returning id)
-            select exists (select 1 from c) as running, (select feed_seq from n) as seq`
-        : sql` select false as running, (select feed_seq from n) as seq`
-      const [written] = await rows<{ running: boolean; seq: number }>(
+            select exists (select 1 from c) as running`
+        : sql` select false as running`
+      const [written] = await rows<{ running: boolean }>(
         s.tx,
-        sql`with n as (update support_sessions set feed_seq = feed_seq + ${numbers}::integer, updated_at = now() where id = ${s.sessionId}::uuid returning feed_seq),
+        sql`with n as (${s.take(numbers)}),
             m as (insert into chat_messages (session_id, sender, body, system_event, seq)
-              select ${s.sessionId}::uuid, 'system'::chat_sender, ${line.body}::text, ${JSON.stringify(line.systemEvent)}::jsonb, n.feed_seq - ${numbers - 1}::integer from n
+              select ${s.sessionId}::uuid, 'system'::chat_sender, ${line.body}::text, ${JSON.stringify(line.systemEvent)}::jsonb, n.base + 1 from n
               returning id),
             r as (update script_runs set status = 'running', start_id = ${startId}::text, started_at = ${started.startedAt!.toISOString()}::timestamptz,
-              chat_message_id = (select id from m), seq = (select feed_seq - ${numbers - 2}::integer from n)
+              chat_message_id = (select id from m), seq = (select base + 2 from n)
               where id = ${run.id}::uuid returning id)${command}`,
       )
-      if (written) s.tookUpTo(Number(written.seq))
       if (written?.running) await s.event('command.running', { type: 'agent', id: agent.agentId }, { commandId: run.commandId, kind: row.commandKind })
       await s.event('script_run.started', { type: 'agent', id: agent.agentId }, {
         runId,
@@ -1002,7 +1001,8 @@ export class RunsService {
    * (the session row's lock: every change of a run takes it first, so posts of one session are
    * serialised and a CSR's cancel waits instead of deadlocking), the run with the handed-out check
    * of its command (read after the lock, so it sees the latest post), the chunks with the run's
-   * counters. A post with nothing new is rolled back: no change number spent, nobody woken.
+   * counters and, on PostgreSQL, the commit's wake-up. A post with nothing new is rolled back: no
+   * change number spent, nobody woken.
    */
   private async appendIn(s: SessionTx, runId: string, chunks: { sequence: number; stream: 'stdout' | 'stderr' | 'info'; data: string }[]) {
     const seq = await s.next()
@@ -1063,14 +1063,17 @@ export class RunsService {
             )}) as r (sequence, stream, data, bytes)
             on conflict do nothing
             returning bytes`
-    const [done] = await rows<{ stored: number }>(
+    // The commit's wake-up rides on this last statement where the notifier can (PostgreSQL).
+    const announce = s.announceSql()
+    const [done] = await rows<{ stored: number; announced: number | null }>(
       s.tx,
       sql`with stored as (${stored})
           update script_runs set output_bytes = output_bytes + (select coalesce(sum(bytes), 0) from stored),
             output_truncated = ${truncated}, output_next_seq = ${expected + fresh.length}
           where id = ${runId}::uuid
-          returning (select count(*) from stored)::integer as stored`,
+          returning (select count(*) from stored)::integer as stored, ${announce ?? sql`null::integer`} as announced`,
     )
+    s.announced(done?.announced)
     return { stored: Number(done?.stored ?? 0), duplicates: chunks.length - fresh.length, status }
   }
 
@@ -1189,14 +1192,12 @@ export class RunsService {
         seq = (select base from n) + ${++offset}::integer
         where id = ${command.id}::uuid and status in (${sql.join(OPEN_COMMAND_STATUSES.map((st) => sql`${st}::command_status`), sql`, `)}) returning id)`)
     }
-    const [written] = await rows<{ command_finished: boolean; seq: number }>(
+    const [written] = await rows<{ command_finished: boolean }>(
       s.tx,
-      sql`with n as (update support_sessions set feed_seq = feed_seq + ${offset}::integer, updated_at = now() where id = ${s.sessionId}::uuid
-            returning feed_seq - ${offset}::integer as base),
+      sql`with n as (${s.take(offset)}),
           ${sql.join(parts, sql`, `)}
-          select ${command ? sql`exists (select 1 from c)` : sql`false`} as command_finished, (select base from n) + ${offset}::integer as seq`,
+          select ${command ? sql`exists (select 1 from c)` : sql`false`} as command_finished`,
     )
-    if (written) s.tookUpTo(Number(written.seq))
     await s.event(plan.completing ? 'script_run.ended' : `script_run.${plan.status}`, plan.actor, runEndData(run, done))
     for (const o of closed) {
       const end = { status: plan.rest!.status, exitCode: null, durationMs: null, error: plan.rest!.error }

@@ -1,6 +1,9 @@
 import t from 'tap'
 import { createClient } from '@helpline/sdk'
 import type { PGlite } from '@electric-sql/pglite'
+import { eq } from 'drizzle-orm'
+import { supportSessions } from '../../src/db/schema.ts'
+import type { SessionChange } from '../../src/lib/notifier.ts'
 import type { Database } from '../../src/db/client.ts'
 import { joinAgent, type TestAgent } from '../helpers/agent.ts'
 import { secondInstance, setupApp } from '../helpers/app.ts'
@@ -17,6 +20,9 @@ const h = await setupApp(t, { JOIN_MAX_ATTEMPTS_PER_IP: 10_000, JOIN_MAX_ATTEMPT
 const csr = await h.createUser('csr', { name: 'Wanda Wake' })
 const at = (id: string) => ({ params: { path: { id } } })
 
+/** A statement's text, and its parameters on a comment line after it (to tell whose it was). */
+const withParameters = (text: string, parameters: unknown) => (Array.isArray(parameters) && parameters.length > 0 ? `${text}\n-- ${JSON.stringify(parameters)}` : text)
+
 /**
  * Every statement a database client sends from now on (postgres.js through its `debug` hook, PGlite
  * by wrapping its `query`), until `stop()`.
@@ -27,8 +33,8 @@ function statements(database: Database) {
   if (database.postgres) {
     const options = database.postgres.options as { debug?: unknown }
     const before = options.debug
-    options.debug = (_id: number, query: string) => {
-      if (on) list.push(query)
+    options.debug = (_id: number, query: string, parameters: unknown[]) => {
+      if (on) list.push(withParameters(query, parameters))
     }
     return { list, stop: () => ((on = false), (options.debug = before)) }
   }
@@ -37,7 +43,7 @@ function statements(database: Database) {
   const wrap = (target: Record<string, unknown>, name: 'query' | 'exec') => {
     const original = target[name] as (text: string, ...rest: unknown[]) => unknown
     target[name] = (text: string, ...rest: unknown[]) => {
-      if (on) list.push(text)
+      if (on) list.push(withParameters(text, rest[0]))
       return original.call(target, text, ...rest)
     }
     restore.push(() => (target[name] = original))
@@ -82,9 +88,10 @@ async function consentedSession(name: string) {
   return { session, agent, cursor: await caughtUp(agent) }
 }
 
-t.test('run output wakes the console, not the agent’s held poll; a CSR’s chat line reaches it at once', async (t) => {
-  const { session, agent } = await activeSession('Output')
-  const script = await upload(csr, await createCategory(h, 'Wake'), { name: 'Talkative wake', published: true })
+/** A session whose agent approved a one-script batch and started its run; the agent's cursor before the start. */
+async function startedRun(name: string) {
+  const { session, agent } = await activeSession(name)
+  const script = await upload(csr, await createCategory(h, name), { name: `Talkative ${name}`, published: true })
   const { data: batch } = await csr.client.POST('/api/v1/script-batches', { body: { scripts: [{ scriptId: script.id }], sessionIds: [session.id] } })
   const { data: feed } = await agent.client.GET('/api/v1/agent/poll', { params: { query: { cursor: 0, wait: 0 } } })
   const consent = feed!.consents.find((c) => c.kind === 'run_scripts' && c.status === 'pending')!
@@ -92,6 +99,19 @@ t.test('run output wakes the console, not the agent’s held poll; a CSR’s cha
   const runId = batch!.sessions[0]!.runs[0]!.id
   const cursor = await caughtUp(agent, feed!.cursor)
   await agent.client.POST('/api/v1/agent/script-runs/{id}/start', { ...at(runId), body: { startId: `start-${runId}` } })
+  return { session, agent, runId, cursor }
+}
+
+const postOutput = (agent: TestAgent, runId: string, sequence: number) =>
+  h.inject({
+    method: 'POST',
+    url: `/api/v1/agent/script-runs/${runId}/output`,
+    token: agent.token,
+    payload: { chunks: [{ sequence, stream: 'stdout', data: `line ${sequence}\n` }] },
+  })
+
+t.test('run output wakes the console, not the agent’s held poll; a CSR’s chat line reaches it at once', async (t) => {
+  const { session, agent, runId, cursor } = await startedRun('Output')
 
   let consoleWoken = 0
   const stopConsole = h.app.services.feed.subscribe(session.id, () => consoleWoken++)
@@ -99,15 +119,7 @@ t.test('run output wakes the console, not the agent’s held poll; a CSR’s cha
   const count = statements(h.app.database)
   const held = agent.client.GET('/api/v1/agent/poll', { params: { query: { cursor, wait: 2 } } })
   await new Promise((r) => setTimeout(r, 50)) // the poll subscribes before its first (memory) answer
-  for (let i = 0; i < 3; i++) {
-    const posted = await h.inject({
-      method: 'POST',
-      url: `/api/v1/agent/script-runs/${runId}/output`,
-      token: agent.token,
-      payload: { chunks: [{ sequence: i, stream: 'stdout', data: `line ${i}\n` }] },
-    })
-    t.equal(posted.statusCode, 200)
-  }
+  for (let i = 0; i < 3; i++) t.equal((await postOutput(agent, runId, i)).statusCode, 200)
   const { data: answer } = await held
   count.stop()
   t.ok(consoleWoken >= 3, `the console's stream was woken by each post (${consoleWoken})`)
@@ -127,6 +139,28 @@ t.test('run output wakes the console, not the agent’s held poll; a CSR’s cha
   const { data: chat } = await next
   t.same(chat!.chat.map((m) => m.body), ['Still there?'], 'the chat line, not the end of the hold')
   t.ok(Date.now() - sent < 8_000, 'long before the 10 s hold ended')
+})
+
+t.test('a consent withdrawn while the agent holds: the wake-up covers every number the close took, one read', async (t) => {
+  const { session, agent } = await activeSession('Withdrawn')
+  // A request nothing waits on: the close's chat line is the change's last number.
+  const { data: consent } = await csr.client.POST('/api/v1/sessions/{id}/consents', { ...at(session.id), body: { kind: 'view_system_info' } })
+  const cursor = await caughtUp(agent)
+  const changes: (SessionChange | undefined)[] = []
+  const stop = h.app.services.feed.subscribe(session.id, (change) => changes.push(change))
+  t.teardown(stop)
+  const count = statements(h.app.database)
+  const held = agent.client.GET('/api/v1/agent/poll', { params: { query: { cursor, wait: 10 } } })
+  await new Promise((r) => setTimeout(r, 50)) // the poll subscribes before its first (memory) answer
+  await csr.client.POST('/api/v1/sessions/{id}/consents/{itemId}/cancel', { params: { path: { id: session.id, itemId: consent!.id } } })
+  const { data: answer } = await held
+  count.stop()
+  const [row] = await h.app.database.db.select({ seq: supportSessions.feedSeq }).from(supportSessions).where(eq(supportSessions.id, session.id))
+  t.same(answer!.consents.map((c) => [c.id, c.status]), [[consent!.id, 'cancelled']], 'the held poll carries the withdrawn request')
+  t.same(changes, [{ from: cursor + 1, to: row!.seq, agentSees: true }], 'woken once, with the whole range: up to the session’s number after the close')
+  t.equal(answer!.cursor, row!.seq, 'the answer’s cursor is the session’s number')
+  // A read is its session row, then the item queries (isFeedRead matches both kinds).
+  t.equal(count.list.filter((q) => /left join users u on u\.id = s\.csr_id/.test(q)).length, 1, 'one read of the feed')
 })
 
 t.test('a command released on this instance reaches the held poll from memory, the same JSON as a read', async (t) => {
@@ -166,6 +200,26 @@ t.test('a poll behind the change’s start reads, and gets every item', async (t
   const { data: rest } = answer!.commands.length > 0 ? { data: answer } : await agent.client.GET('/api/v1/agent/poll', { params: { query: { cursor: answer!.cursor, wait: 0 } } })
   t.same(answer!.chat.map((m) => m.body), ['One moment'], 'the chat line after its cursor')
   t.same(rest!.commands.map((c) => c.id), [refresh!.command!.id], 'and the command')
+})
+
+t.test('an output post announces its change in its last write: no statement of its own for the wake-up', async (t) => {
+  const { session, agent, runId } = await startedRun('Announce')
+  const b = h.db.url ? await secondInstance(t, h) : undefined
+  const heard: (SessionChange | undefined)[] = []
+  if (b) t.teardown(b.app.services.feed.subscribe(session.id, (change) => heard.push(change)))
+  const count = statements(h.app.database)
+  t.equal((await postOutput(agent, runId, 0)).statusCode, 200)
+  count.stop()
+  const [row] = await h.app.database.db.select({ seq: supportSessions.feedSeq }).from(supportSessions).where(eq(supportSessions.id, session.id))
+  // The post's own statements (the server's sweeps may run meanwhile): those naming its session or run.
+  const mine = count.list.filter((q) => q.includes(session.id) || q.includes(runId))
+  t.equal(mine.length, 3, `the lock, the run, the chunks (${mine.length}: ${mine.map((q) => q.trim().slice(0, 40)).join(' | ')})`)
+  if (!b) return
+  const announcing = mine.filter((q) => /pg_notify/.test(q))
+  t.equal(announcing.length, 1, 'one statement announces')
+  t.match(announcing[0], /update script_runs/, 'and it is the chunks’ write')
+  for (let i = 0; i < 100 && heard.length === 0; i++) await new Promise((r) => setTimeout(r, 20))
+  t.same(heard, [{ from: row!.seq, to: row!.seq, agentSees: false }], 'the other instance heard the change: its number, console-only')
 })
 
 t.test('on a second instance (PostgreSQL) the held poll is woken and reads', { skip: h.db.url ? false : 'PostgreSQL only' }, async (t) => {
