@@ -33,6 +33,8 @@ interface Load {
   errors: number
   rps: number
   statuses: Record<string, number>
+  /** The load generator's own CPU during the load. */
+  cpuMs: number
 }
 
 
@@ -134,6 +136,7 @@ try {
   console.log(`database ${PGLITE ? 'PGlite' : `PostgreSQL (${database})`}; ${CONNECTIONS} connections, ${SECONDS} s; ${TEXT ? 'text' : 'random'} files; load average ${load()}`)
   console.log(`bare:  ${bareLoad.rps.toFixed(1)} req/s, CPU ${per(bareCpu, bareLoad.requests)} per upload`)
   console.log(`ours:  ${ours.rps.toFixed(1)} req/s, CPU per upload: server ${per(cpu, ours.requests)}${PGLITE ? '' : `; PostgreSQL backends ${per(pgCpu, ours.requests)}`}; errors ${ours.errors} ${JSON.stringify(ours.statuses)}`)
+  console.log(`load generator CPU per request: ${(bareLoad.cpuMs / Math.max(bareLoad.requests, 1)).toFixed(2)} ms (bare), ${(ours.cpuMs / Math.max(ours.requests, 1)).toFixed(2)} ms (ours)`)
   console.log(`server threads per upload: ${threads.map(([name, s]) => `${name} ${ms(s, ours.requests)} ms`).join(', ')}`)
   console.log(`share: ${((100 * ours.rps) / bareLoad.rps).toFixed(1)} %`)
 } finally {
