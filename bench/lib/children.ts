@@ -16,14 +16,28 @@ export function child(script: string, args: string[], env: Record<string, string
   return { proc, output }
 }
 
+/** `size` bytes of shell script text: numbered lines with a little randomness, compressible as real scripts are. */
+function shellText(size: number): Buffer {
+  const lines: string[] = []
+  let length = 0
+  for (let i = 0; length < size; i++) {
+    const line = `echo "step ${i}: checking ${randomBytes(6).toString('hex')}" >> "$LOG_DIR/run.log" || exit ${i % 120}\n`
+    lines.push(line)
+    length += line.length
+  }
+  return Buffer.from(lines.join('')).subarray(0, size)
+}
+
 /** A multipart body with exactly 1 MiB of files; its name carries the loadgen's counter. */
-export function uploadBody(categoryId: string) {
+export function uploadBody(categoryId: string, text = false) {
   const boundary = `bench${randomBytes(8).toString('hex')}`
+  // Random bytes by default (nothing to compress); `text`: lines of a shell script, as most scripts are.
+  const content = (size: number) => (text ? shellText(size) : randomBytes(size))
   const files: [string, string, Buffer][] = [
-    ['executable', 'run.sh', Buffer.concat([Buffer.from('#!/bin/sh\n'), randomBytes(256 * 1024 - 10)])],
-    ['inputs', 'a.bin', randomBytes(256 * 1024)],
-    ['inputs', 'b.bin', randomBytes(256 * 1024)],
-    ['inputs', 'c.bin', randomBytes(256 * 1024)],
+    ['executable', 'run.sh', Buffer.concat([Buffer.from('#!/bin/sh\n'), content(256 * 1024 - 10)])],
+    ['inputs', 'a.bin', content(256 * 1024)],
+    ['inputs', 'b.bin', content(256 * 1024)],
+    ['inputs', 'c.bin', content(256 * 1024)],
   ]
   const parts: Buffer[] = []
   for (const [field, value] of [['name', `Bench upload @@@@@@@@ ${randomBytes(3).toString('hex')}`], ['categoryId', categoryId], ['published', 'true']]) {

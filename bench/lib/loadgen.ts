@@ -1,7 +1,8 @@
 /**
  * The load generator, run as its own process (so it does not share the server's core budget
  * with the server's event loop): `connections` keep-alive connections each sending `url` one
- * request after another for `seconds`; prints `{ requests, errors, rps, statuses }` as JSON.
+ * request after another for `seconds`; prints `{ requests, errors, rps, statuses, cpuMs }` as JSON
+ * (cpuMs: this process's own CPU during the load, start-up excluded).
  * A request counts when it is answered 2xx; anything else, or a failed connection, is an error.
  *
  *   node bench/lib/loadgen.ts URL CONNECTIONS SECONDS [AUTHORIZATION]
@@ -53,6 +54,7 @@ const until = Date.now() + Number(seconds) * 1000
 let requests = 0
 let errors = 0
 const started = performance.now()
+const cpuBefore = process.cpuUsage()
 await Promise.all(
   Array.from({ length: Number(connections) }, async () => {
     while (Date.now() < until) {
@@ -64,5 +66,7 @@ await Promise.all(
   }),
 )
 const rps = requests / ((performance.now() - started) / 1000)
+const used = process.cpuUsage(cpuBefore)
+const cpuMs = (used.user + used.system) / 1000
 agent.destroy()
-process.stdout.write(JSON.stringify({ requests, errors, rps, statuses }))
+process.stdout.write(JSON.stringify({ requests, errors, rps, statuses, cpuMs }))

@@ -1,7 +1,10 @@
 import type { Db } from './client.ts'
 
-/** A value of one column in PostgreSQL's binary COPY format; `null` is SQL NULL. */
-export type CopyValue = { uuid: string } | { int4: number } | { text: string } | { bytes: Uint8Array } | null
+/**
+ * A value of one column in PostgreSQL's binary COPY format; `null` is SQL NULL. `bytes` may be one
+ * buffer or the pieces a value arrived in (an upload's chunks), sent one after the other uncopied.
+ */
+export type CopyValue = { uuid: string } | { int4: number } | { text: string } | { bytes: Uint8Array | readonly Uint8Array[] } | null
 
 /** What the COPY needs from postgres.js: its tagged-template query with `.writable()`. */
 interface PostgresJsTransaction {
@@ -25,6 +28,9 @@ export function postgresJsOf(tx: Db | object): PostgresJsTransaction | undefined
   return typeof client?.unsafe === 'function' && typeof client.savepoint === 'function' ? (client as unknown as PostgresJsTransaction) : undefined
 }
 
+/** A byte value (or piece of one) at least this long is written on its own instead of copied together with its neighbours. */
+const SEPARATE = 4 * 1024
+
 /** The rows as the binary COPY stream: small parts copied together, large byte values passed as they are. */
 function encode(rows: readonly CopyValue[][]): Buffer[] {
   const out: Buffer[] = []
@@ -46,12 +52,16 @@ function encode(rows: readonly CopyValue[][]): Buffer[] {
         const text = Buffer.from(value.text, 'utf8')
         small.push(int32(text.length), text)
       } else {
-        small.push(int32(value.bytes.byteLength))
-        if (value.bytes.byteLength < 64 * 1024) small.push(Buffer.from(value.bytes.buffer, value.bytes.byteOffset, value.bytes.byteLength))
-        else {
-          out.push(Buffer.concat(small))
-          small = []
-          out.push(Buffer.from(value.bytes.buffer, value.bytes.byteOffset, value.bytes.byteLength))
+        const pieces = value.bytes instanceof Uint8Array ? [value.bytes] : value.bytes
+        small.push(int32(pieces.reduce((sum, piece) => sum + piece.byteLength, 0)))
+        for (const piece of pieces) {
+          const view = Buffer.from(piece.buffer, piece.byteOffset, piece.byteLength)
+          if (piece.byteLength < SEPARATE) small.push(view)
+          else {
+            if (small.length > 0) out.push(Buffer.concat(small))
+            small = []
+            out.push(view)
+          }
         }
       }
     }

@@ -6,8 +6,12 @@ export const executableExtensions = ['.sh', '.bash', '.py', '.js', '.mjs', '.ps1
 
 export { MAX_FILE_NAME_BYTES }
 
-export function sha256Hex(content: Uint8Array | string): string {
-  return createHash('sha256').update(content).digest('hex')
+/** sha256 (hex) of bytes or text, or of bytes in pieces (hashed one after the other, not joined). */
+export function sha256Hex(content: Uint8Array | string | readonly Uint8Array[]): string {
+  const hash = createHash('sha256')
+  if (typeof content === 'string' || content instanceof Uint8Array) hash.update(content)
+  else for (const piece of content) hash.update(piece)
+  return hash.digest('hex')
 }
 
 /**

@@ -8,8 +8,14 @@ import { validationFailed } from '../plugins/app/errors.ts'
 export interface UploadedFile {
   field: string
   name: string
-  content: Buffer
-  /** sha256 (hex) of `content`, computed over the bytes as they arrived. */
+  /**
+   * The bytes in the pieces they arrived in, never copied into one buffer: the database takes
+   * them piece by piece (a binary COPY), so a 1 MiB upload is not held twice.
+   */
+  content: Buffer[]
+  /** Bytes in all pieces together. */
+  size: number
+  /** sha256 (hex) of the content, computed over the bytes as they arrived. */
   sha256: string
 }
 
@@ -69,6 +75,19 @@ function toClientError(err: unknown): unknown {
 }
 
 /**
+ * The longest file chunk that may be a view of busboy's own reused buffer rather than of a network
+ * read: bytes at the end of one read that looked like the start of the boundary and were not are
+ * handed on as a view of its look-behind buffer, one byte shorter than CRLF, `--` and the boundary
+ * (the boundary is part of the Content-Type header: at most two UTF-8 bytes a character). Busboy
+ * 3.2 only ever writes boundary bytes there, at the same places, so such a view does not change,
+ * but nothing promises that: chunks this small are copied as they arrive (a few bytes, rarely).
+ * Every other chunk is a view of a network read that nothing writes to again, kept as it is.
+ */
+function reusedUpTo(contentType: string | undefined): number {
+  return 2 * (contentType?.length ?? 0) + 4
+}
+
+/**
  * Reads a multipart/form-data body as it streams: text fields are collected and validated,
  * files are counted byte by byte against maxBytes and kept in memory only while the total fits.
  * Memory is bounded by maxBytes whatever the client sends.
@@ -85,6 +104,7 @@ export async function readUpload<S extends TSchema>(
   const files: UploadedFile[] = []
   const fieldErrors: Record<string, string> = {}
   const readCap = spec.maxBytes * countBeyondLimitFactor
+  const reused = reusedUpTo(request.headers['content-type'])
   let total = 0
   try {
     for await (const part of request.parts()) {
@@ -96,6 +116,7 @@ export async function readUpload<S extends TSchema>(
         continue
       }
       const chunks: Buffer[] = []
+      let size = 0
       // Hashed as it streams, while each chunk is still in the cache: no second pass later.
       const hash = createHash('sha256')
       for await (const chunk of part.file as AsyncIterable<Buffer>) {
@@ -103,7 +124,9 @@ export async function readUpload<S extends TSchema>(
         if (total > readCap) throw cutOff(spec.tooLarge(total, true))
         // Past the limit nothing more is kept; the rest is only counted.
         if (total <= spec.maxBytes) {
-          chunks.push(chunk)
+          // Kept as it is (no copy) unless busboy may write over it later: see reusedUpTo.
+          chunks.push(chunk.length <= reused ? Buffer.from(chunk) : chunk)
+          size += chunk.length
           hash.update(chunk)
         } else chunks.length = 0
       }
@@ -111,7 +134,7 @@ export async function readUpload<S extends TSchema>(
       if (allowed === undefined) {
         fieldErrors[part.fieldname] = 'is not allowed'
       } else if (total <= spec.maxBytes) {
-        files.push({ field: part.fieldname, name: part.filename, content: Buffer.concat(chunks), sha256: hash.digest('hex') })
+        files.push({ field: part.fieldname, name: part.filename, content: chunks, size, sha256: hash.digest('hex') })
       }
     }
   } catch (err) {

@@ -27,8 +27,11 @@ export interface NewFile {
   field: string
   name: string
   role: FileRole
-  content: Buffer
-  /** sha256 (hex) of `content` when this server already hashed it as it arrived (lib/upload.ts). */
+  /** The bytes, in the pieces they arrived in (lib/upload.ts): they are stored without being joined. */
+  content: readonly Buffer[]
+  /** Bytes in all pieces together. */
+  size: number
+  /** sha256 (hex) of the content when this server already hashed it as it arrived (lib/upload.ts). */
   sha256?: string
 }
 
@@ -93,12 +96,26 @@ function checkFileSet(files: readonly NewFile[], limit: number) {
     })
   }
   const executable = executables[0]!
-  if (!isExecutable(executable.name, executable.content)) {
+  if (!isExecutable(executable.name, firstBytes(executable.content, 2))) {
     const message = `${JSON.stringify(executable.name)} is not a script the agent can run: use ${executableExtensions.join(' ')} or start the file with a #! line`
     throw unprocessable('UNSUPPORTED_EXECUTABLE', message, { executable: message })
   }
-  const total = files.reduce((sum, f) => sum + f.content.length, 0)
+  const total = files.reduce((sum, f) => sum + f.size, 0)
   if (total > limit) throw scriptTooLarge(total, limit)
+}
+
+/** The first `n` bytes of a file in pieces (fewer when it is shorter). */
+function firstBytes(pieces: readonly Buffer[], n: number): Buffer {
+  const first = pieces[0]
+  if (first && first.length >= n) return first.subarray(0, n)
+  const head: Buffer[] = []
+  let length = 0
+  for (const piece of pieces) {
+    if (length >= n) break
+    head.push(piece)
+    length += piece.length
+  }
+  return Buffer.concat(head).subarray(0, n)
 }
 
 function describe(files: readonly NewFile[]) {
@@ -108,7 +125,7 @@ function describe(files: readonly NewFile[]) {
     position,
     name: f.name,
     role: f.role,
-    size: f.content.length,
+    size: f.size,
     // Always this server's own hash of these bytes: hashed as they streamed in, or here.
     sha256: f.sha256 ?? sha256Hex(f.content),
     content: f.content,
@@ -378,7 +395,8 @@ export class ScriptsService {
       return
     }
     const values = rows.map(
-      (r) => sql`(${versionId}::uuid, ${r.position}::int, ${r.name}::text, ${r.role}::script_file_role, ${r.size}::int, ${r.sha256}::text, ${this.bytes(r.content)})`,
+      (r) =>
+        sql`(${versionId}::uuid, ${r.position}::int, ${r.name}::text, ${r.role}::script_file_role, ${r.size}::int, ${r.sha256}::text, ${this.bytes(r.content.length === 1 ? r.content[0]! : Buffer.concat(r.content))})`,
     )
     await tx.execute(sql`insert into script_files (version_id, position, name, role, size, sha256, content) values ${sql.join(values, sql`, `)}`)
   }
@@ -521,7 +539,7 @@ export class ScriptsService {
               keep: `No file ${JSON.stringify(name)} in the current version`,
             })
           }
-          kept.push({ field: 'keep', ...file })
+          kept.push({ field: 'keep', name: file.name, role: file.role, content: [file.content], size: file.content.length })
         }
       }
       const files = [...uploaded, ...kept]

@@ -46,6 +46,29 @@ if (test.database.driver === 'pglite') {
     })
   })
 
+  t.test('a byte value in pieces (an upload as it arrived) arrives as the pieces joined', async (t) => {
+    // Small pieces are copied together with their neighbours, large ones written on their own, empty ones skipped.
+    const pieces = [every.subarray(0, 3), Buffer.alloc(0), large.subarray(0, 70_000), every.subarray(3, 10), large.subarray(5, 9000), large]
+    const joined = Buffer.concat(pieces)
+    await db.transaction(async (tx) => {
+      await create(tx as unknown as Db)
+      await copyBinary(postgresJsOf(tx)!, 'copied', ['id', 'n', 's', 'b'], [
+        [{ uuid: '00000000-0000-4000-8000-000000000004' }, { int4: 1 }, { text: 'pieces' }, { bytes: pieces }],
+        [{ uuid: '00000000-0000-4000-8000-000000000005' }, { int4: 2 }, { text: 'none' }, { bytes: [] }],
+        [{ uuid: '00000000-0000-4000-8000-000000000006' }, { int4: 3 }, { text: 'after' }, { bytes: every }],
+      ])
+      const got = await rows<{ n: number; s: string; b: Buffer }>(tx as unknown as Db, sql`select n, s, b from copied order by id`)
+      t.same(
+        got.map((r) => [r.n, r.s, Buffer.from(r.b).toString('base64')]),
+        [
+          [1, 'pieces', joined.toString('base64')],
+          [2, 'none', ''],
+          [3, 'after', every.toString('base64')],
+        ],
+      )
+    })
+  })
+
   t.test('a COPY the server refuses rejects with its error and rolls back; the pool stays usable', async (t) => {
     const duplicate = [rowsToCopy[0]!, rowsToCopy[0]!]
     const started = Date.now()
