@@ -15,6 +15,7 @@
  *   BENCH_DISPATCH_DB=postgres skips PGlite; BENCH_DISPATCH_POOL=10 the pool's size
  *   BENCH_DISPATCH_LOG=1 prints the statements of one refresh and one answered poll
  */
+import { Socket } from 'node:net'
 import { pathToFileURL } from 'node:url'
 import type { PGlite } from '@electric-sql/pglite'
 import { sql } from 'drizzle-orm'
@@ -33,23 +34,62 @@ const SESSIONS = Number(process.env.BENCH_DISPATCH_SESSIONS ?? (QUICK ? 10 : 20)
 const SAMPLES = Number(process.env.BENCH_DISPATCH_SAMPLES ?? (QUICK ? 30 : 200))
 const LOG = process.env.BENCH_DISPATCH_LOG === '1'
 
-/** Every statement the app sends, in order (reset between measurements). */
+/**
+ * Every statement the app sends, in order (reset between measurements), with when it was sent and
+ * its *turn*: statements sent in the same turn of the event loop (no answer awaited in between,
+ * i.e. pipelined) share one. Round trips are counted as writes (`countWrites`).
+ */
 class StatementLog {
   list: string[] = []
+  sent: { at: number; turn: number }[] = []
+  /** Writes to PostgreSQL's sockets: each is a message batch the app then waits on (serial round trips). */
+  writes = 0
   on = true
+  private turn = 0
+  private turnOpen = false
   add(text: string) {
-    if (this.on) this.list.push(text.replace(/\s+/g, ' ').trim())
+    if (!this.on) return
+    if (!this.turnOpen) {
+      this.turnOpen = true
+      // Fires once the current turn's microtasks are done and before any answer's I/O is handled.
+      setImmediate(() => {
+        this.turnOpen = false
+        this.turn++
+      })
+    }
+    this.list.push(text.replace(/\s+/g, ' ').trim())
+    this.sent.push({ at: performance.now(), turn: this.turn })
   }
   take(): string[] {
     const out = this.list
     this.list = []
+    this.sent = []
+    this.writes = 0
     return out
   }
+  /** The statements so far with their send times and turns (then `take` resets both). */
+  timeline(): { text: string; at: number; turn: number }[] {
+    return this.list.map((text, i) => ({ text, ...this.sent[i]! }))
+  }
+}
+
+/**
+ * Counts the app's writes to PostgreSQL (postgres.js gathers what one turn sends into one write;
+ * a statement sent unprepared is two: Parse + Describe, then, once the parameter types are back,
+ * Bind + Execute). Each write is a round trip the path waits on, unless statements were pipelined.
+ */
+function countWrites(log: StatementLog, port: number) {
+  const write = Socket.prototype.write
+  Socket.prototype.write = function (this: Socket, ...args: unknown[]) {
+    if (this.remotePort === port && log.on) log.writes++
+    return (write as (...a: unknown[]) => boolean).apply(this, args)
+  } as typeof Socket.prototype.write
 }
 
 /** PostgreSQL through postgres.js with its `debug` hook counting statements (migrated first by openDatabase). */
 async function countedPostgres(url: string, log: StatementLog): Promise<Database> {
   await (await openDatabase({ url, dataDir: 'memory://' })).close()
+  countWrites(log, Number(new URL(url).port || 5432))
   const client = postgres(url, {
     max: Number(process.env.BENCH_DISPATCH_POOL ?? 10),
     onnotice: () => {},
@@ -204,26 +244,69 @@ async function measure(name: string, database: Database, log: StatementLog) {
   await new Promise((r) => setTimeout(r, 200))
 
   // Serial: one at a time, statements of the POST alone (the agent's answer and report come after).
-  const serial = { post: [] as number[], held: [] as number[], stmts: [] as number[], total: [] as number[] }
+  const serial = {
+    post: [] as number[],
+    held: [] as number[],
+    stmts: [] as number[],
+    total: [] as number[],
+    postTrips: [] as number[],
+    trips: [] as number[],
+    cpuPost: [] as number[],
+    cpu: [] as number[],
+  }
   let example: string[] = []
-  let exampleAll: string[] = []
+  let exampleAll: { text: string; at: number; turn: number }[] = []
+  let exampleT0 = 0
+  let exampleMarks: [string, number][] = []
   for (let i = 0; i < SAMPLES; i++) {
     const a = agents[i % agents.length]!
     log.take()
+    const c0 = process.cpuUsage()
     const t0 = performance.now()
     const { data } = await h.csr.POST('/api/v1/sessions/{id}/system-info/refresh', { params: { path: { id: a.sessionId } } })
     const post = performance.now() - t0
+    const cPost = process.cpuUsage(c0)
+    const postTimeline = log.timeline()
+    const postWrites = log.writes
     const postStatements = log.take()
-    const at = await heldAt(a, data!.command!.id)
+    // CPU of this process (the server's work for the POST, the wake-up, the delivery mark and the
+    // answer; the bench's own agent loop and client are small) from the POST sent to the agent
+    // holding the command: nothing else runs in between in this serial phase.
+    let cHeld = { user: 0, system: 0 }
+    const at = await new Promise<number>((resolve, reject) => {
+      const known = received.get(data!.command!.id)
+      if (known !== undefined) {
+        cHeld = process.cpuUsage(c0)
+        return resolve(known)
+      }
+      const timer = setTimeout(() => reject(new Error('command not held within 10 s')), 10_000)
+      a.got.set(data!.command!.id, (t) => {
+        cHeld = process.cpuUsage(c0)
+        clearTimeout(timer)
+        resolve(t)
+      })
+    })
     serial.post.push(post)
     serial.held.push(at - t0)
     serial.stmts.push(postStatements.length)
+    serial.cpuPost.push((cPost.user + cPost.system) / 1000)
+    serial.cpu.push((cHeld.user + cHeld.system) / 1000)
     // Everything up to the answer: the POST, the wake-up's read and the delivery mark.
-    const upToAnswer = [...postStatements, ...log.take()]
+    const wakeTimeline = log.timeline()
+    const wakeWrites = log.writes
+    const upToAnswer = [...postTimeline, ...wakeTimeline]
+    log.take()
     serial.total.push(upToAnswer.length)
-    if (i === 0) {
+    serial.postTrips.push(postWrites)
+    serial.trips.push(postWrites + wakeWrites)
+    if (i === SAMPLES - 1) {
       example = postStatements
       exampleAll = upToAnswer
+      exampleT0 = t0
+      exampleMarks = [
+        ['POST answered', t0 + post],
+        ['agent holds it', at],
+      ]
     }
     await settle(h, a)
     log.take()
@@ -250,11 +333,15 @@ async function measure(name: string, database: Database, log: StatementLog) {
   console.log(`${name} (${SESSIONS} sessions, ${SAMPLES} samples, load ${load()})`)
   console.log(`  serial:      ${line('POST', serial.post)};  ${line('POST sent → agent holds it', serial.held)}`)
   console.log(`               statements: POST ${median(serial.stmts)}, POST + wake-up up to the answer ${median(serial.total)}`)
+  if (database.driver === 'postgres') console.log(`               writes to PostgreSQL (round trips): POST ${median(serial.postTrips)}, POST + wake-up up to the answer ${median(serial.trips)}`)
+  console.log(`               CPU of this process: POST p50 ${fmt(median(serial.cpuPost))}, POST sent → agent holds it p50 ${fmt(median(serial.cpu))} (mean ${fmt(serial.cpu.reduce((x, y) => x + y, 0) / serial.cpu.length)})`)
   console.log(`  10 at once:  ${line('POST', conc.post)};  ${line('POST sent → agent holds it', conc.held)}`)
   console.log(`  POST: ${kinds(example)}`)
   if (LOG) {
-    console.log('  statements of one refresh, then the wake-up up to the answer:')
-    for (const s of exampleAll) console.log(`    ${s.slice(0, 220)}`)
+    console.log('  one serial dispatch: ms after the POST was sent, turn (same turn = pipelined), statement:')
+    const lines = [...exampleAll.map((x) => ({ at: x.at, line: `t${x.turn}  ${x.text.slice(0, 200)}` })), ...exampleMarks.map(([what, at]) => ({ at, line: `--  ${what}` }))]
+    lines.sort((x, y) => x.at - y.at)
+    for (const l of lines) console.log(`    ${(l.at - exampleT0).toFixed(2).padStart(7)}  ${l.line}`)
   }
   for (const a of agents) a.stopped = true
   await h.app.close()

@@ -377,12 +377,13 @@ export class AgentsService {
       // a secret still wiped, before it leaves).
       const offered = this.memory.offered(agent.sessionId, cursor)
       if (offered) {
-        await this.commands.markDelivered(agent.sessionId, offered.rows)
-        return offered.feed
+        const handed = await this.commands.markDelivered(agent.sessionId, offered.rows)
+        if (offered.rows.every((r) => handed.has(r.id))) return offered.feed
       }
       // Nothing for the agent in the session since a read that ended at this cursor (or only
-      // console-only changes since): no query at all.
-      const quiet = this.memory.quiet(agent.sessionId, cursor)
+      // console-only changes since): no query at all. Not after an offer whose command was closed
+      // before its delivery was recorded (the closing change won): that is read.
+      const quiet = offered ? undefined : this.memory.quiet(agent.sessionId, cursor)
       if (quiet) {
         last = quiet
         return undefined
@@ -446,7 +447,8 @@ export class AgentsService {
       // reports): memory knows that whole range, so a held poll at this cursor needs no read again.
       return this.memory.rememberQuiet(agent.sessionId, upTo, session, row.csr_id, since, cursor)
     }
-    await this.commands.markDelivered(agent.sessionId, commandRows)
+    // Only what is recorded as delivered leaves (a command closed since this read is not handed out).
+    const handed = await this.commands.markDelivered(agent.sessionId, commandRows)
     return {
       cursor: next,
       session,
@@ -460,7 +462,7 @@ export class AgentsService {
           details: consent.details,
           expiresAt: consent.expiresAt.toISOString(),
         })),
-      commands: commandRows.filter((c) => (c.dispatchSeq ?? 0) <= next).map((c) => this.commands.toAgentCommand(c)),
+      commands: commandRows.filter((c) => (c.dispatchSeq ?? 0) <= next && handed.has(c.id)).map((c) => this.commands.toAgentCommand(c)),
       chat: chat.map((m) => ({ id: m.id, authorName: m.authorName ?? csr, body: m.body, createdAt: m.createdAt.toISOString() })),
       cancelledCommands: cancelled,
     }
@@ -551,7 +553,7 @@ const QUIET_TTL_MS = 30 * 60_000
 
 /**
  * What the agent's feed is, as a change's commit declared it (SessionTx.offer, built by
- * CommandQueue.enqueueApproved): the commands released, as `read` would return them.
+ * CommandQueue.recordApproved): the commands released, as `read` would return them.
  */
 export interface AgentOffer {
   rows: CommandRow[]

@@ -6,7 +6,7 @@ import { conflict, notFound } from '../errors.ts'
 import type { AgentCommand } from '../schemas/agent.ts'
 import type { Paging } from '../schemas/common.ts'
 import type { Command } from '../schemas/sessions.ts'
-import { rows as rowsOf } from '../db/raw.ts'
+import { preparedRows } from '../db/raw.ts'
 import type { ConsentKind, ConsentRow } from './consents.service.ts'
 import type { AgentOffer } from './agents.service.ts'
 import type { SessionFeed, SessionTx } from './feed.ts'
@@ -160,20 +160,19 @@ export class CommandQueue {
   }
 
   /**
-   * `enqueue` for a command whose consent this change has just seen approved (for its kind, in
-   * its session, under the session's lock), in one statement: the row is written released, with
-   * the change number `seq` (the one the change took with its lock) as its dispatch number, and
-   * the same events as `enqueue` (created, then queued). Nothing reads the row back: the caller
-   * gets it as written. `takeForAgent` still checks the consent when it hands the command out.
+   * The row of a command released at once, with the change number `seq` (the one its change took
+   * with its lock) as its dispatch number: for a change that writes it in a statement of its own
+   * (the CSR's Refresh writes it in the statement that reads the consent, only when that consent
+   * is approved), then calls `recordApproved`. Only for kinds that need a consent.
    */
-  async enqueueApproved(s: SessionTx, input: { kind: CommandKind; consent: { id: string; status: string }; createdBy: string }, seq: number): Promise<CommandRow> {
-    if (input.consent.status !== 'approved' || COMMAND_KINDS[input.kind] === null) throw new Error(`${input.kind} has no approved consent to be released with`)
-    const row: CommandRow = {
+  approvedRow(sessionId: string, input: { kind: CommandKind; consentId: string; createdBy: string }, seq: number): CommandRow {
+    if (COMMAND_KINDS[input.kind] === null) throw new Error(`${input.kind} has no consent to be released with`)
+    return {
       id: randomUUID(),
-      sessionId: s.sessionId,
+      sessionId,
       kind: input.kind,
       status: 'queued',
-      consentId: input.consent.id,
+      consentId: input.consentId,
       payload: {},
       createdBy: input.createdBy,
       createdAt: new Date(),
@@ -184,10 +183,18 @@ export class CommandQueue {
       seq,
       dispatchSeq: seq,
     }
-    await s.tx.execute(sql`insert into commands (id, session_id, kind, status, consent_id, payload, created_by, created_at, seq, dispatch_seq)
-      values (${row.id}, ${row.sessionId}, ${row.kind}, 'queued', ${row.consentId}, '{}'::jsonb, ${row.createdBy}, ${row.createdAt.toISOString()}::timestamptz, ${seq}, ${seq})`)
-    await s.event('command.created', { type: 'user', id: input.createdBy }, { commandId: row.id, kind: input.kind })
-    await s.event('command.queued', { type: 'system' }, { commandId: row.id, kind: input.kind })
+  }
+
+  /**
+   * What `enqueue` does besides writing, for a command written released (`approvedRow`) because
+   * this change saw its consent approved (for its kind, in its session, under the session's lock):
+   * the same events (created, then queued), its observer, and the agent's feed offered to a held
+   * poll. Nothing reads the row back. `takeForAgent` still checks the consent at hand-out.
+   */
+  async recordApproved(s: SessionTx, row: CommandRow): Promise<CommandRow> {
+    if (row.status !== 'queued' || row.createdBy === null) throw new Error(`command ${row.id} was not written released by a user`)
+    await s.event('command.created', { type: 'user', id: row.createdBy }, { commandId: row.id, kind: row.kind })
+    await s.event('command.queued', { type: 'system' }, { commandId: row.id, kind: row.kind })
     await this.observers.get(row.kind)?.released?.(s, row)
     // The agent's whole feed from this change, when the change takes no other number (the feed
     // checks that): this command, as `takeForAgent` and `read` would hand it out. Never a secret
@@ -282,7 +289,7 @@ export class CommandQueue {
    */
   async takeForAgent(sessionId: string, cursor: number, upTo: number): Promise<CommandRow[]> {
     // Hand-written: run by every poll that finds something new (no query building per poll).
-    const found = await rowsOf<RawCommand>(
+    const found = await preparedRows<RawCommand>(
       this.db,
       sql`select c.id::text as id, c.session_id::text as session_id, c.kind, c.status::text as status, c.consent_id::text as consent_id,
             c.payload, c.created_by::text as created_by, c.created_at, c.delivered_at, c.finished_at, c.error, c.result, c.seq, c.dispatch_seq
@@ -294,10 +301,21 @@ export class CommandQueue {
     return found.map(fromRaw)
   }
 
-  /** Records that the agent has fetched these commands (first delivery only). */
-  async markDelivered(sessionId: string, rows: CommandRow[]) {
+  /**
+   * Records that the agent has fetched these commands (first delivery only), before they are
+   * handed out. Returns the ids of those the agent may be given now: the ones delivered by this
+   * call and the ones already handed out before. A command that was `queued` when read but is no
+   * longer when its delivery is recorded (cancelled or finished meanwhile, e.g. the session taken
+   * over or ended between the read and this) is left out: the change that closed it won, so the
+   * agent never gets a command the CSR saw cancelled.
+   *
+   * The delivery (with the trail's head) is one prepared statement after the lock: one round trip
+   * instead of two (see `preparedRows`).
+   */
+  async markDelivered(sessionId: string, rows: CommandRow[]): Promise<Set<string>> {
     const fresh = rows.filter((r) => r.status === 'queued')
-    if (fresh.length === 0) return
+    const mayHand = new Set(rows.filter((r) => r.status !== 'queued').map((r) => r.id))
+    if (fresh.length === 0) return mayHand
     await this.feed.changeMany([sessionId], async (of, bulk) => {
       // A change number per command, in order, as one at a time would take them; one statement
       // for all the commands, which also reads the trail's head (the lock is held by then), and
@@ -306,9 +324,10 @@ export class CommandQueue {
       // Delivered is a status only the console reads: the agent's feed follows dispatch numbers
       // (unchanged here), so its held polls are not woken for it.
       s.consoleOnly()
-      const first = (await bulk.reserve([sessionId], () => fresh.length)).get(sessionId)!
+      const n = fresh.length
+      const first = (await bulk.reserve([sessionId], () => n)).get(sessionId)!
       const list = fresh.map((row, i) => ({ id: row.id, seq: first + i, wipe: WIPE_ON_DELIVERY.has(row.kind) }))
-      const [result] = await rowsOf<{ ids: string[] | null; head: string | null }>(
+      const [result] = await preparedRows<{ ids: string[] | null; head: string | null }>(
         bulk.tx,
         sql`with done as (
               update commands c set status = 'delivered', delivered_at = ${new Date().toISOString()}::timestamptz, seq = r.seq,
@@ -318,10 +337,15 @@ export class CommandQueue {
               returning c.id::text as id)
             select (select json_agg(id) from done) as ids, ${s.headSql} as head`,
       )
-      s.knowHead(result?.head ?? null)
       const done = new Set(result?.ids ?? [])
-      for (const row of fresh) if (done.has(row.id)) await s.event('command.delivered', { type: 'system' }, { commandId: row.id, kind: row.kind })
+      s.knowHead(result?.head ?? null)
+      for (const row of fresh) {
+        if (!done.has(row.id)) continue
+        mayHand.add(row.id)
+        await s.event('command.delivered', { type: 'system' }, { commandId: row.id, kind: row.kind })
+      }
     })
+    return mayHand
   }
 
   toAgentCommand(row: CommandRow): AgentCommand {

@@ -1,6 +1,6 @@
 import { and, asc, count, desc, eq, sql } from 'drizzle-orm'
 import type { Db } from '../db/client.ts'
-import { rows } from '../db/raw.ts'
+import { preparedRows } from '../db/raw.ts'
 import { systemInfoSnapshots } from '../db/schema.ts'
 import { badRequest, conflict, notFound } from '../errors.ts'
 import { exportWords, type ExportLang } from '../lib/export-words.ts'
@@ -65,34 +65,47 @@ export class SystemInfoService {
 
   /**
    * The CSR's Refresh: a collect command, behind the session's consent. The common case (consent
-   * already given) is four statements in the transaction: the session's lock (which also answers
-   * access and state), one read (an open collection? the latest consent? the trail's head), the
-   * command written released, and its events with the commit's notification.
+   * already given) is three statements in the transaction: the session's lock (which also answers
+   * access and state); one prepared statement that reads (an open collection? the latest consent?
+   * the trail's head) and writes the command released when that consent is approved and nothing
+   * is open; its events with the commit's notification. (Its reads must follow the lock, so it
+   * waits for the lock's answer; with the lock statement prepared too, it could be sent behind it
+   * without waiting.) A refused Refresh rolls back.
    */
   async requestRefresh(principal: Principal, sessionId: string) {
     const { command, consent } = await this.feed.change(sessionId, async (s) => {
+      // Written only if the read finds the consent approved and no collection open (its consent
+      // and numbers are then the ones the statement saw; checked again below).
+      const fast = this.commands.approvedRow(sessionId, { kind: 'collect_system_info', consentId: '', createdBy: principal.userId }, 0)
       const session = await s.enter() // the session's lock first: two refreshes at once see each other
       if (!session || !mayAccess(principal, session.csrId)) throw sessionNotFound()
       if (session.status === 'ended') throw sessionEnded()
       if (session.status !== 'active') throw sessionNotActive()
-      const [state] = await rows<{ open: boolean; consent_id: string | null; consent_status: string | null; head: string | null }>(
+      const [state] = await preparedRows<{ open: boolean; consent_id: string | null; consent_status: string | null; head: string | null; made: number | null }>(
         s.tx,
-        sql`select exists (select 1 from commands where session_id = ${sessionId} and kind = 'collect_system_info'
-                             and status in ('awaiting_consent', 'queued', 'delivered', 'running')) as open,
-                   c.id::text as consent_id, c.status::text as consent_status, ${s.headSql} as head
-            from (select 1) as one
-            left join lateral (select id, status from consent_requests where session_id = ${sessionId} and kind = 'view_system_info'
-                               order by seq desc limit 1) as c on true`,
+        sql`with state as (
+              select exists (select 1 from commands where session_id = ${sessionId} and kind = 'collect_system_info'
+                               and status in ('awaiting_consent', 'queued', 'delivered', 'running')) as open,
+                     c.id as consent_id, c.status as consent_status, ${s.headSql} as head
+              from (select 1) as one
+              left join lateral (select id, status from consent_requests where session_id = ${sessionId} and kind = 'view_system_info'
+                                 order by seq desc limit 1) as c on true),
+            made as (
+              insert into commands (id, session_id, kind, status, consent_id, payload, created_by, created_at, seq, dispatch_seq)
+              select ${fast.id}::uuid, ${sessionId}::uuid, 'collect_system_info', 'queued'::command_status, st.consent_id, '{}'::jsonb, ${principal.userId}::uuid,
+                     ${fast.createdAt.toISOString()}::timestamptz, ss.feed_seq, ss.feed_seq
+              from state st join support_sessions ss on ss.id = ${sessionId}
+              where ss.status = 'active' and not st.open and st.consent_status = 'approved'
+              returning seq)
+            select st.open, st.consent_id::text as consent_id, st.consent_status::text as consent_status, st.head, (select seq from made) as made
+            from state st`,
       )
       s.knowHead(state!.head)
       if (state!.open) throw conflict('ALREADY_QUEUED', 'A collection is already waiting or running for this session')
       const adminOnOthers = principal.role === 'admin' && session.csrId !== principal.userId
       if (state!.consent_status === 'approved') {
-        const command = await this.commands.enqueueApproved(
-          s,
-          { kind: 'collect_system_info', consent: { id: state!.consent_id!, status: 'approved' }, createdBy: principal.userId },
-          session.seq,
-        )
+        if (state!.made === null || Number(state!.made) !== session.seq) throw new Error(`the collection of session ${sessionId} was not written with its change number`)
+        const command = await this.commands.recordApproved(s, { ...fast, consentId: state!.consent_id!, seq: session.seq, dispatchSeq: session.seq })
         if (adminOnOthers) await noteAdminAction(s, principal, 'system_info')
         return { command, consent: null }
       }

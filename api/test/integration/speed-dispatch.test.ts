@@ -1,8 +1,8 @@
 import t from 'tap'
 import { eq } from 'drizzle-orm'
 import { commands, sessionEvents, supportSessions } from '../../src/db/schema.ts'
-import { joinAgent } from '../helpers/agent.ts'
 import { setupApp } from '../helpers/app.ts'
+import { consentedSession as consented } from '../helpers/consented.ts'
 import { refused } from '../helpers/refused.ts'
 
 /**
@@ -18,15 +18,7 @@ const other = await h.createUser('csr', { name: 'Otto Other' })
 const { db } = h.app.database
 const at = (id: string) => ({ params: { path: { id } } })
 
-async function consentedSession(name: string) {
-  const { data: s } = await csr.client.POST('/api/v1/sessions', { body: { customerName: name } })
-  const agent = await joinAgent(h, s!.number)
-  const { data: first } = await csr.client.POST('/api/v1/sessions/{id}/system-info/refresh', at(s!.id))
-  await agent.client.POST('/api/v1/agent/consents/{id}/answer', { params: { path: { id: first!.consent!.id } }, body: { approved: true } })
-  const { data: feed } = await agent.client.GET('/api/v1/agent/poll', { params: { query: { cursor: 0, wait: 0 } } })
-  await agent.client.POST('/api/v1/agent/commands/{id}/reports', { params: { path: { id: first!.command!.id } }, body: { sequence: 0, status: 'failed', message: 'not now' } })
-  return { session: s!, agent, cursor: feed!.cursor }
-}
+const consentedSession = (name: string) => consented(h, csr, name)
 
 const seqOf = async (id: string) => (await db.select({ seq: supportSessions.feedSeq }).from(supportSessions).where(eq(supportSessions.id, id)))[0]!.seq
 

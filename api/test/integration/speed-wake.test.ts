@@ -1,13 +1,12 @@
 import t from 'tap'
 import { createClient } from '@helpline/sdk'
-import type { PGlite } from '@electric-sql/pglite'
 import { eq } from 'drizzle-orm'
 import { supportSessions } from '../../src/db/schema.ts'
 import type { SessionChange } from '../../src/lib/notifier.ts'
-import type { Database } from '../../src/db/client.ts'
 import { joinAgent, type TestAgent } from '../helpers/agent.ts'
 import { secondInstance, setupApp } from '../helpers/app.ts'
 import { createCategory, upload } from '../helpers/scripts.ts'
+import { statements } from '../helpers/statements.ts'
 
 /**
  * The held poll's wake-ups: a change declares what it means for the agent. Run output is the
@@ -19,47 +18,6 @@ import { createCategory, upload } from '../helpers/scripts.ts'
 const h = await setupApp(t, { JOIN_MAX_ATTEMPTS_PER_IP: 10_000, JOIN_MAX_ATTEMPTS_PER_NUMBER: 10_000, AGENT_POLL_WAIT_SECONDS: 10 })
 const csr = await h.createUser('csr', { name: 'Wanda Wake' })
 const at = (id: string) => ({ params: { path: { id } } })
-
-/** A statement's text, and its parameters on a comment line after it (to tell whose it was). */
-const withParameters = (text: string, parameters: unknown) => (Array.isArray(parameters) && parameters.length > 0 ? `${text}\n-- ${JSON.stringify(parameters)}` : text)
-
-/**
- * Every statement a database client sends from now on (postgres.js through its `debug` hook, PGlite
- * by wrapping its `query`), until `stop()`.
- */
-function statements(database: Database) {
-  const list: string[] = []
-  let on = true
-  if (database.postgres) {
-    const options = database.postgres.options as { debug?: unknown }
-    const before = options.debug
-    options.debug = (_id: number, query: string, parameters: unknown[]) => {
-      if (on) list.push(withParameters(query, parameters))
-    }
-    return { list, stop: () => ((on = false), (options.debug = before)) }
-  }
-  const pg = database.pglite! as PGlite & Record<string, unknown>
-  const restore: (() => void)[] = []
-  const wrap = (target: Record<string, unknown>, name: 'query' | 'exec') => {
-    const original = target[name] as (text: string, ...rest: unknown[]) => unknown
-    target[name] = (text: string, ...rest: unknown[]) => {
-      if (on) list.push(withParameters(text, rest[0]))
-      return original.call(target, text, ...rest)
-    }
-    restore.push(() => (target[name] = original))
-  }
-  wrap(pg, 'query')
-  wrap(pg, 'exec')
-  const transaction = pg.transaction
-  pg.transaction = ((fn: (tx: Record<string, unknown>) => Promise<unknown>) =>
-    transaction.call(pg, (tx) => {
-      wrap(tx as unknown as Record<string, unknown>, 'query')
-      wrap(tx as unknown as Record<string, unknown>, 'exec')
-      return fn(tx as unknown as Record<string, unknown>)
-    })) as unknown as PGlite['transaction']
-  restore.push(() => (pg.transaction = transaction))
-  return { list, stop: () => ((on = false), restore.forEach((r) => r())) }
-}
 
 /** The statements of an agent's feed read (AgentsService.read): its session row, its item queries. */
 const isFeedRead = (q: string) => /left join users u on u\.id = s\.csr_id|from commands c left join consent_requests r/.test(q)
