@@ -24,7 +24,7 @@
 import { fork, type ChildProcess } from 'node:child_process'
 import { pathToFileURL } from 'node:url'
 import type { Reply, Request } from './lib/fleet-agents.ts'
-import { adminToken, load, openFiles, root, startServer, usage, withOpenFiles, type Server } from './lib/server.ts'
+import { adminToken, load, openFiles, root, startServer, threadUsage, usage, withOpenFiles, type Server } from './lib/server.ts'
 import { ms, report, thousands } from './lib/report.ts'
 import { postgresUrl, track } from './lib/scratch.ts'
 import { summarize } from './stats.ts'
@@ -80,6 +80,9 @@ interface Figures {
   repollsPerSecond: number
   /** The server's CPU per answered poll in the idle window, ms. */
   cpuPerRepoll: number
+  /** Of `cpu`: user and system time (% of one core). */
+  user: number
+  system: number
   /** Set when the size was not run: what the open-file limit allows. */
   holdable?: number
 }
@@ -96,7 +99,12 @@ export async function run(): Promise<void> {
       postgres: postgresUrl,
       openFiles: fds,
       env: process.env.BENCH_FLEET_POLL_WAIT ? { AGENT_POLL_WAIT_SECONDS: process.env.BENCH_FLEET_POLL_WAIT } : {},
-      nodeArgs: process.env.BENCH_PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`, '--cpu-prof-name=fleet-server.cpuprofile'] : [],
+      // The profiler's own thread costs the server CPU too (3.6 % of one core at 4,000 agents):
+      // compare idle CPU only between runs profiled alike. BENCH_FLEET_NODE_ARGS: e.g. --trace-gc.
+      nodeArgs: [
+        ...(process.env.BENCH_PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`, '--cpu-prof-name=fleet-server.cpuprofile'] : []),
+        ...(process.env.BENCH_FLEET_NODE_ARGS?.split(' ').filter(Boolean) ?? []),
+      ],
     })
     agents = loadGenerator(fds)
     const token = await adminToken(server.url)
@@ -118,7 +126,7 @@ export async function run(): Promise<void> {
     console.log('  agents   joined in   server RSS   idle CPU (one core)   dispatch p50      p99   errors   load')
     for (const size of SIZES) {
       if (size > holdable) {
-        figures.push({ agents: 0, wanted: size, rss: NaN, cpu: NaN, p50: NaN, p99: NaN, errors: 0, setup: 0, load: load(), repollsPerSecond: NaN, cpuPerRepoll: NaN, holdable })
+        figures.push({ agents: 0, wanted: size, rss: NaN, cpu: NaN, user: NaN, system: NaN, p50: NaN, p99: NaN, errors: 0, setup: 0, load: load(), repollsPerSecond: NaN, cpuPerRepoll: NaN, holdable })
         continue
       }
       const grown = await agents.ask({ type: 'grow', api: server.url, token, to: size, concurrency: 50, deadlineSeconds: JOIN_SECONDS }, 'grown')
@@ -131,9 +139,11 @@ export async function run(): Promise<void> {
       // idle CPU divided by them is what one re-poll costs, the figure a longer hold divides.
       const pollsBefore = (await agents.ask({ type: 'errors' }, 'errors')).polls
       const before = usage(server.pid)
+      const threadsBefore = threadUsage(server.pid)
       const from = process.hrtime.bigint() / 1000n
       await new Promise((r) => setTimeout(r, windowSeconds * 1000))
       const after = usage(server.pid)
+      const threadsAfter = threadUsage(server.pid)
       // The profile's clock is the same monotonic one: its samples in this range are the idle fleet's.
       if (process.env.BENCH_PROFILE_DIR) console.log(`    idle window in the profile's clock: ${from} ${process.hrtime.bigint() / 1000n} µs`)
       const repolls = (await agents.ask({ type: 'errors' }, 'errors')).polls - pollsBefore
@@ -155,6 +165,8 @@ export async function run(): Promise<void> {
         load: load(),
         repollsPerSecond: repolls / windowSeconds,
         cpuPerRepoll: repolls > 0 ? ((after.cpu - before.cpu) * 1000) / repolls : NaN,
+        user: ((after.user - before.user) / windowSeconds) * 100,
+        system: ((after.system - before.system) / windowSeconds) * 100,
       }
       errorsBefore = count
       figures.push(f)
@@ -167,6 +179,20 @@ export async function run(): Promise<void> {
       console.log(
         `    idle: ${f.repollsPerSecond.toFixed(0)} polls/s (${grown.pollWaitSeconds} s hold: ${(f.agents / grown.pollWaitSeconds).toFixed(0)} expected), ${f.cpuPerRepoll.toFixed(3)} ms of server CPU per poll, ` +
           `${perThousand.toFixed(2)} % of one core per 1,000 held agents (20,000 at this hold and cost: ${(perThousand * 20).toFixed(1)} %)`,
+      )
+      // The target is all of it (user + system). On loopback the system part also holds the load
+      // generator's receive path, run inside the server's writes: on a real network it is the NIC's.
+      console.log(`    idle CPU split: user ${f.user.toFixed(1)} %, system ${f.system.toFixed(1)} % (of one core; system includes the loopback peer's receive path)`)
+      const threads = [...threadsAfter].map(([name, a]) => {
+        const b = threadsBefore.get(name) ?? { user: 0, system: 0 }
+        return { name, user: ((a.user - b.user) / windowSeconds) * 100, system: ((a.system - b.system) / windowSeconds) * 100 }
+      })
+      console.log(
+        `    by thread: ${threads
+          .filter((t) => t.user + t.system >= 0.05)
+          .sort((a, b) => b.user + b.system - (a.user + a.system))
+          .map((t) => `${t.name} ${t.user.toFixed(1)} + ${t.system.toFixed(1)} %`)
+          .join(', ')} (user + system)`,
       )
       for (const e of examples.slice(0, f.errors > 0 ? 3 : 0)) console.log(`    error: ${e}`)
     }

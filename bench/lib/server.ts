@@ -4,7 +4,7 @@
  * database. Both are removed when it stops, and on ctrl-C.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -135,12 +135,44 @@ export async function startServer(options: ServerOptions = {}): Promise<Server> 
 }
 
 /** RSS (bytes) and CPU time (seconds) of a process, from /proc. */
-export function usage(pid: number): { rss: number; cpu: number } {
+export function usage(pid: number): { rss: number; cpu: number; user: number; system: number } {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8')
   const rss = Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? 0) * 1024
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')
-  const ticks = Number(stat[11]) + Number(stat[12])
-  return { rss, cpu: ticks / 100 }
+  // utime and stime, in clock ticks (100 a second), all threads. On loopback, system time also
+  // holds the peer's receive path run inside the sender's write (charged to the sender).
+  const user = Number(stat[11]) / 100
+  const system = Number(stat[12]) / 100
+  return { rss, cpu: user + system, user, system }
+}
+
+/**
+ * CPU seconds of each of `pid`'s threads, summed by thread name (`main` for the process's own
+ * thread; V8's GC helpers are "V8 DefaultWorke", libuv's pool "libuv-worker"), user and system.
+ */
+export function threadUsage(pid: number): Map<string, { user: number; system: number }> {
+  const byName = new Map<string, { user: number; system: number }>()
+  let tids: string[] = []
+  try {
+    tids = readdirSync(`/proc/${pid}/task`)
+  } catch {
+    return byName
+  }
+  for (const tid of tids) {
+    let stat: string
+    try {
+      stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8')
+    } catch {
+      continue // the thread ended meanwhile
+    }
+    const name = tid === String(pid) ? 'main' : stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'))
+    const f = stat.slice(stat.lastIndexOf(') ') + 2).split(' ')
+    const t = byName.get(name) ?? { user: 0, system: 0 }
+    t.user += Number(f[11]) / 100
+    t.system += Number(f[12]) / 100
+    byName.set(name, t)
+  }
+  return byName
 }
 
 /** The pids of `pid`'s children, recursively (launchers and helpers it started). */

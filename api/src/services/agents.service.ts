@@ -11,7 +11,7 @@ import { version } from '../version.ts'
 import type { CommandQueue, CommandRow } from './commands.service.ts'
 import type { ConsentsService } from './consents.service.ts'
 import type { RunsService } from './runs.service.ts'
-import { systemActor, type SessionFeed, type SessionTx } from './feed.ts'
+import { systemActor, type HoldStop, type SessionFeed, type SessionTx } from './feed.ts'
 import { agentStatus, formatNumber, normalizeNumber, type SessionRow } from './sessions.service.ts'
 
 /** Who is calling an agent route: one agent, in one session. */
@@ -367,11 +367,11 @@ export class AgentsService {
    * The long-poll: what is new for the agent after its cursor, at once if there is anything,
    * otherwise when a change wakes it or the wait is over.
    */
-  async poll(agent: AgentPrincipal, cursor: number, waitMs: number, signal?: AbortSignal): Promise<AgentFeed> {
+  async poll(agent: AgentPrincipal, cursor: number, waitMs: number, stop?: HoldStop): Promise<AgentFeed> {
     // Caught up and not waiting: the answer from memory, without subscribing to wake-ups.
     if (waitMs <= 0) return this.memory.quiet(agent.sessionId, cursor) ?? this.read(agent, cursor)
     let last: AgentFeed | undefined
-    const found = await this.feed.hold(agent.sessionId, Math.min(waitMs, this.timings.pollWaitMs), signal, async () => {
+    const found = await this.feed.hold(agent.sessionId, Math.min(waitMs, this.timings.pollWaitMs), stop, async () => {
       // A change this instance committed released what the agent is waiting for, and its commit
       // said exactly what that is: the answer without a read (the delivery is still recorded, and
       // a secret still wiped, before it leaves).

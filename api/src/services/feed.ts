@@ -204,6 +204,22 @@ class PendingEvents {
  * sent inside the transaction on PostgreSQL (delivered by the commit itself, so an instance that
  * dies right after committing loses no wake-up), after the commit in one process (PGlite).
  */
+/**
+ * Ends a held poll early (its agent hung up, the server closes): `stop` may be called any time,
+ * more than once. One plain object per held poll instead of an AbortController, its AbortSignal
+ * (an EventTarget) and their listeners, which a fleet kept by the thousand for the whole hold and
+ * paid for on every re-poll (docs/notes/issue-13-idle-4.md).
+ */
+export class HoldStop {
+  stopped = false
+  /** The hold's wake-up while it waits (set by SessionFeed.hold). */
+  wake: (() => void) | undefined = undefined
+  readonly stop = (): void => {
+    this.stopped = true
+    this.wake?.()
+  }
+}
+
 export class SessionFeed {
   constructor(
     private readonly db: Db,
@@ -397,10 +413,10 @@ export class SessionFeed {
 
   /**
    * Long-poll: runs `read` now and again after each wake-up until it returns something, the time
-   * is up or the caller goes away. Subscribes before the first read, so a change committed
-   * between a read and the wait still wakes it. No timer polls the database.
+   * is up or `stop` is called (the caller went away). Subscribes before the first read, so a change
+   * committed between a read and the wait still wakes it. No timer polls the database.
    */
-  async hold<T>(sessionId: string, ms: number, signal: AbortSignal | undefined, read: () => Promise<T | undefined>): Promise<T | undefined> {
+  async hold<T>(sessionId: string, ms: number, stop: HoldStop | undefined, read: () => Promise<T | undefined>): Promise<T | undefined> {
     let dirty = false
     let wake: (() => void) | undefined
     const unsubscribe = this.notifier.subscribe(sessionId, () => {
@@ -415,18 +431,18 @@ export class SessionFeed {
         const found = await read()
         if (found !== undefined) return found
         const left = deadline - Date.now()
-        if (left <= 0 || signal?.aborted) return undefined
+        if (left <= 0 || stop?.stopped) return undefined
         if (dirty) continue
         await new Promise<void>((resolve) => {
           const finish = () => {
             clearTimeout(timer)
-            signal?.removeEventListener('abort', finish)
             wake = undefined
+            if (stop) stop.wake = undefined
             resolve()
           }
           const timer = setTimeout(finish, left)
-          signal?.addEventListener('abort', finish, { once: true })
           wake = finish
+          if (stop) stop.wake = finish
         })
         if (!dirty) return undefined
       }

@@ -4,6 +4,20 @@ import { unavailableCause } from '../db/unavailable.ts'
 export interface SweepTask {
   name: string
   run(): Promise<number>
+  /**
+   * Run at most this often (ms); unset: on every sweep. For tasks whose deadline is long (an agent
+   * offline after 105 s), a query a second is work for nothing: an idle fleet's server paid it
+   * every second for every task (docs/notes/issue-13-idle-4.md).
+   */
+  everyMs?: number
+}
+
+/**
+ * How often a task whose deadline is `deadlineMs` needs to run: a twentieth of it (what it does
+ * happens at most 5 % late), never more often than every sweep, never less than once a minute.
+ */
+export function sweepEvery(deadlineMs: number): number {
+  return Math.min(60_000, Math.floor(deadlineMs / 20))
 }
 
 /**
@@ -16,6 +30,8 @@ export class Sweeper {
   private timer: NodeJS.Timeout | undefined
   private running: Promise<void> | undefined
   private databaseDown = false
+  /** When each task last ran to the end (a failed run is tried again on the next sweep). */
+  private readonly ranAt = new Map<SweepTask, number>()
 
   constructor(
     private readonly tasks: SweepTask[],
@@ -31,10 +47,12 @@ export class Sweeper {
     this.timer.unref()
   }
 
-  async sweep() {
+  async sweep(now = Date.now()) {
     for (const task of this.tasks) {
+      if (task.everyMs !== undefined && now - (this.ranAt.get(task) ?? -Infinity) < task.everyMs) continue
       try {
         const n = await task.run()
+        this.ranAt.set(task, now)
         if (n > 0) this.log.debug({ task: task.name, n }, 'sweep')
       } catch (err) {
         const down = unavailableCause(err)

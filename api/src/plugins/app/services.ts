@@ -18,7 +18,7 @@ import { ConsentsService } from '../../services/consents.service.ts'
 import { SessionFeed } from '../../services/feed.ts'
 import { SessionStream } from '../../services/session-stream.ts'
 import { SessionsService } from '../../services/sessions.service.ts'
-import { Sweeper } from '../../services/sweeper.ts'
+import { Sweeper, sweepEvery } from '../../services/sweeper.ts'
 import { SystemInfoService } from '../../services/system-info.service.ts'
 import { SettingsService } from '../../services/settings.service.ts'
 import { TokensService } from '../../services/tokens.service.ts'
@@ -81,12 +81,15 @@ function createServices(app: FastifyInstance) {
   const stream = new SessionStream(db, feed, sessions, chat, consents, offlineAfterMs)
   const sweeper = new Sweeper(
     [
-      { name: 'expire waiting sessions', run: () => sessions.expireWaiting() },
+      // A deadline of minutes needs no query a second: these run at a twentieth of theirs (at most
+      // 5 % late). On every sweep: consents (the CSR waits on the expiry to ask again),
+      // credentials and single sign-ons (a secret does not outstay its time).
+      { name: 'expire waiting sessions', run: () => sessions.expireWaiting(), everyMs: sweepEvery(c.SESSION_WAITING_EXPIRY_HOURS * 3_600_000) },
       { name: 'expire consents', run: () => consents.expireDue() },
-      { name: 'mark silent agents offline', run: () => agents.markSilentOffline() },
-      { name: 'mark lost script runs', run: () => runs.markLost() },
+      { name: 'mark silent agents offline', run: () => agents.markSilentOffline(), everyMs: sweepEvery(offlineAfterMs) },
+      { name: 'mark lost script runs', run: () => runs.markLost(), everyMs: sweepEvery(c.SCRIPT_LOST_GRACE_SECONDS * 1000) },
       { name: 'drop credentials nobody picked up', run: () => access.expireCredentials() },
-      { name: 'give up on computers that did not come back', run: () => agents.expireRejoins() },
+      { name: 'give up on computers that did not come back', run: () => agents.expireRejoins(), everyMs: sweepEvery(c.AGENT_REJOIN_WINDOW_MINUTES * 60_000) },
       ...(oidc ? [{ name: 'drop single sign-ons nobody came back from', run: () => oidc.expire() }] : []),
     ],
     c.SWEEP_INTERVAL_MS,

@@ -18,6 +18,7 @@ import {
 } from '../../../schemas/agent.ts'
 import { errors, ref } from '../../../schemas/common.ts'
 import { ChatMessage, SystemInfoUpload } from '../../../schemas/sessions.ts'
+import { HoldStop } from '../../../services/feed.ts'
 import { normalizeNumber } from '../../../services/sessions.service.ts'
 import { SNAPSHOT_MAX_BYTES } from '../../../services/system-info.service.ts'
 
@@ -36,7 +37,7 @@ export default async function agentRoutes(fastify: FastifyInstance) {
   // Held polls end when the server closes instead of holding the close up for the whole hold (50 s by default).
   const held = new Set<() => void>()
   app.addHook('preClose', async () => {
-    for (const abort of [...held]) abort()
+    for (const stop of [...held]) stop()
     await agents.flushSeen()
   })
 
@@ -126,18 +127,16 @@ export default async function agentRoutes(fastify: FastifyInstance) {
       const wait = (request.query.wait ?? c.AGENT_POLL_WAIT_SECONDS) * 1000
       const agent = agentOf(request)
       const cursor = request.query.cursor ?? 0
-      // Nothing to hold (wait=0): no abort signal, no listener, no entry in `held`.
+      // Nothing to hold (wait=0): no stop, no listener, no entry in `held`.
       if (wait === 0) return agents.poll(agent, cursor, 0)
-      const aborted = new AbortController()
-      const abort = () => aborted.abort()
-      reply.raw.once('close', abort) // the agent hung up
-      held.add(abort)
+      const hold = new HoldStop()
+      reply.raw.on('close', hold.stop) // the agent hung up
+      held.add(hold.stop)
       try {
-        return await agents.poll(agent, cursor, wait, aborted.signal)
+        return await agents.poll(agent, cursor, wait, hold)
       } finally {
-        held.delete(abort)
-        // Aborting creates a DOMException (with a stack): not for every answered poll's close.
-        reply.raw.off('close', abort)
+        held.delete(hold.stop)
+        reply.raw.off('close', hold.stop)
       }
     },
   )
