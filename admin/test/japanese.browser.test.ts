@@ -21,7 +21,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { runScripts, uploadScript, waitForBatch } from '@helpline/sdk'
-import type { Page } from 'playwright-core'
+import type { Page, Response } from 'playwright-core'
 import { catalog } from '../src/i18n/catalog.ts'
 import { consoleJa } from '../src/i18n/console.ja.ts'
 import { AgentProcess } from './helpers/agent.ts'
@@ -129,10 +129,29 @@ t.test('the console in Japanese shows no English UI word', async (t) => {
 
   /** Opens a page of the console, waits for `ready` and for the data to load, and checks it. */
   async function visit(t: Test, path: string, ready: string, name = path) {
-    await page.goto(`${server.url}/#/${path}`)
-    await page.locator(ready).first().waitFor()
-    await page.locator('[role="progressbar"]').first().waitFor({ state: 'detached' }).catch(() => undefined)
-    await check(t, page, name)
+    // What the server refused while the page loaded: said when the page never becomes ready (CI
+    // once saw the settings form not appear in 30 s, and only "timeout" to go on).
+    const refused: string[] = []
+    const onResponse = (r: Response) => {
+      if (r.status() >= 400) refused.push(`${r.status()} ${r.request().method()} ${new URL(r.url()).pathname}`)
+    }
+    page.on('response', onResponse)
+    try {
+      await page.goto(`${server.url}/#/${path}`)
+      await page
+        .locator(ready)
+        .first()
+        .waitFor()
+        .catch(async (err: unknown) => {
+          const text = (await page.locator('main').first().innerText({ timeout: 1000 }).catch(() => page.locator('body').innerText())).slice(0, 400)
+          const first = err instanceof Error ? err.message.split('\n')[0] : String(err)
+          throw new Error(`${name}: ${ready} never appeared (${first}) at ${page.url()}; refused: ${refused.join(', ') || 'nothing'}; the page read ${JSON.stringify(text)}`)
+        })
+      await page.locator('[role="progressbar"]').first().waitFor({ state: 'detached' }).catch(() => undefined)
+      await check(t, page, name)
+    } finally {
+      page.off('response', onResponse)
+    }
   }
 
   await step('a language other than English or Japanese reads English', async (t) => {
