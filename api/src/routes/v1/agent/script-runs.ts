@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
+import { outputBodyValidator } from '../../../lib/output-body.ts'
 import { agentOf } from '../../../plugins/app/auth.ts'
 import { AgentItemParams } from '../../../schemas/agent.ts'
 import { errors, ref } from '../../../schemas/common.ts'
@@ -75,6 +76,7 @@ export default async function agentScriptRunRoutes(fastify: FastifyInstance) {
       // The agent posts at most 256 Ki characters at a time; JSON escapes can make that several
       // times larger in bytes (a control character is six), so leave room.
       bodyLimit: 4 * 1024 * 1024,
+      validatorCompiler: outputBodyValidator,
       schema: {
         operationId: 'postScriptRunOutput',
         tags,
