@@ -1,4 +1,4 @@
-import type { FastifySchemaCompiler } from 'fastify'
+import type { FastifyRequest, FastifySchemaCompiler } from 'fastify'
 import type { TSchema } from 'typebox'
 import ucs2length from 'ajv/dist/runtime/ucs2length.js'
 import { compileBodyValidator, compileTextValidator } from '../plugins/app/contract.ts'
@@ -53,4 +53,94 @@ export const outputBodyValidator: FastifySchemaCompiler<TSchema> = ({ schema, ht
   }
   validate.errors = null as typeof inner.errors
   return validate
+}
+
+type Done = (err: Error | null, body?: unknown) => void
+/** A JSON parser with fastify's callback signature (its default parser is one). */
+export type JsonParser = (request: FastifyRequest, body: string, done: Done) => void
+
+const QUOTE = 0x22
+const BACKSLASH = 0x5c
+const COLON = 0x3a
+/** A string literal at least this long (in bytes of JSON) is decoded on its own. */
+const LONG = 1024
+/** Where a long literal stood, in the JSON left to parse: NUL (which JSON text can only write as `\u0000`) and its index. */
+const MARK = '\u0000'
+const ESCAPED_NUL = '\\u0000'
+
+/** The index of the quote closing the string literal opened at `open`, or -1 when it is not closed. */
+function closingQuote(body: Buffer, open: number): number {
+  let at = open
+  for (;;) {
+    at = body.indexOf(QUOTE, at + 1)
+    if (at === -1) return -1
+    let backslashes = 0
+    while (body[at - 1 - backslashes] === BACKSLASH) backslashes++
+    if (backslashes % 2 === 0) return at
+  }
+}
+
+/** Whether the first byte after `end` that is not JSON whitespace is a colon (the literal was a key). */
+function isKey(body: Buffer, end: number): boolean {
+  let at = end + 1
+  while (body[at] === 0x20 || body[at] === 0x0a || body[at] === 0x0d || body[at] === 0x09) at++
+  return body[at] === COLON
+}
+
+/** Puts the long values back where their marks stand (objects and arrays of the parsed JSON). */
+function restore(value: unknown, longs: readonly string[]): unknown {
+  if (typeof value === 'string') return value.startsWith(MARK) ? longs[Number(value.slice(1))] : value
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) value[i] = restore(value[i], longs)
+  } else if (value !== null && typeof value === 'object') {
+    const record = value as Record<string, unknown>
+    for (const key of Object.keys(record)) record[key] = restore(record[key], longs)
+  }
+  return value
+}
+
+/**
+ * The JSON parser of the agent's run routes: fastify's own (the same errors, the same refusal of
+ * `__proto__` and `constructor` keys), except that a long string value is decoded on its own.
+ * Decoding a post of 16 × 32 KiB of output as one string means a 512 KiB string, which V8 places
+ * in its own freshly mapped memory each time: about 2.5 ms of CPU per post, half of it the
+ * kernel's page faults, for a string that is thrown away once parsed. Here each long literal
+ * becomes its own string (JSON.parse of that literal: escapes decoded, invalid ones refused) and
+ * the rest — keys, numbers, short strings, a few hundred bytes — is parsed with a mark where each
+ * long value stood. Scanning for quotes finds exactly the string literals: outside a string, JSON
+ * has no other quote, and UTF-8 never puts a quote or backslash byte inside a multi-byte
+ * character. A body whose short part writes NUL itself is parsed whole, as before.
+ */
+export function jsonWithLongStrings(defaultParser: JsonParser) {
+  return (request: FastifyRequest, body: Buffer, done: Done) => {
+    const pieces: string[] = []
+    const longs: string[] = []
+    const whole = () => defaultParser(request, body.toString('utf8'), done)
+    let from = 0
+    let at = 0
+    for (;;) {
+      const open = body.indexOf(QUOTE, at)
+      if (open === -1) break
+      const close = closingQuote(body, open)
+      if (close === -1) break
+      if (close - open >= LONG && !isKey(body, close)) {
+        const before = body.toString('utf8', from, open)
+        if (before.includes(ESCAPED_NUL)) return whole()
+        let value: string
+        try {
+          value = JSON.parse(body.toString('utf8', open, close + 1)) as string
+        } catch {
+          return whole() // not a valid literal: refused as fastify refuses it
+        }
+        pieces.push(before, JSON.stringify(`${MARK}${longs.length}`))
+        longs.push(value)
+        from = close + 1
+      }
+      at = close + 1
+    }
+    const rest = body.toString('utf8', from)
+    if (longs.length === 0 || rest.includes(ESCAPED_NUL)) return whole()
+    pieces.push(rest)
+    defaultParser(request, pieces.join(''), (err: Error | null, parsed?: unknown) => (err ? done(err, undefined) : done(null, restore(parsed, longs))))
+  }
 }
