@@ -9,7 +9,7 @@
  *
  *   npx tsx bench/output-profile.ts                OUTPUT_DB=postgres (default) | pglite
  *   OUTPUT_PROFILE_DIR=/tmp/prof …                 a CPU profile of the measured window (output-<db>.cpuprofile)
- *   OUTPUT_STATEMENTS=1 …                          counts the statements of the measured window (PostgreSQL)
+ *   OUTPUT_SETUP_SQL='alter table …' …             a statement run on the scratch database first (storage experiments)
  */
 import { randomBytes } from 'node:crypto'
 import { readFileSync, writeFileSync } from 'node:fs'
@@ -90,6 +90,7 @@ async function handedOut(h: Harness, scriptId: string, list: Agent[]): Promise<s
 }
 
 async function measure(database: Database, dbName: string | undefined) {
+  if (process.env.OUTPUT_SETUP_SQL) await database.db.execute(sql.raw(process.env.OUTPUT_SETUP_SQL))
   const h = await harness(database)
   const admin = dbName ? postgres(postgresUrl, { max: 1, onnotice: () => {} }) : undefined
   const backends = async () => {
