@@ -207,3 +207,22 @@ t.test('the last script of a part finishing finishes its command; a lost run can
   t.match(command, { status: 'failed', error: '3 of 3 scripts did not succeed' })
   t.match(await h.app.services.audit.verifySession(lost.sessionId), { ok: true })
 })
+
+t.test('chunk text is bounded at 65,536 code points, counted as the schema counts them (a surrogate pair is one)', async (t) => {
+  const { agent, runIds } = await approvedRuns(1)
+  const runId = runIds[0]!
+  await start(agent, runId)
+  // 65,536 emoji are 131,072 UTF-16 units but 65,536 characters: within the bound.
+  const { data } = await post(agent, runId, [{ sequence: 0, data: '😀'.repeat(65_536) }])
+  t.match(data, { stored: 1, duplicates: 0 })
+  for (const [what, text] of [
+    ['one emoji more', '😀'.repeat(65_537)],
+    ['one ASCII character more', 'x'.repeat(65_537)],
+    ['an emoji past 65,535 ASCII characters', `${'x'.repeat(65_535)}😀😀`],
+  ] as const) {
+    const err = await refused(post(agent, runId, [{ sequence: 1, data: 'fine' }, { sequence: 2, data: text }]))
+    t.equal(err.status, 400, what)
+    t.match(err.body, { code: 'VALIDATION_FAILED', errors: { 'chunks.1.data': 'must NOT have more than 65536 characters' } }, what)
+  }
+  t.equal((await stored(runId)).next, 1, 'nothing of a refused post is kept')
+})

@@ -58,6 +58,11 @@ const bodyAjv = addFormats(new Ajv({ ...baseAjv, coerceTypes: false }))
 // Query strings, params and headers are always text: coerce "5" to 5, "true" to true.
 const textAjv = addFormats(new Ajv({ ...baseAjv, coerceTypes: 'array' }))
 
+/** A JSON body's validator, as the contract compiles it (for a route that checks part of its body itself). */
+export function compileBodyValidator(schema: TSchema): ValidateFunction {
+  return bodyAjv.compile(schema)
+}
+
 /** For text a route parses itself (multipart form fields): coerced from text like a query string. */
 export function compileTextValidator(schema: TSchema): ValidateFunction {
   return textAjv.compile(schema)

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
+import { jsonWithLongStrings, outputBodyValidator, type JsonParser } from '../../../lib/output-body.ts'
 import { agentOf } from '../../../plugins/app/auth.ts'
 import { AgentItemParams } from '../../../schemas/agent.ts'
 import { errors, ref } from '../../../schemas/common.ts'
@@ -16,6 +17,10 @@ export default async function agentScriptRunRoutes(fastify: FastifyInstance) {
   const { runs } = app.services
   const tags = ['agent']
   const agent = { auth: 'agent' as const }
+  // Output posts carry up to 4 MiB of JSON, nearly all of it chunk text: parsed without one big string.
+  // (fastify types its default parser as also returning a promise; it is the callback kind)
+  const json = app.getDefaultJsonParser('error', 'error') as JsonParser
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, jsonWithLongStrings(json))
 
   app.get(
     '/agent/script-runs/:id/files/:name',
@@ -75,6 +80,7 @@ export default async function agentScriptRunRoutes(fastify: FastifyInstance) {
       // The agent posts at most 256 Ki characters at a time; JSON escapes can make that several
       // times larger in bytes (a control character is six), so leave room.
       bodyLimit: 4 * 1024 * 1024,
+      validatorCompiler: outputBodyValidator,
       schema: {
         operationId: 'postScriptRunOutput',
         tags,
