@@ -164,19 +164,28 @@ export class CommandQueue {
    * with its lock) as its dispatch number: for a change that writes it in a statement of its own
    * (the CSR's Refresh writes it in the statement that reads the consent, only when that consent
    * is approved), then calls `recordApproved`. Only for kinds that need a consent.
+   *
+   * `handOver`: a poll of the agent holds on this instance (SessionFeed.holding), so the command is
+   * written delivered: the change's own commit records the delivery, and the held poll answers
+   * with what the commit offered (no transaction of its own), so a cancel cannot fall between the
+   * two. If that poll ends before it answers, the agent's next poll (from its old cursor) gets the
+   * command again, as it does when an answer is lost after a delivery mark. Never for a kind whose
+   * payload is wiped at delivery.
    */
-  approvedRow(sessionId: string, input: { kind: CommandKind; consentId: string; createdBy: string }, seq: number): CommandRow {
+  approvedRow(sessionId: string, input: { kind: CommandKind; consentId: string; createdBy: string }, seq: number, handOver = false): CommandRow {
     if (COMMAND_KINDS[input.kind] === null) throw new Error(`${input.kind} has no consent to be released with`)
+    if (handOver && WIPE_ON_DELIVERY.has(input.kind)) throw new Error(`${input.kind} is wiped at delivery: it is never delivered with its release`)
+    const createdAt = new Date()
     return {
       id: randomUUID(),
       sessionId,
       kind: input.kind,
-      status: 'queued',
+      status: handOver ? 'delivered' : 'queued',
       consentId: input.consentId,
       payload: {},
       createdBy: input.createdBy,
-      createdAt: new Date(),
-      deliveredAt: null,
+      createdAt,
+      deliveredAt: handOver ? createdAt : null,
       finishedAt: null,
       error: null,
       result: null,
@@ -188,17 +197,20 @@ export class CommandQueue {
   /**
    * What `enqueue` does besides writing, for a command written released (`approvedRow`) because
    * this change saw its consent approved (for its kind, in its session, under the session's lock):
-   * the same events (created, then queued), its observer, and the agent's feed offered to a held
-   * poll. Nothing reads the row back. `takeForAgent` still checks the consent at hand-out.
+   * the same events (created, then queued, and delivered when it was written handed over), its
+   * observer, and the agent's feed offered to a held poll. Nothing reads the row back.
+   * `takeForAgent` still checks the consent at hand-out.
    */
   async recordApproved(s: SessionTx, row: CommandRow): Promise<CommandRow> {
-    if (row.status !== 'queued' || row.createdBy === null) throw new Error(`command ${row.id} was not written released by a user`)
+    if ((row.status !== 'queued' && row.status !== 'delivered') || row.createdBy === null) throw new Error(`command ${row.id} was not written released by a user`)
     await s.event('command.created', { type: 'user', id: row.createdBy }, { commandId: row.id, kind: row.kind })
     await s.event('command.queued', { type: 'system' }, { commandId: row.id, kind: row.kind })
+    if (row.status === 'delivered') await s.event('command.delivered', { type: 'system' }, { commandId: row.id, kind: row.kind })
     await this.observers.get(row.kind)?.released?.(s, row)
     // The agent's whole feed from this change, when the change takes no other number (the feed
     // checks that): this command, as `takeForAgent` and `read` would hand it out. Never a secret
-    // payload (those are wiped at delivery, which the poll still records before answering).
+    // payload (those are wiped at delivery, which the poll still records before answering). A
+    // command written delivered needs no delivery mark: `markDelivered` passes it through.
     if (!WIPE_ON_DELIVERY.has(row.kind)) s.offer({ rows: [row], commands: [this.toAgentCommand(row)] } satisfies AgentOffer, 1)
     return row
   }
@@ -386,6 +398,11 @@ export class CommandQueue {
     return this.feed.change(agent.sessionId, async (s) => {
       await s.next()
       const row = await this.findForAgent(s, commandId)
+      const observer = this.observers.get(row.kind)
+      // Without an observer, a report writes only what the console reads (the report, the
+      // command's status, events, a system line): the agent's held poll and its tokens stand, so
+      // its re-poll after the report needs no query. Observers may write what the agent sees.
+      if (!observer) s.consoleOnly()
       const [stored] = await s.tx
         .insert(commandReports)
         .values({ commandId, sequence: input.sequence, status: input.status ?? null, message: input.message ?? null, data: input.data ?? null })
@@ -394,7 +411,6 @@ export class CommandQueue {
       if (!stored) return { duplicate: true, commandStatus: row.status }
       if (row.status === 'cancelled') throw conflict('COMMAND_CANCELLED', 'This command was cancelled; stop working on it')
       if (row.status === 'succeeded' || row.status === 'failed') throw conflict('COMMAND_FINISHED', `This command already ${row.status}`)
-      const observer = this.observers.get(row.kind)
       if (input.status === 'running' && row.status !== 'running') {
         await this.markRunning(s, row, agent.agentId)
         await observer?.reported?.(s, row, input, agent.agentId)

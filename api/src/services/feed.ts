@@ -221,6 +221,9 @@ export class HoldStop {
 }
 
 export class SessionFeed {
+  /** Long-polls of this instance holding now, per session (`hold`). */
+  private readonly holds = new Map<string, number>()
+
   constructor(
     private readonly db: Db,
     private readonly notifier: Notifier,
@@ -425,6 +428,7 @@ export class SessionFeed {
       wake?.()
     })
     const deadline = Date.now() + ms
+    this.holds.set(sessionId, (this.holds.get(sessionId) ?? 0) + 1)
     try {
       for (;;) {
         dirty = false
@@ -448,7 +452,18 @@ export class SessionFeed {
       }
     } finally {
       unsubscribe()
+      const n = this.holds.get(sessionId)! - 1
+      if (n === 0) this.holds.delete(sessionId)
+      else this.holds.set(sessionId, n)
     }
+  }
+
+  /**
+   * Whether a long-poll of this instance holds on the session now: what a change commits for it
+   * reaches it through this instance's own wake-up, without a round trip through the database.
+   */
+  holding(sessionId: string): boolean {
+    return this.holds.has(sessionId)
   }
 
   subscribe(sessionId: string, listener: (change?: SessionChange) => void): () => void {
