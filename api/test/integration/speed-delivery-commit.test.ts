@@ -1,9 +1,10 @@
 import t from 'tap'
 import { eq } from 'drizzle-orm'
-import { commands, sessionEvents } from '../../src/db/schema.ts'
+import { commandReports, commands, sessionEvents } from '../../src/db/schema.ts'
 import { HoldStop } from '../../src/services/feed.ts'
 import { setupApp } from '../helpers/app.ts'
 import { consentedSession as consented } from '../helpers/consented.ts'
+import { refused } from '../helpers/refused.ts'
 import { statements } from '../helpers/statements.ts'
 
 /**
@@ -126,6 +127,9 @@ t.test('the agent’s report on a collection leaves its re-poll holding without 
   t.match(report, { duplicate: false, commandStatus: 'succeeded' })
   await new Promise((r) => setTimeout(r, 100))
   count.stop()
+  t.equal(starts(count.list, /^with c as/i), 1, 'the report: the command, the report stored and the trail’s head in one statement')
+  t.equal(starts(count.list, /^update support_sessions set feed_seq = feed_seq \+ 1/i), 1, 'one lock, whose number the finished command takes')
+  t.equal(starts(count.list, /^select distinct on \(session_id\)/i), 0, 'no read of the trail’s head of its own')
   t.equal(starts(count.list, FEED_READ), 0, 'the re-poll read nothing, before or after the report')
   t.equal(starts(count.list, TOKEN_LOOKUP), 0, 'nor looked up a token (the report kept them)')
   // Still holding, and still woken by what the agent does see.
@@ -135,4 +139,20 @@ t.test('the agent’s report on a collection leaves its re-poll holding without 
   const { data: read } = await agent.client.GET('/api/v1/agent/poll', { params: { query: { cursor: answer!.cursor, wait: 0 } } })
   t.same(read!.commands, [], 'nothing the agent missed: a read from the same cursor agrees')
   t.same(read!.chat.map((m) => m.body), ['still there?'])
+})
+
+t.test('a report on a command the agent was not given, or a cancelled one, stores nothing', async (t) => {
+  const { session, agent, cursor } = await consentedSession('Refused reports')
+  const { agent: other } = await consentedSession('Someone else')
+  const { data: refresh } = await csr.client.POST('/api/v1/sessions/{id}/system-info/refresh', at(session.id))
+  await agent.client.GET('/api/v1/agent/poll', { params: { query: { cursor, wait: 0 } } })
+  const id = refresh!.command!.id
+  const report = (who: typeof agent, sequence: number) =>
+    refused(who.client.POST('/api/v1/agent/commands/{id}/reports', { params: { path: { id } }, body: { sequence, status: 'succeeded' } }))
+  t.equal((await report(other, 0)).code, 'COMMAND_NOT_FOUND', 'another session’s agent does not know it')
+  await feed.change(session.id, (s) => queue.cancelOpen(s, 'Cancelled by the CSR'))
+  t.equal((await report(agent, 0)).code, 'COMMAND_CANCELLED')
+  t.same(await db.select().from(commandReports).where(eq(commandReports.commandId, id)), [], 'no report kept')
+  const [row] = await db.select().from(commands).where(eq(commands.id, id))
+  t.equal(row!.status, 'cancelled', 'still cancelled')
 })
