@@ -6,7 +6,10 @@
  * - serial: one CSR's `POST /sessions/{id}/system-info/refresh` at a time, each agent holding a
  *   poll, the command finished by the agent after each (as the fleet bench's agents do);
  * - concurrent: 10 refreshes at once on 10 different sessions (ten CSRs);
- * - wake → answer: from the POST being sent to the held poll answering with the command.
+ * - wake → answer: from the POST being sent to the held poll answering with the command;
+ * - the full cycle (serial): that, then the agent's report `{sequence: 0, status: 'succeeded'}`
+ *   answered and its re-poll holding; statements, round trips, CPU of this process and (on
+ *   PostgreSQL, from /proc) of the database's backends, per cycle.
  *
  * For each: latency p50/p99 and statements per action (the POST; the poll answer that carries
  * the command, including marking it delivered). Consent is given once per session beforehand.
@@ -15,6 +18,7 @@
  *   BENCH_DISPATCH_DB=postgres skips PGlite; BENCH_DISPATCH_POOL=10 the pool's size
  *   BENCH_DISPATCH_LOG=1 prints the statements of one refresh and one answered poll
  */
+import { readFileSync } from 'node:fs'
 import { Socket } from 'node:net'
 import { pathToFileURL } from 'node:url'
 import type { PGlite } from '@electric-sql/pglite'
@@ -175,7 +179,13 @@ async function agentLoop(h: Harness, a: Agent, answered: { statements: number[];
       const done = a.got.get(c.id)
       a.got.delete(c.id)
       done?.(at)
-      void h.app.inject({ method: 'POST', url: `/api/v1/agent/commands/${c.id}/reports`, headers: auth, payload: { sequence: 0, status: 'succeeded' } })
+      // Not awaited before the re-poll, as the fleet's agents do; the serial phase waits for it.
+      reports.set(
+        c.id,
+        h.app.inject({ method: 'POST', url: `/api/v1/agent/commands/${c.id}/reports`, headers: auth, payload: { sequence: 0, status: 'succeeded' } }).then((r) => {
+          if (r.statusCode >= 300) throw new Error(`report ${r.statusCode} ${r.body}`)
+        }),
+      )
     }
     for (const c of feed.consents) {
       if (c.status === 'pending') void h.app.inject({ method: 'POST', url: `/api/v1/agent/consents/${c.id}/answer`, headers: auth, payload: { approved: true } })
@@ -187,6 +197,42 @@ async function agentLoop(h: Harness, a: Agent, answered: { statements: number[];
 
 /** Command id → when its agent's poll answer held it. */
 const received = new Map<string, number>()
+/** Command id → its agent's report (`{sequence: 0, status: 'succeeded'}`), answered. */
+const reports = new Map<string, Promise<void>>()
+
+/**
+ * Resolves once no statement was sent for `quietMs`: in the serial phase, the agent's re-poll has
+ * then done its reads and holds (or holds from memory, having sent none).
+ */
+async function quiet(log: StatementLog, quietMs = 10) {
+  for (let seen = -1; seen !== log.list.length; ) {
+    seen = log.list.length
+    await new Promise((r) => setTimeout(r, quietMs))
+  }
+}
+
+/** CPU ticks (utime + stime, in ms) of this database's PostgreSQL backends, by pid: /proc, when on this machine. */
+async function backendCpu(database: Database): Promise<Map<number, number>> {
+  const out = new Map<number, number>()
+  if (database.driver !== 'postgres') return out
+  const pids = (await database.postgres!`select pid from pg_stat_activity where datname = current_database()`) as unknown as { pid: number }[]
+  const tick = 10 // ms per clock tick (USER_HZ = 100 on Linux)
+  for (const { pid } of pids) {
+    try {
+      const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')
+      out.set(pid, (Number(fields[11]) + Number(fields[12])) * tick)
+    } catch {
+      // Not on this machine, or gone.
+    }
+  }
+  return out
+}
+
+function cpuBetween(before: Map<number, number>, after: Map<number, number>): number {
+  let ms = 0
+  for (const [pid, t] of after) ms += t - (before.get(pid) ?? 0)
+  return ms
+}
 
 /** Resolves when `a`'s poll answer held command `id` (performance.now()). */
 function heldAt(a: Agent, id: string, timeoutMs = 10_000): Promise<number> {
@@ -253,7 +299,14 @@ async function measure(name: string, database: Database, log: StatementLog) {
     trips: [] as number[],
     cpuPost: [] as number[],
     cpu: [] as number[],
+    cycleStmts: [] as number[],
+    cycleTrips: [] as number[],
+    cycleCpu: [] as number[],
   }
+  log.on = false
+  const backends0 = await backendCpu(database)
+  log.on = true
+  const cpu0 = process.cpuUsage()
   let example: string[] = []
   let exampleAll: { text: string; at: number; turn: number }[] = []
   let exampleT0 = 0
@@ -299,18 +352,29 @@ async function measure(name: string, database: Database, log: StatementLog) {
     serial.total.push(upToAnswer.length)
     serial.postTrips.push(postWrites)
     serial.trips.push(postWrites + wakeWrites)
+    // The rest of the cycle: the agent's report (answered) and its re-poll, until it holds.
+    await reports.get(data!.command!.id)
+    await quiet(log)
+    const cCycle = process.cpuUsage(c0)
+    const rest = log.timeline()
+    serial.cycleStmts.push(upToAnswer.length + rest.length)
+    serial.cycleTrips.push(postWrites + wakeWrites + log.writes)
+    serial.cycleCpu.push((cCycle.user + cCycle.system) / 1000)
+    log.take()
     if (i === SAMPLES - 1) {
       example = postStatements
-      exampleAll = upToAnswer
+      exampleAll = [...upToAnswer, ...rest]
       exampleT0 = t0
       exampleMarks = [
         ['POST answered', t0 + post],
         ['agent holds it', at],
       ]
     }
-    await settle(h, a)
-    log.take()
   }
+  log.on = false
+  const backendCpuMs = cpuBetween(backends0, await backendCpu(database))
+  const nodeCpuMs = process.cpuUsage(cpu0)
+  log.on = true
 
   // Concurrent: 10 CSRs at once, each on its own session.
   const conc = { post: [] as number[], held: [] as number[] }
@@ -335,6 +399,10 @@ async function measure(name: string, database: Database, log: StatementLog) {
   console.log(`               statements: POST ${median(serial.stmts)}, POST + wake-up up to the answer ${median(serial.total)}`)
   if (database.driver === 'postgres') console.log(`               writes to PostgreSQL (round trips): POST ${median(serial.postTrips)}, POST + wake-up up to the answer ${median(serial.trips)}`)
   console.log(`               CPU of this process: POST p50 ${fmt(median(serial.cpuPost))}, POST sent → agent holds it p50 ${fmt(median(serial.cpu))} (mean ${fmt(serial.cpu.reduce((x, y) => x + y, 0) / serial.cpu.length)})`)
+  console.log(`               full cycle (POST, agent holds it, its report answered, its re-poll holds): statements ${median(serial.cycleStmts)}` +
+    (database.driver === 'postgres' ? `, round trips ${median(serial.cycleTrips)}` : '') +
+    `, CPU of this process p50 ${fmt(median(serial.cycleCpu))} (whole phase ${fmt((nodeCpuMs.user + nodeCpuMs.system) / 1000 / SAMPLES)} per cycle)` +
+    (database.driver === 'postgres' ? `, PostgreSQL backends ${fmt(backendCpuMs / SAMPLES)} per cycle` : ''))
   console.log(`  10 at once:  ${line('POST', conc.post)};  ${line('POST sent → agent holds it', conc.held)}`)
   console.log(`  POST: ${kinds(example)}`)
   if (LOG) {

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import { and, asc, count, desc, eq, inArray, isNotNull, sql, type SQL } from 'drizzle-orm'
 import type { Db } from '../db/client.ts'
-import { commandReports, commands, consentRequests } from '../db/schema.ts'
+import { commands, consentRequests } from '../db/schema.ts'
 import { conflict, notFound } from '../errors.ts'
 import type { AgentCommand } from '../schemas/agent.ts'
 import type { Paging } from '../schemas/common.ts'
@@ -77,6 +77,10 @@ interface RawCommand extends Record<string, unknown> {
   seq: number
   dispatch_seq: number | null
 }
+
+/** The columns of a `RawCommand`, from a table aliased `c`. */
+const RAW_COLUMNS = sql.raw(`c.id::text as id, c.session_id::text as session_id, c.kind, c.status::text as status, c.consent_id::text as consent_id,
+  c.payload, c.created_by::text as created_by, c.created_at, c.delivered_at, c.finished_at, c.error, c.result, c.seq, c.dispatch_seq`)
 
 const date = (v: Date | string) => (v instanceof Date ? v : new Date(v))
 
@@ -164,19 +168,28 @@ export class CommandQueue {
    * with its lock) as its dispatch number: for a change that writes it in a statement of its own
    * (the CSR's Refresh writes it in the statement that reads the consent, only when that consent
    * is approved), then calls `recordApproved`. Only for kinds that need a consent.
+   *
+   * `handOver`: a poll of the agent holds on this instance (SessionFeed.holding), so the command is
+   * written delivered: the change's own commit records the delivery, and the held poll answers
+   * with what the commit offered (no transaction of its own), so a cancel cannot fall between the
+   * two. If that poll ends before it answers, the agent's next poll (from its old cursor) gets the
+   * command again, as it does when an answer is lost after a delivery mark. Never for a kind whose
+   * payload is wiped at delivery.
    */
-  approvedRow(sessionId: string, input: { kind: CommandKind; consentId: string; createdBy: string }, seq: number): CommandRow {
+  approvedRow(sessionId: string, input: { kind: CommandKind; consentId: string; createdBy: string }, seq: number, handOver = false): CommandRow {
     if (COMMAND_KINDS[input.kind] === null) throw new Error(`${input.kind} has no consent to be released with`)
+    if (handOver && WIPE_ON_DELIVERY.has(input.kind)) throw new Error(`${input.kind} is wiped at delivery: it is never delivered with its release`)
+    const createdAt = new Date()
     return {
       id: randomUUID(),
       sessionId,
       kind: input.kind,
-      status: 'queued',
+      status: handOver ? 'delivered' : 'queued',
       consentId: input.consentId,
       payload: {},
       createdBy: input.createdBy,
-      createdAt: new Date(),
-      deliveredAt: null,
+      createdAt,
+      deliveredAt: handOver ? createdAt : null,
       finishedAt: null,
       error: null,
       result: null,
@@ -188,17 +201,20 @@ export class CommandQueue {
   /**
    * What `enqueue` does besides writing, for a command written released (`approvedRow`) because
    * this change saw its consent approved (for its kind, in its session, under the session's lock):
-   * the same events (created, then queued), its observer, and the agent's feed offered to a held
-   * poll. Nothing reads the row back. `takeForAgent` still checks the consent at hand-out.
+   * the same events (created, then queued, and delivered when it was written handed over), its
+   * observer, and the agent's feed offered to a held poll. Nothing reads the row back.
+   * `takeForAgent` still checks the consent at hand-out.
    */
   async recordApproved(s: SessionTx, row: CommandRow): Promise<CommandRow> {
-    if (row.status !== 'queued' || row.createdBy === null) throw new Error(`command ${row.id} was not written released by a user`)
+    if ((row.status !== 'queued' && row.status !== 'delivered') || row.createdBy === null) throw new Error(`command ${row.id} was not written released by a user`)
     await s.event('command.created', { type: 'user', id: row.createdBy }, { commandId: row.id, kind: row.kind })
     await s.event('command.queued', { type: 'system' }, { commandId: row.id, kind: row.kind })
+    if (row.status === 'delivered') await s.event('command.delivered', { type: 'system' }, { commandId: row.id, kind: row.kind })
     await this.observers.get(row.kind)?.released?.(s, row)
     // The agent's whole feed from this change, when the change takes no other number (the feed
     // checks that): this command, as `takeForAgent` and `read` would hand it out. Never a secret
-    // payload (those are wiped at delivery, which the poll still records before answering).
+    // payload (those are wiped at delivery, which the poll still records before answering). A
+    // command written delivered needs no delivery mark: `markDelivered` passes it through.
     if (!WIPE_ON_DELIVERY.has(row.kind)) s.offer({ rows: [row], commands: [this.toAgentCommand(row)] } satisfies AgentOffer, 1)
     return row
   }
@@ -261,14 +277,15 @@ export class CommandQueue {
     for (const row of open) await this.finish(s, row, 'cancelled', reason)
   }
 
-  async finish(s: SessionTx, row: CommandRow, status: 'succeeded' | 'failed' | 'cancelled', error: string | null, result?: Record<string, unknown>) {
+  /** `seq`: a change number this change took and left unused (else it takes one). */
+  async finish(s: SessionTx, row: CommandRow, status: 'succeeded' | 'failed' | 'cancelled', error: string | null, result?: Record<string, unknown>, seq?: number) {
     const [done] = await s.tx
       .update(commands)
       .set({
         status,
         error,
         finishedAt: new Date(),
-        seq: await s.next(),
+        seq: seq ?? (await s.next()),
         ...(result ? { result } : {}),
         // A secret payload never outlives its command, delivered or not.
         ...(WIPE_ON_DELIVERY.has(row.kind) ? { payload: {} } : {}),
@@ -291,8 +308,7 @@ export class CommandQueue {
     // Hand-written: run by every poll that finds something new (no query building per poll).
     const found = await preparedRows<RawCommand>(
       this.db,
-      sql`select c.id::text as id, c.session_id::text as session_id, c.kind, c.status::text as status, c.consent_id::text as consent_id,
-            c.payload, c.created_by::text as created_by, c.created_at, c.delivered_at, c.finished_at, c.error, c.result, c.seq, c.dispatch_seq
+      sql`select ${RAW_COLUMNS}
           from commands c left join consent_requests r on r.id = c.consent_id
           where c.session_id = ${sessionId} and c.dispatch_seq is not null and c.dispatch_seq > ${cursor} and c.dispatch_seq <= ${upTo}
             and c.status in ('queued', 'delivered', 'running') and (${CONSENT_OK})
@@ -363,12 +379,15 @@ export class CommandQueue {
     return row
   }
 
-  /** The agent began working on a command (first report or first script started). */
-  async markRunning(s: SessionTx, row: CommandRow, agentId: string) {
+  /**
+   * The agent began working on a command (first report or first script started). `seq`: a change
+   * number this change took and left unused (else it takes one).
+   */
+  async markRunning(s: SessionTx, row: CommandRow, agentId: string, seq?: number) {
     if (row.status === 'running') return
     const [running] = await s.tx
       .update(commands)
-      .set({ status: 'running', seq: await s.next() })
+      .set({ status: 'running', seq: seq ?? (await s.next()) })
       .where(and(eq(commands.id, row.id), inArray(commands.status, HANDED_OUT)))
       .returning({ id: commands.id })
     if (running) await s.event('command.running', { type: 'agent', id: agentId }, { commandId: row.id, kind: row.kind })
@@ -384,24 +403,44 @@ export class CommandQueue {
     input: { sequence: number; status?: 'running' | 'succeeded' | 'failed' | undefined; message?: string | undefined; data?: Record<string, unknown> | undefined },
   ): Promise<{ duplicate: boolean; commandStatus: string }> {
     return this.feed.change(agent.sessionId, async (s) => {
-      await s.next()
-      const row = await this.findForAgent(s, commandId)
-      const [stored] = await s.tx
-        .insert(commandReports)
-        .values({ commandId, sequence: input.sequence, status: input.status ?? null, message: input.message ?? null, data: input.data ?? null })
-        .onConflictDoNothing()
-        .returning({ id: commandReports.id })
-      if (!stored) return { duplicate: true, commandStatus: row.status }
+      // The session's lock, with the change number the command's new status takes (if any).
+      const seq = await s.next()
+      // One prepared statement after the lock: the command (as `findForAgent`, locked), the report
+      // stored once per (command, sequence), and the trail's head for the events. Stored first and
+      // checked after: a refusal below rolls the report back with the rest.
+      const [found] = await preparedRows<RawCommand & { stored: string | null; head: string | null }>(
+        s.tx,
+        sql`with c as (
+              select ${RAW_COLUMNS} from commands c
+              where c.id = ${commandId}::uuid and c.session_id = ${s.sessionId}::uuid and c.dispatch_seq is not null
+              for update),
+            stored as (
+              insert into command_reports (command_id, sequence, status, message, data)
+              select ${commandId}::uuid, ${input.sequence}::integer, ${input.status ?? null}::text, ${input.message ?? null}::text,
+                     ${input.data === undefined ? null : JSON.stringify(input.data)}::jsonb
+              from c
+              on conflict do nothing
+              returning id)
+            select c.*, (select id::text from stored) as stored, ${s.headSql} as head from c`,
+      )
+      if (!found) throw notFound('Command', 'COMMAND_NOT_FOUND')
+      s.knowHead(found.head)
+      const row = fromRaw(found)
+      const observer = this.observers.get(row.kind)
+      // Without an observer, a report writes only what the console reads (the report, the
+      // command's status, events, a system line): the agent's held poll and its tokens stand, so
+      // its re-poll after the report needs no query. Observers may write what the agent sees.
+      if (!observer) s.consoleOnly()
+      if (found.stored === null) return { duplicate: true, commandStatus: row.status }
       if (row.status === 'cancelled') throw conflict('COMMAND_CANCELLED', 'This command was cancelled; stop working on it')
       if (row.status === 'succeeded' || row.status === 'failed') throw conflict('COMMAND_FINISHED', `This command already ${row.status}`)
-      const observer = this.observers.get(row.kind)
       if (input.status === 'running' && row.status !== 'running') {
-        await this.markRunning(s, row, agent.agentId)
+        await this.markRunning(s, row, agent.agentId, seq)
         await observer?.reported?.(s, row, input, agent.agentId)
         return { duplicate: false, commandStatus: 'running' }
       }
       if (input.status === 'succeeded' || input.status === 'failed') {
-        const done = await this.finish(s, row, input.status, input.status === 'failed' ? (input.message ?? 'Failed') : null, input.data)
+        const done = await this.finish(s, row, input.status, input.status === 'failed' ? (input.message ?? 'Failed') : null, input.data, seq)
         if (input.status === 'failed' && row.kind === 'collect_system_info') {
           await s.systemLine(`System information could not be collected: ${input.message ?? 'unknown error'}`, 'system_info.failed', { commandId })
         }

@@ -1,6 +1,6 @@
 import { asc, inArray, sql, type SQL } from 'drizzle-orm'
 import type { Db } from '../db/client.ts'
-import { rows } from '../db/raw.ts'
+import { preparedRows, rows } from '../db/raw.ts'
 import { chatMessages, supportSessions } from '../db/schema.ts'
 import { SessionEventWriter } from '../lib/audit-chain.ts'
 import type { Keyring } from '../lib/keyring.ts'
@@ -193,7 +193,8 @@ class PendingEvents {
     const insert = sql`insert into session_events (session_id, type, actor_type, actor_id, data, created_at, prev_hash, hash, key_id)
       select session_id, type, actor_type, actor_id, data, created_at, prev_hash, hash, key_id
       from jsonb_to_recordset(${json}::jsonb) as r(session_id uuid, type text, actor_type actor_type, actor_id uuid, data jsonb, created_at timestamptz, prev_hash text, hash text, key_id text)`
-    await this.tx.execute(then ? sql`with inserted as (${insert}) ${then}` : insert)
+    // Prepared (one round trip, not two): its text varies only with the commit's number of topics.
+    await preparedRows(this.tx, then ? sql`with inserted as (${insert}) ${then}` : insert)
   }
 }
 
@@ -221,6 +222,9 @@ export class HoldStop {
 }
 
 export class SessionFeed {
+  /** Long-polls of this instance holding now, per session (`hold`). */
+  private readonly holds = new Map<string, number>()
+
   constructor(
     private readonly db: Db,
     private readonly notifier: Notifier,
@@ -310,7 +314,7 @@ export class SessionFeed {
         if (sessionIds.length === 0) return new Map()
         const steps = sessionIds.map((id) => ({ id, n: count(id) }))
         // One UPDATE … FROM a JSON list of (id, n): one statement, whatever the number of sessions.
-        const updated = await rows<{ id: string; seq: number }>(tx, sql`
+        const updated = await preparedRows<{ id: string; seq: number }>(tx, sql`
           update support_sessions s set feed_seq = s.feed_seq + r.n, updated_at = now()
           from jsonb_to_recordset(${JSON.stringify(steps)}::jsonb) as r(id uuid, n integer)
           where s.id = r.id
@@ -349,9 +353,9 @@ export class SessionFeed {
       if (!d) declarations.set(sessionId, (d = { consoleOnly: false }))
       return d
     }
-    // Hand-written: every change runs it first (it is the session's lock).
+    // Hand-written and prepared: every change runs it first (it is the session's lock).
     const enter = async (): Promise<EnteredSession | undefined> => {
-      const [row] = await rows<{ seq: number; status: EnteredSession['status']; csr_id: string }>(
+      const [row] = await preparedRows<{ seq: number; status: EnteredSession['status']; csr_id: string }>(
         tx,
         sql`update support_sessions set feed_seq = feed_seq + 1, updated_at = now() where id = ${sessionId}
             returning feed_seq as seq, status::text as status, csr_id::text as csr_id`,
@@ -425,6 +429,7 @@ export class SessionFeed {
       wake?.()
     })
     const deadline = Date.now() + ms
+    this.holds.set(sessionId, (this.holds.get(sessionId) ?? 0) + 1)
     try {
       for (;;) {
         dirty = false
@@ -448,7 +453,18 @@ export class SessionFeed {
       }
     } finally {
       unsubscribe()
+      const n = this.holds.get(sessionId)! - 1
+      if (n === 0) this.holds.delete(sessionId)
+      else this.holds.set(sessionId, n)
     }
+  }
+
+  /**
+   * Whether a long-poll of this instance holds on the session now: what a change commits for it
+   * reaches it through this instance's own wake-up, without a round trip through the database.
+   */
+  holding(sessionId: string): boolean {
+    return this.holds.has(sessionId)
   }
 
   subscribe(sessionId: string, listener: (change?: SessionChange) => void): () => void {

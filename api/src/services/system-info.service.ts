@@ -64,7 +64,9 @@ export class SystemInfoService {
   ) {}
 
   /**
-   * The CSR's Refresh: a collect command, behind the session's consent. The common case (consent
+   * The CSR's Refresh: a collect command, behind the session's consent. With the agent's poll
+   * holding on this instance, the command is delivered by this commit (see
+   * `CommandQueue.approvedRow`) and the answer says `delivered`. The common case (consent
    * already given) is three statements in the transaction: the session's lock (which also answers
    * access and state); one prepared statement that reads (an open collection? the latest consent?
    * the trail's head) and writes the command released when that consent is approved and nothing
@@ -74,13 +76,15 @@ export class SystemInfoService {
    */
   async requestRefresh(principal: Principal, sessionId: string) {
     const { command, consent } = await this.feed.change(sessionId, async (s) => {
-      // Written only if the read finds the consent approved and no collection open (its consent
-      // and numbers are then the ones the statement saw; checked again below).
-      const fast = this.commands.approvedRow(sessionId, { kind: 'collect_system_info', consentId: '', createdBy: principal.userId }, 0)
       const session = await s.enter() // the session's lock first: two refreshes at once see each other
       if (!session || !mayAccess(principal, session.csrId)) throw sessionNotFound()
       if (session.status === 'ended') throw sessionEnded()
       if (session.status !== 'active') throw sessionNotActive()
+      // Written only if the read finds the consent approved and no collection open (its consent
+      // and numbers are then the ones the statement saw; checked again below); written delivered
+      // when the agent's poll holds on this instance, which this commit then answers.
+      const handOver = this.feed.holding(sessionId)
+      const fast = this.commands.approvedRow(sessionId, { kind: 'collect_system_info', consentId: '', createdBy: principal.userId }, 0, handOver)
       const [state] = await preparedRows<{ open: boolean; consent_id: string | null; consent_status: string | null; head: string | null; made: number | null }>(
         s.tx,
         sql`with state as (
@@ -91,9 +95,9 @@ export class SystemInfoService {
               left join lateral (select id, status from consent_requests where session_id = ${sessionId} and kind = 'view_system_info'
                                  order by seq desc limit 1) as c on true),
             made as (
-              insert into commands (id, session_id, kind, status, consent_id, payload, created_by, created_at, seq, dispatch_seq)
-              select ${fast.id}::uuid, ${sessionId}::uuid, 'collect_system_info', 'queued'::command_status, st.consent_id, '{}'::jsonb, ${principal.userId}::uuid,
-                     ${fast.createdAt.toISOString()}::timestamptz, ss.feed_seq, ss.feed_seq
+              insert into commands (id, session_id, kind, status, consent_id, payload, created_by, created_at, delivered_at, seq, dispatch_seq)
+              select ${fast.id}::uuid, ${sessionId}::uuid, 'collect_system_info', ${fast.status}::command_status, st.consent_id, '{}'::jsonb, ${principal.userId}::uuid,
+                     ${fast.createdAt.toISOString()}::timestamptz, ${fast.deliveredAt?.toISOString() ?? null}::timestamptz, ss.feed_seq, ss.feed_seq
               from state st join support_sessions ss on ss.id = ${sessionId}
               where ss.status = 'active' and not st.open and st.consent_status = 'approved'
               returning seq)

@@ -56,10 +56,10 @@ t.test('with consent given: one command, released, handed to the held poll; two 
   t.equal(ok.length, 1, 'one Refresh is taken')
   t.equal(no.length, 1, 'the other is refused')
   t.equal(((no[0] as PromiseRejectedResult).reason as { code: string }).code, 'ALREADY_QUEUED')
-  t.equal(ok[0]!.command!.status, 'queued')
+  t.equal(ok[0]!.command!.status, 'delivered', 'delivered by its own commit: the agent’s poll holds here')
   t.equal(ok[0]!.consent, null, 'no new consent asked')
   const [row] = await db.select().from(commands).where(eq(commands.id, ok[0]!.command!.id))
-  t.equal(row!.status === 'queued' || row!.status === 'delivered', true, 'stored as released')
+  t.equal(row!.status, 'delivered', 'stored as delivered')
   t.ok(row!.dispatchSeq !== null, 'with its dispatch number')
   const { data: woken } = await holding
   t.same(woken!.commands.map((c) => c.id), [ok[0]!.command!.id], 'the held poll carries the command')
