@@ -61,7 +61,7 @@ const began = performance.now()
 console.log(`bench: ${files.length} files, ${QUICK ? 'quick (BENCH_QUICK=1), all at once' : 'full, one after another'}, ${new Date().toISOString()}, load average ${load()}`)
 if (files.length === 0) console.log('no benchmarks found')
 if (parallel) {
-  const outOfProcess = new Set(['fleet.bench.ts', 'idle.bench.ts', 'poll.bench.ts'])
+  const outOfProcess = new Set(['fleet.bench.ts', 'idle.bench.ts', 'poll.bench.ts', 'runs.bench.ts'])
   const chain = async (list: string[]) => {
     for (const file of list) {
       const buffer: string[] = []
