@@ -30,7 +30,7 @@ import * as schema from '../api/src/db/schema.ts'
 import { testPlatform, testPublicKey } from '../api/test/helpers/agent.ts'
 import { load } from './lib/server.ts'
 import { postgresReachable, postgresUrl, scratchDatabase } from './lib/scratch.ts'
-import { harness, type Harness } from './runs.bench.ts'
+import { harness, type Harness } from './lib/harness.ts'
 import { fmt, summarize } from './stats.ts'
 
 const QUICK = process.env.BENCH_QUICK === '1'

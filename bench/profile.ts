@@ -13,7 +13,7 @@ import { Session } from 'node:inspector/promises'
 import { uploadScript } from '@helpline/sdk'
 import { openDatabase } from '../api/src/db/client.ts'
 import { testPlatform, testPublicKey } from '../api/test/helpers/agent.ts'
-import { harness } from './runs.bench.ts'
+import { harness } from './lib/harness.ts'
 import { fmt, summarize } from './stats.ts'
 
 const POLLS = Number(process.env.PROFILE_POLLS ?? 3000)

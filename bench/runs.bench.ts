@@ -1,5 +1,9 @@
 /**
- * Running library scripts on sessions, on PGlite and, when one answers, on PostgreSQL:
+ * Running library scripts on sessions, on PGlite and, when one answers, on PostgreSQL. The server
+ * is the built one (`api/dist/server.js`, plain node; lib/server.ts) on a fresh PGlite data
+ * directory, then on a scratch PostgreSQL database; the CSR and the customers' agents are a load
+ * generator in a process of its own (lib/runs-agents.ts: real HTTP on kept-alive sockets, driven
+ * over IPC), so that they do not share the server's event loop.
  *
  * 1. Dispatch: one batch of 3 scripts on 100 sessions, each with a simulated agent long-polling
  *    and approving the run_scripts consent as soon as it sees it (like `--approve all`). Per
@@ -11,10 +15,11 @@
  * 2. Output streaming: 10 agents at once, each running its scripts one after another and posting
  *    1 MiB of output per run (the per-run cap) in chunks of 32 KiB, one post at a time. MB/s
  *    counts the bytes the server stored (the runs' outputBytes), over the time from the first
- *    start to the last finish. Then one run posts its whole 1 MiB in one post.
+ *    start to the last finish; the CSR then reads every run's output back, and each chunk must be
+ *    there exactly once. Then one run posts its whole 1 MiB in one post.
  *
- * A simulated agent is the SDK with the agent token, its fetch answered by app.inject: the whole
- * app (authentication, validation, the database) in-process, without the network.
+ * Next to each figure: the server's CPU per operation (user + system, all threads, from /proc),
+ * and on PostgreSQL its backends' — what a figure taken on a loaded machine can be read by.
  *
  *   npx tsx bench/runs.bench.ts                   or   npm run bench -- runs
  *   BENCH_RUN_SESSIONS=100  BENCH_RUN_SCRIPTS=3  BENCH_RUN_ROUNDS=5  BENCH_RUN_EXECUTE=1  dispatch
@@ -22,23 +27,18 @@
  *   BENCH_DATABASE_URL=postgres://…                                                    PostgreSQL
  *   BENCH_RUN_PARTS=streaming                                                      one part only
  *   BENCH_RUN_DATABASES=postgres                    one database only (pglite, postgres; both by default)
- *   BENCH_PROFILE_DIR=/tmp/prof     a CPU profile of the streaming window (runs-output-<db>.cpuprofile)
+ *   BENCH_PROFILE_DIR=/tmp/prof     the server writes a CPU profile when it stops (runs-server-<db>.cpuprofile)
  */
-import { generateKeyPairSync, randomBytes } from 'node:crypto'
-import { writeFileSync } from 'node:fs'
-import { loadavg } from 'node:os'
-import { Session } from 'node:inspector/promises'
+import { randomBytes } from 'node:crypto'
 import { pathToFileURL } from 'node:url'
-import { inArray, sql } from 'drizzle-orm'
-import type { FastifyInstance, InjectOptions } from 'fastify'
-import { createClient, uploadScript, type HelplineClient, type Schemas } from '@helpline/sdk'
-import { buildApp } from '../api/src/app.ts'
-import { loadConfig } from '../api/src/config.ts'
-import { openDatabase, type Database } from '../api/src/db/client.ts'
-import { scriptCategories, scriptOutputChunks } from '../api/src/db/schema.ts'
-import { MAX_BATCH_SESSIONS, MAX_OUTPUT_BYTES, type RunScriptsPayload } from '../api/src/schemas/runs.ts'
+import { createClient, uploadScript } from '@helpline/sdk'
+import { MAX_BATCH_SESSIONS } from '../api/src/schemas/runs.ts'
+import { driven } from './lib/children.ts'
+import { total, type Cpu } from './lib/proc.ts'
 import { ms, report } from './lib/report.ts'
-import { postgresReachable, postgresUrl, scratchDatabase } from './lib/scratch.ts'
+import type { Reply, Request } from './lib/runs-agents.ts'
+import { postgresReachable, postgresUrl } from './lib/scratch.ts'
+import { adminToken, load, startServer, type Server } from './lib/server.ts'
 import { fmt, summarize } from './stats.ts'
 
 const int = (name: string, fallback: number) => {
@@ -53,171 +53,70 @@ const ROUNDS = int('BENCH_RUN_ROUNDS', QUICK ? 1 : 5)
 const STREAM_AGENTS = Math.min(int('BENCH_RUN_AGENTS', QUICK ? 2 : 10), MAX_BATCH_SESSIONS)
 const STREAM_RUNS = int('BENCH_RUN_RUNS', QUICK ? 1 : 5)
 const CHUNKS_PER_POST = Math.min(int('BENCH_RUN_CHUNKS_PER_POST', 16), 64)
-const CHUNK_CHARS = 32 * 1024
 const EXECUTE = process.env.BENCH_RUN_EXECUTE === '1'
-const publicKey = generateKeyPairSync('rsa', { modulusLength: 2048 }).publicKey.export({ type: 'spki', format: 'pem' }).toString()
 
-type Feed = Schemas['AgentFeed']
-type PayloadScript = RunScriptsPayload['scripts'][number]
+type Db = 'PGlite' | 'PostgreSQL'
 
-/** What a bench needs of the app: the app itself (raw requests), a CSR, clients by token, a category. */
-export interface Harness {
-  app: FastifyInstance
-  csr: HelplineClient
-  client(token?: string): HelplineClient
-  categoryId: string
+/** What the parts share on one server: the CSR's token and a few small library scripts. */
+interface Library {
+  csrToken: string
+  scriptIds: string[]
 }
 
-export async function harness(database: Database): Promise<Harness> {
-  const config = loadConfig({}, {
-    CONSOLE_DIR: '/nonexistent',
-    LOG_LEVEL: 'silent',
-    JOIN_MAX_ATTEMPTS_PER_IP: 100_000_000,
-    JOIN_MAX_ATTEMPTS_PER_NUMBER: 100_000_000,
-  })
-  const app = await buildApp({ config, database, logger: false })
-  await app.ready()
-  // The SDK's fetch, answered by app.inject: the same code path as over the network.
-  const injectFetch = async (input: RequestInfo | URL, init?: RequestInit): Promise<Response> => {
-    const request = input instanceof Request ? input : new Request(input, init)
-    const url = new URL(request.url)
-    const headers: Record<string, string> = {}
-    request.headers.forEach((v, k) => (headers[k] = v))
-    const body = request.body ? Buffer.from(await request.arrayBuffer()) : undefined
-    const res = await app.inject({ method: request.method as InjectOptions['method'], url: url.pathname + url.search, headers, ...(body ? { payload: body } : {}) })
-    const resHeaders = new Headers()
-    for (const [k, v] of Object.entries(res.headers)) if (v !== undefined) resHeaders.set(k, String(v))
-    return new Response(res.statusCode === 204 ? null : new Uint8Array(res.rawPayload), { status: res.statusCode, headers: resHeaders })
-  }
-  const client = (token?: string) => createClient({ baseUrl: 'http://helpline.bench', token, fetch: injectFetch as typeof fetch })
+/** A CSR of its own (signed in over the API) and `count` small scripts in a category of their own. */
+async function library(server: Server, count: number): Promise<Library> {
+  const admin = createClient({ baseUrl: server.url, token: await adminToken(server.url) })
   const email = `bench-csr-${randomBytes(3).toString('hex')}@example.com`
-  await app.services.accounts.create({ email, name: 'Bench CSR', role: 'csr', password: 'bench-password-1' })
-  const { token } = await app.services.auth.login(email, 'bench-password-1', '127.0.0.1')
-  const [category] = await database.db.insert(scriptCategories).values({ name: `Bench ${randomBytes(3).toString('hex')}` }).returning()
-  return { app, csr: client(token), client, categoryId: category!.id }
-}
-
-/** Errors the simulated agents met (failed polls, answers, runs): each bench reports its own. */
-let agentErrors = 0
-function agentError(message: string) {
-  agentErrors++
-  console.error(message)
-}
-
-/**
- * A customer's agent reduced to its protocol: long-polls, approves every consent at once, and
- * hands each run_scripts command to `runner`, one command at a time, as the real agent does.
- */
-class SimAgent {
-  cursor = 0
-  stopped = false
-  work: Promise<void> = Promise.resolve()
-  private readonly seen = new Set<string>()
-
-  constructor(
-    readonly sessionId: string,
-    readonly api: HelplineClient,
-    readonly token: string,
-    private readonly hooks: {
-      consent(agent: SimAgent, at: number): void
-      command(agent: SimAgent, payload: RunScriptsPayload, at: number): void
-      runner(agent: SimAgent, payload: RunScriptsPayload): Promise<void>
-    },
-  ) {}
-
-  async loop() {
-    while (!this.stopped) {
-      let feed: Feed
-      try {
-        feed = (await this.api.GET('/api/v1/agent/poll', { params: { query: { cursor: this.cursor, wait: 25 } } })).data!
-      } catch (err) {
-        if (this.stopped) return
-        agentError(`poll failed: ${String(err)}`)
-        await new Promise((r) => setTimeout(r, 1000))
-        continue
-      }
-      const at = performance.now()
-      this.cursor = feed.cursor
-      for (const c of feed.consents) {
-        if (c.status !== 'pending' || this.seen.has(c.id)) continue
-        this.seen.add(c.id)
-        this.hooks.consent(this, at)
-        this.api.POST('/api/v1/agent/consents/{id}/answer', { params: { path: { id: c.id } }, body: { approved: true } }).catch((err: unknown) => {
-          agentError(`answer failed: ${String(err)}`)
-        })
-      }
-      for (const c of feed.commands) {
-        if (c.kind !== 'run_scripts' || this.seen.has(c.id)) continue
-        this.seen.add(c.id)
-        const payload = c.payload as unknown as RunScriptsPayload
-        this.hooks.command(this, payload, at)
-        this.work = this.work.then(() => this.hooks.runner(this, payload)).catch((err: unknown) => agentError(`runner failed: ${String(err)}`))
-      }
-      if (feed.session.status === 'ended') return
-    }
-  }
-
-  async download(s: PayloadScript) {
-    for (const f of s.files) {
-      await this.api.GET('/api/v1/agent/script-runs/{id}/files/{name}', { params: { path: { id: s.runId, name: f.name } }, parseAs: 'arrayBuffer' })
-    }
-  }
-
-  async start(s: PayloadScript) {
-    await this.api.POST('/api/v1/agent/script-runs/{id}/start', { params: { path: { id: s.runId } }, body: { startId: randomBytes(12).toString('base64url') } })
-  }
-
-  async finish(s: PayloadScript, durationMs: number) {
-    await this.api.POST('/api/v1/agent/script-runs/{id}/finish', { params: { path: { id: s.runId } }, body: { status: 'succeeded', exitCode: 0, durationMs } })
-  }
-}
-
-/** Sessions opened by the CSR, each joined by a simulated agent that starts polling. */
-async function fleet(h: Harness, n: number, hooks: ConstructorParameters<typeof SimAgent>[3]): Promise<SimAgent[]> {
-  const agents: SimAgent[] = []
-  for (let i = 0; i < n; i++) {
-    const { data: session } = await h.csr.POST('/api/v1/sessions', { body: { customerName: `Bench customer ${i}` } })
-    const { data: joined } = await h.client().POST('/api/v1/agent/join', {
-      body: {
-        number: session!.number,
-        protocol: 1,
-        agentVersion: '0.1.0',
-        platform: { os: 'linux', osVersion: 'bench', arch: 'x64', hostname: `bench-${i}` },
-        publicKey,
-      },
-    })
-    agents.push(new SimAgent(session!.id, h.client(joined!.agentToken), joined!.agentToken, hooks))
-  }
-  for (const a of agents) void a.loop()
-  return agents
-}
-
-async function until(what: string, done: () => boolean, timeoutMs = 60_000) {
-  const deadline = performance.now() + timeoutMs
-  while (!done()) {
-    if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 2))
-  }
-}
-
-async function smallScripts(h: Harness, count: number) {
-  const ids: string[] = []
+  const password = 'bench-password-1'
+  await admin.POST('/api/v1/users', { body: { email, name: 'Bench CSR', role: 'csr', password } })
+  const { data: login } = await createClient({ baseUrl: server.url }).POST('/api/v1/auth/login', { body: { email, password } })
+  const csr = createClient({ baseUrl: server.url, token: login!.token })
+  const { data: category } = await admin.POST('/api/v1/script-categories', { body: { name: `Bench ${randomBytes(3).toString('hex')}` } })
+  const scriptIds: string[] = []
   for (let i = 0; i < count; i++) {
-    const script = await uploadScript(h.csr, {
+    const script = await uploadScript(csr, {
       name: `Bench script ${i} ${randomBytes(3).toString('hex')}`,
-      categoryId: h.categoryId,
+      categoryId: category!.id,
       executable: { name: 'run.sh', content: `#!/bin/sh\necho "bench ${i}"\nuname -a\ndf -h\n` },
     })
-    ids.push(script.id)
+    scriptIds.push(script.id)
   }
-  return ids
+  return { csrToken: login!.token, scriptIds }
+}
+
+/** The load generator with `sessions` joined agents polling `server`. */
+async function agentsOn(server: Server, lib: Library, sessions: number) {
+  const agents = driven<Request, Reply>('runs-agents.ts')
+  const errors: string[] = []
+  /** Each reply carries the errors met since the previous one. */
+  const ask = async <T extends Reply['type']>(request: Request, type: T) => {
+    const reply = await agents.ask(request, type)
+    errors.push(...reply.errors)
+    return reply
+  }
+  try {
+    await ask({ type: 'join', api: server.url, csrToken: lib.csrToken, sessions, watch: { pid: server.pid, database: server.database } }, 'joined')
+  } catch (err) {
+    agents.stop({ type: 'stop' })
+    throw err
+  }
+  return { ask, errors, stop: () => agents.stop({ type: 'stop' }) }
 }
 
 const seconds = (since: number) => `${((performance.now() - since) / 1000).toFixed(0)} s in all`
 
-/** One line of the issue's table: the figure, the issue's "today" and the target, ok or falls short. */
-const verdict = (what: string, db: string, value: number, targetMs: number, today: string, errors = 0) =>
-  report({ what, db, today, figure: ms(value), target: `< ${ms(targetMs)}`, ok: value < targetMs, errors })
+/** CPU per operation, e.g. `server 42 ms + PostgreSQL 31 ms`: `n` operations took `cpu`. */
+function cpuEach(cpu: Cpu, n: number, db: Db): string {
+  const each = (v: number) => ms(v / n)
+  return db === 'PGlite' ? `server ${each(cpu.server)}` : `server ${each(cpu.server)} + PostgreSQL ${each(cpu.database)}`
+}
+
+/** Of the server's CPU, the system time: socket work (on loopback also the peer's receive path). */
+const systemShare = (cpu: Cpu) => `${cpu.server > 0 ? ((cpu.serverSystem / cpu.server) * 100).toFixed(0) : '0'} % of the server's in the kernel`
+
+/** One line of the issue's table: the figure (with its CPU), the issue's "today" and the target, ok or falls short. */
+const verdict = (what: string, db: Db, value: number, cpu: string, targetMs: number, today: string, errors = 0) =>
+  report({ what, db, today, figure: `${ms(value)} (CPU ${cpu})`, target: `< ${ms(targetMs)}`, ok: value < targetMs, errors })
 
 const row = (what: string, samples: number[]) => {
   const s = summarize(samples)
@@ -226,280 +125,133 @@ const row = (what: string, samples: number[]) => {
 
 // ── 1. One batch on 100 sessions: how soon every agent holds its command ──────────────────────
 
-async function dispatch(label: string, database: Database) {
+async function dispatch(db: Db, label: string, server: Server, lib: Library) {
   const began = performance.now()
-  const errorsBefore = agentErrors
-  const h = await harness(database)
-  const consentSeen = new Map<string, number>() // sessionId → when its agent saw the latest consent
-  const held = new Map<string, Map<string, number>>() // batchId → sessionId → when
-  const agents = await fleet(h, SESSIONS, {
-    consent: (a, at) => consentSeen.set(a.sessionId, at),
-    command: (a, payload, at) => {
-      let bySession = held.get(payload.batchId)
-      if (!bySession) held.set(payload.batchId, (bySession = new Map()))
-      bySession.set(a.sessionId, at)
-    },
-    runner: async (a, payload) => {
-      if (!EXECUTE) return
-      for (const s of payload.scripts) await a.download(s)
-      for (const s of payload.scripts) {
-        const began = performance.now()
-        await a.start(s)
-        await a.api.POST('/api/v1/agent/script-runs/{id}/output', {
-          params: { path: { id: s.runId } },
-          body: { chunks: [{ sequence: 0, stream: 'stdout', data: `${s.name}: all good\n` }] },
-        })
-        await a.finish(s, Math.round(performance.now() - began))
-      }
-    },
-  })
+  const agents = await agentsOn(server, lib, SESSIONS)
   try {
-    const scriptIds = await smallScripts(h, SCRIPTS)
     const posts: number[] = []
     const each: number[] = []
     const seen: number[] = []
     const all: number[] = []
     const cancels: number[] = []
+    const cpu: { post: Cpu[]; dispatch: Cpu[]; cancel: Cpu[] } = { post: [], dispatch: [], cancel: [] }
     // One small batch first, to warm up the code paths without the cost of a full round.
-    const warmup = Math.min(10, agents.length)
+    const warmup = Math.min(10, SESSIONS)
     for (let round = 0; round <= ROUNDS; round++) {
-      const targets = round === 0 ? agents.slice(0, warmup) : agents
-      consentSeen.clear()
-      const t0 = performance.now()
-      const { data: batch } = await h.csr.POST('/api/v1/script-batches', {
-        body: { scripts: scriptIds.map((scriptId) => ({ scriptId })), sessionIds: targets.map((a) => a.sessionId) },
-      })
-      const posted = performance.now() - t0
-      await until(`every agent to hold batch ${batch!.id}`, () => (held.get(batch!.id)?.size ?? 0) === targets.length)
-      const times = [...held.get(batch!.id)!.values()].map((at) => at - t0)
-      if (EXECUTE) {
-        await Promise.all(targets.map((a) => a.work))
-        const { data: done } = await h.csr.GET('/api/v1/script-batches/{id}', { params: { path: { id: batch!.id } } })
-        if (done!.status !== 'finished' || done!.counts.succeeded !== targets.length * SCRIPTS) {
-          throw new Error(`batch ${batch!.id} ended ${done!.status} with ${JSON.stringify(done!.counts)}`)
-        }
-      } else {
-        const t1 = performance.now()
-        await h.csr.POST('/api/v1/script-batches/{id}/cancel', { params: { path: { id: batch!.id } } })
-        if (round > 0) cancels.push(performance.now() - t1)
-      }
-      // The agents' polls re-arm after the last answers before the next batch.
-      await new Promise((r) => setTimeout(r, 200))
+      const b = await agents.ask({ type: 'batch', scriptIds: lib.scriptIds.slice(0, SCRIPTS), sessions: round === 0 ? warmup : SESSIONS, execute: EXECUTE }, 'batch')
       if (round === 0) continue
-      posts.push(posted)
-      each.push(...times)
-      seen.push(...[...consentSeen.values()].map((at) => at - t0))
-      all.push(Math.max(...times))
+      posts.push(b.postMs)
+      each.push(...b.held)
+      seen.push(...b.seen)
+      all.push(Math.max(...b.held))
+      cpu.post.push(b.cpu.post)
+      cpu.dispatch.push(b.cpu.dispatch)
+      if (b.cancelMs !== undefined) cancels.push(b.cancelMs)
+      if (b.cpu.cancel) cpu.cancel.push(b.cpu.cancel)
     }
     console.log(
-      `runs: one batch of ${SCRIPTS} scripts on ${agents.length} simulated sessions (${label}; ${ROUNDS} batches after a warm-up on ${warmup}; ` +
-        `${EXECUTE ? 'agents run the scripts' : 'each cancelled once held'}; ${seconds(began)})`,
+      `runs: one batch of ${SCRIPTS} scripts on ${SESSIONS} simulated sessions (${label}; ${ROUNDS} batches after a warm-up on ${warmup}; ` +
+        `${EXECUTE ? 'agents run the scripts' : 'each cancelled once held'}; ${seconds(began)}; load average ${load()})`,
     )
     console.log(row('POST /script-batches (the CSR’s answer)', posts))
     console.log(row('POST sent → agent sees the consent', seen))
     console.log(row('POST sent → agent holds its run_scripts command', each))
-    console.log(row(`POST sent → all ${agents.length} agents hold it`, all))
+    console.log(row(`POST sent → all ${SESSIONS} agents hold it`, all))
     if (cancels.length > 0) console.log(row('POST /script-batches/{id}/cancel', cancels))
+    const cpuPost = cpuEach(total(cpu.post), ROUNDS, db)
+    const cpuDispatch = cpuEach(total(cpu.dispatch), ROUNDS, db)
+    const cpuCancel = cpuEach(total(cpu.cancel), cpu.cancel.length, db)
+    console.log(
+      `  CPU per batch: POST sent → answered ${cpuPost}; sent → all hold it (consents, answers, deliveries) ${cpuDispatch}` +
+        `${cpu.cancel.length > 0 ? `; the cancel ${cpuCancel}` : ''} (dispatch: ${systemShare(total(cpu.dispatch))})`,
+    )
     // The issue's lines, with today's figures (before the set-based work) and the targets.
-    const db = label.startsWith('PGlite') ? 'PGlite' : 'PostgreSQL'
     const today = db === 'PGlite' ? { post: '2.7 s', held: '10.8 s', cancel: '2.8 s' } : { post: '1.5 s', held: '4.3 s', cancel: '3.5 s' }
-    verdict(`POST /script-batches, ${SCRIPTS} scripts × ${agents.length} sessions: p99`, db, summarize(posts).p99, 300, today.post, agentErrors - errorsBefore)
-    verdict(`POST sent → every agent holds its command (${agents.length}): p99`, db, summarize(each).p99, 1000, today.held)
-    if (cancels.length > 0) verdict(`cancel a batch on ${agents.length} sessions: p50`, db, summarize(cancels).p50, 300, today.cancel)
+    const errors = agents.errors.length
+    verdict(`POST /script-batches, ${SCRIPTS} scripts × ${SESSIONS} sessions: p99`, db, summarize(posts).p99, `${cpuPost}/batch`, 300, today.post, errors)
+    verdict(`POST sent → every agent holds its command (${SESSIONS}): p99`, db, summarize(each).p99, `${cpuDispatch}/batch`, 1000, today.held)
+    if (cancels.length > 0) verdict(`cancel a batch on ${SESSIONS} sessions: p50`, db, summarize(cancels).p50, `${cpuCancel}/cancel`, 300, today.cancel)
+    for (const e of agents.errors.slice(0, 3)) console.log(`  error: ${e}`)
   } finally {
-    for (const a of agents) a.stopped = true
-    await h.app.close()
+    agents.stop()
   }
 }
 
 // ── 2. Output from 10 agents at once: bytes stored per second ─────────────────────────────────
 
-/**
- * The posts' bodies, built once: every run numbers its chunks from 0, so post p of any run is the
- * same bytes. Posting them raw keeps the simulated agents' JSON work off the two cores the server
- * is measured on (a real agent does that on the customer's machine).
- */
-function outputBodies(chunksPerRun: number, perPost: number): string[] {
-  const line = `${'0123456789abcdef'.repeat(5)}bench output\n` // 93 characters
-  const data = line.repeat(Math.ceil(CHUNK_CHARS / line.length)).slice(0, CHUNK_CHARS)
-  const bodies: string[] = []
-  for (let first = 0; first < chunksPerRun; first += perPost) {
-    const chunks = Array.from({ length: Math.min(perPost, chunksPerRun - first) }, (_, i) => ({ sequence: first + i, stream: 'stdout', data }))
-    bodies.push(JSON.stringify({ chunks }))
-  }
-  return bodies
-}
-
-/** With BENCH_PROFILE_DIR: a CPU profile of this process (server and simulated agents) until `stop`. */
-async function startProfile() {
-  const dir = process.env.BENCH_PROFILE_DIR
-  if (!dir) return undefined
-  const inspector = new Session()
-  inspector.connect()
-  await inspector.post('Profiler.enable')
-  await inspector.post('Profiler.start')
-  return {
-    async stop(name: string) {
-      const { profile } = await inspector.post('Profiler.stop')
-      writeFileSync(`${dir}/${name}.cpuprofile`, JSON.stringify(profile))
-      inspector.disconnect()
-    },
-  }
-}
-
-async function streaming(label: string, database: Database) {
+async function streaming(db: Db, label: string, server: Server, lib: Library) {
   const began = performance.now()
-  const errorsBefore = agentErrors
-  const h = await harness(database)
-  const chunksPerRun = MAX_OUTPUT_BYTES / CHUNK_CHARS
-  const bodies = outputBodies(chunksPerRun, CHUNKS_PER_POST)
-  const latencies: number[] = []
-  const refused: string[] = []
-  let go: () => void = () => {}
-  const started = new Promise<void>((resolve) => (go = resolve))
-  let ready = 0
-  // Afterwards one run posts its whole 1 MiB at once, as the agent does when a script writes that
-  // much within one flush (250 ms): whether the server takes it.
-  let probing = false
-  let probed: { status: number; body: string } | undefined
-  const whole = outputBodies(chunksPerRun, chunksPerRun)[0]!
-  const post = async (a: SimAgent, runId: string, payload: string) => {
-    const t = performance.now()
-    const res = await h.app.inject({
-      method: 'POST',
-      url: `/api/v1/agent/script-runs/${runId}/output`,
-      headers: { authorization: `Bearer ${a.token}`, 'content-type': 'application/json' },
-      payload,
-    })
-    return { ms: performance.now() - t, status: res.statusCode, body: res.body }
-  }
-  const agents = await fleet(h, STREAM_AGENTS, {
-    consent: () => {},
-    command: () => {},
-    runner: async (a, payload) => {
-      for (const s of payload.scripts) await a.download(s)
-      if (probing) {
-        const s = payload.scripts[0]!
-        await a.start(s)
-        probed = await post(a, s.runId, whole)
-        await a.finish(s, 1)
-        return
-      }
-      ready++
-      await started
-      for (const s of payload.scripts) {
-        const began = performance.now()
-        await a.start(s)
-        for (const body of bodies) {
-          const res = await post(a, s.runId, body)
-          latencies.push(res.ms)
-          if (res.status !== 200) refused.push(`${res.status} ${res.body.slice(0, 200)}`)
-        }
-        await a.finish(s, Math.round(performance.now() - began))
-      }
-    },
-  })
+  const agents = await agentsOn(server, lib, STREAM_AGENTS)
   try {
-    const [scriptId] = await smallScripts(h, 1)
-    const { data: batch } = await h.csr.POST('/api/v1/script-batches', {
-      body: { scripts: Array.from({ length: STREAM_RUNS }, () => ({ scriptId: scriptId! })), sessionIds: agents.map((a) => a.sessionId) },
-    })
-    await until('every agent to download its files', () => ready === agents.length)
-    const profiler = await startProfile()
-    const t0 = performance.now()
-    const cpu0 = process.cpuUsage()
-    go()
-    await Promise.all(agents.map((a) => a.work))
-    const elapsed = (performance.now() - t0) / 1000
-    // This process's CPU time is the server's work plus the simulated agents' (small): unlike the
-    // MB/s, it hardly moves with what else the machine runs.
-    const cpu = process.cpuUsage(cpu0)
-    await profiler?.stop(`runs-output-${label.startsWith('PGlite') ? 'pglite' : 'postgres'}`)
-
-    const { data: done } = await h.csr.GET('/api/v1/script-batches/{id}', { params: { path: { id: batch!.id } } })
-    const runs = done!.sessions.flatMap((s) => s.runs)
-    const stored = runs.reduce((n, r) => n + r.outputBytes, 0)
-    // The chunks themselves, to check outputBytes against what the table holds.
-    const [inTable] = await database.db
-      .select({ bytes: sql<string>`coalesce(sum(octet_length(${scriptOutputChunks.data})), 0)` })
-      .from(scriptOutputChunks)
-      .where(inArray(scriptOutputChunks.runId, runs.map((r) => r.id)))
-    const sent = agents.length * STREAM_RUNS * chunksPerRun * CHUNK_CHARS
+    const scriptId = lib.scriptIds[0]!
+    const s = await agents.ask({ type: 'stream', scriptId, runs: STREAM_RUNS, chunksPerPost: CHUNKS_PER_POST }, 'streamed')
+    const MiB = s.stored / 1024 / 1024
+    const rate = s.stored / 1e6 / s.seconds
+    // Exactly once: what the runs count, what the CSR reads back, and every sequence of every run once.
+    const intact = s.stored === s.sent && s.readBack === s.stored && s.missing === 0 && s.duplicated === 0
+    const cpuPerMiB = cpuEach(s.cpu, MiB, db)
     console.log(
-      `runs: output streaming from ${agents.length} agents at once (${label}; ${STREAM_RUNS} runs each, ${chunksPerRun} chunks of 32 KiB per run, ${CHUNKS_PER_POST} per post; ${seconds(began)})`,
+      `runs: output streaming from ${STREAM_AGENTS} agents at once (${label}; ${STREAM_RUNS} runs each, 32 chunks of 32 KiB per run, ${CHUNKS_PER_POST} per post; ${seconds(began)})`,
     )
     console.log(
-      `  stored ${stored.toLocaleString('en-US')} of ${sent.toLocaleString('en-US')} bytes sent in ${elapsed.toFixed(2)} s: ` +
-        `${(stored / 1e6 / elapsed).toFixed(1)} MB/s (${(stored / 1024 / 1024 / elapsed).toFixed(1)} MiB/s)` +
-        `${Number(inTable!.bytes) === stored ? '' : `; the chunk table holds ${Number(inTable!.bytes).toLocaleString('en-US')} bytes`}`,
+      `  stored ${s.stored.toLocaleString('en-US')} of ${s.sent.toLocaleString('en-US')} bytes sent in ${s.seconds.toFixed(2)} s: ` +
+        `${rate.toFixed(1)} MB/s (${(MiB / s.seconds).toFixed(1)} MiB/s); read back by the CSR: ${s.readBack.toLocaleString('en-US')} bytes` +
+        `${s.missing + s.duplicated > 0 ? `, ${s.missing} chunks missing, ${s.duplicated} there twice or more` : ', every chunk once'}`,
     )
     console.log(
-      `  this process's CPU meanwhile: ${((cpu.user + cpu.system) / 1e6).toFixed(2)} s, ${((cpu.user + cpu.system) / 1e3 / (stored / 1024 / 1024)).toFixed(1)} ms per MiB stored; load average ${loadavg()
-        .map((n) => n.toFixed(1))
-        .join(' ')}`,
+      `  CPU meanwhile: ${cpuEach(s.cpu, 1, db)} (${cpuPerMiB} per MiB stored; ${systemShare(s.cpu)}); the load generator ${ms(s.loadgenMs)} (its own process); load average ${load()}`,
     )
-    const rate = stored / 1e6 / elapsed
-    const intact = stored === sent && Number(inTable!.bytes) === stored
     report({
-      what: `output stored from ${agents.length} agents`,
-      db: label.startsWith('PGlite') ? 'PGlite' : 'PostgreSQL',
+      what: `output stored from ${STREAM_AGENTS} agents`,
+      db,
       today: '11–14 MB/s',
-      figure: `${rate.toFixed(1)} MB/s${intact ? '' : ` (stored ${stored} of ${sent} bytes)`}`,
+      figure: `${rate.toFixed(1)} MB/s${intact ? '' : ` (stored ${s.stored} of ${s.sent} bytes)`} (CPU ${cpuPerMiB}/MiB)`,
       target: '≥ 50 MB/s, none lost or duplicated',
       ok: rate >= 50 && intact,
-      errors: refused.length + (agentErrors - errorsBefore) + (intact ? 0 : 1),
+      errors: s.refused.length + agents.errors.length + (intact ? 0 : 1),
     })
-    console.log(row(`POST …/output (${CHUNKS_PER_POST} × 32 KiB, ${(bodies[0]!.length / 1024).toFixed(0)} KiB of JSON)`, latencies))
-    if (refused.length > 0) console.log(`  ${refused.length} posts refused, e.g. ${refused[0]}`)
-    if (done!.status !== 'finished') console.log(`  the batch is ${done!.status}: ${JSON.stringify(done!.counts)}`)
+    console.log(row(`POST …/output (${CHUNKS_PER_POST} × 32 KiB, ${(s.postBytes / 1024).toFixed(0)} KiB of JSON)`, s.latencies))
+    if (s.refused.length > 0) console.log(`  ${s.refused.length} posts refused, e.g. ${s.refused[0]}`)
+    if (s.batch.status !== 'finished') console.log(`  the batch is ${s.batch.status}: ${JSON.stringify(s.batch.counts)}`)
 
-    probing = true
-    await h.csr.POST('/api/v1/script-batches', { body: { scripts: [{ scriptId: scriptId! }], sessionIds: [agents[0]!.sessionId] } })
-    await until('the one-post run', () => probed !== undefined)
-    await agents[0]!.work
-    const code = probed!.status === 200 ? '' : ` ${(JSON.parse(probed!.body) as { code?: string }).code ?? ''}`
-    console.log(`  one post of a run's whole 1 MiB (${chunksPerRun} × 32 KiB, ${whole.length.toLocaleString('en-US')} bytes of JSON): ${probed!.status}${code}`)
+    const p = await agents.ask({ type: 'probe', scriptId }, 'probed')
+    console.log(`  one post of a run's whole 1 MiB (32 × 32 KiB, ${p.postBytes.toLocaleString('en-US')} bytes of JSON): ${p.status}${p.code ? ` ${p.code}` : ''}`)
+    for (const e of agents.errors.slice(0, 3)) console.log(`  error: ${e}`)
   } finally {
-    for (const a of agents) a.stopped = true
-    await h.app.close()
+    agents.stop()
   }
 }
 
 // ── Databases ─────────────────────────────────────────────────────────────────────────────────
 
-/** Runs the benches on a fresh in-memory PGlite, then on a throwaway PostgreSQL database. */
-async function onEachDatabase(benches: ((label: string, database: Database) => Promise<void>)[]) {
-  const databases = (process.env.BENCH_RUN_DATABASES ?? 'pglite,postgres').split(',')
-  if (databases.includes('pglite')) {
-    const pglite = await openDatabase({ dataDir: 'memory://' })
-    try {
-      for (const bench of benches) await bench('PGlite, in memory', pglite)
-    } finally {
-      await pglite.close()
-    }
-  }
-  if (!databases.includes('postgres')) return
-  if (!(await postgresReachable(postgresUrl))) {
-    console.log(`runs (PostgreSQL): skipped, nothing answers at ${postgresUrl.replace(/\/\/[^@]*@/, '//…@')}`)
-    return
-  }
-  const scratch = await scratchDatabase(postgresUrl)
-  try {
-    const database = await openDatabase({ url: scratch.url, dataDir: 'memory://' })
-    try {
-      for (const bench of benches) await bench('PostgreSQL', database)
-    } finally {
-      await database.close()
-    }
-  } finally {
-    await scratch.drop()
-  }
-}
-
+/** Runs the parts on the built server over a fresh PGlite data directory, then over a scratch PostgreSQL database. */
 export async function run(): Promise<void> {
   // BENCH_RUN_PARTS=streaming (or dispatch) runs one part alone, e.g. to profile it.
   const parts = (process.env.BENCH_RUN_PARTS ?? 'dispatch,streaming').split(',')
-  await onEachDatabase([dispatch, streaming].filter((bench) => parts.includes(bench.name)))
+  const benches = [dispatch, streaming].filter((bench) => parts.includes(bench.name))
+  const databases = (process.env.BENCH_RUN_DATABASES ?? 'pglite,postgres').split(',')
+  for (const [db, name] of [['PGlite', 'pglite'], ['PostgreSQL', 'postgres']] as const) {
+    if (!databases.includes(name)) continue
+    if (db === 'PostgreSQL' && !(await postgresReachable(postgresUrl))) {
+      console.log(`runs (PostgreSQL): skipped, nothing answers at ${postgresUrl.replace(/\/\/[^@]*@/, '//…@')}`)
+      continue
+    }
+    const dir = process.env.BENCH_PROFILE_DIR
+    const began = performance.now()
+    const server = await startServer({
+      postgres: db === 'PostgreSQL' ? postgresUrl : undefined,
+      nodeArgs: dir ? ['--cpu-prof', `--cpu-prof-dir=${dir}`, `--cpu-prof-name=runs-server-${name}.cpuprofile`] : [],
+    })
+    try {
+      const started = performance.now()
+      const lib = await library(server, SCRIPTS)
+      console.log(`runs (${db}): the server answered in ${((started - began) / 1000).toFixed(1)} s, the CSR and the scripts took ${((performance.now() - started) / 1000).toFixed(1)} s`)
+      const label = `${db === 'PGlite' ? 'PGlite, fresh data directory' : 'PostgreSQL'}; built server, agents in their own process`
+      for (const bench of benches) await bench(db, label, server, lib)
+    } finally {
+      await server.stop()
+    }
+  }
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) await run()

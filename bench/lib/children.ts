@@ -1,8 +1,9 @@
 /**
  * Pieces the load benches share: a helper process of bench/lib (the load generator, the bare
- * server) with its stdout collected, and the 1 MiB multipart script upload they send.
+ * server) with its stdout collected or driven over IPC, and the 1 MiB multipart script upload
+ * they send.
  */
-import { spawn, type ChildProcess } from 'node:child_process'
+import { fork, spawn, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { root } from './server.ts'
 import { track } from './scratch.ts'
@@ -14,6 +15,35 @@ export function child(script: string, args: string[], env: Record<string, string
   proc.stdout!.on('data', (d: Buffer) => (out += d.toString()))
   const output = new Promise<string>((resolve) => proc.stdout!.on('end', () => resolve(out)))
   return { proc, output }
+}
+
+/**
+ * Runs a bench/lib script in its own process, driven over IPC: `ask` sends a request and resolves
+ * with the child's next message, which must be of the type asked for; a `{ type: 'error',
+ * message }` rejects, and so does the child's exit. One request at a time.
+ */
+export function driven<Request, Reply extends { type: string }>(script: string) {
+  const proc = track(fork(`${root}bench/lib/${script}`, [], { cwd: root, execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }))
+  // A child that died (ctrl-C, a crash) is reported by the next ask, not thrown here.
+  proc.on('error', () => undefined)
+  const ask = <T extends Reply['type']>(request: Request, type: T): Promise<Extract<Reply, { type: T }>> =>
+    new Promise((resolve, reject) => {
+      if (!proc.connected) return reject(new Error(`${script} is gone`))
+      const onExit = (code: number | null) => reject(new Error(`${script} exited (${code})`))
+      proc.once('message', (reply: Reply) => {
+        proc.off('exit', onExit)
+        if (reply.type === type) resolve(reply as Extract<Reply, { type: T }>)
+        else reject(new Error(reply.type === 'error' ? (reply as { message?: string }).message : `${script} answered ${reply.type}, not ${type}`))
+      })
+      proc.once('exit', onExit)
+      proc.send(request as object)
+    })
+  /** Tells it to stop, and kills it if it does not. */
+  const stop = (request: Request) => {
+    if (proc.connected) proc.send(request as object)
+    setTimeout(() => proc.kill('SIGKILL'), 2000).unref()
+  }
+  return { proc, ask, stop }
 }
 
 /** `size` bytes of shell script text: numbered lines with a little randomness, compressible as real scripts are. */

@@ -10,6 +10,7 @@
  */
 import { generateKeyPairSync } from 'node:crypto'
 import http from 'node:http'
+import { request } from './http.ts'
 
 export type Request =
   | { type: 'grow'; api: string; token: string; to: number; concurrency: number; deadlineSeconds: number }
@@ -52,33 +53,7 @@ function fail(what: string) {
   if (examples.length < 5) examples.push(what)
 }
 
-function call(agent: http.Agent, method: string, path: string, token: string | undefined, body?: unknown): Promise<{ status: number; body: string }> {
-  const payload = body === undefined ? undefined : JSON.stringify(body)
-  return new Promise((resolve, reject) => {
-    const req = http.request(
-      {
-        agent,
-        host: api.hostname,
-        port: api.port,
-        method,
-        path,
-        headers: {
-          ...(token ? { authorization: `Bearer ${token}` } : {}),
-          ...(payload !== undefined ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) } : {}),
-        },
-      },
-      (res) => {
-        let text = ''
-        res.setEncoding('utf8')
-        res.on('data', (d: string) => (text += d))
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }))
-        res.on('error', reject)
-      },
-    )
-    req.on('error', reject)
-    req.end(payload)
-  })
-}
+const call = (agent: http.Agent, method: string, path: string, token: string | undefined, body?: unknown) => request(agent, api, method, path, token, body)
 
 async function json<T>(promise: Promise<{ status: number; body: string }>, what: string): Promise<T> {
   const res = await promise

@@ -20,6 +20,8 @@ export interface Server {
   pid: number
   /** The open-file limit the server runs with (soft). */
   openFiles: number
+  /** On PostgreSQL: the scratch database's name (its backends carry it in their process title). */
+  database?: string
   stop(): Promise<void>
 }
 
@@ -131,7 +133,8 @@ export async function startServer(options: ServerOptions = {}): Promise<Server> 
     await stop()
     throw err
   }
-  return { url, proc, pid: proc.pid!, openFiles: openFiles(proc.pid!).soft, stop }
+  const database = databaseUrl ? new URL(databaseUrl).pathname.slice(1) : undefined
+  return { url, proc, pid: proc.pid!, openFiles: openFiles(proc.pid!).soft, database, stop }
 }
 
 /** RSS (bytes) and CPU time (seconds) of a process, from /proc. */
