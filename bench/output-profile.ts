@@ -21,7 +21,7 @@ import { uploadScript } from '@helpline/sdk'
 import { openDatabase, type Database } from '../api/src/db/client.ts'
 import { scriptOutputChunks } from '../api/src/db/schema.ts'
 import { MAX_OUTPUT_BYTES } from '../api/src/schemas/runs.ts'
-import { harness, type Harness } from './runs.bench.ts'
+import { harness, type Harness } from './lib/harness.ts'
 import { postgresUrl, scratchDatabase } from './lib/scratch.ts'
 
 const int = (name: string, fallback: number) => Number(process.env[name] ?? fallback)
