@@ -37,7 +37,7 @@ const WINDOW_SET = process.env.BENCH_FLEET_WINDOW ? Number(process.env.BENCH_FLE
 const JOIN_SECONDS = Number(process.env.BENCH_FLEET_JOIN_SECONDS ?? (QUICK ? 60 : 900))
 
 /** The load generator, forked with room for `fds` sockets. */
-function loadGenerator(fds: number) {
+export function loadGenerator(fds: number) {
   const argv = withOpenFiles(fds, [process.execPath])
   const proc = track(
     fork(`${root}bench/lib/fleet-agents.ts`, [], {

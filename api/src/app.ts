@@ -1,10 +1,10 @@
-import { randomUUID } from 'node:crypto'
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { SerializerSelector, type SerializerFactory } from '@fastify/fast-json-stringify-compiler'
 import { loadConfig, type Config } from './config.ts'
 import type { Database } from './db/client.ts'
 import { loadKeyring, type Keyring } from './lib/keyring.ts'
+import { requestId } from './lib/crypto.ts'
 import auth from './plugins/app/auth.ts'
 import contract from './plugins/app/contract.ts'
 import errors from './plugins/app/errors.ts'
@@ -83,7 +83,7 @@ export async function buildApp(options: AppOptions = {}): Promise<FastifyInstanc
   const config = options.config ?? loadConfig()
   const app = Fastify({
     logger: options.logger ?? { level: config.LOG_LEVEL, redact: { paths: redactPaths, censor: '[redacted]' } },
-    genReqId: () => randomUUID(),
+    genReqId: requestId,
     ...(config.TRUST_PROXY ? { trustProxy: config.TRUST_PROXY } : {}),
     // Route-level limits are tighter; this bounds anything a route did not declare.
     bodyLimit: 1024 * 1024,

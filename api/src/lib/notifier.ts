@@ -96,9 +96,12 @@ function decode(payload: string): { topic: string; change?: SessionChange; origi
   return { topic: m[1]!, change: { from, to, agentSees: m[4] === 'a' }, origin: m[5]! }
 }
 
-/** Subscribers of this process, by session. */
+/**
+ * Subscribers of this process, by session: the one listener itself while a session has one (a
+ * held agent poll, the common case: no Set to make and drop on every re-poll), a Set past that.
+ */
 class LocalListeners {
-  private readonly bySession = new Map<string, Set<Listener>>()
+  private readonly bySession = new Map<string, Listener | Set<Listener>>()
   private readonly watchers = new Set<Watcher>()
   /** This instance's tag in its announcements. */
   readonly origin = randomBytes(6).toString('base64url')
@@ -132,16 +135,22 @@ class LocalListeners {
   }
 
   subscribe(sessionId: string, listener: Listener): () => void {
-    let set = this.bySession.get(sessionId)
-    if (!set) {
-      set = new Set()
-      this.bySession.set(sessionId, set)
-    }
-    set.add(listener)
+    const had = this.bySession.get(sessionId)
+    if (had === undefined) this.bySession.set(sessionId, listener)
+    else if (had instanceof Set) had.add(listener)
+    else if (had !== listener) this.bySession.set(sessionId, new Set([had, listener]))
+    let subscribed = true
     return () => {
-      set.delete(listener)
-      if (set.size === 0 && this.bySession.get(sessionId) === set) this.bySession.delete(sessionId)
+      // Once: a second call must not end a later subscription of the same listener.
+      if (subscribed) this.unsubscribe(sessionId, listener)
+      subscribed = false
     }
+  }
+
+  private unsubscribe(sessionId: string, listener: Listener) {
+    const had = this.bySession.get(sessionId)
+    if (had === listener) this.bySession.delete(sessionId)
+    else if (had instanceof Set && had.delete(listener) && had.size === 0) this.bySession.delete(sessionId)
   }
 
   emit(sessionId: string, change?: SessionChange) {
@@ -150,9 +159,9 @@ class LocalListeners {
   }
 
   private wake(sessionId: string, change?: SessionChange) {
-    const set = this.bySession.get(sessionId)
-    if (!set) return
-    for (const listener of [...set]) listener(change)
+    const had = this.bySession.get(sessionId)
+    if (had instanceof Set) for (const listener of [...had]) listener(change)
+    else had?.(change)
   }
 
   /** Wakes every subscriber: each re-reads the database and finds what it missed. */

@@ -292,7 +292,7 @@ export class AgentsService {
         sql`select id::text as id, session_id::text as session_id, state::text as state, last_seen_at from agents where token_hash = ${hash}`,
       )
       if (!row || (row.state !== 'online' && row.state !== 'offline')) throw invalidAgentToken()
-      known = { agentId: row.id, sessionId: row.session_id, state: row.state, lastSeenAt: new Date(row.last_seen_at).getTime() }
+      known = { agentId: row.id, sessionId: row.session_id, state: row.state, lastSeenAt: new Date(row.last_seen_at).getTime(), principal: { agentId: row.id, sessionId: row.session_id } }
       if (row.state === 'offline') {
         await this.markOnline(row.id, row.session_id)
         return { agentId: row.id, sessionId: row.session_id }
@@ -300,7 +300,7 @@ export class AgentsService {
       this.memory.rememberToken(hash, known, since)
     }
     this.touch(known)
-    return { agentId: known.agentId, sessionId: known.sessionId }
+    return known.principal
   }
 
   /**
@@ -367,33 +367,32 @@ export class AgentsService {
    * The long-poll: what is new for the agent after its cursor, at once if there is anything,
    * otherwise when a change wakes it or the wait is over.
    */
-  async poll(agent: AgentPrincipal, cursor: number, waitMs: number, stop?: HoldStop): Promise<AgentFeed> {
+  poll(agent: AgentPrincipal, cursor: number, waitMs: number, stop?: HoldStop): Promise<AgentFeed> {
     // Caught up and not waiting: the answer from memory, without subscribing to wake-ups.
-    if (waitMs <= 0) return this.memory.quiet(agent.sessionId, cursor) ?? this.read(agent, cursor)
-    let last: AgentFeed | undefined
-    const found = await this.feed.hold(agent.sessionId, Math.min(waitMs, this.timings.pollWaitMs), stop, async () => {
-      // A change this instance committed released what the agent is waiting for, and its commit
-      // said exactly what that is: the answer without a read (the delivery is still recorded, and
-      // a secret still wiped, before it leaves).
-      const offered = this.memory.offered(agent.sessionId, cursor)
-      if (offered) {
-        const handed = await this.commands.markDelivered(agent.sessionId, offered.rows)
-        if (offered.rows.every((r) => handed.has(r.id))) return offered.feed
-      }
-      // Nothing for the agent in the session since a read that ended at this cursor (or only
-      // console-only changes since): no query at all. Not after an offer whose command was closed
-      // before its delivery was recorded (the closing change won): that is read.
-      const quiet = offered ? undefined : this.memory.quiet(agent.sessionId, cursor)
-      if (quiet) {
-        last = quiet
-        return undefined
-      }
-      last = await this.read(agent, cursor)
-      const has =
-        last.consents.length > 0 || last.commands.length > 0 || last.chat.length > 0 || last.cancelledCommands.length > 0 || last.session.status === 'ended'
-      return has ? last : undefined
-    })
-    return found ?? last!
+    if (waitMs <= 0) {
+      const quiet = this.memory.quiet(agent.sessionId, cursor)
+      return quiet ? Promise.resolve(quiet) : this.read(agent, cursor)
+    }
+    // Not an async function: a held poll is the hold's one promise, not a chain of three.
+    return this.feed.hold(agent.sessionId, Math.min(waitMs, this.timings.pollWaitMs), stop, () => this.heldRead(agent, cursor), isEmptyFeed)
+  }
+
+  /** One look of a held poll: from memory when it can (no promise then), else a read. */
+  private heldRead(agent: AgentPrincipal, cursor: number): AgentFeed | Promise<AgentFeed> {
+    // A change this instance committed released what the agent is waiting for, and its commit
+    // said exactly what that is (an offer always holds commands): the answer without a read (the
+    // delivery is still recorded, and a secret still wiped, before it leaves).
+    const offered = this.memory.offered(agent.sessionId, cursor)
+    if (offered) return this.deliverOffered(agent, cursor, offered)
+    // Nothing for the agent in the session since a read that ended at this cursor (or only
+    // console-only changes since): no query at all.
+    return this.memory.quiet(agent.sessionId, cursor) ?? this.read(agent, cursor)
+  }
+
+  /** An offer, once its delivery is recorded; read instead when a command was closed before that (the closing change won). */
+  private async deliverOffered(agent: AgentPrincipal, cursor: number, offered: { feed: AgentFeed; rows: CommandRow[] }): Promise<AgentFeed> {
+    const handed = await this.commands.markDelivered(agent.sessionId, offered.rows)
+    return offered.rows.every((r) => handed.has(r.id)) ? offered.feed : this.read(agent, cursor)
   }
 
   /** One read of the agent's feed: everything after the cursor up to the session's change number now. */
@@ -535,6 +534,8 @@ interface KnownToken {
   state: string
   /** Last-seen as this instance knows it (ms). */
   lastSeenAt: number
+  /** What `authenticate` answers, one object for all the agent's requests (a held poll keeps it). */
+  principal: AgentPrincipal
 }
 
 /** Entries kept at most; past it memory starts over (a lookup each is all a miss costs). */
@@ -568,6 +569,11 @@ interface Quiet {
   low: number
   seq: number
   session: AgentFeed['session']
+  /**
+   * The answer "nothing, cursor `seq`", made once and shared by the polls it answers instead of a
+   * copy per poll, which each held poll kept for its whole hold (frozen, being shared).
+   */
+  feed?: AgentFeed
   /** The session's CSR, whose name `session` carries: a change of their account drops this. */
   csrId: string
   at: number
@@ -609,8 +615,10 @@ class AgentMemory {
     const follows = change !== undefined && q !== undefined && q.seq === change.from - 1 && Date.now() - q.at < QUIET_TTL_MS
     if (change && !change.agentSees) {
       // Nothing the agent sees, nor its tokens, changed. A read in flight is not stale for it either.
-      if (follows) q.seq = change.to
-      else this.quietAt.delete(sessionId)
+      if (follows) {
+        q.seq = change.to
+        q.feed = undefined
+      } else this.quietAt.delete(sessionId)
       const o = this.offers.get(sessionId)
       if (o && o.seq === change.from - 1) {
         o.seq = change.to
@@ -669,7 +677,8 @@ class AgentMemory {
   /** An empty answer at `cursor` when the session is known to have nothing for the agent after it. */
   quiet(sessionId: string, cursor: number): AgentFeed | undefined {
     const q = this.quietAt.get(sessionId)
-    return q && q.low <= cursor && cursor <= q.seq && Date.now() - q.at < QUIET_TTL_MS ? emptyFeed(q.seq, q.session) : undefined
+    if (!q || cursor < q.low || cursor > q.seq || Date.now() - q.at >= QUIET_TTL_MS) return undefined
+    return (q.feed ??= Object.freeze(emptyFeed(q.seq, q.session)))
   }
 
   /**
@@ -691,15 +700,24 @@ class AgentMemory {
   /** A read found nothing for the agent after `low` up to `seq`, the session's number then. */
   rememberQuiet(sessionId: string, seq: number, session: AgentFeed['session'], csrId: string, since: number, low = seq): AgentFeed {
     const csrChanged = Math.max(this.everyCsrChangedAt, this.csrChangedAt.get(csrId) ?? 0) > since
+    const feed = Object.freeze(emptyFeed(seq, session))
     if (!this.stale(sessionId, since) && !csrChanged) {
       if (this.quietAt.size >= MEMORY_LIMIT) this.quietAt.clear()
       if (this.offers.size >= MEMORY_LIMIT) this.offers.clear()
-      this.quietAt.set(sessionId, { low, seq, session, csrId, at: Date.now() })
+      this.quietAt.set(sessionId, { low, seq, session, feed, csrId, at: Date.now() })
     }
-    return emptyFeed(seq, session)
+    return feed
   }
 }
 
+/** Nothing for the agent in it: a held poll keeps holding. */
+function isEmptyFeed(feed: AgentFeed): boolean {
+  return feed.consents.length === 0 && feed.commands.length === 0 && feed.chat.length === 0 && feed.cancelledCommands.length === 0 && feed.session.status !== 'ended'
+}
+
+/** The lists of an empty answer: one frozen array for all of them (thousands of quiet sessions). */
+const NONE = Object.freeze([]) as never[]
+
 function emptyFeed(cursor: number, session: AgentFeed['session']): AgentFeed {
-  return { cursor, session, consents: [], commands: [], chat: [], cancelledCommands: [] }
+  return { cursor, session, consents: NONE, commands: NONE, chat: NONE, cancelledCommands: NONE }
 }

@@ -5,6 +5,7 @@ import { chatMessages, supportSessions } from '../db/schema.ts'
 import { SessionEventWriter } from '../lib/audit-chain.ts'
 import type { Keyring } from '../lib/keyring.ts'
 import { cleanText } from '../lib/text.ts'
+import { CoarseTimers, type Expiring } from '../lib/coarse-timers.ts'
 import type { Notifier, SessionChange } from '../lib/notifier.ts'
 import type { WebhookOutbox } from './webhooks-outbox.ts'
 
@@ -199,13 +200,6 @@ class PendingEvents {
 }
 
 /**
- * Every change that the console or the agent must see goes through here: one transaction, change
- * numbers from the session row (so commit order = number order within a session), the audit
- * event in the same transaction, and a wake-up for the session's listeners on every instance:
- * sent inside the transaction on PostgreSQL (delivered by the commit itself, so an instance that
- * dies right after committing loses no wake-up), after the commit in one process (PGlite).
- */
-/**
  * Ends a held poll early (its agent hung up, the server closes): `stop` may be called any time,
  * more than once. One plain object per held poll instead of an AbortController, its AbortSignal
  * (an EventTarget) and their listeners, which a fleet kept by the thousand for the whole hold and
@@ -213,17 +207,31 @@ class PendingEvents {
  */
 export class HoldStop {
   stopped = false
-  /** The hold's wake-up while it waits (set by SessionFeed.hold). */
+  /** The hold's wake-up (set by SessionFeed.hold while it holds). */
   wake: (() => void) | undefined = undefined
   readonly stop = (): void => {
     this.stopped = true
     this.wake?.()
   }
+  /** Called once when the hold has ended, however it ended: whoever registered `stop` lets go of it here. */
+  ended(): void {}
 }
 
+/** How finely held polls' deadlines are kept (CoarseTimers): a hold ends up to two ticks early. */
+const HOLD_TICK_MS = 250
+
+/**
+ * Every change that the console or the agent must see goes through here: one transaction, change
+ * numbers from the session row (so commit order = number order within a session), the audit
+ * event in the same transaction, and a wake-up for the session's listeners on every instance:
+ * sent inside the transaction on PostgreSQL (delivered by the commit itself, so an instance that
+ * dies right after committing loses no wake-up), after the commit in one process (PGlite).
+ */
 export class SessionFeed {
   /** Long-polls of this instance holding now, per session (`hold`). */
   private readonly holds = new Map<string, number>()
+  /** The held polls' deadlines. */
+  private readonly deadlines = new CoarseTimers<Hold<unknown>>(HOLD_TICK_MS)
 
   constructor(
     private readonly db: Db,
@@ -416,47 +424,15 @@ export class SessionFeed {
   }
 
   /**
-   * Long-poll: runs `read` now and again after each wake-up until it returns something, the time
-   * is up or `stop` is called (the caller went away). Subscribes before the first read, so a change
-   * committed between a read and the wait still wakes it. No timer polls the database.
+   * Long-poll: runs `read` now and again after each wake-up until what it returns is not to be
+   * held on (`holding` says), the time is up or `stop` is called (the caller went away); answers
+   * what `read` returned last. Subscribes before the first read, so a change committed between a
+   * read and the wait still wakes it. No timer polls the database.
    */
-  async hold<T>(sessionId: string, ms: number, stop: HoldStop | undefined, read: () => Promise<T | undefined>): Promise<T | undefined> {
-    let dirty = false
-    let wake: (() => void) | undefined
-    const unsubscribe = this.notifier.subscribe(sessionId, () => {
-      // What the change was is already in the memory `read` consults (the watchers ran first).
-      dirty = true
-      wake?.()
+  hold<T>(sessionId: string, ms: number, stop: HoldStop | undefined, read: () => T | Promise<T>, holding: (found: T) => boolean): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      new Hold(this.notifier, this.deadlines, this.holds, sessionId, Date.now() + ms, stop, read, holding, resolve, reject).next()
     })
-    const deadline = Date.now() + ms
-    this.holds.set(sessionId, (this.holds.get(sessionId) ?? 0) + 1)
-    try {
-      for (;;) {
-        dirty = false
-        const found = await read()
-        if (found !== undefined) return found
-        const left = deadline - Date.now()
-        if (left <= 0 || stop?.stopped) return undefined
-        if (dirty) continue
-        await new Promise<void>((resolve) => {
-          const finish = () => {
-            clearTimeout(timer)
-            wake = undefined
-            if (stop) stop.wake = undefined
-            resolve()
-          }
-          const timer = setTimeout(finish, left)
-          wake = finish
-          if (stop) stop.wake = finish
-        })
-        if (!dirty) return undefined
-      }
-    } finally {
-      unsubscribe()
-      const n = this.holds.get(sessionId)! - 1
-      if (n === 0) this.holds.delete(sessionId)
-      else this.holds.set(sessionId, n)
-    }
   }
 
   /**
@@ -469,6 +445,109 @@ export class SessionFeed {
 
   subscribe(sessionId: string, listener: (change?: SessionChange) => void): () => void {
     return this.notifier.subscribe(sessionId, listener)
+  }
+}
+
+/**
+ * One held poll: its subscription, its deadline and its promise's settling in one object, the only
+ * thing of ours a waiting poll keeps alive (with its subscription's and its `read`'s closures)
+ * instead of three suspended async functions, a promise and a timer per wait and their closures.
+ * A fleet keeps one per agent for the whole hold and makes one per re-poll, so their number and
+ * size are what garbage collection marks and copies (docs/notes/issue-13-idle-5.md). The common
+ * read (nothing new, known from memory) is synchronous: no promise at all.
+ */
+class Hold<T> implements Expiring {
+  /** A change came while a read ran: read again before waiting. */
+  private dirty = false
+  /** Waiting in `deadlines`, at this tick; undefined while reading or done. */
+  private tick: number | undefined = undefined
+  private done = false
+  private last: T | undefined = undefined
+  private readonly unsubscribe: () => void
+
+  constructor(
+    notifier: Notifier,
+    private readonly deadlines: CoarseTimers<Hold<unknown>>,
+    /** Held polls per session (SessionFeed.holding): counted from here until `end`. */
+    private readonly holds: Map<string, number>,
+    private readonly sessionId: string,
+    private readonly deadline: number,
+    private readonly stop: HoldStop | undefined,
+    private readonly read: () => T | Promise<T>,
+    private readonly holding: (found: T) => boolean,
+    private readonly resolve: (found: T) => void,
+    private readonly reject: (err: unknown) => void,
+  ) {
+    // What the change was is already in the memory `read` consults (the watchers ran first).
+    this.unsubscribe = notifier.subscribe(sessionId, this.changed)
+    if (stop) stop.wake = this.changed
+    holds.set(sessionId, (holds.get(sessionId) ?? 0) + 1)
+  }
+
+  /**
+   * A change in the session, or the stop: while waiting, read again at once (or answer, stopped);
+   * while a read runs, its end does (`found`).
+   */
+  private readonly changed = (): void => {
+    if (this.done) return
+    if (this.tick === undefined) {
+      this.dirty = true
+      return
+    }
+    this.deadlines.delete(this as Hold<unknown>, this.tick)
+    this.tick = undefined
+    if (this.stop?.stopped) this.settle()
+    else this.next()
+  }
+
+  expire() {
+    this.tick = undefined
+    this.settle()
+  }
+
+  next() {
+    this.dirty = false
+    let found: T | Promise<T>
+    try {
+      found = this.read()
+    } catch (err) {
+      return this.fail(err)
+    }
+    if (found instanceof Promise) found.then((value) => this.found(value), (err: unknown) => this.fail(err))
+    else this.found(found)
+  }
+
+  private found(value: T) {
+    if (this.done) return
+    this.last = value
+    if (!this.holding(value) || this.stop?.stopped || Date.now() >= this.deadline) return this.settle()
+    if (this.dirty) return this.next()
+    this.tick = this.deadlines.add(this as Hold<unknown>, this.deadline)
+  }
+
+  private settle() {
+    if (this.end()) this.resolve(this.last as T)
+  }
+
+  private fail(err: unknown) {
+    if (this.end()) this.reject(err)
+  }
+
+  /** Lets go of the subscription, the deadline and the stop; false when it had ended already. */
+  private end(): boolean {
+    if (this.done) return false
+    this.done = true
+    if (this.tick !== undefined) this.deadlines.delete(this as Hold<unknown>, this.tick)
+    this.tick = undefined
+    this.unsubscribe()
+    const held = this.holds.get(this.sessionId)! - 1
+    if (held === 0) this.holds.delete(this.sessionId)
+    else this.holds.set(this.sessionId, held)
+    if (this.stop) {
+      this.stop.wake = undefined
+      this.stop.ended()
+    }
+    return true
   }
 }
 

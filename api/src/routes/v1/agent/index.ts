@@ -1,3 +1,4 @@
+import type { ServerResponse } from 'node:http'
 import type { FastifyBaseLogger, FastifyInstance, FastifyRequest } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
@@ -123,21 +124,14 @@ export default async function agentRoutes(fastify: FastifyInstance) {
         response: { 200: ref(AgentFeed), ...errors(409) },
       },
     },
-    async (request, reply) => {
+    // Not async: a held poll keeps the hold's one promise alive, not a suspended frame of its own.
+    (request, reply) => {
       const wait = (request.query.wait ?? c.AGENT_POLL_WAIT_SECONDS) * 1000
       const agent = agentOf(request)
       const cursor = request.query.cursor ?? 0
       // Nothing to hold (wait=0): no stop, no listener, no entry in `held`.
       if (wait === 0) return agents.poll(agent, cursor, 0)
-      const hold = new HoldStop()
-      reply.raw.on('close', hold.stop) // the agent hung up
-      held.add(hold.stop)
-      try {
-        return await agents.poll(agent, cursor, wait, hold)
-      } finally {
-        held.delete(hold.stop)
-        reply.raw.off('close', hold.stop)
-      }
+      return agents.poll(agent, cursor, wait, new HeldPoll(reply.raw, held))
     },
   )
 
@@ -236,6 +230,23 @@ export default async function agentRoutes(fastify: FastifyInstance) {
       return reply.code(204).send(null)
     },
   )
+}
+
+/** A held poll's stop, called when its agent hangs up or the server closes (`held`), until the hold ends. */
+class HeldPoll extends HoldStop {
+  constructor(
+    private readonly raw: ServerResponse,
+    private readonly held: Set<() => void>,
+  ) {
+    super()
+    raw.on('close', this.stop) // the agent hung up
+    held.add(this.stop)
+  }
+
+  override ended() {
+    this.held.delete(this.stop)
+    this.raw.off('close', this.stop)
+  }
 }
 
 const LEVELS: Record<string, number> = { trace: 10, debug: 20, info: 30, warn: 40, error: 50, fatal: 60 }
