@@ -8,9 +8,10 @@ export interface Expiring {
  * Thousands of long deadlines that need not be exact to the millisecond (held agent polls: one
  * each, 50 s): kept in buckets of `tickMs`, swept by one interval that runs only while a bucket is
  * not empty, instead of a timer object, a closure and a timer-list entry per deadline. An item
- * expires in the first sweep after the start of the tick before its deadline's (the sweeps are
- * not aligned with the ticks): up to two ticks early, never late but for the event loop's own
- * delays — a hold of `wait` seconds stays within `wait` seconds.
+ * expires in the first sweep after the start of the first tick that starts at or after its
+ * deadline (the sweeps are not aligned with the ticks): never early, less than two ticks late
+ * (plus the event loop's own delays) — a poll held for `wait` seconds is held at least that long,
+ * as the protocol says; the agent's own timeout allows 15 s more.
  */
 export class CoarseTimers<T extends Expiring> {
   private readonly buckets = new Map<number, Set<T>>()
@@ -30,8 +31,8 @@ export class CoarseTimers<T extends Expiring> {
       // Nothing waits (no bucket is left behind): the sweeps start from now.
       this.swept = Math.max(this.swept, this.tickOf(Date.now()) - 1)
     }
-    // A deadline due before the next sweep could come too late expires in the next sweep.
-    const tick = Math.max(this.tickOf(at) - 1, this.swept + 1)
+    // The first tick that starts at or after the deadline (one already swept: the next sweep).
+    const tick = Math.max(Math.ceil(at / this.tickMs), this.swept + 1)
     let bucket = this.buckets.get(tick)
     if (!bucket) this.buckets.set(tick, (bucket = new Set()))
     bucket.add(item)

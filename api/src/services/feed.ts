@@ -217,8 +217,8 @@ export class HoldStop {
   ended(): void {}
 }
 
-/** How finely held polls' deadlines are kept (CoarseTimers): a hold ends up to two ticks early. */
-const HOLD_TICK_MS = 250
+/** How finely held polls' deadlines are kept (CoarseTimers): a hold ends less than two ticks late, never early. */
+const HOLD_TICK_MS = 100
 
 /**
  * Every change that the console or the agent must see goes through here: one transaction, change

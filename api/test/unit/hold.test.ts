@@ -43,7 +43,7 @@ class CountedStop extends HoldStop {
 
 const timeouts = () => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length
 
-t.test('coarse timers: on time or up to two ticks early, never late; a deleted item does not expire; no timer left when empty', async (t) => {
+t.test('coarse timers: never early, less than two ticks late; a deleted item does not expire; no timer left when empty', async (t) => {
   const timers = new CoarseTimers<{ expire(): void; at: number; expired?: number }>(50)
   const before = timeouts()
   const items = [120, 300, 310, 500].map((ms) => ({ at: Date.now() + ms, expired: undefined as number | undefined, expire() {
@@ -59,9 +59,9 @@ t.test('coarse timers: on time or up to two ticks early, never late; a deleted i
       continue
     }
     t.ok(item.expired !== undefined, `item ${i} expired`)
-    const early = item.at - item.expired!
-    // Never late beyond the event loop's own delay (generous on a loaded machine), at most two ticks early.
-    t.ok(early <= 100 && early > -40, `item ${i} expired ${early} ms before its deadline`)
+    const late = item.expired! - item.at
+    // Never early; less than two ticks late, beyond the event loop's own delay (generous on a loaded machine).
+    t.ok(late >= 0 && late < 100 + 60, `item ${i} expired ${late} ms after its deadline`)
   }
   t.equal(timers.size, 0)
   t.equal(timeouts(), before, 'the sweeping interval stopped with nothing left to sweep')
@@ -82,7 +82,7 @@ t.test('coarse timers: an item added again while it expires lands in a later swe
   t.equal(timers.size, 0)
 })
 
-t.test('a hold answers by the end of its wait, never after, with the last read', async (t) => {
+t.test('a hold answers at the end of its wait, never before, with the last read', async (t) => {
   const { feed, open } = feedWithCount()
   const stop = new CountedStop()
   const started = Date.now()
@@ -90,7 +90,7 @@ t.test('a hold answers by the end of its wait, never after, with the last read',
   const found = await feed.hold(session, 700, stop, () => ({ reads: ++reads }), () => true)
   const took = Date.now() - started
   t.same(found, { reads: 1 }, 'one read (from memory, synchronous), answered at the end')
-  t.ok(took <= 760 && took >= 700 - 2 * 250 - 10, `answered after ${took} ms (wait 700 ms)`)
+  t.ok(took >= 700 && took < 700 + 2 * 100 + 60, `answered after ${took} ms (wait 700 ms)`)
   t.equal(open.n, 0, 'its subscription is gone')
   t.equal(stop.endings, 1, 'its stop was told once')
 })
