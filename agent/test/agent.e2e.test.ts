@@ -122,7 +122,10 @@ t.test('--approve all is announced; a killed agent rejoins by itself; the CSR en
   const args = ['--server', server.url, '--state-dir', dir, '--platform', 'simulated', '--approve', 'all']
   const first = startAgent(['join', s.number, ...args])
   await first.waitFor(/You joined/)
-  t.match(first.output(), /!!! --approve all: EVERY request .* WILL BE APPROVED WITHOUT ASKING YOU/i, 'announced loudly')
+  // The warning is written once the agent starts polling, a write of its own after "You joined":
+  // on a busy machine it reaches this pipe a moment later (CI once read the output in between).
+  await first.waitFor(/!!! --approve all: EVERY request .* WILL BE APPROVED WITHOUT ASKING YOU/i)
+  t.match(first.output(), /You joined[\s\S]*!!! --approve all: EVERY request .* WILL BE APPROVED WITHOUT ASKING YOU/i, 'announced loudly, right after joining')
   const { data: joined } = await api.GET('/api/v1/sessions/{id}', at(s.id))
   first.child.kill('SIGKILL')
   await first.exited
