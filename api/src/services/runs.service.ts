@@ -34,6 +34,7 @@ import {
   type SessionRun,
   type SessionRunStatus,
 } from '../schemas/runs.ts'
+import type { AgentOffer } from './agents.service.ts'
 import type { Principal } from './auth.service.ts'
 import { OPEN_COMMAND_STATUSES, type CommandQueue, type CommandRow } from './commands.service.ts'
 import { consentTitles, type ConsentsService } from './consents.service.ts'
@@ -729,7 +730,7 @@ export class RunsService {
       .from(consentRequests)
       .where(inArray(consentRequests.id, parts.map((p) => p.consentId)))
     const cmds = await tx
-      .select({ id: commands.id, status: commands.status, kind: commands.kind })
+      .select({ id: commands.id, status: commands.status, kind: commands.kind, dispatchSeq: commands.dispatchSeq })
       .from(commands)
       .where(inArray(commands.id, parts.map((p) => p.commandId)))
     const runs = await tx
@@ -793,6 +794,10 @@ export class RunsService {
             data: { runId: r.id, batchId: r.batchId, scriptName: r.scriptName, version: r.version, status: 'cancelled', exitCode: null, durationMs: null, error: byCsr },
           })
         }
+        // The agent's whole feed from this session's numbers (a held poll here answers without a
+        // read): the command cancelled, when it was released (`cancelledSince`); the rest of what
+        // this change writes (runs, system lines, events) is not in the feed.
+        if (commandOf.get(p.commandId)?.dispatchSeq != null) bulk.offer(sessionId, { rows: [], commands: [], cancelledCommands: [p.commandId] } satisfies AgentOffer, count(p))
       }
     }
     const at = now.toISOString()
