@@ -446,6 +446,10 @@ export class AgentsService {
       // reports): memory knows that whole range, so a held poll at this cursor needs no read again.
       return this.memory.rememberQuiet(agent.sessionId, upTo, session, row.csr_id, since, cursor)
     }
+    // The answer takes the agent to `upTo`, where nothing follows yet: known before the delivery
+    // mark, whose console-only change then moves it on, so the agent's next poll holds without a
+    // read (else every command handed out by a read costs a second read that finds nothing).
+    if (next === upTo && row.status !== 'ended') this.memory.rememberQuiet(agent.sessionId, upTo, session, row.csr_id, since)
     // Only what is recorded as delivered leaves (a command closed since this read is not handed out).
     const handed = await this.commands.markDelivered(agent.sessionId, commandRows)
     return {
