@@ -846,9 +846,9 @@ export class RunsService {
         if (commandOf(p).dispatchSeq !== null) bulk.offer(sessionId, { rows: [], commands: [], cancelledCommands: [p.commandId] } satisfies AgentOffer, count(p))
       }
     }
-    for (const part of chunks(chatRows)) await tx.insert(chatMessages).values(part)
-    await bulk.events(events)
-    // The rows and the batch in one statement, the change's last: it also announces the commit.
+    // The rows and the batch in one statement, before the events: a webhook built from an event
+    // reads the batch's runs (script_batch.finished). Every number and offer is known by now, so
+    // it also announces the commit (the events and chat lines after it change neither).
     const at = now.toISOString()
     const announce = s.announceSql()
     const [result] = await preparedRows<{ announced: number | null }>(
@@ -869,6 +869,8 @@ export class RunsService {
         select ${announce ?? sql`null::integer`} as announced`,
     )
     if (announce) s.announced(result?.announced)
+    for (const part of chunks(chatRows)) await tx.insert(chatMessages).values(part)
+    await bulk.events(events)
     // What was written, as `batchRuns` would read it now.
     const runDone = new Map(runSeqs.map((r) => [r.id, r]))
     const consentDone = new Set(consentSeqs.map((c) => c.id))

@@ -149,7 +149,7 @@ t.test('a command handed out by a read: the agent’s next poll holds without a 
   const count = statements(h.app.database)
   const next = await poll(agent, taken.cursor, 0)
   count.stop()
-  t.equal(feedReads(count.list), 0, 'the next poll reads nothing')
+  t.equal(feedReads(count.list), 0, 'the next poll reads nothing', { statements: count.list })
   t.same(next, await poll(agent, taken.cursor, 0), 'and answers what a read would')
   t.same([next.commands, next.consents, next.chat, next.cancelledCommands], [[], [], [], []])
   // A change the agent sees after that is not hidden by what was remembered.
