@@ -773,10 +773,10 @@ export class RunsService {
    * the customer (the request is withdrawn, its command and runs cancelled) or approved and not
    * yet started (the command and its runs cancelled). The same rows, change numbers, chat lines
    * and audit events as `cancelPart` writes one session at a time, in a constant number of
-   * statements, and the batch marked cancelled. `rows`: every run of the batch as read under the
-   * sessions' locks (`batchRuns`); `s`: any session of the change (its last statement announces
-   * the commit). Returns the parts left for `cancelPart` (a script started or running), the rows
-   * as written, and the instant written.
+   * statements, and the batch marked cancelled. `read`: every run of the batch as read under the
+   * sessions' locks (`batchRuns`); `s`: any session of the change (the statement of the rows
+   * announces the commit through it). Returns the parts left for `cancelPart` (a script started or
+   * running), the runs as written, and the instant written.
    */
   private async cancelParts(bulk: BulkTx, s: SessionTx, batchId: string, read: readonly BatchRun[], principal: Principal): Promise<{ rest: PartRef[]; rows: BatchRun[]; at: Date }> {
     const { tx } = bulk
