@@ -379,11 +379,11 @@ export class AgentsService {
 
   /** One look of a held poll: from memory when it can (no promise then), else a read. */
   private heldRead(agent: AgentPrincipal, cursor: number): AgentFeed | Promise<AgentFeed> {
-    // A change this instance committed released what the agent is waiting for, and its commit
-    // said exactly what that is (an offer always holds commands): the answer without a read (the
-    // delivery is still recorded, and a secret still wiped, before it leaves).
+    // A change this instance committed released or cancelled what the agent is waiting for, and
+    // its commit said exactly what that is: the answer without a read (a release's delivery is
+    // still recorded, and a secret still wiped, before it leaves; a cancellation has nothing to record).
     const offered = this.memory.offered(agent.sessionId, cursor)
-    if (offered) return this.deliverOffered(agent, cursor, offered)
+    if (offered) return offered.rows.length === 0 ? offered.feed : this.deliverOffered(agent, cursor, offered)
     // Nothing for the agent in the session since a read that ended at this cursor (or only
     // console-only changes since): no query at all.
     return this.memory.quiet(agent.sessionId, cursor) ?? this.read(agent, cursor)
@@ -446,6 +446,10 @@ export class AgentsService {
       // reports): memory knows that whole range, so a held poll at this cursor needs no read again.
       return this.memory.rememberQuiet(agent.sessionId, upTo, session, row.csr_id, since, cursor)
     }
+    // The answer takes the agent to `upTo`, where nothing follows yet: known before the delivery
+    // mark, whose console-only change then moves it on, so the agent's next poll holds without a
+    // read (else every command handed out by a read costs a second read that finds nothing).
+    if (next === upTo && row.status !== 'ended') this.memory.rememberQuiet(agent.sessionId, upTo, session, row.csr_id, since)
     // Only what is recorded as delivered leaves (a command closed since this read is not handed out).
     const handed = await this.commands.markDelivered(agent.sessionId, commandRows)
     return {
@@ -553,12 +557,14 @@ const MEMORY_LIMIT = 200_000
 const QUIET_TTL_MS = 30 * 60_000
 
 /**
- * What the agent's feed is, as a change's commit declared it (SessionTx.offer, built by
- * CommandQueue.recordApproved): the commands released, as `read` would return them.
+ * What the agent's feed is, as a change's commit declared it (SessionTx.offer, BulkTx.offer), as
+ * `read` would return it: the commands released (CommandQueue.recordApproved), or the released
+ * commands cancelled (RunsService.cancelParts; none released then).
  */
 export interface AgentOffer {
   rows: CommandRow[]
   commands: AgentFeed['commands']
+  cancelledCommands?: AgentFeed['cancelledCommands']
 }
 
 /**
@@ -633,7 +639,8 @@ class AgentMemory {
     const offer = change?.offer as AgentOffer | undefined
     if (offer && follows) {
       // The change's whole effect on the agent is the offer (SessionTx.offer): its tokens stand.
-      this.offers.set(sessionId, { low: q.low, high: q.seq, seq: change.to, rows: offer.rows, csrId: q.csrId, feed: { ...emptyFeed(change.to, q.session), commands: offer.commands } })
+      const feed = { ...emptyFeed(change.to, q.session), commands: offer.commands, cancelledCommands: offer.cancelledCommands ?? NONE }
+      this.offers.set(sessionId, { low: q.low, high: q.seq, seq: change.to, rows: offer.rows, csrId: q.csrId, feed })
       return
     }
     for (const hash of this.tokensOf.get(sessionId) ?? []) this.tokens.delete(hash)

@@ -108,6 +108,8 @@ export interface BulkTx {
   reserve(sessionIds: readonly string[], count: (sessionId: string) => number): Promise<Map<string, number>>
   /** Appends events to several sessions' trails in one statement, each trail in the list's order. */
   events(list: readonly BulkEvent[]): Promise<void>
+  /** `SessionTx.offer` for one session of the change: its complete agent feed, taking exactly `numbers` change numbers. */
+  offer(sessionId: string, items: unknown, numbers: number): void
 }
 
 /** Rows per multi-row statement: well under PostgreSQL's 65,535 parameters for any of our tables. */
@@ -291,7 +293,7 @@ export class SessionFeed {
         const trail = new PendingEvents(tx, writers)
         const topicsNow = () => [...changed].map(([sessionId, range]) => this.notifier.changeTopic(sessionId, describe(range, declared.get(sessionId))))
         for (const sessionId of ids) txs.set(sessionId, this.sessionTx(tx, sessionId, changed, declared, writers.get(sessionId)!, trail, early, topicsNow))
-        const result = await fn(of, this.bulkTx(tx, writers, changed, trail))
+        const result = await fn(of, this.bulkTx(tx, writers, changed, declared, trail))
         topics = topicsNow()
         committing = true
         // Announced already by the change's last statement (SessionTx.announceSql), as it ends.
@@ -314,7 +316,7 @@ export class SessionFeed {
     return result
   }
 
-  private bulkTx(tx: Db, writers: Map<string, SessionEventWriter>, changed: Map<string, ChangeRange>, trail: PendingEvents): BulkTx {
+  private bulkTx(tx: Db, writers: Map<string, SessionEventWriter>, changed: Map<string, ChangeRange>, declarations: Map<string, Declared>, trail: PendingEvents): BulkTx {
     const writerOf = (sessionId: string) => writerIn(writers, sessionId)
     return {
       tx,
@@ -343,6 +345,10 @@ export class SessionFeed {
         await trail.write(list)
         await this.outbox?.onSessionEvents(tx, list)
       },
+      offer: (sessionId, items, numbers) => {
+        writerOf(sessionId)
+        declaredOf(declarations, sessionId).offer = { items, numbers }
+      },
     }
   }
 
@@ -356,11 +362,7 @@ export class SessionFeed {
     early: Announcement,
     topicsNow: () => string[],
   ): SessionTx {
-    const declare = () => {
-      let d = declarations.get(sessionId)
-      if (!d) declarations.set(sessionId, (d = { consoleOnly: false }))
-      return d
-    }
+    const declare = () => declaredOf(declarations, sessionId)
     // Hand-written and prepared: every change runs it first (it is the session's lock).
     const enter = async (): Promise<EnteredSession | undefined> => {
       const [row] = await preparedRows<{ seq: number; status: EnteredSession['status']; csr_id: string }>(
@@ -571,6 +573,12 @@ function sameTopics(a: readonly string[], b: readonly string[]): boolean {
 interface Declared {
   consoleOnly: boolean
   offer?: { items: unknown; numbers: number }
+}
+
+function declaredOf(declarations: Map<string, Declared>, sessionId: string): Declared {
+  let d = declarations.get(sessionId)
+  if (!d) declarations.set(sessionId, (d = { consoleOnly: false }))
+  return d
 }
 
 function took(changed: Map<string, ChangeRange>, sessionId: string, from: number, to: number) {

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import { and, asc, count, desc, eq, exists, gt, inArray, isNotNull, sql, type SQL } from 'drizzle-orm'
 import type { Db } from '../db/client.ts'
-import { rows } from '../db/raw.ts'
+import { preparedRows, rows } from '../db/raw.ts'
 import {
   agents,
   chatMessages,
@@ -34,6 +34,7 @@ import {
   type SessionRun,
   type SessionRunStatus,
 } from '../schemas/runs.ts'
+import type { AgentOffer } from './agents.service.ts'
 import type { Principal } from './auth.service.ts'
 import { OPEN_COMMAND_STATUSES, type CommandQueue, type CommandRow } from './commands.service.ts'
 import { consentTitles, type ConsentsService } from './consents.service.ts'
@@ -46,6 +47,24 @@ export type ScriptRunRow = typeof scriptRuns.$inferSelect
 type BatchRow = typeof runBatches.$inferSelect
 /** One session's part of a batch. */
 type PartRef = { sessionId: string; commandId: string; consentId: string }
+
+/** A run of a batch as `batchRuns` reads it. */
+type BatchRun = {
+  run: ScriptRunRow
+  number: string
+  customerName: string
+  consentStatus: (typeof consentRequests.$inferSelect)['status']
+  command: Pick<CommandRow, 'status' | 'kind' | 'dispatchSeq'>
+}
+
+/** The parts (a session's command and consent) with a run not finished, in the order of their first run. */
+function openPartsOf(rows: readonly BatchRun[]): PartRef[] {
+  const parts = new Map<string, PartRef>()
+  for (const { run } of rows) {
+    if (OPEN_RUN.includes(run.status) && !parts.has(run.commandId)) parts.set(run.commandId, { sessionId: run.sessionId, commandId: run.commandId, consentId: run.consentId })
+  }
+  return [...parts.values()]
+}
 
 const OPEN_RUN: ScriptRunStatus[] = ['awaiting_consent', 'queued', 'running']
 const FINAL_RUN: ScriptRunStatus[] = ['denied', 'expired', 'succeeded', 'failed', 'timed_out', 'cancelled', 'skipped', 'lost']
@@ -584,15 +603,30 @@ export class RunsService {
   async get(principal: Principal, id: string): Promise<ScriptBatch> {
     const batch = await this.batchRow(principal, id)
     const [creator] = await this.db.select({ name: users.name }).from(users).where(eq(users.id, batch.createdBy))
-    const rows = await this.db
-      .select({ run: scriptRuns, number: supportSessions.number, customerName: supportSessions.customerName, consentStatus: consentRequests.status })
+    return this.toBatch(batch, creator?.name ?? '', await this.batchRuns(this.db, id))
+  }
+
+  /** Every run of a batch (by position) with its session, its consent's status and its command's. */
+  private batchRuns(db: Db, batchId: string): Promise<BatchRun[]> {
+    return db
+      .select({
+        run: scriptRuns,
+        number: supportSessions.number,
+        customerName: supportSessions.customerName,
+        consentStatus: consentRequests.status,
+        command: { status: commands.status, kind: commands.kind, dispatchSeq: commands.dispatchSeq },
+      })
       .from(scriptRuns)
       .innerJoin(supportSessions, eq(supportSessions.id, scriptRuns.sessionId))
       .innerJoin(consentRequests, eq(consentRequests.id, scriptRuns.consentId))
-      .where(eq(scriptRuns.batchId, id))
+      .innerJoin(commands, eq(commands.id, scriptRuns.commandId))
+      .where(eq(scriptRuns.batchId, batchId))
       .orderBy(asc(scriptRuns.position))
-    const bySession = new Map<string, typeof rows>()
-    for (const row of rows) {
+  }
+
+  private toBatch(batch: BatchRow, creatorName: string, runs: readonly BatchRun[]): ScriptBatch {
+    const bySession = new Map<string, BatchRun[]>()
+    for (const row of runs) {
       const list = bySession.get(row.run.sessionId)
       if (list) list.push(row)
       else bySession.set(row.run.sessionId, [row])
@@ -613,9 +647,8 @@ export class RunsService {
         },
       ]
     })
-    const runs = rows.map((r) => r.run)
     return {
-      ...this.summaryProps(batch, creator?.name ?? '', runs),
+      ...this.summaryProps(batch, creatorName, runs.map((r) => r.run)),
       scripts: batch.scripts,
       sessions,
     }
@@ -684,18 +717,38 @@ export class RunsService {
     }
   }
 
-  /** Cancels every session's run that is not finished: the running script is killed, the rest cancelled. */
+  /**
+   * Cancels every session's run that is not finished: the running script is killed, the rest
+   * cancelled. The answer is built from what the change read under the sessions' locks and wrote,
+   * not read back after the commit: that read would queue behind the polls of every agent the
+   * cancel just woke.
+   */
   async cancel(principal: Principal, id: string): Promise<ScriptBatch> {
-    const batch = await this.batchRow(principal, id)
-    const open = await this.openParts(batch.id)
-    if (open.length === 0) throw conflict('BATCH_FINISHED', 'Every run of this batch has already finished')
-    const rest = await this.feed.changeMany(
-      open.map((p) => p.sessionId),
-      (_of, bulk) => this.cancelParts(bulk, open, principal),
-    )
+    const [found] = await this.db
+      .select({
+        batch: runBatches,
+        creatorName: users.name,
+        open: sql<string[] | null>`(select json_agg(distinct ${scriptRuns.sessionId}) from ${scriptRuns} where ${scriptRuns.batchId} = ${runBatches.id} and ${inArray(scriptRuns.status, OPEN_RUN)})`,
+      })
+      .from(runBatches)
+      .innerJoin(users, eq(users.id, runBatches.createdBy))
+      .where(eq(runBatches.id, id))
+    if (!found || (principal.role !== 'admin' && found.batch.createdBy !== principal.userId)) throw batchNotFound()
+    const { batch, creatorName } = found
+    const finished = () => conflict('BATCH_FINISHED', 'Every run of this batch has already finished')
+    if (!found.open?.length) throw finished()
+    const { rest, answer } = await this.feed.changeMany(found.open, async (of, bulk) => {
+      // Read again under the locks: a part may have finished since.
+      const runs = await this.batchRuns(bulk.tx, batch.id)
+      const parts = openPartsOf(runs)
+      if (parts.length === 0) throw finished()
+      const done = await this.cancelParts(bulk, of(parts[0]!.sessionId), batch.id, runs, principal)
+      const cancelled = { ...batch, cancelledAt: done.at }
+      return { rest: done.rest, answer: this.toBatch(cancelled, creatorName, done.rows) }
+    })
+    if (rest.length === 0) return answer
     // Parts with a script already started take the one-session path (the agent must stop it).
     for (const part of rest) await this.feed.change(part.sessionId, (s) => this.cancelPart(s, part, principal))
-    await this.db.update(runBatches).set({ cancelledAt: new Date() }).where(eq(runBatches.id, batch.id))
     return this.get(principal, batch.id)
   }
 
@@ -720,40 +773,34 @@ export class RunsService {
    * the customer (the request is withdrawn, its command and runs cancelled) or approved and not
    * yet started (the command and its runs cancelled). The same rows, change numbers, chat lines
    * and audit events as `cancelPart` writes one session at a time, in a constant number of
-   * statements. Returns the parts left for `cancelPart` (a script started or running).
+   * statements, and the batch marked cancelled. `read`: every run of the batch as read under the
+   * sessions' locks (`batchRuns`); `s`: any session of the change (the statement of the rows
+   * announces the commit through it). Returns the parts left for `cancelPart` (a script started or
+   * running), the runs as written, and the instant written.
    */
-  private async cancelParts(bulk: BulkTx, parts: PartRef[], principal: Principal): Promise<PartRef[]> {
+  private async cancelParts(bulk: BulkTx, s: SessionTx, batchId: string, read: readonly BatchRun[], principal: Principal): Promise<{ rest: PartRef[]; rows: BatchRun[]; at: Date }> {
     const { tx } = bulk
-    const consents = await tx
-      .select({ id: consentRequests.id, status: consentRequests.status })
-      .from(consentRequests)
-      .where(inArray(consentRequests.id, parts.map((p) => p.consentId)))
-    const cmds = await tx
-      .select({ id: commands.id, status: commands.status, kind: commands.kind })
-      .from(commands)
-      .where(inArray(commands.id, parts.map((p) => p.commandId)))
-    const runs = await tx
-      .select()
-      .from(scriptRuns)
-      .where(and(inArray(scriptRuns.commandId, parts.map((p) => p.commandId)), inArray(scriptRuns.status, OPEN_RUN)))
-      .orderBy(asc(scriptRuns.position))
-    const consentOf = new Map(consents.map((c) => [c.id, c.status]))
-    const commandOf = new Map(cmds.map((c) => [c.id, c]))
+    const parts = openPartsOf(read)
+    const partRow = new Map<string, BatchRun>()
     const runsOf = new Map<string, ScriptRunRow[]>()
-    for (const r of runs) runsOf.set(r.commandId, [...(runsOf.get(r.commandId) ?? []), r])
-    const pending = (p: PartRef) => consentOf.get(p.consentId) === 'pending' && commandOf.get(p.commandId)?.status === 'awaiting_consent'
+    for (const r of read) {
+      partRow.set(r.run.commandId, r)
+      if (OPEN_RUN.includes(r.run.status)) runsOf.set(r.run.commandId, [...(runsOf.get(r.run.commandId) ?? []), r.run])
+    }
+    const commandOf = (p: PartRef) => partRow.get(p.commandId)!.command
+    const consentOf = (p: PartRef) => partRow.get(p.commandId)!.consentStatus
+    const pending = (p: PartRef) => consentOf(p) === 'pending' && commandOf(p).status === 'awaiting_consent'
     const unstarted = (p: PartRef) =>
-      consentOf.get(p.consentId) !== 'pending' &&
-      OPEN_COMMAND_STATUSES.includes(commandOf.get(p.commandId)?.status ?? 'cancelled') &&
-      commandOf.get(p.commandId)?.kind === 'run_scripts' &&
+      consentOf(p) !== 'pending' &&
+      OPEN_COMMAND_STATUSES.includes(commandOf(p).status) &&
+      commandOf(p).kind === 'run_scripts' &&
       (runsOf.get(p.commandId) ?? []).every((r) => r.status === 'queued' && r.startedAt === null)
     const fast = parts.filter((p) => pending(p) || unstarted(p))
-    if (fast.length === 0) return parts
-    const admin = await this.adminNamed(tx, principal, fast.map((p) => p.sessionId))
+    const now = new Date()
+    const admin = fast.length > 0 ? await this.adminNamed(tx, principal, fast.map((p) => p.sessionId)) : { named: new Set<string>(), name: '' }
     const count = (p: PartRef) => 1 + (admin.named.has(p.sessionId) ? 1 : 0) + (pending(p) ? 4 : 1 + (runsOf.get(p.commandId)?.length ?? 0))
     const partOf = new Map(fast.map((p) => [p.sessionId, p]))
     const first = await bulk.reserve(fast.map((p) => p.sessionId), (id) => count(partOf.get(id)!))
-    const now = new Date()
     const user: Actor = { type: 'user', id: principal.userId }
     const withdrawn = 'The support representative cancelled the run'
     const byCsr = 'Cancelled by the support representative'
@@ -793,28 +840,50 @@ export class RunsService {
             data: { runId: r.id, batchId: r.batchId, scriptName: r.scriptName, version: r.version, status: 'cancelled', exitCode: null, durationMs: null, error: byCsr },
           })
         }
+        // The agent's whole feed from this session's numbers (a held poll here answers without a
+        // read): the command cancelled, when it was released (`cancelledSince`); the rest of what
+        // this change writes (runs, system lines, events) is not in the feed.
+        if (commandOf(p).dispatchSeq !== null) bulk.offer(sessionId, { rows: [], commands: [], cancelledCommands: [p.commandId] } satisfies AgentOffer, count(p))
       }
     }
+    // The rows and the batch in one statement, before the events: a webhook built from an event
+    // reads the batch's runs (script_batch.finished). Every number and offer is known by now, so
+    // it also announces the commit (the events and chat lines after it change neither).
     const at = now.toISOString()
-    if (consentSeqs.length > 0) {
-      await tx.execute(sql`
-        update consent_requests c set status = 'cancelled', answered_at = null, seq = r.seq
-        from jsonb_to_recordset(${JSON.stringify(consentSeqs)}::jsonb) as r(id uuid, seq integer)
-        where c.id = r.id and c.status = 'pending'`)
-    }
-    await tx.execute(sql`
-      update commands c set status = 'cancelled', error = r.error, finished_at = ${at}::timestamptz, seq = r.seq
-      from jsonb_to_recordset(${JSON.stringify(commandSeqs)}::jsonb) as r(id uuid, seq integer, error text)
-      where c.id = r.id`)
-    if (runSeqs.length > 0) {
-      await tx.execute(sql`
-        update script_runs x set status = 'cancelled', error = r.error, finished_at = ${at}::timestamptz, seq = r.seq, exit_code = null, duration_ms = null
-        from jsonb_to_recordset(${JSON.stringify(runSeqs)}::jsonb) as r(id uuid, seq integer, error text)
-        where x.id = r.id`)
-    }
+    const announce = s.announceSql()
+    const [result] = await preparedRows<{ announced: number | null }>(
+      tx,
+      sql`with consents_done as (
+            update consent_requests c set status = 'cancelled', answered_at = null, seq = r.seq
+            from jsonb_to_recordset(${JSON.stringify(consentSeqs)}::jsonb) as r(id uuid, seq integer)
+            where c.id = r.id and c.status = 'pending' returning 1),
+          commands_done as (
+            update commands c set status = 'cancelled', error = r.error, finished_at = ${at}::timestamptz, seq = r.seq
+            from jsonb_to_recordset(${JSON.stringify(commandSeqs)}::jsonb) as r(id uuid, seq integer, error text)
+            where c.id = r.id returning 1),
+          runs_done as (
+            update script_runs x set status = 'cancelled', error = r.error, finished_at = ${at}::timestamptz, seq = r.seq, exit_code = null, duration_ms = null
+            from jsonb_to_recordset(${JSON.stringify(runSeqs)}::jsonb) as r(id uuid, seq integer, error text)
+            where x.id = r.id returning 1),
+          batch_done as (update run_batches set cancelled_at = ${at}::timestamptz where id = ${batchId}::uuid returning 1)
+        select ${announce ?? sql`null::integer`} as announced`,
+    )
+    if (announce) s.announced(result?.announced)
     for (const part of chunks(chatRows)) await tx.insert(chatMessages).values(part)
     await bulk.events(events)
-    return parts.filter((p) => !fast.includes(p))
+    // What was written, as `batchRuns` would read it now.
+    const runDone = new Map(runSeqs.map((r) => [r.id, r]))
+    const consentDone = new Set(consentSeqs.map((c) => c.id))
+    const written = read.map((r) => {
+      const run = runDone.get(r.run.id)
+      if (!run) return r
+      return {
+        ...r,
+        consentStatus: consentDone.has(r.run.consentId) ? ('cancelled' as const) : r.consentStatus,
+        run: { ...r.run, status: 'cancelled' as const, error: run.error, finishedAt: now, seq: run.seq, exitCode: null, durationMs: null },
+      }
+    })
+    return { rest: parts.filter((p) => !fast.includes(p)), rows: written, at: now }
   }
 
   private async cancelPart(s: SessionTx, part: { commandId: string; consentId: string }, principal: Principal) {
