@@ -1,8 +1,7 @@
 import t, { type Test } from 'tap'
 import type { AgentPrincipal } from '../../src/services/agents.service.ts'
 import { setupApp } from '../helpers/app.ts'
-import { consentedSession as consented } from '../helpers/consented.ts'
-import { statements } from '../helpers/statements.ts'
+import { consentedSession as consented, refreshWhileHeld } from '../helpers/consented.ts'
 
 /**
  * The dispatch's sixth round: the agent's report (a console-only change) often commits while the
@@ -69,18 +68,13 @@ async function reportDuringRead(t: Test, name: string, also?: (sessionId: string
 
 t.test('a report committed while the re-poll read: the next Refresh is answered from its commit, without a read', async (t) => {
   const { session, agent, cursor } = await reportDuringRead(t, 'Report during read')
-  const held = agent.client.GET('/api/v1/agent/poll', { params: { query: { cursor, wait: 10 } } })
-  await new Promise((r) => setTimeout(r, 50))
-  const count = statements(h.app.database)
-  const { data: refresh } = await csr.client.POST('/api/v1/sessions/{id}/system-info/refresh', at(session.id))
-  const { data: answer } = await held
-  count.stop()
-  t.equal(refresh!.command!.status, 'delivered', 'delivered by the Refresh’s commit')
-  t.same(answer!.commands.map((c) => c.id), [refresh!.command!.id], 'the held poll carries it')
-  t.equal(starts(count.list, FEED_READ), 0, 'the held poll read nothing: memory knew the report’s number')
-  t.equal(starts(count.list, DELIVERY_MARK), 0, 'nor marked a delivery')
+  const { refresh, answer, statements } = await refreshWhileHeld(h, csr, agent, session.id, cursor)
+  t.equal(refresh.command!.status, 'delivered', 'delivered by the Refresh’s commit')
+  t.same(answer.commands.map((c) => c.id), [refresh.command!.id], 'the held poll carries it')
+  t.equal(starts(statements, FEED_READ), 0, 'the held poll read nothing: memory knew the report’s number')
+  t.equal(starts(statements, DELIVERY_MARK), 0, 'nor marked a delivery')
   const { data: again } = await agent.client.GET('/api/v1/agent/poll', { params: { query: { cursor, wait: 0 } } })
-  t.same(again!.commands.map((c) => c.id), [refresh!.command!.id], 'a poll from the old cursor gets it again (a lost answer)')
+  t.same(again!.commands.map((c) => c.id), [refresh.command!.id], 'a poll from the old cursor gets it again (a lost answer)')
 })
 
 t.test('a change the agent sees after the report, during the same read, still reaches its next poll', async (t) => {
