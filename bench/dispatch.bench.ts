@@ -18,7 +18,6 @@
  *   BENCH_DISPATCH_DB=postgres skips PGlite; BENCH_DISPATCH_POOL=10 the pool's size
  *   BENCH_DISPATCH_LOG=1 prints the statements of one refresh and one answered poll
  */
-import { readFileSync } from 'node:fs'
 import { Socket } from 'node:net'
 import { pathToFileURL } from 'node:url'
 import type { PGlite } from '@electric-sql/pglite'
@@ -28,6 +27,7 @@ import postgres from 'postgres'
 import { openDatabase, type Database, type Db } from '../api/src/db/client.ts'
 import * as schema from '../api/src/db/schema.ts'
 import { testPlatform, testPublicKey } from '../api/test/helpers/agent.ts'
+import { cpuReader, spent } from './lib/proc.ts'
 import { load } from './lib/server.ts'
 import { postgresReachable, postgresUrl, scratchDatabase } from './lib/scratch.ts'
 import { harness, type Harness } from './lib/harness.ts'
@@ -211,29 +211,6 @@ async function quiet(log: StatementLog, quietMs = 10) {
   }
 }
 
-/** CPU ticks (utime + stime, in ms) of this database's PostgreSQL backends, by pid: /proc, when on this machine. */
-async function backendCpu(database: Database): Promise<Map<number, number>> {
-  const out = new Map<number, number>()
-  if (database.driver !== 'postgres') return out
-  const pids = (await database.postgres!`select pid from pg_stat_activity where datname = current_database()`) as unknown as { pid: number }[]
-  const tick = 10 // ms per clock tick (USER_HZ = 100 on Linux)
-  for (const { pid } of pids) {
-    try {
-      const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')
-      out.set(pid, (Number(fields[11]) + Number(fields[12])) * tick)
-    } catch {
-      // Not on this machine, or gone.
-    }
-  }
-  return out
-}
-
-function cpuBetween(before: Map<number, number>, after: Map<number, number>): number {
-  let ms = 0
-  for (const [pid, t] of after) ms += t - (before.get(pid) ?? 0)
-  return ms
-}
-
 /** Resolves when `a`'s poll answer held command `id` (performance.now()). */
 function heldAt(a: Agent, id: string, timeoutMs = 10_000): Promise<number> {
   const known = received.get(id)
@@ -277,7 +254,7 @@ function kinds(statements: string[]): string {
   return [...byKind].map(([k, n]) => `${n}× ${k}`).join(', ')
 }
 
-async function measure(name: string, database: Database, log: StatementLog) {
+async function measure(name: string, database: Database, log: StatementLog, databaseName?: string) {
   const h = await harness(database)
   const agents = await setUp(h, SESSIONS)
   const answered = { statements: [] as number[], record: false }
@@ -303,9 +280,9 @@ async function measure(name: string, database: Database, log: StatementLog) {
     cycleTrips: [] as number[],
     cycleCpu: [] as number[],
   }
-  log.on = false
-  const backends0 = await backendCpu(database)
-  log.on = true
+  // This process's own CPU comes from process.cpuUsage; the reader gives the backends' (on this machine).
+  const cpu = cpuReader({ pid: process.pid, database: databaseName })
+  const backends0 = cpu(true)
   const cpu0 = process.cpuUsage()
   let example: string[] = []
   let exampleAll: { text: string; at: number; turn: number }[] = []
@@ -371,10 +348,8 @@ async function measure(name: string, database: Database, log: StatementLog) {
       ]
     }
   }
-  log.on = false
-  const backendCpuMs = cpuBetween(backends0, await backendCpu(database))
   const nodeCpuMs = process.cpuUsage(cpu0)
-  log.on = true
+  const backendCpuMs = spent(backends0, cpu(true)).database
 
   // Concurrent: 10 CSRs at once, each on its own session.
   const conc = { post: [] as number[], held: [] as number[] }
@@ -431,7 +406,7 @@ export async function run() {
     try {
       const database = await countedPostgres(scratch.url, log)
       try {
-        await measure('PostgreSQL', database, log)
+        await measure('PostgreSQL', database, log, new URL(scratch.url).pathname.slice(1))
       } finally {
         await database.close()
       }

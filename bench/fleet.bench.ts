@@ -24,6 +24,7 @@
 import { fork, type ChildProcess } from 'node:child_process'
 import { pathToFileURL } from 'node:url'
 import type { Reply, Request } from './lib/fleet-agents.ts'
+import { cpuReader, spent } from './lib/proc.ts'
 import { adminToken, load, openFiles, root, startServer, threadUsage, usage, withOpenFiles, type Server } from './lib/server.ts'
 import { ms, report, thousands } from './lib/report.ts'
 import { postgresUrl, track } from './lib/scratch.ts'
@@ -147,17 +148,26 @@ export async function run(): Promise<void> {
       // The profile's clock is the same monotonic one: its samples in this range are the idle fleet's.
       if (process.env.BENCH_PROFILE_DIR) console.log(`    idle window in the profile's clock: ${from} ${process.hrtime.bigint() / 1000n} µs`)
       const repolls = (await agents.ask({ type: 'errors' }, 'errors')).polls - pollsBefore
-      const cpu = ((after.cpu - before.cpu) / windowSeconds) * 100
+      const idleCpu = ((after.cpu - before.cpu) / windowSeconds) * 100
+      await agents.ask({ type: 'dispatch', samples: SAMPLES, prime: true }, 'dispatched')
+      // CPU per timed dispatch: the server's and its PostgreSQL backends' (each cycle is the POST,
+      // the held poll's answer, the agent's report and its re-poll; the idle fleet's re-polls are
+      // in it too, a few per second).
+      const cpu = cpuReader({ pid: server.pid, database: server.database })
+      const cpu0 = cpu(true)
+      const dispatchFrom = process.hrtime.bigint() / 1000n
       const d0 = performance.now()
       const { latencies, posts } = await agents.ask({ type: 'dispatch', samples: SAMPLES }, 'dispatched')
       const dispatchSeconds = (performance.now() - d0) / 1000
+      const dispatchCpu = spent(cpu0, cpu(true))
+      if (process.env.BENCH_PROFILE_DIR) console.log(`    timed dispatches in the profile's clock: ${dispatchFrom} ${process.hrtime.bigint() / 1000n} µs`)
       const { count, examples } = await agents.ask({ type: 'errors' }, 'errors')
       const s = summarize(latencies)
       const f: Figures = {
         agents: grown.agents,
         wanted: size,
         rss: after.rss,
-        cpu,
+        cpu: idleCpu,
         p50: s.p50,
         p99: s.p99,
         errors: count - errorsBefore,
@@ -171,11 +181,16 @@ export async function run(): Promise<void> {
       errorsBefore = count
       figures.push(f)
       console.log(
-        `  ${thousands(f.agents).padStart(6)}   ${`${f.setup.toFixed(0)} s`.padStart(9)}   ${`${(f.rss / 2 ** 20).toFixed(0)} MiB`.padStart(10)}   ${`${cpu.toFixed(1)} %`.padStart(19)}   ${ms(f.p50).padStart(12)}   ${ms(f.p99).padStart(8)}   ${String(f.errors).padStart(6)}   ${f.load}` +
+        `  ${thousands(f.agents).padStart(6)}   ${`${f.setup.toFixed(0)} s`.padStart(9)}   ${`${(f.rss / 2 ** 20).toFixed(0)} MiB`.padStart(10)}   ${`${idleCpu.toFixed(1)} %`.padStart(19)}   ${ms(f.p50).padStart(12)}   ${ms(f.p99).padStart(8)}   ${String(f.errors).padStart(6)}   ${f.load}` +
           `   (hold ${grown.pollWaitSeconds} s, ${latencies.length} dispatches; the CSR's POST answered in p50 ${ms(summarize(posts).p50)}; dispatching took ${dispatchSeconds.toFixed(0)} s)`,
       )
+      const perDispatch = (x: number) => ms(x / Math.max(1, latencies.length))
+      console.log(
+        `    dispatch CPU: server ${perDispatch(dispatchCpu.server)} (system ${perDispatch(dispatchCpu.serverSystem)}) + PostgreSQL backends ${perDispatch(dispatchCpu.database)} per timed dispatch ` +
+          `(the whole cycle: POST, answer, report, re-poll)`,
+      )
       // Idle CPU is re-polls × their cost: per 1,000 held agents, and what 20,000 would take at this hold.
-      const perThousand = (cpu * 1000) / f.agents
+      const perThousand = (idleCpu * 1000) / f.agents
       console.log(
         `    idle: ${f.repollsPerSecond.toFixed(0)} polls/s (${grown.pollWaitSeconds} s hold: ${(f.agents / grown.pollWaitSeconds).toFixed(0)} expected), ${f.cpuPerRepoll.toFixed(3)} ms of server CPU per poll, ` +
           `${perThousand.toFixed(2)} % of one core per 1,000 held agents (20,000 at this hold and cost: ${(perThousand * 20).toFixed(1)} %)`,

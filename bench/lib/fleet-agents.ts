@@ -14,7 +14,8 @@ import { request } from './http.ts'
 
 export type Request =
   | { type: 'grow'; api: string; token: string; to: number; concurrency: number; deadlineSeconds: number }
-  | { type: 'dispatch'; samples: number }
+  /** `prime`: only the untimed first command of each sampled session; else only the timed ones (prime first). */
+  | { type: 'dispatch'; samples: number; prime?: boolean }
   | { type: 'errors' }
   | { type: 'stop' }
 
@@ -171,15 +172,19 @@ async function refresh(a: SimAgent, timeoutMs: number, posts?: number[]): Promis
 }
 
 /**
- * Dispatch latency over `samples` sessions spread over the fleet: first one command each, not
- * timed (the customer's consent, remembered for the session), then one timed command each, ten
- * CSRs at a time.
+ * Dispatch latency over `samples` sessions spread over the fleet: first (`prime`) one command
+ * each, not timed (the customer's consent, remembered for the session), then one timed command
+ * each, ten CSRs at a time. Two requests, so that the bench can read the server's CPU around the
+ * timed part alone.
  */
-async function dispatch(samples: number): Promise<Reply> {
+async function dispatch(samples: number, prime: boolean): Promise<Reply> {
   const step = Math.max(1, Math.floor(agents.length / samples))
   const sample = agents.filter((_, i) => i % step === 0).slice(0, samples)
-  await pool(sample, 20, async (a) => void (await refresh(a, 20_000)))
-  await new Promise((r) => setTimeout(r, 500))
+  if (prime) {
+    await pool(sample, 20, async (a) => void (await refresh(a, 20_000)))
+    await new Promise((r) => setTimeout(r, 500))
+    return { type: 'dispatched', latencies: [], posts: [], lost: 0 }
+  }
   const latencies: number[] = []
   const posts: number[] = []
   let lost = 0
@@ -206,7 +211,7 @@ process.on('message', (msg: Request) => {
       void answer(grow(msg.to, msg.concurrency, msg.deadlineSeconds))
       break
     case 'dispatch':
-      void answer(dispatch(msg.samples))
+      void answer(dispatch(msg.samples, msg.prime === true))
       break
     case 'errors':
       void answer({ type: 'errors', count: errors, examples: [...examples], polls })

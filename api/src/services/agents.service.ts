@@ -602,6 +602,14 @@ class AgentMemory {
   /** `low`..`high`: the cursors the offer answers; `seq`: the newest change number known (its cursor). */
   private readonly offers = new Map<string, { low: number; high: number; seq: number; feed: AgentFeed; rows: CommandRow[]; csrId: string }>()
   private readonly changedAt = new Map<string, number>()
+  /**
+   * Per session, its latest console-only changes with consecutive numbers, `from`..`to`, since
+   * the last change the agent sees: what a read that ran meanwhile (its snapshot before them) is
+   * remembered up to (`rememberQuiet`). Typically the agent's report, committed while its
+   * re-poll's read runs; without this, the next change finds the memory one number behind, does
+   * not follow on it, and the held poll reads instead of taking the commit's offer.
+   */
+  private readonly consoleRuns = new Map<string, { from: number; to: number }>()
   /** The epoch of each CSR account's last change (their name is in their sessions' answers). */
   private readonly csrChangedAt = new Map<string, number>()
   private everyCsrChangedAt = 0
@@ -615,12 +623,19 @@ class AgentMemory {
       this.offers.clear()
       this.changedAt.clear()
       this.csrChangedAt.clear()
+      this.consoleRuns.clear()
       return
     }
     const q = this.quietAt.get(sessionId)
     const follows = change !== undefined && q !== undefined && q.seq === change.from - 1 && Date.now() - q.at < QUIET_TTL_MS
     if (change && !change.agentSees) {
       // Nothing the agent sees, nor its tokens, changed. A read in flight is not stale for it either.
+      const run = this.consoleRuns.get(sessionId)
+      if (run && run.to === change.from - 1) run.to = change.to
+      else {
+        if (this.consoleRuns.size >= MEMORY_LIMIT) this.consoleRuns.clear()
+        this.consoleRuns.set(sessionId, { from: change.from, to: change.to })
+      }
       if (follows) {
         q.seq = change.to
         q.feed = undefined
@@ -636,6 +651,7 @@ class AgentMemory {
     this.changedAt.set(sessionId, this.epoch)
     this.quietAt.delete(sessionId)
     this.offers.delete(sessionId)
+    this.consoleRuns.delete(sessionId)
     const offer = change?.offer as AgentOffer | undefined
     if (offer && follows) {
       // The change's whole effect on the agent is the offer (SessionTx.offer): its tokens stand.
@@ -711,7 +727,12 @@ class AgentMemory {
     if (!this.stale(sessionId, since) && !csrChanged) {
       if (this.quietAt.size >= MEMORY_LIMIT) this.quietAt.clear()
       if (this.offers.size >= MEMORY_LIMIT) this.offers.clear()
-      this.quietAt.set(sessionId, { low, seq, session, feed, csrId, at: Date.now() })
+      // Console-only changes numbered on from what the read saw came in while it ran: nothing for
+      // the agent up to their end either (each number in the run is one of theirs; a change the
+      // agent sees would have made the read stale).
+      const run = this.consoleRuns.get(sessionId)
+      const known = run && run.from <= seq + 1 && run.to > seq ? run.to : seq
+      this.quietAt.set(sessionId, { low, seq: known, session, ...(known === seq ? { feed } : {}), csrId, at: Date.now() })
     }
     return feed
   }

@@ -48,6 +48,8 @@ const WIPE_ON_DELIVERY: ReadonlySet<string> = new Set(['logon_as_user'])
 export const OPEN_COMMAND_STATUSES: CommandStatus[] = ['awaiting_consent', 'queued', 'delivered', 'running']
 const OPEN = OPEN_COMMAND_STATUSES
 const HANDED_OUT: CommandStatus[] = ['queued', 'delivered', 'running']
+/** `OPEN` as a list of SQL literals (constants of this file, not input). */
+const OPEN_LIST = sql.raw(OPEN.map((status) => `'${status}'`).join(', '))
 
 /** The consent rule of `takeForAgent`, per kind (constants of this file, not input). */
 const CONSENT_OK = sql.raw(
@@ -279,19 +281,18 @@ export class CommandQueue {
 
   /** `seq`: a change number this change took and left unused (else it takes one). */
   async finish(s: SessionTx, row: CommandRow, status: 'succeeded' | 'failed' | 'cancelled', error: string | null, result?: Record<string, unknown>, seq?: number) {
-    const [done] = await s.tx
-      .update(commands)
-      .set({
-        status,
-        error,
-        finishedAt: new Date(),
-        seq: seq ?? (await s.next()),
-        ...(result ? { result } : {}),
-        // A secret payload never outlives its command, delivered or not.
-        ...(WIPE_ON_DELIVERY.has(row.kind) ? { payload: {} } : {}),
-      })
-      .where(and(eq(commands.id, row.id), inArray(commands.status, OPEN)))
-      .returning()
+    const n = seq ?? (await s.next())
+    // Hand-written and prepared (one constant text): every agent's final report runs it. A secret
+    // payload never outlives its command, delivered or not.
+    const [raw] = await preparedRows<RawCommand>(
+      s.tx,
+      sql`update commands c set status = ${status}::command_status, error = ${error}::text, finished_at = ${new Date().toISOString()}::timestamptz, seq = ${n}::integer,
+            result = case when ${result ? true : false}::boolean then ${result ? JSON.stringify(result) : null}::jsonb else c.result end,
+            payload = case when ${WIPE_ON_DELIVERY.has(row.kind)}::boolean then '{}'::jsonb else c.payload end
+          where c.id = ${row.id}::uuid and c.status in (${OPEN_LIST})
+          returning ${RAW_COLUMNS}`,
+    )
+    const done = raw && fromRaw(raw)
     if (done) {
       await s.event(`command.${status}`, { type: 'system' }, { commandId: row.id, kind: row.kind, ...(error ? { error } : {}) })
       await this.observers.get(row.kind)?.finished?.(s, done, status, error)

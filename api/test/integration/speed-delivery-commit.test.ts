@@ -3,7 +3,7 @@ import { eq } from 'drizzle-orm'
 import { commandReports, commands, sessionEvents } from '../../src/db/schema.ts'
 import { HoldStop } from '../../src/services/feed.ts'
 import { setupApp } from '../helpers/app.ts'
-import { consentedSession as consented } from '../helpers/consented.ts'
+import { consentedSession as consented, refreshWhileHeld } from '../helpers/consented.ts'
 import { refused } from '../helpers/refused.ts'
 import { statements } from '../helpers/statements.ts'
 
@@ -34,18 +34,13 @@ const TOKEN_LOOKUP = /^select id::text as id, session_id::text as session_id, st
 
 t.test('a Refresh while the agent’s poll holds here is delivered by its own commit', async (t) => {
   const { session, agent, cursor } = await consentedSession('Held')
-  const held = agent.client.GET('/api/v1/agent/poll', { params: { query: { cursor, wait: 10 } } })
-  await new Promise((r) => setTimeout(r, 50))
-  const count = statements(h.app.database)
-  const { data: refresh } = await csr.client.POST('/api/v1/sessions/{id}/system-info/refresh', at(session.id))
-  const { data: answer } = await held
-  count.stop()
-  t.match(refresh!.command, { status: 'delivered', deliveredAt: String }, 'the POST says delivered')
-  t.same(answer!.commands.map((c) => c.id), [refresh!.command!.id], 'the held poll carries it')
-  t.equal(starts(count.list, DELIVERY_MARK), 0, 'no delivery mark of its own')
-  t.equal(starts(count.list, RESERVE), 0, 'no second change')
-  t.equal(starts(count.list, /^update support_sessions set feed_seq = feed_seq \+ 1/i), 1, 'one lock: the Refresh’s')
-  const [row] = await db.select().from(commands).where(eq(commands.id, refresh!.command!.id))
+  const { refresh, answer, statements: list } = await refreshWhileHeld(h, csr, agent, session.id, cursor)
+  t.match(refresh.command, { status: 'delivered', deliveredAt: String }, 'the POST says delivered')
+  t.same(answer.commands.map((c) => c.id), [refresh.command!.id], 'the held poll carries it')
+  t.equal(starts(list, DELIVERY_MARK), 0, 'no delivery mark of its own')
+  t.equal(starts(list, RESERVE), 0, 'no second change')
+  t.equal(starts(list, /^update support_sessions set feed_seq = feed_seq \+ 1/i), 1, 'one lock: the Refresh’s')
+  const [row] = await db.select().from(commands).where(eq(commands.id, refresh.command!.id))
   t.match(row, { status: 'delivered', kind: 'collect_system_info' })
   t.ok(row!.deliveredAt, 'with its delivery time')
   t.equal(row!.seq, row!.dispatchSeq, 'one change number: released and delivered in one commit')
@@ -53,7 +48,7 @@ t.test('a Refresh while the agent’s poll holds here is delivered by its own co
   const { data: verified } = await h.admin.client.GET('/api/v1/sessions/{id}/events/verify', at(session.id))
   t.match(verified, { ok: true, unchained: 0 }, 'the audit chain verifies')
   const { data: again } = await agent.client.GET('/api/v1/agent/poll', { params: { query: { cursor, wait: 0 } } })
-  t.same(again!.commands.map((c) => c.id), [refresh!.command!.id], 'a poll from the old cursor (a lost answer) gets it again')
+  t.same(again!.commands.map((c) => c.id), [refresh.command!.id], 'a poll from the old cursor (a lost answer) gets it again')
 })
 
 t.test('without a held poll, the Refresh queues and the next poll delivers, as before', async (t) => {
