@@ -379,9 +379,9 @@ export class AgentsService {
 
   /** One look of a held poll: from memory when it can (no promise then), else a read. */
   private heldRead(agent: AgentPrincipal, cursor: number): AgentFeed | Promise<AgentFeed> {
-    // A change this instance committed released what the agent is waiting for, and its commit
-    // said exactly what that is (an offer always holds commands): the answer without a read (the
-    // delivery is still recorded, and a secret still wiped, before it leaves).
+    // A change this instance committed released or asked what the agent is waiting for, and its
+    // commit said exactly what that is (an offer always holds a command or a consent): the answer
+    // without a read (a delivery is still recorded, and a secret still wiped, before it leaves).
     const offered = this.memory.offered(agent.sessionId, cursor)
     if (offered) return this.deliverOffered(agent, cursor, offered)
     // Nothing for the agent in the session since a read that ended at this cursor (or only
@@ -553,12 +553,14 @@ const MEMORY_LIMIT = 200_000
 const QUIET_TTL_MS = 30 * 60_000
 
 /**
- * What the agent's feed is, as a change's commit declared it (SessionTx.offer, built by
- * CommandQueue.recordApproved): the commands released, as `read` would return them.
+ * What the agent's feed is, as a change's commit declared it (SessionTx.offer, BulkTx.offer; built
+ * by CommandQueue.recordApproved and releaseForConsent, a script batch, a consent's answer): the
+ * commands released and the consents asked or answered, as `read` would return them.
  */
 export interface AgentOffer {
   rows: CommandRow[]
   commands: AgentFeed['commands']
+  consents?: AgentFeed['consents']
 }
 
 /**
@@ -633,7 +635,7 @@ class AgentMemory {
     const offer = change?.offer as AgentOffer | undefined
     if (offer && follows) {
       // The change's whole effect on the agent is the offer (SessionTx.offer): its tokens stand.
-      this.offers.set(sessionId, { low: q.low, high: q.seq, seq: change.to, rows: offer.rows, csrId: q.csrId, feed: { ...emptyFeed(change.to, q.session), commands: offer.commands } })
+      this.offers.set(sessionId, { low: q.low, high: q.seq, seq: change.to, rows: offer.rows, csrId: q.csrId, feed: { ...emptyFeed(change.to, q.session), commands: offer.commands, consents: offer.consents ?? NONE } })
       return
     }
     for (const hash of this.tokensOf.get(sessionId) ?? []) this.tokens.delete(hash)

@@ -3,7 +3,7 @@ import { and, asc, count, desc, eq, inArray, isNotNull, sql, type SQL } from 'dr
 import type { Db } from '../db/client.ts'
 import { commands, consentRequests } from '../db/schema.ts'
 import { conflict, notFound } from '../errors.ts'
-import type { AgentCommand } from '../schemas/agent.ts'
+import type { AgentCommand, AgentConsent } from '../schemas/agent.ts'
 import type { Paging } from '../schemas/common.ts'
 import type { Command } from '../schemas/sessions.ts'
 import { preparedRows } from '../db/raw.ts'
@@ -83,6 +83,30 @@ const RAW_COLUMNS = sql.raw(`c.id::text as id, c.session_id::text as session_id,
   c.payload, c.created_by::text as created_by, c.created_at, c.delivered_at, c.finished_at, c.error, c.result, c.seq, c.dispatch_seq`)
 
 const date = (v: Date | string) => (v instanceof Date ? v : new Date(v))
+
+/** Whether `consent` (as read or written under the session's lock) allows `row` to be handed out. */
+function coveredBy(row: CommandRow, consent: ConsentRow): boolean {
+  const needed = COMMAND_KINDS[row.kind as CommandKind] as ConsentKind | null | undefined
+  return (
+    needed !== undefined && needed !== null && row.consentId === consent.id && consent.status === 'approved' && consent.kind === needed && consent.sessionId === row.sessionId
+  )
+}
+
+/**
+ * The commands waiting on a consent, oldest first, as a scalar subquery (a JSON array of
+ * `RawCommand`s; `waitingRows` reads it): for the change that answers the consent to read them
+ * with the request itself, under the session's lock, so `releaseForConsent` needs no read.
+ */
+export function waitingSql(consentId: string): SQL {
+  return sql`(select coalesce(json_agg(w order by w.seq), '[]'::json) from (select ${RAW_COLUMNS} from commands c
+    where c.consent_id = ${consentId}::uuid and c.status = 'awaiting_consent') w)`
+}
+
+/** What `waitingSql` selected, as rows (JSON text or parsed, by driver). */
+export function waitingRows(value: unknown): CommandRow[] {
+  const list = (typeof value === 'string' ? JSON.parse(value) : value) as RawCommand[] | null
+  return (list ?? []).map(fromRaw)
+}
 
 function fromRaw(r: RawCommand): CommandRow {
   return {
@@ -229,7 +253,7 @@ export class CommandQueue {
     if (needed === null) return true
     if (!row.consentId) return false
     const [consent] = known?.id === row.consentId ? [known] : await s.tx.select().from(consentRequests).where(eq(consentRequests.id, row.consentId))
-    return consent?.status === 'approved' && consent.kind === needed && consent.sessionId === row.sessionId
+    return consent !== undefined && coveredBy(row, consent)
   }
 
   private async release(s: SessionTx, row: CommandRow, consent?: ConsentRow): Promise<CommandRow | undefined> {
@@ -247,14 +271,61 @@ export class CommandQueue {
     return released
   }
 
-  /** A consent was approved: release what waited on it. */
-  async releaseForConsent(s: SessionTx, consent: ConsentRow) {
-    const waiting = await s.tx
-      .select()
-      .from(commands)
-      .where(and(eq(commands.consentId, consent.id), eq(commands.status, 'awaiting_consent')))
-      .orderBy(asc(commands.seq))
-    for (const row of waiting) await this.release(s, row, consent)
+  /**
+   * A consent was approved: release what waited on it, in one statement (numbered in order, as
+   * one at a time would be) after the consent's own change numbers. Returns the released rows.
+   * `waiting`: what waits on it, as this change read it under the session's lock (`waitingSql`),
+   * else read here.
+   *
+   * `handOver`: the answer came from the agent, so when a poll of the agent holds on this instance
+   * now (SessionFeed.holding), the commands are written delivered in this same change, as the
+   * Refresh's `approvedRow` does and for the same reasons: the change's commit records the
+   * delivery and its offer (the caller's) is what the held poll answers, so no cancel falls between
+   * the two; a poll that ends before it answers leaves the agent's next poll (from its old cursor)
+   * to get them again. Never a kind whose payload is wiped at delivery.
+   */
+  async releaseForConsent(s: SessionTx, consent: ConsentRow, waiting?: CommandRow[], handOver = false): Promise<CommandRow[]> {
+    const rows =
+      waiting ??
+      (await s.tx
+        .select()
+        .from(commands)
+        .where(and(eq(commands.consentId, consent.id), eq(commands.status, 'awaiting_consent')))
+        .orderBy(asc(commands.seq)))
+    const list = rows.filter((row) => row.status === 'awaiting_consent' && coveredBy(row, consent))
+    if (list.length === 0) return []
+    const held = handOver && this.feed.holding(s.sessionId)
+    const steps = list.map((row, i) => ({ id: row.id, i: i + 1, deliver: held && !WIPE_ON_DELIVERY.has(row.kind) }))
+    const released = (
+      await preparedRows<RawCommand>(
+        s.tx,
+        sql`with n as (${s.take(steps.length)}), done as (
+              update commands c set status = (case when r.deliver then 'delivered' else 'queued' end)::command_status,
+                dispatch_seq = n.base + r.i, seq = n.base + r.i,
+                delivered_at = case when r.deliver then ${new Date().toISOString()}::timestamptz else c.delivered_at end
+              from n, jsonb_to_recordset(${JSON.stringify(steps)}::jsonb) as r(id uuid, i integer, deliver boolean)
+              where c.id = r.id and c.status = 'awaiting_consent'
+              returning ${RAW_COLUMNS})
+            select * from done order by seq`,
+      )
+    ).map(fromRaw)
+    for (const row of released) {
+      await s.event('command.queued', { type: 'system' }, { commandId: row.id, kind: row.kind })
+      if (row.status === 'delivered') await s.event('command.delivered', { type: 'system' }, { commandId: row.id, kind: row.kind })
+      await this.observers.get(row.kind)?.released?.(s, row)
+    }
+    return released
+  }
+
+  /**
+   * Offers the agent's feed from a change that answered a consent (SessionTx.offer): the request
+   * as answered and what its approval released (`releaseForConsent`), written delivered or not
+   * (a queued one gets its delivery mark from the held poll before it answers). None when a
+   * released command carries a secret: those are never kept in memory, the poll reads them.
+   */
+  offerReleased(s: SessionTx, consent: AgentConsent, released: CommandRow[], numbers: number) {
+    if (released.some((row) => WIPE_ON_DELIVERY.has(row.kind))) return
+    s.offer({ rows: released, commands: released.map((row) => this.toAgentCommand(row)), consents: [consent] } satisfies AgentOffer, numbers)
   }
 
   /** A consent was denied, expired or withdrawn: what waited on it will never run. */

@@ -108,6 +108,12 @@ export interface BulkTx {
   reserve(sessionIds: readonly string[], count: (sessionId: string) => number): Promise<Map<string, number>>
   /** Appends events to several sessions' trails in one statement, each trail in the list's order. */
   events(list: readonly BulkEvent[]): Promise<void>
+  /**
+   * `SessionTx.offer` for one session of this change: the complete agent feed the change produces
+   * there, answered to a held poll of this instance without a read; ignored unless the change took
+   * exactly `numbers` of that session's change numbers.
+   */
+  offer(sessionId: string, items: unknown, numbers: number): void
 }
 
 /** Rows per multi-row statement: well under PostgreSQL's 65,535 parameters for any of our tables. */
@@ -291,7 +297,7 @@ export class SessionFeed {
         const trail = new PendingEvents(tx, writers)
         const topicsNow = () => [...changed].map(([sessionId, range]) => this.notifier.changeTopic(sessionId, describe(range, declared.get(sessionId))))
         for (const sessionId of ids) txs.set(sessionId, this.sessionTx(tx, sessionId, changed, declared, writers.get(sessionId)!, trail, early, topicsNow))
-        const result = await fn(of, this.bulkTx(tx, writers, changed, trail))
+        const result = await fn(of, this.bulkTx(tx, writers, changed, declared, trail))
         topics = topicsNow()
         committing = true
         // Announced already by the change's last statement (SessionTx.announceSql), as it ends.
@@ -314,7 +320,7 @@ export class SessionFeed {
     return result
   }
 
-  private bulkTx(tx: Db, writers: Map<string, SessionEventWriter>, changed: Map<string, ChangeRange>, trail: PendingEvents): BulkTx {
+  private bulkTx(tx: Db, writers: Map<string, SessionEventWriter>, changed: Map<string, ChangeRange>, declarations: Map<string, Declared>, trail: PendingEvents): BulkTx {
     const writerOf = (sessionId: string) => writerIn(writers, sessionId)
     return {
       tx,
@@ -342,6 +348,12 @@ export class SessionFeed {
         await trail.flush()
         await trail.write(list)
         await this.outbox?.onSessionEvents(tx, list)
+      },
+      offer: (sessionId, items, numbers) => {
+        writerOf(sessionId)
+        const d = declarations.get(sessionId)
+        if (d) d.offer = { items, numbers }
+        else declarations.set(sessionId, { consoleOnly: false, offer: { items, numbers } })
       },
     }
   }
