@@ -36,6 +36,12 @@ const LASTS_FOR_SESSION: ReadonlySet<ConsentKind> = new Set(['view_system_info']
  */
 export interface CommandObserver {
   released?(s: SessionTx, row: CommandRow): Promise<void>
+  /**
+   * What `released` writes, as the body of a data-modifying CTE over `released` (a subquery of
+   * the released commands of this kind: `id` uuid, `seq` their change number), so that
+   * `releaseForConsent` writes it in its own statement; there `released` is not called.
+   */
+  releasedSql?(released: SQL): SQL
   consentClosed?(s: SessionTx, row: CommandRow, outcome: 'denied' | 'expired' | 'cancelled'): Promise<void>
   finished?(s: SessionTx, row: CommandRow, status: 'succeeded' | 'failed' | 'cancelled', error: string | null): Promise<void>
   /** A new (not repeated) report from the agent, after the command's status followed it. */
@@ -296,6 +302,15 @@ export class CommandQueue {
     if (list.length === 0) return []
     const held = handOver && this.feed.holding(s.sessionId)
     const steps = list.map((row, i) => ({ id: row.id, i: i + 1, deliver: held && !WIPE_ON_DELIVERY.has(row.kind) }))
+    // What the kinds' observers write on release, in the same statement where they can say it in SQL.
+    const inSql = new Set<string>()
+    const observed: SQL[] = []
+    for (const kind of new Set(list.map((row) => row.kind))) {
+      const write = this.observers.get(kind)?.releasedSql?.(sql`(select id::uuid as id, seq from done where kind = ${kind})`)
+      if (!write) continue
+      inSql.add(kind)
+      observed.push(sql`, ${sql.raw(`o${observed.length}`)} as (${write})`)
+    }
     const released = (
       await preparedRows<RawCommand>(
         s.tx,
@@ -305,14 +320,14 @@ export class CommandQueue {
                 delivered_at = case when r.deliver then ${new Date().toISOString()}::timestamptz else c.delivered_at end
               from n, jsonb_to_recordset(${JSON.stringify(steps)}::jsonb) as r(id uuid, i integer, deliver boolean)
               where c.id = r.id and c.status = 'awaiting_consent'
-              returning ${RAW_COLUMNS})
+              returning ${RAW_COLUMNS})${sql.join(observed)}
             select * from done order by seq`,
       )
     ).map(fromRaw)
     for (const row of released) {
       await s.event('command.queued', { type: 'system' }, { commandId: row.id, kind: row.kind })
       if (row.status === 'delivered') await s.event('command.delivered', { type: 'system' }, { commandId: row.id, kind: row.kind })
-      await this.observers.get(row.kind)?.released?.(s, row)
+      if (!inSql.has(row.kind)) await this.observers.get(row.kind)?.released?.(s, row)
     }
     return released
   }

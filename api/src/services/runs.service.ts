@@ -276,14 +276,17 @@ export class RunsService {
     private readonly timings: RunTimings,
   ) {
     commands.observe('run_scripts', {
+      // The runs are queued with their command, taking its change number (its release): no number
+      // of their own, so the release's offer to the agent's held poll stays whole (runs are the
+      // console's). In SQL for a release written set-based (the consent's answer).
       released: async (s, command) => {
-        // With the command's own change number (its release): no number of their own, so the
-        // release's offer to the agent's held poll stays whole (the runs are the console's).
         await s.tx
           .update(scriptRuns)
           .set({ status: 'queued', seq: command.seq })
           .where(and(eq(scriptRuns.commandId, command.id), eq(scriptRuns.status, 'awaiting_consent')))
       },
+      releasedSql: (released) =>
+        sql`update script_runs x set status = 'queued', seq = r.seq from ${released} as r where x.command_id = r.id and x.status = 'awaiting_consent'`,
       consentClosed: async (s, command, outcome) => {
         const status = outcome === 'denied' ? 'denied' : outcome === 'expired' ? 'expired' : 'cancelled'
         const error = { denied: 'The customer denied the request', expired: 'The customer did not answer in time', cancelled: 'The request was withdrawn' }[outcome]
