@@ -48,6 +48,22 @@ export interface CommandObserver {
   reported?(s: SessionTx, row: CommandRow, report: { status?: string | undefined; message?: string | undefined; data?: Record<string, unknown> | undefined }, agentId: string): Promise<void>
 }
 
+/** A release of commands written by CTEs of another statement: `CommandQueue.planRelease`. */
+export interface ReleasePlan {
+  /** The change numbers it takes, one per command, in order. */
+  count: number
+  /**
+   * The CTEs that write it (each after a comma), for a statement whose CTE `n` took the change's
+   * numbers (`s.take`, giving `base`): the commands take `base + offset + 1` on, and are written
+   * only where `guard` (a boolean expression) holds.
+   */
+  ctes(offset: number, guard: SQL): SQL
+  /** A scalar expression for that statement to select: what `done` reads. */
+  result: SQL
+  /** After the statement, with what it selected for `result`: the events, the observers not written in SQL; the released rows. */
+  done(result: unknown): Promise<CommandRow[]>
+}
+
 /** Kinds whose payload is a secret for the agent alone: emptied once it is handed out. */
 const WIPE_ON_DELIVERY: ReadonlySet<string> = new Set(['logon_as_user'])
 
@@ -280,15 +296,7 @@ export class CommandQueue {
   /**
    * A consent was approved: release what waited on it, in one statement (numbered in order, as
    * one at a time would be) after the consent's own change numbers. Returns the released rows.
-   * `waiting`: what waits on it, as this change read it under the session's lock (`waitingSql`),
-   * else read here.
-   *
-   * `handOver`: the answer came from the agent, so when a poll of the agent holds on this instance
-   * now (SessionFeed.holding), the commands are written delivered in this same change, as the
-   * Refresh's `approvedRow` does and for the same reasons: the change's commit records the
-   * delivery and its offer (the caller's) is what the held poll answers, so no cancel falls between
-   * the two; a poll that ends before it answers leaves the agent's next poll (from its old cursor)
-   * to get them again. Never a kind whose payload is wiped at delivery.
+   * `waiting`, `handOver`: see `planRelease`; without `waiting` what waits is read here.
    */
   async releaseForConsent(s: SessionTx, consent: ConsentRow, waiting?: CommandRow[], handOver = false): Promise<CommandRow[]> {
     const rows =
@@ -298,8 +306,28 @@ export class CommandQueue {
         .from(commands)
         .where(and(eq(commands.consentId, consent.id), eq(commands.status, 'awaiting_consent')))
         .orderBy(asc(commands.seq)))
-    const list = rows.filter((row) => row.status === 'awaiting_consent' && coveredBy(row, consent))
-    if (list.length === 0) return []
+    const plan = this.planRelease(s, consent, rows, handOver)
+    if (!plan) return []
+    const [found] = await preparedRows<{ released: unknown }>(s.tx, sql`with n as (${s.take(plan.count)})${plan.ctes(0, sql`true`)} select ${plan.result} as released`)
+    return plan.done(found?.released)
+  }
+
+  /**
+   * The release of what waits on an approved consent (`waiting`, as this change read it under the
+   * session's lock: `waitingSql`), for a statement of the caller's that also writes the consent's
+   * own change (ConsentsService), so that approving and releasing are one statement. Undefined
+   * when nothing waits that the consent covers.
+   *
+   * `handOver`: the answer came from the agent, so when a poll of the agent holds on this instance
+   * now (SessionFeed.holding), the commands are written delivered in this same change, as the
+   * Refresh's `approvedRow` does and for the same reasons: the change's commit records the
+   * delivery and its offer (the caller's, `offerReleased`) is what the held poll answers, so no
+   * cancel falls between the two; a poll that ends before it answers leaves the agent's next poll
+   * (from its old cursor) to get them again. Never a kind whose payload is wiped at delivery.
+   */
+  planRelease(s: SessionTx, consent: ConsentRow, waiting: CommandRow[], handOver: boolean): ReleasePlan | undefined {
+    const list = waiting.filter((row) => row.status === 'awaiting_consent' && coveredBy(row, consent))
+    if (list.length === 0) return undefined
     const held = handOver && this.feed.holding(s.sessionId)
     const steps = list.map((row, i) => ({ id: row.id, i: i + 1, deliver: held && !WIPE_ON_DELIVERY.has(row.kind) }))
     // What the kinds' observers write on release, in the same statement where they can say it in SQL.
@@ -311,25 +339,34 @@ export class CommandQueue {
       inSql.add(kind)
       observed.push(sql`, ${sql.raw(`o${observed.length}`)} as (${write})`)
     }
-    const released = (
-      await preparedRows<RawCommand>(
-        s.tx,
-        sql`with n as (${s.take(steps.length)}), done as (
-              update commands c set status = (case when r.deliver then 'delivered' else 'queued' end)::command_status,
-                dispatch_seq = n.base + r.i, seq = n.base + r.i,
-                delivered_at = case when r.deliver then ${new Date().toISOString()}::timestamptz else c.delivered_at end
-              from n, jsonb_to_recordset(${JSON.stringify(steps)}::jsonb) as r(id uuid, i integer, deliver boolean)
-              where c.id = r.id and c.status = 'awaiting_consent'
-              returning ${RAW_COLUMNS})${sql.join(observed)}
-            select * from done order by seq`,
-      )
-    ).map(fromRaw)
-    for (const row of released) {
-      await s.event('command.queued', { type: 'system' }, { commandId: row.id, kind: row.kind })
-      if (row.status === 'delivered') await s.event('command.delivered', { type: 'system' }, { commandId: row.id, kind: row.kind })
-      if (!inSql.has(row.kind)) await this.observers.get(row.kind)?.released?.(s, row)
+    const at = new Date()
+    return {
+      count: steps.length,
+      ctes: (offset, guard) => sql`, done as (
+            update commands c set status = (case when r.deliver then 'delivered' else 'queued' end)::command_status,
+              dispatch_seq = n.base + ${offset}::integer + r.i, seq = n.base + ${offset}::integer + r.i,
+              delivered_at = case when r.deliver then ${at.toISOString()}::timestamptz else c.delivered_at end
+            from n, jsonb_to_recordset(${JSON.stringify(steps)}::jsonb) as r(id uuid, i integer, deliver boolean)
+            where c.id = r.id and c.status = 'awaiting_consent' and ${guard}
+            returning c.id::text as id, c.kind, c.seq)${sql.join(observed)}`,
+      // Only the numbers come back: the rows are known (no payload parsed twice).
+      result: sql`(select coalesce(json_agg(json_build_object('id', id, 'seq', seq)), '[]'::json) from done)`,
+      done: async (result) => {
+        const seqOf = new Map(((typeof result === 'string' ? JSON.parse(result) : result) as { id: string; seq: number }[] | null ?? []).map((r) => [r.id, Number(r.seq)]))
+        const released = list.flatMap((row, i): CommandRow[] => {
+          const seq = seqOf.get(row.id)
+          if (seq === undefined) return []
+          const delivered = steps[i]!.deliver
+          return [{ ...row, status: delivered ? 'delivered' : 'queued', seq, dispatchSeq: seq, deliveredAt: delivered ? at : row.deliveredAt }]
+        })
+        for (const row of released) {
+          await s.event('command.queued', { type: 'system' }, { commandId: row.id, kind: row.kind })
+          if (row.status === 'delivered') await s.event('command.delivered', { type: 'system' }, { commandId: row.id, kind: row.kind })
+          if (!inSql.has(row.kind)) await this.observers.get(row.kind)?.released?.(s, row)
+        }
+        return released
+      },
     }
-    return released
   }
 
   /**

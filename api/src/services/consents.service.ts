@@ -1,5 +1,5 @@
 import { and, asc, count, desc, eq, inArray, lt, sql, type SQL } from 'drizzle-orm'
-import { preparedRows, rows } from '../db/raw.ts'
+import { preparedRows } from '../db/raw.ts'
 import type { Db } from '../db/client.ts'
 import { consentRequests, users } from '../db/schema.ts'
 import { conflict, notFound, unprocessable } from '../errors.ts'
@@ -249,25 +249,29 @@ export class ConsentsService {
       expired: `The request expired unanswered: ${title}`,
       cancelled: `Request withdrawn: ${title}`,
     }[status]
+    const updated: ConsentRow = { ...row, status, answeredAt, seq: number }
+    // An approval releases what waited on it in the same statement, after the chat line's number
+    // (CommandQueue.planRelease), when the caller read what waits.
+    const plan = status === 'approved' && release ? this.commands.planRelease(s, updated, release.waiting, release.handOver) : undefined
     // One statement: the request's new status, and its system line in the chat with the next
     // change number (as SessionTx.systemLine writes it), only when the request was still pending
     // (every caller read it pending under the session's lock, so the number is always used).
-    const [closed] = await rows<{ id: string }>(
+    const [closed] = await preparedRows<{ id: string; released: unknown }>(
       s.tx,
       sql`with c as (
             update consent_requests set status = ${status}::consent_status, answered_at = ${answeredAt?.toISOString() ?? null}::timestamptz,
               seq = ${number}
             where id = ${row.id}::uuid and status = 'pending' returning id
-          ), n as (${s.take(1)}), m as (
+          ), n as (${s.take(1 + (plan?.count ?? 0))}), m as (
             insert into chat_messages (session_id, sender, body, system_event, seq)
             select ${s.sessionId}::uuid, 'system', ${cleanText(line)}, ${JSON.stringify({ type: `consent.${status}`, data })}::jsonb, n.base + 1 from n
             where exists (select 1 from c)
-          )
-          select id::text as id from c`,
+          )${plan ? plan.ctes(1, sql`exists (select 1 from c)`) : sql``}
+          select id::text as id, ${plan ? plan.result : sql`null`} as released from c`,
     )
     if (!closed) return { row, released: [] }
-    const updated: ConsentRow = { ...row, status, answeredAt, seq: number }
     await s.event(`consent.${status}`, actor, data)
+    if (plan) return { row: updated, released: await plan.done(closed.released) }
     if (status === 'approved') return { row: updated, released: await this.commands.releaseForConsent(s, updated, release?.waiting, release?.handOver) }
     await this.commands.cancelForConsent(s, row.id, status)
     return { row: updated, released: [] }

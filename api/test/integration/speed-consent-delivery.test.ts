@@ -88,6 +88,7 @@ t.test('the answer, while the agent’s re-poll holds, delivers the command in i
   t.equal(starts(count.list, LOCK), 1, 'one lock: the answer’s')
   t.equal(starts(count.list, /^select distinct on \(session_id\)/i), 0, 'the trail’s head read with the request')
   t.equal(starts(count.list, /^update "script_runs"/i), 0, 'its runs queued by the release’s statement')
+  t.equal(starts(count.list, /^with n as/i), 0, 'released by the statement that approves')
   if (process.env.SHOW_STATEMENTS) t.comment(count.list.map((q) => q.trim().slice(0, 100)).join('\n'))
   const [row] = await db.select().from(commands).where(eq(commands.id, commandId))
   t.match(row, { status: 'delivered', kind: 'run_scripts' })
