@@ -446,6 +446,10 @@ export class AgentsService {
       // reports): memory knows that whole range, so a held poll at this cursor needs no read again.
       return this.memory.rememberQuiet(agent.sessionId, upTo, session, row.csr_id, since, cursor)
     }
+    // Everything up to `upTo` is in this answer: the agent's next poll, from its cursor, is known to
+    // have nothing yet (it holds without a read), unless a change came in meanwhile. Remembered
+    // before the delivery mark, whose console-only change then follows on it.
+    if (next === upTo && row.status !== 'ended') this.memory.rememberQuiet(agent.sessionId, upTo, session, row.csr_id, since)
     // Only what is recorded as delivered leaves (a command closed since this read is not handed out).
     const handed = await this.commands.markDelivered(agent.sessionId, commandRows)
     return {

@@ -6,7 +6,7 @@ import { conflict, notFound } from '../errors.ts'
 import type { AgentCommand, AgentConsent } from '../schemas/agent.ts'
 import type { Paging } from '../schemas/common.ts'
 import type { Command } from '../schemas/sessions.ts'
-import { preparedRows } from '../db/raw.ts'
+import { preparedRows, rawDate } from '../db/raw.ts'
 import type { ConsentKind, ConsentRow } from './consents.service.ts'
 import type { AgentOffer } from './agents.service.ts'
 import type { SessionFeed, SessionTx } from './feed.ts'
@@ -104,8 +104,6 @@ interface RawCommand extends Record<string, unknown> {
 const RAW_COLUMNS = sql.raw(`c.id::text as id, c.session_id::text as session_id, c.kind, c.status::text as status, c.consent_id::text as consent_id,
   c.payload, c.created_by::text as created_by, c.created_at, c.delivered_at, c.finished_at, c.error, c.result, c.seq, c.dispatch_seq`)
 
-const date = (v: Date | string) => (v instanceof Date ? v : new Date(v))
-
 /** Whether `consent` (as read or written under the session's lock) allows `row` to be handed out. */
 function coveredBy(row: CommandRow, consent: ConsentRow): boolean {
   const needed = COMMAND_KINDS[row.kind as CommandKind] as ConsentKind | null | undefined
@@ -139,9 +137,9 @@ function fromRaw(r: RawCommand): CommandRow {
     consentId: r.consent_id,
     payload: r.payload,
     createdBy: r.created_by,
-    createdAt: date(r.created_at),
-    deliveredAt: r.delivered_at === null ? null : date(r.delivered_at),
-    finishedAt: r.finished_at === null ? null : date(r.finished_at),
+    createdAt: rawDate(r.created_at),
+    deliveredAt: r.delivered_at === null ? null : rawDate(r.delivered_at),
+    finishedAt: r.finished_at === null ? null : rawDate(r.finished_at),
     error: r.error,
     result: r.result,
     seq: Number(r.seq),

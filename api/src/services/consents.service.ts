@@ -1,5 +1,5 @@
 import { and, asc, count, desc, eq, inArray, lt, sql, type SQL } from 'drizzle-orm'
-import { preparedRows } from '../db/raw.ts'
+import { preparedRows, rawDate } from '../db/raw.ts'
 import type { Db } from '../db/client.ts'
 import { consentRequests, users } from '../db/schema.ts'
 import { conflict, notFound, unprocessable } from '../errors.ts'
@@ -53,8 +53,6 @@ interface RawConsent extends Record<string, unknown> {
 const RAW_CONSENT = sql.raw(`r.id::text as id, r.session_id::text as session_id, r.kind::text as kind, r.status::text as status,
   r.requested_by::text as requested_by, r.details, r.created_at, r.expires_at, r.answered_at, r.seq`)
 
-const date = (v: Date | string) => (v instanceof Date ? v : new Date(v))
-
 function consentFromRaw(r: RawConsent): ConsentRow {
   return {
     id: r.id,
@@ -63,9 +61,9 @@ function consentFromRaw(r: RawConsent): ConsentRow {
     status: r.status,
     requestedBy: r.requested_by,
     details: r.details,
-    createdAt: date(r.created_at),
-    expiresAt: date(r.expires_at),
-    answeredAt: r.answered_at === null ? null : date(r.answered_at),
+    createdAt: rawDate(r.created_at),
+    expiresAt: rawDate(r.expires_at),
+    answeredAt: r.answered_at === null ? null : rawDate(r.answered_at),
     seq: Number(r.seq),
   }
 }
