@@ -12,6 +12,9 @@ export async function rows<T extends Record<string, unknown>>(db: Db, query: SQL
   return Array.isArray(result) ? result : result.rows
 }
 
+/** A timestamp of a hand-written select: a Date from PGlite, text from postgres.js and inside JSON. */
+export const rawDate = (v: Date | string): Date => (v instanceof Date ? v : new Date(v))
+
 const dialect = new PgDialect()
 
 /**

@@ -379,9 +379,10 @@ export class AgentsService {
 
   /** One look of a held poll: from memory when it can (no promise then), else a read. */
   private heldRead(agent: AgentPrincipal, cursor: number): AgentFeed | Promise<AgentFeed> {
-    // A change this instance committed released or cancelled what the agent is waiting for, and
-    // its commit said exactly what that is: the answer without a read (a release's delivery is
-    // still recorded, and a secret still wiped, before it leaves; a cancellation has nothing to record).
+    // A change this instance committed released, asked, answered or cancelled what the agent is
+    // waiting for, and its commit said exactly what that is: the answer without a read (a release's
+    // delivery is still recorded, and a secret still wiped, before it leaves; consents and
+    // cancellations have nothing to record).
     const offered = this.memory.offered(agent.sessionId, cursor)
     if (offered) return offered.rows.length === 0 ? offered.feed : this.deliverOffered(agent, cursor, offered)
     // Nothing for the agent in the session since a read that ended at this cursor (or only
@@ -558,12 +559,14 @@ const QUIET_TTL_MS = 30 * 60_000
 
 /**
  * What the agent's feed is, as a change's commit declared it (SessionTx.offer, BulkTx.offer), as
- * `read` would return it: the commands released (CommandQueue.recordApproved), or the released
- * commands cancelled (RunsService.cancelParts; none released then).
+ * `read` would return it: the commands released (CommandQueue.recordApproved, a consent's answer),
+ * the consents asked or answered (a script batch, a consent's answer), or the released commands
+ * cancelled (RunsService.cancelParts; none released then).
  */
 export interface AgentOffer {
   rows: CommandRow[]
   commands: AgentFeed['commands']
+  consents?: AgentFeed['consents']
   cancelledCommands?: AgentFeed['cancelledCommands']
 }
 
@@ -655,7 +658,7 @@ class AgentMemory {
     const offer = change?.offer as AgentOffer | undefined
     if (offer && follows) {
       // The change's whole effect on the agent is the offer (SessionTx.offer): its tokens stand.
-      const feed = { ...emptyFeed(change.to, q.session), commands: offer.commands, cancelledCommands: offer.cancelledCommands ?? NONE }
+      const feed = { ...emptyFeed(change.to, q.session), commands: offer.commands, consents: offer.consents ?? NONE, cancelledCommands: offer.cancelledCommands ?? NONE }
       this.offers.set(sessionId, { low: q.low, high: q.seq, seq: change.to, rows: offer.rows, csrId: q.csrId, feed })
       return
     }

@@ -3,10 +3,10 @@ import { and, asc, count, desc, eq, inArray, isNotNull, sql, type SQL } from 'dr
 import type { Db } from '../db/client.ts'
 import { commands, consentRequests } from '../db/schema.ts'
 import { conflict, notFound } from '../errors.ts'
-import type { AgentCommand } from '../schemas/agent.ts'
+import type { AgentCommand, AgentConsent } from '../schemas/agent.ts'
 import type { Paging } from '../schemas/common.ts'
 import type { Command } from '../schemas/sessions.ts'
-import { preparedRows } from '../db/raw.ts'
+import { preparedRows, rawDate } from '../db/raw.ts'
 import type { ConsentKind, ConsentRow } from './consents.service.ts'
 import type { AgentOffer } from './agents.service.ts'
 import type { SessionFeed, SessionTx } from './feed.ts'
@@ -36,10 +36,32 @@ const LASTS_FOR_SESSION: ReadonlySet<ConsentKind> = new Set(['view_system_info']
  */
 export interface CommandObserver {
   released?(s: SessionTx, row: CommandRow): Promise<void>
+  /**
+   * What `released` writes, as the body of a data-modifying CTE over `released` (a subquery of
+   * the released commands of this kind: `id` uuid, `seq` their change number), so that
+   * `releaseForConsent` writes it in its own statement; there `released` is not called.
+   */
+  releasedSql?(released: SQL): SQL
   consentClosed?(s: SessionTx, row: CommandRow, outcome: 'denied' | 'expired' | 'cancelled'): Promise<void>
   finished?(s: SessionTx, row: CommandRow, status: 'succeeded' | 'failed' | 'cancelled', error: string | null): Promise<void>
   /** A new (not repeated) report from the agent, after the command's status followed it. */
   reported?(s: SessionTx, row: CommandRow, report: { status?: string | undefined; message?: string | undefined; data?: Record<string, unknown> | undefined }, agentId: string): Promise<void>
+}
+
+/** A release of commands written by CTEs of another statement: `CommandQueue.planRelease`. */
+export interface ReleasePlan {
+  /** The change numbers it takes, one per command, in order. */
+  count: number
+  /**
+   * The CTEs that write it (each after a comma), for a statement whose CTE `n` took the change's
+   * numbers (`s.take`, giving `base`): the commands take `base + offset + 1` on, and are written
+   * only where `guard` (a boolean expression) holds.
+   */
+  ctes(offset: number, guard: SQL): SQL
+  /** A scalar expression for that statement to select: what `done` reads. */
+  result: SQL
+  /** After the statement, with what it selected for `result`: the events, the observers not written in SQL; the released rows. */
+  done(result: unknown): Promise<CommandRow[]>
 }
 
 /** Kinds whose payload is a secret for the agent alone: emptied once it is handed out. */
@@ -84,7 +106,29 @@ interface RawCommand extends Record<string, unknown> {
 const RAW_COLUMNS = sql.raw(`c.id::text as id, c.session_id::text as session_id, c.kind, c.status::text as status, c.consent_id::text as consent_id,
   c.payload, c.created_by::text as created_by, c.created_at, c.delivered_at, c.finished_at, c.error, c.result, c.seq, c.dispatch_seq`)
 
-const date = (v: Date | string) => (v instanceof Date ? v : new Date(v))
+/** Whether `consent` (as read or written under the session's lock) allows `row` to be handed out. */
+function coveredBy(row: CommandRow, consent: ConsentRow): boolean {
+  const needed = COMMAND_KINDS[row.kind as CommandKind] as ConsentKind | null | undefined
+  return (
+    needed !== undefined && needed !== null && row.consentId === consent.id && consent.status === 'approved' && consent.kind === needed && consent.sessionId === row.sessionId
+  )
+}
+
+/**
+ * The commands waiting on a consent, oldest first, as a scalar subquery (a JSON array of
+ * `RawCommand`s; `waitingRows` reads it): for the change that answers the consent to read them
+ * with the request itself, under the session's lock, so `releaseForConsent` needs no read.
+ */
+export function waitingSql(consentId: string): SQL {
+  return sql`(select coalesce(json_agg(w order by w.seq), '[]'::json) from (select ${RAW_COLUMNS} from commands c
+    where c.consent_id = ${consentId}::uuid and c.status = 'awaiting_consent') w)`
+}
+
+/** What `waitingSql` selected, as rows (JSON text or parsed, by driver). */
+export function waitingRows(value: unknown): CommandRow[] {
+  const list = (typeof value === 'string' ? JSON.parse(value) : value) as RawCommand[] | null
+  return (list ?? []).map(fromRaw)
+}
 
 function fromRaw(r: RawCommand): CommandRow {
   return {
@@ -95,9 +139,9 @@ function fromRaw(r: RawCommand): CommandRow {
     consentId: r.consent_id,
     payload: r.payload,
     createdBy: r.created_by,
-    createdAt: date(r.created_at),
-    deliveredAt: r.delivered_at === null ? null : date(r.delivered_at),
-    finishedAt: r.finished_at === null ? null : date(r.finished_at),
+    createdAt: rawDate(r.created_at),
+    deliveredAt: r.delivered_at === null ? null : rawDate(r.delivered_at),
+    finishedAt: r.finished_at === null ? null : rawDate(r.finished_at),
     error: r.error,
     result: r.result,
     seq: Number(r.seq),
@@ -231,7 +275,7 @@ export class CommandQueue {
     if (needed === null) return true
     if (!row.consentId) return false
     const [consent] = known?.id === row.consentId ? [known] : await s.tx.select().from(consentRequests).where(eq(consentRequests.id, row.consentId))
-    return consent?.status === 'approved' && consent.kind === needed && consent.sessionId === row.sessionId
+    return consent !== undefined && coveredBy(row, consent)
   }
 
   private async release(s: SessionTx, row: CommandRow, consent?: ConsentRow): Promise<CommandRow | undefined> {
@@ -249,14 +293,91 @@ export class CommandQueue {
     return released
   }
 
-  /** A consent was approved: release what waited on it. */
-  async releaseForConsent(s: SessionTx, consent: ConsentRow) {
-    const waiting = await s.tx
-      .select()
-      .from(commands)
-      .where(and(eq(commands.consentId, consent.id), eq(commands.status, 'awaiting_consent')))
-      .orderBy(asc(commands.seq))
-    for (const row of waiting) await this.release(s, row, consent)
+  /**
+   * A consent was approved: release what waited on it, in one statement (numbered in order, as
+   * one at a time would be) after the consent's own change numbers. Returns the released rows.
+   * `waiting`, `handOver`: see `planRelease`; without `waiting` what waits is read here.
+   */
+  async releaseForConsent(s: SessionTx, consent: ConsentRow, waiting?: CommandRow[], handOver = false): Promise<CommandRow[]> {
+    const rows =
+      waiting ??
+      (await s.tx
+        .select()
+        .from(commands)
+        .where(and(eq(commands.consentId, consent.id), eq(commands.status, 'awaiting_consent')))
+        .orderBy(asc(commands.seq)))
+    const plan = this.planRelease(s, consent, rows, handOver)
+    if (!plan) return []
+    const [found] = await preparedRows<{ released: unknown }>(s.tx, sql`with n as (${s.take(plan.count)})${plan.ctes(0, sql`true`)} select ${plan.result} as released`)
+    return plan.done(found?.released)
+  }
+
+  /**
+   * The release of what waits on an approved consent (`waiting`, as this change read it under the
+   * session's lock: `waitingSql`), for a statement of the caller's that also writes the consent's
+   * own change (ConsentsService), so that approving and releasing are one statement. Undefined
+   * when nothing waits that the consent covers.
+   *
+   * `handOver`: the answer came from the agent, so when a poll of the agent holds on this instance
+   * now (SessionFeed.holding), the commands are written delivered in this same change, as the
+   * Refresh's `approvedRow` does and for the same reasons: the change's commit records the
+   * delivery and its offer (the caller's, `offerReleased`) is what the held poll answers, so no
+   * cancel falls between the two; a poll that ends before it answers leaves the agent's next poll
+   * (from its old cursor) to get them again. Never a kind whose payload is wiped at delivery.
+   */
+  planRelease(s: SessionTx, consent: ConsentRow, waiting: CommandRow[], handOver: boolean): ReleasePlan | undefined {
+    const list = waiting.filter((row) => row.status === 'awaiting_consent' && coveredBy(row, consent))
+    if (list.length === 0) return undefined
+    const held = handOver && this.feed.holding(s.sessionId)
+    const steps = list.map((row, i) => ({ id: row.id, i: i + 1, deliver: held && !WIPE_ON_DELIVERY.has(row.kind) }))
+    // What the kinds' observers write on release, in the same statement where they can say it in SQL.
+    const inSql = new Set<string>()
+    const observed: SQL[] = []
+    for (const kind of new Set(list.map((row) => row.kind))) {
+      const write = this.observers.get(kind)?.releasedSql?.(sql`(select id::uuid as id, seq from done where kind = ${kind})`)
+      if (!write) continue
+      inSql.add(kind)
+      observed.push(sql`, ${sql.raw(`o${observed.length}`)} as (${write})`)
+    }
+    const at = new Date()
+    return {
+      count: steps.length,
+      ctes: (offset, guard) => sql`, done as (
+            update commands c set status = (case when r.deliver then 'delivered' else 'queued' end)::command_status,
+              dispatch_seq = n.base + ${offset}::integer + r.i, seq = n.base + ${offset}::integer + r.i,
+              delivered_at = case when r.deliver then ${at.toISOString()}::timestamptz else c.delivered_at end
+            from n, jsonb_to_recordset(${JSON.stringify(steps)}::jsonb) as r(id uuid, i integer, deliver boolean)
+            where c.id = r.id and c.status = 'awaiting_consent' and ${guard}
+            returning c.id::text as id, c.kind, c.seq)${sql.join(observed)}`,
+      // Only the numbers come back: the rows are known (no payload parsed twice).
+      result: sql`(select coalesce(json_agg(json_build_object('id', id, 'seq', seq)), '[]'::json) from done)`,
+      done: async (result) => {
+        const seqOf = new Map(((typeof result === 'string' ? JSON.parse(result) : result) as { id: string; seq: number }[] | null ?? []).map((r) => [r.id, Number(r.seq)]))
+        const released = list.flatMap((row, i): CommandRow[] => {
+          const seq = seqOf.get(row.id)
+          if (seq === undefined) return []
+          const delivered = steps[i]!.deliver
+          return [{ ...row, status: delivered ? 'delivered' : 'queued', seq, dispatchSeq: seq, deliveredAt: delivered ? at : row.deliveredAt }]
+        })
+        for (const row of released) {
+          await s.event('command.queued', { type: 'system' }, { commandId: row.id, kind: row.kind })
+          if (row.status === 'delivered') await s.event('command.delivered', { type: 'system' }, { commandId: row.id, kind: row.kind })
+          if (!inSql.has(row.kind)) await this.observers.get(row.kind)?.released?.(s, row)
+        }
+        return released
+      },
+    }
+  }
+
+  /**
+   * Offers the agent's feed from a change that answered a consent (SessionTx.offer): the request
+   * as answered and what its approval released (`releaseForConsent`), written delivered or not
+   * (a queued one gets its delivery mark from the held poll before it answers). None when a
+   * released command carries a secret: those are never kept in memory, the poll reads them.
+   */
+  offerReleased(s: SessionTx, consent: AgentConsent, released: CommandRow[], numbers: number) {
+    if (released.some((row) => WIPE_ON_DELIVERY.has(row.kind))) return
+    s.offer({ rows: released, commands: released.map((row) => this.toAgentCommand(row)), consents: [consent] } satisfies AgentOffer, numbers)
   }
 
   /** A consent was denied, expired or withdrawn: what waited on it will never run. */

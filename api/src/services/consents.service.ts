@@ -1,5 +1,5 @@
 import { and, asc, count, desc, eq, inArray, lt, sql, type SQL } from 'drizzle-orm'
-import { rows } from '../db/raw.ts'
+import { preparedRows, rawDate } from '../db/raw.ts'
 import type { Db } from '../db/client.ts'
 import { consentRequests, users } from '../db/schema.ts'
 import { conflict, notFound, unprocessable } from '../errors.ts'
@@ -7,7 +7,8 @@ import { cleanText } from '../lib/text.ts'
 import type { Paging } from '../schemas/common.ts'
 import type { Consent } from '../schemas/sessions.ts'
 import type { Principal } from './auth.service.ts'
-import type { CommandQueue } from './commands.service.ts'
+import type { AgentConsent } from '../schemas/agent.ts'
+import { waitingRows, waitingSql, type CommandQueue, type CommandRow } from './commands.service.ts'
 import { systemActor, type Actor, type SessionFeed, type SessionTx } from './feed.ts'
 import { noteAdminAction } from './oversight.ts'
 import { sessionEnded, sessionNotActive, type SessionsService } from './sessions.service.ts'
@@ -32,6 +33,39 @@ export function defaultDetails(kind: ConsentKind): Record<string, unknown> {
     }
   }
   return {}
+}
+
+/** A consent request as a hand-written select returns it (snake_case; timestamps as Date or text, by driver). */
+interface RawConsent extends Record<string, unknown> {
+  id: string
+  session_id: string
+  kind: ConsentKind
+  status: ConsentRow['status']
+  requested_by: string
+  details: Record<string, unknown>
+  created_at: Date | string
+  expires_at: Date | string
+  answered_at: Date | string | null
+  seq: number
+}
+
+/** The columns of a `RawConsent`, from a table aliased `r`. */
+const RAW_CONSENT = sql.raw(`r.id::text as id, r.session_id::text as session_id, r.kind::text as kind, r.status::text as status,
+  r.requested_by::text as requested_by, r.details, r.created_at, r.expires_at, r.answered_at, r.seq`)
+
+function consentFromRaw(r: RawConsent): ConsentRow {
+  return {
+    id: r.id,
+    sessionId: r.session_id,
+    kind: r.kind,
+    status: r.status,
+    requestedBy: r.requested_by,
+    details: r.details,
+    createdAt: rawDate(r.created_at),
+    expiresAt: rawDate(r.expires_at),
+    answeredAt: r.answered_at === null ? null : rawDate(r.answered_at),
+    seq: Number(r.seq),
+  }
 }
 
 /** Kinds requested through their own features (scripts, logon, reboot), not directly. */
@@ -141,22 +175,33 @@ export class ConsentsService {
     await this.feed.change(agent.sessionId, async (s) => {
       // The session's lock, whose change number becomes the answered request's own.
       const seq = await s.next()
-      // The request and the head of the session's trail in one read, under the lock (the answer's
-      // events then need no read of their own). Another session's request is not found.
-      const [found] = await s.tx
-        .select({ row: consentRequests, head: sql<string | null>`${s.headSql}` })
-        .from(consentRequests)
-        .where(and(eq(consentRequests.id, consentId), eq(consentRequests.sessionId, agent.sessionId)))
+      // One prepared read under the lock: the request, its requester's name (the agent's feed
+      // names them), the commands waiting on it and the head of the session's trail (the answer's
+      // events and its release then need no read of their own). Another session's request is not
+      // found.
+      const [found] = await preparedRows<RawConsent & { requester: string | null; waiting: unknown; head: string | null }>(
+        s.tx,
+        sql`select ${RAW_CONSENT}, u.name as requester, ${waitingSql(consentId)} as waiting, ${s.headSql} as head
+            from consent_requests r left join users u on u.id = r.requested_by
+            where r.id = ${consentId}::uuid and r.session_id = ${agent.sessionId}::uuid`,
+      )
       if (!found) throw notFound('Consent request', 'CONSENT_NOT_FOUND')
       s.knowHead(found.head)
-      const { row } = found
+      const row = consentFromRaw(found)
       if (row.status === 'expired' || (row.status === 'pending' && row.expiresAt <= new Date())) {
         throw conflict('CONSENT_EXPIRED', 'This request expired before it was answered')
       }
       if (row.status === 'cancelled') throw conflict('CONSENT_CANCELLED', 'The support representative withdrew this request')
       if (row.status !== 'pending') throw conflict('CONSENT_ALREADY_ANSWERED', `This request was already ${row.status}`)
       const status = approved ? 'approved' : 'denied'
-      await this.close(s, row, status, { type: 'agent', id: agent.agentId }, undefined, seq)
+      const closed = await this.close(s, row, status, { type: 'agent', id: agent.agentId }, undefined, seq, { waiting: waitingRows(found.waiting), handOver: true })
+      // The agent's whole feed from an approval: the request as answered (its chat line is a
+      // system line) and what it released, offered to the agent's held poll here (its lock, the
+      // chat line and one number per command: any other number taken voids the offer).
+      if (status === 'approved') {
+        const answered: AgentConsent = { id: row.id, kind: row.kind, status, requestedBy: found.requester ?? '', details: row.details, expiresAt: row.expiresAt.toISOString() }
+        this.commands.offerReleased(s, answered, closed.released, 2 + closed.released.length)
+      }
     })
   }
 
@@ -171,17 +216,27 @@ export class ConsentsService {
       if (!found) throw notFound('Consent request', 'CONSENT_NOT_FOUND')
       if (found.status !== 'pending') throw conflict('CONSENT_NOT_PENDING', `This request is already ${found.status}`)
       await noteAdminAction(s, principal, 'cancel_consent')
-      return this.close(s, found, 'cancelled', { type: 'user', id: principal.userId })
+      return (await this.close(s, found, 'cancelled', { type: 'user', id: principal.userId })).row
     })
     return (await this.toConsents([row]))[0]!
   }
 
   /**
    * Moves a pending request to its final status and lets the command queue release or cancel
-   * what waited on it. `seq`: a change number the caller already took under the lock and has no
-   * other use for (else one is taken here).
+   * what waited on it (returned: what it released). `seq`: a change number the caller already took
+   * under the lock and has no other use for (else one is taken here). `release`: for an approval,
+   * what waits on the request as the caller read it, and whether the agent's held poll may be
+   * handed the commands in this change (CommandQueue.releaseForConsent).
    */
-  private async close(s: SessionTx, row: ConsentRow, status: 'approved' | 'denied' | 'expired' | 'cancelled', actor: Actor, reason?: string, seq?: number) {
+  private async close(
+    s: SessionTx,
+    row: ConsentRow,
+    status: 'approved' | 'denied' | 'expired' | 'cancelled',
+    actor: Actor,
+    reason?: string,
+    seq?: number,
+    release?: { waiting: CommandRow[]; handOver: boolean },
+  ): Promise<{ row: ConsentRow; released: CommandRow[] }> {
     const number = seq ?? (await s.next())
     const answeredAt = status === 'approved' || status === 'denied' ? new Date() : null
     const data = { consentId: row.id, kind: row.kind, ...(reason ? { reason } : {}) }
@@ -192,28 +247,32 @@ export class ConsentsService {
       expired: `The request expired unanswered: ${title}`,
       cancelled: `Request withdrawn: ${title}`,
     }[status]
+    const updated: ConsentRow = { ...row, status, answeredAt, seq: number }
+    // An approval releases what waited on it in the same statement, after the chat line's number
+    // (CommandQueue.planRelease), when the caller read what waits.
+    const plan = status === 'approved' && release ? this.commands.planRelease(s, updated, release.waiting, release.handOver) : undefined
     // One statement: the request's new status, and its system line in the chat with the next
     // change number (as SessionTx.systemLine writes it), only when the request was still pending
     // (every caller read it pending under the session's lock, so the number is always used).
-    const [closed] = await rows<{ id: string }>(
+    const [closed] = await preparedRows<{ id: string; released: unknown }>(
       s.tx,
       sql`with c as (
             update consent_requests set status = ${status}::consent_status, answered_at = ${answeredAt?.toISOString() ?? null}::timestamptz,
               seq = ${number}
             where id = ${row.id}::uuid and status = 'pending' returning id
-          ), n as (${s.take(1)}), m as (
+          ), n as (${s.take(1 + (plan?.count ?? 0))}), m as (
             insert into chat_messages (session_id, sender, body, system_event, seq)
             select ${s.sessionId}::uuid, 'system', ${cleanText(line)}, ${JSON.stringify({ type: `consent.${status}`, data })}::jsonb, n.base + 1 from n
             where exists (select 1 from c)
-          )
-          select id::text as id from c`,
+          )${plan ? plan.ctes(1, sql`exists (select 1 from c)`) : sql``}
+          select id::text as id, ${plan ? plan.result : sql`null`} as released from c`,
     )
-    if (!closed) return row
-    const updated: ConsentRow = { ...row, status, answeredAt, seq: number }
+    if (!closed) return { row, released: [] }
     await s.event(`consent.${status}`, actor, data)
-    if (status === 'approved') await this.commands.releaseForConsent(s, updated)
-    else await this.commands.cancelForConsent(s, row.id, status)
-    return updated
+    if (plan) return { row: updated, released: await plan.done(closed.released) }
+    if (status === 'approved') return { row: updated, released: await this.commands.releaseForConsent(s, updated, release?.waiting, release?.handOver) }
+    await this.commands.cancelForConsent(s, row.id, status)
+    return { row: updated, released: [] }
   }
 
   /** Withdraws a pending request inside a change (a cancelled batch's consent); false when it was no longer pending. */

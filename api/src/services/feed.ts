@@ -108,7 +108,11 @@ export interface BulkTx {
   reserve(sessionIds: readonly string[], count: (sessionId: string) => number): Promise<Map<string, number>>
   /** Appends events to several sessions' trails in one statement, each trail in the list's order. */
   events(list: readonly BulkEvent[]): Promise<void>
-  /** `SessionTx.offer` for one session of the change: its complete agent feed, taking exactly `numbers` change numbers. */
+  /**
+   * `SessionTx.offer` for one session of this change: the complete agent feed the change produces
+   * there, answered to a held poll of this instance without a read; ignored unless the change took
+   * exactly `numbers` of that session's change numbers.
+   */
   offer(sessionId: string, items: unknown, numbers: number): void
 }
 

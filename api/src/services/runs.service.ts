@@ -17,6 +17,7 @@ import {
 import { conflict, notFound, unprocessable } from '../errors.ts'
 import { sha256Hex } from '../lib/script-files.ts'
 import { cleanText } from '../lib/text.ts'
+import type { AgentConsent } from '../schemas/agent.ts'
 import type { Paging } from '../schemas/common.ts'
 import {
   MAX_ARGS_BYTES,
@@ -293,9 +294,17 @@ export class RunsService {
     private readonly timings: RunTimings,
   ) {
     commands.observe('run_scripts', {
+      // The runs are queued with their command, taking its change number (its release): no number
+      // of their own, so the release's offer to the agent's held poll stays whole (runs are the
+      // console's). In SQL for a release written set-based (the consent's answer).
       released: async (s, command) => {
-        await this.setRuns(s, and(eq(scriptRuns.commandId, command.id), eq(scriptRuns.status, 'awaiting_consent'))!, { status: 'queued' })
+        await s.tx
+          .update(scriptRuns)
+          .set({ status: 'queued', seq: command.seq })
+          .where(and(eq(scriptRuns.commandId, command.id), eq(scriptRuns.status, 'awaiting_consent')))
       },
+      releasedSql: (released) =>
+        sql`update script_runs x set status = 'queued', seq = r.seq from ${released} as r where x.command_id = r.id and x.status = 'awaiting_consent'`,
       consentClosed: async (s, command, outcome) => {
         const status = outcome === 'denied' ? 'denied' : outcome === 'expired' ? 'expired' : 'cancelled'
         const error = { denied: 'The customer denied the request', expired: 'The customer did not answer in time', cancelled: 'The request was withdrawn' }[outcome]
@@ -415,7 +424,9 @@ export class RunsService {
     const { tx } = bulk
     const [batch] = await tx.insert(runBatches).values({ createdBy: principal.userId, stopOnFailure, scripts: records, sessionIds: [...sessionIds] }).returning()
     const admin = await this.assertQueueable(tx, principal, sessionIds, batch!)
-    const first = await bulk.reserve(sessionIds, (id) => (admin.named.has(id) ? 6 : 5))
+    // The session's lock, then one number per write (below); each session's offer counts them too.
+    const numbers = (sessionId: string) => (admin.named.has(sessionId) ? 6 : 5)
+    const first = await bulk.reserve(sessionIds, numbers)
     const user: Actor = { type: 'user', id: principal.userId }
     const expiresAt = new Date(Date.now() + this.consents.expiryMs)
     const consentRows: (typeof consentRequests.$inferInsert)[] = []
@@ -462,6 +473,13 @@ export class RunsService {
     for (const part of chunks(chatRows)) await tx.insert(chatMessages).values(part)
     await bulk.events(events)
     const [creator] = await tx.select({ name: users.name }).from(users).where(eq(users.id, principal.userId))
+    // Each agent's whole feed from this change is its consent request (the chat lines are system
+    // lines, the command waits for the consent, the runs are the console's): offered to its held
+    // poll, which answers without a read. `read` names the requester as this does.
+    for (const c of consentRows) {
+      const consent: AgentConsent = { id: c.id!, kind: 'run_scripts', status: 'pending', requestedBy: creator?.name ?? '', details: c.details, expiresAt: expiresAt.toISOString() }
+      bulk.offer(c.sessionId, { rows: [], commands: [], consents: [consent] } satisfies AgentOffer, numbers(c.sessionId))
+    }
     return this.answer(batch!, creator?.name ?? '', written, admin.sessions)
   }
 
