@@ -1,11 +1,21 @@
 // Summarises a .cpuprofile: self time by package (or our own file) and the top functions.
 //   node bench/prof-top.mjs /tmp/prof/CPU.*.cpuprofile
+//   PROF_LAST_SECONDS=8 node bench/prof-top.mjs …   only the samples of the profile's last 8 s
+//   PROF_FROM=µs PROF_TO=µs node bench/prof-top.mjs …  only those between two instants of the
+//   profile's clock (fleet.bench prints its timed dispatches' with BENCH_PROFILE_DIR)
 import { readFileSync } from 'node:fs'
 
 const prof = JSON.parse(readFileSync(process.argv[2], 'utf8'))
 const self = new Map()
 const dt = prof.timeDeltas
-for (let i = 0; i < prof.samples.length; i++) self.set(prof.samples[i], (self.get(prof.samples[i]) ?? 0) + (dt[i] ?? 0))
+const last = Number(process.env.PROF_LAST_SECONDS ?? 0) * 1e6
+const from = last > 0 ? prof.endTime - last : Number(process.env.PROF_FROM ?? -Infinity)
+const to = Number(process.env.PROF_TO ?? Infinity)
+let at = prof.startTime
+for (let i = 0; i < prof.samples.length; i++) {
+  at += dt[i] ?? 0
+  if (at >= from && at <= to) self.set(prof.samples[i], (self.get(prof.samples[i]) ?? 0) + (dt[i] ?? 0))
+}
 const byNode = new Map(prof.nodes.map((n) => [n.id, n]))
 const where = (url) => {
   if (!url) return '(native / gc / idle)'

@@ -1,5 +1,5 @@
 import { mkdirSync } from 'node:fs'
-import { PGlite } from '@electric-sql/pglite'
+import type { PGlite } from '@electric-sql/pglite'
 import { sql, type SQL } from 'drizzle-orm'
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core'
 import { drizzle as drizzlePglite } from 'drizzle-orm/pglite'
@@ -10,6 +10,7 @@ import postgres from 'postgres'
 import { migrationsFolder } from '../paths.ts'
 import { pgSocketFactory } from './pg-socket.ts'
 import { pgliteOptions, preparePgliteDataDir } from './pglite.ts'
+import { PreparedPGlite } from './pglite-prepared.ts'
 import { grantAppRole, roleOf } from './roles.ts'
 import * as schema from './schema.ts'
 
@@ -126,7 +127,7 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
   // initdb's memory would stay in this process for good: a fresh directory is set up in a child
   // process that has exited before we open it (db/pglite.ts).
   if (!options.pgliteSnapshot) await preparePgliteDataDir(options.dataDir, options.migrate !== false ? migrationsFolder : undefined)
-  const client = new PGlite(
+  const client = new PreparedPGlite(
     options.dataDir,
     pgliteOptions({
       ...(options.pgliteSnapshot ? { loadDataDir: options.pgliteSnapshot } : {}),

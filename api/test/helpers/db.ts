@@ -32,7 +32,7 @@ function pgliteVersion(): string {
   return (JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { version: string }).version
 }
 
-async function pgliteSnapshot(): Promise<Blob> {
+export async function pgliteSnapshot(): Promise<Blob> {
   const hash = createHash('sha256')
   hash.update(pgliteVersion())
   for (const file of readdirSync(migrationsFolder, { recursive: true }).map(String).sort()) {

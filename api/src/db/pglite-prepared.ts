@@ -1,0 +1,165 @@
+import { PGlite, parse, protocol, types, type messages, type ParserOptions, type QueryOptions, type Results, type Transaction } from '@electric-sql/pglite'
+
+/**
+ * PGlite that keeps each statement text it is asked to run as a named prepared statement, and
+ * runs it again as one protocol exchange.
+ *
+ * Why: PGlite's own `query` sends every statement as six separate exchanges with its engine
+ * (Parse, Describe statement, Bind, Describe portal, Execute, Sync), each a pass through its
+ * JavaScript protocol code and the engine's main loop, and parses and plans the text every time.
+ * With the server's statement texts constant, most of that is repeated work: on the batch
+ * benchmark (POST → every agent holds its command, 100 sessions) PGlite was two thirds of the
+ * server's CPU. Here a text is parsed and described once (its parameter types learnt), then each
+ * run is Bind + Describe portal + Execute + Sync in one buffer: one pass, no parse analysis, and
+ * PostgreSQL's plan cache may reuse a generic plan.
+ *
+ * Answers are PGlite's own: the same messages read as its `parseResults` reads them (`results`
+ * below), parameters through its serializers by the types the engine reported, errors are its DatabaseError with `query`,
+ * `params` and `queryOptions` set as its `query` sets them. Drizzle only calls `query` and
+ * `transaction` (whose `query` is routed here too); `exec`, `sql` and blob (COPY /dev/blob)
+ * queries take PGlite's own path.
+ *
+ * At most STATEMENTS texts are kept; the least recently used is closed (with the next exchange,
+ * before its Bind, so an error later in that buffer cannot skip it). Prepared statements are not
+ * transactional: a ROLLBACK keeps them, which is what is wanted here.
+ */
+export class PreparedPGlite extends PGlite {
+  /** How many statement texts stay prepared (the server uses about a hundred constant ones). */
+  static readonly STATEMENTS = 256
+
+  readonly #statements = new Map<string, { name: string; types: number[] }>()
+  #closing: Uint8Array[] = []
+  #named = 0
+
+  override async query<T>(text: string, params?: unknown[], options?: QueryOptions): Promise<Results<T>> {
+    if (!preparable(text, options)) return super.query<T>(text, params, options)
+    await this._checkReady()
+    return this._runExclusiveTransaction(async () => {
+      const result = await this.#run<T>(text, params ?? [], options)
+      // PGlite's own query writes its file system through after a statement outside a transaction.
+      await this.syncToFs()
+      return result
+    })
+  }
+
+  override async transaction<T>(callback: (tx: Transaction) => Promise<T>): Promise<T> {
+    return super.transaction((tx) => {
+      const fast: Transaction = Object.create(tx)
+      fast.query = async <R>(text: string, params?: unknown[], options?: QueryOptions): Promise<Results<R>> => {
+        if (tx.closed) throw new Error('Transaction is closed')
+        if (!preparable(text, options)) return tx.query<R>(text, params, options)
+        return this.#run<R>(text, params ?? [], options)
+      }
+      return callback(fast)
+    })
+  }
+
+  /** Runs `text` as its prepared statement (preparing it first when new), under PGlite's query lock. */
+  #run<T>(text: string, params: unknown[], options: QueryOptions | undefined): Promise<Results<T>> {
+    return this._runExclusiveQuery(async () => {
+      try {
+        const statement = this.#statements.get(text) ?? (await this.#prepare(text, options))
+        // Most recently used last, so the first entry is the one to close.
+        this.#statements.delete(text)
+        this.#statements.set(text, statement)
+        const values = params.map((value, i) => {
+          if (value === null || value === undefined) return null
+          const type = statement.types[i]!
+          const serialize = options?.serializers?.[type] ?? this.serializers[type]
+          return serialize ? serialize(value) : String(value)
+        })
+        const closing = this.#closing
+        this.#closing = []
+        const exchange = concat([
+          ...closing,
+          protocol.serialize.bind({ statement: statement.name, values }),
+          protocol.serialize.describe({ type: 'P' }),
+          protocol.serialize.execute({}),
+          protocol.serialize.sync(),
+        ])
+        const { messages } = await this.execProtocol(exchange, { syncToFs: false, ...(options?.onNotice ? { onNotice: options.onNotice } : {}) })
+        return results<T>(messages, this.parsers, options)
+      } catch (error) {
+        throw withQuery(error, text, params, options)
+      }
+    })
+  }
+
+  /** Parse + Describe statement: the statement named, its parameter types learnt. */
+  async #prepare(text: string, options: QueryOptions | undefined): Promise<{ name: string; types: number[] }> {
+    const name = `hl_${(this.#named++).toString(36)}`
+    const exchange = concat([
+      protocol.serialize.parse({ name, text, ...(options?.paramTypes ? { types: options.paramTypes } : {}) }),
+      protocol.serialize.describe({ type: 'S', name }),
+      protocol.serialize.sync(),
+    ])
+    const { messages } = await this.execProtocol(exchange, { syncToFs: false })
+    const statement = { name, types: parse.parseDescribeStatementResults(messages) }
+    if (this.#statements.size >= PreparedPGlite.STATEMENTS) {
+      const [oldest, kept] = this.#statements.entries().next().value as [string, { name: string }]
+      this.#statements.delete(oldest)
+      this.#closing.push(protocol.serialize.close({ type: 'S', name: kept.name }))
+    }
+    return statement
+  }
+}
+
+/** Texts PGlite's own path must run: blob transfers (COPY … '/dev/blob'), which it sets up around the statement. */
+function preparable(text: string, options: QueryOptions | undefined): boolean {
+  return !options?.blob && !text.includes('/dev/blob')
+}
+
+/** PGlite's `query` adds the statement to its errors; so does ours. */
+function withQuery(error: unknown, text: string, params: unknown[], options: QueryOptions | undefined): unknown {
+  if (error instanceof Error && 'code' in error) Object.assign(error, { query: text, params, queryOptions: options })
+  return error
+}
+
+/**
+ * PGlite's `parseResults` for the one statement of an exchange, without its per-call copy of every
+ * parser (`{...this.parsers, ...options.parsers}`: some two hundred entries, once per statement,
+ * since drizzle passes parsers with each; 13 % of the server's CPU on the batch benchmark). The
+ * same precedence: the query's parsers, then the instance's, then PGlite's defaults.
+ */
+function results<T>(answer: messages.BackendMessage[], own: ParserOptions, options: QueryOptions | undefined): Results<T> {
+  const given = options?.parsers
+  const parserOf = (type: number) => given?.[type] ?? own[type] ?? types.parsers[type]
+  const arrays = options?.rowMode === 'array'
+  let fields: { name: string; dataTypeID: number }[] = []
+  let parsers: ((value: string | null) => unknown)[] = []
+  const rows: unknown[] = []
+  for (const message of answer) {
+    if (message.name === 'rowDescription') {
+      fields = (message as messages.RowDescriptionMessage).fields.map((f) => ({ name: f.name, dataTypeID: f.dataTypeID }))
+      parsers = fields.map(({ dataTypeID }) => {
+        const parser = parserOf(dataTypeID)
+        return (value: string | null) => (value === null ? null : parser ? parser(value, dataTypeID) : value)
+      })
+    } else if (message.name === 'dataRow') {
+      const values = (message as messages.DataRowMessage).fields
+      if (arrays) rows.push(values.map((value, i) => parsers[i]!(value)))
+      else {
+        const row: Record<string, unknown> = {}
+        for (let i = 0; i < values.length; i++) row[fields[i]!.name] = parsers[i]!(values[i]!)
+        rows.push(row)
+      }
+    } else if (message.name === 'commandComplete') {
+      const words = (message as messages.CommandCompleteMessage).text.split(' ')
+      const command = words[0]!
+      const count = parseInt(words[words.length - 1]!, 10)
+      const affectedRows = ['INSERT', 'UPDATE', 'DELETE', 'COPY', 'MERGE'].includes(command) ? count : 0
+      return { rows, fields, command, affectedRows, ...(Number.isNaN(count) ? {} : { rowCount: count }) } as Results<T>
+    }
+  }
+  return { affectedRows: 0, rows: [], fields: [] } as Results<T>
+}
+
+function concat(parts: Uint8Array[]): Uint8Array {
+  const whole = new Uint8Array(parts.reduce((n, part) => n + part.length, 0))
+  let at = 0
+  for (const part of parts) {
+    whole.set(part, at)
+    at += part.length
+  }
+  return whole
+}
