@@ -25,6 +25,7 @@ import { sql } from 'drizzle-orm'
 import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js'
 import postgres from 'postgres'
 import { openDatabase, type Database, type Db } from '../api/src/db/client.ts'
+import { pipelineTransactions } from '../api/src/db/pg-transaction.ts'
 import * as schema from '../api/src/db/schema.ts'
 import { testPlatform, testPublicKey } from '../api/test/helpers/agent.ts'
 import { cpuReader, spent } from './lib/proc.ts'
@@ -102,6 +103,8 @@ async function countedPostgres(url: string, log: StatementLog): Promise<Database
     },
   })
   const db = drizzlePostgres(client, { schema }) as unknown as Db
+  // As openDatabase does: BEGIN sent ahead of the first statement, COMMIT behind the last.
+  pipelineTransactions(db._.session, client)
   return {
     db,
     driver: 'postgres',

@@ -9,6 +9,7 @@ import { migrate as migratePostgres } from 'drizzle-orm/postgres-js/migrator'
 import postgres from 'postgres'
 import { migrationsFolder } from '../paths.ts'
 import { pgSocketFactory } from './pg-socket.ts'
+import { pipelineTransactions } from './pg-transaction.ts'
 import { pgliteOptions, preparePgliteDataDir } from './pglite.ts'
 import { PreparedPGlite } from './pglite-prepared.ts'
 import { grantAppRole, roleOf } from './roles.ts'
@@ -111,6 +112,7 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
     // `socket` is documented (README, "Custom socket") but missing from postgres.js's types.
     const client = postgres(options.url, settings as postgres.Options<{}>)
     const db = drizzlePostgres(client, { schema }) as unknown as Db
+    pipelineTransactions(db._.session, client)
     return {
       db,
       driver: 'postgres',

@@ -17,6 +17,9 @@ export const rawDate = (v: Date | string): Date => (v instanceof Date ? v : new 
 
 const dialect = new PgDialect()
 
+/** A hand-written statement's text and parameters, as drizzle would send them. */
+export const toQuery = (query: SQL) => dialect.sqlToQuery(query)
+
 /**
  * `rows` as a prepared statement on PostgreSQL, for the hot paths' constant texts. Without it
  * (drizzle prepares nothing it is not told to) postgres.js sends every statement with parameters

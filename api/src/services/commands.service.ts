@@ -525,26 +525,29 @@ export class CommandQueue {
     input: { sequence: number; status?: 'running' | 'succeeded' | 'failed' | undefined; message?: string | undefined; data?: Record<string, unknown> | undefined },
   ): Promise<{ duplicate: boolean; commandStatus: string }> {
     return this.feed.change(agent.sessionId, async (s) => {
-      // The session's lock, with the change number the command's new status takes (if any).
-      const seq = await s.next()
-      // One prepared statement after the lock: the command (as `findForAgent`, locked), the report
-      // stored once per (command, sequence), and the trail's head for the events. Stored first and
-      // checked after: a refusal below rolls the report back with the rest.
-      const [found] = await preparedRows<RawCommand & { stored: string | null; head: string | null }>(
-        s.tx,
-        sql`with c as (
-              select ${RAW_COLUMNS} from commands c
-              where c.id = ${commandId}::uuid and c.session_id = ${s.sessionId}::uuid and c.dispatch_seq is not null
-              for update),
-            stored as (
-              insert into command_reports (command_id, sequence, status, message, data)
-              select ${commandId}::uuid, ${input.sequence}::integer, ${input.status ?? null}::text, ${input.message ?? null}::text,
-                     ${input.data === undefined ? null : JSON.stringify(input.data)}::jsonb
-              from c
-              on conflict do nothing
-              returning id)
-            select c.*, (select id::text from stored) as stored, ${s.headSql} as head from c`,
-      )
+      // The session's lock, with the change number the command's new status takes (if any); and,
+      // sent behind it without waiting for its answer (PostgreSQL runs them in order, so the lock
+      // is held by then), one prepared statement: the command (as `findForAgent`, locked), the
+      // report stored once per (command, sequence), and the trail's head for the events. Stored
+      // first and checked after: a refusal below rolls the report back with the rest.
+      const [seq, [found]] = await Promise.all([
+        s.next(),
+        preparedRows<RawCommand & { stored: string | null; head: string | null }>(
+          s.tx,
+          sql`with c as (
+                select ${RAW_COLUMNS} from commands c
+                where c.id = ${commandId}::uuid and c.session_id = ${s.sessionId}::uuid and c.dispatch_seq is not null
+                for update),
+              stored as (
+                insert into command_reports (command_id, sequence, status, message, data)
+                select ${commandId}::uuid, ${input.sequence}::integer, ${input.status ?? null}::text, ${input.message ?? null}::text,
+                       ${input.data === undefined ? null : JSON.stringify(input.data)}::jsonb
+                from c
+                on conflict do nothing
+                returning id)
+              select c.*, (select id::text from stored) as stored, ${s.headSql} as head from c`,
+        ),
+      ])
       if (!found) throw notFound('Command', 'COMMAND_NOT_FOUND')
       s.knowHead(found.head)
       const row = fromRaw(found)

@@ -1,6 +1,7 @@
 import { asc, inArray, sql, type SQL } from 'drizzle-orm'
 import type { Db } from '../db/client.ts'
 import { preparedRows, rows } from '../db/raw.ts'
+import { lastStatement } from '../db/pg-transaction.ts'
 import { chatMessages, supportSessions } from '../db/schema.ts'
 import { SessionEventWriter } from '../lib/audit-chain.ts'
 import type { Keyring } from '../lib/keyring.ts'
@@ -154,16 +155,20 @@ class PendingEvents {
    * Writes the pending events; `then`: a SELECT to run in the same statement after the insert (the
    * commit's notification). False when there was nothing to write (and `then` was not run).
    */
-  async flush(then?: SQL): Promise<boolean> {
+  /**
+   * Writes the events added so far (with `then`, the commit's notification, in the same statement).
+   * `last`: nothing follows in the transaction, so the COMMIT may go along (`lastStatement`).
+   */
+  async flush(then?: SQL, last = false): Promise<boolean> {
     if (this.list.length === 0) return false
     const list = this.list
     this.list = []
-    await this.write(list, then)
+    await this.write(list, then, last)
     return true
   }
 
   /** Links `list` onto its trails (their heads read once per transaction, under the rows' locks) and inserts it. */
-  async write(list: readonly BulkEvent[], then?: SQL) {
+  async write(list: readonly BulkEvent[], then?: SQL, last = false) {
     if (list.length === 0) return
     const ids = [...new Set(list.map((e) => e.sessionId))]
     const unlocked = ids.filter((id) => !writerIn(this.writers, id).isLocked).sort()
@@ -201,7 +206,8 @@ class PendingEvents {
       select session_id, type, actor_type, actor_id, data, created_at, prev_hash, hash, key_id
       from jsonb_to_recordset(${json}::jsonb) as r(session_id uuid, type text, actor_type actor_type, actor_id uuid, data jsonb, created_at timestamptz, prev_hash text, hash text, key_id text)`
     // Prepared (one round trip, not two): its text varies only with the commit's number of topics.
-    await preparedRows(this.tx, then ? sql`with inserted as (${insert}) ${then}` : insert)
+    const statement = then ? sql`with inserted as (${insert}) ${then}` : insert
+    await (last ? lastStatement(this.tx, statement) : preparedRows(this.tx, statement))
   }
 }
 
@@ -304,7 +310,8 @@ export class SessionFeed {
         const already = early.confirmed && early.topics !== undefined && sameTopics(early.topics, topics)
         // Else the events and the commit's notification in one statement where the notifier can.
         const notify = !already && topics.length > 0 ? this.notifier.notifySql(topics) : undefined
-        const sent = await trail.flush(notify)
+        // The last statement when the notification needs no statement of its own after it.
+        const sent = await trail.flush(notify, already || notify !== undefined)
         published = already || (sent && notify !== undefined) ? true : await this.notifier.publishIn(tx, topics)
         return result
       })

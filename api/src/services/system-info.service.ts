@@ -68,42 +68,47 @@ export class SystemInfoService {
    * holding on this instance, the command is delivered by this commit (see
    * `CommandQueue.approvedRow`) and the answer says `delivered`. The common case (consent
    * already given) is three statements in the transaction: the session's lock (which also answers
-   * access and state); one prepared statement that reads (an open collection? the latest consent?
-   * the trail's head) and writes the command released when that consent is approved and nothing
-   * is open; its events with the commit's notification. (Its reads must follow the lock, so it
-   * waits for the lock's answer; with the lock statement prepared too, it could be sent behind it
-   * without waiting.) A refused Refresh rolls back.
+   * access and state); one prepared statement, sent behind the lock without waiting for it, that
+   * reads (an open collection? the latest consent? the trail's head) and writes the command
+   * released when that consent is approved and nothing is open; its events with the commit's
+   * notification. On PostgreSQL, BEGIN goes out with the first two (db/pg-transaction.ts): two
+   * round trips and the COMMIT. A refused Refresh rolls back.
    */
   async requestRefresh(principal: Principal, sessionId: string) {
     const { command, consent } = await this.feed.change(sessionId, async (s) => {
-      const session = await s.enter() // the session's lock first: two refreshes at once see each other
-      if (!session || !mayAccess(principal, session.csrId)) throw sessionNotFound()
-      if (session.status === 'ended') throw sessionEnded()
-      if (session.status !== 'active') throw sessionNotActive()
       // Written only if the read finds the consent approved and no collection open (its consent
       // and numbers are then the ones the statement saw; checked again below); written delivered
       // when the agent's poll holds on this instance, which this commit then answers.
       const handOver = this.feed.holding(sessionId)
       const fast = this.commands.approvedRow(sessionId, { kind: 'collect_system_info', consentId: '', createdBy: principal.userId }, 0, handOver)
-      const [state] = await preparedRows<{ open: boolean; consent_id: string | null; consent_status: string | null; head: string | null; made: number | null }>(
-        s.tx,
-        sql`with state as (
-              select exists (select 1 from commands where session_id = ${sessionId} and kind = 'collect_system_info'
-                               and status in ('awaiting_consent', 'queued', 'delivered', 'running')) as open,
-                     c.id as consent_id, c.status as consent_status, ${s.headSql} as head
-              from (select 1) as one
-              left join lateral (select id, status from consent_requests where session_id = ${sessionId} and kind = 'view_system_info'
-                                 order by seq desc limit 1) as c on true),
-            made as (
-              insert into commands (id, session_id, kind, status, consent_id, payload, created_by, created_at, delivered_at, seq, dispatch_seq)
-              select ${fast.id}::uuid, ${sessionId}::uuid, 'collect_system_info', ${fast.status}::command_status, st.consent_id, '{}'::jsonb, ${principal.userId}::uuid,
-                     ${fast.createdAt.toISOString()}::timestamptz, ${fast.deliveredAt?.toISOString() ?? null}::timestamptz, ss.feed_seq, ss.feed_seq
-              from state st join support_sessions ss on ss.id = ${sessionId}
-              where ss.status = 'active' and not st.open and st.consent_status = 'approved'
-              returning seq)
-            select st.open, st.consent_id::text as consent_id, st.consent_status::text as consent_status, st.head, (select seq from made) as made
-            from state st`,
-      )
+      // The session's lock first (two refreshes at once see each other), and the statement sent
+      // behind it without waiting: PostgreSQL runs it after the lock. It writes only for an active
+      // session; a refusal below (access, state) rolls back what it wrote.
+      const [session, [state]] = await Promise.all([
+        s.enter(),
+        preparedRows<{ open: boolean; consent_id: string | null; consent_status: string | null; head: string | null; made: number | null }>(
+          s.tx,
+          sql`with state as (
+                select exists (select 1 from commands where session_id = ${sessionId} and kind = 'collect_system_info'
+                                 and status in ('awaiting_consent', 'queued', 'delivered', 'running')) as open,
+                       c.id as consent_id, c.status as consent_status, ${s.headSql} as head
+                from (select 1) as one
+                left join lateral (select id, status from consent_requests where session_id = ${sessionId} and kind = 'view_system_info'
+                                   order by seq desc limit 1) as c on true),
+              made as (
+                insert into commands (id, session_id, kind, status, consent_id, payload, created_by, created_at, delivered_at, seq, dispatch_seq)
+                select ${fast.id}::uuid, ${sessionId}::uuid, 'collect_system_info', ${fast.status}::command_status, st.consent_id, '{}'::jsonb, ${principal.userId}::uuid,
+                       ${fast.createdAt.toISOString()}::timestamptz, ${fast.deliveredAt?.toISOString() ?? null}::timestamptz, ss.feed_seq, ss.feed_seq
+                from state st join support_sessions ss on ss.id = ${sessionId}
+                where ss.status = 'active' and not st.open and st.consent_status = 'approved'
+                returning seq)
+              select st.open, st.consent_id::text as consent_id, st.consent_status::text as consent_status, st.head, (select seq from made) as made
+              from state st`,
+        ),
+      ])
+      if (!session || !mayAccess(principal, session.csrId)) throw sessionNotFound()
+      if (session.status === 'ended') throw sessionEnded()
+      if (session.status !== 'active') throw sessionNotActive()
       s.knowHead(state!.head)
       if (state!.open) throw conflict('ALREADY_QUEUED', 'A collection is already waiting or running for this session')
       const adminOnOthers = principal.role === 'admin' && session.csrId !== principal.userId
