@@ -173,8 +173,8 @@ async function refresh(a: SimAgent, timeoutMs: number, posts?: number[]): Promis
 
 /**
  * Dispatch latency over `samples` sessions spread over the fleet: first (`prime`) one command
- * each, not timed (the customer's consent, remembered for the session), then one timed command
- * each, ten CSRs at a time. Two requests, so that the bench can read the server's CPU around the
+ * each, not timed (the customer's consent, remembered for the session), and a second as warm-up,
+ * then one timed command each, ten CSRs at a time. Two requests, so that the bench can read the server's CPU around the
  * timed part alone.
  */
 async function dispatch(samples: number, prime: boolean): Promise<Reply> {
@@ -182,6 +182,11 @@ async function dispatch(samples: number, prime: boolean): Promise<Reply> {
   const sample = agents.filter((_, i) => i % step === 0).slice(0, samples)
   if (prime) {
     await pool(sample, 20, async (a) => void (await refresh(a, 20_000)))
+    await new Promise((r) => setTimeout(r, 500))
+    // A second round, as timed below but not timed: the first went through the customer's consent,
+    // so without it the timed round would be the first the server runs the dispatch's own path
+    // (consent given) and would time its JIT compiling it (a CSR's server has been up all day).
+    await pool(sample, 10, async (a) => void (await refresh(a, 10_000)))
     await new Promise((r) => setTimeout(r, 500))
     return { type: 'dispatched', latencies: [], posts: [], lost: 0 }
   }

@@ -2,6 +2,7 @@ import { type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { createServer } from 'node:net'
 import postgres from 'postgres'
+import { viaSocket } from '../../api/src/db/client.ts'
 
 /** A free loopback port for a server the benchmark starts. */
 export async function freePort(): Promise<number> {
@@ -101,7 +102,8 @@ async function sweep(admin: postgres.Sql): Promise<string[]> {
  */
 export async function scratchDatabase(baseUrl: string): Promise<{ url: string; drop: () => Promise<void> }> {
   const dbName = `${PREFIX}${process.pid}_${randomBytes(3).toString('hex')}`
-  const admin = postgres(baseUrl, { max: 1, onnotice: () => {} })
+  const reach = viaSocket(baseUrl)
+  const admin = postgres(reach.url, { max: 1, onnotice: () => {}, ...reach.options })
   const swept = await sweep(admin)
   if (signalled) {
     await admin.end({ timeout: 1 })
@@ -128,7 +130,8 @@ export async function scratchDatabase(baseUrl: string): Promise<{ url: string; d
 
 /** Whether a PostgreSQL server answers at `url`. */
 export async function postgresReachable(url: string): Promise<boolean> {
-  const probe = postgres(url, { max: 1, connect_timeout: 2, onnotice: () => {} })
+  const reach = viaSocket(url)
+  const probe = postgres(reach.url, { max: 1, connect_timeout: 2, onnotice: () => {}, ...reach.options })
   try {
     await probe`select 1`
     return true

@@ -1,7 +1,8 @@
+import { existsSync } from 'node:fs'
 import { Socket } from 'node:net'
 import { sql } from 'drizzle-orm'
 import t from 'tap'
-import { openDatabase, type Db } from '../../src/db/client.ts'
+import { openDatabase, viaSocket, type Db } from '../../src/db/client.ts'
 import { lastStatement } from '../../src/db/pg-transaction.ts'
 import { preparedRows, rows } from '../../src/db/raw.ts'
 import { createTestDatabase } from '../helpers/db.ts'
@@ -151,3 +152,24 @@ if (isPostgres) {
     t.ok(failures <= 1, `at most one later failure (${failures})`)
   })
 }
+
+t.test('DATABASE_URL may name a Unix-socket directory, as libpq does (?host=/dir)', async (t) => {
+  t.same(viaSocket('postgres://app:secret@localhost/helpline?host=/var/run/postgresql'), {
+    url: 'postgres://app:secret@localhost/helpline',
+    options: { path: '/var/run/postgresql/.s.PGSQL.5432' },
+  })
+  t.same(viaSocket('postgres://app@localhost:5433/helpline?host=/tmp/&sslmode=disable').options, { path: '/tmp/.s.PGSQL.5433' }, 'the port names the socket')
+  t.same(viaSocket('postgres://app@localhost:5433/helpline?host=/tmp/&sslmode=disable').url, 'postgres://app@localhost:5433/helpline?sslmode=disable', 'other parameters stay')
+  const tcp = 'postgres://app@db.internal/helpline?sslmode=require'
+  t.same(viaSocket(tcp), { url: tcp, options: {} }, 'a host name is TCP, unchanged')
+  const dir = '/var/run/postgresql'
+  if (!isPostgres || !existsSync(`${dir}/.s.PGSQL.${new URL(test.url!).port || 5432}`)) return
+  const url = new URL(test.url!)
+  url.searchParams.set('host', dir)
+  const local = await openDatabase({ url: url.toString(), dataDir: 'memory://', migrate: false })
+  t.teardown(() => local.close())
+  const [where] = await rows<{ addr: string | null }>(local.db, sql`select inet_client_addr()::text as addr`)
+  t.equal(where!.addr, null, 'the server sees a Unix-socket client (no client address)')
+  await local.db.transaction(async (tx) => lastStatement(tx as unknown as Db, sql`insert into tx_probe (id, note) values (${1}, ${'via socket'})`))
+  t.same(await ids(), [1], 'and its transactions commit')
+})
