@@ -154,9 +154,6 @@ class PendingEvents {
   /**
    * Writes the pending events; `then`: a SELECT to run in the same statement after the insert (the
    * commit's notification). False when there was nothing to write (and `then` was not run).
-   */
-  /**
-   * Writes the events added so far (with `then`, the commit's notification, in the same statement).
    * `last`: nothing follows in the transaction, so the COMMIT may go along (`lastStatement`).
    */
   async flush(then?: SQL, last = false): Promise<boolean> {
