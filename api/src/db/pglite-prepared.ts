@@ -70,7 +70,7 @@ export class PreparedPGlite extends PGlite {
         })
         const closing = this.#closing
         this.#closing = []
-        const exchange = concat([
+        const exchange = Buffer.concat([
           ...closing,
           protocol.serialize.bind({ statement: statement.name, values }),
           protocol.serialize.describe({ type: 'P' }),
@@ -88,7 +88,7 @@ export class PreparedPGlite extends PGlite {
   /** Parse + Describe statement: the statement named, its parameter types learnt. */
   async #prepare(text: string, options: QueryOptions | undefined): Promise<{ name: string; types: number[] }> {
     const name = `hl_${(this.#named++).toString(36)}`
-    const exchange = concat([
+    const exchange = Buffer.concat([
       protocol.serialize.parse({ name, text, ...(options?.paramTypes ? { types: options.paramTypes } : {}) }),
       protocol.serialize.describe({ type: 'S', name }),
       protocol.serialize.sync(),
@@ -114,6 +114,9 @@ function withQuery(error: unknown, text: string, params: unknown[], options: Que
   if (error instanceof Error && 'code' in error) Object.assign(error, { query: text, params, queryOptions: options })
   return error
 }
+
+/** Commands whose count PGlite reports as `affectedRows` (its `parseResults`). */
+const COUNTED = new Set(['INSERT', 'UPDATE', 'DELETE', 'COPY', 'MERGE'])
 
 /**
  * PGlite's `parseResults` for the one statement of an exchange, without its per-call copy of every
@@ -147,19 +150,9 @@ function results<T>(answer: messages.BackendMessage[], own: ParserOptions, optio
       const words = (message as messages.CommandCompleteMessage).text.split(' ')
       const command = words[0]!
       const count = parseInt(words[words.length - 1]!, 10)
-      const affectedRows = ['INSERT', 'UPDATE', 'DELETE', 'COPY', 'MERGE'].includes(command) ? count : 0
+      const affectedRows = COUNTED.has(command) ? count : 0
       return { rows, fields, command, affectedRows, ...(Number.isNaN(count) ? {} : { rowCount: count }) } as Results<T>
     }
   }
   return { affectedRows: 0, rows: [], fields: [] } as Results<T>
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  const whole = new Uint8Array(parts.reduce((n, part) => n + part.length, 0))
-  let at = 0
-  for (const part of parts) {
-    whole.set(part, at)
-    at += part.length
-  }
-  return whole
 }
