@@ -4,6 +4,7 @@ import { chatMessages, commands, scriptOutputChunks, scriptRuns, sessionEvents, 
 import { joinAgent, type TestAgent } from '../helpers/agent.ts'
 import { setupApp } from '../helpers/app.ts'
 import { refused } from '../helpers/refused.ts'
+import { statements } from '../helpers/statements.ts'
 import { createCategory, upload } from '../helpers/scripts.ts'
 
 /**
@@ -74,6 +75,34 @@ t.test('concurrent, overlapping and retried posts of one run: every chunk stored
   t.equal(now.tableBytes, Buffer.byteLength(sent, 'utf8'), 'no byte twice')
   t.equal(now.runBytes, now.tableBytes, 'the run counts exactly the bytes stored')
   t.equal(now.next, 48)
+})
+
+t.test('posts of 1 to 9 chunks and of 64: each stored exactly, by one statement text per power of two', async (t) => {
+  const { agent, runIds } = await approvedRuns(1)
+  const runId = runIds[0]!
+  await start(agent, runId)
+  const sizes = [1, 2, 3, 4, 5, 6, 7, 8, 9, 64]
+  const sent: string[] = []
+  const texts: string[] = []
+  for (const size of sizes) {
+    const chunks = Array.from({ length: size }, (_, i) => ({ sequence: sent.length + i, data: `post of ${size}, chunk ${i} é\n` }))
+    const count = statements(h.app.database)
+    const { data } = await post(agent, runId, chunks)
+    count.stop()
+    t.same(data, { stored: size, duplicates: 0, status: 'running' }, `a post of ${size}: all stored`)
+    texts.push(count.list.map((q) => q.split('\n-- ')[0]!).find((q) => /insert into script_output_chunks/.test(q)) ?? '')
+    sent.push(...chunks.map((c) => c.data))
+  }
+  const now = await stored(runId)
+  t.same(now.sequences, sent.map((_, i) => i), 'every sequence once: the padding stored nothing')
+  t.equal(now.text, sent.join(''), 'the text exactly as sent, in order')
+  t.equal(now.runBytes, Buffer.byteLength(sent.join(''), 'utf8'), 'the run counts exactly the bytes stored')
+  const textOf = (size: number) => texts[sizes.indexOf(size)]!
+  t.ok(texts.every((q) => q.length > 0), 'each post inserted its chunks')
+  t.equal(new Set(texts).size, 6, 'one text per power of two: 1, 2, 4, 8, 16, 64')
+  t.equal(textOf(3), textOf(4), '3 chunks go out as the text of 4')
+  t.ok([5, 6, 7].every((n) => textOf(n) === textOf(8)), '5 to 7 as the text of 8')
+  t.not(textOf(9), textOf(8), '9 as the text of 16')
 })
 
 t.test('a retried post with nothing new changes nothing: no change number spent, the same answer', async (t) => {
