@@ -5,7 +5,7 @@ import { migrationsFolder } from './db/client.ts'
 import { preparePgliteDataDir } from './db/pglite.ts'
 import { generatePassword } from './lib/crypto.ts'
 import { connectionBudget, openFileLimit } from './lib/fd-limit.ts'
-import { collectStartupGarbage } from './lib/startup-memory.ts'
+import { collectStartupGarbage, growHeapInSteps } from './lib/startup-memory.ts'
 
 /** The only file that listens. Built into api/dist/server.js (`npm run build`); started by `npm start` or `node api/dist/server.js`. */
 async function main() {
@@ -48,6 +48,7 @@ async function main() {
   const address = await app.listen({ port: config.PORT, host: config.HOST })
   app.log.info(`Helpline on ${address} (database: ${app.database.driver})`)
   limitConnections(app)
+  growHeapInSteps()
   collectStartupGarbage()
 }
 

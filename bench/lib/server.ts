@@ -90,7 +90,9 @@ export async function startServer(options: ServerOptions = {}): Promise<Server> 
   }
   const port = await freePort()
   const url = `http://127.0.0.1:${port}`
-  const argv = withOpenFiles(options.openFiles, [process.execPath, ...(options.nodeArgs ?? []), SERVER])
+  // BENCH_SERVER_NODE_ARGS: node flags for every bench's server (e.g. V8's heap sizing), before the bench's own.
+  const extra = (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean)
+  const argv = withOpenFiles(options.openFiles, [process.execPath, ...extra, ...(options.nodeArgs ?? []), SERVER])
   const proc = track(
     spawn(argv[0]!, argv.slice(1), {
       cwd: root,
@@ -107,6 +109,8 @@ export async function startServer(options: ServerOptions = {}): Promise<Server> 
         JOIN_MAX_ATTEMPTS_PER_IP: '100000000',
         JOIN_MAX_ATTEMPTS_PER_NUMBER: '100000000',
         LOGIN_MAX_ATTEMPTS_PER_IP: '100000000',
+        // glibc's malloc settings for the server (docs/deployment.md § memory allocator); unset by default.
+        ...(process.env.BENCH_GLIBC_TUNABLES ? { GLIBC_TUNABLES: process.env.BENCH_GLIBC_TUNABLES } : {}),
         ...options.env,
       },
       stdio: ['ignore', 'inherit', 'inherit'],
