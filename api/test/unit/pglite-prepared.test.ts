@@ -1,8 +1,8 @@
-import { PGlite, type QueryOptions, type Results } from '@electric-sql/pglite'
+import { PGlite, protocol, type QueryOptions, type Results } from '@electric-sql/pglite'
 import { sql } from 'drizzle-orm'
 import t from 'tap'
 import { openDatabase } from '../../src/db/client.ts'
-import { PreparedPGlite } from '../../src/db/pglite-prepared.ts'
+import { PreparedPGlite, bindExchange } from '../../src/db/pglite-prepared.ts'
 import { pgliteSnapshot } from '../helpers/db.ts'
 
 /**
@@ -118,4 +118,27 @@ t.test('more texts than are kept: every answer right, the oldest statements clos
   const { rows } = await pg.query<{ n: number }>('select count(*)::int as n from pg_prepared_statements')
   t.ok(rows[0]!.n <= PreparedPGlite.STATEMENTS, `${rows[0]!.n} statements kept (at most ${PreparedPGlite.STATEMENTS})`)
   t.same((await pg.query<{ v: number }>('select $1::int + 0 as v', [5])).rows, [{ v: 5 }], 'a closed text runs again (prepared anew)')
+})
+
+t.test('the exchange is written in one pass, byte for byte what PGlite’s serializer writes', async (t) => {
+  const serializer = (closing: Uint8Array[], statement: string, values: (string | Uint8Array | null)[]) =>
+    Buffer.concat([
+      ...closing,
+      protocol.serialize.bind({ statement, values }),
+      protocol.serialize.describe({ type: 'P' }),
+      protocol.serialize.execute({}),
+      protocol.serialize.sync(),
+    ])
+  const close = [protocol.serialize.close({ type: 'S', name: 'hl_1' }), protocol.serialize.close({ type: 'S', name: 'hl_2' })]
+  const cases: [string, Uint8Array[], string, (string | Uint8Array | null)[]][] = [
+    ['no parameters', [], 'hl_0', []],
+    ['nulls, empty text, multi-byte text, a lone surrogate', [], 'hl_a', [null, '', 'é✓ 😀', 'x\ud800y', null]],
+    ['bytes (binary format) beside text', [], 'hl_b', [new Uint8Array([0, 1, 2, 255]), 'text', new Uint8Array(0)]],
+    ['a view into a larger buffer', [], 'hl_c', [Buffer.from('..abc..').subarray(2, 5)]],
+    ['statements to close first', close, 'hl_d', ['1']],
+    ['long texts (an output post)', [], 'hl_e', Array.from({ length: 16 }, (_, i) => `${i} ${'ü'.repeat(16_000)}\n`)],
+  ]
+  for (const [what, closing, statement, values] of cases) {
+    t.same(bindExchange(closing, statement, values), serializer(closing, statement, values), what)
+  }
 })
