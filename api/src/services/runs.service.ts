@@ -97,7 +97,7 @@ export function storableText(text: string): string {
 type OutputRow = { sequence: number; stream: string; data: string; bytes: number }
 
 /** The smallest power of two that holds `n` rows (1 for none). */
-export const paddedLength = (n: number): number => 2 ** Math.ceil(Math.log2(Math.max(n, 1)))
+const paddedLength = (n: number): number => 2 ** Math.ceil(Math.log2(Math.max(n, 1)))
 
 /** What an output post reads of its run (and whether its command was handed out: no row when not). */
 type OutputTarget = { status: string; started: boolean; unreported: boolean; next_seq: number; bytes: number; truncated: boolean }
@@ -1090,12 +1090,12 @@ export class RunsService {
   }
 
   /**
-   * Three statements between BEGIN and COMMIT, whatever the number of chunks: the change number
-   * (the session row's lock: every change of a run takes it first, so posts of one session are
-   * serialised and a CSR's cancel waits instead of deadlocking), the run with the handed-out check
-   * of its command (read after the lock, so it sees the latest post), the chunks with the run's
-   * counters and, on PostgreSQL, the commit's wake-up. A post with nothing new is rolled back: no
-   * change number spent, nobody woken.
+   * Three statements between BEGIN and COMMIT, whatever the number of chunks (and a `set local`
+   * sent with the first): the change number (the session row's lock: every change of a run takes
+   * it first, so posts of one session are serialised and a CSR's cancel waits instead of
+   * deadlocking), the run with the handed-out check of its command (read after the lock, so it
+   * sees the latest post), the chunks with the run's counters and, on PostgreSQL, the commit's
+   * wake-up. A post with nothing new is rolled back: no change number spent, nobody woken.
    */
   private async appendIn(s: SessionTx, runId: string, chunks: { sequence: number; stream: 'stdout' | 'stderr' | 'info'; data: string }[]) {
     // Sent behind the lock without waiting: the chunks' statement below is planned generically
@@ -1155,8 +1155,8 @@ export class RunsService {
     // Prepared, with the rows padded to a power of two (unused ones null, left out): at most seven
     // texts per connection. Unprepared, PostgreSQL planned each post with its 512 KiB of text
     // copied into the plan as constants (4.5 ms of a backend's CPU per post, most of it page
-    // faults, and a Parse/Describe round trip before the data went out); prepared, it takes its
-    // generic plan after five posts and binds the texts as they are (0.2 ms).
+    // faults, and a Parse/Describe round trip before the data went out); prepared and planned
+    // generically (the `set local` above), it binds the texts as they are (0.2 ms).
     const padded: (OutputRow | undefined)[] = [...list, ...Array<undefined>(paddedLength(list.length) - list.length).fill(undefined)]
     const stored = list.length === 0 ? sql`select null::integer as bytes where false` : sql`insert into script_output_chunks (run_id, session_id, sequence, stream, data, bytes, seq)
             select ${runId}::uuid, ${s.sessionId}::uuid, r.sequence, r.stream, r.data, r.bytes, ${seq}
