@@ -201,6 +201,7 @@ async function streaming(db: Db, label: string, server: Server, lib: Library) {
     console.log(
       `  CPU meanwhile: ${cpuEach(s.cpu, 1, db)} (${cpuPerMiB} per MiB stored; ${systemShare(s.cpu)}); the load generator ${ms(s.loadgenMs)} (its own process); load average ${load()}`,
     )
+    if (process.env.BENCH_SERVER_NODE_ARGS?.includes('--cpu-prof')) console.log(`  the window in the profile's clock (PROF_FROM PROF_TO): ${s.profileWindow}`)
     report({
       what: `output stored from ${STREAM_AGENTS} agents`,
       db,

@@ -43,6 +43,8 @@ export type Reply = { errors: string[] } & (
   | {
       type: 'streamed'
       seconds: number
+      /** The measured window in µs of the monotonic clock, as a CPU profile counts it. */
+      profileWindow: string
       /** Each output post, sent → answered (ms); the refused ones, with their answer. */
       latencies: number[]
       refused: string[]
@@ -322,9 +324,12 @@ async function stream(scriptId: string, runs: number, perPost: number): Promise<
   const r0 = read(true)
   const own0 = process.cpuUsage()
   const t0 = performance.now()
+  const from = process.hrtime.bigint() / 1000n
   go()
   await Promise.all(agents.map((a) => a.work))
   const seconds = (performance.now() - t0) / 1000
+  // The same monotonic clock as a CPU profile's (bench/prof-top.mjs PROF_FROM / PROF_TO).
+  const profileWindow = `${from} ${process.hrtime.bigint() / 1000n}`
   const used = spent(r0, read(true))
   const own = process.cpuUsage(own0)
 
@@ -340,6 +345,7 @@ async function stream(scriptId: string, runs: number, perPost: number): Promise<
   return {
     type: 'streamed',
     seconds,
+    profileWindow,
     latencies,
     refused,
     postBytes: bodies[0]!.length,
