@@ -1,6 +1,7 @@
 import t from 'tap'
 import { asc, eq, sql } from 'drizzle-orm'
 import { chatMessages, commands, scriptOutputChunks, scriptRuns, sessionEvents, supportSessions } from '../../src/db/schema.ts'
+import { rows } from '../../src/db/raw.ts'
 import { joinAgent, type TestAgent } from '../helpers/agent.ts'
 import { setupApp } from '../helpers/app.ts'
 import { refused } from '../helpers/refused.ts'
@@ -39,10 +40,10 @@ const post = (agent: TestAgent, runId: string, chunks: { sequence: number; data:
 const feedSeq = async (sessionId: string) => (await db.select({ seq: supportSessions.feedSeq }).from(supportSessions).where(eq(supportSessions.id, sessionId)))[0]!.seq
 /** What the database holds of a run's output: its text in order, its bytes, its sequences. */
 async function stored(runId: string) {
-  const rows = await db.select().from(scriptOutputChunks).where(eq(scriptOutputChunks.runId, runId)).orderBy(asc(scriptOutputChunks.sequence))
+  const found = await db.select().from(scriptOutputChunks).where(eq(scriptOutputChunks.runId, runId)).orderBy(asc(scriptOutputChunks.sequence))
   const [run] = await db.select().from(scriptRuns).where(eq(scriptRuns.id, runId))
   const [{ bytes }] = (await db.select({ bytes: sql<string>`coalesce(sum(octet_length(${scriptOutputChunks.data})), 0)` }).from(scriptOutputChunks).where(eq(scriptOutputChunks.runId, runId))) as [{ bytes: string }]
-  return { text: rows.map((r) => r.data).join(''), sequences: rows.map((r) => r.sequence), tableBytes: Number(bytes), runBytes: run!.outputBytes, next: run!.outputNextSeq }
+  return { text: found.map((r) => r.data).join(''), sequences: found.map((r) => r.sequence), tableBytes: Number(bytes), runBytes: run!.outputBytes, next: run!.outputNextSeq }
 }
 
 t.test('concurrent, overlapping and retried posts of one run: every chunk stored once, in order, the bytes exactly those sent', async (t) => {
@@ -103,6 +104,26 @@ t.test('posts of 1 to 9 chunks and of 64: each stored exactly, by one statement 
   t.equal(textOf(3), textOf(4), '3 chunks go out as the text of 4')
   t.ok([5, 6, 7].every((n) => textOf(n) === textOf(8)), '5 to 7 as the text of 8')
   t.not(textOf(9), textOf(8), '9 as the text of 16')
+})
+
+t.test('long chunks are compressed with lz4 where the database has it (migrations/0010), else with pglz, and read back exactly', async (t) => {
+  const { agent, runIds } = await approvedRuns(1)
+  const runId = runIds[0]!
+  await start(agent, runId)
+  const line = (i: number) => `2026-12-04 13:${String(i % 60).padStart(2, '0')} spooler: job ${i} for printer HP-4F ✓ sent\n`
+  const chunks = Array.from({ length: 4 }, (_, c) => ({ sequence: c, data: Array.from({ length: 500 }, (_, i) => line(c * 500 + i)).join('') }))
+  t.same((await post(agent, runId, chunks)).data, { stored: 4, duplicates: 0, status: 'running' })
+  const list = await rows<{ method: string | null; stored: number; length: number; lz4: boolean }>(
+    db,
+    sql`select pg_column_compression(data) as method, pg_column_size(data)::int as stored, octet_length(data)::int as length,
+          (select 'lz4' = any(enumvals) from pg_settings where name = 'default_toast_compression') as lz4
+        from script_output_chunks where run_id = ${runId}::uuid order by sequence`,
+  )
+  t.equal(list.length, 4)
+  const expected = list[0]!.lz4 ? 'lz4' : 'pglz'
+  t.same(list.map((r) => r.method), [expected, expected, expected, expected], `each chunk compressed with ${expected}`)
+  t.ok(list.every((r) => r.stored < r.length / 2), 'in less than half the room')
+  t.equal((await stored(runId)).text, chunks.map((c) => c.data).join(''), 'the text exactly as sent, in order')
 })
 
 t.test('a retried post with nothing new changes nothing: no change number spent, the same answer', async (t) => {
