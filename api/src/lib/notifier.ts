@@ -19,6 +19,11 @@ export interface SessionChange {
    * the change declared them complete (SessionTx.offer). Opaque here.
    */
   offer?: unknown
+  /**
+   * This instance only: the change touched several sessions at once (a batch, a cancel). Holds it
+   * wakes give their answers on the next turn, after the request that made the change answered.
+   */
+  crowd?: boolean
 }
 
 /**

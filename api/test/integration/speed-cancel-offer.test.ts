@@ -165,3 +165,31 @@ t.test('a command handed out by a read: the agent’s next poll holds without a 
   await csr.client.POST('/api/v1/sessions/{id}/chat', { params: { path: { id: session.id } }, body: { body: 'Still there?' } })
   t.match((await held).chat, [{ body: 'Still there?' }], 'a held poll gets the CSR’s line')
 })
+
+t.test('a batch and its cancel answer the CSR before the held polls they wake, and each poll gets what a read gives', async (t) => {
+  const parts = await sessions(6)
+  const order: string[] = []
+  const answered = <T>(who: string, p: Promise<T>) => p.then((v) => (order.push(who), v))
+  /** Each part's held poll, answered in `order`; what each got equals a read from the same cursor. */
+  async function woken<T>(change: () => Promise<T>) {
+    order.length = 0
+    const from = parts.map((p) => p.cursor)
+    const held = (await hold(parts)).map((p, i) => answered(`poll ${i}`, p))
+    const result = await answered('csr', change())
+    const got = await Promise.all(held)
+    for (const [i, part] of parts.entries()) {
+      t.same(got[i], await poll(part.agent, from[i]!, 0), `poll ${i}: what a read from its cursor gives`)
+      part.cursor = got[i]!.cursor
+    }
+    return { result, got }
+  }
+
+  const { result: batch, got: asked } = await woken(() => batchOn(parts))
+  t.equal(order[0], 'csr', 'the batch’s CSR first', { order })
+  asked.forEach((a, i) => t.same(a.consents.map((c) => [c.kind, c.status]), [['run_scripts', 'pending']], `poll ${i}: the batch’s consent request`))
+
+  const { result: cancel, got: told } = await woken(() => csr.client.POST('/api/v1/script-batches/{id}/cancel', { params: { path: { id: batch.id } } }))
+  t.ok(cancel.data!.sessions.every((s) => s.status === 'cancelled'), 'every part cancelled')
+  t.equal(order[0], 'csr', 'the cancel’s CSR first', { order })
+  told.forEach((a, i) => t.equal(a.consents.length + a.cancelledCommands.length > 0, true, `poll ${i}: told of the cancel`))
+})
