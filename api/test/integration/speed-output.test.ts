@@ -2,6 +2,7 @@ import t from 'tap'
 import { asc, eq, sql } from 'drizzle-orm'
 import { chatMessages, commands, scriptOutputChunks, scriptRuns, sessionEvents, supportSessions } from '../../src/db/schema.ts'
 import { rows } from '../../src/db/raw.ts'
+import { tailLines } from '../../src/services/runs.service.ts'
 import { joinAgent, type TestAgent } from '../helpers/agent.ts'
 import { setupApp } from '../helpers/app.ts'
 import { refused } from '../helpers/refused.ts'
@@ -124,6 +125,24 @@ t.test('long chunks are compressed with lz4 where the database has it (migration
   t.same(list.map((r) => r.method), [expected, expected, expected, expected], `each chunk compressed with ${expected}`)
   t.ok(list.every((r) => r.stored < r.length / 2), 'in less than half the room')
   t.equal((await stored(runId)).text, chunks.map((c) => c.data).join(''), 'the text exactly as sent, in order')
+})
+
+t.test('the chat line’s tail is the last lines of the last 16,384 characters, however many bytes they take', async (t) => {
+  const { sessionId, agent, runIds } = await approvedRuns(1)
+  const runId = runIds[0]!
+  await start(agent, runId)
+  // Read from the end, the text is 11,000 newlines (1 byte each), one line of 1,900 '✓' (3 bytes
+  // each), then the lines before them: those are 12,900 characters but 16,700 bytes back, so the
+  // tail needs the first chunk although more than the window's count of bytes come after it.
+  const pieces = ['first line\nsecond line é\nthird line ✓\n', '✓'.repeat(1900), '\n'.repeat(11_000)]
+  await post(agent, runId, pieces.map((data, sequence) => ({ sequence, data })))
+  await agent.client.POST('/api/v1/agent/script-runs/{id}/finish', { ...runPath(runId), body: { status: 'succeeded', exitCode: 0, durationMs: 5 } })
+  const { data: chat } = await csr.client.GET('/api/v1/sessions/{id}/chat', { params: { path: { id: sessionId } } })
+  const line = chat!.data.find((m) => m.systemEvent?.type === 'script_run' && (m.systemEvent.data as { runId?: string }).runId === runId)
+  const tail = (line!.systemEvent!.data as { tail: string[] }).tail
+  const lastChars = Array.from(pieces.join('')).slice(-16_384).join('')
+  t.same(tail, tailLines(lastChars), 'the last lines of the last 16,384 characters')
+  t.same(tail, ['first line', 'second line é', 'third line ✓', '✓'.repeat(1900)], 'lines from the first chunk too')
 })
 
 t.test('a retried post with nothing new changes nothing: no change number spent, the same answer', async (t) => {
