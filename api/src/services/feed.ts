@@ -551,6 +551,8 @@ class Hold<T> implements Expiring {
     this.last = value
     if (!this.holding(value) || this.stop?.stopped || Date.now() >= this.deadline) return this.settle()
     if (this.dirty) return this.next()
+    // Waiting again: whatever wakes or ends it next decides when it answers.
+    this.woken = false
     this.tick = this.deadlines.add(this as Hold<unknown>, this.deadline)
   }
 
