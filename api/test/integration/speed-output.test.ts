@@ -133,8 +133,9 @@ t.test('the chat line’s tail is the last lines of the last 16,384 characters, 
   await start(agent, runId)
   // Read from the end, the text is 11,000 newlines (1 byte each), one line of 1,900 '✓' (3 bytes
   // each), then the lines before them: those are 12,900 characters but 16,700 bytes back, so the
-  // tail needs the first chunk although more than the window's count of bytes come after it.
-  const pieces = ['first line\nsecond line é\nthird line ✓\n', '✓'.repeat(1900), '\n'.repeat(11_000)]
+  // tail needs their chunk although more than the window's count of bytes come after it. The
+  // chunk before that has 65,740 bytes after it (over 4 bytes × 16,384): it is not read.
+  const pieces = ['way back\n', `${'x'.repeat(49_000)}\nfirst line\nsecond line é\nthird line ✓\n`, '✓'.repeat(1900), '\n'.repeat(11_000)]
   await post(agent, runId, pieces.map((data, sequence) => ({ sequence, data })))
   await agent.client.POST('/api/v1/agent/script-runs/{id}/finish', { ...runPath(runId), body: { status: 'succeeded', exitCode: 0, durationMs: 5 } })
   const { data: chat } = await csr.client.GET('/api/v1/sessions/{id}/chat', { params: { path: { id: sessionId } } })
