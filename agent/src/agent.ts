@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises'
-import { ApiError, createClient, type HelplineClient, type Schemas } from '@helpline/sdk'
+import { ApiError, createClient, timeoutSignal, type HelplineClient, type Schemas } from '@helpline/sdk'
 import { isMessageKey, type MessageKey, type Translate } from './i18n/index.ts'
 import type { PlatformAdapter } from './platform/index.ts'
 import type { AgentCommand, RunContext, Runner } from './runners/index.ts'
@@ -495,7 +495,8 @@ export class Agent {
           this.api.GET('/api/v1/agent/poll', {
             params: { query: { cursor: this.state!.cursor, wait: this.pollWait } },
             // A TimeoutError is transient: retried at once (with jitter), not the end of the agent.
-            signal: AbortSignal.any([this.stopping.signal, AbortSignal.timeout(this.pollWait * 1000 + (this.options.pollMarginMs ?? POLL_MARGIN_MS))]),
+            // (timeoutSignal, not AbortSignal.timeout inside AbortSignal.any: see there.)
+            signal: timeoutSignal(this.pollWait * 1000 + (this.options.pollMarginMs ?? POLL_MARGIN_MS), this.stopping.signal).signal,
           }),
         )
         feed = data!

@@ -1,4 +1,4 @@
-import { ApiError } from '@helpline/sdk'
+import { ApiError, timeoutSignal } from '@helpline/sdk'
 
 /**
  * Whether a failed call is worth repeating as it is: the network or the server failed (every 5xx,
@@ -15,13 +15,13 @@ export function isTransient(err: unknown): boolean {
 /**
  * A fetch that gives up after `ms` with a TimeoutError (transient, so the call is retried): a
  * connection whose packets are dropped, or that a proxy accepted and then closed, would
- * otherwise hold a call for minutes or for ever. The caller's own signal still aborts it.
+ * otherwise hold a call for minutes or for ever. The caller's own signal still aborts it. The
+ * timer covers reading the answer too, so it is left to run out (it keeps nothing alive).
  */
 export function fetchWithTimeout(ms: number): typeof fetch {
   return (input, init) => {
     const own = init?.signal ?? (input instanceof Request ? input.signal : undefined)
-    const timeout = AbortSignal.timeout(ms)
-    return fetch(input, { ...init, signal: own ? AbortSignal.any([own, timeout]) : timeout })
+    return fetch(input, { ...init, signal: timeoutSignal(ms, own ?? undefined).signal })
   }
 }
 

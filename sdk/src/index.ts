@@ -119,6 +119,7 @@ export {
 } from './runs.js'
 
 export { encryptCredentials, type LogonCredentialsInput } from './credentials.js'
+export { timeoutSignal } from './timeout.js'
 export { VERSION_STATEMENT_HEADER, versionDigestText, versionStatement, type DigestFile, type VersionClaim } from './integrity.js'
 export { JOIN_TICKET_MARKER, joinTicketLine, parseJoinTicket, type JoinTicket } from './join-ticket.js'
 export {

@@ -1,6 +1,7 @@
 import { createHmac } from 'node:crypto'
 import type { FastifyBaseLogger } from 'fastify'
 import { and, asc, eq, lte, sql } from 'drizzle-orm'
+import { timeoutSignal } from '@helpline/sdk'
 import type { Db } from '../db/client.ts'
 import { webhookDeliveries, webhookEndpoints, type WebhookAttemptRecord } from '../db/schema.ts'
 import { unavailableCause } from '../db/unavailable.ts'
@@ -140,7 +141,9 @@ export class WebhookWorker {
       // Sealed with another server secret (instances that do not share SERVER_SECRET): an attempt that failed, not a stuck row.
       return { statusCode: null, error: 'The signing secret cannot be opened with this server secret' }
     }
-    const signal = AbortSignal.any([AbortSignal.timeout(this.options.timeoutMs), this.stopping.signal])
+    // Not AbortSignal.timeout inside AbortSignal.any: a garbage collection could take its timer's
+    // signal, and a receiver that never answers would then hold this worker for ever.
+    const { signal, clear } = timeoutSignal(this.options.timeoutMs, this.stopping.signal)
     try {
       const res = await fetch(d.url, {
         method: 'POST',
@@ -163,6 +166,8 @@ export class WebhookWorker {
       if (signal.aborted) return { statusCode: null, error: `No answer within ${this.options.timeoutMs} ms` }
       const cause = (err as { cause?: { code?: string; message?: string } }).cause
       return { statusCode: null, error: cause?.code ?? cause?.message ?? (err as Error).message }
+    } finally {
+      clear()
     }
   }
 }
