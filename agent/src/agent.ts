@@ -491,14 +491,16 @@ export class Agent {
     while (!this.stopping.signal.aborted) {
       let feed: Feed
       try {
-        const { data } = await this.retry('poll', () =>
-          this.api.GET('/api/v1/agent/poll', {
-            params: { query: { cursor: this.state!.cursor, wait: this.pollWait } },
-            // A TimeoutError is transient: retried at once (with jitter), not the end of the agent.
-            // (timeoutSignal, not AbortSignal.timeout inside AbortSignal.any: see there.)
-            signal: timeoutSignal(this.pollWait * 1000 + (this.options.pollMarginMs ?? POLL_MARGIN_MS), this.stopping.signal).signal,
-          }),
-        )
+        const { data } = await this.retry('poll', async () => {
+          // A TimeoutError is transient: retried at once (with jitter), not the end of the agent.
+          // (timeoutSignal, not AbortSignal.timeout inside AbortSignal.any: see there.)
+          const timeout = timeoutSignal(this.pollWait * 1000 + (this.options.pollMarginMs ?? POLL_MARGIN_MS), this.stopping.signal)
+          try {
+            return await this.api.GET('/api/v1/agent/poll', { params: { query: { cursor: this.state!.cursor, wait: this.pollWait } }, signal: timeout.signal })
+          } finally {
+            timeout.clear()
+          }
+        })
         feed = data!
       } catch (err) {
         if (this.stopping.signal.aborted || isAbort(err)) return

@@ -16,7 +16,8 @@ export function isTransient(err: unknown): boolean {
  * A fetch that gives up after `ms` with a TimeoutError (transient, so the call is retried): a
  * connection whose packets are dropped, or that a proxy accepted and then closed, would
  * otherwise hold a call for minutes or for ever. The caller's own signal still aborts it. The
- * timer covers reading the answer too, so it is left to run out (it keeps nothing alive).
+ * timer covers reading the answer too, so it is left to run out: until then it holds its
+ * controller (a few hundred bytes), not the process.
  */
 export function fetchWithTimeout(ms: number): typeof fetch {
   return (input, init) => {

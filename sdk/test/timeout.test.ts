@@ -49,9 +49,14 @@ t.test('the other signals still abort it at once; clear stops the timer', async 
   const { signal, clear } = timeoutSignal(60_000, stop.signal, undefined)
   setTimeout(() => stop.abort(), 50)
   const end = await ending(signal)
+  clear()
   t.match(end, { name: 'AbortError' }, 'aborted by its caller, not timed out')
   const cleared = timeoutSignal(100)
   cleared.clear()
   await new Promise((resolve) => setTimeout(resolve, 200))
   t.equal(cleared.signal.aborted, false, 'a cleared timer aborts nothing')
+})
+
+t.test('a timeout that cannot be set is refused, not fired at once', async (t) => {
+  for (const ms of [Number.NaN, -1, 2 ** 31, Number.POSITIVE_INFINITY]) t.throws(() => timeoutSignal(ms), RangeError, `${ms}`)
 })
