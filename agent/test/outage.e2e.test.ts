@@ -1,6 +1,6 @@
 import { createServer as createHttpServer, request as httpRequest } from 'node:http'
 import { connect, createServer as createNetServer, type AddressInfo, type Socket } from 'node:net'
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { asc, eq } from 'drizzle-orm'
 import { scriptOutputChunks } from '../../api/src/db/schema.ts'
 import { testDatabaseUrl } from '../../api/test/helpers/db.ts'
@@ -38,10 +38,11 @@ async function scene(t: Parameters<typeof startAgent>[0], server: TestServer, ag
 }
 
 /** The agent is still there and said each thing once. */
-function stayedAndSaidOnce(t: { equal(found: unknown, wanted: unknown, message: string): void }, agent: Running) {
+function stayedAndSaidOnce(t: Pick<Test, 'equal'>, agent: Running) {
+  const said = { output: agent.output() } // what the customer read, to tell why when it fails
   t.equal(agent.child.exitCode, null, 'the agent is still running')
-  t.equal(count(agent.output(), /Lost the connection to the server/), 1, 'the customer was told once that the connection was lost (not once per retry)')
-  t.equal(count(agent.output(), /Connected to the server again/), 1, 'and once that it is back')
+  t.equal(count(said.output, /Lost the connection to the server/), 1, 'the customer was told once that the connection was lost (not once per retry)', said)
+  t.equal(count(said.output, /Connected to the server again/), 1, 'and once that it is back', said)
 }
 
 t.test('the server answers 500 for a while: the agent retries, stays, and its script’s output arrives whole', async (t) => {

@@ -219,7 +219,7 @@ export interface HeartbeatOptions {
 export const HEARTBEAT: HeartbeatOptions = { everyMs: 3_000, deafAfterMs: 7_000 }
 
 /** The topic of a heartbeat: heard by every instance, meant for none (no session, no user). */
-const HEARTBEAT_TOPIC = 'heartbeat:'
+export const HEARTBEAT_TOPIC = 'heartbeat:'
 
 /**
  * Several API instances on one PostgreSQL: NOTIFY reaches every instance's LISTEN connection
