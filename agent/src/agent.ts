@@ -42,7 +42,18 @@ export interface AgentOptions {
   admissionWaitMs?: number
   /** How long past the server's hold an unanswered poll is given up as a dead connection (POLL_MARGIN_MS). */
   pollMarginMs?: number
+  /** How long a joined agent's calls must keep failing before the customer is told the connection is lost (LOST_NOTICE_MS). */
+  lostNoticeMs?: number
 }
+
+/**
+ * A joined agent tells the customer the connection is lost only once its calls have failed for
+ * this long: a blip (one poll reset while a load balancer moves it to another instance, a server
+ * restarted behind it, a Wi-Fi hand-over) is retried within a second or two and should not alarm
+ * someone who cannot tell it from a real outage. The first contact is told at once (the customer
+ * is waiting for it). Those who are told also hear when it is back.
+ */
+export const LOST_NOTICE_MS = 4_000
 
 /** Ends the agent with a message and an exit code. */
 export class AgentExit extends Error {
@@ -115,8 +126,12 @@ export class Agent {
   private readonly identity = new Identity()
   /** Set when the computer is being restarted: the poll loop ends and the agent exits with EXIT.rebooting. */
   private restarting: 'restarting' | 'simulated' | undefined
-  /** When the server stopped answering (the customer was told once); cleared by the next answer. */
+  /** When the server stopped answering; cleared by the next answer. */
   private lostAt: number | undefined
+  /** Whether the customer was told of the outage that began at lostAt (then they hear when it ends). */
+  private told = false
+  /** Tells the customer of a joined agent's outage once it has lasted LOST_NOTICE_MS. */
+  private lostNotice: NodeJS.Timeout | undefined
   /** Calls whose last attempt failed and that are still retrying: while any is, the outage is not over. */
   private failing = 0
 
@@ -317,11 +332,27 @@ export class Agent {
     }
   }
 
-  /** The first failure of an outage tells the customer; the others say nothing. */
+  /**
+   * An outage is told once: at its first failure before the agent has joined, after LOST_NOTICE_MS
+   * of failing once it has (with the latest failure's reason); a shorter one says nothing at all.
+   */
   private unanswered(what: 'connect' | 'poll', err: unknown) {
+    this.lastFailure = { what, err }
     if (this.lostAt !== undefined) return
     this.lostAt = performance.now()
+    if (what === 'connect') return this.tellLost()
+    this.lostNotice = setTimeout(() => this.tellLost(), this.options.lostNoticeMs ?? LOST_NOTICE_MS)
+    this.lostNotice.unref()
+  }
+
+  /** The latest failed call and why, for the outage notice. */
+  private lastFailure: { what: 'connect' | 'poll'; err: unknown } | undefined
+
+  private tellLost() {
+    if (this.lostAt === undefined || this.told || this.stopping.signal.aborted || !this.lastFailure) return
+    this.told = true
     this.options.terminal.status({ phase: 'reconnecting' })
+    const { what, err } = this.lastFailure
     this.say(what === 'connect' ? 'unreachable' : 'connectionLost', { server: this.options.server, reason: describe(err) })
   }
 
@@ -334,6 +365,9 @@ export class Agent {
   private answered(startedAt: number) {
     if (this.lostAt === undefined || startedAt < this.lostAt || this.failing > 0) return
     this.lostAt = undefined
+    clearTimeout(this.lostNotice)
+    if (!this.told) return
+    this.told = false
     if (this.state) this.options.terminal.status({ phase: 'joined' })
     this.say('reconnected')
   }
@@ -491,12 +525,16 @@ export class Agent {
     while (!this.stopping.signal.aborted) {
       let feed: Feed
       try {
+        let attempt = 0
         const { data } = await this.retry('poll', async () => {
+          // After a failed attempt the poll asks for an answer at once: a held one would tell that
+          // the server is back only at the end of its hold, past LOST_NOTICE_MS. The next poll holds again.
+          const wait = attempt++ === 0 ? this.pollWait : 0
           // A TimeoutError is transient: retried at once (with jitter), not the end of the agent.
           // (timeoutSignal, not AbortSignal.timeout inside AbortSignal.any: see there.)
-          const timeout = timeoutSignal(this.pollWait * 1000 + (this.options.pollMarginMs ?? POLL_MARGIN_MS), this.stopping.signal)
+          const timeout = timeoutSignal(wait * 1000 + (this.options.pollMarginMs ?? POLL_MARGIN_MS), this.stopping.signal)
           try {
-            return await this.api.GET('/api/v1/agent/poll', { params: { query: { cursor: this.state!.cursor, wait: this.pollWait } }, signal: timeout.signal })
+            return await this.api.GET('/api/v1/agent/poll', { params: { query: { cursor: this.state!.cursor, wait } }, signal: timeout.signal })
           } finally {
             timeout.clear()
           }

@@ -6,6 +6,7 @@ import { scriptOutputChunks } from '../../api/src/db/schema.ts'
 import { testDatabaseUrl } from '../../api/test/helpers/db.ts'
 import { createCategory, upload } from '../../api/test/helpers/scripts.ts'
 import { startTestServer, type TestServer } from '../../api/test/helpers/server.ts'
+import { LOST_NOTICE_MS } from '../src/agent.ts'
 import { at, newSession, startAgent, stateDir, until, type Running } from './helpers/process.ts'
 
 /**
@@ -45,14 +46,15 @@ function stayedAndSaidOnce(t: Pick<Test, 'equal'>, agent: Running) {
   t.equal(count(said.output, /Connected to the server again/), 1, 'and once that it is back', said)
 }
 
-t.test('the server answers 500 for a while: the agent retries, stays, and its script’s output arrives whole', async (t) => {
-  const server = await startTestServer(t, limits)
+/**
+ * An HTTP proxy in front of the server that answers 500 to each agent call `fails` picks (given
+ * its path), and forwards everything else. `failed()`: how many it answered so.
+ */
+async function failingProxy(t: Test, server: TestServer, fails: (path: string) => boolean) {
   const target = new URL(server.url)
-  let failing = false
   let failed = 0
-  // An HTTP proxy in front of the server that answers 500 to every agent call while `failing`.
   const proxy = createHttpServer((req, res) => {
-    if (failing && req.url?.startsWith('/api/v1/agent/')) {
+    if (req.url?.startsWith('/api/v1/agent/') && fails(req.url)) {
       failed++
       req.resume()
       res.writeHead(500, { 'content-type': 'application/json' })
@@ -68,11 +70,17 @@ t.test('the server answers 500 for a while: the agent retries, stays, and its sc
   })
   const port = await listen(proxy)
   t.teardown(() => new Promise((r) => proxy.close(r)))
+  return { url: `http://127.0.0.1:${port}`, failed: () => failed }
+}
 
-  const { csr, agent, batchId, output } = await scene(t, server, `http://127.0.0.1:${port}`, 16, 0.5)
+t.test('the server answers 500 for a while: the agent retries, stays, and its script’s output arrives whole', async (t) => {
+  const server = await startTestServer(t, limits)
+  let failing = false
+  const proxy = await failingProxy(t, server, () => failing)
+  const { csr, agent, batchId, output } = await scene(t, server, proxy.url, 16, 0.5)
   await until('the first lines', output, (o) => o.chunks.some((c) => c.data.includes('line 2')))
   failing = true
-  await until('the agent’s calls to fail a few times', async () => failed, (n) => n >= 6, 60_000)
+  await until('the agent’s calls to fail a few times', async () => proxy.failed(), (n) => n >= 6, 60_000)
   await agent.waitFor(/Lost the connection to the server \(500 INTERNAL_ERROR\)/)
   failing = false
 
@@ -83,6 +91,29 @@ t.test('the server answers 500 for a while: the agent retries, stays, and its sc
   t.same(out.chunks.map((c) => c.sequence), out.chunks.map((_, i) => i), 'chunk numbers without gaps')
   await agent.waitFor(/Connected to the server again/)
   stayedAndSaidOnce(t, agent)
+  agent.child.kill('SIGINT')
+  t.equal(await agent.exited, 0)
+})
+
+t.test('a blip (one poll answered 500) is retried at once and the customer is not alarmed', async (t) => {
+  const server = await startTestServer(t, limits)
+  let blips = 0
+  const proxy = await failingProxy(t, server, (path) => path.startsWith('/api/v1/agent/poll') && blips > 0 && blips-- > 0)
+  const { csr, agent, batchId, output } = await scene(t, server, proxy.url, 12, 0.5)
+  await until('the first lines', output, (o) => o.chunks.some((c) => c.data.includes('line 2')))
+  blips = 1
+  await until('one poll to fail', async () => proxy.failed(), (n) => n === 1, 30_000)
+  const blipAt = Date.now()
+  const done = await until('the batch to finish', async () => (await csr.client.GET('/api/v1/script-batches/{id}', at(batchId))).data!, (b) => b.status === 'finished', 90_000)
+  t.equal(done.sessions[0]!.runs[0]!.status, 'succeeded', 'the run succeeded')
+  t.equal((await output()).chunks.map((c) => c.data).join(''), expected(12), 'every line once, in order')
+  // Past the time after which an outage still going on is told: a notice would be out by now.
+  await new Promise((r) => setTimeout(r, Math.max(0, blipAt + LOST_NOTICE_MS + 2_000 - Date.now())))
+  const said = { output: agent.output() }
+  t.equal(proxy.failed(), 1, 'one call failed')
+  t.equal(count(said.output, /Lost the connection to the server/), 0, 'the customer was not told of a connection lost', said)
+  t.equal(count(said.output, /Connected to the server again/), 0, 'nor that it is back', said)
+  t.equal(agent.child.exitCode, null, 'the agent is still running')
   agent.child.kill('SIGINT')
   t.equal(await agent.exited, 0)
 })
