@@ -113,6 +113,7 @@ export {
   waitForBatch,
   type OutputChunk,
   type RunScriptsInput,
+  type RunScriptsOptions,
   type ScriptBatch,
   type ScriptRun,
   type WaitForBatchOptions,

@@ -6,12 +6,23 @@ export type ScriptRun = Schemas['ScriptRun']
 export type OutputChunk = Schemas['OutputChunk']
 export type RunScriptsInput = operations['createScriptBatch']['requestBody']['content']['application/json']
 
+export interface RunScriptsOptions {
+  /**
+   * Sent as the Idempotency-Key header: calling again with the same key and input (after a
+   * timeout, a lost connection, a 503) answers the batch the first call created instead of running
+   * the scripts a second time. Use a new one (e.g. `crypto.randomUUID()`) for each batch you mean.
+   * The same key with other input is refused with 422 IDEMPOTENCY_KEY_REUSED.
+   */
+  idempotencyKey?: string
+}
+
 /**
  * Starts a batch: the scripts run in order on each session, once that session's customer
  * approves. Throws ApiError on refusal, e.g. 422 NO_SCRIPTS or SESSION_NOT_ACTIVE, 409 RUN_QUEUE_FULL.
  */
-export async function runScripts(client: HelplineClient, input: RunScriptsInput): Promise<ScriptBatch> {
-  const { data } = await client.POST('/api/v1/script-batches', { body: input })
+export async function runScripts(client: HelplineClient, input: RunScriptsInput, options: RunScriptsOptions = {}): Promise<ScriptBatch> {
+  const header = options.idempotencyKey === undefined ? undefined : { 'idempotency-key': options.idempotencyKey }
+  const { data } = await client.POST('/api/v1/script-batches', { body: input, ...(header ? { params: { header } } : {}) })
   return data!
 }
 

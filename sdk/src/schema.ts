@@ -578,7 +578,7 @@ export interface paths {
         put?: never;
         /**
          * Run scripts, in order, on one or more of your active sessions
-         * @description Records the exact current version of each script; each session gets a run_scripts consent request listing every script (name, version, size, sha256 of each file, arguments) and, once approved, runs them one after another. 404 SCRIPT_NOT_FOUND: a script you may not run (not published and not yours). 422: NO_SCRIPTS, TOO_MANY_SCRIPTS (more than 50), NO_SESSIONS, TOO_MANY_SESSIONS (more than 100), DUPLICATE_SESSION, SESSION_NOT_ACTIVE (naming each session that is not yours, not active, or whose customer left, in `errors` under sessionIds.N), ARGUMENTS_TOO_LONG (over 8 KiB together), INVALID_ARGUMENT, DIGEST_MISMATCH (a script version whose stored bytes, digest or signature do not match what was uploaded; named in `errors` under scripts.N and recorded in the site audit trail). 409 RUN_QUEUE_FULL: a session already has 5 runs waiting or running. Nothing is created unless every session can take the batch. The session’s CSR or a site admin; when a site admin acts on another CSR’s session, that session’s chat names the admin and the action and its audit trail gets an admin.acted event (docs/access.md).
+         * @description Records the exact current version of each script; each session gets a run_scripts consent request listing every script (name, version, size, sha256 of each file, arguments) and, once approved, runs them one after another. 404 SCRIPT_NOT_FOUND: a script you may not run (not published and not yours). 422: NO_SCRIPTS, TOO_MANY_SCRIPTS (more than 50), NO_SESSIONS, TOO_MANY_SESSIONS (more than 100), DUPLICATE_SESSION, SESSION_NOT_ACTIVE (naming each session that is not yours, not active, or whose customer left, in `errors` under sessionIds.N), ARGUMENTS_TOO_LONG (over 8 KiB together), INVALID_ARGUMENT, DIGEST_MISMATCH (a script version whose stored bytes, digest or signature do not match what was uploaded; named in `errors` under scripts.N and recorded in the site audit trail). 409 RUN_QUEUE_FULL: a session already has 5 runs waiting or running. Nothing is created unless every session can take the batch. Send an `Idempotency-Key` (any 1–255 visible ASCII characters, e.g. a UUID, new for each batch) to retry safely after a timeout or a lost connection: a request repeated with the same key and the same body answers the batch the first one created, as it is now, with `Idempotent-Replayed: true`, and runs nothing again (keys are per user and kept with the batch); the same key with another body is 422 IDEMPOTENCY_KEY_REUSED. A refused request (404, 409, 422) keeps no key: retrying it is a new attempt. The session’s CSR or a site admin; when a site admin acts on another CSR’s session, that session’s chat names the admin and the action and its audit trail gets an admin.acted event (docs/access.md).
          */
         post: operations["createScriptBatch"];
         delete?: never;
@@ -5296,7 +5296,10 @@ export interface operations {
     createScriptBatch: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes a retry of this request answer the batch it created instead of creating another */
+                "idempotency-key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -5323,9 +5326,11 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Created */
+            /** @description The batch created; or, for a repeated Idempotency-Key, the batch it created before */
             201: {
                 headers: {
+                    /** @description Present when this answers an earlier request with the same Idempotency-Key */
+                    "Idempotent-Replayed"?: "true";
                     [name: string]: unknown;
                 };
                 content: {

@@ -67,9 +67,14 @@ t.test('waitForBatch gives up with a TimeoutError while the customer has not app
   const agent = startAgent(t, ['join', session.number, '--server', url, '--state-dir', stateDir()])
   await agent.waitFor(/You joined support session/)
 
-  const batch = await runScripts(api, { scripts: [{ scriptId: script.id }], sessionIds: [session.id] })
+  const input = { scripts: [{ scriptId: script.id }], sessionIds: [session.id] }
+  const batch = await runScripts(api, input, { idempotencyKey: 'hello-on-quinn' })
   t.equal(batch.status, 'running')
   t.same(batch.counts, { awaiting_consent: 1 })
+  const retried = await runScripts(api, input, { idempotencyKey: 'hello-on-quinn' })
+  t.equal(retried.id, batch.id, 'called again with the same idempotencyKey: the same batch, not a second one')
+  const reused = await runScripts(api, { ...input, stopOnFailure: true }, { idempotencyKey: 'hello-on-quinn' }).catch((e: unknown) => e)
+  t.equal((reused as ApiError).code, 'IDEMPOTENCY_KEY_REUSED', 'the key with other input is refused')
 
   const seen: string[] = []
   const started = Date.now()

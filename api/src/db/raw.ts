@@ -35,3 +35,9 @@ export async function preparedRows<T extends Record<string, unknown>>(db: Db, qu
   const result = (await db._.session.prepareQuery(dialect.sqlToQuery(query), undefined, 'hot', false).execute()) as unknown as T[] | { rows: T[] }
   return Array.isArray(result) ? result : result.rows
 }
+
+/** A unique index refused the row (SQLSTATE 23505), as the driver reports it or drizzle's wrapper carries it. */
+export function isUniqueViolation(err: unknown): boolean {
+  const e = err as { code?: string; cause?: { code?: string } } | undefined
+  return e?.code === '23505' || e?.cause?.code === '23505'
+}

@@ -56,10 +56,21 @@ export const runBatches = pgTable(
     /** The targeted sessions, in the order the CSR gave them (the grid's rows). */
     sessionIds: jsonb('session_ids').$type<string[]>().notNull(),
     cancelledAt: ts('cancelled_at'),
+    /**
+     * The creator's Idempotency-Key, when the request had one: a request repeated with it (a
+     * retry after a timeout) answers this batch instead of running the scripts again. Unique per
+     * creator; `request_hash` (sha256 of the request, its keys sorted) tells a retry from another
+     * request that reused the key.
+     */
+    idempotencyKey: text('idempotency_key'),
+    requestHash: text('request_hash'),
   },
   // Whether a batch is finished is read from its runs: sessions finish concurrently, so a stored
   // flag would need a lock across sessions to stay true.
-  (t) => [index('run_batches_creator_idx').on(t.createdBy, t.createdAt)],
+  (t) => [
+    index('run_batches_creator_idx').on(t.createdBy, t.createdAt),
+    uniqueIndex('run_batches_idempotency_idx').on(t.createdBy, t.idempotencyKey).where(sql`${t.idempotencyKey} is not null`),
+  ],
 )
 
 /**

@@ -1,5 +1,6 @@
 import { and, asc, count, desc, eq, ilike, or, sql, type SQL } from 'drizzle-orm'
 import type { Db } from '../db/client.ts'
+import { isUniqueViolation } from '../db/raw.ts'
 import { users } from '../db/schema.ts'
 import { conflict, notFound, unprocessable } from '../errors.ts'
 import { appendSiteEvent } from '../lib/audit-chain.ts'
@@ -37,11 +38,6 @@ export interface UserListQuery extends Paging<'email' | 'name' | 'role' | 'creat
 /** Escapes LIKE wildcards so user text is matched literally. */
 export function likePattern(text: string): string {
   return `%${text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`
-}
-
-export function isUniqueViolation(err: unknown): boolean {
-  const e = err as { code?: string; cause?: { code?: string } }
-  return e?.code === '23505' || e?.cause?.code === '23505'
 }
 
 const MIN_DISTINCT_CHARACTERS = 4

@@ -5,7 +5,8 @@ import { badRequest, conflict, notFound } from '../errors.ts'
 import type { Paging } from '../schemas/common.ts'
 import type { ScriptCategory } from '../schemas/scripts.ts'
 import { refuseControlCharacters } from '../lib/text.ts'
-import { isUniqueViolation, likePattern } from './accounts.service.ts'
+import { isUniqueViolation } from '../db/raw.ts'
+import { likePattern } from './accounts.service.ts'
 
 type CategoryRow = typeof scriptCategories.$inferSelect
 

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import { and, asc, count, desc, eq, exists, gt, inArray, isNotNull, sql, type SQL } from 'drizzle-orm'
 import type { Db } from '../db/client.ts'
-import { preparedRows, rows } from '../db/raw.ts'
+import { isUniqueViolation, preparedRows, rows } from '../db/raw.ts'
 import {
   agents,
   chatMessages,
@@ -337,7 +337,45 @@ export class RunsService {
 
   // ── The CSR's side ──────────────────────────────────────────────────────────────────────
 
-  async create(principal: Principal, input: ScriptBatchCreate): Promise<ScriptBatch> {
+  /**
+   * A new batch; or, when `idempotencyKey` names one this user created before with the same
+   * request, that batch as it is now (`replayed`), nothing run again — whatever has changed since
+   * (a session ended, a script was edited). The same key with another request is 422
+   * IDEMPOTENCY_KEY_REUSED. A request refused (422, 404, 409) leaves no key behind: its retry is
+   * a new attempt. Two requests with the same key at once: the second waits for the first's commit
+   * (the unique index) and answers its batch.
+   */
+  async create(principal: Principal, input: ScriptBatchCreate, idempotencyKey?: string): Promise<{ batch: ScriptBatch; replayed: boolean }> {
+    const key = idempotencyKey === undefined ? undefined : { key: idempotencyKey, hash: requestHash(input) }
+    if (key) {
+      const earlier = await this.batchOfKey(principal, key)
+      if (earlier) return earlier
+    }
+    try {
+      return { batch: await this.createNew(principal, input, key), replayed: false }
+    } catch (err) {
+      const earlier = key && isUniqueViolation(err) ? await this.batchOfKey(principal, key) : undefined
+      if (earlier) return earlier
+      throw err
+    }
+  }
+
+  /** The batch this user created with `key`, as it is now; 422 when it was created by another request. */
+  private async batchOfKey(principal: Principal, key: { key: string; hash: string }): Promise<{ batch: ScriptBatch; replayed: true } | undefined> {
+    const [row] = await this.db
+      .select({ id: runBatches.id, requestHash: runBatches.requestHash })
+      .from(runBatches)
+      .where(and(eq(runBatches.createdBy, principal.userId), eq(runBatches.idempotencyKey, key.key)))
+    if (!row) return undefined
+    if (row.requestHash !== key.hash) {
+      throw unprocessable('IDEMPOTENCY_KEY_REUSED', 'This Idempotency-Key was used for another request: use a new key for a new batch', {
+        'idempotency-key': 'Already used for another request',
+      })
+    }
+    return { batch: await this.get(principal, row.id), replayed: true }
+  }
+
+  private async createNew(principal: Principal, input: ScriptBatchCreate, key: { key: string; hash: string } | undefined): Promise<ScriptBatch> {
     const count = input.scripts.length
     if (count === 0) throw unprocessable('NO_SCRIPTS', 'Choose at least one script to run', { scripts: 'Choose at least one script' })
     if (count > MAX_BATCH_SCRIPTS) {
@@ -389,7 +427,7 @@ export class RunsService {
     await this.checkTargets(principal, sessionIds)
     // The answer is built from what was written: read back after the commit, it would queue
     // behind the polls of every agent the batch just woke.
-    return this.feed.changeMany(sessionIds, (_of, bulk) => this.queueBatch(bulk, principal, records, input.stopOnFailure ?? false, sessionIds))
+    return this.feed.changeMany(sessionIds, (_of, bulk) => this.queueBatch(bulk, principal, records, input.stopOnFailure ?? false, sessionIds, key))
   }
 
   /** Every target must be the caller's (admins: anyone's) and active, with its customer still there. */
@@ -426,9 +464,21 @@ export class RunsService {
    * (awaiting the consent), its runs, the admin's line when an admin acts on another CSR's
    * session, and the audit events. All or nothing: one refused session refuses the batch.
    */
-  private async queueBatch(bulk: BulkTx, principal: Principal, records: BatchScriptRecord[], stopOnFailure: boolean, sessionIds: readonly string[]): Promise<ScriptBatch> {
+  private async queueBatch(
+    bulk: BulkTx,
+    principal: Principal,
+    records: BatchScriptRecord[],
+    stopOnFailure: boolean,
+    sessionIds: readonly string[],
+    key: { key: string; hash: string } | undefined,
+  ): Promise<ScriptBatch> {
     const { tx } = bulk
-    const [batch] = await tx.insert(runBatches).values({ createdBy: principal.userId, stopOnFailure, scripts: records, sessionIds: [...sessionIds] }).returning()
+    // The key rides on the batch's own row: no statement more, and the unique index is what makes
+    // a second request with it wait for this one and then fail (create answers it this batch).
+    const [batch] = await tx
+      .insert(runBatches)
+      .values({ createdBy: principal.userId, stopOnFailure, scripts: records, sessionIds: [...sessionIds], idempotencyKey: key?.key ?? null, requestHash: key?.hash ?? null })
+      .returning()
     const admin = await this.assertQueueable(tx, principal, sessionIds, batch!)
     // The session's lock, then one number per write (below); each session's offer counts them too.
     const numbers = (sessionId: string) => (admin.named.has(sessionId) ? 6 : 5)
@@ -1460,3 +1510,19 @@ export class RunsService {
     return rows.map((r) => r.id)
   }
 }
+
+/** JSON with every object's keys sorted: the same request gives the same text however its client ordered them. */
+function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`
+  if (value && typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>).filter(([, v]) => v !== undefined)
+    return `{${entries
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      .map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`)
+      .join(',')}}`
+  }
+  return JSON.stringify(value)
+}
+
+/** What tells a retry of a batch request from another request with the same Idempotency-Key. */
+export const requestHash = (input: ScriptBatchCreate): string => sha256Hex(canonicalJson(input))

@@ -11,7 +11,8 @@ import { executableExtensions, fileNameProblem, isExecutable, sha256Hex, version
 import { quoteName, refuseControlCharacters } from '../lib/text.ts'
 import type { Paging } from '../schemas/common.ts'
 import type { Script, ScriptFields, ScriptFile, ScriptUpdate, ScriptVersion, scriptSorts } from '../schemas/scripts.ts'
-import { isUniqueViolation, likePattern, type Role } from './accounts.service.ts'
+import { isUniqueViolation } from '../db/raw.ts'
+import { likePattern, type Role } from './accounts.service.ts'
 import type { ScriptIntegrity } from './script-integrity.ts'
 
 /** Who is asking: visibility and ownership depend on it. */

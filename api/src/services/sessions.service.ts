@@ -1,6 +1,7 @@
 import { randomInt } from 'node:crypto'
 import { and, asc, count, desc, eq, gte, ilike, inArray, isNotNull, lt, ne, or, type SQL } from 'drizzle-orm'
 import type { Db } from '../db/client.ts'
+import { isUniqueViolation } from '../db/raw.ts'
 import { SessionEventWriter } from '../lib/audit-chain.ts'
 import type { Keyring } from '../lib/keyring.ts'
 import { refuseControlCharacters } from '../lib/text.ts'
@@ -380,7 +381,3 @@ export const sessionNotFound = () => notFound('Session', 'SESSION_NOT_FOUND')
 export const sessionEnded = () => conflict('SESSION_ENDED', 'The session has ended')
 export const sessionNotActive = () => conflict('SESSION_NOT_ACTIVE', 'No agent has joined this session yet')
 
-export function isUniqueViolation(err: unknown): boolean {
-  const e = err as { code?: string; cause?: { code?: string } }
-  return e?.code === '23505' || e?.cause?.code === '23505'
-}

@@ -12,7 +12,8 @@ import { toCommand, type CommandQueue } from './commands.service.ts'
 import type { ConsentsService } from './consents.service.ts'
 import type { SessionFeed } from './feed.ts'
 import { noteAdminAction } from './oversight.ts'
-import { formatNumber, isUniqueViolation, mayAccess, sessionEnded, sessionNotActive, sessionNotFound, type SessionsService } from './sessions.service.ts'
+import { isUniqueViolation } from '../db/raw.ts'
+import { formatNumber, mayAccess, sessionEnded, sessionNotActive, sessionNotFound, type SessionsService } from './sessions.service.ts'
 
 type SnapshotRow = typeof systemInfoSnapshots.$inferSelect
 

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
+import { Type } from 'typebox'
 import { principalOf } from '../../plugins/app/auth.ts'
 import { errors, IdParams, paging, ref } from '../../schemas/common.ts'
 import {
@@ -43,12 +44,31 @@ export default async function scriptBatchRoutes(fastify: FastifyInstance) {
           '404 SCRIPT_NOT_FOUND: a script you may not run (not published and not yours). 422: NO_SCRIPTS, TOO_MANY_SCRIPTS (more than 50), NO_SESSIONS, TOO_MANY_SESSIONS (more than 100), DUPLICATE_SESSION, ' +
           'SESSION_NOT_ACTIVE (naming each session that is not yours, not active, or whose customer left, in `errors` under sessionIds.N), ARGUMENTS_TOO_LONG (over 8 KiB together), INVALID_ARGUMENT, ' +
           'DIGEST_MISMATCH (a script version whose stored bytes, digest or signature do not match what was uploaded; named in `errors` under scripts.N and recorded in the site audit trail). ' +
-          '409 RUN_QUEUE_FULL: a session already has 5 runs waiting or running. Nothing is created unless every session can take the batch. ' + ADMIN_OVERSIGHT_NOTE,
+          '409 RUN_QUEUE_FULL: a session already has 5 runs waiting or running. Nothing is created unless every session can take the batch. ' +
+          'Send an `Idempotency-Key` (any 1–255 visible ASCII characters, e.g. a UUID, new for each batch) to retry safely after a timeout or a lost connection: a request repeated with the same key and the same body answers the batch the first one created, as it is now, with `Idempotent-Replayed: true`, and runs nothing again (keys are per user and kept with the batch); ' +
+          'the same key with another body is 422 IDEMPOTENCY_KEY_REUSED. A refused request (404, 409, 422) keeps no key: retrying it is a new attempt. ' +
+          ADMIN_OVERSIGHT_NOTE,
+        headers: Type.Object({
+          'idempotency-key': Type.Optional(
+            Type.String({ minLength: 1, maxLength: 255, pattern: '^[\\x21-\\x7E]+$', description: 'Makes a retry of this request answer the batch it created instead of creating another' }),
+          ),
+        }),
         body: ScriptBatchCreate,
-        response: { 201: ref(ScriptBatch), ...errors(404, 409, 422) },
+        response: {
+          201: {
+            ...ref(ScriptBatch),
+            description: 'The batch created; or, for a repeated Idempotency-Key, the batch it created before',
+            headers: { 'Idempotent-Replayed': Type.Literal('true', { description: 'Present when this answers an earlier request with the same Idempotency-Key' }) },
+          },
+          ...errors(404, 409, 422),
+        },
       },
     },
-    async (request, reply) => reply.code(201).send(await runs.create(principalOf(request), request.body)),
+    async (request, reply) => {
+      const { batch, replayed } = await runs.create(principalOf(request), request.body, request.headers['idempotency-key'])
+      if (replayed) reply.header('idempotent-replayed', 'true')
+      return reply.code(201).send(batch)
+    },
   )
 
   app.get(
