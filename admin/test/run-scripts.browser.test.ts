@@ -130,9 +130,33 @@ t.test('running two scripts on two sessions from the console', async (t) => {
     t.match(await page.getByText(/Scripts: 2 · sessions: 2/).innerText(), /each customer approves first/)
     t.ok(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth), 'the page fits its width')
     await page.screenshot({ path: '/tmp/helpline-run-scripts.png', fullPage: true })
+    // The first Run reaches the server, which creates the batch, but its answer is lost on the
+    // way back (the connection resets): the CSR sees an error and presses Run again.
+    const keys: (string | undefined)[] = []
+    let lose = true
+    await page.route('**/api/v1/script-batches', async (route) => {
+      keys.push(route.request().headers()['idempotency-key'])
+      if (!lose) return route.continue()
+      lose = false
+      await route.fetch()
+      await route.abort('connectionreset')
+    })
+    await page.getByTestId('run-button').click()
+    await page.getByTestId('run-error').waitFor()
+    t.equal(keys.length, 1, 'the first Run reached the server')
     await page.getByTestId('run-button').click()
     await page.waitForURL(/#\/script-batches\/[0-9a-f-]+\/show$/)
+    await page.unroute('**/api/v1/script-batches')
     batchId = /#\/script-batches\/([0-9a-f-]+)\/show$/.exec(page.url())![1]!
+    t.equal(keys.length, 2, 'Run was pressed twice')
+    t.match(keys[0], /^[0-9a-f]{32}$/, 'with an Idempotency-Key')
+    t.equal(keys[1], keys[0], 'the same key for the same plan')
+    const { data: mine } = await api.GET('/api/v1/script-batches', { params: { query: { sessionId: one.id } } })
+    t.same(
+      mine!.data.map((b) => b.id),
+      [batchId],
+      'one batch on the session: the second Run answered the batch the first created, nothing ran twice',
+    )
     await page.getByTestId('script-column').nth(1).waitFor()
     const columns = await page.getByTestId('script-column').allInnerTexts()
     t.match(columns[0], `1. ${first}`, 'the scripts are the columns, in order')

@@ -62,8 +62,11 @@ export function runActions(client: HelplineClient) {
     dataOf(await client.GET('/api/v1/script-runs/{id}/output', { params: { path: { id }, query: { after, limit: 1000 } } }))
 
   return {
-    createScriptBatch: (body: ScriptBatchCreate): Promise<ScriptBatch> =>
-      call(async () => dataOf(await client.POST('/api/v1/script-batches', { body }))),
+    /** `idempotencyKey`: the same for a retry of the same request, which then answers the batch it created. */
+    createScriptBatch: (body: ScriptBatchCreate, idempotencyKey?: string): Promise<ScriptBatch> =>
+      call(async () =>
+        dataOf(await client.POST('/api/v1/script-batches', { body, ...(idempotencyKey ? { params: { header: { 'idempotency-key': idempotencyKey } } } : {}) })),
+      ),
     cancelScriptBatch: (id: string): Promise<ScriptBatch> =>
       call(async () => dataOf(await client.POST('/api/v1/script-batches/{id}/cancel', { params: { path: { id } } }))),
     cancelSessionRun: (id: string, sessionId: string): Promise<ScriptBatch> =>

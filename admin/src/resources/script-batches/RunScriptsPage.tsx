@@ -1,4 +1,4 @@
-import { useEffect, useMemo, useState } from 'react'
+import { useEffect, useMemo, useRef, useState } from 'react'
 import { keepPreviousData, useMutation } from '@tanstack/react-query'
 import {
   Alert,
@@ -395,8 +395,17 @@ function RunScripts({ requested }: { requested: readonly string[] }) {
   })
   const full = items.length >= MAX_BATCH_SCRIPTS
 
+  const attempt = useRef<{ body: string; key: string }>(undefined)
   const { mutate, isPending } = useMutation<ScriptBatch, Error & { body?: { errors?: Record<string, string> } }, { items: PlanItem[]; sessionIds: string[] }>({
-    mutationFn: ({ items, sessionIds }) => dataProvider.createScriptBatch(toBatchCreate(items, sessionIds, stopOnFailure)),
+    mutationFn: ({ items, sessionIds }) => {
+      const body = toBatchCreate(items, sessionIds, stopOnFailure)
+      // Run pressed again for the same plan (its answer was lost: a network error, a timeout)
+      // sends the same key, and the server answers the batch it already created instead of running
+      // the scripts twice. A changed plan is another request: a new key.
+      const text = JSON.stringify(body)
+      if (attempt.current?.body !== text) attempt.current = { body: text, key: randomKey() }
+      return dataProvider.createScriptBatch(body, attempt.current.key)
+    },
     onSuccess: (batch) => {
       // After a 401 react-admin's proxy resolves with `{ data: {} }` and signs out: nothing to open.
       if (!batch?.id) return
@@ -562,4 +571,9 @@ export function RunScriptsPage() {
   const { search } = useLocation()
   const requested = useMemo(() => [...new Set(params.getAll('session'))], [params])
   return <RunScripts key={search} requested={requested} />
+}
+
+/** 128 random bits as hex: an Idempotency-Key (crypto.randomUUID needs a secure context; a console on plain HTTP has none). */
+function randomKey(): string {
+  return Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, '0')).join('')
 }
