@@ -55,6 +55,9 @@ export interface AgentOptions {
  */
 export const LOST_NOTICE_MS = 4_000
 
+/** Held polls failing this many rounds in a row while quick ones pass: the retries hold too (and back off). */
+const MAX_HELD_FAILURES = 3
+
 /** Ends the agent with a message and an exit code. */
 export class AgentExit extends Error {
   constructor(
@@ -128,6 +131,8 @@ export class Agent {
   private restarting: 'restarting' | 'simulated' | undefined
   /** When the server stopped answering; cleared by the next answer. */
   private lostAt: number | undefined
+  /** Poll rounds in a row whose held poll failed (MAX_HELD_FAILURES: retries stop asking for a quick answer). */
+  private heldFailures = 0
   /** Whether the customer was told of the outage that began at lostAt (then they hear when it ends). */
   private told = false
   /** Tells the customer of a joined agent's outage once it has lasted LOST_NOTICE_MS. */
@@ -337,23 +342,27 @@ export class Agent {
    * of failing once it has (with the latest failure's reason); a shorter one says nothing at all.
    */
   private unanswered(what: 'connect' | 'poll', err: unknown) {
-    this.lastFailure = { what, err }
+    this.lastFailure = err
     if (this.lostAt !== undefined) return
     this.lostAt = performance.now()
+    // What the customer was doing when it began says which words fit (a rejoin failing later in
+    // a joined agent's outage does not turn "lost" into "cannot reach").
+    this.lostWhat = what
     if (what === 'connect') return this.tellLost()
     this.lostNotice = setTimeout(() => this.tellLost(), this.options.lostNoticeMs ?? LOST_NOTICE_MS)
     this.lostNotice.unref()
   }
 
-  /** The latest failed call and why, for the outage notice. */
-  private lastFailure: { what: 'connect' | 'poll'; err: unknown } | undefined
+  /** The latest failure, whose reason the outage notice gives. */
+  private lastFailure: unknown
+  /** The kind of call whose failure began the outage. */
+  private lostWhat: 'connect' | 'poll' = 'poll'
 
   private tellLost() {
-    if (this.lostAt === undefined || this.told || this.stopping.signal.aborted || !this.lastFailure) return
+    if (this.lostAt === undefined || this.told || this.stopping.signal.aborted) return
     this.told = true
     this.options.terminal.status({ phase: 'reconnecting' })
-    const { what, err } = this.lastFailure
-    this.say(what === 'connect' ? 'unreachable' : 'connectionLost', { server: this.options.server, reason: describe(err) })
+    this.say(this.lostWhat === 'connect' ? 'unreachable' : 'connectionLost', { server: this.options.server, reason: describe(this.lastFailure) })
   }
 
   /**
@@ -528,13 +537,21 @@ export class Agent {
         let attempt = 0
         const { data } = await this.retry('poll', async () => {
           // After a failed attempt the poll asks for an answer at once: a held one would tell that
-          // the server is back only at the end of its hold, past LOST_NOTICE_MS. The next poll holds again.
-          const wait = attempt++ === 0 ? this.pollWait : 0
+          // the server is back only at the end of its hold, past LOST_NOTICE_MS. The next poll holds
+          // again. Unless held polls keep failing while quick ones pass (a proxy that cuts long
+          // requests): then every attempt holds, and backs off as any failing call does.
+          const quick = attempt++ > 0 && this.heldFailures < MAX_HELD_FAILURES
+          const wait = quick ? 0 : this.pollWait
           // A TimeoutError is transient: retried at once (with jitter), not the end of the agent.
           // (timeoutSignal, not AbortSignal.timeout inside AbortSignal.any: see there.)
           const timeout = timeoutSignal(wait * 1000 + (this.options.pollMarginMs ?? POLL_MARGIN_MS), this.stopping.signal)
           try {
-            return await this.api.GET('/api/v1/agent/poll', { params: { query: { cursor: this.state!.cursor, wait } }, signal: timeout.signal })
+            const answer = await this.api.GET('/api/v1/agent/poll', { params: { query: { cursor: this.state!.cursor, wait } }, signal: timeout.signal })
+            if (!quick) this.heldFailures = 0
+            return answer
+          } catch (err) {
+            if (!quick && isTransient(err) && !this.stopping.signal.aborted) this.heldFailures++
+            throw err
           } finally {
             timeout.clear()
           }
@@ -738,6 +755,7 @@ export class Agent {
 
   /** Ctrl-C: tell the server the customer left, forget the session. */
   async leave() {
+    clearTimeout(this.lostNotice)
     this.stopping.abort()
     for (const cancel of this.cancels.values()) cancel.abort()
     this.say('leaving')
@@ -752,6 +770,7 @@ export class Agent {
 
   /** SIGTERM (shutdown, service stop): stop polling but keep the state to rejoin later. */
   stop() {
+    clearTimeout(this.lostNotice)
     this.options.terminal.status({ phase: this.restarting ? 'restarting' : 'stopped', running: null })
     this.backToOwnUser('loggedOffStopped')
     this.stopping.abort()

@@ -118,6 +118,31 @@ t.test('a blip (one poll answered 500) is retried at once and the customer is no
   t.equal(await agent.exited, 0)
 })
 
+t.test('held polls always cut while quick ones pass: the agent backs off and tells the customer, no poll loop', async (t) => {
+  const server = await startTestServer(t, limits)
+  let polls = 0
+  const proxy = await failingProxy(t, server, (path) => {
+    if (!path.startsWith('/api/v1/agent/poll')) return false
+    polls++
+    // A proxy that cuts every request held open (a held poll asks wait > 0).
+    return !/[?&]wait=0(&|$)/.test(path)
+  })
+  const csr = await server.h.createUser('csr', { name: 'Carla CSR' })
+  const session = await newSession(csr.client, 'Paula')
+  const agent = startAgent(t, ['join', session.number, '--server', proxy.url, '--state-dir', stateDir(), '--approve', 'all'])
+  await agent.waitFor(/You joined support session/)
+  const from = polls
+  await agent.waitFor(/Lost the connection to the server \(500 INTERNAL_ERROR\)/, 30_000)
+  t.pass('the customer is told once the held polls keep failing')
+  await new Promise((r) => setTimeout(r, 15_000))
+  const made = polls - from
+  // Without the back-off: a held poll, a quick one, a held one … about two a second, for ever.
+  t.ok(made < 25, `${made} polls in the ~20 s after joining`)
+  t.equal(agent.child.exitCode, null, 'the agent is still running')
+  agent.child.kill('SIGINT')
+  t.equal(await agent.exited, 0)
+})
+
 /**
  * A TCP proxy in front of PostgreSQL: `cut` destroys every open connection and closes each new
  * one as soon as it is accepted; `blackHole` keeps connections open but forwards nothing (a

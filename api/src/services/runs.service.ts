@@ -473,8 +473,14 @@ export class RunsService {
     key: { key: string; hash: string } | undefined,
   ): Promise<ScriptBatch> {
     const { tx } = bulk
-    // The key rides on the batch's own row: no statement more, and the unique index is what makes
-    // a second request with it wait for this one and then fail (create answers it this batch).
+    // The key rides on the batch's own row, and its unique index makes a second request with it
+    // wait for this one's commit and then fail (create answers it this batch). Its entry must be
+    // taken after the sessions' locks, as a batch on several sessions takes them (changeMany, up
+    // front): a one-session batch takes its session's lock only later (reserve), and two requests
+    // with one key, one on [S1] and one on [S1, S2], would each wait for the other.
+    if (key && sessionIds.length === 1) {
+      await tx.select({ id: supportSessions.id }).from(supportSessions).where(eq(supportSessions.id, sessionIds[0]!)).for('update')
+    }
     const [batch] = await tx
       .insert(runBatches)
       .values({ createdBy: principal.userId, stopOnFailure, scripts: records, sessionIds: [...sessionIds], idempotencyKey: key?.key ?? null, requestHash: key?.hash ?? null })

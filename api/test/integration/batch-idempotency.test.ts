@@ -121,6 +121,33 @@ t.test('two requests with one key at once: one batch, both answered with it', as
   for (const s of sessions) t.equal(await commandsOf(s.id), 1, 'one command per session')
 })
 
+t.test('one key sent at once for one session and for two: one is created, the other refused, never a deadlock', async (t) => {
+  const s1 = await activeSession(csr, 'Dana')
+  const s2 = await activeSession(csr, 'Eve')
+  const statuses: string[] = []
+  for (let i = 0; i < 8; i++) {
+    const key = `shape-${i}`
+    const one = post(csr, key, { scripts: [{ scriptId: hello.id }], sessionIds: [s1.id] })
+    const two = post(csr, key, { scripts: [{ scriptId: hello.id }], sessionIds: [s1.id, s2.id] })
+    const answers = await Promise.allSettled([one, two])
+    const codes = answers.map((a) => (a.status === 'fulfilled' ? String(a.value.response.status) : `${(a.reason as { status?: number }).status} ${(a.reason as { code?: string }).code}`))
+    statuses.push(codes.sort().join(' + '))
+    const created = answers.find((a) => a.status === 'fulfilled')
+    if (created?.status === 'fulfilled') await csr.client.POST('/api/v1/script-batches/{id}/cancel', { params: { path: { id: created.value.data!.id } } })
+    t.equal(await batchesWithKey(key), 1, `one batch with ${key}`)
+  }
+  t.same(new Set(statuses), new Set(['201 + 422 IDEMPOTENCY_KEY_REUSED']), `every time one 201 and one 422 (${statuses.join('; ')})`)
+})
+
+t.test('two requests with one key at once on one session: one batch, both answered with it', async (t) => {
+  const s = await activeSession(csr, 'Frank')
+  const body = { scripts: [{ scriptId: hello.id }], sessionIds: [s.id] }
+  const answers = await Promise.all([post(csr, 'race-one', body), post(csr, 'race-one', body)])
+  t.same(answers.map((a) => a.response.status), [201, 201])
+  t.equal(answers[0].data!.id, answers[1].data!.id, 'the same batch')
+  t.equal(await commandsOf(s.id), 1, 'one command on the session')
+})
+
 t.test('a malformed key is a 400 and creates nothing', async (t) => {
   const s = await activeSession()
   for (const key of ['has space', 'x'.repeat(256), 'ümlaut']) {

@@ -32,7 +32,7 @@ import Search from '@mui/icons-material/Search'
 import { Title, useDataProvider, useGetList, useNotify, useTranslate } from 'react-admin'
 import { useLocation, useNavigate, useSearchParams } from 'react-router-dom'
 import type { AppDataProvider } from '../../api/index.ts'
-import { MAX_ARGS_BYTES, MAX_BATCH_SCRIPTS, MAX_BATCH_SESSIONS, type ScriptBatch } from '../../api/resources/script-batches.ts'
+import { MAX_ARGS_BYTES, MAX_BATCH_SCRIPTS, MAX_BATCH_SESSIONS, type ScriptBatch, type ScriptBatchCreate } from '../../api/resources/script-batches.ts'
 import type { ScriptRecord } from '../../api/resources/scripts.ts'
 import type { Session } from '../../api/resources/sessions.ts'
 import { AgentStatusChip } from '../sessions/chips.tsx'
@@ -395,24 +395,29 @@ function RunScripts({ requested }: { requested: readonly string[] }) {
   })
   const full = items.length >= MAX_BATCH_SCRIPTS
 
-  const attempt = useRef<{ body: string; key: string }>(undefined)
-  const { mutate, isPending } = useMutation<ScriptBatch, Error & { body?: { errors?: Record<string, string> } }, { items: PlanItem[]; sessionIds: string[] }>({
+  // A Run whose outcome is unknown (no answer: a network error, a timeout, a 5xx) may have
+  // created its batch. Run pressed again resends exactly that request with its Idempotency-Key, and
+  // the server answers the batch it created instead of running the scripts twice — even when the
+  // session list has changed meanwhile. Any edit of the plan, or a definite answer, forgets it.
+  const attempt = useRef<{ body: ScriptBatchCreate; key: string }>(undefined)
+  useEffect(() => {
+    attempt.current = undefined
+  }, [items, ticked, stopOnFailure])
+  const { mutate, isPending } = useMutation<ScriptBatch, Error & { status?: number; body?: { errors?: Record<string, string> } }, { items: PlanItem[]; sessionIds: string[] }>({
     mutationFn: ({ items, sessionIds }) => {
-      const body = toBatchCreate(items, sessionIds, stopOnFailure)
-      // Run pressed again for the same plan (its answer was lost: a network error, a timeout)
-      // sends the same key, and the server answers the batch it already created instead of running
-      // the scripts twice. A changed plan is another request: a new key.
-      const text = JSON.stringify(body)
-      if (attempt.current?.body !== text) attempt.current = { body: text, key: randomKey() }
-      return dataProvider.createScriptBatch(body, attempt.current.key)
+      attempt.current ??= { body: toBatchCreate(items, sessionIds, stopOnFailure), key: randomKey() }
+      return dataProvider.createScriptBatch(attempt.current.body, attempt.current.key)
     },
     onSuccess: (batch) => {
+      attempt.current = undefined
       // After a 401 react-admin's proxy resolves with `{ data: {} }` and signs out: nothing to open.
       if (!batch?.id) return
       notify('helpline.runs.started', { type: 'info' })
       navigate(`/script-batches/${batch.id}/show`)
     },
     onError: (error, sent) => {
+      // Refused (4xx): nothing was created, the next Run is a new request.
+      if (error.status !== undefined && error.status > 0 && error.status < 500) attempt.current = undefined
       setProblems({ message: error.message || 'ra.notification.http_error', placed: placeErrors(error.body?.errors ?? {}, sent.items, sent.sessionIds) })
       // A session may have ended or lost its customer since the list was read.
       void refetchSessions()
