@@ -15,6 +15,7 @@ import {
   type BatchScriptRecord,
 } from '../db/schema.ts'
 import { conflict, notFound, unprocessable } from '../errors.ts'
+import { canonicalJson } from '../lib/audit-chain.ts'
 import { sha256Hex } from '../lib/script-files.ts'
 import { cleanText } from '../lib/text.ts'
 import type { AgentConsent } from '../schemas/agent.ts'
@@ -361,7 +362,7 @@ export class RunsService {
   }
 
   /** The batch this user created with `key`, as it is now; 422 when it was created by another request. */
-  private async batchOfKey(principal: Principal, key: { key: string; hash: string }): Promise<{ batch: ScriptBatch; replayed: true } | undefined> {
+  private async batchOfKey(principal: Principal, key: BatchKey): Promise<{ batch: ScriptBatch; replayed: true } | undefined> {
     const [row] = await this.db
       .select({ id: runBatches.id, requestHash: runBatches.requestHash })
       .from(runBatches)
@@ -375,7 +376,7 @@ export class RunsService {
     return { batch: await this.get(principal, row.id), replayed: true }
   }
 
-  private async createNew(principal: Principal, input: ScriptBatchCreate, key: { key: string; hash: string } | undefined): Promise<ScriptBatch> {
+  private async createNew(principal: Principal, input: ScriptBatchCreate, key: BatchKey | undefined): Promise<ScriptBatch> {
     const count = input.scripts.length
     if (count === 0) throw unprocessable('NO_SCRIPTS', 'Choose at least one script to run', { scripts: 'Choose at least one script' })
     if (count > MAX_BATCH_SCRIPTS) {
@@ -470,7 +471,7 @@ export class RunsService {
     records: BatchScriptRecord[],
     stopOnFailure: boolean,
     sessionIds: readonly string[],
-    key: { key: string; hash: string } | undefined,
+    key: BatchKey | undefined,
   ): Promise<ScriptBatch> {
     const { tx } = bulk
     // The key rides on the batch's own row, and its unique index makes a second request with it
@@ -1517,18 +1518,8 @@ export class RunsService {
   }
 }
 
-/** JSON with every object's keys sorted: the same request gives the same text however its client ordered them. */
-function canonicalJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`
-  if (value && typeof value === 'object') {
-    const entries = Object.entries(value as Record<string, unknown>).filter(([, v]) => v !== undefined)
-    return `{${entries
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-      .map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`)
-      .join(',')}}`
-  }
-  return JSON.stringify(value)
-}
+/** What tells a retry of a batch request from another request with the same Idempotency-Key (keys sorted, as the audit chain hashes). */
+const requestHash = (input: ScriptBatchCreate): string => sha256Hex(canonicalJson(input))
 
-/** What tells a retry of a batch request from another request with the same Idempotency-Key. */
-export const requestHash = (input: ScriptBatchCreate): string => sha256Hex(canonicalJson(input))
+/** A request's Idempotency-Key and the hash of its body. */
+type BatchKey = { key: string; hash: string }
